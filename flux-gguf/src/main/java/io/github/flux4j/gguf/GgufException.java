@@ -1,0 +1,18 @@
+package io.github.flux4j.gguf;
+
+/**
+ * Base of the unchecked exceptions about GGUF content: a malformed file, a missing or mistyped
+ * metadata key, an unsupported tensor type. Failures of the file system itself remain
+ * {@link java.io.IOException}s.
+ */
+public class GgufException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public GgufException(String message) {
+        super(message);
+    }
+
+    public GgufException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
