@@ -25,18 +25,30 @@ final class Q2_KDecoder extends BlockDecoder {
         for (int b = 0; b < blocks; b++, p += BYTES, o += 256) {
             float d = f16(src, p + 80);
             float dmin = f16(src, p + 82);
+            // One pass per 16-byte slice writes the four elements (j = 0..3, 32 apart) of each byte.
             for (int h = 0; h < 2; h++) {
-                for (int j = 0; j < 4; j++) {
-                    int shift = 2 * j;
-                    for (int sub = 0; sub < 2; sub++) {
-                        int sc = src[p + h * 8 + j * 2 + sub] & 0xFF;
-                        float dl = d * (sc & 0xF);
-                        float ml = dmin * (sc >>> 4);
-                        int q = p + 16 + h * 32 + sub * 16;
-                        int out = o + h * 128 + j * 32 + sub * 16;
-                        for (int l = 0; l < 16; l++) {
-                            dst[out + l] = dl * ((src[q + l] >> shift) & 3) - ml;
-                        }
+                for (int sub = 0; sub < 2; sub++) {
+                    int sc = p + h * 8 + sub;
+                    int s0 = src[sc] & 0xFF;
+                    int s1 = src[sc + 2] & 0xFF;
+                    int s2 = src[sc + 4] & 0xFF;
+                    int s3 = src[sc + 6] & 0xFF;
+                    float dl0 = d * (s0 & 0xF);
+                    float ml0 = dmin * (s0 >>> 4);
+                    float dl1 = d * (s1 & 0xF);
+                    float ml1 = dmin * (s1 >>> 4);
+                    float dl2 = d * (s2 & 0xF);
+                    float ml2 = dmin * (s2 >>> 4);
+                    float dl3 = d * (s3 & 0xF);
+                    float ml3 = dmin * (s3 >>> 4);
+                    int q = p + 16 + h * 32 + sub * 16;
+                    int out = o + h * 128 + sub * 16;
+                    for (int l = 0; l < 16; l++) {
+                        int v = src[q + l];
+                        dst[out + l] = dl0 * (v & 3) - ml0;
+                        dst[out + 32 + l] = dl1 * ((v >> 2) & 3) - ml1;
+                        dst[out + 64 + l] = dl2 * ((v >> 4) & 3) - ml2;
+                        dst[out + 96 + l] = dl3 * ((v >> 6) & 3) - ml3;
                     }
                 }
             }

@@ -19,6 +19,13 @@ package io.github.flux4j.gguf.quant;
 final class Q3_KDecoder extends BlockDecoder {
     static final int BYTES = 110;
 
+    /** Scale g (0..15) of the 12 packed bytes at {@code s}, with its bias of 32 removed. */
+    private static int scale(byte[] src, int s, int g) {
+        int low = (src[s + (g & 7)] >> (g < 8 ? 0 : 4)) & 0xF;
+        int high = (src[s + 8 + (g & 3)] >> (2 * (g >> 2))) & 3;
+        return (low | high << 4) - 32;
+    }
+
     @Override
     void decode(byte[] src, int srcOff, float[] dst, int dstOff, int blocks) {
         int p = srcOff;
@@ -26,23 +33,26 @@ final class Q3_KDecoder extends BlockDecoder {
         for (int b = 0; b < blocks; b++, p += BYTES, o += 256) {
             float d = f16(src, p + 108);
             int scales = p + 96;
+            // One pass per 16-byte slice writes the four elements (j = 0..3, 32 apart) of each
+            // quant byte; their high bits are bits 4h + j of the matching hmask byte.
             for (int h = 0; h < 2; h++) {
-                for (int j = 0; j < 4; j++) {
-                    int shift = 2 * j;
-                    int hbit = h * 4 + j;
-                    for (int sub = 0; sub < 2; sub++) {
-                        int g = h * 8 + j * 2 + sub;
-                        int low = (src[scales + (g & 7)] >> (g < 8 ? 0 : 4)) & 0xF;
-                        int high = (src[scales + 8 + (g & 3)] >> (2 * (g >> 2))) & 3;
-                        float dl = d * ((low | high << 4) - 32);
-                        int q = p + 32 + h * 32 + sub * 16;
-                        int hm = p + sub * 16;
-                        int out = o + h * 128 + j * 32 + sub * 16;
-                        for (int l = 0; l < 16; l++) {
-                            int ql = (src[q + l] >> shift) & 3;
-                            int clear = ((src[hm + l] >> hbit) & 1) ^ 1;
-                            dst[out + l] = dl * (ql - (clear << 2));
-                        }
+                for (int sub = 0; sub < 2; sub++) {
+                    int g = h * 8 + sub;
+                    float dl0 = d * scale(src, scales, g);
+                    float dl1 = d * scale(src, scales, g + 2);
+                    float dl2 = d * scale(src, scales, g + 4);
+                    float dl3 = d * scale(src, scales, g + 6);
+                    int q = p + 32 + h * 32 + sub * 16;
+                    int hm = p + sub * 16;
+                    int out = o + h * 128 + sub * 16;
+                    for (int l = 0; l < 16; l++) {
+                        int v = src[q + l];
+                        // Inverted high bits: a set bit here means "subtract 4".
+                        int sub4 = ~(src[hm + l] >> (4 * h));
+                        dst[out + l] = dl0 * ((v & 3) - ((sub4 & 1) << 2));
+                        dst[out + 32 + l] = dl1 * (((v >> 2) & 3) - ((sub4 & 2) << 1));
+                        dst[out + 64 + l] = dl2 * (((v >> 4) & 3) - (sub4 & 4));
+                        dst[out + 96 + l] = dl3 * (((v >> 6) & 3) - ((sub4 & 8) >> 1));
                     }
                 }
             }

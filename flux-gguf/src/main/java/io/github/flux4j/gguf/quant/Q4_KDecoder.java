@@ -46,14 +46,18 @@ final class Q4_KDecoder extends BlockDecoder {
         for (int b = 0; b < blocks; b++, p += BYTES, o += 256) {
             float d = f16(src, p);
             float dmin = f16(src, p + 2);
-            for (int j = 0; j < 8; j++) {
-                float dl = d * scale(src, p + 4, j);
-                float ml = dmin * min(src, p + 4, j);
-                int q = p + 16 + (j >> 1) * 32;
-                int shift = (j & 1) * 4;
-                int out = o + j * 32;
+            // Sub-blocks 2c and 2c + 1 share bytes (low and high nibbles): one pass does both.
+            for (int c = 0; c < 4; c++) {
+                float dlLo = d * scale(src, p + 4, 2 * c);
+                float mlLo = dmin * min(src, p + 4, 2 * c);
+                float dlHi = d * scale(src, p + 4, 2 * c + 1);
+                float mlHi = dmin * min(src, p + 4, 2 * c + 1);
+                int q = p + 16 + c * 32;
+                int out = o + c * 64;
                 for (int l = 0; l < 32; l++) {
-                    dst[out + l] = dl * ((src[q + l] >> shift) & 0xF) - ml;
+                    int v = src[q + l];
+                    dst[out + l] = dlLo * (v & 0xF) - mlLo;
+                    dst[out + 32 + l] = dlHi * ((v >> 4) & 0xF) - mlHi;
                 }
             }
         }

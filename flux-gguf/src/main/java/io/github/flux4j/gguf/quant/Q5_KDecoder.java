@@ -24,16 +24,20 @@ final class Q5_KDecoder extends BlockDecoder {
         for (int b = 0; b < blocks; b++, p += BYTES, o += 256) {
             float d = f16(src, p);
             float dmin = f16(src, p + 2);
-            for (int j = 0; j < 8; j++) {
-                float dl = d * Q4_KDecoder.scale(src, p + 4, j);
-                float ml = dmin * Q4_KDecoder.min(src, p + 4, j);
-                int qh = p + 16;
-                int q = p + 48 + (j >> 1) * 32;
-                int shift = (j & 1) * 4;
-                int out = o + j * 32;
+            int qh = p + 16;
+            // Sub-blocks 2c and 2c + 1 share their low-bit bytes (low and high nibbles).
+            for (int c = 0; c < 4; c++) {
+                float dlLo = d * Q4_KDecoder.scale(src, p + 4, 2 * c);
+                float mlLo = dmin * Q4_KDecoder.min(src, p + 4, 2 * c);
+                float dlHi = d * Q4_KDecoder.scale(src, p + 4, 2 * c + 1);
+                float mlHi = dmin * Q4_KDecoder.min(src, p + 4, 2 * c + 1);
+                int q = p + 48 + c * 32;
+                int out = o + c * 64;
                 for (int l = 0; l < 32; l++) {
-                    int v = ((src[q + l] >> shift) & 0xF) | ((src[qh + l] >> j) & 1) << 4;
-                    dst[out + l] = dl * v - ml;
+                    int v = src[q + l];
+                    int h = src[qh + l] >> (2 * c);
+                    dst[out + l] = dlLo * ((v & 0xF) | (h & 1) << 4) - mlLo;
+                    dst[out + 32 + l] = dlHi * (((v >> 4) & 0xF) | (h & 2) << 3) - mlHi;
                 }
             }
         }

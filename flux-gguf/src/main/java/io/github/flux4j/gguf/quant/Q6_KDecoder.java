@@ -24,19 +24,26 @@ final class Q6_KDecoder extends BlockDecoder {
         int o = dstOff;
         for (int b = 0; b < blocks; b++, p += BYTES, o += 256) {
             float d = f16(src, p + 208);
+            // One pass per 16-element slice reads ql[l], ql[l + 32] and qh[l] once and writes
+            // the four elements (j = 0..3, 32 apart) built from them.
             for (int h = 0; h < 2; h++) {
-                for (int j = 0; j < 4; j++) {
-                    int lowShift = 4 * (j >> 1);
-                    int highShift = 2 * j;
-                    for (int sub = 0; sub < 2; sub++) {
-                        float dl = d * src[p + 192 + h * 8 + j * 2 + sub];
-                        int ql = p + h * 64 + (j & 1) * 32 + sub * 16;
-                        int qh = p + 128 + h * 32 + sub * 16;
-                        int out = o + h * 128 + j * 32 + sub * 16;
-                        for (int l = 0; l < 16; l++) {
-                            int v = ((src[ql + l] >> lowShift) & 0xF) | ((src[qh + l] >> highShift) & 3) << 4;
-                            dst[out + l] = dl * (v - 32);
-                        }
+                for (int sub = 0; sub < 2; sub++) {
+                    int sc = p + 192 + h * 8 + sub;
+                    float dl0 = d * src[sc];
+                    float dl1 = d * src[sc + 2];
+                    float dl2 = d * src[sc + 4];
+                    float dl3 = d * src[sc + 6];
+                    int ql = p + h * 64 + sub * 16;
+                    int qh = p + 128 + h * 32 + sub * 16;
+                    int out = o + h * 128 + sub * 16;
+                    for (int l = 0; l < 16; l++) {
+                        int lo = src[ql + l];
+                        int lo32 = src[ql + 32 + l];
+                        int hi = src[qh + l];
+                        dst[out + l] = dl0 * (((lo & 0xF) | (hi & 3) << 4) - 32);
+                        dst[out + 32 + l] = dl1 * (((lo32 & 0xF) | (hi & 0xC) << 2) - 32);
+                        dst[out + 64 + l] = dl2 * ((((lo >> 4) & 0xF) | (hi & 0x30)) - 32);
+                        dst[out + 96 + l] = dl3 * ((((lo32 >> 4) & 0xF) | (hi >> 2 & 0x30)) - 32);
                     }
                 }
             }
