@@ -41,8 +41,10 @@ public final class Float16 {
             if (abs == 0x7F80_0000) {
                 return (short) (sign | 0x7C00);
             }
-            // Keep the top mantissa bits; force a quiet NaN so the payload cannot become Inf.
-            return (short) (sign | 0x7E00 | ((abs >>> 13) & 0x3FF));
+            // Keep the top 10 payload bits as numpy does (a signalling NaN stays signalling); a
+            // payload that truncates to zero would read as Inf, so it becomes 1.
+            int payload = (abs >>> 13) & 0x3FF;
+            return (short) (sign | 0x7C00 | (payload == 0 ? 1 : payload));
         }
         if (abs >= 0x4780_0000) { // >= 65536: overflows binary16 whatever the rounding
             return (short) (sign | 0x7C00);

@@ -83,7 +83,7 @@ public final class Quantizer {
             }
             case F16 -> {
                 for (int i = 0; i < elements; i++) {
-                    out.putShort(dstOffset + 2 * i, toHalf(src[srcOffset + i]));
+                    out.putShort(dstOffset + 2 * i, Float16.fromFloat(src[srcOffset + i]));
                 }
             }
             case BF16 -> {
@@ -121,20 +121,6 @@ public final class Quantizer {
         byte[] out = new byte[(int) bytes];
         quantize(type, src, 0, src.length, ByteBuffer.wrap(out), 0);
         return out;
-    }
-
-    /**
-     * numpy's float32 to float16 conversion. Float16.fromFloat matches it except for NaN, where it
-     * sets the quiet bit; numpy keeps the top ten payload bits as they are (a signalling NaN stays
-     * signalling) and only turns an all-zero payload into 1 so the result is not infinity.
-     */
-    private static short toHalf(float v) {
-        if (v != v) {
-            int bits = Float.floatToRawIntBits(v);
-            int payload = (bits >>> 13) & 0x3FF;
-            return (short) ((bits >>> 16) & 0x8000 | 0x7C00 | (payload == 0 ? 1 : payload));
-        }
-        return Float16.fromFloat(v);
     }
 
     private static void quantizeBlocks(GgmlType type, float[] src, int srcOffset, int blocks, ByteBuffer out, int dstOffset) {
