@@ -1,5 +1,6 @@
 package io.github.flux4j.gguf;
 
+import io.github.flux4j.gguf.quant.Quantizer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -91,6 +92,8 @@ public final class GgufWriter {
     private static final int VERSION = 3;
     private static final int MAX_DIMS = 4;
     private static final int BUFFER_BYTES = 1 << 20;
+    /** Quantized bytes produced per step by the {@code float[]} convenience. */
+    private static final int QUANTIZE_CHUNK_BYTES = 1 << 20;
     private static final SecureRandom TEMP_NAMES = new SecureRandom();
 
     /**
@@ -236,6 +239,48 @@ public final class GgufWriter {
             ByteBuffer b = view.duplicate();
             while (b.hasRemaining()) {
                 out.write(b);
+            }
+        });
+    }
+
+    /**
+     * Adds a tensor given as floats in row-major order, converted to {@code targetType} with
+     * {@link Quantizer} while the file is written, a chunk of blocks at a time (so that a
+     * converter never holds a second copy of the tensor). The array is not copied: it must not
+     * change before the file is written.
+     *
+     * @throws IllegalArgumentException     naming the tensor if {@code data.length} is not the
+     *                                      product of the shape, or the name or shape is invalid
+     * @throws UnsupportedGgufTypeException naming the tensor if {@code targetType} is not one
+     *                                      {@link Quantizer#isSupported} can produce
+     */
+    public GgufWriter addTensor(String name, float[] data, long[] shape, GgmlType targetType) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(data, "data of tensor '" + name + "'");
+        Objects.requireNonNull(targetType, "targetType of tensor '" + name + "'");
+        checkTensor(name, targetType, shape.clone());
+        long elements = product(shape);
+        if (data.length != elements) {
+            throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has " + elements
+                    + " elements but " + data.length + " floats were given");
+        }
+        if (!Quantizer.isSupported(targetType)) {
+            throw new UnsupportedGgufTypeException(targetType, name, "quantization");
+        }
+        int blocksPerChunk = Math.max(1, QUANTIZE_CHUNK_BYTES / targetType.typeSize());
+        int chunkElements = blocksPerChunk * targetType.blockSize();
+        return addTensor(name, targetType, shape, out -> {
+            ByteBuffer chunk = ByteBuffer.allocate(blocksPerChunk * targetType.typeSize());
+            for (int from = 0; from < data.length; from += chunkElements) {
+                // Blocks are quantized independently, so chunking gives the same bytes as a
+                // single Quantizer.quantize over the whole array.
+                int n = Math.min(chunkElements, data.length - from);
+                Quantizer.quantize(targetType, data, from, n, chunk, 0);
+                chunk.position(0).limit((int) targetType.byteSize(n));
+                while (chunk.hasRemaining()) {
+                    out.write(chunk);
+                }
+                chunk.clear();
             }
         });
     }

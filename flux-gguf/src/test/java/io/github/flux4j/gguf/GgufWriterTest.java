@@ -3,6 +3,7 @@ package io.github.flux4j.gguf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.flux4j.gguf.quant.Quantizer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -263,6 +264,45 @@ class GgufWriterTest {
             }
             assertThat(data.get(n - 1)).isEqualTo((byte) ((n - 1) * 31));
         }
+    }
+
+    @Test
+    void quantizesFloatTensorsWithTheQuantizer() throws IOException {
+        // Q8_0 over 3 MiB of output crosses the conversion's 1 MiB chunks, the last one partial.
+        int rows = 3 * 1024 * 1024 / 34 + 1;
+        float[] big = new float[rows * 32];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (float) Math.sin(i * 0.01) * (1 + i % 7);
+        }
+        float[] small = {1f, -2.5f, 3.25f, 0f, 65504f, 1e-8f, -0f, 7f};
+        float[] kquant = new float[256];
+        for (int i = 0; i < kquant.length; i++) {
+            kquant[i] = (float) Math.cos(i * 0.3) * i;
+        }
+        GgufWriter w = GgufWriter.create()
+                .addTensor("q8", big, new long[] {rows, 32}, GgmlType.Q8_0)
+                .addTensor("f16", small, new long[] {2, 4}, GgmlType.F16)
+                .addTensor("q4k", kquant, new long[] {1, 256}, GgmlType.Q4_K);
+        Path file = dir.resolve("q.gguf");
+        w.write(file);
+        try (GgufFile g = GgufFile.open(file)) {
+            assertThat(bytes(g, "q8")).isEqualTo(Quantizer.quantize(GgmlType.Q8_0, big));
+            assertThat(bytes(g, "f16")).isEqualTo(Quantizer.quantize(GgmlType.F16, small));
+            assertThat(bytes(g, "q4k")).isEqualTo(Quantizer.quantize(GgmlType.Q4_K, kquant));
+            assertThat(g.tensor("q8").shape()).containsExactly(rows, 32);
+        }
+
+        assertThatThrownBy(() -> w.addTensor("n", new float[7], new long[] {2, 4}, GgmlType.F32))
+                .hasMessageContaining("tensor 'n'").hasMessageContaining("8 elements but 7 floats");
+        assertThatThrownBy(() -> w.addTensor("iq", new float[256], new long[] {256}, GgmlType.IQ2_XXS))
+                .isInstanceOf(UnsupportedGgufTypeException.class).hasMessageContaining("tensor 'iq'");
+    }
+
+    private static byte[] bytes(GgufFile g, String tensor) {
+        ByteBuffer b = g.tensorData(g.tensor(tensor));
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
     }
 
     private List<Path> listDir() throws IOException {
