@@ -54,14 +54,21 @@ import java.util.Objects;
  * entries in the same order this gives the same bytes as gguf-py's {@code GGUFWriter}.
  *
  * <h2>Validation</h2>
- * Everything that would make a file invalid, or one that {@link GgufFile} refuses, is rejected
- * when it is added, with the key or tensor named: empty keys and keys longer than 65535 UTF-8
- * bytes (the spec's limit; its lower_snake_case convention is not enforced), strings that are not
- * valid Unicode, arrays nested more than 8 deep (a key put twice is not an error: its value is
- * replaced, see {@link #put}); empty or duplicate tensor names (also names that collide once a
- * {@code model.diffusion_model.} prefix is removed), names longer than
- * {@link #maxTensorNameBytes()} bytes, shapes outside 1..4 dimensions or with a dimension that is
- * not positive, and rows (the innermost dimension) that are not whole blocks of the type.
+ * Whatever would make the file invalid, or one that {@link GgufFile} refuses, is rejected when
+ * it is added, with an {@link IllegalArgumentException} naming the key or tensor:
+ * <ul>
+ *   <li>keys that are empty or longer than 65535 UTF-8 bytes (the spec's limit; its
+ *       lower_snake_case convention is not enforced, so that metadata copied from existing files
+ *       always round-trips); strings that are not valid Unicode (a lone surrogate would otherwise
+ *       be written as '?'); arrays nested more than 8 levels deep; a {@code general.alignment}
+ *       that is not a UINT32 power of two. Putting a key twice is not an error: the value is
+ *       replaced (see {@link #put}).</li>
+ *   <li>tensor names that are empty, longer than {@link #maxTensorNameBytes()} UTF-8 bytes, or
+ *       already used, also once a {@code model.diffusion_model.} prefix is removed (readers
+ *       remove it); shapes with fewer than 1 or more than 4 dimensions or a dimension that is not
+ *       positive; an innermost dimension (row length) that is not a multiple of the type's block
+ *       size.</li>
+ * </ul>
  *
  * <p><b>Tensor name length.</b> The spec says 64 bytes; stock ggml refuses names of
  * {@code GGML_MAX_NAME} = 64 bytes or more, i.e. allows 63, while stable-diffusion.cpp builds ggml
@@ -86,7 +93,7 @@ public final class GgufWriter {
     public static final int GGML_MAX_TENSOR_NAME_BYTES = 63;
     /** Longest key (and longest tensor name allowed at all): the spec's 2^16-1 bytes. */
     public static final int MAX_KEY_BYTES = 65535;
-    /** Array nesting our reader accepts (arrays inside arrays inside ...). */
+    /** Levels of arrays (arrays of arrays of ...) our reader accepts in one value. */
     static final int MAX_ARRAY_DEPTH = 8;
 
     private static final int VERSION = 3;
@@ -329,7 +336,9 @@ public final class GgufWriter {
         // Files.createTempFile would give the file mode 0600; a model file should get the usual
         // permissions, so create it plainly under a random, hidden name.
         for (int attempt = 0; ; attempt++) {
-            Path temp = dir.resolve("." + fileName + "." + Long.toUnsignedString(TEMP_NAMES.nextLong(), 36) + ".tmp");
+            // Cut long names so that the temporary name stays within a file system's 255 bytes.
+            String base = fileName.length() > 100 ? fileName.substring(0, 100) : fileName;
+            Path temp = dir.resolve("." + base + "." + Long.toUnsignedString(TEMP_NAMES.nextLong(), 36) + ".tmp");
             try {
                 Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
                 return temp;

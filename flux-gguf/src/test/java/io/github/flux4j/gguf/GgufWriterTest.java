@@ -155,6 +155,19 @@ class GgufWriterTest {
     }
 
     @Test
+    void writesArraysNestedEightLevelsDeep() throws IOException {
+        GgufValue deep = GgufValue.int32s(1, 2);
+        for (int i = 1; i < GgufWriter.MAX_ARRAY_DEPTH; i++) {
+            deep = new GgufValue.Array(GgufValueType.ARRAY, List.of(deep));
+        }
+        Path file = dir.resolve("deep.gguf");
+        GgufWriter.create().put("deep", deep).write(file);
+        try (GgufFile g = GgufFile.open(file)) {
+            assertThat(g.metadata().get("deep")).isEqualTo(deep);
+        }
+    }
+
+    @Test
     void rejectsInvalidTensors() {
         GgufWriter w = GgufWriter.create();
         GgufWriter.TensorSource none = out -> { };
@@ -236,6 +249,9 @@ class GgufWriterTest {
         w.write(file);
         w.write(file); // ByteBuffer sources can be replayed
         assertThat(listDir()).containsExactly(file);
+        Path longName = dir.resolve("m".repeat(250) + ".gguf"); // the temporary name must fit too
+        w.write(longName);
+        assertThat(listDir()).containsExactlyInAnyOrder(file, longName);
         try (GgufFile g = GgufFile.open(file)) {
             assertThat(g.tensorData(g.tensor("t")).getInt(4)).isEqualTo(6);
         }
