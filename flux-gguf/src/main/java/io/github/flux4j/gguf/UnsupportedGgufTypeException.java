@@ -1,5 +1,7 @@
 package io.github.flux4j.gguf;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * A tensor has a valid GGML type that this library cannot convert (for example IQ2_XXS). The
  * message names the type and, when known, the tensor.
@@ -8,9 +10,14 @@ public class UnsupportedGgufTypeException extends GgufException {
     private static final long serialVersionUID = 1L;
 
     private final GgmlType type;
-    private final String tensorName;
+    private final @Nullable String tensorName;
 
-    public UnsupportedGgufTypeException(GgmlType type, String tensorName, String operation) {
+    /**
+     * @param type       the unsupported type
+     * @param tensorName the tensor concerned, or null
+     * @param operation  what was attempted, e.g. "dequantization"
+     */
+    public UnsupportedGgufTypeException(GgmlType type, @Nullable String tensorName, String operation) {
         super((tensorName == null ? "" : "tensor '" + tensorName + "': ")
                 + operation + " of GGML type " + type + " is not supported");
         this.type = type;
@@ -23,7 +30,7 @@ public class UnsupportedGgufTypeException extends GgufException {
     }
 
     /** The tensor, or null when the operation was not about a named tensor. */
-    public String tensorName() {
+    public @Nullable String tensorName() {
         return tensorName;
     }
 }
