@@ -13,6 +13,9 @@ import java.nio.ByteOrder;
  * per numpy operation, so results are bit-identical. Callers validate ranges.
  */
 abstract class BlockDecoder {
+    // Array views compile to single (unaligned) loads: cheaper than assembling bytes.
+    private static final VarHandle SHORT_LE =
+            MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT_LE =
             MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -24,7 +27,12 @@ abstract class BlockDecoder {
 
     /** The float16 stored little-endian at {@code b[i]}, as float32 (exact). */
     static float f16(byte[] b, int i) {
-        return Float16.toFloat((short) ((b[i] & 0xFF) | (b[i + 1] << 8)));
+        return Float16.toFloat((short) SHORT_LE.get(b, i));
+    }
+
+    /** The 16-bit little-endian integer at {@code b[i]}, sign-extended. */
+    static int int16(byte[] b, int i) {
+        return (short) SHORT_LE.get(b, i);
     }
 
     /** The 32-bit little-endian integer at {@code b[i]}. */

@@ -23,7 +23,10 @@ final class PlainDecoders {
         }
     }
 
-    /** F16: table widening, exact (as numpy's {@code astype(np.float32)}). */
+    /**
+     * F16: table widening, exact (as numpy's {@code astype(np.float32)}). The 256 KiB table stays
+     * in L2 and measured faster than decoding normal halves with bit arithmetic and a branch.
+     */
     static final class F16 extends BlockDecoder {
         @Override
         void decode(byte[] src, int srcOff, float[] dst, int dstOff, int blocks) {
@@ -38,9 +41,7 @@ final class PlainDecoders {
         @Override
         void decode(byte[] src, int srcOff, float[] dst, int dstOff, int blocks) {
             for (int i = 0; i < blocks; i++) {
-                int p = srcOff + 2 * i;
-                int bits = (src[p] & 0xFF) << 16 | (src[p + 1] & 0xFF) << 24;
-                dst[dstOff + i] = Float.intBitsToFloat(bits);
+                dst[dstOff + i] = Float.intBitsToFloat(int16(src, srcOff + 2 * i) << 16);
             }
         }
     }
