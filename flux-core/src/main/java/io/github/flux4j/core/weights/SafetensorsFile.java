@@ -1,0 +1,384 @@
+package io.github.flux4j.core.weights;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A safetensors file opened for reading: header parsed and validated up front, tensor bytes
+ * reached through read-only memory mappings.
+ *
+ * <pre>{@code
+ * try (SafetensorsFile st = SafetensorsFile.open(Path.of("flux1-dev.safetensors"))) {
+ *     SafetensorsFile.Entry e = st.tensor("double_blocks.0.img_attn.qkv.weight");
+ *     ByteBuffer bf16 = st.data(e); // e.byteSize() bytes, little-endian, read-only
+ * }
+ * }</pre>
+ *
+ * <p>Layout: an 8-byte little-endian header length {@code N}, {@code N} bytes of UTF-8 JSON, then
+ * the data section. The JSON maps each tensor name to {@code {"dtype", "shape", "data_offsets":
+ * [begin, end]}} (offsets relative to the data section) and may carry a {@code __metadata__}
+ * object of strings. Checked before anything is trusted: the header length (at most
+ * {@link #MAX_HEADER_BYTES} and inside the file), well-formed JSON without duplicate keys, known
+ * dtypes, non-negative dims, {@code begin <= end} inside the data section,
+ * {@code end - begin == numel * dtype size}, and no two tensors sharing bytes. Holes between
+ * tensors are tolerated. Every failure is a {@link SafetensorsFormatException} naming the file
+ * and the tensor.
+ *
+ * <p>Mappings are made per tensor on first access and cached; tensors of 2 GiB or more are read
+ * in parts with {@link #data(Entry, long, int)}. Instances are safe for concurrent reads.
+ * Buffers must not be used after {@link #close()}.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    /** Largest header accepted, as in the reference implementation (100 MB). */
+    public static final long MAX_HEADER_BYTES = 100_000_000L;
+    /** The JSON key of the free-form string metadata. */
+    public static final String METADATA_KEY = "__metadata__";
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    /**
+     * One tensor of the file.
+     *
+     * @param name     its name as stored
+     * @param dtype    its element type
+     * @param shape    its shape, row-major
+     * @param offset   absolute byte offset of its data in the file
+     * @param byteSize bytes of data ({@code numel * dtype size})
+     */
+    public record Entry(String name, SafetensorsDtype dtype, long[] shape, long offset, long byteSize) {
+        public Entry {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
+            shape = shape.clone();
+        }
+
+        /** The shape (a copy). */
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        /** Number of elements. */
+        public long elementCount() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Entry e && name.equals(e.name) && dtype == e.dtype && Arrays.equals(shape, e.shape)
+                    && offset == e.offset && byteSize == e.byteSize;
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(name, dtype, Arrays.hashCode(shape), offset, byteSize);
+        }
+
+        @Override
+        public String toString() {
+            return name + " " + dtype + " " + Arrays.toString(shape) + " @" + offset + " (" + byteSize + " bytes)";
+        }
+    }
+
+    private final Path path;
+    private final FileChannel channel;
+    private final long fileSize;
+    private final long dataOffset;
+    private final Map<String, String> metadata;
+    private final List<Entry> tensors;
+    private final Map<String, Entry> byName;
+    private final Map<String, ByteBuffer> mappings = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    private SafetensorsFile(Path path, FileChannel channel, long fileSize, long dataOffset,
+                            Map<String, String> metadata, List<Entry> tensors) {
+        this.path = path;
+        this.channel = channel;
+        this.fileSize = fileSize;
+        this.dataOffset = dataOffset;
+        this.metadata = Collections.unmodifiableMap(metadata);
+        this.tensors = List.copyOf(tensors);
+        Map<String, Entry> names = new LinkedHashMap<>();
+        for (Entry e : tensors) {
+            names.put(e.name(), e);
+        }
+        this.byName = Collections.unmodifiableMap(names);
+    }
+
+    /**
+     * Opens and validates a safetensors file.
+     *
+     * @throws SafetensorsFormatException if the header or layout is invalid
+     * @throws IOException                if the file cannot be read
+     */
+    public static SafetensorsFile open(Path path) throws IOException {
+        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+        try {
+            return read(path, channel);
+        } catch (IOException | RuntimeException | Error e) {
+            channel.close();
+            throw e;
+        }
+    }
+
+    private static SafetensorsFile read(Path path, FileChannel channel) throws IOException {
+        long fileSize = channel.size();
+        if (fileSize < 8) {
+            throw new SafetensorsFormatException(path, "file of " + fileSize + " bytes is too short for a safetensors header (8-byte length)");
+        }
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(path, channel, lenBuf, 0);
+        long headerLen = lenBuf.getLong(0);
+        if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
+            throw new SafetensorsFormatException(path, "header length " + Long.toUnsignedString(headerLen)
+                    + " is outside [2, " + MAX_HEADER_BYTES + "] (not a safetensors file?)");
+        }
+        if (headerLen > fileSize - 8) {
+            throw new SafetensorsFormatException(path, "header length " + headerLen + " runs past the end of the "
+                    + fileSize + "-byte file (truncated?)");
+        }
+        ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
+        readFully(path, channel, headerBuf, 8);
+        String json = new String(headerBuf.array(), StandardCharsets.UTF_8);
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new SafetensorsFormatException(path, "header is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (root == null || !root.isObject()) {
+            throw new SafetensorsFormatException(path, "header is not a JSON object");
+        }
+        long dataOffset = 8 + headerLen;
+        long dataSize = fileSize - dataOffset;
+        Map<String, String> metadata = new LinkedHashMap<>();
+        List<Entry> entries = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> field : root.properties()) {
+            String name = field.getKey();
+            JsonNode node = field.getValue();
+            if (METADATA_KEY.equals(name)) {
+                if (!node.isObject()) {
+                    throw new SafetensorsFormatException(path, METADATA_KEY + " is not a JSON object");
+                }
+                node.properties().forEach(m -> metadata.put(m.getKey(),
+                        m.getValue().isTextual() ? m.getValue().textValue() : m.getValue().toString()));
+                continue;
+            }
+            entries.add(parseEntry(path, name, node, dataOffset, dataSize));
+        }
+        checkOverlaps(path, entries);
+        return new SafetensorsFile(path, channel, fileSize, dataOffset, metadata, entries);
+    }
+
+    private static Entry parseEntry(Path path, String name, JsonNode node, long dataOffset, long dataSize) {
+        if (!node.isObject()) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': header entry is not a JSON object");
+        }
+        JsonNode dtypeNode = node.get("dtype");
+        if (dtypeNode == null || !dtypeNode.isTextual()) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': missing or non-string \"dtype\"");
+        }
+        SafetensorsDtype dtype = SafetensorsDtype.fromHeaderName(dtypeNode.textValue()).orElseThrow(
+                () -> new SafetensorsFormatException(path, "tensor '" + name + "': unknown dtype '" + dtypeNode.textValue() + "'"));
+        JsonNode shapeNode = node.get("shape");
+        if (shapeNode == null || !shapeNode.isArray()) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': missing or non-array \"shape\"");
+        }
+        long[] shape = new long[shapeNode.size()];
+        long numel = 1;
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = shapeNode.get(i);
+            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.longValue() < 0) {
+                throw new SafetensorsFormatException(path, "tensor '" + name + "': shape " + shapeNode + " has an invalid dimension " + d);
+            }
+            shape[i] = d.longValue();
+            try {
+                numel = Math.multiplyExact(numel, shape[i]);
+            } catch (ArithmeticException e) {
+                throw new SafetensorsFormatException(path, "tensor '" + name + "': shape " + shapeNode + " overflows");
+            }
+        }
+        JsonNode offsets = node.get("data_offsets");
+        if (offsets == null || !offsets.isArray() || offsets.size() != 2
+                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()
+                || !offsets.get(0).canConvertToLong() || !offsets.get(1).canConvertToLong()) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': \"data_offsets\" must be [begin, end], got " + offsets);
+        }
+        long begin = offsets.get(0).longValue();
+        long end = offsets.get(1).longValue();
+        if (begin < 0 || end < begin) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': data_offsets [" + begin + ", " + end + "] are invalid");
+        }
+        if (end > dataSize) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': data_offsets [" + begin + ", " + end
+                    + "] run past the end of the " + dataSize + "-byte data section (truncated file?)");
+        }
+        long expected;
+        try {
+            expected = Math.multiplyExact(numel, (long) dtype.byteSize());
+        } catch (ArithmeticException e) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': size overflows");
+        }
+        if (end - begin != expected) {
+            throw new SafetensorsFormatException(path, "tensor '" + name + "': " + (end - begin) + " bytes for " + dtype + " "
+                    + Arrays.toString(shape) + ", which needs " + expected);
+        }
+        return new Entry(name, dtype, shape, dataOffset + begin, end - begin);
+    }
+
+    private static void checkOverlaps(Path path, List<Entry> entries) {
+        List<Entry> sorted = new ArrayList<>(entries);
+        sorted.sort(Comparator.comparingLong(Entry::offset).thenComparingLong(Entry::byteSize));
+        Entry prev = null;
+        for (Entry e : sorted) {
+            if (e.byteSize() == 0) {
+                continue;
+            }
+            if (prev != null && e.offset() < prev.offset() + prev.byteSize()) {
+                throw new SafetensorsFormatException(path, "tensors '" + prev.name() + "' and '" + e.name() + "' overlap");
+            }
+            prev = e;
+        }
+    }
+
+    private static void readFully(Path path, FileChannel channel, ByteBuffer dst, long position) throws IOException {
+        long pos = position;
+        while (dst.hasRemaining()) {
+            int n = channel.read(dst, pos);
+            if (n < 0) {
+                throw new SafetensorsFormatException(path, "unexpected end of file at byte " + pos);
+            }
+            pos += n;
+        }
+    }
+
+    /** The file's path. */
+    public Path path() {
+        return path;
+    }
+
+    /** The file's size in bytes. */
+    public long fileSize() {
+        return fileSize;
+    }
+
+    /** Absolute offset of the data section ({@code 8 + header length}). */
+    public long dataOffset() {
+        return dataOffset;
+    }
+
+    /** The {@code __metadata__} strings (empty if the file has none). */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** All tensors, in header order. */
+    public List<Entry> tensors() {
+        return tensors;
+    }
+
+    /** The tensor with this name, if any. */
+    public Optional<Entry> find(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    /**
+     * The tensor with this name.
+     *
+     * @throws WeightException naming the file and the tensor if there is none
+     */
+    public Entry tensor(String name) {
+        Entry e = byName.get(name);
+        if (e == null) {
+            throw new WeightException(path + ": no tensor named '" + name + "' (the file has " + tensors.size() + " tensors)");
+        }
+        return e;
+    }
+
+    /**
+     * The bytes of a tensor: a read-only little-endian view of the mapped file, position 0, limit
+     * {@link Entry#byteSize()}. No copy is made.
+     *
+     * @throws WeightException if the tensor is not from this file, the file is closed, or the
+     *                         tensor is 2 GiB or larger (read it with {@link #data(Entry, long, int)})
+     */
+    public ByteBuffer data(Entry tensor) {
+        checkOwn(tensor);
+        if (tensor.byteSize() > Integer.MAX_VALUE) {
+            throw new WeightException(path + ": tensor '" + tensor.name() + "' has " + tensor.byteSize()
+                    + " bytes, more than one buffer can address; read it in parts with data(tensor, offset, length)");
+        }
+        ByteBuffer mapped = mappings.computeIfAbsent(tensor.name(), n -> map(tensor.offset(), tensor.byteSize(), n));
+        return mapped.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * {@code length} bytes of a tensor from {@code offsetInTensor}, for tensors too large for one
+     * buffer or for row slices. The region is mapped anew on every call (not cached).
+     */
+    public ByteBuffer data(Entry tensor, long offsetInTensor, int length) {
+        checkOwn(tensor);
+        if (offsetInTensor < 0 || length < 0 || offsetInTensor > tensor.byteSize() - length) {
+            throw new IllegalArgumentException("range [" + offsetInTensor + ", +" + length + ") is outside tensor '"
+                    + tensor.name() + "' of " + tensor.byteSize() + " bytes");
+        }
+        if (offsetInTensor == 0 && length == tensor.byteSize()) {
+            return data(tensor);
+        }
+        return map(tensor.offset() + offsetInTensor, length, tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Closes the file. Buffers obtained earlier must not be used afterwards. */
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        mappings.clear();
+        channel.close();
+    }
+
+    @Override
+    public String toString() {
+        return "SafetensorsFile[" + path + ", " + tensors.size() + " tensors]";
+    }
+
+    private void checkOwn(Entry tensor) {
+        if (closed) {
+            throw new WeightException(path + " is closed");
+        }
+        if (!tensor.equals(byName.get(tensor.name()))) {
+            throw new WeightException("tensor '" + tensor.name() + "' does not belong to " + path);
+        }
+    }
+
+    private ByteBuffer map(long offset, long size, String tensorName) {
+        try {
+            return channel.map(FileChannel.MapMode.READ_ONLY, offset, size).asReadOnlyBuffer();
+        } catch (IOException e) {
+            throw new WeightException(path + ": cannot map tensor '" + tensorName + "': " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,399 @@
+package io.github.flux4j.core.weights;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.gguf.GgmlType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * BFL-format safetensors files and diffusers folders as a {@link WeightSource}. Each BFL tensor
+ * is a list of byte ranges ({@link Part}s) of the underlying files, joined on read.
+ */
+final class SafetensorsWeightSource implements WeightSource {
+    /** The prefix ComfyUI-style all-in-one checkpoints put before transformer names. */
+    static final String DIFFUSION_MODEL_PREFIX = "model.diffusion_model.";
+    static final String DIFFUSERS_SINGLE = "diffusion_pytorch_model.safetensors";
+    static final String DIFFUSERS_INDEX = "diffusion_pytorch_model.safetensors.index.json";
+    static final String DIFFUSERS_CONFIG = "config.json";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** A byte range of one stored tensor. */
+    record Part(SafetensorsFile file, SafetensorsFile.Entry entry, long offset, long length) {
+    }
+
+    private final WeightFormat format;
+    private final Path path;
+    private final List<SafetensorsFile> files;
+    private final Map<String, Object> config;
+    private final List<WeightInfo> tensors;
+    private final Map<String, WeightInfo> byName;
+    private final Map<String, List<Part>> parts;
+    private final Map<String, String> hints;
+
+    private SafetensorsWeightSource(WeightFormat format, Path path, List<SafetensorsFile> files, Map<String, Object> config,
+                                    Map<String, WeightInfo> byName, Map<String, List<Part>> parts, Map<String, String> hints) {
+        this.format = format;
+        this.path = path;
+        this.files = List.copyOf(files);
+        this.config = Collections.unmodifiableMap(config);
+        this.tensors = List.copyOf(byName.values());
+        this.byName = Collections.unmodifiableMap(byName);
+        this.parts = parts;
+        this.hints = hints;
+    }
+
+    // ---------------------------------------------------------------- opening
+
+    static SafetensorsWeightSource openFile(Path file) throws IOException {
+        SafetensorsFile st = SafetensorsFile.open(file);
+        try {
+            boolean diffusers = st.tensors().stream().anyMatch(e -> DiffusersNames.isDiffusersName(e.name()));
+            if (diffusers) {
+                return diffusers(file, List.of(st), Map.of());
+            }
+            return bfl(file, st);
+        } catch (RuntimeException | Error e) {
+            st.close();
+            throw e;
+        }
+    }
+
+    static SafetensorsWeightSource openDiffusersFolder(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new NoSuchFileException(dir.toString(), null, "not a folder");
+        }
+        if (!Files.exists(dir.resolve(DIFFUSERS_INDEX)) && !Files.exists(dir.resolve(DIFFUSERS_SINGLE))
+                && Files.isDirectory(dir.resolve("transformer"))) {
+            dir = dir.resolve("transformer");
+        }
+        Map<String, Object> config = readConfig(dir);
+        Path index = dir.resolve(DIFFUSERS_INDEX);
+        List<SafetensorsFile> opened = new ArrayList<>();
+        try {
+            if (Files.exists(index)) {
+                Map<String, String> weightMap = readWeightMap(index);
+                Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
+                for (String shard : new LinkedHashSet<>(weightMap.values())) {
+                    Path shardPath = dir.resolve(shard).normalize();
+                    if (!shardPath.startsWith(dir.normalize()) || shard.isEmpty()) {
+                        throw new WeightException(index + ": shard name '" + shard + "' points outside the folder");
+                    }
+                    if (!Files.isRegularFile(shardPath)) {
+                        throw new WeightException(index + " names shard " + shard + ", which is missing from " + dir);
+                    }
+                    SafetensorsFile f = SafetensorsFile.open(shardPath);
+                    opened.add(f);
+                    shards.put(shard, f);
+                }
+                for (Map.Entry<String, String> e : weightMap.entrySet()) {
+                    if (shards.get(e.getValue()).find(e.getKey()).isEmpty()) {
+                        throw new WeightException(index + " puts " + e.getKey() + " in " + e.getValue()
+                                + ", which has no such tensor (shards from different downloads?)");
+                    }
+                }
+            } else if (Files.isRegularFile(dir.resolve(DIFFUSERS_SINGLE))) {
+                opened.add(SafetensorsFile.open(dir.resolve(DIFFUSERS_SINGLE)));
+            } else {
+                throw new WeightException(dir + " is not a diffusers transformer folder: it has neither "
+                        + DIFFUSERS_INDEX + " nor " + DIFFUSERS_SINGLE);
+            }
+            return diffusers(dir, opened, config);
+        } catch (IOException | RuntimeException | Error e) {
+            for (SafetensorsFile f : opened) {
+                try {
+                    f.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static Map<String, Object> readConfig(Path dir) throws IOException {
+        Path cfg = dir.resolve(DIFFUSERS_CONFIG);
+        if (!Files.isRegularFile(cfg)) {
+            return Map.of();
+        }
+        try {
+            return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
+        } catch (JsonProcessingException e) {
+            throw new WeightException(cfg + " is not a JSON object: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static Map<String, String> readWeightMap(Path index) throws IOException {
+        JsonNode root;
+        try {
+            root = JSON.readTree(index.toFile());
+        } catch (JsonProcessingException e) {
+            throw new WeightException(index + " is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        JsonNode map = root == null ? null : root.get("weight_map");
+        if (map == null || !map.isObject()) {
+            throw new WeightException(index + " has no \"weight_map\" object");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonNode> e : map.properties()) {
+            if (!e.getValue().isTextual()) {
+                throw new WeightException(index + ": weight_map entry " + e.getKey() + " is not a file name");
+            }
+            out.put(e.getKey(), e.getValue().textValue());
+        }
+        return out;
+    }
+
+    private static SafetensorsWeightSource bfl(Path file, SafetensorsFile st) {
+        boolean prefixed = st.tensors().stream().anyMatch(e -> e.name().startsWith(DIFFUSION_MODEL_PREFIX));
+        Map<String, WeightInfo> byName = new LinkedHashMap<>();
+        Map<String, List<Part>> parts = new LinkedHashMap<>();
+        String fileName = String.valueOf(file.getFileName());
+        for (SafetensorsFile.Entry e : st.tensors()) {
+            String name = e.name();
+            if (prefixed) {
+                if (!name.startsWith(DIFFUSION_MODEL_PREFIX)) {
+                    continue; // VAE / text encoders of an all-in-one checkpoint
+                }
+                name = name.substring(DIFFUSION_MODEL_PREFIX.length());
+            }
+            if (byName.containsKey(name)) {
+                throw new WeightException(file + ": tensor " + name + " is stored twice (with and without the "
+                        + DIFFUSION_MODEL_PREFIX + " prefix)");
+            }
+            byName.put(name, info(name, e.dtype(), e.shape(), e.byteSize(), e.name() + " in " + fileName));
+            parts.put(name, List.of(new Part(st, e, 0, e.byteSize())));
+        }
+        return new SafetensorsWeightSource(WeightFormat.BFL_SAFETENSORS, file, List.of(st), Map.of(), byName, parts, Map.of());
+    }
+
+    private static SafetensorsWeightSource diffusers(Path path, List<SafetensorsFile> files, Map<String, Object> config) {
+        // Group the stored tensors by the BFL tensor they form.
+        Map<String, SafetensorsFile.Entry[]> groups = new LinkedHashMap<>();
+        Map<String, SafetensorsFile[]> groupFiles = new LinkedHashMap<>();
+        Map<String, DiffusersNames.Target> targets = new LinkedHashMap<>();
+        Map<String, WeightInfo> byName = new LinkedHashMap<>();
+        Map<String, List<Part>> parts = new LinkedHashMap<>();
+        Set<String> seen = new LinkedHashSet<>();
+        for (SafetensorsFile f : files) {
+            for (SafetensorsFile.Entry e : f.tensors()) {
+                if (!seen.add(e.name())) {
+                    throw new WeightException(path + ": tensor " + e.name() + " is stored in more than one shard");
+                }
+                Optional<DiffusersNames.Target> t = DiffusersNames.toBfl(e.name());
+                if (t.isEmpty()) {
+                    // Not a Flux parameter: kept under its own name so that binding reports it.
+                    byName.put(e.name(), info(e.name(), e.dtype(), e.shape(), e.byteSize(), e.name() + " in " + f.path().getFileName()));
+                    parts.put(e.name(), List.of(new Part(f, e, 0, e.byteSize())));
+                    continue;
+                }
+                DiffusersNames.Target target = t.get();
+                groups.computeIfAbsent(target.bflName(), k -> new SafetensorsFile.Entry[target.parts()])[target.part()] = e;
+                groupFiles.computeIfAbsent(target.bflName(), k -> new SafetensorsFile[target.parts()])[target.part()] = f;
+                targets.put(target.bflName(), target);
+            }
+        }
+        Map<String, String> hints = new LinkedHashMap<>();
+        for (Map.Entry<String, SafetensorsFile.Entry[]> g : groups.entrySet()) {
+            String bfl = g.getKey();
+            SafetensorsFile.Entry[] entries = g.getValue();
+            SafetensorsFile[] owners = groupFiles.get(bfl);
+            List<String> expected = DiffusersNames.toDiffusers(bfl);
+            List<String> absent = new ArrayList<>();
+            for (int i = 0; i < entries.length; i++) {
+                if (entries[i] == null) {
+                    absent.add(expected.get(i));
+                }
+            }
+            if (!absent.isEmpty()) {
+                hints.put(bfl, " (joined from diffusers " + String.join(" + ", expected) + "; absent: "
+                        + String.join(", ", absent) + ")");
+                continue;
+            }
+            SafetensorsFile.Entry first = entries[0];
+            long[] trailing = Arrays.copyOfRange(first.shape(), Math.min(1, first.shape().length), first.shape().length);
+            long rows = 0;
+            List<Part> list = new ArrayList<>();
+            for (int i = 0; i < entries.length; i++) {
+                SafetensorsFile.Entry e = entries[i];
+                long[] s = e.shape();
+                if (e.dtype() != first.dtype() || s.length != first.shape().length || s.length == 0
+                        || !Arrays.equals(Arrays.copyOfRange(s, 1, s.length), trailing)) {
+                    throw new WeightException(path + ": cannot join diffusers " + first.name() + " (" + first.dtype() + " "
+                            + Arrays.toString(first.shape()) + ") and " + e.name() + " (" + e.dtype() + " " + Arrays.toString(s)
+                            + ") into " + bfl + ": the row parts must share dtype and trailing dims");
+                }
+                rows += s[0];
+                list.add(new Part(owners[i], e, 0, e.byteSize()));
+            }
+            long[] shape = new long[trailing.length + 1];
+            shape[0] = rows;
+            System.arraycopy(trailing, 0, shape, 1, trailing.length);
+            if (targets.get(bfl).swapHalves()) {
+                if (rows % 2 != 0) {
+                    throw new WeightException(path + ": " + first.name() + " has an odd number of rows " + rows
+                            + "; its scale/shift halves cannot be swapped into " + bfl);
+                }
+                long half = first.byteSize() / 2;
+                list = List.of(new Part(owners[0], first, half, half), new Part(owners[0], first, 0, half));
+            }
+            long bytes = list.stream().mapToLong(Part::length).sum();
+            String fileNames = Arrays.stream(owners).map(f -> String.valueOf(f.path().getFileName())).distinct()
+                    .collect(Collectors.joining(", "));
+            String origin = (targets.get(bfl).swapHalves() ? "halves swapped of " : "")
+                    + String.join(" + ", expected) + " in " + fileNames;
+            byName.put(bfl, info(bfl, first.dtype(), shape, bytes, origin));
+            parts.put(bfl, List.copyOf(list));
+        }
+        return new SafetensorsWeightSource(WeightFormat.DIFFUSERS, path, files, config, byName, parts, hints);
+    }
+
+    private static WeightInfo info(String name, SafetensorsDtype dtype, long[] shape, long bytes, String origin) {
+        @Nullable GgmlType type = dtype.ggmlType().orElse(null);
+        return new WeightInfo(name, type, dtype.name(), shape, bytes, origin);
+    }
+
+    // ---------------------------------------------------------------- WeightSource
+
+    @Override
+    public WeightFormat format() {
+        return format;
+    }
+
+    @Override
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public Optional<String> architecture() {
+        return Optional.empty();
+    }
+
+    @Override
+    public Map<String, Object> config() {
+        return config;
+    }
+
+    @Override
+    public List<WeightInfo> tensors() {
+        return tensors;
+    }
+
+    @Override
+    public Optional<WeightInfo> find(String name) {
+        WeightInfo w = byName.get(name);
+        if (w == null && name.startsWith(DIFFUSION_MODEL_PREFIX)) {
+            w = byName.get(name.substring(DIFFUSION_MODEL_PREFIX.length()));
+        }
+        return Optional.ofNullable(w);
+    }
+
+    @Override
+    public String missingHint(String name) {
+        String hint = hints.get(name);
+        if (hint != null) {
+            return hint;
+        }
+        if (format == WeightFormat.DIFFUSERS) {
+            List<String> diff = DiffusersNames.toDiffusers(name);
+            if (!diff.isEmpty()) {
+                return " (diffusers " + String.join(" + ", diff) + ")";
+            }
+        }
+        return "";
+    }
+
+    @Override
+    public ByteBuffer read(WeightInfo tensor) {
+        List<Part> list = own(tensor);
+        if (tensor.byteSize() > Integer.MAX_VALUE) {
+            throw new WeightException(path + ": tensor " + tensor.name() + " has " + tensor.byteSize()
+                    + " bytes, more than one buffer can address; read it in parts with read(tensor, offset, length)");
+        }
+        if (list.size() == 1) {
+            Part p = list.get(0);
+            return p.file().data(p.entry(), p.offset(), (int) p.length());
+        }
+        return read(tensor, 0, (int) tensor.byteSize());
+    }
+
+    @Override
+    public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
+        List<Part> list = own(tensor);
+        if (offsetInTensor < 0 || length < 0 || offsetInTensor > tensor.byteSize() - length) {
+            throw new IllegalArgumentException("range [" + offsetInTensor + ", +" + length + ") is outside tensor "
+                    + tensor.name() + " of " + tensor.byteSize() + " bytes");
+        }
+        // Within one part: a view, no copy.
+        long start = 0;
+        for (Part p : list) {
+            if (offsetInTensor >= start && offsetInTensor + length <= start + p.length()) {
+                return p.file().data(p.entry(), p.offset() + offsetInTensor - start, length);
+            }
+            start += p.length();
+        }
+        ByteBuffer out = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
+        long end = offsetInTensor + length;
+        start = 0;
+        for (Part p : list) {
+            long from = Math.max(offsetInTensor, start);
+            long to = Math.min(end, start + p.length());
+            if (from < to) {
+                out.put(p.file().data(p.entry(), p.offset() + from - start, (int) (to - from)));
+            }
+            start += p.length();
+        }
+        return out.flip();
+    }
+
+    private List<Part> own(WeightInfo tensor) {
+        List<Part> list = parts.get(tensor.name());
+        if (list == null || !tensor.equals(byName.get(tensor.name()))) {
+            throw new WeightException("tensor " + tensor.name() + " does not belong to " + path);
+        }
+        return list;
+    }
+
+    @Override
+    public void close() throws IOException {
+        IOException first = null;
+        for (SafetensorsFile f : files) {
+            try {
+                f.close();
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return format + " " + path;
+    }
+}

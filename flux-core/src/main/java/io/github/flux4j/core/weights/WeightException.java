@@ -1,0 +1,18 @@
+package io.github.flux4j.core.weights;
+
+/**
+ * Base of the unchecked exceptions about model weights: a malformed safetensors file, a weight
+ * folder that is not what it claims to be, tensors that do not fit the model being built.
+ * Failures of the file system itself remain {@link java.io.IOException}s.
+ */
+public class WeightException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    public WeightException(String message) {
+        super(message);
+    }
+
+    public WeightException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

@@ -1,0 +1,138 @@
+package io.github.flux4j.core.weights;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Transformer weights under their BFL names, whatever format they are stored in.
+ *
+ * <pre>{@code
+ * try (WeightSource w = WeightSource.open(Path.of("flux1-dev-Q4_K_S.gguf"))) {
+ *     WeightInfo qkv = w.tensor("double_blocks.0.img_attn.qkv.weight"); // Q4_K [9216, 3072]
+ *     ByteBuffer blocks = w.read(qkv);
+ * }
+ * }</pre>
+ *
+ * <ul>
+ *   <li>{@link #gguf(Path)}: names as stored, minus a {@code model.diffusion_model.} prefix; types
+ *       per tensor; {@link #architecture()} from {@code general.architecture}.</li>
+ *   <li>{@link #safetensors(Path)}: a BFL checkpoint such as {@code flux1-dev.safetensors}. If any
+ *       name carries the {@code model.diffusion_model.} prefix, only those tensors are the model
+ *       (an all-in-one checkpoint's VAE and text encoders are skipped) and the prefix is removed.
+ *       A file with diffusers names is read as {@link #diffusers(Path)} would.</li>
+ *   <li>{@link #diffusers(Path)}: a diffusers {@code transformer} folder (or the pipeline folder
+ *       above it), sharded with {@code diffusion_pytorch_model.safetensors.index.json} or not.
+ *       Its names are mapped back to BFL's ({@code to_q}/{@code to_k}/{@code to_v} rows joined
+ *       into {@code qkv}, {@code norm_out.linear}'s scale/shift halves swapped back to BFL's
+ *       shift/scale, and so on: see {@link DiffusersNames}).</li>
+ * </ul>
+ *
+ * <p>Only F32, F16, BF16 and GGML block types can be loaded; other safetensors dtypes are listed
+ * with a {@code null} {@link WeightInfo#type()}. Buffers returned by {@link #read} must not be
+ * used after {@link #close()}.
+ */
+public interface WeightSource extends AutoCloseable {
+
+    /** The storage format. */
+    WeightFormat format();
+
+    /** The file or folder, for messages. */
+    Path path();
+
+    /** {@code general.architecture} of a GGUF file; empty for other formats or when absent. */
+    Optional<String> architecture();
+
+    /** A diffusers folder's {@code config.json}, parsed; empty for other formats. */
+    Map<String, Object> config();
+
+    /** All tensors, under their BFL names (names the format cannot map are kept as stored). */
+    List<WeightInfo> tensors();
+
+    /** The tensor with this BFL name, if the source has it. */
+    Optional<WeightInfo> find(String name);
+
+    /**
+     * The tensor with this BFL name.
+     *
+     * @throws WeightException naming the source and the tensor if there is none
+     */
+    default WeightInfo tensor(String name) {
+        return find(name).orElseThrow(() -> new WeightException(
+                path() + ": no tensor " + name + missingHint(name)));
+    }
+
+    /**
+     * A note on where a missing BFL name would have come from, such as the diffusers tensors it
+     * is joined from and which of them are absent; empty when there is nothing to add. Starts
+     * with a space when not empty.
+     */
+    default String missingHint(String name) {
+        return "";
+    }
+
+    /**
+     * A tensor's bytes, little-endian, position 0, limit {@link WeightInfo#byteSize()}: a view of
+     * the mapped file where the tensor is stored in one piece, a fresh direct buffer where it is
+     * joined from parts.
+     *
+     * @throws WeightException if the tensor is not from this source or is 2 GiB or larger (read
+     *                         it in parts with {@link #read(WeightInfo, long, int)})
+     */
+    ByteBuffer read(WeightInfo tensor);
+
+    /** {@code length} bytes of a tensor from {@code offsetInTensor}. */
+    ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length);
+
+    /** Closes the underlying files. */
+    @Override
+    void close() throws IOException;
+
+    /** Opens a GGUF file. */
+    static WeightSource gguf(Path file) throws IOException {
+        return GgufWeightSource.open(file);
+    }
+
+    /** Opens a single safetensors file, BFL-named or diffusers-named (detected from its names). */
+    static WeightSource safetensors(Path file) throws IOException {
+        return SafetensorsWeightSource.openFile(file);
+    }
+
+    /**
+     * Opens a diffusers transformer folder: {@code dir} itself or {@code dir/transformer}, holding
+     * {@code diffusion_pytorch_model.safetensors.index.json} with its shards, or a single
+     * {@code diffusion_pytorch_model.safetensors}.
+     */
+    static WeightSource diffusers(Path dir) throws IOException {
+        return SafetensorsWeightSource.openDiffusersFolder(dir);
+    }
+
+    /**
+     * Opens weights in any of the three formats: a folder as {@linkplain #diffusers diffusers},
+     * a file starting with the GGUF magic as {@linkplain #gguf GGUF}, any other file as
+     * {@linkplain #safetensors safetensors}.
+     */
+    static WeightSource open(Path path) throws IOException {
+        if (Files.isDirectory(path)) {
+            return diffusers(path);
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new java.nio.file.NoSuchFileException(path.toString());
+        }
+        byte[] magic = new byte[4];
+        int n;
+        try (InputStream in = Files.newInputStream(path)) {
+            n = in.readNBytes(magic, 0, 4);
+        }
+        if (n == 4 && "GGUF".equals(new String(magic, StandardCharsets.US_ASCII))) {
+            return gguf(path);
+        }
+        return safetensors(path);
+    }
+}
