@@ -18,8 +18,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Source bytes are always read as little-endian, whatever the buffer's byte order, and the
  * source buffer's position, limit and order are never changed except by the streaming method,
  * which advances positions by design. Blocks are bulk-copied out of the buffer into a per-thread
- * scratch array of a few KiB and decoded from there, which is far faster
- * than per-byte reads of a memory-mapped buffer. All methods are thread-safe.
+ * scratch array of a few KiB and decoded from there, which is far faster than per-byte reads of
+ * a memory-mapped buffer (writable heap buffers are decoded straight from their backing array).
+ * All methods are thread-safe; each call runs on the calling thread only.
  */
 public final class Dequantizer {
     /** Largest float[] the convenience method allocates (the VM's practical array limit). */
