@@ -1,0 +1,69 @@
+package io.github.flux4j.core.nn;
+
+import io.github.flux4j.core.torch.Scopes;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The stateless operations of the FLUX blocks, each the single ATen op that the PyTorch module
+ * diffusers uses calls, so that LibTorch (same version) runs the same kernel with the same rounding.
+ * Results belong to the caller's enclosing PointerScope; helper objects are freed before return.
+ */
+public final class Functional {
+    private Functional() {
+    }
+
+    /**
+     * {@code nn.LayerNorm(D, elementwise_affine=False, eps)} over the last dimension:
+     * {@code at::layer_norm(x, [D], None, None, eps)}. For bf16/f16 input the statistics are
+     * computed in float32 and the output has the input's dtype.
+     */
+    public static Tensor layerNormNoAffine(Tensor x, double eps) {
+        return Scopes.scoped(() -> torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(),
+                new TensorOptional(), eps, true));
+    }
+
+    /**
+     * {@code torch.nn.RMSNorm(D, eps)} with a learned scale, which is what FLUX's q/k norms are in
+     * diffusers (not diffusers' own {@code RMSNorm} class): {@code at::rms_norm(x, [D], scale, eps)}.
+     * ATen upcasts a bf16/f16 input to float32, multiplies by the float32-promoted scale and rounds
+     * to the input dtype <em>once</em> (not "round, then scale").
+     *
+     * @param x {@code [..., D]}
+     * @param scale {@code [D]}, normally in {@code x}'s dtype (diffusers casts it to bf16 at load)
+     */
+    public static Tensor rmsNorm(Tensor x, Tensor scale, double eps) {
+        if (scale.dim() != 1 || scale.size(0) != x.size(-1)) {
+            throw new IllegalArgumentException("rmsNorm: scale must be [" + x.size(-1) + "], got "
+                    + LinearChecks.shape(scale));
+        }
+        return Scopes.scoped(() -> torch.rms_norm(x, new long[] {x.size(-1)}, new TensorOptional(scale),
+                new DoubleOptional(eps)));
+    }
+
+    /** {@code F.gelu(x, approximate="tanh")}, FLUX's feed-forward activation. */
+    public static Tensor geluTanh(Tensor x) {
+        return torch.gelu(x, "tanh");
+    }
+
+    /** {@code F.silu(x)}, applied before every modulation linear. */
+    public static Tensor silu(Tensor x) {
+        return torch.silu(x);
+    }
+
+    /**
+     * {@code F.scaled_dot_product_attention(q, k, v)}: no mask, no dropout, scale
+     * {@code 1/sqrt(headDim)}. Which kernel runs depends on the backend settings (see
+     * {@link io.github.flux4j.core.torch.Torch#preferCudnnAttention}).
+     *
+     * @param q {@code [B, H, Lq, D]}
+     * @param k {@code [B, H, Lk, D]}
+     * @param v {@code [B, H, Lk, Dv]}
+     * @return {@code [B, H, Lq, Dv]}
+     */
+    public static Tensor sdpa(Tensor q, Tensor k, Tensor v) {
+        return torch.scaled_dot_product_attention(q, k, v);
+    }
+}

@@ -1,0 +1,38 @@
+package io.github.flux4j.core.nn;
+
+import io.github.flux4j.gguf.GgmlType;
+import org.bytedeco.pytorch.Tensor;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A linear layer {@code y = x W^T + b}, whatever form its weight is stored in (dense in the compute
+ * dtype, or GGML blocks expanded on each call). Blocks depend on this interface only, so one block
+ * class serves both full-precision and quantized checkpoints.
+ *
+ * <p>Implementations own their weights: {@link #close()} frees them, after which the layer must not
+ * be used.
+ */
+public interface LinearOp extends AutoCloseable {
+    /**
+     * Applies the layer.
+     *
+     * @param x {@code [..., inFeatures]} in the layer's compute dtype, on its device
+     * @return {@code [..., outFeatures]} in the same dtype, owned by the caller's enclosing
+     *     PointerScope (or by the caller when none is open); every temporary is already freed
+     * @throws IllegalArgumentException if {@code x}'s last dimension or dtype does not fit
+     */
+    Tensor forward(Tensor x);
+
+    /** Input features (the weight's second dimension). */
+    long inFeatures();
+
+    /** Output features (the weight's first dimension). */
+    long outFeatures();
+
+    /** The GGML type the weight is kept in, or null for a dense weight in the compute dtype. */
+    @Nullable GgmlType quantType();
+
+    /** Frees the weights. Idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,159 @@
+package io.github.flux4j.core.nn;
+
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.quant.TorchDequantizer;
+import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.gguf.GgmlType;
+import io.github.flux4j.gguf.UnsupportedGgufTypeException;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A linear layer whose weight stays in its packed GGML form on the device and is dequantized to
+ * the compute dtype on every {@link #forward}, then used in one {@code at::linear}: diffusers'
+ * {@code GGUFLinear.forward_native} (and ComfyUI-GGUF's), which keeps device memory at the
+ * quantized size at the cost of the expansion per call. The expanded weight is a temporary, freed
+ * before {@code forward} returns.
+ */
+public final class QuantizedLinear implements LinearOp {
+    private final GgmlType type;
+    private final Tensor rawBlocks;
+    private final long out;
+    private final long in;
+    private final @Nullable Tensor bias;
+    private final ScalarType computeDtype;
+    private final DequantArithmetic arithmetic;
+    private boolean closed;
+
+    /**
+     * Wraps the packed weight and takes ownership of {@code rawBlocks} and {@code bias} (retained
+     * here, freed by {@link #close()}; do not close them yourself).
+     *
+     * @param type the GGML type of the blocks (any type {@link TorchDequantizer} supports)
+     * @param rawBlocks uint8 tensor of {@code type.byteSize(out * in)} bytes on the compute device:
+     *     {@code out} rows of {@code in / blockSize} blocks, as stored in GGUF
+     * @param outFeatures rows of the weight
+     * @param inFeatures columns of the weight; a multiple of the block size
+     * @param bias {@code [out]} in {@code computeDtype} on the same device, or null
+     * @param computeDtype the dtype weights are expanded to and inputs must have
+     * @param arithmetic how the expansion rounds ({@link DequantArithmetic#FLOAT16_LIKE_DIFFUSERS}
+     *     to reproduce diffusers' weights bit for bit)
+     * @throws UnsupportedGgufTypeException if {@code type} cannot be dequantized
+     * @throws IllegalArgumentException if sizes or dtypes do not fit together
+     */
+    public QuantizedLinear(GgmlType type, Tensor rawBlocks, long outFeatures, long inFeatures,
+            @Nullable Tensor bias, ScalarType computeDtype, DequantArithmetic arithmetic) {
+        if (!TorchDequantizer.isSupported(type)) {
+            throw new UnsupportedGgufTypeException(type, null, "QuantizedLinear");
+        }
+        if (outFeatures <= 0 || inFeatures <= 0) {
+            throw new IllegalArgumentException("features must be positive, got out=" + outFeatures + ", in=" + inFeatures);
+        }
+        if (inFeatures % type.blockSize() != 0) {
+            throw new IllegalArgumentException("inFeatures " + inFeatures + " is not a multiple of " + type
+                    + "'s block size " + type.blockSize());
+        }
+        if (Torch.dtype(rawBlocks) != ScalarType.Byte) {
+            throw new IllegalArgumentException("rawBlocks must be uint8 (Byte), got " + Torch.dtype(rawBlocks));
+        }
+        long expected = type.byteSize(Math.multiplyExact(outFeatures, inFeatures));
+        if (rawBlocks.numel() != expected) {
+            throw new IllegalArgumentException("rawBlocks holds " + rawBlocks.numel() + " bytes but a " + outFeatures
+                    + "x" + inFeatures + " " + type + " weight needs " + expected);
+        }
+        ScalarType dtype = computeDtype.intern();
+        if (bias != null) {
+            if (bias.dim() != 1 || bias.size(0) != outFeatures) {
+                throw new IllegalArgumentException("bias must be [" + outFeatures + "], got " + LinearChecks.shape(bias));
+            }
+            if (Torch.dtype(bias) != dtype) {
+                throw new IllegalArgumentException("bias dtype " + Torch.dtype(bias) + " differs from computeDtype " + dtype);
+            }
+        }
+        this.type = type;
+        this.out = outFeatures;
+        this.in = inFeatures;
+        this.computeDtype = dtype;
+        this.arithmetic = arithmetic;
+        this.rawBlocks = Scopes.keep(rawBlocks);
+        this.bias = bias == null ? null : Scopes.keep(bias);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkOpen();
+        LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
+        return Scopes.scoped(() -> torch.linear(x, expand(), bias == null ? new TensorOptional() : new TensorOptional(bias)));
+    }
+
+    /**
+     * The dense weight {@code [out, in]} in the compute dtype, exactly as {@link #forward} uses it;
+     * owned by the caller's enclosing scope (or the caller). For tests and for callers that want
+     * to cache the expansion.
+     */
+    public Tensor dequantizeWeight() {
+        checkOpen();
+        return expand();
+    }
+
+    private Tensor expand() {
+        return TorchDequantizer.dequantize(rawBlocks, type, new long[] {out, in}, computeDtype, arithmetic);
+    }
+
+    /** The packed blocks; still owned by this layer (do not close them). */
+    public Tensor rawBlocks() {
+        checkOpen();
+        return rawBlocks;
+    }
+
+    /** The bias or null; still owned by this layer. */
+    public @Nullable Tensor bias() {
+        checkOpen();
+        return bias;
+    }
+
+    /** The dtype weights are expanded to. */
+    public ScalarType computeDtype() {
+        return computeDtype;
+    }
+
+    /** How the expansion rounds. */
+    public DequantArithmetic arithmetic() {
+        return arithmetic;
+    }
+
+    @Override
+    public long inFeatures() {
+        return in;
+    }
+
+    @Override
+    public long outFeatures() {
+        return out;
+    }
+
+    /** The type the blocks are stored in. */
+    @Override
+    public GgmlType quantType() {
+        return type;
+    }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            Scopes.release(rawBlocks);
+            Scopes.release(bias);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("QuantizedLinear(" + type + ") is closed");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.github.flux4j.core.nn;
+
+import static io.github.flux4j.core.quant.TensorData.bits;
+import static io.github.flux4j.core.quant.TensorData.read;
+import static io.github.flux4j.core.quant.TensorData.toFloats;
+import static io.github.flux4j.core.quant.TensorData.uint8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.quant.TensorData;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.gguf.GgmlType;
+import io.github.flux4j.gguf.UnsupportedGgufTypeException;
+import java.util.Random;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+
+/**
+ * QuantizedLinear on flux-gguf's reference blocks (weights = gguf-py's dequantization of random
+ * blocks): the same output as a DenseLinear over gguf-py's float32 weight, bit for bit, and close to
+ * a double-precision x W^T + b computed in Java.
+ */
+class QuantizedLinearTest {
+    private static final long IN = 256;
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q4_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+    void matchesDenseLinearOnTheGgufPyWeightExactly(GgmlType type) {
+        float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
+        long out = w.length / IN;
+        float[] x = random(3 * IN, 1);
+        float[] b = random(out, 2);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor xs = TensorData.floats(x, 3, IN);
+            Tensor bias = TensorData.floats(b, out);
+            try (QuantizedLinear q = new QuantizedLinear(type, uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
+                    out, IN, bias, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32);
+                 DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
+                assertThat(q.quantType()).isEqualTo(type);
+                assertThat(q.outFeatures()).isEqualTo(out);
+                assertThat(q.inFeatures()).isEqualTo(IN);
+                assertThat(bits(toFloats(q.dequantizeWeight()))).isEqualTo(bits(w));
+
+                float[] yq = toFloats(q.forward(xs));
+                assertThat(bits(yq)).isEqualTo(bits(toFloats(d.forward(xs))));
+
+                double[] expected = reference(x, w, b, 3, (int) out);
+                for (int i = 0; i < yq.length; i++) {
+                    double scale = magnitude(x, w, i / (int) out, i % (int) out, (int) out);
+                    assertThat((double) yq[i]).as("y[%d]", i).isCloseTo(expected[i], within(1e-5 * scale + 1e-6));
+                }
+            }
+        }
+    }
+
+    @Test
+    void bf16ComputeExpandsToBf16AndKeepsLeadingDims() {
+        GgmlType type = GgmlType.Q8_0;
+        float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
+        long out = w.length / IN;
+        try (PointerScope scope = new PointerScope();
+             QuantizedLinear q = new QuantizedLinear(type, uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
+                     out, IN, null, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32)) {
+            Tensor x = TensorData.floats(random(2 * 5 * IN, 3), 2, 5, IN).to(ScalarType.BFloat16);
+            Tensor y = q.forward(x);
+            assertThat(Torch.dtype(y)).isSameAs(ScalarType.BFloat16);
+            assertThat(y.sizes().vec().get()).containsExactly(2, 5, out);
+            Tensor dense = TensorData.floats(w, out, IN).to(ScalarType.BFloat16);
+            assertThat(bits(toFloats(q.dequantizeWeight()))).isEqualTo(bits(toFloats(dense)));
+            try (DenseLinear d = new DenseLinear(dense, null)) {
+                assertThat(bits(toFloats(y))).isEqualTo(bits(toFloats(d.forward(x))));
+            }
+        }
+    }
+
+    @Test
+    void argumentErrors() {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor raw = uint8(new byte[34 * 8]); // Q8_0: 8 blocks = 256 values
+            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.IQ2_XXS, raw, 1, 256, null, ScalarType.Float,
+                    DequantArithmetic.EXACT_FLOAT32)).isInstanceOf(UnsupportedGgufTypeException.class);
+            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 2, 256, null, ScalarType.Float,
+                    DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("holds 272 bytes").hasMessageContaining("needs 544");
+            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 16, 16, null, ScalarType.Float,
+                    DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("block size 32");
+            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw.to(ScalarType.Char), 1, 256, null,
+                    ScalarType.Float, DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("uint8");
+            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 1, 256, TensorData.floats(new float[2], 2),
+                    ScalarType.Float, DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("bias must be [1]");
+            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 1, 256, TensorData.floats(new float[1], 1),
+                    ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("bias dtype");
+
+            QuantizedLinear q = new QuantizedLinear(GgmlType.Q8_0, raw, 1, 256, null, ScalarType.Float,
+                    DequantArithmetic.EXACT_FLOAT32);
+            assertThatThrownBy(() -> q.forward(TensorData.floats(new float[255], 255)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[255]").hasMessageContaining("inFeatures 256");
+            assertThatThrownBy(() -> q.forward(TensorData.floats(new float[256], 256).to(ScalarType.Half)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dtype Half");
+            q.close();
+            q.close();
+            assertThatThrownBy(() -> q.forward(TensorData.floats(new float[256], 256))).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    static float[] random(long n, long seed) {
+        Random r = new Random(seed);
+        float[] out = new float[Math.toIntExact(n)];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (float) r.nextGaussian();
+        }
+        return out;
+    }
+
+    private static double[] reference(float[] x, float[] w, float[] b, int rows, int out) {
+        double[] y = new double[rows * out];
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < out; o++) {
+                double acc = b[o];
+                for (int i = 0; i < IN; i++) {
+                    acc += (double) x[(int) (r * IN + i)] * w[(int) (o * IN + i)];
+                }
+                y[r * out + o] = acc;
+            }
+        }
+        return y;
+    }
+
+    /** Sum of |x_i w_i|: the size float32 rounding errors of a dot product scale with. */
+    private static double magnitude(float[] x, float[] w, int r, int o, int out) {
+        double acc = 0;
+        for (int i = 0; i < IN; i++) {
+            acc += Math.abs((double) x[(int) (r * IN + i)] * w[(int) (o * IN + i)]);
+        }
+        return acc;
+    }
+}
