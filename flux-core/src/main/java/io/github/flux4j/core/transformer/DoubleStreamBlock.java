@@ -1,0 +1,72 @@
+package io.github.flux4j.core.transformer;
+
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.weights.WeightPath;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * A double-stream (MM-DiT) block: image and text tokens keep their own weights but attend jointly
+ * (BFL {@code DoubleStreamBlock}, diffusers {@code FluxTransformerBlock}).
+ *
+ * <pre>
+ * img_mod, txt_mod = Modulation(vec)                        // 2 x (shift, scale, gate) each
+ * q, k, v = cat(txt_attn.qkv(mod1(LN(txt))), img_attn.qkv(mod1(LN(img))))   // text first
+ * a = SDPA(rope(q), rope(k), v);  a_txt, a_img = split(a)
+ * img += gate1 * img_attn.proj(a_img);  img += gate2 * img_mlp(mod2(LN(img)))
+ * txt += gate1 * txt_attn.proj(a_txt);  txt += gate2 * txt_mlp(mod2(LN(txt)))
+ * </pre>
+ */
+final class DoubleStreamBlock {
+    private final Modulation imgMod;     // img_mod.lin [6h, h]
+    private final SelfAttention imgAttn; // img_attn.{qkv, norm, proj}
+    private final Mlp imgMlp;            // img_mlp.{0, 2}
+    private final Modulation txtMod;     // txt_mod.lin [6h, h]
+    private final SelfAttention txtAttn; // txt_attn.{qkv, norm, proj}
+    private final Mlp txtMlp;            // txt_mlp.{0, 2}
+    private final boolean clipF16;
+
+    DoubleStreamBlock(FluxConfig c, WeightPath w) {
+        this.imgMod = new Modulation(w.at("img_mod"), c.hiddenSize(), true);
+        this.imgAttn = new SelfAttention(c, w.at("img_attn"));
+        this.imgMlp = new Mlp(c, w.at("img_mlp"));
+        this.txtMod = new Modulation(w.at("txt_mod"), c.hiddenSize(), true);
+        this.txtAttn = new SelfAttention(c, w.at("txt_attn"));
+        this.txtMlp = new Mlp(c, w.at("txt_mlp"));
+        this.clipF16 = w.dtype() == ComputeDtype.F16;
+    }
+
+    /** Returns {img, txt}: {@code img [B, Simg, h]}, {@code txt [B, Stxt, h]}. */
+    Tensor[] forward(Tensor img, Tensor txt, Tensor vec, EmbedNd.Rope pe) {
+        Modulation.Out[] im = imgMod.forward(vec);
+        Modulation.Out[] tm = txtMod.forward(vec);
+
+        Tensor[] iqkv = imgAttn.qkv(FluxMath.modulate(FluxMath.layerNorm(img), im[0].shift(), im[0].scale()));
+        Tensor[] tqkv = txtAttn.qkv(FluxMath.modulate(FluxMath.layerNorm(txt), tm[0].shift(), tm[0].scale()));
+        Tensor q = torch.cat(new TensorVector(tqkv[0], iqkv[0]), 1);
+        Tensor k = torch.cat(new TensorVector(tqkv[1], iqkv[1]), 1);
+        Tensor v = torch.cat(new TensorVector(tqkv[2], iqkv[2]), 1);
+        q = FluxMath.applyRope(q, pe.cos(), pe.sin());
+        k = FluxMath.applyRope(k, pe.cos(), pe.sin());
+        Tensor attn = FluxMath.attention(q, k, v);
+        long txtLen = txt.size(1);
+        Tensor txtAttnOut = attn.narrow(1, 0, txtLen);
+        Tensor imgAttnOut = attn.narrow(1, txtLen, attn.size(1) - txtLen);
+
+        img = img.add(FluxMath.gate(im[0].gate(), imgAttn.proj(imgAttnOut)));
+        img = img.add(FluxMath.gate(im[1].gate(),
+                imgMlp.forward(FluxMath.modulate(FluxMath.layerNorm(img), im[1].shift(), im[1].scale()))));
+
+        txt = txt.add(FluxMath.gate(tm[0].gate(), txtAttn.proj(txtAttnOut)));
+        txt = txt.add(FluxMath.gate(tm[1].gate(),
+                txtMlp.forward(FluxMath.modulate(FluxMath.layerNorm(txt), tm[1].shift(), tm[1].scale()))));
+        if (clipF16) {
+            // diffusers clips the text stream of fp16 runs to the finite fp16 range
+            txt = txt.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));
+        }
+        return new Tensor[] {img, txt};
+    }
+}

@@ -1,0 +1,316 @@
+package io.github.flux4j.core.transformer;
+
+import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.WeightBinder;
+import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.WeightInfo;
+import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.WeightSource;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The FLUX.1 rectified-flow transformer (BFL {@code Flux}, diffusers
+ * {@code FluxTransformer2DModel}): predicts the velocity of packed latents given text tokens,
+ * a pooled text vector, the timestep and (dev) the guidance value.
+ *
+ * <pre>{@code
+ * try (FluxTransformer model = GgufTransformer.load(Path.of("flux1-dev-Q4_K_S.gguf"),
+ *              TransformerOptions.defaults().withDevice(FluxDevice.cuda(0)));
+ *      PointerScope scope = new PointerScope()) {
+ *     Tensor v = model.forward(latents, imgIds, t5, txtIds, timestep, clipPooled, guidance);
+ * }
+ * }</pre>
+ *
+ * <p>It computes what diffusers' {@code FluxTransformer2DModel.forward} computes, op for op (see
+ * {@code docs/transformer.md}). The model owns all its weights (dense or GGUF-quantized linears,
+ * norm scales) and frees them in {@link #close()}. Each forward runs in its own
+ * {@link org.bytedeco.javacpp.PointerScope}: temporaries are freed when it returns and only the
+ * result survives, owned by the caller's scope (or the caller, without one). Not thread-safe for
+ * concurrent forwards on different devices' streams; concurrent forwards on the CPU are fine.
+ */
+public final class FluxTransformer implements AutoCloseable {
+    private final FluxConfig config;
+    private final FluxDevice device;
+    private final ComputeDtype dtype;
+    private final LinearOp imgIn;                  // img_in [h, inChannels]
+    private final MlpEmbedder timeIn;              // time_in.{in,out}_layer [h, 256], [h, h]
+    private final MlpEmbedder vectorIn;            // vector_in.{in,out}_layer [h, vecInDim], [h, h]
+    private final @Nullable MlpEmbedder guidanceIn; // guidance_in.{in,out}_layer [h, 256], [h, h] (dev only)
+    private final LinearOp txtIn;                  // txt_in [h, contextInDim]
+    private final EmbedNd peEmbedder;
+    private final List<DoubleStreamBlock> doubleBlocks; // double_blocks.0 .. depth-1
+    private final List<SingleStreamBlock> singleBlocks; // single_blocks.0 .. depthSingleBlocks-1
+    private final LastLayer finalLayer;            // final_layer.{adaLN_modulation.1, linear}
+    private final LoadedWeights weights;
+    private volatile boolean closed;
+
+    /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
+    FluxTransformer(FluxConfig config, WeightPath w) {
+        this.config = config;
+        this.device = w.device();
+        this.dtype = w.dtype();
+        long h = config.hiddenSize();
+        this.imgIn = w.linear("img_in", h, config.inChannels());
+        this.timeIn = new MlpEmbedder(w.at("time_in"), FluxMath.TIME_EMBED_DIM, h);
+        this.vectorIn = new MlpEmbedder(w.at("vector_in"), config.vecInDim(), h);
+        this.guidanceIn = config.guidanceEmbed() ? new MlpEmbedder(w.at("guidance_in"), FluxMath.TIME_EMBED_DIM, h) : null;
+        this.txtIn = w.linear("txt_in", h, config.contextInDim());
+        this.peEmbedder = new EmbedNd(config);
+        List<DoubleStreamBlock> dbl = new ArrayList<>();
+        for (int i = 0; i < config.depth(); i++) {
+            dbl.add(new DoubleStreamBlock(config, w.at("double_blocks").at(i)));
+        }
+        List<SingleStreamBlock> sgl = new ArrayList<>();
+        for (int i = 0; i < config.depthSingleBlocks(); i++) {
+            sgl.add(new SingleStreamBlock(config, w.at("single_blocks").at(i)));
+        }
+        this.doubleBlocks = List.copyOf(dbl);
+        this.singleBlocks = List.copyOf(sgl);
+        this.finalLayer = new LastLayer(config, w.at("final_layer"));
+        this.weights = w.weights();
+    }
+
+    // ------------------------------------------------------------------------------ loading
+
+    /**
+     * Loads a transformer from any of the three weight formats, the configuration inferred from
+     * the tensors. The source stays open (the caller closes it); the model does not need it after
+     * this returns.
+     *
+     * @throws WeightException if the file's {@code general.architecture} is not {@code flux}, the
+     *                         configuration cannot be inferred, or tensors are missing, mis-shaped
+     *                         or (strict) unexpected: a {@link io.github.flux4j.core.weights.WeightBindingException}
+     *                         then lists all of them
+     */
+    public static FluxTransformer load(WeightSource source, TransformerOptions options) {
+        checkArchitecture(source);
+        return load(source, FluxConfig.inferFrom(source), options);
+    }
+
+    /** Loads a transformer of a known configuration. */
+    public static FluxTransformer load(WeightSource source, FluxConfig config, TransformerOptions options) {
+        checkArchitecture(source);
+        Torch.init();
+        String what = "a FLUX transformer (" + (config.guidanceEmbed() ? "dev" : "schnell") + ", depth " + config.depth()
+                + "+" + config.depthSingleBlocks() + ", hidden " + config.hiddenSize() + ")";
+        WeightBinder.Options bind = new WeightBinder.Options(options.device(), options.dtype(), options.arithmetic(),
+                options.strict());
+        return WeightBinder.bind(source, bind, what, w -> new FluxTransformer(config, w));
+    }
+
+    /**
+     * Opens weights in any format ({@link WeightSource#open}: a {@code .gguf} file, a BFL
+     * {@code .safetensors} file or a diffusers folder), loads the transformer and closes the files.
+     */
+    public static FluxTransformer load(Path path, TransformerOptions options) throws IOException {
+        try (WeightSource source = WeightSource.open(path)) {
+            return load(source, options);
+        }
+    }
+
+    private static void checkArchitecture(WeightSource source) {
+        Optional<String> arch = source.architecture();
+        if (arch.isPresent() && !arch.get().equals("flux")) {
+            throw new WeightException(source.path() + " is a '" + arch.get()
+                    + "' model (general.architecture), not a FLUX transformer ('flux')");
+        }
+    }
+
+    // ------------------------------------------------------------------------------ forward
+
+    /**
+     * The velocity for packed latents; see {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, ForwardTrace)}.
+     */
+    public Tensor forward(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
+                          @Nullable Tensor guidance) {
+        return forward(img, imgIds, txt, txtIds, timestep, y, guidance, ForwardTrace.NONE);
+    }
+
+    /**
+     * The velocity for packed latents, as diffusers' {@code FluxTransformer2DModel.forward}
+     * ({@code hidden_states=img, encoder_hidden_states=txt, pooled_projections=y, timestep,
+     * img_ids, txt_ids, guidance}). Inputs may be on any device and of any float dtype: they are
+     * moved to the model's device and cast to its compute dtype first (ids to float32).
+     *
+     * @param img      packed latents {@code [B, Simg, inChannels]}
+     * @param imgIds   positions {@code [Simg, 3]}: {@code (0, row, col)} per token
+     * @param txt      text-encoder states {@code [B, Stxt, contextInDim]} (T5)
+     * @param txtIds   positions {@code [Stxt, 3]} (zeros for FLUX.1)
+     * @param timestep {@code [B]}, as diffusers receives it: sigma in [0, 1] (the pipeline passes
+     *                 {@code t / 1000}); it is cast to the compute dtype and multiplied by 1000
+     * @param y        pooled text vector {@code [B, vecInDim]} (CLIP)
+     * @param guidance {@code [B]} guidance scale (e.g. 3.5), also cast and multiplied by 1000;
+     *                 required by guidance-distilled models (dev), ignored by the others
+     * @param trace    receives the intermediates named in {@link ForwardTrace}
+     * @return the predicted velocity {@code [B, Simg, outChannels]} in the compute dtype, on the
+     *         model's device, owned by the caller's scope
+     * @throws IllegalArgumentException on inconsistent shapes or a missing guidance
+     */
+    public Tensor forward(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
+                          @Nullable Tensor guidance, ForwardTrace trace) {
+        if (closed) {
+            throw new IllegalStateException("FluxTransformer is closed");
+        }
+        checkInputs(img, imgIds, txt, txtIds, timestep, y, guidance);
+        try (NoGradGuard noGrad = Torch.noGrad()) {
+            return Scopes.scoped(() -> run(img, imgIds, txt, txtIds, timestep, y, guidance, trace));
+        }
+    }
+
+    private Tensor run(Tensor img0, Tensor imgIds0, Tensor txt0, Tensor txtIds0, Tensor timestep0, Tensor y0,
+                       @Nullable Tensor guidance0, ForwardTrace trace) {
+        Device dev = device.toTorch();
+        ScalarType act = dtype.scalarType();
+        Tensor imgIds = flattenIds(imgIds0).to(dev, ScalarType.Float);
+        Tensor txtIds = flattenIds(txtIds0).to(dev, ScalarType.Float);
+
+        Tensor img = imgIn.forward(img0.to(dev, act));
+        trace.record("x_embedder", img);
+
+        // timestep.to(hidden_states.dtype) * 1000, likewise the guidance
+        Tensor t = timestep0.to(dev, act).mul(new Scalar(FluxMath.TIME_FACTOR));
+        Tensor tProj = FluxMath.timestepEmbedding(t);
+        trace.record("timestep_proj", tProj);
+        Tensor vec = timeIn.forward(tProj.to(act));
+        if (guidanceIn != null) {
+            Tensor g = guidance0.to(dev, act).mul(new Scalar(FluxMath.TIME_FACTOR));
+            Tensor gProj = FluxMath.timestepEmbedding(g);
+            trace.record("guidance_proj", gProj);
+            vec = vec.add(guidanceIn.forward(gProj.to(act)));
+        }
+        vec = vec.add(vectorIn.forward(y0.to(dev, act)));
+        trace.record("temb", vec);
+
+        Tensor txt = txtIn.forward(txt0.to(dev, act));
+        trace.record("context_embedder", txt);
+
+        EmbedNd.Rope pe = peEmbedder.forward(torch.cat(new TensorVector(txtIds, imgIds), 0));
+        trace.record("rope_cos", pe.cos());
+        trace.record("rope_sin", pe.sin());
+
+        for (int i = 0; i < doubleBlocks.size(); i++) {
+            Tensor[] out = doubleBlocks.get(i).forward(img, txt, vec, pe);
+            img = out[0];
+            txt = out[1];
+            trace.record("double." + i + ".encoder_hidden_states", txt);
+            trace.record("double." + i + ".hidden_states", img);
+        }
+        long txtLen = txt.size(1);
+        Tensor x = torch.cat(new TensorVector(txt, img), 1);
+        for (int i = 0; i < singleBlocks.size(); i++) {
+            x = singleBlocks.get(i).forward(x, vec, pe);
+            if (trace != ForwardTrace.NONE) {
+                trace.record("single." + i + ".encoder_hidden_states", x.narrow(1, 0, txtLen));
+                trace.record("single." + i + ".hidden_states", x.narrow(1, txtLen, x.size(1) - txtLen));
+            }
+        }
+        img = x.narrow(1, txtLen, x.size(1) - txtLen);
+        Tensor normed = finalLayer.norm(img, vec);
+        trace.record("norm_out", normed);
+        Tensor out = finalLayer.project(normed);
+        trace.record("output", out);
+        return out;
+    }
+
+    private static Tensor flattenIds(Tensor ids) {
+        // diffusers still accepts (deprecated) batched ids [1, S, 3] and takes the first
+        return ids.dim() == 3 ? ids.select(0, 0) : ids;
+    }
+
+    private void checkInputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
+                             @Nullable Tensor guidance) {
+        long[] is = FluxMath.shape(img);
+        long[] ts = FluxMath.shape(txt);
+        long[] ys = FluxMath.shape(y);
+        if (is.length != 3 || is[2] != config.inChannels()) {
+            throw new IllegalArgumentException("img must be [B, Simg, " + config.inChannels() + "], got " + Arrays.toString(is));
+        }
+        long b = is[0];
+        if (ts.length != 3 || ts[0] != b || ts[2] != config.contextInDim()) {
+            throw new IllegalArgumentException("txt must be [" + b + ", Stxt, " + config.contextInDim() + "], got " + Arrays.toString(ts));
+        }
+        if (ys.length != 2 || ys[0] != b || ys[1] != config.vecInDim()) {
+            throw new IllegalArgumentException("y must be [" + b + ", " + config.vecInDim() + "], got " + Arrays.toString(ys));
+        }
+        checkIds("imgIds", imgIds, is[1]);
+        checkIds("txtIds", txtIds, ts[1]);
+        if (timestep.dim() != 1 || timestep.size(0) != b) {
+            throw new IllegalArgumentException("timestep must be [" + b + "], got " + Arrays.toString(FluxMath.shape(timestep)));
+        }
+        if (config.guidanceEmbed()) {
+            if (guidance == null) {
+                throw new IllegalArgumentException("this is a guidance-distilled model (dev): guidance must be given");
+            }
+            if (guidance.dim() != 1 || guidance.size(0) != b) {
+                throw new IllegalArgumentException("guidance must be [" + b + "], got " + Arrays.toString(FluxMath.shape(guidance)));
+            }
+        }
+    }
+
+    private void checkIds(String what, Tensor ids, long len) {
+        long[] s = FluxMath.shape(ids);
+        int axes = config.axesDim().size();
+        boolean ok = (s.length == 2 && s[0] == len && s[1] == axes) || (s.length == 3 && s[0] == 1 && s[1] == len && s[2] == axes);
+        if (!ok) {
+            throw new IllegalArgumentException(what + " must be [" + len + ", " + axes + "], got " + Arrays.toString(s));
+        }
+    }
+
+    // ------------------------------------------------------------------------------ accessors
+
+    /** The configuration. */
+    public FluxConfig config() {
+        return config;
+    }
+
+    /** Where the weights live and the forward runs. */
+    public FluxDevice device() {
+        return device;
+    }
+
+    /** The compute dtype. */
+    public ComputeDtype dtype() {
+        return dtype;
+    }
+
+    /** Tensors of the source this model did not use (empty when loaded strictly). */
+    public List<WeightInfo> leftovers() {
+        return weights.leftovers();
+    }
+
+    /** Bytes read from the weight file (quantized size for quantized tensors). */
+    public long weightBytes() {
+        return weights.sourceBytes();
+    }
+
+    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
+    @Override
+    public void close() {
+        closed = true;
+        weights.close();
+    }
+
+    @Override
+    public String toString() {
+        return "FluxTransformer[" + (config.guidanceEmbed() ? "dev" : "schnell") + ", " + config.depth() + "+"
+                + config.depthSingleBlocks() + " blocks, hidden " + config.hiddenSize() + ", " + device + ", " + dtype + "]";
+    }
+}

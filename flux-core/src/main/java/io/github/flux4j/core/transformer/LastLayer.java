@@ -1,0 +1,35 @@
+package io.github.flux4j.core.transformer;
+
+import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.weights.WeightPath;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+
+/**
+ * The output head: adaptive LayerNorm then a projection to the packed latent channels (BFL
+ * {@code LastLayer}; diffusers {@code norm_out} + {@code proj_out}).
+ *
+ * <p>BFL's {@code adaLN_modulation.1} rows are (shift, scale); diffusers stores the same linear
+ * with the halves swapped and chunks (scale, shift). Either way the output is
+ * {@code LN(x) * (1 + scale) + shift}.
+ */
+final class LastLayer {
+    private final LinearOp adaLnModulation; // adaLN_modulation.1 [2h, h] (shift rows, then scale rows)
+    private final LinearOp linear;          // linear [outChannels, h]
+
+    LastLayer(FluxConfig c, WeightPath w) {
+        this.adaLnModulation = w.linear("adaLN_modulation.1", 2L * c.hiddenSize(), c.hiddenSize());
+        this.linear = w.linear("linear", c.outChannels(), c.hiddenSize());
+    }
+
+    /** The modulated, normalized image tokens {@code [B, Simg, h]} (diffusers' {@code norm_out} output). */
+    Tensor norm(Tensor x, Tensor vec) {
+        TensorVector mod = adaLnModulation.forward(FluxMath.silu(vec)).chunk(2, 1);
+        return FluxMath.modulate(FluxMath.layerNorm(x), mod.get(0), mod.get(1));
+    }
+
+    /** {@code linear(norm(x, vec))}: {@code [B, Simg, outChannels]}. */
+    Tensor project(Tensor normed) {
+        return linear.forward(normed);
+    }
+}

@@ -1,0 +1,23 @@
+package io.github.flux4j.core.transformer;
+
+import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.weights.WeightPath;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * A double-stream block's feed-forward: BFL's {@code nn.Sequential(Linear, GELU(tanh), Linear)},
+ * hence the checkpoint indices 0 and 2 (diffusers {@code ff.net.0.proj}, {@code ff.net.2}).
+ */
+final class Mlp {
+    private final LinearOp layer0; // 0 [mlpHidden, hidden]
+    private final LinearOp layer2; // 2 [hidden, mlpHidden]
+
+    Mlp(FluxConfig c, WeightPath w) {
+        this.layer0 = w.linear("0", c.mlpHidden(), c.hiddenSize());
+        this.layer2 = w.linear("2", c.hiddenSize(), c.mlpHidden());
+    }
+
+    Tensor forward(Tensor x) {
+        return layer2.forward(FluxMath.geluTanh(layer0.forward(x)));
+    }
+}

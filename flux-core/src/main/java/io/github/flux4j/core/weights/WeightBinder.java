@@ -1,0 +1,282 @@
+package io.github.flux4j.core.weights;
+
+import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.nn.Linears;
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.quant.TorchDequantizer;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.gguf.GgmlType;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds a model from a {@link WeightSource}, strictly: nothing is loaded unless every tensor
+ * the model asks for is present with the right shape and a loadable type.
+ *
+ * <pre>{@code
+ * Options options = new Options(FluxDevice.cpu(), ComputeDtype.BF16, DequantArithmetic.EXACT_FLOAT32, true);
+ * FluxTransformer model = WeightBinder.bind(source, options, "a FLUX transformer",
+ *         w -> new FluxTransformer(config, w));
+ * }</pre>
+ *
+ * <p>The factory runs twice. The first run is a <em>check</em>: every {@link WeightPath} request
+ * is validated and answered with a placeholder (a {@link LinearOp} that refuses to run, an
+ * undefined tensor), and all problems are collected. If there are any, a
+ * {@link WeightBindingException} lists them all (in strict mode this includes every source
+ * tensor the model did not ask for). Only then does the second run load the weights onto the
+ * device. Factories must therefore only store what the path hands them, not compute with it.
+ * If the load run fails, whatever it had loaded is freed.
+ */
+public final class WeightBinder {
+    private static final Logger LOG = LoggerFactory.getLogger(WeightBinder.class);
+
+    /**
+     * How to load.
+     *
+     * @param device     where the weights go
+     * @param dtype      the compute dtype dense weights are cast to and quantized ones expand to
+     * @param arithmetic how quantized weights are expanded (exact float32, or diffusers' float16)
+     * @param strict     whether source tensors the model does not use are an error (otherwise they
+     *                   are logged and listed in {@link LoadedWeights#leftovers()})
+     */
+    public record Options(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict) {
+        public Options {
+            Objects.requireNonNull(device, "device");
+            Objects.requireNonNull(dtype, "dtype");
+            Objects.requireNonNull(arithmetic, "arithmetic");
+        }
+    }
+
+    private final WeightSource source;
+    private final FluxDevice device;
+    private final ComputeDtype dtype;
+    private final DequantArithmetic arithmetic;
+    private final boolean checking;
+    private final LoadedWeights loaded;
+    private final List<WeightBindingException.Problem> problems = new ArrayList<>();
+    private final Set<String> used = new LinkedHashSet<>();
+
+    private WeightBinder(WeightSource source, Options options, boolean checking, List<WeightInfo> leftovers) {
+        this.source = source;
+        this.device = options.device();
+        this.dtype = options.dtype();
+        this.arithmetic = options.arithmetic();
+        this.checking = checking;
+        this.loaded = new LoadedWeights(leftovers);
+    }
+
+    /**
+     * Checks, then builds.
+     *
+     * @param source  the weights
+     * @param options device, dtype, dequantization arithmetic, strictness
+     * @param what    what is being built, for the exception message ("a FLUX transformer")
+     * @param factory builds the model from the root path; runs twice (check, then load)
+     * @return the model of the load run
+     * @throws WeightBindingException listing every problem the check found
+     */
+    public static <T> T bind(WeightSource source, Options options, String what, Function<WeightPath, T> factory) {
+        Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(options, "options");
+        boolean strict = options.strict();
+        WeightBinder check = new WeightBinder(source, options, true, List.of());
+        try (PointerScope scope = new PointerScope()) {
+            factory.apply(check.root());
+        }
+        List<WeightBindingException.Problem> problems = new ArrayList<>(check.problems);
+        List<WeightInfo> leftovers = source.tensors().stream().filter(t -> !check.used.contains(t.name())).toList();
+        if (strict) {
+            for (WeightInfo t : leftovers) {
+                problems.add(new WeightBindingException.Problem(WeightBindingException.Kind.UNEXPECTED, t.name(),
+                        t.storedType() + " " + Arrays.toString(t.shape()) + " (" + t.origin() + ")"));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new WeightBindingException(source.path(), what, problems);
+        }
+        if (!leftovers.isEmpty()) {
+            LOG.warn("{}: {} tensors not used by {}: {}", source.path(), leftovers.size(), what,
+                    leftovers.stream().limit(10).map(WeightInfo::name).toList());
+        }
+        WeightBinder load = new WeightBinder(source, options, false, leftovers);
+        try {
+            T model = factory.apply(load.root());
+            if (!load.problems.isEmpty()) {
+                throw new IllegalStateException("the factory asked for other weights when loading than when checking: "
+                        + load.problems);
+            }
+            return model;
+        } catch (RuntimeException | Error e) {
+            try {
+                load.loaded.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    WeightPath root() {
+        return new WeightPath(this, "");
+    }
+
+    WeightSource source() {
+        return source;
+    }
+
+    FluxDevice device() {
+        return device;
+    }
+
+    ComputeDtype dtype() {
+        return dtype;
+    }
+
+    boolean checking() {
+        return checking;
+    }
+
+    LoadedWeights loaded() {
+        return loaded;
+    }
+
+    /** Looks a tensor up without binding it. */
+    Optional<WeightInfo> find(String name) {
+        return source.find(name);
+    }
+
+    /** Marks {@code name} used and validates it; null (with a problem recorded) if it is unusable. */
+    private @Nullable WeightInfo require(String name, long[] shape) {
+        if (!used.add(name)) {
+            throw new IllegalStateException("tensor " + name + " bound twice");
+        }
+        Optional<WeightInfo> found = source.find(name);
+        if (found.isEmpty()) {
+            problem(WeightBindingException.Kind.MISSING, name, "expected " + Arrays.toString(shape) + source.missingHint(name));
+            return null;
+        }
+        WeightInfo t = found.get();
+        // Mark the stored name too, for sources that accept prefixed look-ups.
+        used.add(t.name());
+        boolean ok = true;
+        if (!t.hasShape(shape)) {
+            problem(WeightBindingException.Kind.SHAPE, name, "expected " + Arrays.toString(shape) + ", found "
+                    + t.storedType() + " " + Arrays.toString(t.shape()) + " (" + t.origin() + ")");
+            ok = false;
+        }
+        GgmlType type = t.type();
+        if (type == null) {
+            problem(WeightBindingException.Kind.TYPE, name, "dtype " + t.storedType()
+                    + " cannot be loaded; FLUX weights must be F32, F16, BF16 or GGML blocks (" + t.origin() + ")");
+            ok = false;
+        } else if (!TorchDequantizer.isSupported(type)) {
+            problem(WeightBindingException.Kind.TYPE, name, "GGML type " + type + " is not supported (" + t.origin() + ")");
+            ok = false;
+        }
+        return ok ? t : null;
+    }
+
+    private void problem(WeightBindingException.Kind kind, String name, String detail) {
+        problems.add(new WeightBindingException.Problem(kind, name, detail));
+    }
+
+    LinearOp linear(String name, long out, long in, boolean bias) {
+        WeightInfo w = require(name + ".weight", new long[] {out, in});
+        WeightInfo b = bias ? require(name + ".bias", new long[] {out}) : null;
+        if (checking || w == null || (bias && b == null)) {
+            if (!checking) {
+                throw new IllegalStateException("weights for " + name + " changed between check and load");
+            }
+            return new Placeholder(name, out, in, w == null ? null : w.type());
+        }
+        ByteBuffer wBytes = source.read(w);
+        ByteBuffer bBytes = b == null ? null : source.read(b);
+        LinearOp op = Linears.fromGguf(w.type(), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic);
+        loaded.add(op, w.byteSize() + (b == null ? 0 : b.byteSize()));
+        return op;
+    }
+
+    List<LinearOp> linearSplit(String name, long[] outs, long in, boolean bias) {
+        long out = 0;
+        for (long o : outs) {
+            if (o <= 0) {
+                throw new IllegalArgumentException("row block sizes must be positive: " + Arrays.toString(outs));
+            }
+            out += o;
+        }
+        WeightInfo w = require(name + ".weight", new long[] {out, in});
+        WeightInfo b = bias ? require(name + ".bias", new long[] {out}) : null;
+        List<LinearOp> ops = new ArrayList<>();
+        if (checking || w == null || (bias && b == null)) {
+            if (!checking) {
+                throw new IllegalStateException("weights for " + name + " changed between check and load");
+            }
+            for (long o : outs) {
+                ops.add(new Placeholder(name, o, in, w == null ? null : w.type()));
+            }
+            return List.copyOf(ops);
+        }
+        // GGML blocks run along the input dim, so every row is whole blocks: a row range of the
+        // bytes is the same rows of the matrix, in any type.
+        long wRow = w.byteSize() / out;
+        long bRow = b == null ? 0 : b.byteSize() / out;
+        long row = 0;
+        try {
+            for (long o : outs) {
+                ByteBuffer wBytes = source.read(w, row * wRow, Math.toIntExact(o * wRow));
+                ByteBuffer bBytes = b == null ? null : source.read(b, row * bRow, Math.toIntExact(o * bRow));
+                LinearOp op = Linears.fromGguf(w.type(), wBytes, o, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic);
+                ops.add(op);
+                loaded.add(op, o * wRow + o * bRow);
+                row += o;
+            }
+        } catch (ArithmeticException e) {
+            throw new WeightException(name + ": a row block of " + w.byteSize() + " bytes is too large for one buffer", e);
+        }
+        return List.copyOf(ops);
+    }
+
+    Tensor tensor(String name, long[] shape) {
+        WeightInfo t = require(name, shape);
+        if (checking || t == null) {
+            if (!checking) {
+                throw new IllegalStateException("weights for " + name + " changed between check and load");
+            }
+            return new Tensor();
+        }
+        Tensor out = Scopes.keep(Linears.tensorFromGguf(t.type(), source.read(t), shape, device, dtype));
+        loaded.add(out, t.byteSize());
+        return out;
+    }
+
+    /** What a check run hands out instead of a linear layer. */
+    private record Placeholder(String name, long outFeatures, long inFeatures, @Nullable GgmlType type) implements LinearOp {
+        @Override
+        public Tensor forward(Tensor x) {
+            throw new IllegalStateException(name + " is a placeholder of the binding check; weights are not loaded");
+        }
+
+        @Override
+        public @Nullable GgmlType quantType() {
+            return type == null || !type.isQuantized() ? null : type;
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+}

@@ -1,0 +1,82 @@
+package io.github.flux4j.core.transformer;
+
+import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
+import io.github.flux4j.core.weights.SafetensorsDtype;
+import io.github.flux4j.core.weights.SafetensorsFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * The diffusers reference tensors of one tiny FLUX variant
+ * ({@code reference/flux/<variant>.safetensors}, see its README), read with
+ * {@link SafetensorsFile}.
+ */
+final class FluxReference implements AutoCloseable {
+    private final SafetensorsFile file;
+
+    private FluxReference(SafetensorsFile file) {
+        this.file = file;
+    }
+
+    static FluxReference of(Variant v) {
+        URL url = Objects.requireNonNull(FluxReference.class.getResource(v.referenceResource()), v.referenceResource());
+        try {
+            return new FluxReference(SafetensorsFile.open(Path.of(url.toURI())));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    boolean has(String key) {
+        return file.find(key).isPresent();
+    }
+
+    Set<String> keys(String prefix) {
+        Set<String> out = new TreeSet<>();
+        for (SafetensorsFile.Entry e : file.tensors()) {
+            if (e.name().startsWith(prefix)) {
+                out.add(e.name().substring(prefix.length()));
+            }
+        }
+        return out;
+    }
+
+    /** The float32 tensor {@code key}, as a new CPU tensor in the caller's scope. */
+    Tensor get(String key) {
+        SafetensorsFile.Entry e = file.tensor(key);
+        if (e.dtype() != SafetensorsDtype.F32) {
+            throw new IllegalStateException(key + " is " + e.dtype());
+        }
+        ByteBuffer b = file.data(e);
+        FloatBuffer fb = b.asFloatBuffer();
+        float[] data = new float[fb.remaining()];
+        fb.get(data);
+        long[] shape = e.shape();
+        return Tensor.create(data, shape.length == 0 ? new long[] {} : shape).to(ScalarType.Float);
+    }
+
+    /** ‖actual − expected‖₂ / ‖expected‖₂, in float64. */
+    static double relError(Tensor actual, Tensor expected) {
+        Tensor a = actual.to(ScalarType.Double).cpu();
+        Tensor e = expected.to(ScalarType.Double).cpu();
+        return torch.norm(a.sub(e)).item_double() / torch.norm(e).item_double();
+    }
+
+    @Override
+    public void close() throws IOException {
+        file.close();
+    }
+}
