@@ -8,9 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Test helpers: Java arrays and files to tensors and back. */
@@ -52,9 +54,9 @@ public final class TensorData {
         return Tensor.create(values, shape);
     }
 
-    /** The values of a CPU tensor of any floating dtype, as float32. */
+    /** The values of a tensor of any floating dtype on any device, as float32. */
     public static float[] toFloats(Tensor t) {
-        Tensor f = t.to(ScalarType.Float).contiguous();
+        Tensor f = t.to(new Device(DeviceType.CPU), ScalarType.Float).contiguous();
         float[] out = new float[Math.toIntExact(f.numel())];
         f.data_ptr_float().get(out);
         return out;
