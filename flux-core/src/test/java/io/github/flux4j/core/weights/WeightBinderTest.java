@@ -1,0 +1,143 @@
+package io.github.flux4j.core.weights;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.gguf.GgmlType;
+import io.github.flux4j.gguf.GgufWriter;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WeightBinderTest {
+    static final WeightBinder.Options STRICT =
+            new WeightBinder.Options(FluxDevice.cpu(), ComputeDtype.F32, DequantArithmetic.EXACT_FLOAT32, true);
+
+    static final WeightBinder.Options LENIENT =
+            new WeightBinder.Options(FluxDevice.cpu(), ComputeDtype.F32, DequantArithmetic.EXACT_FLOAT32, false);
+
+    @TempDir
+    Path dir;
+
+    private static ByteBuffer floats(int n, float start) {
+        ByteBuffer b = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            b.putFloat(start + i);
+        }
+        return b.flip();
+    }
+
+    /** A toy model: one linear "a.b" [4, 2] with bias, split 1 + 3 rows, plus a tensor "s" [2]. */
+    private record Toy(List<LinearOp> split, LinearOp whole, Tensor s, LoadedWeights weights) {
+        static Toy bind(WeightPath w) {
+            WeightPath ab = w.at("a").at("b");
+            return new Toy(ab.linearSplit("lin", new long[] {1, 3}, 2, true), ab.linear("whole", 4, 2), w.tensor("s", 2),
+                    w.weights());
+        }
+    }
+
+    private Path file(boolean withExtra, long[] sShape) throws IOException {
+        GgufWriter w = GgufWriter.create()
+                .addTensor("a.b.lin.weight", GgmlType.F32, new long[] {4, 2}, floats(8, 0))
+                .addTensor("a.b.lin.bias", GgmlType.F32, new long[] {4}, floats(4, 100))
+                .addTensor("a.b.whole.weight", GgmlType.F32, new long[] {4, 2}, floats(8, 0))
+                .addTensor("a.b.whole.bias", GgmlType.F32, new long[] {4}, floats(4, 100))
+                .addTensor("s", GgmlType.F32, sShape, floats((int) sShape[0], 7));
+        if (withExtra) {
+            w.addTensor("extra", GgmlType.F32, new long[] {1}, floats(1, 0));
+        }
+        Path p = dir.resolve("toy" + System.nanoTime() + ".gguf");
+        w.write(p);
+        return p;
+    }
+
+    @Test
+    void splitRowsComputeLikeTheWholeLinear() throws IOException {
+        try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
+            Toy toy = WeightBinder.bind(src, STRICT, "a toy", Toy::bind);
+            try (LoadedWeights weights = toy.weights(); PointerScope scope = new PointerScope()) {
+                assertThat(weights.linearCount()).isEqualTo(3);
+                assertThat(weights.tensorCount()).isEqualTo(1);
+                assertThat(weights.leftovers()).isEmpty();
+                assertThat(toy.split()).extracting(LinearOp::outFeatures).containsExactly(1L, 3L);
+                Tensor x = Tensor.create(new float[] {1f, 2f}, 1, 2);
+                float[] whole = values(toy.whole().forward(x));
+                float[] first = values(toy.split().get(0).forward(x));
+                float[] rest = values(toy.split().get(1).forward(x));
+                // rows 0..3 of [[0,1],[2,3],[4,5],[6,7]] . (1,2) + (100..103)
+                assertThat(whole).containsExactly(102f, 109f, 116f, 123f);
+                assertThat(first).containsExactly(102f);
+                assertThat(rest).containsExactly(109f, 116f, 123f);
+                assertThat(values(toy.s())).containsExactly(7f, 8f);
+            }
+        }
+    }
+
+    private static float[] values(Tensor t) {
+        Tensor c = t.contiguous();
+        float[] out = new float[(int) c.numel()];
+        c.data_ptr_float().get(out);
+        return out;
+    }
+
+    @Test
+    void nothingIsLoadedWhenTheCheckFails() throws IOException {
+        List<Boolean> runs = new ArrayList<>();
+        try (WeightSource src = WeightSource.open(file(true, new long[] {3}))) {
+            assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {
+                runs.add(w.checking());
+                return Toy.bind(w);
+            })).isInstanceOfSatisfying(WeightBindingException.class, e -> {
+                assertThat(e.problems()).extracting(WeightBindingException.Problem::kind)
+                        .containsExactly(WeightBindingException.Kind.SHAPE, WeightBindingException.Kind.UNEXPECTED);
+                assertThat(e.getMessage()).contains("does not fit a toy", "s: expected [2], found F32 [3]", "extra");
+            });
+            assertThat(runs).containsExactly(true); // the load run never started
+        }
+    }
+
+    @Test
+    void placeholdersRefuseToRunAndTensorsCannotBeBoundTwice() throws IOException {
+        try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
+            assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {
+                LinearOp op = w.at("a").at("b").linear("whole", 4, 2);
+                assertThat(w.checking()).isTrue();
+                return op.forward(new Tensor());
+            })).isInstanceOf(IllegalStateException.class).hasMessageContaining("a.b.whole").hasMessageContaining("placeholder");
+            assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {
+                w.tensor("s", 2);
+                return w.tensor("s", 2);
+            })).isInstanceOf(IllegalStateException.class).hasMessageContaining("s bound twice");
+        }
+    }
+
+    @Test
+    void pathsSpellTheNames() throws IOException {
+        try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
+            LoadedWeights loaded = WeightBinder.bind(src, LENIENT, "names", w -> {
+                WeightPath p = w.at("double_blocks").at(3).at("adaLN_modulation.1");
+                assertThat(p.name("weight")).isEqualTo("double_blocks.3.adaLN_modulation.1.weight");
+                assertThat(p.toString()).isEqualTo("double_blocks.3.adaLN_modulation.1");
+                assertThat(w.has("s")).isTrue();
+                assertThat(w.at("a").has("b.lin.bias")).isTrue();
+                assertThat(w.info("nope")).isEmpty();
+                assertThatThrownBy(() -> w.at("")).isInstanceOf(IllegalArgumentException.class);
+                assertThatThrownBy(() -> w.at(-1)).isInstanceOf(IllegalArgumentException.class);
+                return w.weights();
+            });
+            assertThat(loaded.leftovers()).hasSize(5); // lenient: nothing bound, all listed
+            loaded.close();
+        }
+    }
+}
