@@ -43,8 +43,8 @@ import org.jspecify.annotations.Nullable;
  * {@code docs/transformer.md}). The model owns all its weights (dense or GGUF-quantized linears,
  * norm scales) and frees them in {@link #close()}. Each forward runs in its own
  * {@link org.bytedeco.javacpp.PointerScope}: temporaries are freed when it returns and only the
- * result survives, owned by the caller's scope (or the caller, without one). Not thread-safe for
- * concurrent forwards on different devices' streams; concurrent forwards on the CPU are fine.
+ * result survives, owned by the caller's scope (or the caller, without one). The weights are
+ * never modified after loading.
  */
 public final class FluxTransformer implements AutoCloseable {
     private final FluxConfig config;
