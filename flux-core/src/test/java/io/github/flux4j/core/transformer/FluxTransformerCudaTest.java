@@ -1,0 +1,98 @@
+package io.github.flux4j.core.transformer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.testing.TinyFluxFiles;
+import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Torch;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch_cuda;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The transformer on a CUDA device against the (CPU-made) diffusers references. Skipped unless
+ * the GPU natives and a GPU are present; run on the GPU host with the {@code -gpu} runtime.
+ */
+class FluxTransformerCudaTest {
+    static final FluxDevice GPU = FluxDevice.cuda(0);
+    /**
+     * float32 on the GPU vs diffusers float32 on the CPU: cuBLAS and CUDA's SDPA sum in other
+     * orders than the CPU kernels, and CUDA's exp/sin/cos differ by ulps (magnified by the
+     * conditioning sinusoid's arguments up to 4000, see {@link FluxTransformerReferenceTest#F32_TOL}).
+     */
+    static final double F32_TOL = 1e-4;
+    /**
+     * bf16 on the GPU (diffusers' fp16 dequantization) vs diffusers' bf16 GGUF path on the CPU:
+     * the same bf16 weights, but GPU GEMM and attention kernels round differently from the CPU
+     * ones, and every bf16 rounding difference is a 0.4 % step; the whole bf16-vs-f32 gap is ~1 %.
+     */
+    static final double BF16_TOL = 2e-2;
+
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void needsCuda() {
+        assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device / GPU natives");
+        Torch.preferCudnnAttention(GPU);
+    }
+
+    private static Tensor run(FluxTransformer m, FluxReference ref) {
+        return m.forward(ref.get("input.hidden_states"), ref.get("input.img_ids"), ref.get("input.encoder_hidden_states"),
+                ref.get("input.txt_ids"), ref.get("input.timestep"), ref.get("input.pooled_projections"),
+                m.config().guidanceEmbed() ? ref.get("input.guidance") : null);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Variant.class, names = {"DEV_F32", "DEV_BF16", "DEV_Q8_0", "DEV_Q4_K", "DEV_Q6_K", "SCHNELL_Q8_0"})
+    void matchesDiffusersOnTheGpu(Variant v) throws IOException {
+        Path file = TinyFluxFiles.write(v, dir);
+        TransformerOptions f32 = TransformerOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.F32);
+        TransformerOptions bf16 = TransformerOptions.defaults().withDevice(GPU)
+                .withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
+        try (FluxReference ref = FluxReference.of(v); PointerScope scope = new PointerScope()) {
+            double e32;
+            double e16;
+            try (FluxTransformer m = GgufTransformer.load(file, f32)) {
+                Tensor out = run(m, ref);
+                assertThat(out.is_cuda()).isTrue();
+                e32 = FluxReference.relError(out, ref.get("f32.output"));
+            }
+            try (FluxTransformer m = GgufTransformer.load(file, bf16)) {
+                e16 = FluxReference.relError(run(m, ref), ref.get("bf16.output"));
+            }
+            System.out.printf("CUDA %-24s f32 rel error %.2e, bf16 rel error %.2e%n", v.variantName(), e32, e16);
+            assertThat(e32).as(v + " f32").isLessThan(F32_TOL);
+            assertThat(e16).as(v + " bf16").isLessThan(BF16_TOL);
+        }
+    }
+
+    @Test
+    void forwardKeepsOnlyItsResultOnTheDevice() throws IOException {
+        Path file = TinyFluxFiles.write(Variant.DEV_Q4_K, dir);
+        try (FluxReference ref = FluxReference.of(Variant.DEV_Q4_K);
+             FluxTransformer m = GgufTransformer.load(file, TransformerOptions.defaults().withDevice(GPU));
+             PointerScope scope = new PointerScope()) {
+            run(m, ref); // warm-up: lazily created tables, cuDNN plans
+            torch_cuda.device_synchronize();
+            long before = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            Tensor out = run(m, ref);
+            torch_cuda.device_synchronize();
+            long after = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long outBytes = out.numel() * 2;
+            // the result, rounded up to the caching allocator's 512-byte blocks
+            assertThat(after - before).isBetween(outBytes, outBytes + 512);
+        }
+    }
+}
