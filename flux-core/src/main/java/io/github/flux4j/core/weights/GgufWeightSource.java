@@ -12,7 +12,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** A GGUF file as a {@link WeightSource}: the file's names are already BFL's. */
+/**
+ * A GGUF file as a {@link WeightSource}: the file's names are already BFL's (a
+ * {@code model.diffusion_model.} prefix is removed by {@link GgufFile}; when the file has prefixed
+ * names, unprefixed tensors are not part of the transformer and are left out).
+ */
 final class GgufWeightSource implements WeightSource {
     private final GgufFile file;
     private final List<WeightInfo> tensors;
@@ -25,7 +29,13 @@ final class GgufWeightSource implements WeightSource {
         Map<String, WeightInfo> names = new LinkedHashMap<>();
         Map<String, TensorInfo> raw = new LinkedHashMap<>();
         String fileName = String.valueOf(file.path().getFileName());
+        // As for safetensors: if any name carries the diffusion-model prefix, only those are the
+        // transformer (an all-in-one file's VAE / text encoder tensors are not its business).
+        boolean prefixed = file.tensors().stream().anyMatch(t -> t.storedName().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX));
         for (TensorInfo t : file.tensors()) {
+            if (prefixed && !t.storedName().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX)) {
+                continue;
+            }
             WeightInfo w = new WeightInfo(t.name(), t.type(), t.type().name(), t.shape(), t.byteSize(),
                     t.storedName() + " in " + fileName);
             list.add(w);

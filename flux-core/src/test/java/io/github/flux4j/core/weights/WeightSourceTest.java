@@ -116,6 +116,14 @@ class WeightSourceTest {
             assertThat(s.tensor("double_blocks.0.img_attn.qkv.weight").type()).isEqualTo(GgmlType.Q8_0);
             assertThat(s.tensor("double_blocks.0.img_attn.qkv.weight").origin()).startsWith("model.diffusion_model.");
         }
+        // an all-in-one GGUF: the transformer under the prefix, a VAE tensor beside it
+        List<TinyFluxFiles.Tensor> aioTensors = new ArrayList<>(TinyFluxFiles.tensors(Variant.DEV_Q8_0_PREFIXED));
+        aioTensors.add(new TinyFluxFiles.Tensor("first_stage_model.decoder.conv_in.bias", "first_stage_model.decoder.conv_in.bias",
+                GgmlType.F32, new long[] {4}, new byte[16]));
+        Path aioGguf = TinyFluxFiles.write(Variant.DEV_Q8_0_PREFIXED, dir.resolve("aio"), aioTensors);
+        try (WeightSource s = WeightSource.open(aioGguf)) {
+            assertThat(names(s)).isEqualTo(TinyFluxFiles.shapes(true).keySet());
+        }
         // an all-in-one BFL checkpoint: the transformer under the prefix, the VAE beside it
         List<NamedArray> list = new ArrayList<>();
         Map<String, long[]> shapes = TinyFluxFiles.shapes(true);
