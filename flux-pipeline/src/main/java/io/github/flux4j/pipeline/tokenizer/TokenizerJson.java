@@ -1,0 +1,363 @@
+package io.github.flux4j.pipeline.tokenizer;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.pipeline.tokenizer.bpe.BpeModel;
+import io.github.flux4j.pipeline.tokenizer.bpe.ByteLevel;
+import io.github.flux4j.pipeline.tokenizer.engine.AddedToken;
+import io.github.flux4j.pipeline.tokenizer.engine.Decoder;
+import io.github.flux4j.pipeline.tokenizer.engine.Normalizer;
+import io.github.flux4j.pipeline.tokenizer.engine.Normalizers;
+import io.github.flux4j.pipeline.tokenizer.engine.PreTokenizer;
+import io.github.flux4j.pipeline.tokenizer.engine.PreTokenizers;
+import io.github.flux4j.pipeline.tokenizer.engine.TokenModel;
+import io.github.flux4j.pipeline.tokenizer.sentencepiece.PrecompiledCharsMap;
+import io.github.flux4j.pipeline.tokenizer.unigram.UnigramModel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The parts of a Hugging Face {@code tokenizer.json} that FLUX's tokenizers use, read with their
+ * {@code tokenizers} semantics. Anything this reader does not implement is reported, not ignored.
+ */
+final class TokenizerJson {
+    static final ObjectMapper MAPPER = new ObjectMapper();
+
+    final Path file;
+    final List<AddedToken> addedTokens;
+    final @Nullable Normalizer normalizer;
+    final @Nullable PreTokenizer preTokenizer;
+    final String modelType;
+    final TokenModel model;
+    final int[] prefix;
+    final int[] suffix;
+    final Decoder decoder;
+
+    private TokenizerJson(Path file, JsonNode root, String expectedModel) throws TokenizerFormatException {
+        this.file = file;
+        JsonNode modelNode = root.get("model");
+        if (modelNode == null || !modelNode.isObject()) {
+            throw new TokenizerFormatException(file, "no \"model\" object: not a tokenizers tokenizer.json");
+        }
+        this.modelType = text(modelNode, "type", "");
+        if (!modelType.equals(expectedModel)) {
+            throw new TokenizerFormatException(file, "unsupported model type \"" + modelType + "\" (expected \""
+                    + expectedModel + "\")");
+        }
+        try {
+            this.addedTokens = addedTokens(root.get("added_tokens"));
+            this.normalizer = normalizer(root.get("normalizer"));
+            this.preTokenizer = preTokenizer(root.get("pre_tokenizer"));
+            this.model = modelType.equals("BPE") ? bpe(modelNode) : unigram(modelNode);
+            List<Integer> pre = new ArrayList<>();
+            List<Integer> post = new ArrayList<>();
+            postProcessor(root.get("post_processor"), pre, post);
+            this.prefix = pre.stream().mapToInt(Integer::intValue).toArray();
+            this.suffix = post.stream().mapToInt(Integer::intValue).toArray();
+            this.decoder = decoder(root.get("decoder"));
+        } catch (IllegalArgumentException | NullPointerException | ClassCastException e) {
+            throw new TokenizerFormatException(file, String.valueOf(e.getMessage()), e);
+        }
+    }
+
+    /** Reads {@code file}, whose model must be of type {@code expectedModel} ("BPE" or "Unigram"). */
+    static TokenizerJson read(Path file, String expectedModel) throws IOException {
+        JsonNode root = readJson(file);
+        if (!root.isObject()) {
+            throw new TokenizerFormatException(file, "not a JSON object");
+        }
+        return new TokenizerJson(file, root, expectedModel);
+    }
+
+    static JsonNode readJson(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        try {
+            return MAPPER.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw new TokenizerFormatException(file, "invalid JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    private static String text(JsonNode node, String field, String dflt) {
+        JsonNode v = node.get(field);
+        return v == null || v.isNull() ? dflt : v.asText();
+    }
+
+    private static boolean bool(JsonNode node, String field, boolean dflt) {
+        JsonNode v = node.get(field);
+        return v == null || v.isNull() ? dflt : v.asBoolean();
+    }
+
+    private static String type(JsonNode node, String what) {
+        JsonNode t = node.get("type");
+        if (t == null || !t.isTextual()) {
+            throw new IllegalArgumentException(what + " without a \"type\"");
+        }
+        return t.asText();
+    }
+
+    private static List<AddedToken> addedTokens(@Nullable JsonNode array) {
+        List<AddedToken> out = new ArrayList<>();
+        if (array == null || array.isNull()) {
+            return out;
+        }
+        for (JsonNode t : array) {
+            if (!t.has("id") || !t.has("content")) {
+                throw new IllegalArgumentException("added token without \"id\" or \"content\": " + t);
+            }
+            out.add(new AddedToken(t.get("id").asInt(), t.get("content").asText(), bool(t, "single_word", false),
+                    bool(t, "lstrip", false), bool(t, "rstrip", false), bool(t, "normalized", true),
+                    bool(t, "special", false)));
+        }
+        return out;
+    }
+
+    private static @Nullable Normalizer normalizer(@Nullable JsonNode n) {
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        String type = type(n, "normalizer");
+        switch (type) {
+            case "Sequence": {
+                List<Normalizer> steps = new ArrayList<>();
+                for (JsonNode s : n.get("normalizers")) {
+                    Normalizer step = normalizer(s);
+                    if (step != null) {
+                        steps.add(step);
+                    }
+                }
+                return Normalizers.sequence(steps);
+            }
+            case "NFC": return Normalizers.nfc();
+            case "NFD": return Normalizers.nfd();
+            case "NFKC": return Normalizers.nfkc();
+            case "NFKD": return Normalizers.nfkd();
+            case "Lowercase": return Normalizers.lowercase();
+            case "Strip": return Normalizers.strip(bool(n, "strip_left", true), bool(n, "strip_right", true));
+            case "Prepend": return Normalizers.prepend(text(n, "prepend", ""));
+            case "Replace": {
+                JsonNode p = n.get("pattern");
+                String content = text(n, "content", "");
+                if (p != null && p.has("Regex")) {
+                    return Normalizers.replaceRegex(p.get("Regex").asText(), content);
+                }
+                if (p != null && p.has("String")) {
+                    return Normalizers.replaceString(p.get("String").asText(), content);
+                }
+                throw new IllegalArgumentException("Replace normalizer without a String or Regex pattern");
+            }
+            case "Precompiled": {
+                String b64 = text(n, "precompiled_charsmap", "");
+                if (b64.isEmpty()) {
+                    return null; // as tokenizers: no rules, no change
+                }
+                byte[] blob;
+                try {
+                    blob = Base64.getDecoder().decode(b64);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("Precompiled normalizer: precompiled_charsmap is not base64");
+                }
+                return PrecompiledCharsMap.parse(blob).tokenizersNormalizer();
+            }
+            default:
+                throw new IllegalArgumentException("unsupported normalizer type \"" + type + "\"");
+        }
+    }
+
+    private static @Nullable PreTokenizer preTokenizer(@Nullable JsonNode n) {
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        String type = type(n, "pre_tokenizer");
+        switch (type) {
+            case "Sequence": {
+                List<PreTokenizer> steps = new ArrayList<>();
+                for (JsonNode s : n.get("pretokenizers")) {
+                    PreTokenizer step = preTokenizer(s);
+                    if (step != null) {
+                        steps.add(step);
+                    }
+                }
+                return PreTokenizers.sequence(steps);
+            }
+            case "WhitespaceSplit": return PreTokenizers.whitespaceSplit();
+            case "Whitespace": return PreTokenizers.whitespace();
+            case "Metaspace": return PreTokenizers.metaspace(replacement(n), prependScheme(n), bool(n, "split", true));
+            case "ByteLevel": return ByteLevel.preTokenizer(bool(n, "add_prefix_space", true), bool(n, "use_regex", true));
+            case "Split": {
+                JsonNode p = n.get("pattern");
+                PreTokenizers.Behavior behavior = PreTokenizers.Behavior.parse(text(n, "behavior", ""));
+                boolean invert = bool(n, "invert", false);
+                if (p != null && p.has("Regex")) {
+                    return PreTokenizers.regexSplit(p.get("Regex").asText(), behavior, invert);
+                }
+                if (p != null && p.has("String")) {
+                    return PreTokenizers.stringSplit(p.get("String").asText(), behavior, invert);
+                }
+                throw new IllegalArgumentException("Split pre-tokenizer without a String or Regex pattern");
+            }
+            default:
+                throw new IllegalArgumentException("unsupported pre_tokenizer type \"" + type + "\"");
+        }
+    }
+
+    private static char replacement(JsonNode n) {
+        String r = text(n, "replacement", "\u2581");
+        if (r.length() != 1) {
+            throw new IllegalArgumentException("Metaspace replacement \"" + r + "\" is not one character");
+        }
+        return r.charAt(0);
+    }
+
+    /** tokenizers: add_prefix_space=false forces "never"; otherwise prepend_scheme, default "always". */
+    private static PreTokenizers.PrependScheme prependScheme(JsonNode n) {
+        if (n.has("add_prefix_space") && !n.get("add_prefix_space").isNull() && !n.get("add_prefix_space").asBoolean()) {
+            return PreTokenizers.PrependScheme.NEVER;
+        }
+        switch (text(n, "prepend_scheme", "always")) {
+            case "always": return PreTokenizers.PrependScheme.ALWAYS;
+            case "first": return PreTokenizers.PrependScheme.FIRST;
+            case "never": return PreTokenizers.PrependScheme.NEVER;
+            default: throw new IllegalArgumentException("unknown Metaspace prepend_scheme \"" + text(n, "prepend_scheme", "") + "\"");
+        }
+    }
+
+    private static BpeModel bpe(JsonNode m) {
+        JsonNode vocabNode = m.get("vocab");
+        if (vocabNode == null || !vocabNode.isObject()) {
+            throw new IllegalArgumentException("BPE model without a \"vocab\" object");
+        }
+        if (bool(m, "byte_fallback", false)) {
+            throw new IllegalArgumentException("BPE byte_fallback is not supported");
+        }
+        JsonNode dropout = m.get("dropout");
+        if (dropout != null && !dropout.isNull() && dropout.asDouble() != 0.0) {
+            throw new IllegalArgumentException("BPE dropout is not supported");
+        }
+        Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
+        Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            vocab.put(e.getKey(), e.getValue().asInt());
+        }
+        List<String[]> merges = new ArrayList<>();
+        JsonNode mergesNode = m.get("merges");
+        if (mergesNode != null) {
+            int i = 0;
+            for (JsonNode merge : mergesNode) {
+                i++;
+                String[] pair;
+                if (merge.isTextual()) {
+                    pair = merge.asText().split(" ", -1);
+                } else if (merge.isArray() && merge.size() == 2) {
+                    pair = new String[] {merge.get(0).asText(), merge.get(1).asText()};
+                } else {
+                    pair = new String[0];
+                }
+                if (pair.length != 2 || pair[0].isEmpty() || pair[1].isEmpty()) {
+                    throw new IllegalArgumentException("merge " + i + " is not a pair of tokens: " + merge);
+                }
+                merges.add(pair);
+            }
+        }
+        String unk = text(m, "unk_token", "");
+        int unkId = unk.isEmpty() ? -1 : vocab.getOrDefault(unk, -1);
+        return new BpeModel(vocab, merges, text(m, "continuing_subword_prefix", ""), text(m, "end_of_word_suffix", ""),
+                unkId, bool(m, "fuse_unk", false), bool(m, "ignore_merges", false));
+    }
+
+    private static UnigramModel unigram(JsonNode m) {
+        JsonNode vocabNode = m.get("vocab");
+        if (vocabNode == null || !vocabNode.isArray()) {
+            throw new IllegalArgumentException("Unigram model without a \"vocab\" array");
+        }
+        if (bool(m, "byte_fallback", false)) {
+            throw new IllegalArgumentException("Unigram byte_fallback is not supported");
+        }
+        int n = vocabNode.size();
+        List<String> pieces = new ArrayList<>(n);
+        double[] scores = new double[n];
+        for (int i = 0; i < n; i++) {
+            JsonNode e = vocabNode.get(i);
+            if (!e.isArray() || e.size() != 2 || !e.get(0).isTextual() || !e.get(1).isNumber()) {
+                throw new IllegalArgumentException("Unigram vocab entry " + i + " is not [piece, score]: " + e);
+            }
+            pieces.add(e.get(0).asText());
+            scores[i] = e.get(1).asDouble();
+        }
+        JsonNode unk = m.get("unk_id");
+        if (unk == null || unk.isNull()) {
+            throw new IllegalArgumentException("Unigram model without unk_id");
+        }
+        boolean[] all = new boolean[n];
+        java.util.Arrays.fill(all, true);
+        return new UnigramModel(pieces, scores, all, null, unk.asInt(), UnigramModel.minScore(scores), 0.0,
+                UnigramModel.Flavor.TOKENIZERS);
+    }
+
+    private static void postProcessor(@Nullable JsonNode n, List<Integer> pre, List<Integer> post) {
+        if (n == null || n.isNull()) {
+            return;
+        }
+        String type = type(n, "post_processor");
+        switch (type) {
+            case "RobertaProcessing":
+            case "BertProcessing":
+                pre.add(n.get("cls").get(1).asInt());
+                post.add(n.get("sep").get(1).asInt());
+                return;
+            case "ByteLevel":
+                return; // offsets only
+            case "Sequence":
+                for (JsonNode p : n.get("processors")) {
+                    postProcessor(p, pre, post);
+                }
+                return;
+            case "TemplateProcessing": {
+                JsonNode specials = n.get("special_tokens");
+                boolean seenSequence = false;
+                for (JsonNode piece : n.get("single")) {
+                    if (piece.has("Sequence")) {
+                        seenSequence = true;
+                    } else if (piece.has("SpecialToken")) {
+                        String id = piece.get("SpecialToken").get("id").asText();
+                        JsonNode special = specials == null ? null : specials.get(id);
+                        if (special == null || !special.has("ids")) {
+                            throw new IllegalArgumentException("TemplateProcessing: special token \"" + id + "\" has no ids");
+                        }
+                        for (JsonNode i : special.get("ids")) {
+                            (seenSequence ? post : pre).add(i.asInt());
+                        }
+                    }
+                }
+                return;
+            }
+            default:
+                throw new IllegalArgumentException("unsupported post_processor type \"" + type + "\"");
+        }
+    }
+
+    private static Decoder decoder(@Nullable JsonNode n) {
+        if (n == null || n.isNull()) {
+            return tokens -> String.join(" ", tokens);
+        }
+        String type = type(n, "decoder");
+        switch (type) {
+            case "ByteLevel":
+                return ByteLevel.decoder();
+            case "Metaspace":
+                return Decoders.metaspace(replacement(n), prependScheme(n) != PreTokenizers.PrependScheme.NEVER);
+            default:
+                throw new IllegalArgumentException("unsupported decoder type \"" + type + "\"");
+        }
+    }
+}
