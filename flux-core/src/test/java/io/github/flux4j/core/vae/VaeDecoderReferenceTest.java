@@ -1,0 +1,212 @@
+package io.github.flux4j.core.vae;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.NativeMemory;
+import io.github.flux4j.core.torch.Torch;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The decoder against diffusers' {@code AutoencoderKL} + FluxPipeline's decode tail on the tiny
+ * VAE ({@code reference/vae/README.md}). Errors are relative: ‖ours − ref‖₂ / ‖ref‖₂. Cases:
+ * "square" (latent 8x8 → 64x64), "wide" (6x10 → 48x80: a height/width swap cannot pass) and
+ * "tiled" (9x11 → 72x88 through {@code tiled_decode}, 4x4-latent tiles).
+ */
+class VaeDecoderReferenceTest {
+    /**
+     * float32 vs diffusers' float32 decode, same weights: only the summation order of the float32
+     * convolutions differs (LibTorch 2.10's oneDNN vs torch 2.13's, multi- vs single-threaded), about
+     * 1e-7 per layer over ~30 layers. Observed 1.3e-6 to 1.5e-6. A wrong eps, a missing affine, a
+     * swapped up block or a skipped residual moves the output by 1e-3 or (much) more.
+     */
+    static final double F32_TOL = 1e-5;
+    /** float32 intermediates, a few layers deep (observed 1e-7 to 4e-7). */
+    static final double F32_STAGE_TOL = 2e-6;
+    /**
+     * bf16 vs diffusers' bf16 decode. Observed: bit-identical on this machine's CPU (same ATen
+     * kernels), tiles and postprocessing included. The tolerance leaves room for another CPU whose
+     * bf16 convolution kernels round differently; it is a tenth of the bf16-vs-f32 gap (1.7e-2), so
+     * a bf16 step done in float32 (or the reverse) fails it.
+     */
+    static final double BF16_TOL = 2e-3;
+    /**
+     * uint8 images from float32 decodes: {@code round(v * 255)} flips by one where the decodes'
+     * 1e-6 difference straddles a rounding boundary (observed: one channel value of 12288 in the
+     * square case, none in the wide one). Never more than one step.
+     */
+    static final int F32_IMAGE_LSB = 1;
+    /** At most this fraction of the channel values of an f32 image may be one step off. */
+    static final double F32_IMAGE_FLIPS = 1e-3;
+    /** bf16 images: identical observed; two steps allowed for other CPUs (see {@link #BF16_TOL}). */
+    static final int BF16_IMAGE_LSB = 2;
+
+    private static VaeReference ref;
+    private static VaeDecoder f32;
+    private static VaeDecoder bf16;
+
+    @BeforeAll
+    static void load() throws IOException {
+        ref = VaeReference.open();
+        f32 = VaeDecoder.load(VaeReference.folder(), VaeOptions.defaults().withDtype(ComputeDtype.F32));
+        bf16 = VaeDecoder.load(VaeReference.folder(), VaeOptions.defaults());
+    }
+
+    @AfterAll
+    static void close() throws IOException {
+        f32.close();
+        bf16.close();
+        ref.close();
+    }
+
+    @Test
+    void unscaleIsThePipelinesDivideAndAdd() {
+        try (PointerScope scope = new PointerScope()) {
+            for (String c : List.of("square", "wide", "tiled")) {
+                // The same two float32 ATen ops on the same inputs: bit-identical.
+                Tensor z = f32.unscale(ref.get("input." + c));
+                assertThat(VaeReference.maxAbs(z, ref.get("f32." + c + ".z"))).as(c).isZero();
+            }
+        }
+    }
+
+    @Test
+    void float32IntermediatesMatchDiffusers() {
+        try (PointerScope scope = new PointerScope()) {
+            Decoder d = f32.decoder;
+            Tensor z = f32.unscale(ref.get("input.square"));
+            Tensor convIn = d.convIn.forward(z);
+            Tensor res0 = d.midBlock.resnets0.forward(convIn);
+            Tensor attn = d.midBlock.attentions0.forward(res0);
+            Tensor mid = d.midBlock.forward(convIn);
+            Tensor up0 = d.upBlocks.get(0).forward(mid);
+            assertThat(VaeReference.relError(convIn, ref.get("f32.square.conv_in"))).as("conv_in").isLessThan(F32_STAGE_TOL);
+            assertThat(VaeReference.relError(res0, ref.get("f32.square.mid_block.resnets.0"))).as("resnets.0")
+                    .isLessThan(F32_STAGE_TOL);
+            assertThat(VaeReference.relError(attn, ref.get("f32.square.mid_block.attentions.0"))).as("attentions.0")
+                    .isLessThan(F32_STAGE_TOL);
+            assertThat(VaeReference.relError(mid, ref.get("f32.square.mid_block"))).as("mid_block").isLessThan(F32_STAGE_TOL);
+            assertThat(VaeReference.relError(up0, ref.get("f32.square.up_blocks.0"))).as("up_blocks.0")
+                    .isLessThan(F32_STAGE_TOL);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"square", "wide", "tiled"})
+    void float32DecodeMatchesDiffusers(String c) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor decoded = f32.decodeLatents(ref.get("input." + c), c.equals("tiled"));
+            assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.Float);
+            assertThat(VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"))).isLessThan(F32_TOL);
+
+            RgbImage image = VaeImageProcessor.postprocess(decoded).get(0);
+            RgbImage expected = ref.image("f32." + c + ".image");
+            int[] diffs = VaeReference.pixelDiffs(image, expected);
+            assertThat(diffs[0]).as("max channel difference").isLessThanOrEqualTo(F32_IMAGE_LSB);
+            assertThat(diffs[1]).as("channel values off by one").isLessThanOrEqualTo(
+                    (int) (F32_IMAGE_FLIPS * 3 * image.width() * image.height()));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"square", "wide", "tiled"})
+    void bf16DecodeMatchesDiffusers(String c) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor decoded = bf16.decodeLatents(ref.get("input." + c), c.equals("tiled"));
+            assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.BFloat16);
+            assertThat(VaeReference.relError(decoded, ref.get("bf16." + c + ".decoded"))).isLessThan(BF16_TOL);
+
+            RgbImage image = bf16.decodeToImages(ref.get("input." + c), c.equals("tiled")).get(0);
+            assertThat(VaeReference.maxPixelDiff(image, ref.image("bf16." + c + ".image"))).isLessThanOrEqualTo(BF16_IMAGE_LSB);
+        }
+    }
+
+    @Test
+    void tilingChangesTheResultAsInDiffusers() {
+        try (PointerScope scope = new PointerScope()) {
+            // 4x4-latent tiles are far from seamless, so an untiled decode cannot meet the tiled
+            // reference: float32DecodeMatchesDiffusers("tiled") does test the tiling.
+            Tensor whole = f32.decodeLatents(ref.get("input.tiled"), false);
+            assertThat(VaeReference.relError(whole, ref.get("f32.tiled.decoded"))).isGreaterThan(0.1);
+            // Latents within one tile are decoded whole, as diffusers does.
+            Tensor z = f32.unscale(ref.get("input.square").narrow(2, 0, 4).narrow(3, 0, 4));
+            assertThat(torch.equal(f32.decodeTiled(z), f32.decode(z))).isTrue();
+        }
+    }
+
+    @Test
+    void tilesWithoutOverlapAreLaidSideBySide() {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor z = bf16.unscale(ref.get("input.wide"));   // 6x10 latent: 2x3 tiles of 4x4
+            Tensor tiled = bf16.decodeTiled(z, 32, 0.0);
+            assertThat(tiled.shape()).containsExactly(1, 3, 48, 80);
+            Tensor tile = bf16.decode(z.narrow(2, 4, 2).narrow(3, 4, 4));
+            assertThat(VaeReference.maxAbs(tiled.narrow(2, 32, 16).narrow(3, 32, 32), tile)).isZero();
+        }
+    }
+
+    @Test
+    void batchesDecodeEachEntryAlone() {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor a = ref.get("input.square");
+            Tensor b = a.flip(3);
+            Tensor both = f32.decodeLatents(torch.cat(new org.bytedeco.pytorch.TensorVector(a, b), 0), false);
+            assertThat(both.shape()).containsExactly(2, 3, 64, 64);
+            // GroupNorm and attention are per sample, so only the summation order of the batched
+            // float32 kernels differs (observed 1.8e-6); mixing samples would be off by O(1).
+            assertThat(VaeReference.relError(both.narrow(0, 0, 1), f32.decodeLatents(a, false))).isLessThan(F32_TOL);
+            assertThat(VaeReference.relError(both.narrow(0, 1, 1), f32.decodeLatents(b, false))).isLessThan(F32_TOL);
+            assertThat(VaeImageProcessor.postprocess(both)).hasSize(2);
+        }
+    }
+
+    @Test
+    void bflNamedFileDecodesLikeTheDiffusersFolder() throws IOException {
+        VaeConfig config = readTinyConfig();
+        try (VaeDecoder bfl = VaeDecoder.load(VaeReference.bflFile(), config,
+                VaeOptions.defaults().withDtype(ComputeDtype.F32));
+             PointerScope scope = new PointerScope()) {
+            assertThat(bfl.leftovers()).isEmpty();
+            assertThat(bfl.sourceBytes()).isEqualTo(f32.sourceBytes());
+            Tensor lat = ref.get("input.wide");
+            // Both files hold the same (bf16-exact) values: the same model, bit for bit.
+            assertThat(torch.equal(bfl.decodeLatents(lat, false), f32.decodeLatents(lat, false))).isTrue();
+        }
+    }
+
+    @Test
+    void decodingFreesItsTemporaries() {
+        try (PointerScope warm = new PointerScope()) {
+            bf16.decodeToImages(ref.get("input.square"), true);
+        }
+        long before = NativeMemory.livePointers();
+        for (int i = 0; i < 2; i++) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor lat = ref.get("input.square");
+                bf16.decodeLatents(lat, false);
+                bf16.decodeToImages(lat, true);
+            }
+        }
+        // Every wrapper made by a decode belongs to a scope; a few may be in flight in JavaCPP's
+        // deallocator bookkeeping. A leak would be hundreds per decode.
+        assertThat(NativeMemory.livePointers() - before).isLessThan(10);
+    }
+
+    static VaeConfig readTinyConfig() throws IOException {
+        Map<String, Object> json = new com.fasterxml.jackson.databind.ObjectMapper().readValue(
+                VaeReference.folder().resolve("config.json").toFile(),
+                new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
+        return VaeConfig.fromJson(json, "tiny config.json");
+    }
+}
