@@ -109,7 +109,7 @@ public final class FluxLatents {
         requireFloating(dtype);
         Objects.requireNonNull(seed, "seed");
         long[] seeds = seed.seeds();
-        if (seed.perImage() && seeds.length != batch) {
+        if (seed.separateGenerators() && seeds.length != batch) {
             throw new IllegalArgumentException("You have passed " + seeds.length + " seeds (a list of generators),"
                     + " but requested an effective batch size of " + batch
                     + ". Make sure the batch size matches the number of seeds.");

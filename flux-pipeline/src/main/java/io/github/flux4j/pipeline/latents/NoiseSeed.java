@@ -18,14 +18,14 @@ import java.util.Objects;
  * </ul>
  *
  * @param seeds    the seeds (one, or one per image); copied
- * @param perImage whether each image has its own generator
+ * @param separateGenerators whether each image has its own generator ({@link #perImage(long...)})
  * @param draw     how bfloat16/float16 noise is drawn (see {@link NoiseDraw})
  */
-public record NoiseSeed(long[] seeds, boolean perImage, NoiseDraw draw) {
+public record NoiseSeed(long[] seeds, boolean separateGenerators, NoiseDraw draw) {
     /**
      * Validates and copies.
      *
-     * @throws IllegalArgumentException if there is no seed, or several without {@code perImage}
+     * @throws IllegalArgumentException if there is no seed, or several without {@code separateGenerators}
      */
     public NoiseSeed {
         Objects.requireNonNull(seeds, "seeds");
@@ -33,7 +33,7 @@ public record NoiseSeed(long[] seeds, boolean perImage, NoiseDraw draw) {
         if (seeds.length == 0) {
             throw new IllegalArgumentException("need at least one seed");
         }
-        if (!perImage && seeds.length != 1) {
+        if (!separateGenerators && seeds.length != 1) {
             throw new IllegalArgumentException("one generator takes one seed, got " + seeds.length
                     + "; use NoiseSeed.perImage for one seed per image");
         }
@@ -56,7 +56,7 @@ public record NoiseSeed(long[] seeds, boolean perImage, NoiseDraw draw) {
 
     /** The same seeds with another draw. */
     public NoiseSeed withDraw(NoiseDraw newDraw) {
-        return new NoiseSeed(seeds, perImage, newDraw);
+        return new NoiseSeed(seeds, separateGenerators, newDraw);
     }
 
     /** The seeds (a copy). */
@@ -72,17 +72,17 @@ public record NoiseSeed(long[] seeds, boolean perImage, NoiseDraw draw) {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof NoiseSeed n && Arrays.equals(seeds, n.seeds) && perImage == n.perImage
+        return o instanceof NoiseSeed n && Arrays.equals(seeds, n.seeds) && separateGenerators == n.separateGenerators
                 && draw == n.draw;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(Arrays.hashCode(seeds), perImage, draw);
+        return Objects.hash(Arrays.hashCode(seeds), separateGenerators, draw);
     }
 
     @Override
     public String toString() {
-        return "NoiseSeed[" + (perImage ? "perImage " : "") + Arrays.toString(seeds) + ", " + draw + "]";
+        return "NoiseSeed[" + (separateGenerators ? "perImage " : "") + Arrays.toString(seeds) + ", " + draw + "]";
     }
 }
