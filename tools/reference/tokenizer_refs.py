@@ -374,7 +374,90 @@ def clip_refs(texts):
                for ids in a["untruncated"]]
     return {"tokenizer": "transformers %s CLIPTokenizer" % __import__("transformers").__version__,
             "pad_id": pad, "bos_id": from_vocab.bos_token_id, "eos_id": from_vocab.eos_token_id,
-            "texts": texts, "tokens": tokens, "decoded": decoded, **a}
+            "texts": texts, "tokens": tokens, "decoded": decoded, **a,
+            "slow_v4": clip_slow_refs(texts)}
+
+
+# transformers 4's pure-Python CLIPTokenizer (no ftfy) is gone from transformers 5 and cannot be
+# installed here, so its algorithm is restated below from its documented behaviour: BERT's basic
+# tokenizer cleans the text, CLIP's pattern is searched case-insensitively, each match is BPE'd
+# with ranks from merges.txt. This checks the Java SLOW flavour against Python's own Unicode
+# handling (unicodedata, str.lower/split, the regex module), not against transformers itself.
+
+CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+              (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
+
+
+def basic_clean(text: str) -> str:
+    import unicodedata
+    chars = []
+    for ch in text:
+        cp = ord(ch)
+        cat = unicodedata.category(ch)
+        if cp == 0 or cp == 0xFFFD or (cat.startswith("C") and ch not in "\t\n\r"):
+            continue
+        if ch in " \t\n\r" or cat == "Zs":
+            chars.append(" ")
+        elif any(lo <= cp <= hi for lo, hi in CJK_RANGES):
+            chars.append(" " + ch + " ")
+        else:
+            chars.append(ch)
+    words = unicodedata.normalize("NFC", "".join(chars)).split()
+    return " ".join(w.lower() for w in words)
+
+
+def clip_slow_refs(texts):
+    import regex
+
+    vocab = json.loads((CLIP_DIR / "vocab.json").read_text(encoding="utf-8"))
+    lines = (CLIP_DIR / "merges.txt").read_text(encoding="utf-8").strip().split("\n")[1:49152 - 256 - 2 + 1]
+    ranks = {tuple(l.split()): i for i, l in enumerate(lines)}
+    byte_map = bytes_to_unicode()
+    pattern = regex.compile(
+        r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+        regex.IGNORECASE)
+    specials = ["<|startoftext|>", "<|endoftext|>"]
+    bos, eos = vocab[specials[0]], vocab[specials[1]]
+
+    def bpe(word):
+        if word in specials:
+            return [word]
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(symbols) > 1:
+            pairs = [(ranks.get((a, b), float("inf")), a, b) for a, b in zip(symbols, symbols[1:])]
+            rank, a, b = min(pairs)
+            if rank == float("inf"):
+                break
+            merged, i = [], 0
+            while i < len(symbols):
+                if i + 1 < len(symbols) and symbols[i] == a and symbols[i + 1] == b:
+                    merged.append(a + b)
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            symbols = merged
+        return symbols
+
+    special_re = re.compile("|".join(re.escape(s) for s in specials))
+    out = []
+    for t in texts:
+        ids, pos = [bos], 0
+        pieces = []
+        for m in special_re.finditer(t):
+            pieces.append((t[pos:m.start()], None))
+            pieces.append((None, vocab[m.group(0)]))
+            pos = m.end()
+        pieces.append((t[pos:], None))
+        for text, special in pieces:
+            if special is not None:
+                ids.append(special)
+                continue
+            for word in pattern.findall(basic_clean(text)):
+                mapped = "".join(byte_map[b] for b in word.encode("utf-8"))
+                ids += [vocab.get(sym, eos) for sym in bpe(mapped)]
+        out.append(ids + [eos])
+    return out
 
 
 def t5_variants(doc):

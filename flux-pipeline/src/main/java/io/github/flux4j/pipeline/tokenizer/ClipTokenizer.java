@@ -29,10 +29,11 @@ import org.jspecify.annotations.Nullable;
  * space and lower-casing, words split by CLIP's pattern, {@code <|startoftext|>} and
  * {@code <|endoftext|>} around the ids, padding with {@code <|endoftext|>}.
  *
- * <p>Ids equal transformers' {@code CLIPTokenizerFast} (and {@code CLIPTokenizer} since
- * transformers 5, which is the same class). transformers 4's pure-Python {@code CLIPTokenizer}
- * without ftfy cleaned text differently (BERT's basic tokenizer: control characters dropped,
- * CJK ideographs split one by one); its ids differ only on such text.
+ * <p>By default ({@link Flavor#FAST}) ids equal transformers' {@code CLIPTokenizerFast} (and
+ * {@code CLIPTokenizer} since transformers 5, which is the same class). {@link Flavor#SLOW}
+ * follows transformers 4's pure-Python {@code CLIPTokenizer} without ftfy, which cleaned text
+ * differently (BERT's basic tokenizer: control characters dropped, CJK ideographs split one by
+ * one, Python's lower-casing); the two differ only on such text.
  *
  * <p>Immutable and thread-safe.
  */
@@ -46,6 +47,19 @@ public final class ClipTokenizer extends BaseTokenizer {
     private static final String BOS = "<|startoftext|>";
     private static final String EOS = "<|endoftext|>";
     private static final String SUFFIX = "</w>";
+    /** The Python tokenizer reads at most 49152 - 256 - 2 merges. */
+    private static final int SLOW_MAX_MERGES = 49152 - 256 - 2;
+
+    /** Which transformers CLIP tokenizer to follow. */
+    public enum Flavor {
+        /** {@code CLIPTokenizerFast}, and {@code CLIPTokenizer} from transformers 5 on. */
+        FAST,
+        /**
+         * transformers 4's pure-Python {@code CLIPTokenizer} without {@code ftfy} (what diffusers
+         * loaded for FLUX.1 with transformers 4). Needs {@code vocab.json} and {@code merges.txt}.
+         */
+        SLOW
+    }
 
     private ClipTokenizer(Engine engine, int bos, int eos, int pad, int maxLength) {
         super(engine, new int[] {bos}, new int[] {eos}, pad, eos, maxLength, Decoders.clip(ByteLevel.decoder(), SUFFIX));
@@ -61,12 +75,21 @@ public final class ClipTokenizer extends BaseTokenizer {
      * @throws TokenizerFormatException if a file is malformed
      */
     public static ClipTokenizer fromDirectory(Path dir) throws IOException {
+        return fromDirectory(dir, Flavor.FAST);
+    }
+
+    /**
+     * Loads a tokenizer folder in the given flavour: {@link Flavor#FAST} as
+     * {@link #fromDirectory(Path)}, {@link Flavor#SLOW} from {@code vocab.json} and
+     * {@code merges.txt} (a {@code tokenizer.json} is ignored, as the Python tokenizer did).
+     */
+    public static ClipTokenizer fromDirectory(Path dir, Flavor flavor) throws IOException {
         TokenizerConfig config = TokenizerConfig.read(dir);
         Path json = dir.resolve("tokenizer.json");
-        if (Files.isRegularFile(json)) {
+        if (flavor == Flavor.FAST && Files.isRegularFile(json)) {
             return fromTokenizerJson(json, config);
         }
-        return fromVocabAndMerges(dir.resolve("vocab.json"), dir.resolve("merges.txt"), config);
+        return fromVocabAndMerges(dir.resolve("vocab.json"), dir.resolve("merges.txt"), config, flavor);
     }
 
     /**
@@ -75,7 +98,12 @@ public final class ClipTokenizer extends BaseTokenizer {
      * maximum length of 77.
      */
     public static ClipTokenizer fromFiles(Path vocabJson, Path mergesTxt) throws IOException {
-        return fromVocabAndMerges(vocabJson, mergesTxt, new TokenizerConfig());
+        return fromVocabAndMerges(vocabJson, mergesTxt, new TokenizerConfig(), Flavor.FAST);
+    }
+
+    /** As {@link #fromFiles(Path, Path)}, in the given flavour. */
+    public static ClipTokenizer fromFiles(Path vocabJson, Path mergesTxt, Flavor flavor) throws IOException {
+        return fromVocabAndMerges(vocabJson, mergesTxt, new TokenizerConfig(), flavor);
     }
 
     /** Loads a {@code tokenizer.json} (BPE model) with the default padding token and maximum length. */
@@ -101,7 +129,8 @@ public final class ClipTokenizer extends BaseTokenizer {
         return config.modelMaxLength > 0 ? config.modelMaxLength : DEFAULT_MAX_LENGTH;
     }
 
-    private static ClipTokenizer fromVocabAndMerges(Path vocabFile, Path mergesFile, TokenizerConfig config) throws IOException {
+    private static ClipTokenizer fromVocabAndMerges(Path vocabFile, Path mergesFile, TokenizerConfig config, Flavor flavor)
+            throws IOException {
         if (!Files.isRegularFile(vocabFile)) {
             throw new NoSuchFileException(vocabFile.toString(), null, "CLIP tokenizer: no vocab.json (nor tokenizer.json)");
         }
@@ -110,6 +139,9 @@ public final class ClipTokenizer extends BaseTokenizer {
         }
         Map<String, Integer> vocab = readVocab(vocabFile);
         List<String[]> merges = readMerges(mergesFile);
+        if (flavor == Flavor.SLOW && merges.size() > SLOW_MAX_MERGES) {
+            merges = merges.subList(0, SLOW_MAX_MERGES); // the Python tokenizer reads no more
+        }
 
         // Special tokens in transformers' order; a later role with the same content wins.
         Map<String, TokenizerConfig.Special> byContent = new LinkedHashMap<>();
@@ -131,7 +163,9 @@ public final class ClipTokenizer extends BaseTokenizer {
             if (id == null) {
                 throw new TokenizerFormatException(vocabFile, "special token \"" + s.content() + "\" is not in the vocabulary");
             }
-            added.add(new AddedToken(id, s.content(), s.singleWord(), s.lstrip(), s.rstrip(), s.normalized(), true));
+            // The Python tokenizer matches its special tokens in the raw text only.
+            boolean normalized = flavor == Flavor.FAST && s.normalized();
+            added.add(new AddedToken(id, s.content(), s.singleWord(), s.lstrip(), s.rstrip(), normalized, true));
         }
         BpeModel model;
         try {
@@ -139,12 +173,24 @@ public final class ClipTokenizer extends BaseTokenizer {
         } catch (IllegalArgumentException e) {
             throw new TokenizerFormatException(mergesFile, e.getMessage(), e);
         }
-        Normalizer normalizer = Normalizers.sequence(List.of(
-                Normalizers.nfc(), Normalizers.replaceRegex("\\s+", " "), Normalizers.lowercase()));
-        PreTokenizer pre = PreTokenizers.sequence(List.of(
-                PreTokenizers.regexSplit(PATTERN, PreTokenizers.Behavior.REMOVED, true),
-                ByteLevel.preTokenizer(false, true)));
-        Engine engine = new Engine(new AddedVocabulary(added, normalizer), normalizer, pre, model);
+        Engine engine;
+        if (flavor == Flavor.FAST) {
+            Normalizer normalizer = Normalizers.sequence(List.of(
+                    Normalizers.nfc(), Normalizers.replaceRegex("\\s+", " "), Normalizers.lowercase()));
+            PreTokenizer pre = PreTokenizers.sequence(List.of(
+                    PreTokenizers.regexSplit(PATTERN, PreTokenizers.Behavior.REMOVED, true),
+                    ByteLevel.preTokenizer(false, true)));
+            engine = new Engine(new AddedVocabulary(added, normalizer), normalizer, pre, model);
+        } else {
+            Map<String, Integer> specialWords = new HashMap<>();
+            for (String w : new String[] {BOS, EOS}) {
+                if (vocab.containsKey(w)) {
+                    specialWords.put(w, vocab.get(w));
+                }
+            }
+            engine = new Engine(new AddedVocabulary(added, null), ClipSlowText.basicClean(), ClipSlowText.findAll(),
+                    ClipSlowText.withSpecialWords(model, specialWords));
+        }
         int bos = id(vocab, vocabFile, roles.get("bos_token"));
         int eos = id(vocab, vocabFile, roles.get("eos_token"));
         int pad = id(vocab, vocabFile, roles.get("pad_token"));

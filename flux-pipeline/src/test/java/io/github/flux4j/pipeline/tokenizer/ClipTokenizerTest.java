@@ -62,6 +62,26 @@ class ClipTokenizerTest {
         }
     }
 
+    /** transformers 4's Python CLIPTokenizer, as restated in tokenizer_refs.py (clip_slow_refs). */
+    @Test
+    void slowFlavorMatchesTransformers4Algorithm() throws IOException {
+        ClipTokenizer slow = ClipTokenizer.fromDirectory(Refs.resource("clip"), ClipTokenizer.Flavor.SLOW);
+        ClipTokenizer fast = ClipTokenizer.fromDirectory(Refs.resource("clip"));
+        int differing = 0;
+        for (int i = 0; i < texts.size(); i++) {
+            int[] expected = Refs.ints(refs.get("slow_v4").get(i));
+            assertThat(slow.encode(texts.get(i))).as(Refs.label(i, texts.get(i))).containsExactly(expected);
+            if (!Arrays.equals(expected, fast.encode(texts.get(i)))) {
+                differing++;
+            }
+        }
+        // CJK, control and format characters, final sigma, case variants of the special tokens.
+        assertThat(differing).isBetween(5, 15);
+        EncodedBatch batch = slow.encodePadded(texts, 77);
+        assertThat(batch.sequenceLength()).isEqualTo(77);
+        assertThat(batch.inputIds(27)[batch.realLength(27) - 1]).isEqualTo(slow.eosTokenId());
+    }
+
     static void assertMatches(ClipTokenizer tok) {
         assertThat(tok.padTokenId()).isEqualTo(pad);
         assertThat(tok.eosTokenId()).isEqualTo(refs.get("eos_id").asInt());
