@@ -12,7 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -333,8 +332,7 @@ public final class FluxModelFolder {
             return List.of();
         }
         TreeSet<String> files = new TreeSet<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = map.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : map.properties()) {
             JsonNode f = e.getValue();
             // A plain file name of this folder: the index must not reach elsewhere.
             if (!f.isTextual() || f.asText().isEmpty() || f.asText().contains("/") || f.asText().contains("\\")

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
@@ -89,8 +88,7 @@ public record ModelIndex(String pipelineClass, @Nullable String diffusersVersion
         }
         JsonNode version = root.get("_diffusers_version");
         Map<String, LibraryClass> components = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             String key = e.getKey();
             if (key.startsWith("_")) {
                 continue; // _class_name, _diffusers_version, _name_or_path: metadata

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -264,8 +263,8 @@ public record FlowMatchEulerSchedulerConfig(
         }
 
         void logUnknown() {
-            for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-                String key = it.next().getKey();
+            for (Map.Entry<String, JsonNode> e : root.properties()) {
+                String key = e.getKey();
                 if (!key.startsWith("_") && !KNOWN.contains(key)) {
                     LOG.debug("{}: ignoring unknown scheduler key '{}'", source, key);
                 }

@@ -161,6 +161,7 @@ public final class Schedule {
     }
 
     /** The shape, without leaving the size wrappers to an enclosing scope. */
+    @SuppressWarnings("try") // the scope is used for its side effect: collecting the wrappers
     private static long[] shapeOf(Tensor t) {
         try (PointerScope scope = new PointerScope()) {
             return t.sizes().vec().get();

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * _pack_latents, _unpack_latents and _prepare_latent_image_ids, byte for byte, as run under
  * PyTorch 2.13 (float32-rounded reduced-precision noise) and 2.11 (the old in-dtype kernel).
  */
+@SuppressWarnings("try") // PointerScopes are opened for their side effect
 class FluxLatentsTest {
     private static final Path DIR = RefData.ROOT.resolve("latents");
 

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * Against tools/reference/scheduler_refs.py: diffusers' FlowMatchEulerDiscreteScheduler driven as
  * FluxPipeline drives it (schedules bit for bit, Euler steps byte for byte on the CPU).
  */
+@SuppressWarnings("try") // PointerScopes are opened for their side effect
 class FlowMatchEulerSchedulerTest {
     private static final Path DIR = RefData.ROOT.resolve("scheduler");
     private static final JsonNode CASES = RefData.json(DIR.resolve("schedules.json")).get("cases");

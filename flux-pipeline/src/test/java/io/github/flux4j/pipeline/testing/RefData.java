@@ -20,6 +20,7 @@ import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Test helpers: the reference files written by tools/reference/*.py, and raw tensor bytes. */
+@SuppressWarnings("try") // PointerScopes are opened for their side effect
 public final class RefData {
     /** Reference data root (surefire runs in the module directory). */
     public static final Path ROOT = Path.of("src/test/resources/reference");
