@@ -17,7 +17,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -211,9 +210,7 @@ public final class ClipTokenizer extends BaseTokenizer {
             throw new TokenizerFormatException(file, "expected a non-empty JSON object of token -> id");
         }
         Map<String, Integer> vocab = new HashMap<>(root.size() * 2);
-        Iterator<Map.Entry<String, JsonNode>> it = root.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : root.properties()) {
             if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
                 throw new TokenizerFormatException(file, "token \"" + e.getKey() + "\" has id " + e.getValue() + ", not a non-negative integer");
             }

@@ -20,7 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -244,9 +243,7 @@ final class TokenizerJson {
             throw new IllegalArgumentException("BPE dropout is not supported");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
-        Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
             vocab.put(e.getKey(), e.getValue().asInt());
         }
         List<String[]> merges = new ArrayList<>();
