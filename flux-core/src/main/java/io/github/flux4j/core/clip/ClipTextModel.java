@@ -1,0 +1,253 @@
+package io.github.flux4j.core.clip;
+
+import io.github.flux4j.core.text.TextEncoderOptions;
+import io.github.flux4j.core.text.TextEncoderWeights;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.RenamedWeightSource;
+import io.github.flux4j.core.weights.WeightBinder;
+import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.WeightInfo;
+import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.WeightSource;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The CLIP text encoder, computing what transformers' {@code CLIPTextModel} computes with its
+ * default attention ("sdpa"): token and position embeddings, pre-LayerNorm layers with causal
+ * self-attention, a final LayerNorm, and the pooled vector at each row's end-of-text position.
+ *
+ * <pre>{@code
+ * try (ClipTextModel clip = ClipTextModel.load(Path.of("FLUX.1-dev/text_encoder"), TextEncoderOptions.defaults());
+ *      PointerScope scope = new PointerScope()) {
+ *     ClipTextOutput out = clip.forward(TokenIds.batch(ids));   // ids: 77 CLIP token ids
+ *     Tensor pooled = out.pooledOutput();                        // [1, 768], FLUX's pooled_prompt_embeds
+ * }
+ * }</pre>
+ *
+ * <p>FLUX calls it with 77 ids padded with the end-of-text token and no attention mask, and takes
+ * {@code pooler_output} in the encoder's dtype (bf16). The model owns its weights and frees them
+ * in {@link #close()}; each forward runs in its own PointerScope. Concurrent forwards are safe.
+ */
+public final class ClipTextModel implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ClipTextModel.class);
+    private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
+            ScalarType.Byte, ScalarType.Char);
+
+    private final ClipTextConfig config;
+    private final FluxDevice device;
+    private final ComputeDtype dtype;
+    private final ClipTextEmbeddings embeddings;   // text_model.embeddings.{token,position}_embedding
+    private final List<ClipEncoderLayer> layers;   // text_model.encoder.layers.0 .. numHiddenLayers-1
+    private final LayerNorm finalLayerNorm;        // text_model.final_layer_norm.{weight,bias} [hidden]
+    private final LoadedWeights weights;
+    private volatile boolean closed;
+
+    /** Binds every weight under {@code root} (names as {@link ClipNames} presents them). */
+    private ClipTextModel(ClipTextConfig config, WeightPath root) {
+        this.config = config;
+        this.device = root.device();
+        this.dtype = root.dtype();
+        WeightPath w = root.at("text_model");
+        this.embeddings = new ClipTextEmbeddings(config, w.at("embeddings"));
+        List<ClipEncoderLayer> list = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            list.add(new ClipEncoderLayer(config, w.at("encoder").at("layers").at(i)));
+        }
+        this.layers = List.copyOf(list);
+        this.finalLayerNorm = new LayerNorm(w.at("final_layer_norm"), config.hiddenSize(), config.layerNormEps());
+        this.weights = root.weights();
+    }
+
+    // ------------------------------------------------------------------------------ loading
+
+    /**
+     * Opens {@code path} ({@link TextEncoderWeights#open}: a transformers folder, a FLUX pipeline
+     * folder's {@code text_encoder}, a single safetensors file, a GGUF file with transformers
+     * names), loads the model and closes the files.
+     */
+    public static ClipTextModel load(Path path, TextEncoderOptions options) throws IOException {
+        try (WeightSource source = TextEncoderWeights.open(path, "text_encoder")) {
+            return load(source, options);
+        }
+    }
+
+    /**
+     * Loads from an open source, the configuration from its {@code config.json} or inferred from
+     * the shapes ({@link ClipTextConfig#inferFrom}). The source stays open.
+     *
+     * @throws WeightException if the source is a GGUF file of another architecture, or tensors
+     *                         are missing, mis-shaped or (strict) unexpected: a
+     *                         {@link io.github.flux4j.core.weights.WeightBindingException} lists all
+     */
+    public static ClipTextModel load(WeightSource source, TextEncoderOptions options) {
+        checkArchitecture(source);
+        return load(source, ClipTextConfig.inferFrom(ClipNames.textModelView(source)), options);
+    }
+
+    /**
+     * Loads a model of a known configuration from an open source, which stays open. Tensors
+     * outside {@code text_model.} are ignored (see {@link ClipNames#textModelName}); all others
+     * must be exactly the model's.
+     */
+    public static ClipTextModel load(WeightSource source, ClipTextConfig config, TextEncoderOptions options) {
+        checkArchitecture(source);
+        Torch.init();
+        // Not closed: closing the view would close `source`, which the caller owns.
+        RenamedWeightSource view = ClipNames.textModelView(source);
+        if (!view.hidden().isEmpty()) {
+            LOG.debug("{}: {} tensors outside the CLIP text model ignored: {}", source.path(), view.hidden().size(),
+                    view.hidden().stream().limit(5).map(WeightInfo::name).toList());
+        }
+        String what = "a CLIP text model (hidden " + config.hiddenSize() + ", " + config.numHiddenLayers() + " layers)";
+        return WeightBinder.bind(view, options.binderOptions(), what, w -> new ClipTextModel(config, w));
+    }
+
+    private static void checkArchitecture(WeightSource source) {
+        Optional<String> arch = source.architecture();
+        if (arch.isPresent() && !arch.get().equals("clip")) {
+            throw new WeightException(source.path() + " is a '" + arch.get()
+                    + "' model (general.architecture), not a CLIP text model ('clip')");
+        }
+    }
+
+    // ------------------------------------------------------------------------------ forward
+
+    /**
+     * Encodes token ids.
+     *
+     * @param inputIds {@code [B, L]} integer token ids, {@code L <= maxPositionEmbeddings}, each
+     *                 in {@code [0, vocabSize)}; on any device (moved to the model's)
+     * @return the final hidden states and the pooled vectors, in the compute dtype on the model's
+     *         device, owned by the caller's PointerScope (or the caller without one)
+     * @throws IllegalArgumentException if the ids have the wrong rank, type, length or range
+     */
+    public ClipTextOutput forward(Tensor inputIds) {
+        if (closed) {
+            throw new IllegalStateException("ClipTextModel is closed");
+        }
+        checkIds(inputIds);
+        Tensor last;
+        Tensor pooled;
+        try (NoGradGuard noGrad = Torch.noGrad(); PointerScope scope = new PointerScope()) {
+            Tensor ids = inputIds.to(device.toTorch(), ScalarType.Long);
+            Tensor h = embeddings.forward(ids);
+            for (ClipEncoderLayer layer : layers) {
+                Tensor previous = h;
+                h = Scopes.scoped(() -> layer.forward(previous)); // the layer's temporaries are freed
+                scope.detach(previous);                            // and so is its input
+            }
+            last = finalLayerNorm.forward(h);
+            pooled = pool(last, ids);
+            // One reference more than `scope` holds, so both survive its close.
+            last.retainReference();
+            pooled.retainReference();
+        }
+        handToCaller(last);
+        handToCaller(pooled);
+        return new ClipTextOutput(last, pooled);
+    }
+
+    /** transformers' {@code pooler_output}: the hidden state at each row's end-of-text position. */
+    private Tensor pool(Tensor last, Tensor ids) {
+        // Cast to int32 as transformers does (an ONNX workaround that does not change argmax).
+        Tensor ints = ids.to(ScalarType.Int);
+        Tensor position = config.legacyEosPooling()
+                ? torch.argmax(ints, new LongOptional(-1), false)                                  // first largest id
+                : torch.argmax(ints.eq(new Scalar(config.eosTokenId())).to(ScalarType.Int), new LongOptional(-1), false);
+        long b = last.size(0);
+        Tensor index = position.view(b, 1, 1).expand(b, 1, last.size(2));
+        return torch.gather(last, 1, index).squeeze(1);
+    }
+
+    private static void handToCaller(Tensor t) {
+        PointerScope outer = PointerScope.getInnerScope();
+        if (outer != null) {
+            outer.attach(t);
+            t.releaseReference();
+        }
+    }
+
+    private void checkIds(Tensor ids) {
+        if (ids.isNull()) {
+            throw new IllegalArgumentException("input ids tensor is freed (null)");
+        }
+        if (ids.dim() != 2 || ids.size(1) == 0 || ids.size(0) == 0) {
+            throw new IllegalArgumentException("input ids must be [B, L] with B, L > 0, got "
+                    + Arrays.toString(ids.sizes().vec().get()));
+        }
+        if (!ID_TYPES.contains(Torch.dtype(ids))) {
+            throw new IllegalArgumentException("input ids must be an integer tensor, got " + Torch.dtype(ids));
+        }
+        if (ids.size(1) > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("sequence length " + ids.size(1) + " exceeds max_position_embeddings "
+                    + config.maxPositionEmbeddings());
+        }
+        try (PointerScope scope = new PointerScope()) {
+            long min = ids.min().item_long();
+            long max = ids.max().item_long();
+            if (min < 0 || max >= config.vocabSize()) {
+                throw new IllegalArgumentException("token ids must be in [0, " + config.vocabSize() + "), got "
+                        + (min < 0 ? min : max));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------ accessors
+
+    /** The configuration. */
+    public ClipTextConfig config() {
+        return config;
+    }
+
+    /** Where the weights live and the forward runs. */
+    public FluxDevice device() {
+        return device;
+    }
+
+    /** The compute dtype. */
+    public ComputeDtype dtype() {
+        return dtype;
+    }
+
+    /** Tensors of the source this model did not use (empty when loaded strictly). */
+    public List<WeightInfo> leftovers() {
+        return weights.leftovers();
+    }
+
+    /** Bytes read from the weight files. */
+    public long weightBytes() {
+        return weights.sourceBytes();
+    }
+
+    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
+    @Override
+    public void close() {
+        closed = true;
+        weights.close();
+    }
+
+    @Override
+    public String toString() {
+        return "ClipTextModel[hidden " + config.hiddenSize() + ", " + config.numHiddenLayers() + " layers, " + device
+                + ", " + dtype + "]";
+    }
+}

@@ -1,0 +1,185 @@
+package io.github.flux4j.core.t5;
+
+import io.github.flux4j.core.text.HfActivation;
+import io.github.flux4j.core.text.HfConfig;
+import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.WeightInfo;
+import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.gguf.GgufMetadata;
+import io.github.flux4j.gguf.GgufValue;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The hyper-parameters of a T5 encoder, as transformers' {@code T5Config} names them.
+ *
+ * @param vocabSize                    {@code vocab_size}: rows of {@code shared}
+ * @param dModel                       {@code d_model}
+ * @param dKv                          {@code d_kv}: width of one head
+ * @param dFf                          {@code d_ff}: the feed-forward width
+ * @param numLayers                    {@code num_layers}
+ * @param numHeads                     {@code num_heads}
+ * @param relativeAttentionNumBuckets  {@code relative_attention_num_buckets}
+ * @param relativeAttentionMaxDistance {@code relative_attention_max_distance}
+ * @param layerNormEpsilon             {@code layer_norm_epsilon}
+ * @param denseActFn                   the feed-forward activation (from {@code feed_forward_proj})
+ * @param gatedAct                     whether the feed-forward is gated ({@code wi_0}, {@code wi_1})
+ *                                     rather than plain ({@code wi})
+ */
+public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayers, int numHeads,
+                       int relativeAttentionNumBuckets, int relativeAttentionMaxDistance, double layerNormEpsilon,
+                       HfActivation denseActFn, boolean gatedAct) {
+
+    private static final Pattern BLOCK = Pattern.compile("^encoder\\.block\\.(\\d+)\\.");
+
+    /**
+     * Validates the values.
+     *
+     * @throws IllegalArgumentException if a size is not positive
+     */
+    public T5Config {
+        if (vocabSize <= 0 || dModel <= 0 || dKv <= 0 || dFf <= 0 || numLayers <= 0 || numHeads <= 0
+                || relativeAttentionNumBuckets <= 1 || relativeAttentionMaxDistance <= 0) {
+            throw new IllegalArgumentException("T5 config sizes must be positive: vocab " + vocabSize + ", d_model " + dModel
+                    + ", d_kv " + dKv + ", d_ff " + dFf + ", layers " + numLayers + ", heads " + numHeads + ", buckets "
+                    + relativeAttentionNumBuckets + ", max distance " + relativeAttentionMaxDistance);
+        }
+        if (!(layerNormEpsilon > 0)) {
+            throw new IllegalArgumentException("layer_norm_epsilon must be positive, got " + layerNormEpsilon);
+        }
+        Objects.requireNonNull(denseActFn, "denseActFn");
+    }
+
+    /** FLUX.1's {@code text_encoder_2}: google/t5-v1_1-xxl's encoder (config.json of FLUX.1-dev). */
+    public static T5Config v11Xxl() {
+        return new T5Config(32128, 4096, 64, 10240, 24, 64, 32, 128, 1e-6, HfActivation.GELU_NEW, true);
+    }
+
+    /** Width of the attention projections: {@code numHeads * dKv} (need not equal {@code dModel}). */
+    public int innerDim() {
+        return numHeads * dKv;
+    }
+
+    /**
+     * Reads a {@code config.json} of a T5 model, with transformers' defaults for absent keys.
+     * As in {@code T5Config.__post_init__}, the activation and gating come from
+     * {@code feed_forward_proj} ({@code "gated-gelu"} means {@code gelu_new}), not from the
+     * {@code dense_act_fn} / {@code is_gated_act} keys the file may also carry.
+     *
+     * @throws WeightException if a value has the wrong type or is not supported
+     */
+    public static T5Config fromJson(HfConfig c) {
+        String proj = c.getString("feed_forward_proj", "relu");
+        String[] parts = proj.split("-");
+        if (parts.length > 2 || (parts.length == 2 && !parts[0].equals("gated"))) {
+            throw new WeightException(c.where() + ": feed_forward_proj '" + proj + "' is not 'gated-ACT' or 'ACT'");
+        }
+        boolean gated = parts.length == 2;
+        try {
+            HfActivation act = proj.equals("gated-gelu") ? HfActivation.GELU_NEW
+                    : HfActivation.fromConfigName(parts[parts.length - 1]);
+            return new T5Config(c.getInt("vocab_size", 32128), c.getInt("d_model", 512), c.getInt("d_kv", 64),
+                    c.getInt("d_ff", 2048), c.getInt("num_layers", 6), c.getInt("num_heads", 8),
+                    c.getInt("relative_attention_num_buckets", 32), c.getInt("relative_attention_max_distance", 128),
+                    c.getDouble("layer_norm_epsilon", 1e-6), act, gated);
+        } catch (IllegalArgumentException e) {
+            throw new WeightException(c.where() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}. */
+    public static T5Config read(Path configJson) throws IOException {
+        return fromJson(HfConfig.read(configJson));
+    }
+
+    /**
+     * The configuration of a checkpoint under transformers' names (see {@link T5Names#encoderView}):
+     * its {@code config.json} when it has one, otherwise inferred from the tensor shapes. Shapes
+     * give every size; the relative-attention maximum distance (128), the epsilon (1e-6) and the
+     * activation ({@code gelu_new} when gated, as T5 v1.1; {@code relu} otherwise, as the original
+     * T5) are T5's defaults.
+     *
+     * @throws WeightException if the tensors needed for the inference are missing or inconsistent
+     */
+    public static T5Config inferFrom(WeightSource source) {
+        if (!source.config().isEmpty()) {
+            return fromJson(new HfConfig(source.config(), source.path() + " config.json"));
+        }
+        return fromShapes(source, null);
+    }
+
+    /**
+     * Like {@link #inferFrom(WeightSource)} for a GGUF file: llama.cpp's hyper-parameter keys
+     * ({@code t5encoder.embedding_length}, {@code .feed_forward_length}, {@code .block_count},
+     * {@code .attention.head_count}, {@code .attention.key_length},
+     * {@code .attention.layer_norm_rms_epsilon}, {@code .attention.relative_buckets_count}, under
+     * the file's architecture) where present, shapes for the rest.
+     */
+    public static T5Config inferFrom(WeightSource source, GgufMetadata metadata) {
+        return fromShapes(source, metadata);
+    }
+
+    private static T5Config fromShapes(WeightSource s, @Nullable GgufMetadata md) {
+        WeightInfo shared = s.find(T5Names.SHARED).orElseThrow(() -> new WeightException(s.path() + " has no "
+                + T5Names.SHARED + " (token_embd in GGUF) and no config.json: not a T5 encoder"));
+        WeightInfo q = s.tensor("encoder.block.0.layer.0.SelfAttention.q.weight");
+        WeightInfo rel = s.tensor(T5Names.RELATIVE_ATTENTION_BIAS);
+        Optional<WeightInfo> wi0 = s.find("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
+        WeightInfo wi = wi0.orElseGet(() -> s.tensor("encoder.block.0.layer.1.DenseReluDense.wi.weight"));
+        if (shared.rank() != 2 || q.rank() != 2 || rel.rank() != 2 || wi.rank() != 2) {
+            throw new WeightException(s.path() + ": T5 weights must be 2-D: " + shared + ", " + q + ", " + rel + ", " + wi);
+        }
+        int layers = 0;
+        for (WeightInfo t : s.tensors()) {
+            Matcher m = BLOCK.matcher(t.name());
+            if (m.find()) {
+                layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+            }
+        }
+        String a = s.architecture().orElse("t5encoder");
+        int dModel = key(md, a + ".embedding_length", Math.toIntExact(shared.dim(1)));
+        int heads = key(md, a + ".attention.head_count", Math.toIntExact(rel.dim(1)));
+        long inner = q.dim(0);
+        if (inner % heads != 0) {
+            throw new WeightException(s.path() + ": q has " + inner + " rows, not a multiple of " + heads + " heads");
+        }
+        int dKv = key(md, a + ".attention.key_length", Math.toIntExact(inner / heads));
+        int dFf = key(md, a + ".feed_forward_length", Math.toIntExact(wi.dim(0)));
+        int blocks = key(md, a + ".block_count", layers);
+        int buckets = key(md, a + ".attention.relative_buckets_count", Math.toIntExact(rel.dim(0)));
+        double eps = 1e-6;
+        if (md != null) {
+            eps = decimal(md, a + ".attention.layer_norm_rms_epsilon", decimal(md, a + ".attention.layer_norm_epsilon", eps));
+        }
+        boolean gated = wi0.isPresent();
+        return new T5Config(Math.toIntExact(shared.dim(0)), dModel, dKv, dFf, blocks, heads, buckets, 128, eps,
+                gated ? HfActivation.GELU_NEW : HfActivation.RELU, gated);
+    }
+
+    /**
+     * A number key; a FLOAT32 value is read as the shortest decimal that rounds to it (1e-6, not
+     * 9.99999997e-7), which is what the converter wrote from the model's config.
+     */
+    private static double decimal(GgufMetadata md, String key, double fallback) {
+        Optional<GgufValue> v = md.find(key);
+        if (v.isEmpty()) {
+            return fallback;
+        }
+        if (v.get() instanceof GgufValue.Float32 f) {
+            return Double.parseDouble(Float.toString(f.value()));
+        }
+        return md.findDouble(key).orElse(fallback);
+    }
+
+    private static int key(@Nullable GgufMetadata md, String key, int fallback) {
+        if (md == null) {
+            return fallback;
+        }
+        return md.findLong(key).isPresent() ? Math.toIntExact(md.findLong(key).getAsLong()) : fallback;
+    }
+}

@@ -1,0 +1,288 @@
+package io.github.flux4j.core.t5;
+
+import io.github.flux4j.core.text.TextEncoderOptions;
+import io.github.flux4j.core.text.TextEncoderWeights;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.RenamedWeightSource;
+import io.github.flux4j.core.weights.WeightBinder;
+import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.WeightFormat;
+import io.github.flux4j.core.weights.WeightInfo;
+import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.gguf.GgufFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The T5 encoder, computing what transformers' {@code T5EncoderModel} computes with its default
+ * attention ("sdpa"): token embedding, pre-norm blocks of self-attention (relative position bias
+ * from block 0, shared by all blocks, no {@code 1/sqrt(d)} scaling) and gated or plain
+ * feed-forward, then a final RMS norm.
+ *
+ * <pre>{@code
+ * try (T5EncoderModel t5 = T5EncoderModel.load(Path.of("t5-v1_1-xxl-encoder-Q8_0.gguf"), TextEncoderOptions.defaults());
+ *      PointerScope scope = new PointerScope()) {
+ *     Tensor promptEmbeds = t5.forward(TokenIds.batch(ids));   // [1, 512, 4096] bf16
+ * }
+ * }</pre>
+ *
+ * <p>FLUX's pipeline passes 512 ids padded with 0 and <em>no attention mask</em>: padding tokens
+ * are attended to and change the result, so {@link #forward(Tensor)} does the same. A mask is
+ * available for other uses ({@link #forward(Tensor, Tensor)}).
+ *
+ * <p>Weights come from transformers checkpoints (single or sharded safetensors, with
+ * {@code config.json}) or from GGUF files in llama.cpp naming (city96's
+ * {@code t5-v1_1-xxl-encoder-gguf}; architecture {@code t5encoder} or {@code t5}). Quantized
+ * matrices stay in their blocks and are expanded on every forward; the token embedding and the
+ * relative-attention table are expanded once at load, since they are looked up, not multiplied.
+ * The model owns its weights and frees them in {@link #close()}. Concurrent forwards are safe.
+ */
+public final class T5EncoderModel implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
+    private static final Set<String> ARCHITECTURES = Set.of("t5encoder", "t5");
+    private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
+            ScalarType.Byte, ScalarType.Char);
+
+    private final T5Config config;
+    private final FluxDevice device;
+    private final ComputeDtype dtype;
+    private final Tensor shared;               // shared.weight [vocab, dModel]
+    private final List<T5Block> blocks;        // encoder.block.0 .. numLayers-1
+    private final T5LayerNorm finalLayerNorm;  // encoder.final_layer_norm.weight [dModel]
+    private final LoadedWeights weights;
+    private volatile boolean closed;
+
+    /** Binds every weight under {@code root} (transformers names, see {@link T5Names}). */
+    private T5EncoderModel(T5Config config, WeightPath root) {
+        this.config = config;
+        this.device = root.device();
+        this.dtype = root.dtype();
+        this.shared = root.tensor(T5Names.SHARED, config.vocabSize(), config.dModel());
+        WeightPath enc = root.at("encoder");
+        List<T5Block> list = new ArrayList<>();
+        for (int i = 0; i < config.numLayers(); i++) {
+            list.add(new T5Block(config, enc.at("block").at(i), i == 0));
+        }
+        this.blocks = List.copyOf(list);
+        this.finalLayerNorm = new T5LayerNorm(enc.at("final_layer_norm"), config.dModel(), config.layerNormEpsilon());
+        this.weights = root.weights();
+    }
+
+    // ------------------------------------------------------------------------------ loading
+
+    /**
+     * Opens {@code path} ({@link TextEncoderWeights#open}: a GGUF file, a transformers folder
+     * (sharded or not), a FLUX pipeline folder's {@code text_encoder_2}, a single safetensors
+     * file), loads the encoder and closes the files.
+     */
+    public static T5EncoderModel load(Path path, TextEncoderOptions options) throws IOException {
+        try (WeightSource source = TextEncoderWeights.open(path, "text_encoder_2")) {
+            return load(source, options);
+        }
+    }
+
+    /**
+     * Loads from an open source (which stays open), the configuration from its
+     * {@code config.json}, a GGUF file's hyper-parameter keys, or the tensor shapes (see
+     * {@link T5Config#inferFrom(WeightSource)}).
+     *
+     * @throws WeightException if a GGUF file's architecture is neither {@code t5encoder} nor
+     *                         {@code t5}, or tensors are missing, mis-shaped or (strict)
+     *                         unexpected: a {@link io.github.flux4j.core.weights.WeightBindingException}
+     *                         lists all of them under transformers' names, with the stored names
+     */
+    public static T5EncoderModel load(WeightSource source, TextEncoderOptions options) {
+        checkArchitecture(source);
+        RenamedWeightSource view = T5Names.encoderView(source);
+        T5Config config;
+        if (source.format() == WeightFormat.GGUF) {
+            try (GgufFile gguf = GgufFile.open(source.path())) {
+                config = T5Config.inferFrom(view, gguf.metadata());
+            } catch (IOException e) {
+                throw new UncheckedIOException(source.path() + ": cannot read the GGUF metadata", e);
+            }
+        } else {
+            config = T5Config.inferFrom(view);
+        }
+        return load(source, config, options);
+    }
+
+    /** Loads an encoder of a known configuration from an open source, which stays open. */
+    public static T5EncoderModel load(WeightSource source, T5Config config, TextEncoderOptions options) {
+        checkArchitecture(source);
+        Torch.init();
+        // Not closed: closing the view would close `source`, which the caller owns.
+        RenamedWeightSource view = T5Names.encoderView(source);
+        if (!view.hidden().isEmpty()) {
+            LOG.debug("{}: {} tensors not used by a T5 encoder ignored: {}", source.path(), view.hidden().size(),
+                    view.hidden().stream().limit(5).map(WeightInfo::name).toList());
+        }
+        String what = "a T5 encoder (d_model " + config.dModel() + ", " + config.numLayers() + " layers, "
+                + config.numHeads() + " heads)";
+        return WeightBinder.bind(view, options.binderOptions(), what, w -> new T5EncoderModel(config, w));
+    }
+
+    private static void checkArchitecture(WeightSource source) {
+        Optional<String> arch = source.architecture();
+        if (arch.isPresent() && !ARCHITECTURES.contains(arch.get())) {
+            throw new WeightException(source.path() + " is a '" + arch.get()
+                    + "' model (general.architecture), not a T5 encoder ('t5encoder' or 't5')");
+        }
+    }
+
+    // ------------------------------------------------------------------------------ forward
+
+    /**
+     * Encodes token ids with every position attending to every other, padding included: what
+     * diffusers' {@code FluxPipeline._get_t5_prompt_embeds} does (it passes no attention mask).
+     *
+     * @see #forward(Tensor, Tensor)
+     */
+    public Tensor forward(Tensor inputIds) {
+        return forward(inputIds, null);
+    }
+
+    /**
+     * Encodes token ids.
+     *
+     * @param inputIds      {@code [B, L]} integer token ids in {@code [0, vocabSize)}, any device
+     * @param attentionMask {@code [B, L]}, nonzero where a key may be attended to (a tokenizer's
+     *                      mask), or null to attend everywhere (FLUX); as transformers, masked
+     *                      keys get the dtype's lowest value added to their scores
+     * @return the last hidden state {@code [B, L, dModel]} in the compute dtype on the model's
+     *         device, owned by the caller's PointerScope (or the caller without one)
+     * @throws IllegalArgumentException if the ids or the mask have the wrong shape, type or range
+     */
+    public Tensor forward(Tensor inputIds, @Nullable Tensor attentionMask) {
+        if (closed) {
+            throw new IllegalStateException("T5EncoderModel is closed");
+        }
+        checkInputs(inputIds, attentionMask);
+        try (NoGradGuard noGrad = Torch.noGrad()) {
+            return Scopes.scoped(() -> run(inputIds, attentionMask));
+        }
+    }
+
+    private Tensor run(Tensor inputIds, @Nullable Tensor attentionMask) {
+        Device dev = device.toTorch();
+        Tensor ids = inputIds.to(dev, ScalarType.Long);
+        long b = ids.size(0);
+        long len = ids.size(1);
+        Tensor h = torch.embedding(shared, ids);
+        Tensor bias = blocks.get(0).selfAttention().computeBias(len, len, dev);
+        if (attentionMask != null) {
+            // create_position_bias_mask: where(mask, position_bias, finfo(dtype).min), per batch row
+            Tensor keep = attentionMask.to(dev, ScalarType.Bool).reshape(b, 1, 1, len);
+            bias = torch.where(keep, bias, new Scalar(lowest(Torch.dtype(bias))));
+        }
+        PointerScope scope = PointerScope.getInnerScope();
+        for (T5Block block : blocks) {
+            Tensor previous = h;
+            Tensor positionBias = bias;
+            h = Scopes.scoped(() -> block.forward(previous, positionBias)); // the block's temporaries are freed
+            scope.detach(previous);                                          // and so is its input
+        }
+        return finalLayerNorm.forward(h);
+    }
+
+    /** {@code torch.finfo(dtype).min}. */
+    private static double lowest(ScalarType t) {
+        return switch (t) {
+            case Half -> -65504.0;
+            case BFloat16 -> -3.3895313892515355e38;
+            case Float -> -Float.MAX_VALUE;
+            default -> throw new IllegalStateException("unexpected compute dtype " + t);
+        };
+    }
+
+    private void checkInputs(Tensor ids, @Nullable Tensor mask) {
+        if (ids.isNull()) {
+            throw new IllegalArgumentException("input ids tensor is freed (null)");
+        }
+        long[] shape = ids.sizes().vec().get();
+        if (shape.length != 2 || shape[0] == 0 || shape[1] == 0) {
+            throw new IllegalArgumentException("input ids must be [B, L] with B, L > 0, got " + Arrays.toString(shape));
+        }
+        if (!ID_TYPES.contains(Torch.dtype(ids))) {
+            throw new IllegalArgumentException("input ids must be an integer tensor, got " + Torch.dtype(ids));
+        }
+        if (mask != null && (mask.isNull() || !Arrays.equals(mask.sizes().vec().get(), shape))) {
+            throw new IllegalArgumentException("attention mask must be " + Arrays.toString(shape) + " like the ids, got "
+                    + (mask.isNull() ? "a freed tensor" : Arrays.toString(mask.sizes().vec().get())));
+        }
+        try (PointerScope scope = new PointerScope()) {
+            long min = ids.min().item_long();
+            long max = ids.max().item_long();
+            if (min < 0 || max >= config.vocabSize()) {
+                throw new IllegalArgumentException("token ids must be in [0, " + config.vocabSize() + "), got "
+                        + (min < 0 ? min : max));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------ accessors
+
+    /** The configuration. */
+    public T5Config config() {
+        return config;
+    }
+
+    /** Where the weights live and the forward runs. */
+    public FluxDevice device() {
+        return device;
+    }
+
+    /** The compute dtype. */
+    public ComputeDtype dtype() {
+        return dtype;
+    }
+
+    /** The blocks (for tests). */
+    List<T5Block> blocks() {
+        return blocks;
+    }
+
+    /** Tensors of the source this model did not use (empty when loaded strictly). */
+    public List<WeightInfo> leftovers() {
+        return weights.leftovers();
+    }
+
+    /** Bytes read from the weight files (quantized size for quantized tensors). */
+    public long weightBytes() {
+        return weights.sourceBytes();
+    }
+
+    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
+    @Override
+    public void close() {
+        closed = true;
+        weights.close();
+    }
+
+    @Override
+    public String toString() {
+        return "T5EncoderModel[d_model " + config.dModel() + ", " + config.numLayers() + " layers, " + device + ", "
+                + dtype + "]";
+    }
+}

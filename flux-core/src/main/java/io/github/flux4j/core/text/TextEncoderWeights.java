@@ -1,0 +1,51 @@
+package io.github.flux4j.core.text;
+
+import io.github.flux4j.core.weights.TransformersWeightSource;
+import io.github.flux4j.core.weights.WeightSource;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** Opens the files a text encoder is published as. */
+public final class TextEncoderWeights {
+    private TextEncoderWeights() {
+    }
+
+    /**
+     * Opens a text encoder's weights: a GGUF file (names as stored), a single safetensors file,
+     * a transformers model folder, or a diffusers pipeline folder whose {@code subfolder}
+     * ({@code text_encoder}, {@code text_encoder_2}) is such a model folder.
+     *
+     * @param path      the file or folder
+     * @param subfolder the pipeline sub-folder to look in when {@code path} is a folder without a
+     *                  checkpoint of its own
+     * @throws NoSuchFileException if {@code path} does not exist
+     * @throws IOException         if a file cannot be read
+     */
+    public static WeightSource open(Path path, String subfolder) throws IOException {
+        if (Files.isDirectory(path)) {
+            boolean own = Files.isRegularFile(path.resolve(TransformersWeightSource.INDEX))
+                    || Files.isRegularFile(path.resolve(TransformersWeightSource.SINGLE));
+            if (!own && Files.isDirectory(path.resolve(subfolder))) {
+                return TransformersWeightSource.open(path.resolve(subfolder));
+            }
+            return TransformersWeightSource.open(path);
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new NoSuchFileException(path.toString());
+        }
+        return isGguf(path) ? WeightSource.gguf(path) : TransformersWeightSource.open(path);
+    }
+
+    private static boolean isGguf(Path file) throws IOException {
+        byte[] magic = new byte[4];
+        int n;
+        try (InputStream in = Files.newInputStream(file)) {
+            n = in.readNBytes(magic, 0, 4);
+        }
+        return n == 4 && "GGUF".equals(new String(magic, StandardCharsets.US_ASCII));
+    }
+}

@@ -1,0 +1,13 @@
+/**
+ * What the two text encoders share: load options ({@link io.github.flux4j.core.text.TextEncoderOptions}),
+ * the transformers activation functions computed op for op
+ * ({@link io.github.flux4j.core.text.HfActivation}), reading transformers' {@code config.json}
+ * ({@link io.github.flux4j.core.text.HfConfig}) and token-id batches
+ * ({@link io.github.flux4j.core.text.TokenIds}). The encoders themselves are in
+ * {@link io.github.flux4j.core.clip} and {@link io.github.flux4j.core.t5}; see
+ * {@code docs/text-encoders.md}.
+ */
+@NullMarked
+package io.github.flux4j.core.text;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,157 @@
+package io.github.flux4j.core.weights;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Another {@link WeightSource} under different names: each stored name is mapped to the name a
+ * model binds, or hidden. Used to read llama.cpp-named GGUF files ({@code enc.blk.0.attn_q.weight})
+ * under transformers' names ({@code encoder.block.0.layer.0.SelfAttention.q.weight}), to strip
+ * checkpoint prefixes, or to hide tensors a model never uses (a tied duplicate, the vision tower
+ * of a full CLIP checkpoint), which strict binding would otherwise report as unexpected.
+ *
+ * <pre>{@code
+ * try (WeightSource w = RenamedWeightSource.of(WeightSource.gguf(file), T5Names::fromLlamaCpp)) {
+ *     ...
+ * }
+ * }</pre>
+ *
+ * <p>{@link WeightInfo#origin()} keeps the stored name, so error messages name both. The bytes
+ * are the underlying source's: nothing is copied. Closing this source closes the underlying one.
+ */
+public final class RenamedWeightSource implements WeightSource {
+
+    /** Maps the names of a source. */
+    @FunctionalInterface
+    public interface NameMapping {
+        /**
+         * The name to present for a stored tensor.
+         *
+         * @param storedName the underlying source's name
+         * @return the new name, the same name to keep it, or null to hide the tensor
+         */
+        @Nullable String map(String storedName);
+    }
+
+    private final WeightSource source;
+    private final List<WeightInfo> tensors;
+    private final Map<String, WeightInfo> byName;
+    private final Map<String, WeightInfo> underlying;
+    private final List<WeightInfo> hidden;
+
+    private RenamedWeightSource(WeightSource source, NameMapping mapping) {
+        this.source = source;
+        Map<String, WeightInfo> names = new LinkedHashMap<>();
+        Map<String, WeightInfo> under = new LinkedHashMap<>();
+        List<WeightInfo> dropped = new ArrayList<>();
+        for (WeightInfo t : source.tensors()) {
+            String name = mapping.map(t.name());
+            if (name == null) {
+                dropped.add(t);
+                continue;
+            }
+            WeightInfo previous = under.get(name);
+            if (previous != null) {
+                throw new WeightException(source.path() + ": tensors " + previous.name() + " and " + t.name()
+                        + " would both be read as " + name);
+            }
+            names.put(name, name.equals(t.name()) ? t
+                    : new WeightInfo(name, t.type(), t.storedType(), t.shape(), t.byteSize(), t.origin()));
+            under.put(name, t);
+        }
+        this.byName = Collections.unmodifiableMap(names);
+        this.underlying = under;
+        this.tensors = List.copyOf(names.values());
+        this.hidden = List.copyOf(dropped);
+    }
+
+    /**
+     * {@code source} under the names {@code mapping} gives; takes ownership of {@code source}
+     * (closing the result closes it).
+     *
+     * @throws WeightException if two stored tensors map to the same name; {@code source} is then
+     *                         left open
+     */
+    public static RenamedWeightSource of(WeightSource source, NameMapping mapping) {
+        Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(mapping, "mapping");
+        return new RenamedWeightSource(source, mapping);
+    }
+
+    /** The underlying source. */
+    public WeightSource underlying() {
+        return source;
+    }
+
+    /** The underlying source's tensors the mapping hid, under their stored names. */
+    public List<WeightInfo> hidden() {
+        return hidden;
+    }
+
+    @Override
+    public WeightFormat format() {
+        return source.format();
+    }
+
+    @Override
+    public Path path() {
+        return source.path();
+    }
+
+    @Override
+    public Optional<String> architecture() {
+        return source.architecture();
+    }
+
+    @Override
+    public Map<String, Object> config() {
+        return source.config();
+    }
+
+    @Override
+    public List<WeightInfo> tensors() {
+        return tensors;
+    }
+
+    @Override
+    public Optional<WeightInfo> find(String name) {
+        return Optional.ofNullable(byName.get(name));
+    }
+
+    @Override
+    public ByteBuffer read(WeightInfo tensor) {
+        return source.read(own(tensor));
+    }
+
+    @Override
+    public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
+        return source.read(own(tensor), offsetInTensor, length);
+    }
+
+    private WeightInfo own(WeightInfo tensor) {
+        WeightInfo t = underlying.get(tensor.name());
+        if (t == null || !tensor.equals(byName.get(tensor.name()))) {
+            throw new WeightException("tensor " + tensor.name() + " does not belong to " + this);
+        }
+        return t;
+    }
+
+    @Override
+    public void close() throws IOException {
+        source.close();
+    }
+
+    @Override
+    public String toString() {
+        return source + " (renamed)";
+    }
+}
