@@ -1,5 +1,7 @@
 package io.github.flux4j.core.transformer;
 
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
@@ -8,6 +10,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -62,20 +65,72 @@ final class FluxMath {
 
     /**
      * diffusers' {@code get_timestep_embedding(t, 256, flip_sin_to_cos=True,
-     * downscale_freq_shift=0)}: {@code f_k = exp(-ln(10000) * k / 128)} in float32 on the
-     * device, {@code arg = float(t) * f_k}, output {@code [cos(arg) | sin(arg)]}, float32
-     * {@code [B, 256]}.
+     * downscale_freq_shift=0)} for {@code t [B]} (any device, any float dtype: its values are read
+     * as float32, as diffusers' {@code timesteps.float()}): float32 {@code [B, 256]}
+     * {@code [cos(arg) | sin(arg)]} on t's device, computed on the host by {@link #sinusoid}.
      */
     static Tensor timestepEmbedding(Tensor t) {
+        Tensor host = t.to(new Device(DeviceType.CPU), ScalarType.Float).contiguous();
+        float[] ts = new float[(int) host.numel()];
+        host.data_ptr_float().get(ts);
+        float[] table = sinusoid(ts);
+        FloatPointer data = new FloatPointer(table);
+        Tensor cpu = torch.from_blob(data, new long[] {ts.length, TIME_EMBED_DIM}, new TensorOptions(ScalarType.Float));
+        // the one copy into LibTorch-owned memory (then `data` may be freed with the scope)
+        return t.is_cuda() ? cpu.to(t.device(), ScalarType.Float) : cpu.clone();
+    }
+
+    /** {@code float32(-ln(10000))}: torch casts the Python float to the tensor's dtype. */
+    private static final float NEG_LN_MAX_PERIOD = (float) -Math.log(10000.0);
+    /** The 128 frequencies, correctly rounded to float32 (see {@link #sinusoid}). */
+    private static final float[] FREQS = frequencies();
+
+    private static float[] frequencies() {
         int half = TIME_EMBED_DIM / 2;
-        TensorOptions f32 = new TensorOptions(ScalarType.Float).device(new DeviceOptional(t.device()));
-        Tensor exponent = torch.arange(new Scalar(0L), new Scalar((long) half), f32)
-                .mul(new Scalar(-Math.log(10000.0)))
-                .div(new Scalar((long) half));
-        Tensor freqs = torch.exp(exponent);
-        Tensor args = t.unsqueeze(1).to(ScalarType.Float).mul(freqs.unsqueeze(0));
-        // cat([sin, cos]) then flip_sin_to_cos swaps the halves: [cos | sin].
-        return torch.cat(new TensorVector(torch.cos(args), torch.sin(args)), -1);
+        float[] f = new float[half];
+        for (int k = 0; k < half; k++) {
+            // float32 ops as torch: (c * k) rounded, then / 128 (exact)
+            float exponent = (NEG_LN_MAX_PERIOD * k) / half;
+            f[k] = (float) StrictMath.exp(exponent);
+        }
+        return f;
+    }
+
+    /** The sinusoid frequencies {@code exp(-ln(10000) k / 128)}, k = 0..127, as float32 (a copy). */
+    static float[] frequencies128() {
+        return FREQS.clone();
+    }
+
+    /**
+     * The sinusoidal embedding {@code [B * 256]} (row-major) of float32 timesteps, the operations
+     * of diffusers' {@code get_timestep_embedding} in its order and dtypes, evaluated in Java:
+     * {@code exponent_k = float32(float32(-ln 10000) * k) / 128} (float32, as torch),
+     * {@code f_k = float32(exp(exponent_k))}, {@code arg = float32(t * f_k)} (one float32
+     * multiplication, as torch), output {@code [float32(cos(arg)) | float32(sin(arg))]}.
+     *
+     * <p>Each transcendental is evaluated in double ({@link StrictMath}: fdlibm, the same bits on
+     * every JVM and platform) and rounded once to float32: the correctly rounded float32 result
+     * except where the exact value lies within a double ulp of a float32 rounding midpoint (about
+     * 1 value in 10^8; for the 128 frequencies checked: the nearest is 0.004 float32 ulps away).
+     * float32 {@code exp}/{@code sin}/{@code cos} kernels are only accurate to 1–4 ulps and differ
+     * between libraries (MKL VML, SLEEF, CUDA), and with arguments up to {@code 1000 * guidance}
+     * a one-ulp difference in a frequency moves an argument by whole ulps (10^-4 at 4000):
+     * evaluating the table here gives the same embedding on CPU and CUDA, whatever LibTorch's
+     * build, within ~1e-5 of any correctly rounding implementation. See docs/transformer.md.
+     */
+    static float[] sinusoid(float[] t) {
+        int half = TIME_EMBED_DIM / 2;
+        float[] out = new float[t.length * TIME_EMBED_DIM];
+        for (int b = 0; b < t.length; b++) {
+            int row = b * TIME_EMBED_DIM;
+            for (int k = 0; k < half; k++) {
+                float arg = t[b] * FREQS[k];
+                // cat([sin, cos]) then flip_sin_to_cos swaps the halves: [cos | sin]
+                out[row + k] = (float) StrictMath.cos(arg);
+                out[row + half + k] = (float) StrictMath.sin(arg);
+            }
+        }
+        return out;
     }
 
     /**

@@ -34,15 +34,22 @@ class FluxTransformerReferenceTest {
     static final double F32_EXACT_TOL = 1e-6;
     /**
      * float32 compute vs diffusers' float32 forward, from the conditioning vector {@code temb} on
-     * (every block, the output). Observed up to 1.6e-5 for dev, 2e-6 for schnell. The excess over
-     * float rounding comes entirely from the sinusoidal timestep/guidance embedding: LibTorch
-     * 2.10's CPU {@code exp}/{@code sin}/{@code cos} (JavaCPP build) and torch 2.13's (the
-     * reference) differ by one ulp on 17 of the 128 frequencies {@code exp(-ln(1e4) k/128)}, and
-     * the argument {@code 1000 * guidance = 4000} magnifies one ulp of a frequency to ~1e-4 in the
-     * embedding: {@code temb} is off by 1e-5 before any block runs. A wrong op (chunk order,
-     * RoPE layout, a missing cast) moves these by 1e-2 or more.
+     * (every block, the output). Observed: at most 9.1e-6 (dev-F32, {@code single.1} text
+     * stream), 6–8e-6 for the other dev files, 1.4e-6 for schnell. The residual is the
+     * reference's own rounding, not our arithmetic: diffusers' sinusoid took torch 2.13's float32
+     * {@code exp} (MKL VML, accurate to 1 ulp, not correctly rounded), which rounds 2 of the 128
+     * frequencies {@code exp(-ln(1e4) k/128)} the other way, k = 12 (exact value 0.479 ulp above
+     * the float below; MKL returns the float above) and k = 106. We use the correctly rounded
+     * values ({@link FluxMath#sinusoid}); at {@code 1000 * guidance = 4000} that one ulp of
+     * f₁₂ is one ulp (1.2e-4) of its argument, so the guidance embedding differs by 1.1e-5 and
+     * {@code temb} by 6.6e-6 before any block runs. diffusers itself, run with the correctly
+     * rounded sinusoid, is as far from its own reference (9.13e-6 max, output 8.2e-6 dev-F32);
+     * our forward vs that run: 2.7e-7 ({@code temb}) … 7.4e-7 (blocks, output), float32 GEMM
+     * summation order (OpenBLAS here, MKL in torch 2.13: ~2e-7 per linear on random data). So the
+     * margin to 1e-5 is ~1e-6, ~5× what the kernels contribute. A wrong op (chunk order, RoPE
+     * layout, a missing cast) moves these by 1e-2 or more.
      */
-    static final double F32_TOL = 3e-5;
+    static final double F32_TOL = 1e-5;
     /**
      * bf16 compute with our default exact (float32) dequantization vs diffusers' GGUF bf16 path,
      * which dequantizes in float16 arithmetic (each op rounded to fp16) before casting to bf16:
@@ -54,12 +61,14 @@ class FluxTransformerReferenceTest {
     /**
      * bf16 compute with diffusers' float16 dequantization: the same bf16 weights bit for bit.
      * Observed: dev F32/BF16/Q8_0/Q4_0 and schnell Q8_0 give diffusers' output bit for bit; the
-     * others differ by up to 4.3e-3 because two CPU kernels of LibTorch 2.10 differ from torch
-     * 2.13's: the conditioning sinusoid (see {@link #F32_TOL}) and bf16
-     * {@code scaled_dot_product_attention} (about 1 output in 8000 one bf16 ulp off, measured on
-     * random inputs). With diffusers' sinusoid replaced by ours, its dev-Q4_K and schnell-F32
-     * runs equal ours bit for bit through the first double block and first differ in 13 of 6144
-     * image values after the second: an ulp flip that later bf16 blocks spread.
+     * others differ by up to 4.3e-3 because LibTorch 2.10's CPU bf16
+     * {@code scaled_dot_product_attention} differs from torch 2.13's (about 1 output in 8000 one
+     * bf16 ulp off, measured on random inputs). With diffusers' sinusoid replaced by ours, its
+     * dev-Q4_K and schnell-F32 runs equal ours bit for bit through the first double block and
+     * first differ in 13 of 6144 image values after the second: an ulp flip that later bf16
+     * blocks spread. (The sinusoid's float32 one-ulp differences, {@link #F32_TOL}, hardly
+     * survive its cast to bf16: every bf16 error here was the same, to 3 digits, when the
+     * sinusoid still used LibTorch's own exp/sin/cos.)
      */
     static final double BF16_DIFFUSERS_DEQUANT_TOL = 1e-2;
     /** Intermediates bit-identical (up to kernel summation order) to diffusers: everything before {@code temb}. */
@@ -102,8 +111,9 @@ class FluxTransformerReferenceTest {
             });
             assertThat(io.github.flux4j.core.torch.Torch.dtype(out)).isEqualTo(ScalarType.Float);
             errors.put("output", FluxReference.relError(out, ref.get("f32.output")));
-            System.out.printf("%-28s f32 max rel error %.2e over %d tensors%n", v.variantName(),
-                    errors.values().stream().mapToDouble(Double::doubleValue).max().orElse(0), errors.size());
+            Map.Entry<String, Double> worst = errors.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
+            System.out.printf("%-28s f32 rel error: output %.2e, max %.2e (%s) over %d tensors%n", v.variantName(),
+                    errors.get("output"), worst.getValue(), worst.getKey(), errors.size());
             // every stored intermediate was compared
             assertThat(errors.keySet()).containsAll(intermediates);
             assertThat(errors).allSatisfy((name, err) -> assertThat(err).as(v + " " + name)
@@ -111,6 +121,7 @@ class FluxTransformerReferenceTest {
 
             if (ref.has("rounding.f32.output")) {
                 double err = FluxReference.relError(run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.f32.output"));
+                System.out.printf("%-28s f32 rel error: rounding.f32.output %.2e%n", v.variantName(), err);
                 assertThat(err).as(v + " rounding.f32.output").isLessThan(F32_TOL);
             }
         }

@@ -1,0 +1,67 @@
+package io.github.flux4j.core.transformer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.flux4j.core.torch.Torch;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Test;
+
+/** The host-side sinusoidal timestep embedding ({@link FluxMath#sinusoid}). */
+class FluxMathTest {
+
+    @Test
+    void frequenciesAreCorrectlyRounded() {
+        float[] f = FluxMath.frequencies128();
+        assertThat(f).hasSize(128);
+        assertThat(f[0]).isEqualTo(1f);
+        for (int k = 0; k < 128; k++) {
+            // torch's float32 exponent: float32(-ln 1e4) * k rounded, / 128 exact
+            float exponent = ((float) -Math.log(10000.0) * k) / 128;
+            double exact = StrictMath.exp(exponent); // within 1 double ulp of exp(exponent)
+            double ulp = Math.ulp(f[k]);
+            double offset = (exact - f[k]) / ulp; // where exp lies, in float32 ulps from f[k]
+            assertThat(Math.abs(offset)).as("k=%d", k).isLessThan(0.5);
+            // far enough from a rounding midpoint that the double's own error cannot matter
+            assertThat(0.5 - Math.abs(offset)).as("k=%d", k).isGreaterThan(1e-6);
+        }
+        // the two where torch 2.13 (MKL VML) rounds the other way, see FluxTransformerReferenceTest.F32_TOL
+        assertThat(f[12]).isEqualTo(0.4216964840888977f);
+        assertThat(Math.nextUp(f[12])).isEqualTo(0.42169651389122009f);
+        assertThat(f[106]).isEqualTo(4.8696750309318304e-4f);
+    }
+
+    @Test
+    void sinusoidIsCosThenSinOfFloat32Products() {
+        float[] t = {0f, 500f, 4000f};
+        float[] out = FluxMath.sinusoid(t);
+        float[] f = FluxMath.frequencies128();
+        assertThat(out).hasSize(3 * 256);
+        for (int k = 0; k < 128; k++) {
+            assertThat(out[k]).isEqualTo(1f);
+            assertThat(out[128 + k]).isEqualTo(0f);
+        }
+        // t = 4000, k = 12: arg = float32(4000 * f12) = 1686.785888671875
+        float arg = 4000f * f[12];
+        assertThat(arg).isEqualTo(1686.785888671875f);
+        assertThat(out[2 * 256 + 12]).isEqualTo((float) StrictMath.cos(1686.785888671875));
+        assertThat(out[2 * 256 + 128 + 12]).isEqualTo((float) StrictMath.sin(1686.785888671875));
+        assertThat(out[256 + 1]).isEqualTo((float) StrictMath.cos(500f * f[1]));
+    }
+
+    @Test
+    void embeddingTensorIsTheTableForAnyInputDtype() {
+        Torch.init();
+        try (PointerScope scope = new PointerScope()) {
+            // bf16 t: read as float32 (diffusers' timesteps.float()), the table stays float32
+            Tensor t = Tensor.create(new float[] {500f, 752f}, new long[] {2}).to(ScalarType.BFloat16);
+            Tensor emb = FluxMath.timestepEmbedding(t);
+            assertThat(Torch.dtype(emb)).isEqualTo(ScalarType.Float);
+            assertThat(FluxMath.shape(emb)).containsExactly(2, 256);
+            float[] got = new float[2 * 256];
+            emb.contiguous().data_ptr_float().get(got);
+            assertThat(got).containsExactly(FluxMath.sinusoid(new float[] {500f, 752f}));
+        }
+    }
+}
