@@ -4,7 +4,7 @@
 Writes into flux-core/src/test/resources/reference/text/ (see README.md there):
 
   clip/config.json, clip/model.safetensors
-        a random CLIPTextModel (hidden 64, 2 layers, 4 heads, vocab 1000, 77 positions,
+        a random CLIPTextModel (hidden 64, 2 layers, 4 heads, vocab 1851 = the tiny CLIP tokenizer's, 77 positions,
         quick_gelu, legacy eos_token_id 2 like FLUX's openai/clip-vit-large-patch14 config),
         saved by save_pretrained with bfloat16 weights (half the bytes; every loader below reads
         the same bf16 values, exactly representable in float32)
@@ -48,9 +48,9 @@ from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "flux-core/src/test/resources/reference/text"
 
-CLIP_VOCAB = 1000
-CLIP_BOS = 998
-CLIP_EOT = 999          # the largest id, as 49407 in CLIP's real vocabulary
+CLIP_VOCAB = 1851      # the tiny CLIP tokenizer of flux-pipeline (tokenizer_refs.py): 1849 BOS, 1850 EOT
+CLIP_BOS = 1849
+CLIP_EOT = 1850        # the largest id, as 49407 in CLIP's real vocabulary
 CLIP_OTHER_EOS = 500    # eos id of the non-legacy pooling variant
 T5_VOCAB = 1100
 T5_EOS = 1
@@ -103,9 +103,9 @@ def load(cls, path: Path, dtype: torch.dtype):
 def clip_ids(rng: np.random.Generator) -> torch.Tensor:
     """Two full-length (77) rows: a short prompt padded with EOT (CLIP's pad token) and a
     prompt that fills all 77 positions. Both contain CLIP_OTHER_EOS once."""
-    short = [CLIP_BOS] + list(rng.integers(3, 990, 12)) + [CLIP_EOT] * 64
+    short = [CLIP_BOS] + list(rng.integers(3, 1840, 12)) + [CLIP_EOT] * 64
     short[4] = CLIP_OTHER_EOS
-    full = [CLIP_BOS] + list(rng.integers(3, 990, 75)) + [CLIP_EOT]
+    full = [CLIP_BOS] + list(rng.integers(3, 1840, 75)) + [CLIP_EOT]
     full[30] = CLIP_OTHER_EOS
     for row in (short, full):
         assert row.count(CLIP_OTHER_EOS) == 1 and len(row) == 77

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link ClipTextModel} against transformers' {@code CLIPTextModel} on the tiny CLIP of
- * {@code reference/text/} (hidden 64, 2 layers, 4 heads, 77 positions). Errors are relative:
+ * {@code reference/text/} (hidden 64, 2 layers, 4 heads, 77 positions, the vocabulary of
+ * flux-pipeline's tiny CLIP tokenizer). Errors are relative:
  * ‖ours − ref‖₂ / ‖ref‖₂.
  */
 class ClipTextModelTest {
@@ -66,7 +67,7 @@ class ClipTextModelTest {
     @Test
     void configIsReadFromConfigJson() throws IOException {
         ClipTextConfig c = ClipTextConfig.read(CLIP.resolve("config.json"));
-        assertThat(c).isEqualTo(new ClipTextConfig(1000, 64, 128, 2, 4, 77, HfActivation.QUICK_GELU, 1e-5, 2));
+        assertThat(c).isEqualTo(new ClipTextConfig(1851, 64, 128, 2, 4, 77, HfActivation.QUICK_GELU, 1e-5, 2));
         assertThat(c.legacyEosPooling()).isTrue();
         assertThat(c.headDim()).isEqualTo(16);
     }
@@ -76,7 +77,7 @@ class ClipTextModelTest {
         try (WeightSource s = TransformersWeightSource.open(CLIP.resolve("model.safetensors"))) {
             // No config.json next to a single file: sizes from shapes, heads = hidden / 64.
             assertThat(ClipTextConfig.inferFrom(ClipNames.textModelView(s)))
-                    .isEqualTo(new ClipTextConfig(1000, 64, 128, 2, 1, 77, HfActivation.QUICK_GELU, 1e-5, 2));
+                    .isEqualTo(new ClipTextConfig(1851, 64, 128, 2, 1, 77, HfActivation.QUICK_GELU, 1e-5, 2));
         }
     }
 
@@ -130,7 +131,7 @@ class ClipTextModelTest {
             ClipTextOutput full = m.forward(ids);
             ClipTextOutput prefix = m.forward(ids.narrow(1, 0, 20).to(ScalarType.Int));
             assertThat(TextRefs.maxAbsError(prefix.lastHiddenState(), full.lastHiddenState().narrow(1, 0, 20))).isLessThan(1e-5);
-            ClipTextOutput single = m.forward(TokenIds.batch(new int[] {998, 5, 999}));
+            ClipTextOutput single = m.forward(TokenIds.batch(new int[] {1849, 5, 1850}));
             assertThat(single.pooledOutput().sizes().vec().get()).containsExactly(1, 64);
         }
     }
@@ -140,8 +141,8 @@ class ClipTextModelTest {
         try (ClipTextModel m = ClipTextModel.load(CLIP, F32); PointerScope scope = new PointerScope()) {
             assertThatThrownBy(() -> m.forward(TokenIds.batch(new int[78])))
                     .hasMessageContaining("sequence length 78 exceeds max_position_embeddings 77");
-            assertThatThrownBy(() -> m.forward(TokenIds.batch(new int[] {1, 1000})))
-                    .hasMessageContaining("token ids must be in [0, 1000), got 1000");
+            assertThatThrownBy(() -> m.forward(TokenIds.batch(new int[] {1, 1851})))
+                    .hasMessageContaining("token ids must be in [0, 1851), got 1851");
             assertThatThrownBy(() -> m.forward(TokenIds.batch(new int[] {1, 2}).to(ScalarType.Float)))
                     .hasMessageContaining("integer tensor");
         }
