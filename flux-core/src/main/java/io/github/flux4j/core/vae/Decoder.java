@@ -45,7 +45,9 @@ final class Decoder {
         for (UpDecoderBlock2D up : upBlocks) {
             h = Steps.replace(h, up::forward);
         }
-        h = Steps.replace(h, t -> convOut.forward(torch.silu(convNormOut.forward(t))));
+        h = Steps.replace(h, convNormOut::forward);
+        h = Steps.replace(h, torch::silu);
+        h = Steps.replace(h, convOut::forward);
         return Steps.handOver(h);
     }
 }

@@ -29,8 +29,14 @@ final class ResnetBlock2D {
 
     /** {@code [B, in, H, W] -> [B, out, H, W]}, in the caller's scope. */
     Tensor forward(Tensor x) {
-        Tensor h = Steps.owned(() -> conv1.forward(torch.silu(norm1.forward(x))));
-        h = Steps.replace(h, t -> conv2.forward(torch.silu(norm2.forward(t))));
+        // One op per step, each result freeing the previous: what Python's rebinding of
+        // hidden_states frees, so that the peak holds no more activations than diffusers'.
+        Tensor h = Steps.owned(() -> norm1.forward(x));
+        h = Steps.replace(h, torch::silu);
+        h = Steps.replace(h, conv1::forward);
+        h = Steps.replace(h, norm2::forward);
+        h = Steps.replace(h, torch::silu);
+        h = Steps.replace(h, conv2::forward);
         Tensor hidden = h;
         // (input_tensor + hidden_states) / output_scale_factor: the factor is 1, and x / 1 is x exactly.
         return Steps.handOver(Steps.replace(hidden, t -> (convShortcut == null ? x : convShortcut.forward(x)).add(t)));

@@ -35,12 +35,15 @@ class VaeDecoderReferenceTest {
     /** float32 intermediates, a few layers deep (observed 1e-7 to 4e-7). */
     static final double F32_STAGE_TOL = 2e-6;
     /**
-     * bf16 vs diffusers' bf16 decode. Observed: bit-identical on this machine's CPU (same ATen
-     * kernels), tiles and postprocessing included. The tolerance leaves room for another CPU whose
-     * bf16 convolution kernels round differently; it is a tenth of the bf16-vs-f32 gap (1.7e-2), so
-     * a bf16 step done in float32 (or the reverse) fails it.
+     * bf16 vs diffusers' bf16 decode. Observed: bit-identical on the machine that made the
+     * references (same ATen CPU kernels), tiles and postprocessing included; 9.6e-3 to 1.05e-2 on the
+     * GPU host's CPU, whose bf16 convolution kernels round elsewhere. A bf16 decode is a bf16
+     * approximation of the float32 one (diffusers' own: 1.7e-2 to 1.9e-2 from it), and two
+     * such approximations by different kernels are up to √2 times that apart. So bf16 is only
+     * checked to be a bf16 decode of the right model, against both references; the float32 tests
+     * are the ones that catch mistakes in structure or arithmetic.
      */
-    static final double BF16_TOL = 2e-3;
+    static final double BF16_TOL = 3e-2;
     /**
      * uint8 images from float32 decodes: {@code round(v * 255)} flips by one where the decodes'
      * 1e-6 difference straddles a rounding boundary (observed: one channel value of 12288 in the
@@ -49,8 +52,11 @@ class VaeDecoderReferenceTest {
     static final int F32_IMAGE_LSB = 1;
     /** At most this fraction of the channel values of an f32 image may be one step off. */
     static final double F32_IMAGE_FLIPS = 1e-3;
-    /** bf16 images: identical observed; two steps allowed for other CPUs (see {@link #BF16_TOL}). */
-    static final int BF16_IMAGE_LSB = 2;
+    /**
+     * bf16 images: identical where the kernels match, up to 10 steps apart on the GPU host's CPU
+     * (diffusers' own bf16 and f32 images are up to 12 apart).
+     */
+    static final int BF16_IMAGE_LSB = 16;
 
     private static VaeReference ref;
     private static VaeDecoder f32;
@@ -108,11 +114,13 @@ class VaeDecoderReferenceTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor decoded = f32.decodeLatents(ref.get("input." + c), c.equals("tiled"));
             assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.Float);
-            assertThat(VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"))).isLessThan(F32_TOL);
-
+            double rel = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
             RgbImage image = VaeImageProcessor.postprocess(decoded).get(0);
             RgbImage expected = ref.image("f32." + c + ".image");
             int[] diffs = VaeReference.pixelDiffs(image, expected);
+            System.out.printf("VAE cpu f32 %s: rel %.3e, image max diff %d, values differing %d%n", c, rel, diffs[0], diffs[1]);
+            assertThat(rel).isLessThan(F32_TOL);
+
             assertThat(diffs[0]).as("max channel difference").isLessThanOrEqualTo(F32_IMAGE_LSB);
             assertThat(diffs[1]).as("channel values off by one").isLessThanOrEqualTo(
                     (int) (F32_IMAGE_FLIPS * 3 * image.width() * image.height()));
@@ -125,10 +133,15 @@ class VaeDecoderReferenceTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor decoded = bf16.decodeLatents(ref.get("input." + c), c.equals("tiled"));
             assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.BFloat16);
-            assertThat(VaeReference.relError(decoded, ref.get("bf16." + c + ".decoded"))).isLessThan(BF16_TOL);
-
+            double rel = VaeReference.relError(decoded, ref.get("bf16." + c + ".decoded"));
             RgbImage image = bf16.decodeToImages(ref.get("input." + c), c.equals("tiled")).get(0);
-            assertThat(VaeReference.maxPixelDiff(image, ref.image("bf16." + c + ".image"))).isLessThanOrEqualTo(BF16_IMAGE_LSB);
+            int[] diffs = VaeReference.pixelDiffs(image, ref.image("bf16." + c + ".image"));
+            double relF32 = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
+            System.out.printf("VAE cpu bf16 %s: rel %.3e (vs f32 %.3e), image max diff %d, values differing %d%n", c, rel,
+                    relF32, diffs[0], diffs[1]);
+            assertThat(rel).isLessThan(BF16_TOL);
+            assertThat(relF32).isLessThan(BF16_TOL);
+            assertThat(diffs[0]).isLessThanOrEqualTo(BF16_IMAGE_LSB);
         }
     }
 

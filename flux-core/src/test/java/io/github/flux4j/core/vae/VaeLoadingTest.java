@@ -249,6 +249,31 @@ class VaeLoadingTest {
     }
 
     @Test
+    void theShapeListOfTheCudaTestIsTheTinyFilesDecoder() throws IOException {
+        Map<String, long[]> shapes = VaeCudaTest.decoderShapes(VaeDecoderReferenceTest.readTinyConfig());
+        try (VaeWeightSource source = VaeWeightSource.open(VaeReference.folder())) {
+            assertThat(shapes.keySet()).containsExactlyInAnyOrderElementsOf(
+                    source.tensors().stream().map(WeightInfo::name).toList());
+            shapes.forEach((name, shape) -> assertThat(source.tensor(name).shape()).as(name).containsExactly(shape));
+        }
+    }
+
+    @Test
+    void aFluxSizedFolderLoadsStrictlyAndDecodes() throws IOException {
+        // FLUX.1's VAE shapes (49.5M decoder parameters) with random values: the preset and the
+        // FLUX config.json bind it strictly; a 4x4 latent keeps the CPU decode short.
+        Path dir = VaeCudaTest.writeRandomFluxVae(tmp.resolve("flux-vae"));
+        try (VaeDecoder vae = VaeDecoder.load(dir, VaeOptions.defaults());
+             PointerScope scope = new PointerScope()) {
+            assertThat(vae.config()).isEqualTo(VaeConfig.flux());
+            assertThat(vae.sourceBytes()).isEqualTo(2L * 49_545_475); // decoder parameters, bf16
+            Tensor img = vae.decodeLatents(torch.randn(new long[] {1, 16, 4, 4}, new TensorOptions(ScalarType.Float)), false);
+            assertThat(img.shape()).containsExactly(1, 3, 32, 32);
+            assertThat(torch.isfinite(img).all().item_bool()).isTrue();
+        }
+    }
+
+    @Test
     void decodingChecksItsInputAndState() throws IOException {
         VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), F32);
         try (PointerScope scope = new PointerScope()) {

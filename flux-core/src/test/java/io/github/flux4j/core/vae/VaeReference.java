@@ -32,8 +32,13 @@ final class VaeReference implements AutoCloseable {
 
     /** Opens {@code vae-reference.safetensors}. */
     static VaeReference open() {
+        return open(resource("vae-reference.safetensors"));
+    }
+
+    /** Opens a file with the same keys ({@code tools/reference/vae_cuda_refs.py}'s output). */
+    static VaeReference open(Path file) {
         try {
-            return new VaeReference(SafetensorsFile.open(resource("vae-reference.safetensors")));
+            return new VaeReference(SafetensorsFile.open(file));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
