@@ -3,6 +3,7 @@ package io.github.flux4j.core.clip;
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
@@ -47,13 +48,13 @@ import org.slf4j.LoggerFactory;
  * {@code pooler_output} in the encoder's dtype (bf16). The model owns its weights and frees them
  * in {@link #close()}; each forward runs in its own PointerScope. Concurrent forwards are safe.
  */
-public final class ClipTextModel implements AutoCloseable {
+public final class ClipTextModel implements AutoCloseable, DeviceMovable {
     private static final Logger LOG = LoggerFactory.getLogger(ClipTextModel.class);
     private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
             ScalarType.Byte, ScalarType.Char);
 
     private final ClipTextConfig config;
-    private final FluxDevice device;
+    private volatile FluxDevice device; // changed only by moveTo
     private final ComputeDtype dtype;
     private final ClipTextEmbeddings embeddings;   // text_model.embeddings.{token,position}_embedding
     private final List<ClipEncoderLayer> layers;   // text_model.encoder.layers.0 .. numHiddenLayers-1
@@ -219,6 +220,7 @@ public final class ClipTextModel implements AutoCloseable {
     }
 
     /** Where the weights live and the forward runs. */
+    @Override
     public FluxDevice device() {
         return device;
     }
@@ -236,6 +238,21 @@ public final class ClipTextModel implements AutoCloseable {
     /** Bytes read from the weight files. */
     public long weightBytes() {
         return weights.sourceBytes();
+    }
+
+    /**
+     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
+     * computes there. Quantized blocks move as bytes. Not while a forward runs.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    @Override
+    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
+        if (closed) {
+            throw new IllegalStateException("ClipTextModel is closed");
+        }
+        weights.moveTo(target, keepHostCopy);
+        device = target;
     }
 
     /** Frees all weights. Idempotent; the model cannot be used afterwards. */

@@ -3,6 +3,7 @@ package io.github.flux4j.core.t5;
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
@@ -58,14 +59,14 @@ import org.slf4j.LoggerFactory;
  * relative-attention table are expanded once at load, since they are looked up, not multiplied.
  * The model owns its weights and frees them in {@link #close()}. Concurrent forwards are safe.
  */
-public final class T5EncoderModel implements AutoCloseable {
+public final class T5EncoderModel implements AutoCloseable, DeviceMovable {
     private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
     private static final Set<String> ARCHITECTURES = Set.of("t5encoder", "t5");
     private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
             ScalarType.Byte, ScalarType.Char);
 
     private final T5Config config;
-    private final FluxDevice device;
+    private volatile FluxDevice device; // changed only by moveTo
     private final ComputeDtype dtype;
     private final Tensor shared;               // shared.weight [vocab, dModel]
     private final List<T5Block> blocks;        // encoder.block.0 .. numLayers-1
@@ -249,6 +250,7 @@ public final class T5EncoderModel implements AutoCloseable {
     }
 
     /** Where the weights live and the forward runs. */
+    @Override
     public FluxDevice device() {
         return device;
     }
@@ -271,6 +273,21 @@ public final class T5EncoderModel implements AutoCloseable {
     /** Bytes read from the weight files (quantized size for quantized tensors). */
     public long weightBytes() {
         return weights.sourceBytes();
+    }
+
+    /**
+     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
+     * computes there. Quantized blocks move as bytes. Not while a forward runs.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    @Override
+    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
+        if (closed) {
+            throw new IllegalStateException("T5EncoderModel is closed");
+        }
+        weights.moveTo(target, keepHostCopy);
+        device = target;
     }
 
     /** Frees all weights. Idempotent; the model cannot be used afterwards. */

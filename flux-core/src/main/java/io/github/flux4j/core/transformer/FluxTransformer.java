@@ -2,6 +2,7 @@ package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
@@ -46,9 +47,9 @@ import org.jspecify.annotations.Nullable;
  * result survives, owned by the caller's scope (or the caller, without one). The weights are
  * never modified after loading.
  */
-public final class FluxTransformer implements AutoCloseable {
+public final class FluxTransformer implements AutoCloseable, DeviceMovable {
     private final FluxConfig config;
-    private final FluxDevice device;
+    private volatile FluxDevice device; // changed only by moveTo
     private final ComputeDtype dtype;
     private final LinearOp imgIn;                  // img_in [h, inChannels]
     private final MlpEmbedder timeIn;              // time_in.{in,out}_layer [h, 256], [h, h]
@@ -282,6 +283,7 @@ public final class FluxTransformer implements AutoCloseable {
     }
 
     /** Where the weights live and the forward runs. */
+    @Override
     public FluxDevice device() {
         return device;
     }
@@ -299,6 +301,21 @@ public final class FluxTransformer implements AutoCloseable {
     /** Bytes read from the weight file (quantized size for quantized tensors). */
     public long weightBytes() {
         return weights.sourceBytes();
+    }
+
+    /**
+     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
+     * computes there. Quantized blocks move as bytes. Not while a forward runs.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    @Override
+    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
+        if (closed) {
+            throw new IllegalStateException("FluxTransformer is closed");
+        }
+        weights.moveTo(target, keepHostCopy);
+        device = target;
     }
 
     /** Frees all weights. Idempotent; the model cannot be used afterwards. */

@@ -2,6 +2,7 @@ package io.github.flux4j.core.vae;
 
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
@@ -49,12 +50,12 @@ import org.jspecify.annotations.Nullable;
  * soon as it is used, and hands only its result to the caller's scope. Decoding concurrently from
  * several threads is safe.
  */
-public final class VaeDecoder implements AutoCloseable {
+public final class VaeDecoder implements AutoCloseable, DeviceMovable {
     /** diffusers' {@code AutoencoderKL.tile_overlap_factor}. */
     public static final double TILE_OVERLAP = 0.25;
 
     private final VaeConfig config;
-    private final FluxDevice device;
+    private volatile FluxDevice device; // changed only by moveTo
     private final ComputeDtype dtype;
     private final @Nullable Conv2d postQuantConv; // post_quant_conv [latent, latent, 1, 1] (not in FLUX)
     final Decoder decoder;                         // decoder.*
@@ -289,6 +290,7 @@ public final class VaeDecoder implements AutoCloseable {
     }
 
     /** Where the weights live and decoding runs. */
+    @Override
     public FluxDevice device() {
         return device;
     }
@@ -306,6 +308,21 @@ public final class VaeDecoder implements AutoCloseable {
     /** Bytes of weights read from the file (as stored, before any dtype conversion). */
     public long sourceBytes() {
         return weights.sourceBytes();
+    }
+
+    /**
+     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
+     * computes there. Quantized blocks move as bytes. Not while a forward runs.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    @Override
+    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
+        if (closed) {
+            throw new IllegalStateException("VaeDecoder is closed");
+        }
+        weights.moveTo(target, keepHostCopy);
+        device = target;
     }
 
     /** Frees the weights. Idempotent; decoding afterwards throws. */

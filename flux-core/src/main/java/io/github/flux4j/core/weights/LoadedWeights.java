@@ -1,10 +1,20 @@
 package io.github.flux4j.core.weights;
 
+import io.github.flux4j.core.nn.DenseLinear;
 import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.nn.QuantizedLinear;
+import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.Torch;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The native weights one binding loaded: every {@link LinearOp} and tensor handed out by a
@@ -14,6 +24,10 @@ import org.bytedeco.pytorch.Tensor;
 public final class LoadedWeights implements AutoCloseable {
     private final List<LinearOp> linears = new ArrayList<>();
     private final List<Tensor> tensors = new ArrayList<>();
+    /** Every tensor above and inside the linears, in a fixed order: what {@link #moveTo} moves. */
+    private final List<Tensor> movable = new ArrayList<>();
+    /** Per entry of {@link #movable}: its CPU storage kept while it lives elsewhere, or null. */
+    private final List<@Nullable Tensor> hostCopies = new ArrayList<>();
     private final List<WeightInfo> leftovers;
     private long bytes;
     private boolean closed;
@@ -24,12 +38,129 @@ public final class LoadedWeights implements AutoCloseable {
 
     synchronized void add(LinearOp op, long sourceBytes) {
         linears.add(op);
+        if (op instanceof DenseLinear d) {
+            track(d.weight());
+            track(d.bias());
+        } else if (op instanceof QuantizedLinear q) {
+            track(q.rawBlocks());
+            track(q.bias());
+        } else {
+            throw new IllegalArgumentException("cannot track the tensors of a " + op.getClass().getName());
+        }
         bytes += sourceBytes;
     }
 
     synchronized void add(Tensor t, long sourceBytes) {
         tensors.add(t);
+        track(t);
         bytes += sourceBytes;
+    }
+
+    private void track(@Nullable Tensor t) {
+        if (t != null) {
+            movable.add(t);
+            hostCopies.add(null);
+        }
+    }
+
+    /**
+     * Moves every weight to {@code target} in place, as PyTorch's {@code param.data =
+     * param.data.to(device)}: each tensor keeps its Java object (so the layers holding it need not
+     * know), its storage is replaced by a copy on {@code target} ({@code at::Tensor::set_data}).
+     * Tensors already on {@code target} are left alone. Quantized blocks move as raw bytes.
+     *
+     * <p>With {@code keepHostCopy}, a tensor that leaves the CPU keeps its CPU storage, and a
+     * later move back to the CPU reuses it instead of copying: weights never change after
+     * loading, so the kept copy is still exact. A move back to the CPU always releases the kept
+     * copies (the weights then live in them again).
+     *
+     * <p>If a copy fails (say, out of device memory), the tensors moved so far are put back where
+     * they were and the exception is rethrown: the weights are never left split between devices.
+     * Must not run while a forward uses the weights.
+     *
+     * @throws IllegalStateException if the weights are closed
+     */
+    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
+        if (closed) {
+            throw new IllegalStateException("the weights are closed");
+        }
+        int n = movable.size();
+        @Nullable Tensor[] previous = new Tensor[n];
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = Torch.noGrad()) {
+            Device dev = target.toTorch();
+            try {
+                for (int i = 0; i < n; i++) {
+                    Tensor t = movable.get(i);
+                    if (isOn(t, target)) {
+                        continue;
+                    }
+                    Tensor host = hostCopies.get(i);
+                    Tensor moved = !target.isCuda() && host != null ? host : t.to(dev, Torch.dtype(t));
+                    // An alias of the current storage (a new TensorImpl, unaffected by set_data):
+                    // for the rollback, and as the host copy when the weights leave the CPU.
+                    previous[i] = t.detach();
+                    t.__dispatch_set_data(moved);
+                }
+            } catch (RuntimeException | Error e) {
+                for (int i = 0; i < n; i++) {
+                    if (previous[i] != null) {
+                        try {
+                            movable.get(i).__dispatch_set_data(previous[i]);
+                        } catch (RuntimeException suppressed) {
+                            e.addSuppressed(suppressed);
+                        }
+                    }
+                }
+                throw e;
+            }
+            for (int i = 0; i < n; i++) {
+                Tensor before = previous[i];
+                if (before == null) {
+                    continue;
+                }
+                if (!target.isCuda()) {
+                    Scopes.release(hostCopies.set(i, null));
+                } else if (keepHostCopy && !before.is_cuda() && hostCopies.get(i) == null) {
+                    hostCopies.set(i, Scopes.keep(before)); // survives the scope; released above or in close()
+                }
+            }
+        }
+    }
+
+    private static boolean isOn(Tensor t, FluxDevice device) {
+        return deviceOf(t).equals(device);
+    }
+
+    private static FluxDevice deviceOf(Tensor t) {
+        if (!t.is_cuda()) {
+            return FluxDevice.cpu();
+        }
+        try (PointerScope scope = new PointerScope()) { // t.device() is a new native object
+            return FluxDevice.cuda(t.device().index());
+        }
+    }
+
+    /** Bytes of weight storage currently kept on the CPU for weights that live elsewhere. */
+    public synchronized long hostCopyBytes() {
+        long sum = 0;
+        for (Tensor t : hostCopies) {
+            if (t != null) {
+                sum += t.nbytes();
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * The devices the weight tensors are on now: one device after loading and after every
+     * {@link #moveTo}; empty when there are none (or after {@link #close()}).
+     */
+    public synchronized Set<FluxDevice> devices() {
+        Set<FluxDevice> out = new LinkedHashSet<>();
+        for (Tensor t : movable) {
+            out.add(deviceOf(t));
+        }
+        return out;
     }
 
     /** Tensors of the source the model did not use (always empty after a strict binding). */
@@ -74,8 +205,13 @@ public final class LoadedWeights implements AutoCloseable {
         for (Tensor t : tensors) {
             Scopes.release(t);
         }
+        for (Tensor t : hostCopies) {
+            Scopes.release(t);
+        }
         linears.clear();
         tensors.clear();
+        movable.clear();
+        hostCopies.clear();
         if (failure != null) {
             throw failure;
         }
