@@ -1,0 +1,671 @@
+package io.github.flux4j.pipeline;
+
+import io.github.flux4j.core.clip.ClipTextModel;
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.t5.T5EncoderModel;
+import io.github.flux4j.core.text.TextEncoderOptions;
+import io.github.flux4j.core.text.TokenIds;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.transformer.FluxConfig;
+import io.github.flux4j.core.transformer.FluxTransformer;
+import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.vae.RgbImage;
+import io.github.flux4j.core.vae.VaeDecoder;
+import io.github.flux4j.core.vae.VaeImageProcessor;
+import io.github.flux4j.core.vae.VaeOptions;
+import io.github.flux4j.pipeline.latents.FluxLatents;
+import io.github.flux4j.pipeline.latents.LatentGeometry;
+import io.github.flux4j.pipeline.latents.NoiseSeed;
+import io.github.flux4j.pipeline.latents.PreparedLatents;
+import io.github.flux4j.pipeline.model.FluxComponent;
+import io.github.flux4j.pipeline.model.FluxModelFolder;
+import io.github.flux4j.pipeline.offload.ModelOffloader;
+import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
+import io.github.flux4j.pipeline.scheduler.Schedule;
+import io.github.flux4j.pipeline.tokenizer.ClipTokenizer;
+import io.github.flux4j.pipeline.tokenizer.EncodedBatch;
+import io.github.flux4j.pipeline.tokenizer.T5Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch_cuda;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * FLUX.1 text-to-image: diffusers' {@code FluxPipeline.__call__}, step for step, on LibTorch, with
+ * the transformer from a GGUF file (quantized or not) and the other components from a FLUX base
+ * model folder in diffusers' layout.
+ *
+ * <pre>{@code
+ * try (FluxPipeline flux = FluxPipeline.builder()
+ *         .transformer(Path.of("flux1-dev-Q4_K_S.gguf"))
+ *         .baseModel("black-forest-labs/FLUX.1-dev")        // a folder, or a repo in the HF cache
+ *         .device(FluxDevice.cuda(0))
+ *         .computeDtype(ComputeDtype.BF16)
+ *         .offload(Offload.MODEL)
+ *         .build()) {
+ *     GenerationResult r = flux.generate("A cat holding a sign that says hello world",
+ *             GenerationOptions.builder().seed(42).build());
+ *     r.save(0, Path.of("cat.png"));
+ * }
+ * }</pre>
+ *
+ * <h2>What a generation computes</h2>
+ * For the same seed and settings it computes what diffusers computes (see {@code docs/pipeline.md}):
+ * <ol>
+ *   <li>the prompts tokenized by CLIP (77 tokens) and T5 ({@code max_sequence_length}), truncated
+ *       with diffusers' warnings; CLIP's pooled output and T5's last hidden state (no attention
+ *       mask), repeated for {@code num_images_per_prompt}; text ids of zeros;</li>
+ *   <li>the initial noise from {@code torch.Generator("cpu").manual_seed(seed)}, drawn in the
+ *       pipeline dtype in the unpacked shape, then packed 2x2;</li>
+ *   <li>the schedule: {@code linspace(1, 1/N, N)} sigmas shifted by {@code mu = calculate_shift(tokens)},
+ *       timesteps {@code 1000 * sigma};</li>
+ *   <li>per step, the transformer on {@code (latents, t / 1000 in the pipeline dtype, guidance as
+ *       float32, pooled, T5 states, ids)} and the Euler step;</li>
+ *   <li>unpacking, {@code latents / scaling_factor + shift_factor}, the VAE decoder and
+ *       {@code VaeImageProcessor.postprocess} to 8-bit RGB.</li>
+ * </ol>
+ * In float32 the image equals diffusers' up to floating-point summation order; in bfloat16 it
+ * also depends on the kernels (GPU, library versions) and, for the noise, on the PyTorch version
+ * compared with ({@link io.github.flux4j.pipeline.latents.NoiseDraw}).
+ *
+ * <h2>Threads, memory, lifetime</h2>
+ * {@link #generate} calls are serialised (one at a time per pipeline). A generation can be stopped
+ * from another thread with a {@link Cancellation}; it then throws {@link CancellationException}
+ * within one denoising step, and the pipeline stays usable. Every temporary tensor is freed when a
+ * step or the call ends; the images are plain Java objects. {@link #close()} frees every model;
+ * the pipeline owns all of them, a transformer passed to the builder included.
+ */
+public final class FluxPipeline implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FluxPipeline.class);
+    /** FluxPipeline's {@code default_sample_size}: the default image side is this times the VAE scale. */
+    public static final int DEFAULT_SAMPLE_SIZE = 128;
+
+    private final FluxModelFolder folder;
+    private final FluxDevice device;
+    private final ComputeDtype dtype;
+    private final Offload offload;
+    private final ClipTokenizer clipTokenizer;
+    private final T5Tokenizer t5Tokenizer;
+    private final ClipTextModel clip;
+    private final T5EncoderModel t5;
+    private final FluxTransformer transformer;
+    private final VaeDecoder vae;
+    private final FlowMatchEulerScheduler scheduler;
+    private final ModelOffloader offloader;
+    private boolean closed;
+
+    private FluxPipeline(FluxModelFolder folder, FluxDevice device, ComputeDtype dtype, Offload offload,
+                         ClipTokenizer clipTokenizer, T5Tokenizer t5Tokenizer, ClipTextModel clip, T5EncoderModel t5,
+                         FluxTransformer transformer, VaeDecoder vae, ModelOffloader offloader) {
+        this.folder = folder;
+        this.device = device;
+        this.dtype = dtype;
+        this.offload = offload;
+        this.clipTokenizer = clipTokenizer;
+        this.t5Tokenizer = t5Tokenizer;
+        this.clip = clip;
+        this.t5 = t5;
+        this.transformer = transformer;
+        this.vae = vae;
+        this.scheduler = new FlowMatchEulerScheduler(folder.schedulerConfig());
+        this.offloader = offloader;
+    }
+
+    /** A builder; {@link Builder#transformer} and {@link Builder#baseModel} are required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------------------ generation
+
+    /**
+     * Generates images for one prompt.
+     *
+     * @see #generate(List, GenerationOptions)
+     */
+    public GenerationResult generate(String prompt, GenerationOptions options) {
+        return generate(List.of(Objects.requireNonNull(prompt, "prompt")), options);
+    }
+
+    /**
+     * Generates {@code options.numImagesPerPrompt()} images for each prompt, in one batch, as
+     * diffusers' {@code pipe(prompt=prompts, ...)}.
+     *
+     * @return the images (those of one prompt next to each other), the seed used, the warnings
+     *         logged for this call and the timings
+     * @throws IllegalArgumentException if {@code prompts} is empty or holds null, or per-image
+     *                                  seeds do not number the batch
+     * @throws CancellationException    if the options' {@link Cancellation} was cancelled
+     * @throws IllegalStateException    if the pipeline is closed
+     */
+    public synchronized GenerationResult generate(List<String> prompts, GenerationOptions options) {
+        Objects.requireNonNull(options, "options");
+        if (closed) {
+            throw new IllegalStateException("FluxPipeline is closed");
+        }
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("prompts: give at least one prompt");
+        }
+        for (int i = 0; i < prompts.size(); i++) {
+            if (prompts.get(i) == null) {
+                throw new IllegalArgumentException("prompts: prompt " + i + " is null");
+            }
+        }
+        List<String> ps = List.copyOf(prompts);
+        long start = System.nanoTime();
+        long moves0 = offloader.moveTime().toNanos();
+        Cancellation cancel = options.cancellation() == null ? new Cancellation() : options.cancellation();
+        PipelineTrace trace = options.trace();
+        List<String> warnings = new ArrayList<>();
+
+        // The call's settings, with FluxPipeline's defaults.
+        int perPrompt = options.numImagesPerPrompt();
+        int batch = Math.multiplyExact(ps.size(), perPrompt);
+        int scale = folder.vaeScaleFactor();
+        int height = options.height().orElse(DEFAULT_SAMPLE_SIZE * scale);
+        int width = options.width().orElse(DEFAULT_SAMPLE_SIZE * scale);
+        LatentGeometry geometry = new LatentGeometry(height, width, scale);
+        if (geometry.isRounded()) {
+            warn(warnings, "`height` and `width` have to be divisible by " + geometry.multiple() + " but are " + height
+                    + " and " + width + ". Dimensions will be resized accordingly (to " + geometry.imageHeight() + "x"
+                    + geometry.imageWidth() + ", height x width)");
+        }
+        boolean guided = transformer.config().guidanceEmbed();
+        double guidanceScale = options.guidanceScale().orElse(GenerationOptions.DEFAULT_GUIDANCE_SCALE);
+        if (!guided) {
+            if (options.guidanceScale().isPresent()) {
+                warn(warnings, "guidance scale " + guidanceScale + " ignored: the transformer has no guidance"
+                        + " embedding (guidance_in; e.g. FLUX.1-schnell)");
+            }
+            guidanceScale = Double.NaN;
+        }
+        int steps = options.steps().orElse(defaultSteps());
+        int maxSeq = options.maxSequenceLength();
+        NoiseSeed seed = options.noiseSeed(batch);
+
+        cancel.throwIfCancelled("before it started");
+        long textNanos;
+        List<Duration> stepTimes = new ArrayList<>();
+        long decodeNanos;
+        List<RgbImage> images;
+        try (NoGradGuard noGrad = Torch.noGrad(); PointerScope call = new PointerScope()) {
+            Device dev = device.toTorch();
+            ScalarType st = dtype.scalarType();
+
+            // 1. encode_prompt: CLIP pooled output, T5 hidden states, zero text ids.
+            long t0 = System.nanoTime();
+            offloader.use(clip);
+            int clipLength = clipTokenizer.modelMaxLength();
+            EncodedBatch clipIds = clipTokenizer.encodePadded(ps, clipLength);
+            if (clipIds.anyTruncated()) {
+                warn(warnings, "The following part of your input was truncated because CLIP can only handle sequences"
+                        + " up to " + clipLength + " tokens: " + clipIds.removedTexts());
+            }
+            Tensor clipInput = idTensor(clipIds);
+            trace.record("clip_input_ids", clipInput);
+            Tensor pooled = clip.forward(clipInput).pooledOutput().to(dev, st);
+            // prompt_embeds.repeat(1, n).view(B * n, -1): the images of a prompt next to each other
+            pooled = pooled.repeat(1, perPrompt).view(batch, -1);
+            trace.record("pooled_prompt_embeds", pooled);
+            cancel.throwIfCancelled("after the CLIP text encoder");
+
+            offloader.use(t5);
+            EncodedBatch t5Ids = t5Tokenizer.encodePadded(ps, maxSeq);
+            if (t5Ids.anyTruncated()) {
+                warn(warnings, "The following part of your input was truncated because `max_sequence_length` is set to "
+                        + " " + maxSeq + " tokens: " + t5Ids.removedTexts());
+            }
+            Tensor t5Input = idTensor(t5Ids);
+            trace.record("t5_input_ids", t5Input);
+            Tensor promptEmbeds = t5.forward(t5Input).to(dev, st);
+            long seqLen = promptEmbeds.size(1);
+            promptEmbeds = promptEmbeds.repeat(1, perPrompt, 1).view(batch, seqLen, -1);
+            trace.record("prompt_embeds", promptEmbeds);
+            Tensor textIds = FluxLatents.textIds(Math.toIntExact(seqLen), st, dev);
+            trace.record("text_ids", textIds);
+            syncDevice();
+            textNanos = System.nanoTime() - t0;
+            cancel.throwIfCancelled("after the T5 text encoder");
+
+            // 2. prepare_latents, the schedule and the guidance vector.
+            PreparedLatents prepared = FluxLatents.prepare(geometry, batch, st, dev, seed);
+            trace.record("latents.initial", prepared.latents());
+            trace.record("img_ids", prepared.imageIds());
+            Schedule schedule = scheduler.fluxSchedule(steps, geometry.imageSeqLen());
+            Tensor guidance = null;
+            if (guided) {
+                // torch.full([1], guidance_scale, dtype=float32).expand(B): float32; the model casts it
+                guidance = torch.full(new long[] {batch}, new Scalar(guidanceScale),
+                        new TensorOptions(ScalarType.Float).device(new DeviceOptional(dev)));
+                trace.record("guidance", guidance);
+            }
+            offloader.use(transformer);
+
+            // 3. The denoising loop: one scope per step; only the new latents survive it.
+            Tensor latents = prepared.latents();
+            boolean ownLatents = false;
+            try {
+                for (int i = 0; i < steps; i++) {
+                    cancel.throwIfCancelled("before denoising step " + (i + 1) + " of " + steps);
+                    long s0 = System.nanoTime();
+                    Tensor next;
+                    try (PointerScope step = new PointerScope()) {
+                        Tensor t = schedule.transformerTimestep(i, batch, st, dev);
+                        trace.record("timestep." + i, t);
+                        Tensor v = transformer.forward(latents, prepared.imageIds(), promptEmbeds, textIds, t, pooled,
+                                guidance);
+                        trace.record("noise_pred." + i, v);
+                        next = Scopes.keep(schedule.step(v, i, latents));
+                        trace.record("latents.step" + i, next);
+                        syncDevice();
+                    }
+                    if (ownLatents) {
+                        latents.close();
+                    }
+                    latents = next;
+                    ownLatents = true;
+                    Duration stepTime = Duration.ofNanos(System.nanoTime() - s0);
+                    stepTimes.add(stepTime);
+                    ProgressListener listener = options.progressListener();
+                    if (listener != null) {
+                        listener.onStep(new StepProgress(i, steps, schedule.timestep(i), stepTime,
+                                Duration.ofNanos(System.nanoTime() - start)));
+                    }
+                }
+                cancel.throwIfCancelled("before decoding");
+
+                // 4. Unpack, unscale, decode, postprocess.
+                long d0 = System.nanoTime();
+                offloader.use(vae);
+                Tensor unpacked = FluxLatents.unpack(latents, geometry);
+                Tensor decoded = vae.decodeLatents(unpacked, options.tiledDecode());
+                trace.record("image.decoded", decoded);
+                images = VaeImageProcessor.postprocess(decoded);
+                syncDevice();
+                decodeNanos = System.nanoTime() - d0;
+            } finally {
+                if (ownLatents) {
+                    latents.close();
+                }
+            }
+        } finally {
+            // maybe_free_model_hooks(): every model back on the CPU, also after a failure or a
+            // cancellation, so that the next generation starts from the same state.
+            offloader.offloadAll();
+        }
+        Timings timings = new Timings(Duration.ofNanos(textNanos), stepTimes, Duration.ofNanos(decodeNanos),
+                Duration.ofNanos(offloader.moveTime().toNanos() - moves0), Duration.ofNanos(System.nanoTime() - start));
+        LOG.debug("generated {} image(s) of {}x{}: {}", images.size(), geometry.imageHeight(), geometry.imageWidth(),
+                timings);
+        return new GenerationResult(images, ps, seed, geometry.imageWidth(), geometry.imageHeight(), steps,
+                guidanceScale, warnings, timings);
+    }
+
+    private static void warn(List<String> warnings, String message) {
+        LOG.warn(message);
+        warnings.add(message);
+    }
+
+    private static Tensor idTensor(EncodedBatch ids) {
+        int[][] rows = new int[ids.size()][];
+        for (int r = 0; r < rows.length; r++) {
+            rows[r] = ids.inputIds(r);
+        }
+        return TokenIds.batch(rows);
+    }
+
+    /** Waits for the device, so that stage timings and cancellation points are real on CUDA. */
+    private void syncDevice() {
+        if (device.isCuda()) {
+            torch_cuda.device_synchronize();
+        }
+    }
+
+    // ------------------------------------------------------------------------------ accessors
+
+    /** The number of steps used when the options set none: 28 (dev), or 4 without guidance embedding (schnell). */
+    public int defaultSteps() {
+        return transformer.config().guidanceEmbed() ? GenerationOptions.DEFAULT_STEPS
+                : GenerationOptions.DEFAULT_STEPS_SCHNELL;
+    }
+
+    /** Whether the transformer takes a guidance scale (FLUX.1-dev: yes; schnell: no). */
+    public boolean guidanceDistilled() {
+        return transformer.config().guidanceEmbed();
+    }
+
+    /** The default image height and width: {@value #DEFAULT_SAMPLE_SIZE} times the VAE scale factor (1024). */
+    public int defaultImageSize() {
+        return DEFAULT_SAMPLE_SIZE * folder.vaeScaleFactor();
+    }
+
+    /** The device the models run on. */
+    public FluxDevice device() {
+        return device;
+    }
+
+    /** The dtype every model computes in. */
+    public ComputeDtype computeDtype() {
+        return dtype;
+    }
+
+    /** The offloading mode. */
+    public Offload offload() {
+        return offload;
+    }
+
+    /** The base model folder the text encoders, tokenizers, VAE and scheduler came from. */
+    public FluxModelFolder modelFolder() {
+        return folder;
+    }
+
+    /** The transformer's configuration. */
+    public FluxConfig transformerConfig() {
+        return transformer.config();
+    }
+
+    /** Frees every model. Waits for a running generation to end; idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        closeAll(List.of(transformer, t5, clip, vae), null);
+    }
+
+    @Override
+    public String toString() {
+        return "FluxPipeline[" + transformer + ", base " + folder.source() + ", " + device + ", " + dtype + ", offload "
+                + offload + "]";
+    }
+
+    private static void closeAll(List<? extends AutoCloseable> models, @Nullable Throwable failure) {
+        RuntimeException first = null;
+        for (AutoCloseable m : models) {
+            try {
+                m.close();
+            } catch (Exception e) {
+                if (failure != null) {
+                    failure.addSuppressed(e);
+                } else if (first == null) {
+                    first = e instanceof RuntimeException r ? r : new IllegalStateException(e);
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    // ------------------------------------------------------------------------------ builder
+
+    /**
+     * Configures and loads a {@link FluxPipeline}. Required: the transformer and the base model;
+     * everything else has a default (device: {@code cuda:0} when CUDA is usable, else the CPU;
+     * bfloat16; no offloading; T5 from the base model; diffusers' GGUF dequantization).
+     */
+    public static final class Builder {
+        private @Nullable FluxTransformer transformerModel;
+        private @Nullable Path transformerPath;
+        private @Nullable FluxModelFolder folder;
+        private @Nullable String baseModelSpec;
+        private @Nullable Path baseModelPath;
+        private @Nullable FluxDevice device;
+        private ComputeDtype dtype = ComputeDtype.BF16;
+        private Offload offload = Offload.NONE;
+        private @Nullable Path t5Gguf;
+        private DequantArithmetic transformerArithmetic = DequantArithmetic.FLOAT16_LIKE_DIFFUSERS;
+        private DequantArithmetic textEncoderArithmetic = DequantArithmetic.EXACT_FLOAT32;
+        private ClipTokenizer.Flavor clipFlavor = ClipTokenizer.Flavor.FAST;
+
+        private Builder() {
+        }
+
+        /**
+         * The transformer's weights, loaded by {@link #build()} on the pipeline's device (the CPU
+         * with {@link Offload#MODEL}) in its compute dtype: a GGUF file (city96's FLUX.1-dev/schnell
+         * conversions, any supported quantization), a BFL safetensors file or a diffusers
+         * {@code transformer} folder ({@link FluxTransformer#load(Path, TransformerOptions)}).
+         * Replaces a transformer given as a model.
+         */
+        public Builder transformer(Path weights) {
+            this.transformerPath = Objects.requireNonNull(weights, "transformer");
+            this.transformerModel = null;
+            return this;
+        }
+
+        /**
+         * A loaded transformer. <b>The pipeline takes ownership</b>: it closes the model in
+         * {@link FluxPipeline#close()}, and also when {@link #build()} fails. It must compute in the
+         * pipeline's dtype; it is moved to the pipeline's device (or to the CPU with
+         * {@link Offload#MODEL}) if it is elsewhere. Replaces a transformer given as a path.
+         */
+        public Builder transformer(FluxTransformer model) {
+            this.transformerModel = Objects.requireNonNull(model, "transformer");
+            this.transformerPath = null;
+            return this;
+        }
+
+        /** The base model folder (diffusers' layout; see {@link FluxModelFolder}). */
+        public Builder baseModel(Path folder) {
+            clearBase();
+            this.baseModelPath = Objects.requireNonNull(folder, "baseModel");
+            return this;
+        }
+
+        /**
+         * The base model: a folder path, or a Hugging Face repository id ({@code org/name}, optionally
+         * {@code @revision}) in the local cache ({@link FluxModelFolder#resolve(String)}; nothing is
+         * downloaded).
+         */
+        public Builder baseModel(String pathOrRepoId) {
+            clearBase();
+            this.baseModelSpec = Objects.requireNonNull(pathOrRepoId, "baseModel");
+            return this;
+        }
+
+        /** An opened base model folder. */
+        public Builder baseModel(FluxModelFolder folder) {
+            clearBase();
+            this.folder = Objects.requireNonNull(folder, "baseModel");
+            return this;
+        }
+
+        private void clearBase() {
+            folder = null;
+            baseModelSpec = null;
+            baseModelPath = null;
+        }
+
+        /** Where the models run (default: {@code cuda:0} if CUDA is usable, else the CPU). */
+        public Builder device(FluxDevice device) {
+            this.device = Objects.requireNonNull(device, "device");
+            return this;
+        }
+
+        /**
+         * The dtype every model computes in: {@link ComputeDtype#BF16} (default, what diffusers runs
+         * FLUX in), {@link ComputeDtype#F32} (references; twice the memory), {@link ComputeDtype#F16}
+         * (overflows in T5-XXL: not recommended).
+         */
+        public Builder computeDtype(ComputeDtype dtype) {
+            this.dtype = Objects.requireNonNull(dtype, "computeDtype");
+            return this;
+        }
+
+        /** Model offloading ({@link Offload}; default {@link Offload#NONE}). */
+        public Builder offload(Offload offload) {
+            this.offload = Objects.requireNonNull(offload, "offload");
+            return this;
+        }
+
+        /**
+         * A T5 encoder in GGUF (e.g. city96's {@code t5-v1_1-xxl-encoder-Q8_0.gguf}) instead of the
+         * base model's {@code text_encoder_2}; its blocks stay quantized on the device. null for
+         * the base model's.
+         */
+        public Builder t5Gguf(@Nullable Path file) {
+            this.t5Gguf = file;
+            return this;
+        }
+
+        /**
+         * How the transformer's GGUF blocks are expanded per forward: like diffusers
+         * ({@link DequantArithmetic#FLOAT16_LIKE_DIFFUSERS}, the default: its weights bit for bit)
+         * or exactly ({@link DequantArithmetic#EXACT_FLOAT32}, gguf-py's values).
+         */
+        public Builder transformerArithmetic(DequantArithmetic arithmetic) {
+            this.transformerArithmetic = Objects.requireNonNull(arithmetic, "transformerArithmetic");
+            return this;
+        }
+
+        /**
+         * How a GGUF T5's blocks are expanded: exactly by default, as transformers' GGUF loading
+         * does (it dequantizes with gguf-py in float32).
+         */
+        public Builder textEncoderArithmetic(DequantArithmetic arithmetic) {
+            this.textEncoderArithmetic = Objects.requireNonNull(arithmetic, "textEncoderArithmetic");
+            return this;
+        }
+
+        /**
+         * Which transformers CLIP tokenizer to follow ({@link ClipTokenizer.Flavor#FAST}, default:
+         * transformers 5 and {@code CLIPTokenizerFast}); they differ only on unusual text.
+         */
+        public Builder clipTokenizerFlavor(ClipTokenizer.Flavor flavor) {
+            this.clipFlavor = Objects.requireNonNull(flavor, "clipTokenizerFlavor");
+            return this;
+        }
+
+        /**
+         * Opens the base model, loads the tokenizers and every model, and checks that they fit
+         * together. On failure everything loaded so far is freed (a transformer given as a model
+         * too).
+         *
+         * @throws IllegalStateException if the transformer or the base model is missing, the device
+         *                               is not usable, or the components do not fit together
+         *                               (naming both)
+         * @throws IllegalArgumentException if a given transformer computes in another dtype
+         * @throws io.github.flux4j.pipeline.model.ModelFolderException if the base model folder is
+         *                               incomplete (every problem listed)
+         * @throws io.github.flux4j.core.weights.WeightException if a model's weights do not fit
+         *                               (every problem listed)
+         * @throws io.github.flux4j.pipeline.tokenizer.TokenizerFormatException if a tokenizer file
+         *                               is malformed
+         * @throws IOException           if a file cannot be read
+         */
+        public FluxPipeline build() throws IOException {
+            List<AutoCloseable> loaded = new ArrayList<>();
+            if (transformerModel != null) {
+                loaded.add(transformerModel);
+            }
+            try {
+                return load(loaded);
+            } catch (IOException | RuntimeException | Error e) {
+                closeAll(loaded, e);
+                throw e;
+            }
+        }
+
+        private FluxPipeline load(List<AutoCloseable> loaded) throws IOException {
+            if (transformerModel == null && transformerPath == null) {
+                throw new IllegalStateException("FluxPipeline: no transformer; call transformer(Path) with a GGUF"
+                        + " file (or BFL safetensors / diffusers folder), or transformer(FluxTransformer)");
+            }
+            if (folder == null && baseModelSpec == null && baseModelPath == null) {
+                throw new IllegalStateException("FluxPipeline: no base model; call baseModel(...) with a FLUX.1"
+                        + " folder in diffusers' layout or a Hugging Face repo id in the local cache (text encoders,"
+                        + " tokenizers, VAE and scheduler come from it)");
+            }
+            FluxDevice dev = device != null ? device : FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
+            if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
+                throw new IllegalStateException("FluxPipeline: device " + dev + " is not usable: CUDA is not available"
+                        + " (CPU natives on the classpath, no GPU, or missing CUDA libraries); use FluxDevice.cpu()"
+                        + " or the -gpu natives");
+            }
+            Torch.init();
+            if (transformerModel != null && transformerModel.dtype() != dtype) {
+                throw new IllegalArgumentException("FluxPipeline: the transformer computes in " + transformerModel.dtype()
+                        + " but the pipeline's compute dtype is " + dtype + "; load it with that dtype or set"
+                        + " computeDtype(" + transformerModel.dtype() + ")");
+            }
+            FluxModelFolder base = folder != null ? folder
+                    : baseModelPath != null ? FluxModelFolder.open(baseModelPath)
+                    : FluxModelFolder.resolve(Objects.requireNonNull(baseModelSpec));
+            ClipTokenizer clipTok = ClipTokenizer.fromDirectory(base.componentDir(FluxComponent.TOKENIZER), clipFlavor);
+            T5Tokenizer t5Tok = T5Tokenizer.fromDirectory(base.componentDir(FluxComponent.TOKENIZER_2));
+
+            // With offloading the models are loaded on the CPU, where they live between uses.
+            FluxDevice loadDevice = offload == Offload.MODEL ? FluxDevice.cpu() : dev;
+            TextEncoderOptions text = new TextEncoderOptions(loadDevice, dtype, textEncoderArithmetic, true);
+            ClipTextModel clip = ClipTextModel.load(base.componentDir(FluxComponent.TEXT_ENCODER), text);
+            loaded.add(clip);
+            T5EncoderModel t5 = T5EncoderModel.load(t5Gguf != null ? t5Gguf
+                    : base.componentDir(FluxComponent.TEXT_ENCODER_2), text);
+            loaded.add(t5);
+            VaeDecoder vae = VaeDecoder.load(base.componentDir(FluxComponent.VAE), new VaeOptions(loadDevice, dtype, true));
+            loaded.add(vae);
+            FluxTransformer transformer = transformerModel;
+            if (transformer == null) {
+                transformer = FluxTransformer.load(Objects.requireNonNull(transformerPath),
+                        new TransformerOptions(loadDevice, dtype, transformerArithmetic, true));
+                loaded.add(transformer);
+            }
+            checkFit(transformer, clip, t5, vae, base);
+
+            ModelOffloader offloader = new ModelOffloader(dev, offload == Offload.MODEL);
+            offloader.register("text_encoder", clip);
+            offloader.register("text_encoder_2", t5);
+            offloader.register("transformer", transformer);
+            offloader.register("vae", vae);
+            // What PyTorch picks by default on an H100 (and what the reference runs used).
+            Torch.preferCudnnAttention(dev);
+            FluxPipeline p = new FluxPipeline(base, dev, dtype, offload, clipTok, t5Tok, clip, t5, transformer, vae,
+                    offloader);
+            LOG.info("FLUX pipeline ready: {}", p);
+            return p;
+        }
+
+        private void checkFit(FluxTransformer transformer, ClipTextModel clip, T5EncoderModel t5, VaeDecoder vae,
+                              FluxModelFolder base) {
+            FluxConfig c = transformer.config();
+            String t5Source = t5Gguf != null ? t5Gguf.toString() : base.componentDir(FluxComponent.TEXT_ENCODER_2).toString();
+            if (c.contextInDim() != t5.config().dModel()) {
+                throw new IllegalStateException("FluxPipeline: the transformer's txt_in takes " + c.contextInDim()
+                        + "-wide T5 states, but the T5 encoder (" + t5Source + ") has d_model " + t5.config().dModel());
+            }
+            if (c.vecInDim() != clip.config().hiddenSize()) {
+                throw new IllegalStateException("FluxPipeline: the transformer's vector_in takes a " + c.vecInDim()
+                        + "-wide pooled CLIP vector, but the CLIP text encoder (" + base.componentDir(FluxComponent.TEXT_ENCODER)
+                        + ") has hidden size " + clip.config().hiddenSize());
+            }
+            if (c.inChannels() != 4 * vae.config().latentChannels()) {
+                throw new IllegalStateException("FluxPipeline: the transformer's img_in takes " + c.inChannels()
+                        + " channels (2x2 patches), but the VAE (" + base.componentDir(FluxComponent.VAE) + ") has "
+                        + vae.config().latentChannels() + " latent channels (needs " + c.inChannels() / 4 + ")");
+            }
+        }
+    }
+}

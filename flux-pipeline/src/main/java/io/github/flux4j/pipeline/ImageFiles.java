@@ -1,0 +1,165 @@
+package io.github.flux4j.pipeline;
+
+import io.github.flux4j.core.vae.RgbImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Objects;
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageWriteParam;
+import javax.imageio.ImageWriter;
+import javax.imageio.stream.ImageOutputStream;
+
+/**
+ * Writes images as PNG or JPEG with {@code javax.imageio} (headless), <em>atomically</em>: the
+ * bytes go to a temporary file in the target's folder, which is flushed to disk and then renamed
+ * over the target. A reader never sees a half-written image, and a failed write leaves an
+ * existing file untouched.
+ *
+ * <pre>{@code
+ * ImageFiles.save(result.image(), Path.of("out.png"));                 // format from the extension
+ * ImageFiles.saveJpeg(result.image(), Path.of("out.jpg"), 0.9f);
+ * }</pre>
+ */
+public final class ImageFiles {
+    /** The JPEG quality {@link #save(RgbImage, Path)} uses: high, visually lossless for most images. */
+    public static final float DEFAULT_JPEG_QUALITY = 0.95f;
+
+    /** The formats written. */
+    public enum Format {
+        /** Lossless, 8-bit RGB. */
+        PNG,
+        /** Lossy, baseline JPEG with a chosen quality. */
+        JPEG;
+
+        /**
+         * The format a file name asks for: {@code .png}, or {@code .jpg} / {@code .jpeg} (any case).
+         *
+         * @throws IllegalArgumentException for any other extension
+         */
+        public static Format forFile(Path file) {
+            Path name = file.getFileName();
+            String n = name == null ? "" : name.toString().toLowerCase(Locale.ROOT);
+            if (n.endsWith(".png")) {
+                return PNG;
+            }
+            if (n.endsWith(".jpg") || n.endsWith(".jpeg")) {
+                return JPEG;
+            }
+            throw new IllegalArgumentException("cannot tell the image format of '" + file
+                    + "': use a .png, .jpg or .jpeg file name");
+        }
+    }
+
+    private ImageFiles() {
+    }
+
+    /**
+     * Writes {@code image} in the format of {@code file}'s extension (JPEG at
+     * {@link #DEFAULT_JPEG_QUALITY}), atomically.
+     *
+     * @return {@code file}
+     * @throws IllegalArgumentException if the extension is not .png, .jpg or .jpeg
+     * @throws NoSuchFileException      if the folder does not exist
+     */
+    public static Path save(RgbImage image, Path file) throws IOException {
+        return save(image, file, Format.forFile(file), DEFAULT_JPEG_QUALITY);
+    }
+
+    /** Writes a PNG, atomically. */
+    public static Path savePng(RgbImage image, Path file) throws IOException {
+        return save(image, file, Format.PNG, DEFAULT_JPEG_QUALITY);
+    }
+
+    /**
+     * Writes a JPEG of the given quality, atomically.
+     *
+     * @param quality 0 (smallest) to 1 (best)
+     * @throws IllegalArgumentException if {@code quality} is outside [0, 1]
+     */
+    public static Path saveJpeg(RgbImage image, Path file, float quality) throws IOException {
+        return save(image, file, Format.JPEG, quality);
+    }
+
+    /**
+     * Writes {@code image} to {@code file} in {@code format}, atomically (see the class comment).
+     *
+     * @param jpegQuality 0 to 1, used for JPEG only
+     * @return {@code file}
+     * @throws IllegalArgumentException if {@code jpegQuality} is outside [0, 1]
+     * @throws NoSuchFileException      if the folder does not exist
+     */
+    public static Path save(RgbImage image, Path file, Format format, float jpegQuality) throws IOException {
+        Objects.requireNonNull(image, "image");
+        Objects.requireNonNull(format, "format");
+        checkQuality(jpegQuality);
+        byte[] bytes = encode(image, format, jpegQuality);
+        Path target = file.toAbsolutePath();
+        Path dir = target.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new NoSuchFileException(String.valueOf(dir), null, "cannot write " + file + ": no such folder");
+        }
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+                 OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+                out.write(bytes);
+                out.flush();
+                ch.force(true); // on disk before the rename makes it visible
+            }
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+        return file;
+    }
+
+    /**
+     * The encoded file contents of {@code image} in {@code format}.
+     *
+     * @param jpegQuality 0 to 1, used for JPEG only
+     * @throws IllegalArgumentException if {@code jpegQuality} is outside [0, 1]
+     */
+    public static byte[] encode(RgbImage image, Format format, float jpegQuality) throws IOException {
+        checkQuality(jpegQuality);
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        String name = format == Format.PNG ? "png" : "jpeg";
+        Iterator<ImageWriter> writers = ImageIO.getImageWritersByFormatName(name);
+        if (!writers.hasNext()) {
+            throw new IOException("no ImageIO writer for " + name);
+        }
+        ImageWriter writer = writers.next();
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(buf)) {
+            writer.setOutput(out);
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            if (format == Format.JPEG) {
+                param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
+                param.setCompressionQuality(jpegQuality);
+            }
+            writer.write(null, new IIOImage(image.toBufferedImage(), null, null), param);
+        } finally {
+            writer.dispose();
+        }
+        return buf.toByteArray();
+    }
+
+    private static void checkQuality(float q) {
+        if (!(q >= 0f && q <= 1f)) {
+            throw new IllegalArgumentException("JPEG quality must be in [0, 1], got " + q);
+        }
+    }
+}

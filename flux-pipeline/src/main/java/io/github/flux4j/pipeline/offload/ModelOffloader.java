@@ -1,0 +1,145 @@
+package io.github.flux4j.pipeline.offload;
+
+import io.github.flux4j.core.torch.DeviceMovable;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Torch;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * diffusers' {@code enable_model_cpu_offload()} for flux4j models: the registered models live on
+ * the CPU, and {@link #use} moves one to the execution device just before it runs, after moving
+ * the previous one back (accelerate's {@code CpuOffload} hook chain, which also empties the CUDA
+ * cache after each eviction). {@link #offloadAll()} is {@code maybe_free_model_hooks()}: all back
+ * to the CPU after a generation.
+ *
+ * <p>Moves are in place ({@link DeviceMovable#moveTo(FluxDevice, boolean)}) and keep each
+ * model's CPU copy while it is on the device, so moving out copies nothing. When offloading is
+ * off, models are moved to the execution device once, when registered, and never again.
+ *
+ * <p>Not thread-safe: one generation at a time (the pipeline serialises them).
+ */
+public final class ModelOffloader {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelOffloader.class);
+
+    private final FluxDevice device;
+    private final boolean enabled;
+    private final List<Named> models = new ArrayList<>();
+    private @Nullable DeviceMovable onDevice;
+    private long moveNanos;
+
+    private record Named(String name, DeviceMovable model) {
+    }
+
+    /**
+     * @param device  the execution device, where models run
+     * @param enabled true for model offloading; false keeps every model on {@code device}
+     */
+    public ModelOffloader(FluxDevice device, boolean enabled) {
+        this.device = Objects.requireNonNull(device, "device");
+        this.enabled = enabled;
+    }
+
+    /** The execution device. */
+    public FluxDevice device() {
+        return device;
+    }
+
+    /** Whether models are offloaded between uses. */
+    public boolean enabled() {
+        return enabled;
+    }
+
+    /**
+     * Registers a model: with offloading it is moved to the CPU now (where it lives from then on),
+     * without it to the execution device.
+     *
+     * @param name for log messages ("text_encoder", "transformer", ...)
+     * @throws IllegalArgumentException if the model is registered already
+     */
+    public void register(String name, DeviceMovable model) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(model, "model");
+        for (Named n : models) {
+            if (n.model() == model) {
+                throw new IllegalArgumentException(name + " is registered already (as " + n.name() + ")");
+            }
+        }
+        models.add(new Named(name, model));
+        move(name, model, enabled ? FluxDevice.cpu() : device);
+    }
+
+    /**
+     * Makes {@code model} ready to run: with offloading, the model on the device (if another) goes
+     * back to the CPU and the CUDA cache is emptied, then {@code model} moves to the device. Without
+     * offloading, nothing happens.
+     *
+     * @throws IllegalArgumentException if the model was not registered
+     */
+    public void use(DeviceMovable model) {
+        String name = nameOf(model);
+        if (!enabled || onDevice == model) {
+            return;
+        }
+        evict();
+        move(name, model, device);
+        onDevice = model;
+    }
+
+    /**
+     * With offloading, moves the model on the device (if any) back to the CPU and empties the
+     * CUDA cache; otherwise nothing. Safe to call at any time, e.g. in a {@code finally} block
+     * after a failed or cancelled generation.
+     */
+    public void offloadAll() {
+        if (enabled) {
+            evict();
+        }
+    }
+
+    /** Total time spent moving models so far. */
+    public Duration moveTime() {
+        return Duration.ofNanos(moveNanos);
+    }
+
+    private void evict() {
+        DeviceMovable current = onDevice;
+        if (current == null) {
+            return;
+        }
+        onDevice = null;
+        move(nameOf(current), current, FluxDevice.cpu());
+        if (device.isCuda()) {
+            long t0 = System.nanoTime();
+            Torch.emptyCudaCache();
+            moveNanos += System.nanoTime() - t0;
+        }
+    }
+
+    private void move(String name, DeviceMovable model, FluxDevice target) {
+        if (model.device().equals(target)) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        // keepHostCopy: the CPU storage survives while the model is on the device, so that
+        // evicting it is a pointer swap and not a 10 GB copy.
+        model.moveTo(target, enabled);
+        long dt = System.nanoTime() - t0;
+        moveNanos += dt;
+        LOG.debug("{} moved to {} in {} ms", name, target, dt / 1_000_000);
+    }
+
+    private String nameOf(DeviceMovable model) {
+        for (Named n : models) {
+            if (n.model() == model) {
+                return n.name();
+            }
+        }
+        throw new IllegalArgumentException("model " + model + " is not registered with this offloader");
+    }
+}
