@@ -1,6 +1,10 @@
 /**
- * JMH benchmarks of the pure-Java parts of the library (dequantization throughput). Each
- * benchmark class has a {@code main} that runs it with short settings and prints GB/s.
+ * Benchmarks. JMH benchmarks of the pure-Java parts of the library (dequantization throughput;
+ * each class's {@code main} runs it with short settings and prints GB/s), and plain programs that
+ * time the FLUX transformer: {@link io.github.flux4j.examples.bench.TinyTransformerBenchmark} (the
+ * tiny test model on the CPU, per weight type and compute dtype) and
+ * {@link io.github.flux4j.examples.bench.TransformerBenchmark} (a FLUX.1-dev-shaped GGUF on a GPU).
+ * Results and how to rerun them: {@code BENCHMARKS.md}.
  */
 @NullMarked
 package io.github.flux4j.examples.bench;
