@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
@@ -207,28 +208,59 @@ public final class FluxTransformer implements AutoCloseable, DeviceMovable {
         trace.record("rope_cos", pe.cos());
         trace.record("rope_sin", pe.sin());
 
-        for (int i = 0; i < doubleBlocks.size(); i++) {
-            Tensor[] out = doubleBlocks.get(i).forward(img, txt, vec, pe);
-            img = out[0];
-            txt = out[1];
-            trace.record("double." + i + ".encoder_hidden_states", txt);
-            trace.record("double." + i + ".hidden_states", img);
-        }
-        long txtLen = txt.size(1);
-        Tensor x = torch.cat(new TensorVector(txt, img), 1);
-        for (int i = 0; i < singleBlocks.size(); i++) {
-            x = singleBlocks.get(i).forward(x, vec, pe);
-            if (trace != ForwardTrace.NONE) {
-                trace.record("single." + i + ".encoder_hidden_states", x.narrow(1, 0, txtLen));
-                trace.record("single." + i + ".hidden_states", x.narrow(1, txtLen, x.size(1) - txtLen));
+        // Each block runs in its own scope, and the streams it replaces are released at once: with
+        // one scope around the whole forward, every block's temporaries (attention, MLP, dequantized
+        // weights) lived until the end, and a 1024x1024 FLUX.1-dev forward ran out of 80 GB.
+        // Streams made by a block are owned here (refcount 1, in no scope) until the next block
+        // replaces them, and released on the way out if a block fails.
+        Tensor[] owned = new Tensor[0];
+        try {
+            for (int i = 0; i < doubleBlocks.size(); i++) {
+                Tensor[] out;
+                try (PointerScope blockScope = new PointerScope()) {
+                    out = doubleBlocks.get(i).forward(img, txt, vec, pe);
+                    out[0].retainReference();
+                    out[1].retainReference();
+                }
+                release(owned);
+                owned = out;
+                img = out[0];
+                txt = out[1];
+                trace.record("double." + i + ".encoder_hidden_states", txt);
+                trace.record("double." + i + ".hidden_states", img);
             }
+            long txtLen = txt.size(1);
+            Tensor x = torch.cat(new TensorVector(txt, img), 1);
+            release(owned);
+            owned = new Tensor[0];
+            for (int i = 0; i < singleBlocks.size(); i++) {
+                Tensor next;
+                try (PointerScope blockScope = new PointerScope()) {
+                    next = singleBlocks.get(i).forward(x, vec, pe).retainReference();
+                }
+                release(owned);
+                owned = new Tensor[] {next};
+                x = next;
+                if (trace != ForwardTrace.NONE) {
+                    trace.record("single." + i + ".encoder_hidden_states", x.narrow(1, 0, txtLen));
+                    trace.record("single." + i + ".hidden_states", x.narrow(1, txtLen, x.size(1) - txtLen));
+                }
+            }
+            img = x.narrow(1, txtLen, x.size(1) - txtLen); // a view: keeps the storage once x is released
+        } finally {
+            release(owned);
         }
-        img = x.narrow(1, txtLen, x.size(1) - txtLen);
         Tensor normed = finalLayer.norm(img, vec);
         trace.record("norm_out", normed);
         Tensor out = finalLayer.project(normed);
         trace.record("output", out);
         return out;
+    }
+
+    private static void release(Tensor[] tensors) {
+        for (Tensor t : tensors) {
+            t.releaseReference();
+        }
     }
 
     private static Tensor flattenIds(Tensor ids) {
