@@ -22,6 +22,7 @@ Writes flux-pipeline/src/test/resources/reference/pipeline/ (see README.md there
   refs/<case>.text.safetensors    token ids and the text embeddings the transformer received
   refs/<case>.<Q8_0|Q4_K>.safetensors   sigmas, timesteps, initial latents, latents after each step,
                                   the VAE output and the uint8 image
+  refs/<case>.Q8_0-bf16.safetensors     cases a and b in bfloat16: the VAE output (bf16) and the uint8 image
 
 The transformer is the tiny FLUX of tools/reference/tiny_flux.py (hidden 256 = 2 x 128, 2 + 2 blocks),
 files tiny-flux-dev-Q8_0.gguf and tiny-flux-dev-Q4_K.gguf, loaded by diffusers through
@@ -180,15 +181,15 @@ def assemble(dst: Path) -> Path:
     return dst
 
 
-def gguf_transformer(gguf_dir: Path, qtype: str) -> FluxTransformer2DModel:
+def gguf_transformer(gguf_dir: Path, qtype: str, dtype: torch.dtype = torch.float32) -> FluxTransformer2DModel:
     v = next(x for x in tf.VARIANTS if x.file == f"tiny-flux-dev-{qtype}.gguf")
     path = gguf_dir / v.file
     if not path.exists():
         gguf_dir.mkdir(parents=True, exist_ok=True)
         tf.write_gguf(v, path)
     model = FluxTransformer2DModel.from_single_file(
-        str(path), quantization_config=GGUFQuantizationConfig(compute_dtype=torch.float32),
-        config=str(tf.REF_DIR / "config/dev"), torch_dtype=torch.float32)
+        str(path), quantization_config=GGUFQuantizationConfig(compute_dtype=dtype),
+        config=str(tf.REF_DIR / "config/dev"), torch_dtype=dtype)
     flux_transformer_refs.check_loaded(model)
     return model.eval()
 
@@ -253,6 +254,21 @@ def run_case(pipe: FluxPipeline, call: dict) -> tuple[dict, dict]:
     return text, run
 
 
+BF16_VARIANT = "Q8_0"
+BF16_CASES = ["a", "b"]
+
+
+def safe_open_decoded(path: Path) -> torch.Tensor:
+    from safetensors.torch import load_file
+    return load_file(str(path))["image.decoded"].float()
+
+
+def psnr_decoded(a: torch.Tensor, b: torch.Tensor) -> float:
+    a = (a * 0.5 + 0.5).clamp(0, 1).double()
+    b = (b * 0.5 + 0.5).clamp(0, 1).double()
+    return (10 * torch.log10(1 / (a - b).pow(2).mean())).item()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gguf-dir", default="/tmp/tiny-flux")
@@ -288,6 +304,18 @@ def main() -> None:
                 last = run["latents.step%d" % (call["num_inference_steps"] - 1)]
                 print(f"{name} {qtype}: image {tuple(img.shape)} mean {img.mean():.2f} std {img.std():.2f}; "
                       f"final latents std {last.std():.3f}")
+        # bfloat16, FLUX's usual dtype: the images only (noise drawn by torch >= 2.13 in bf16, i.e.
+        # float32 normals rounded; flux4j's NoiseDraw.FLOAT32_ROUNDED).
+        transformer = gguf_transformer(Path(args.gguf_dir), BF16_VARIANT, torch.bfloat16)
+        pipe = FluxPipeline.from_pretrained(folder, transformer=transformer, torch_dtype=torch.bfloat16)
+        pipe.set_progress_bar_config(disable=True)
+        for name in BF16_CASES:
+            _, run = run_case(pipe, CASES[name])
+            out = {"image.decoded": run["image.decoded"], "image.uint8": run["image.uint8"]}
+            save_file(out, refs / f"{name}.{BF16_VARIANT}-bf16.safetensors", metadata=meta)
+            f32 = safe_open_decoded(refs / f"{name}.{BF16_VARIANT}.safetensors")
+            print(f"{name} {BF16_VARIANT} bf16: diffusers' own bf16-vs-f32 gap: decoded PSNR "
+                  f"{psnr_decoded(run['image.decoded'].float(), f32):.1f} dB")
     total = 0
     for p in sorted(OUT.rglob("*")):
         if p.is_file():

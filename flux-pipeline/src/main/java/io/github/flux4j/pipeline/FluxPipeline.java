@@ -157,6 +157,7 @@ public final class FluxPipeline implements AutoCloseable {
      * @throws CancellationException    if the options' {@link Cancellation} was cancelled
      * @throws IllegalStateException    if the pipeline is closed
      */
+    @SuppressWarnings("try") // the guard and the scopes are opened for their effect only (docs/memory.md)
     public synchronized GenerationResult generate(List<String> prompts, GenerationOptions options) {
         Objects.requireNonNull(options, "options");
         if (closed) {
@@ -274,9 +275,10 @@ public final class FluxPipeline implements AutoCloseable {
                         Tensor v = transformer.forward(latents, prepared.imageIds(), promptEmbeds, textIds, t, pooled,
                                 guidance);
                         trace.record("noise_pred." + i, v);
-                        next = Scopes.keep(schedule.step(v, i, latents));
-                        trace.record("latents.step" + i, next);
+                        Tensor stepped = schedule.step(v, i, latents);
+                        trace.record("latents.step" + i, stepped);
                         syncDevice();
+                        next = Scopes.keep(stepped); // last: nothing can fail between keep and ownership
                     }
                     if (ownLatents) {
                         latents.close();
@@ -460,7 +462,10 @@ public final class FluxPipeline implements AutoCloseable {
          * A loaded transformer. <b>The pipeline takes ownership</b>: it closes the model in
          * {@link FluxPipeline#close()}, and also when {@link #build()} fails. It must compute in the
          * pipeline's dtype; it is moved to the pipeline's device (or to the CPU with
-         * {@link Offload#MODEL}) if it is elsewhere. Replaces a transformer given as a path.
+         * {@link Offload#MODEL}) if it is elsewhere. It keeps the dequantization arithmetic it was
+         * loaded with ({@link #transformerArithmetic} applies to a path only; load with
+         * {@link DequantArithmetic#FLOAT16_LIKE_DIFFUSERS} to reproduce diffusers). Replaces a
+         * transformer given as a path.
          */
         public Builder transformer(FluxTransformer model) {
             this.transformerModel = Objects.requireNonNull(model, "transformer");

@@ -38,6 +38,7 @@ final class Refs {
                 for (int i = 0; i < v.length; i++) {
                     v[i] = switch (e.dtype()) {
                         case F32 -> b.getFloat();
+                        case BF16 -> Float.intBitsToFloat((b.getShort() & 0xFFFF) << 16);
                         case I64 -> (float) b.getLong();
                         case U8 -> b.get() & 0xFF;
                         default -> throw new IllegalArgumentException(e.name() + ": dtype " + e.dtype());
@@ -56,6 +57,7 @@ final class Refs {
         final Map<String, Values> values = new HashMap<>();
 
         @Override
+        @SuppressWarnings("try") // the scope frees the CPU copy
         public void record(String name, Tensor tensor) {
             try (PointerScope scope = new PointerScope()) {
                 Tensor c = tensor.to(new Device(DeviceType.CPU), ScalarType.Float);

@@ -1,0 +1,91 @@
+package io.github.flux4j.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.testing.TinyFluxFiles;
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.transformer.FluxTransformer;
+import io.github.flux4j.core.transformer.GgufTransformer;
+import io.github.flux4j.core.transformer.TransformerOptions;
+import java.io.IOException;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * {@link Offload#MODEL} gives the same images as {@link Offload#NONE}. On the CPU the moves are
+ * no-ops; on a CUDA machine (skipped elsewhere) the models really travel and must come back.
+ */
+class FluxPipelineOffloadTest {
+    static GenerationOptions options() {
+        return GenerationOptions.builder().size(48, 32).steps(2).maxSequenceLength(16).numImagesPerPrompt(2).seed(9)
+                .build();
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    void modelOffloadGivesTheSameImagesOnTheCpu(ComputeDtype dtype) throws IOException {
+        GenerationResult none;
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).build()) {
+            none = p.generate(List.of("a fox", "a city"), options());
+        }
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).offload(Offload.MODEL).build()) {
+            assertThat(p.offload()).isEqualTo(Offload.MODEL);
+            for (int i = 0; i < 2; i++) {
+                GenerationResult model = p.generate(List.of("a fox", "a city"), options());
+                assertThat(model.images()).isEqualTo(none.images());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Offload.class)
+    void aLoadedTransformerIsOwnedByThePipeline(Offload offload) throws IOException {
+        FluxTransformer t = GgufTransformer.load(TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
+                TransformerOptions.defaults().withDtype(ComputeDtype.F32)
+                        .withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS)); // the pipeline's default
+        GenerationResult fromModel;
+        try (FluxPipeline p = FluxPipeline.builder().transformer(t).baseModel(TinyPipeline.folder())
+                .device(FluxDevice.cpu()).computeDtype(ComputeDtype.F32).offload(offload).build()) {
+            fromModel = p.generate("a fox", options());
+        }
+        assertThatThrownBy(() -> t.moveTo(FluxDevice.cpu())).hasMessageContaining("closed");
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32).build()) {
+            assertThat(p.generate("a fox", options()).images()).isEqualTo(fromModel.images());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    void onCudaModelOffloadMovesTheModelsAndGivesTheSameImages(ComputeDtype dtype) throws IOException {
+        assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
+        FluxDevice cuda = FluxDevice.cuda(0);
+        GenerationResult none;
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda).build()) {
+            none = p.generate(List.of("a fox", "a city"), options());
+            assertThat(none.timings().modelMoves()).isZero();
+        }
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda)
+                .offload(Offload.MODEL).build()) {
+            long base = CudaStats.allocated();
+            GenerationResult model = p.generate(List.of("a fox", "a city"), options());
+            assertThat(model.images()).isEqualTo(none.images());
+            assertThat(model.timings().modelMoves()).isPositive();
+            // Everything back on the CPU: no weight left on the GPU.
+            assertThat(CudaStats.allocated()).isLessThanOrEqualTo(base + (1 << 20));
+        }
+    }
+
+    /** CUDA allocator statistics (only called when CUDA is available). */
+    static final class CudaStats {
+        static long allocated() {
+            org.bytedeco.pytorch.global.torch_cuda.device_synchronize();
+            return org.bytedeco.pytorch.global.torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes()
+                    .current();
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package io.github.flux4j.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.flux4j.core.vae.RgbImage;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ImageFilesTest {
+    @TempDir
+    Path dir;
+
+    static RgbImage gradient(int w, int h) {
+        byte[] rgb = new byte[w * h * 3];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int i = (y * w + x) * 3;
+                rgb[i] = (byte) (x * 255 / w);
+                rgb[i + 1] = (byte) (y * 255 / h);
+                rgb[i + 2] = (byte) ((x * y) & 0xFF);
+            }
+        }
+        return new RgbImage(w, h, rgb);
+    }
+
+    @Test
+    void pngIsLossless() throws IOException {
+        RgbImage img = gradient(48, 32);
+        Path file = ImageFiles.save(img, dir.resolve("a.PNG"));
+        BufferedImage back = ImageIO.read(file.toFile());
+        assertThat(back.getWidth()).isEqualTo(48);
+        assertThat(back.getHeight()).isEqualTo(32);
+        for (int y = 0; y < 32; y++) {
+            for (int x = 0; x < 48; x++) {
+                assertThat(back.getRGB(x, y) & 0xFFFFFF).isEqualTo(img.rgbAt(x, y));
+            }
+        }
+        assertThat(onlyFiles()).containsExactly("a.PNG");
+    }
+
+    @Test
+    void jpegQualityChangesTheSizeAndTheFormatFollowsTheExtension() throws IOException {
+        RgbImage img = gradient(64, 64);
+        Path lo = ImageFiles.saveJpeg(img, dir.resolve("lo.jpg"), 0.1f);
+        Path hi = ImageFiles.saveJpeg(img, dir.resolve("hi.jpg"), 1.0f);
+        assertThat(Files.size(lo)).isLessThan(Files.size(hi));
+        Path byName = ImageFiles.save(img, dir.resolve("x.jpeg"));
+        assertThat(Files.readAllBytes(byName)).startsWith((byte) 0xFF, (byte) 0xD8); // JPEG SOI
+        assertThat(Files.readAllBytes(ImageFiles.savePng(img, dir.resolve("p.bin")))).startsWith((byte) 0x89, (byte) 'P');
+        assertThat(ImageFiles.Format.forFile(Path.of("a/b.JPG"))).isEqualTo(ImageFiles.Format.JPEG);
+    }
+
+    @Test
+    void writesReplaceAtomicallyAndLeaveNoTemporaryFiles() throws IOException {
+        Path file = dir.resolve("out.png");
+        Files.writeString(file, "old");
+        ImageFiles.save(gradient(16, 16), file);
+        assertThat(ImageIO.read(file.toFile()).getWidth()).isEqualTo(16);
+        assertThat(onlyFiles()).containsExactly("out.png");
+    }
+
+    @Test
+    void badArgumentsAreRefusedAndTouchNothing() throws IOException {
+        RgbImage img = gradient(16, 16);
+        assertThatThrownBy(() -> ImageFiles.save(img, dir.resolve("out.gif")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(".png, .jpg or .jpeg");
+        assertThatThrownBy(() -> ImageFiles.saveJpeg(img, dir.resolve("q.jpg"), 1.5f))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("JPEG quality");
+        assertThatThrownBy(() -> ImageFiles.save(img, dir.resolve("missing/out.png")))
+                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("no such folder");
+        assertThat(onlyFiles()).isEmpty();
+    }
+
+    private String[] onlyFiles() throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toArray(String[]::new);
+        }
+    }
+}
