@@ -567,7 +567,8 @@ public final class FluxPipeline implements AutoCloseable {
         /**
          * Opens the base model, loads the tokenizers and every model, and checks that they fit
          * together. On failure everything loaded so far is freed (a transformer given as a model
-         * too).
+         * too). A transformer given as a model is used by one build only: call
+         * {@link #transformer} again before building another pipeline.
          *
          * @throws IllegalStateException if the transformer or the base model is missing, the device
          *                               is not usable, or the components do not fit together
@@ -591,6 +592,10 @@ public final class FluxPipeline implements AutoCloseable {
             } catch (IOException | RuntimeException | Error e) {
                 closeAll(loaded, e);
                 throw e;
+            } finally {
+                // A given model now belongs to the pipeline (or is closed): a second build() must
+                // not hand it to another pipeline.
+                transformerModel = null;
             }
         }
 

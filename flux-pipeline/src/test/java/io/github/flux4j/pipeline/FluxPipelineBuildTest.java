@@ -120,6 +120,18 @@ class FluxPipelineBuildTest {
     }
 
     @Test
+    void aGivenTransformerServesOneBuildOnly() throws IOException {
+        FluxTransformer t = GgufTransformer.load(TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
+                TransformerOptions.defaults().withDtype(ComputeDtype.F32));
+        FluxPipeline.Builder b = FluxPipeline.builder().transformer(t).baseModel(TinyPipeline.folder())
+                .device(FluxDevice.cpu()).computeDtype(ComputeDtype.F32);
+        try (FluxPipeline p = b.build()) {
+            assertThat(p.transformerConfig().guidanceEmbed()).isTrue();
+            assertThatThrownBy(b::build).isInstanceOf(IllegalStateException.class).hasMessageContaining("no transformer");
+        }
+    }
+
+    @Test
     void aMissingTransformerFileIsAnIoError() {
         assertThatThrownBy(() -> builder(TinyPipeline.folder()).transformer(dir.resolve("missing.gguf")).build())
                 .isInstanceOf(NoSuchFileException.class).hasMessageContaining("missing.gguf");
