@@ -12,7 +12,6 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
@@ -23,6 +22,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiFunction;
@@ -127,6 +127,12 @@ public final class DemoModel {
         return ensureIn(defaultCacheDir());
     }
 
+    /** The demo model in {@code cacheDir/demo-v<VERSION>} if it is there and complete (its manifest matches its files). */
+    public static Optional<DemoModel> find(Path cacheDir) {
+        Path dir = cacheDir.toAbsolutePath().resolve("demo-v" + VERSION);
+        return isComplete(dir) ? Optional.of(new DemoModel(dir)) : Optional.empty();
+    }
+
     /**
      * The demo model in {@code cacheDir/demo-v<VERSION>}: used as is when its manifest matches
      * its files, otherwise (re)generated. Generation writes a hidden temporary folder next to it
@@ -221,10 +227,8 @@ public final class DemoModel {
         try {
             Path manifest = dir.resolve(MANIFEST);
             return Files.isRegularFile(manifest) && Files.readString(manifest).equals(manifest(dir));
-        } catch (NoSuchFileException e) {
-            return false;
         } catch (IOException | UncheckedIOException e) {
-            return false;
+            return false; // unreadable counts as damaged: it is generated again
         }
     }
 
