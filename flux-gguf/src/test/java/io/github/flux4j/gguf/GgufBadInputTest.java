@@ -35,6 +35,49 @@ class GgufBadInputTest {
     }
 
     @Test
+    void versionTwoIsRead() throws IOException {
+        // v2 has v3's layout (64-bit counts); v3 only added big-endian files
+        byte[] b = new GgufBytes().header(2, 1, 1).kvU32("general.alignment", 32).tensor("t", ONE_ROW, 0, 0).pad(32)
+                .zeros(128).bytes();
+        try (GgufFile f = GgufFile.open(write("v2.gguf", b))) {
+            assertThat(f.version()).isEqualTo(2);
+            assertThat(f.tensor("t").shape()).containsExactly(32);
+        }
+    }
+
+    /**
+     * A sparse file of a little over 3 GiB whose second tensor lies past 2^31 and is itself larger
+     * than one buffer can address: offsets are 64-bit, and the big tensor is read in parts.
+     */
+    @Test
+    void tensorsBeyondTwoGibibytes() throws IOException {
+        long big = (1L << 31) + 64; // F32 elements * 4 bytes > Integer.MAX_VALUE
+        long bigOffset = 1L << 30;
+        byte[] header = new GgufBytes().header(3, 2, 0)
+                .tensor("small", ONE_ROW, 0, 0)
+                .tensor("big", new long[] {big / 4}, 0, bigOffset)
+                .pad(32).bytes();
+        Path p = dir.resolve("sparse.gguf");
+        long dataOffset = header.length;
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+            f.write(header);
+            f.setLength(dataOffset + bigOffset + big); // sparse: no disk blocks for the zeros
+            f.seek(dataOffset + bigOffset + big - 4);
+            f.write(new byte[] {1, 2, 3, 4});
+        }
+        try (GgufFile gguf = GgufFile.open(p)) {
+            TensorInfo t = gguf.tensor("big");
+            assertThat(t.offset()).isEqualTo(dataOffset + bigOffset);
+            assertThat(t.byteSize()).isEqualTo(big);
+            assertThatThrownBy(() -> gguf.tensorData(t)).isInstanceOf(GgufException.class)
+                    .hasMessageContaining("big").hasMessageContaining("in parts");
+            java.nio.ByteBuffer tail = gguf.tensorData(t, big - 8, 8);
+            assertThat(tail.getInt(4)).isEqualTo(0x04030201);
+            assertThat(gguf.tensorData(gguf.tensor("small")).remaining()).isEqualTo(128);
+        }
+    }
+
+    @Test
     void badMagic() throws IOException {
         byte[] b = valid(ONE_ROW, 0, 0).zeros(128).bytes();
         b[0] = 'X';
