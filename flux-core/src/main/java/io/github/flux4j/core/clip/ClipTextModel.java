@@ -2,12 +2,9 @@ package io.github.flux4j.core.clip;
 
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
-import io.github.flux4j.core.torch.ComputeDtype;
-import io.github.flux4j.core.torch.DeviceMovable;
-import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.RenamedWeightSource;
 import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
@@ -48,25 +45,20 @@ import org.slf4j.LoggerFactory;
  * {@code pooler_output} in the encoder's dtype (bf16). The model owns its weights and frees them
  * in {@link #close()}; each forward runs in its own PointerScope. Concurrent forwards are safe.
  */
-public final class ClipTextModel implements AutoCloseable, DeviceMovable {
+public final class ClipTextModel extends LoadedModel {
     private static final Logger LOG = LoggerFactory.getLogger(ClipTextModel.class);
     private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
             ScalarType.Byte, ScalarType.Char);
 
     private final ClipTextConfig config;
-    private volatile FluxDevice device; // changed only by moveTo
-    private final ComputeDtype dtype;
     private final ClipTextEmbeddings embeddings;   // text_model.embeddings.{token,position}_embedding
     private final List<ClipEncoderLayer> layers;   // text_model.encoder.layers.0 .. numHiddenLayers-1
     private final LayerNorm finalLayerNorm;        // text_model.final_layer_norm.{weight,bias} [hidden]
-    private final LoadedWeights weights;
-    private volatile boolean closed;
 
     /** Binds every weight under {@code root} (names as {@link ClipNames} presents them). */
     private ClipTextModel(ClipTextConfig config, WeightPath root) {
+        super("ClipTextModel", root.weights(), root.device(), root.dtype());
         this.config = config;
-        this.device = root.device();
-        this.dtype = root.dtype();
         WeightPath w = root.at("text_model");
         this.embeddings = new ClipTextEmbeddings(config, w.at("embeddings"));
         List<ClipEncoderLayer> list = new ArrayList<>();
@@ -75,7 +67,6 @@ public final class ClipTextModel implements AutoCloseable, DeviceMovable {
         }
         this.layers = List.copyOf(list);
         this.finalLayerNorm = new LayerNorm(w.at("final_layer_norm"), config.hiddenSize(), config.layerNormEps());
-        this.weights = root.weights();
     }
 
     // ------------------------------------------------------------------------------ loading
@@ -142,14 +133,12 @@ public final class ClipTextModel implements AutoCloseable, DeviceMovable {
      * @throws IllegalArgumentException if the ids have the wrong rank, type, length or range
      */
     public ClipTextOutput forward(Tensor inputIds) {
-        if (closed) {
-            throw new IllegalStateException("ClipTextModel is closed");
-        }
+        checkOpen();
         checkIds(inputIds);
         Tensor last;
         Tensor pooled;
         try (NoGradGuard noGrad = Torch.noGrad(); PointerScope scope = new PointerScope()) {
-            Tensor ids = inputIds.to(device.toTorch(), ScalarType.Long);
+            Tensor ids = inputIds.to(device().toTorch(), ScalarType.Long);
             Tensor h = embeddings.forward(ids);
             for (ClipEncoderLayer layer : layers) {
                 Tensor previous = h;
@@ -219,52 +208,14 @@ public final class ClipTextModel implements AutoCloseable, DeviceMovable {
         return config;
     }
 
-    /** Where the weights live and the forward runs. */
-    @Override
-    public FluxDevice device() {
-        return device;
-    }
-
-    /** The compute dtype. */
-    public ComputeDtype dtype() {
-        return dtype;
-    }
-
-    /** Tensors of the source this model did not use (empty when loaded strictly). */
-    public List<WeightInfo> leftovers() {
-        return weights.leftovers();
-    }
-
     /** Bytes read from the weight files. */
     public long weightBytes() {
-        return weights.sourceBytes();
-    }
-
-    /**
-     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
-     * computes there. Quantized blocks move as bytes. Not while a forward runs.
-     *
-     * @throws IllegalStateException if the model is closed
-     */
-    @Override
-    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
-        if (closed) {
-            throw new IllegalStateException("ClipTextModel is closed");
-        }
-        weights.moveTo(target, keepHostCopy);
-        device = target;
-    }
-
-    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
-    @Override
-    public void close() {
-        closed = true;
-        weights.close();
+        return sourceBytes();
     }
 
     @Override
     public String toString() {
-        return "ClipTextModel[hidden " + config.hiddenSize() + ", " + config.numHiddenLayers() + " layers, " + device
-                + ", " + dtype + "]";
+        return "ClipTextModel[hidden " + config.hiddenSize() + ", " + config.numHiddenLayers() + " layers, " + device()
+                + ", " + dtype() + "]";
     }
 }

@@ -2,12 +2,9 @@ package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
-import io.github.flux4j.core.torch.ComputeDtype;
-import io.github.flux4j.core.torch.DeviceMovable;
-import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.RenamedWeightSource;
 import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
@@ -59,26 +56,21 @@ import org.slf4j.LoggerFactory;
  * relative-attention table are expanded once at load, since they are looked up, not multiplied.
  * The model owns its weights and frees them in {@link #close()}. Concurrent forwards are safe.
  */
-public final class T5EncoderModel implements AutoCloseable, DeviceMovable {
+public final class T5EncoderModel extends LoadedModel {
     private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
     private static final Set<String> ARCHITECTURES = Set.of("t5encoder", "t5");
     private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
             ScalarType.Byte, ScalarType.Char);
 
     private final T5Config config;
-    private volatile FluxDevice device; // changed only by moveTo
-    private final ComputeDtype dtype;
     private final Tensor shared;               // shared.weight [vocab, dModel]
     private final List<T5Block> blocks;        // encoder.block.0 .. numLayers-1
     private final T5LayerNorm finalLayerNorm;  // encoder.final_layer_norm.weight [dModel]
-    private final LoadedWeights weights;
-    private volatile boolean closed;
 
     /** Binds every weight under {@code root} (transformers names, see {@link T5Names}). */
     private T5EncoderModel(T5Config config, WeightPath root) {
+        super("T5EncoderModel", root.weights(), root.device(), root.dtype());
         this.config = config;
-        this.device = root.device();
-        this.dtype = root.dtype();
         this.shared = root.tensor(T5Names.SHARED, config.vocabSize(), config.dModel());
         WeightPath enc = root.at("encoder");
         List<T5Block> list = new ArrayList<>();
@@ -87,7 +79,6 @@ public final class T5EncoderModel implements AutoCloseable, DeviceMovable {
         }
         this.blocks = List.copyOf(list);
         this.finalLayerNorm = new T5LayerNorm(enc.at("final_layer_norm"), config.dModel(), config.layerNormEpsilon());
-        this.weights = root.weights();
     }
 
     // ------------------------------------------------------------------------------ loading
@@ -176,9 +167,7 @@ public final class T5EncoderModel implements AutoCloseable, DeviceMovable {
      * @throws IllegalArgumentException if the ids or the mask have the wrong shape, type or range
      */
     public Tensor forward(Tensor inputIds, @Nullable Tensor attentionMask) {
-        if (closed) {
-            throw new IllegalStateException("T5EncoderModel is closed");
-        }
+        checkOpen();
         checkInputs(inputIds, attentionMask);
         try (NoGradGuard noGrad = Torch.noGrad()) {
             return Scopes.scoped(() -> run(inputIds, attentionMask));
@@ -186,7 +175,7 @@ public final class T5EncoderModel implements AutoCloseable, DeviceMovable {
     }
 
     private Tensor run(Tensor inputIds, @Nullable Tensor attentionMask) {
-        Device dev = device.toTorch();
+        Device dev = device().toTorch();
         Tensor ids = inputIds.to(dev, ScalarType.Long);
         long b = ids.size(0);
         long len = ids.size(1);
@@ -249,57 +238,19 @@ public final class T5EncoderModel implements AutoCloseable, DeviceMovable {
         return config;
     }
 
-    /** Where the weights live and the forward runs. */
-    @Override
-    public FluxDevice device() {
-        return device;
-    }
-
-    /** The compute dtype. */
-    public ComputeDtype dtype() {
-        return dtype;
-    }
-
     /** The blocks (for tests). */
     List<T5Block> blocks() {
         return blocks;
     }
 
-    /** Tensors of the source this model did not use (empty when loaded strictly). */
-    public List<WeightInfo> leftovers() {
-        return weights.leftovers();
-    }
-
     /** Bytes read from the weight files (quantized size for quantized tensors). */
     public long weightBytes() {
-        return weights.sourceBytes();
-    }
-
-    /**
-     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
-     * computes there. Quantized blocks move as bytes. Not while a forward runs.
-     *
-     * @throws IllegalStateException if the model is closed
-     */
-    @Override
-    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
-        if (closed) {
-            throw new IllegalStateException("T5EncoderModel is closed");
-        }
-        weights.moveTo(target, keepHostCopy);
-        device = target;
-    }
-
-    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
-    @Override
-    public void close() {
-        closed = true;
-        weights.close();
+        return sourceBytes();
     }
 
     @Override
     public String toString() {
-        return "T5EncoderModel[d_model " + config.dModel() + ", " + config.numLayers() + " layers, " + device + ", "
-                + dtype + "]";
+        return "T5EncoderModel[d_model " + config.dModel() + ", " + config.numLayers() + " layers, " + device() + ", "
+                + dtype() + "]";
     }
 }

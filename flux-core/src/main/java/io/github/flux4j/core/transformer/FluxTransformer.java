@@ -1,15 +1,11 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
-import io.github.flux4j.core.torch.ComputeDtype;
-import io.github.flux4j.core.torch.DeviceMovable;
-import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightPath;
 import io.github.flux4j.core.weights.WeightSource;
 import java.io.IOException;
@@ -48,10 +44,8 @@ import org.jspecify.annotations.Nullable;
  * result survives, owned by the caller's scope (or the caller, without one). The weights are
  * never modified after loading.
  */
-public final class FluxTransformer implements AutoCloseable, DeviceMovable {
+public final class FluxTransformer extends LoadedModel {
     private final FluxConfig config;
-    private volatile FluxDevice device; // changed only by moveTo
-    private final ComputeDtype dtype;
     private final LinearOp imgIn;                  // img_in [h, inChannels]
     private final MlpEmbedder timeIn;              // time_in.{in,out}_layer [h, 256], [h, h]
     private final MlpEmbedder vectorIn;            // vector_in.{in,out}_layer [h, vecInDim], [h, h]
@@ -61,14 +55,11 @@ public final class FluxTransformer implements AutoCloseable, DeviceMovable {
     private final List<DoubleStreamBlock> doubleBlocks; // double_blocks.0 .. depth-1
     private final List<SingleStreamBlock> singleBlocks; // single_blocks.0 .. depthSingleBlocks-1
     private final LastLayer finalLayer;            // final_layer.{adaLN_modulation.1, linear}
-    private final LoadedWeights weights;
-    private volatile boolean closed;
 
     /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
     FluxTransformer(FluxConfig config, WeightPath w) {
+        super("FluxTransformer", w.weights(), w.device(), w.dtype());
         this.config = config;
-        this.device = w.device();
-        this.dtype = w.dtype();
         long h = config.hiddenSize();
         this.imgIn = w.linear("img_in", h, config.inChannels());
         this.timeIn = new MlpEmbedder(w.at("time_in"), FluxMath.TIME_EMBED_DIM, h);
@@ -87,7 +78,6 @@ public final class FluxTransformer implements AutoCloseable, DeviceMovable {
         this.doubleBlocks = List.copyOf(dbl);
         this.singleBlocks = List.copyOf(sgl);
         this.finalLayer = new LastLayer(config, w.at("final_layer"));
-        this.weights = w.weights();
     }
 
     // ------------------------------------------------------------------------------ loading
@@ -168,9 +158,7 @@ public final class FluxTransformer implements AutoCloseable, DeviceMovable {
      */
     public Tensor forward(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
                           @Nullable Tensor guidance, ForwardTrace trace) {
-        if (closed) {
-            throw new IllegalStateException("FluxTransformer is closed");
-        }
+        checkOpen();
         checkInputs(img, imgIds, txt, txtIds, timestep, y, guidance);
         try (NoGradGuard noGrad = Torch.noGrad()) {
             return Scopes.scoped(() -> run(img, imgIds, txt, txtIds, timestep, y, guidance, trace));
@@ -179,8 +167,8 @@ public final class FluxTransformer implements AutoCloseable, DeviceMovable {
 
     private Tensor run(Tensor img0, Tensor imgIds0, Tensor txt0, Tensor txtIds0, Tensor timestep0, Tensor y0,
                        @Nullable Tensor guidance0, ForwardTrace trace) {
-        Device dev = device.toTorch();
-        ScalarType act = dtype.scalarType();
+        Device dev = device().toTorch();
+        ScalarType act = dtype().scalarType();
         Tensor imgIds = flattenIds(imgIds0).to(dev, ScalarType.Float);
         Tensor txtIds = flattenIds(txtIds0).to(dev, ScalarType.Float);
 
@@ -314,52 +302,14 @@ public final class FluxTransformer implements AutoCloseable, DeviceMovable {
         return config;
     }
 
-    /** Where the weights live and the forward runs. */
-    @Override
-    public FluxDevice device() {
-        return device;
-    }
-
-    /** The compute dtype. */
-    public ComputeDtype dtype() {
-        return dtype;
-    }
-
-    /** Tensors of the source this model did not use (empty when loaded strictly). */
-    public List<WeightInfo> leftovers() {
-        return weights.leftovers();
-    }
-
     /** Bytes read from the weight file (quantized size for quantized tensors). */
     public long weightBytes() {
-        return weights.sourceBytes();
-    }
-
-    /**
-     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
-     * computes there. Quantized blocks move as bytes. Not while a forward runs.
-     *
-     * @throws IllegalStateException if the model is closed
-     */
-    @Override
-    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
-        if (closed) {
-            throw new IllegalStateException("FluxTransformer is closed");
-        }
-        weights.moveTo(target, keepHostCopy);
-        device = target;
-    }
-
-    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
-    @Override
-    public void close() {
-        closed = true;
-        weights.close();
+        return sourceBytes();
     }
 
     @Override
     public String toString() {
         return "FluxTransformer[" + (config.guidanceEmbed() ? "dev" : "schnell") + ", " + config.depth() + "+"
-                + config.depthSingleBlocks() + " blocks, hidden " + config.hiddenSize() + ", " + device + ", " + dtype + "]";
+                + config.depthSingleBlocks() + " blocks, hidden " + config.hiddenSize() + ", " + device() + ", " + dtype() + "]";
     }
 }

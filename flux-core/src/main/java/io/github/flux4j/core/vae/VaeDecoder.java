@@ -1,16 +1,12 @@
 package io.github.flux4j.core.vae;
 
 import io.github.flux4j.core.quant.DequantArithmetic;
-import io.github.flux4j.core.torch.ComputeDtype;
-import io.github.flux4j.core.torch.DeviceMovable;
-import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.LoadedWeights;
+import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightFormat;
-import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightPath;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -50,26 +46,20 @@ import org.jspecify.annotations.Nullable;
  * soon as it is used, and hands only its result to the caller's scope. Decoding concurrently from
  * several threads is safe.
  */
-public final class VaeDecoder implements AutoCloseable, DeviceMovable {
+public final class VaeDecoder extends LoadedModel {
     /** diffusers' {@code AutoencoderKL.tile_overlap_factor}. */
     public static final double TILE_OVERLAP = 0.25;
 
     private final VaeConfig config;
-    private volatile FluxDevice device; // changed only by moveTo
-    private final ComputeDtype dtype;
     private final @Nullable Conv2d postQuantConv; // post_quant_conv [latent, latent, 1, 1] (not in FLUX)
     final Decoder decoder;                         // decoder.*
-    private final LoadedWeights weights;
-    private volatile boolean closed;
 
     private VaeDecoder(VaeConfig config, WeightPath w) {
+        super("VaeDecoder", w.weights(), w.device(), w.dtype());
         this.config = config;
-        this.device = w.device();
-        this.dtype = w.dtype();
         this.postQuantConv = config.usePostQuantConv()
                 ? new Conv2d(w.at("post_quant_conv"), config.latentChannels(), config.latentChannels(), 1) : null;
         this.decoder = new Decoder(w.at("decoder"), config);
-        this.weights = w.weights();
     }
 
     // ------------------------------------------------------------------------------ loading
@@ -125,7 +115,7 @@ public final class VaeDecoder implements AutoCloseable, DeviceMovable {
     public Tensor unscale(Tensor latents) {
         checkOpen();
         checkLatents(latents);
-        return Scopes.scoped(() -> latents.to(device.toTorch(), dtype.scalarType())
+        return Scopes.scoped(() -> latents.to(device().toTorch(), dtype().scalarType())
                 .div(new Scalar(config.scalingFactor())).add(new Scalar(config.shiftFactor())));
     }
 
@@ -142,7 +132,7 @@ public final class VaeDecoder implements AutoCloseable, DeviceMovable {
         checkOpen();
         checkLatents(z);
         try (NoGradGuard noGrad = Torch.noGrad()) {
-            return Steps.handOver(Steps.owned(() -> decodeOne(z.to(device.toTorch(), dtype.scalarType()))));
+            return Steps.handOver(Steps.owned(() -> decodeOne(z.to(device().toTorch(), dtype().scalarType()))));
         }
     }
 
@@ -187,7 +177,7 @@ public final class VaeDecoder implements AutoCloseable, DeviceMovable {
             return decode(z);
         }
         try (NoGradGuard noGrad = Torch.noGrad()) {
-            return Steps.handOver(Steps.owned(() -> tiled(z.to(device.toTorch(), dtype.scalarType()), tileLatent,
+            return Steps.handOver(Steps.owned(() -> tiled(z.to(device().toTorch(), dtype().scalarType()), tileLatent,
                     overlapSize, blendExtent, rowLimit)));
         }
     }
@@ -287,55 +277,6 @@ public final class VaeDecoder implements AutoCloseable, DeviceMovable {
     /** The configuration. */
     public VaeConfig config() {
         return config;
-    }
-
-    /** Where the weights live and decoding runs. */
-    @Override
-    public FluxDevice device() {
-        return device;
-    }
-
-    /** The compute dtype. */
-    public ComputeDtype dtype() {
-        return dtype;
-    }
-
-    /** Decoder tensors of the source that the model did not use (empty after a strict load). */
-    public List<WeightInfo> leftovers() {
-        return weights.leftovers();
-    }
-
-    /** Bytes of weights read from the file (as stored, before any dtype conversion). */
-    public long sourceBytes() {
-        return weights.sourceBytes();
-    }
-
-    /**
-     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
-     * computes there. Quantized blocks move as bytes. Not while a forward runs.
-     *
-     * @throws IllegalStateException if the model is closed
-     */
-    @Override
-    public synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
-        if (closed) {
-            throw new IllegalStateException("VaeDecoder is closed");
-        }
-        weights.moveTo(target, keepHostCopy);
-        device = target;
-    }
-
-    /** Frees the weights. Idempotent; decoding afterwards throws. */
-    @Override
-    public void close() {
-        closed = true;
-        weights.close();
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("VaeDecoder is closed");
-        }
     }
 
     private void checkLatents(Tensor z) {

@@ -1,0 +1,95 @@
+package io.github.flux4j.core.weights;
+
+import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.DeviceMovable;
+import io.github.flux4j.core.torch.FluxDevice;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What every model built by {@link WeightBinder} has in common: the {@link LoadedWeights} it owns,
+ * the device they live on, the compute dtype, moving between devices and closing.
+ *
+ * <p>A subclass's constructor is the binder's factory and passes its root {@link WeightPath}'s
+ * {@link WeightPath#weights() weights()}, {@link WeightPath#device() device()} and
+ * {@link WeightPath#dtype() dtype()} up. It runs twice, once for the binder's check and once for
+ * the load; the check run's model is dropped unused, and only the load run's model owns (and
+ * closes) native weights. Subclasses call {@link #checkOpen()} before using the weights.
+ */
+public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
+    private final String name;
+    private final LoadedWeights weights;
+    private volatile FluxDevice device; // changed only by moveTo
+    private final ComputeDtype dtype;
+    private volatile boolean closed;
+
+    /**
+     * Takes ownership of {@code weights}.
+     *
+     * @param name    the model's name in exception messages ({@code "VaeDecoder is closed"})
+     * @param weights the weights the binding loaded, which this model now owns
+     * @param device  where the weights were loaded
+     * @param dtype   the compute dtype
+     */
+    protected LoadedModel(String name, LoadedWeights weights, FluxDevice device, ComputeDtype dtype) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.weights = Objects.requireNonNull(weights, "weights");
+        this.device = Objects.requireNonNull(device, "device");
+        this.dtype = Objects.requireNonNull(dtype, "dtype");
+    }
+
+    /** Where the weights live and the model computes. */
+    @Override
+    public final FluxDevice device() {
+        return device;
+    }
+
+    /** The compute dtype. */
+    public final ComputeDtype dtype() {
+        return dtype;
+    }
+
+    /** Tensors of the source this model did not use (empty when loaded strictly). */
+    public final List<WeightInfo> leftovers() {
+        return weights.leftovers();
+    }
+
+    /**
+     * Bytes of weights read from the source, as stored: quantized bytes for quantized tensors,
+     * before any dtype conversion.
+     */
+    public final long sourceBytes() {
+        return weights.sourceBytes();
+    }
+
+    /**
+     * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
+     * computes there. Quantized blocks move as bytes. Not while a forward runs.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    @Override
+    public final synchronized void moveTo(FluxDevice target, boolean keepHostCopy) {
+        checkOpen();
+        weights.moveTo(target, keepHostCopy);
+        device = target;
+    }
+
+    /** Frees all weights. Idempotent; the model cannot be used afterwards. */
+    @Override
+    public void close() {
+        closed = true;
+        weights.close();
+    }
+
+    /**
+     * Throws if the model is closed.
+     *
+     * @throws IllegalStateException {@code "<name> is closed"}
+     */
+    protected final void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(name + " is closed");
+        }
+    }
+}
