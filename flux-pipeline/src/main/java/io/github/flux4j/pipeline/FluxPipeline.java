@@ -22,6 +22,8 @@ import io.github.flux4j.pipeline.latents.NoiseSeed;
 import io.github.flux4j.pipeline.latents.PreparedLatents;
 import io.github.flux4j.pipeline.model.FluxComponent;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
+import io.github.flux4j.pipeline.model.HuggingFaceCache;
+import io.github.flux4j.pipeline.model.ModelFolderException;
 import io.github.flux4j.pipeline.offload.ModelOffloader;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.Schedule;
@@ -529,7 +531,9 @@ public final class FluxPipeline implements AutoCloseable {
         /**
          * A T5 encoder in GGUF (e.g. city96's {@code t5-v1_1-xxl-encoder-Q8_0.gguf}) instead of the
          * base model's {@code text_encoder_2}; its blocks stay quantized on the device. null for
-         * the base model's.
+         * the base model's. With one, the base model needs no {@code text_encoder_2/} weights (it
+         * is opened with {@link FluxModelFolder.Option#T5_WEIGHTS_OPTIONAL}; {@code tokenizer_2/}
+         * is still required).
          */
         public Builder t5Gguf(@Nullable Path file) {
             this.t5Gguf = file;
@@ -621,9 +625,18 @@ public final class FluxPipeline implements AutoCloseable {
                         + " but the pipeline's compute dtype is " + dtype + "; load it with that dtype or set"
                         + " computeDtype(" + transformerModel.dtype() + ")");
             }
+            // With a GGUF T5, the folder's text_encoder_2 (9.5 GB for FLUX.1-dev) need not be there.
+            FluxModelFolder.Option[] open = t5Gguf != null
+                    ? new FluxModelFolder.Option[] {FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL}
+                    : new FluxModelFolder.Option[0];
             FluxModelFolder base = folder != null ? folder
-                    : baseModelPath != null ? FluxModelFolder.open(baseModelPath)
-                    : FluxModelFolder.resolve(Objects.requireNonNull(baseModelSpec));
+                    : baseModelPath != null ? FluxModelFolder.open(baseModelPath, open)
+                    : FluxModelFolder.resolve(Objects.requireNonNull(baseModelSpec), HuggingFaceCache.fromEnvironment(),
+                    open);
+            if (t5Gguf == null && base.weightFiles(FluxComponent.TEXT_ENCODER_2).isEmpty()) {
+                throw new ModelFolderException(base.source() + ": text_encoder_2/ has no T5 weights (the folder was"
+                        + " opened with T5_WEIGHTS_OPTIONAL); give the pipeline a T5 GGUF file with t5Gguf(...)");
+            }
             ClipTokenizer clipTok = ClipTokenizer.fromDirectory(base.componentDir(FluxComponent.TOKENIZER), clipFlavor);
             T5Tokenizer t5Tok = T5Tokenizer.fromDirectory(base.componentDir(FluxComponent.TOKENIZER_2));
 

@@ -13,6 +13,7 @@ import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.core.transformer.GgufTransformer;
 import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.ModelFolderException;
 import io.github.flux4j.pipeline.tokenizer.TokenizerFormatException;
 import java.io.IOException;
@@ -142,6 +143,23 @@ class FluxPipelineBuildTest {
         assumeFalse(FluxDevice.cudaAvailable(), "CUDA is available here");
         assertThatThrownBy(() -> builder(TinyPipeline.folder()).device(FluxDevice.cuda(0)).build())
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("cuda:0 is not usable");
+    }
+
+    @Test
+    void aGgufT5NeedsNoText_encoder_2Weights() throws IOException {
+        Path folder = TinyPipeline.assemble(dir.resolve("tiny"));
+        Path f32 = T5Gguf.write(folder.resolve("text_encoder_2"), dir.resolve("t5-F32.gguf"), GgmlType.F32);
+        TinyPipeline.deleteQuietly(folder.resolve("text_encoder_2"));
+        assertThatThrownBy(() -> builder(folder).build()).isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining("text_encoder_2/ is missing").hasMessageContaining("t5Gguf");
+        GenerationOptions o = GenerationOptions.builder().size(32, 32).steps(1).maxSequenceLength(16).seed(4).build();
+        try (FluxPipeline p = builder(folder).t5Gguf(f32).build()) {
+            assertThat(p.generate("a fox in the snow", o).image().width()).isEqualTo(32);
+        }
+        // A folder opened without T5 weights, and no GGUF T5 either.
+        FluxModelFolder opened = FluxModelFolder.open(folder, FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL);
+        assertThatThrownBy(() -> builder(folder).baseModel(opened).build()).isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining("text_encoder_2/ has no T5 weights").hasMessageContaining("t5Gguf");
     }
 
     @Test

@@ -8,10 +8,12 @@ import io.github.flux4j.pipeline.scheduler.SchedulerConfigException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -37,6 +39,9 @@ import org.slf4j.LoggerFactory;
  * transformer/config.json                FluxTransformer2DModel: optional (a GGUF file can stand in)
  * </pre>
  *
+ * <p>With {@link Option#T5_WEIGHTS_OPTIONAL} (for a T5 from a GGUF file), {@code text_encoder_2/}
+ * is optional as {@code transformer/} is; {@code tokenizer_2/} is still required.
+ *
  * <pre>{@code
  * FluxModelFolder dev = FluxModelFolder.resolve("black-forest-labs/FLUX.1-dev");   // HF cache, or a path
  * List<Path> t5 = dev.weightFiles(FluxComponent.TEXT_ENCODER_2);
@@ -53,6 +58,8 @@ public final class FluxModelFolder {
     private static final Logger LOG = LoggerFactory.getLogger(FluxModelFolder.class);
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final String T5_GGUF_HINT = " (or use a T5 GGUF file, FluxPipeline.Builder.t5Gguf; the folder"
+            + " opens without T5's weights with FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL)";
 
     private final Path root;
     private final String source;
@@ -63,6 +70,16 @@ public final class FluxModelFolder {
     private final ClipTokenizerFiles clipTokenizer;
     private final T5TokenizerFiles t5Tokenizer;
     private final int vaeScaleFactor;
+
+    /** Relaxations of what opening a folder requires. */
+    public enum Option {
+        /**
+         * {@code text_encoder_2/} (T5's weights, 9.5 GB for FLUX.1-dev) may be absent, for a T5 that
+         * comes from a GGUF file ({@code FluxPipeline.Builder.t5Gguf}). As for {@code transformer/}:
+         * if the folder exists its {@code config.json} must parse, and weights, if any, are listed.
+         */
+        T5_WEIGHTS_OPTIONAL
+    }
 
     private FluxModelFolder(Path root, String source, ModelIndex modelIndex,
                             FlowMatchEulerSchedulerConfig schedulerConfig, Map<FluxComponent, JsonNode> configs,
@@ -98,11 +115,21 @@ public final class FluxModelFolder {
      * @throws IOException          if a file cannot be read
      */
     public static FluxModelFolder resolve(String spec, HuggingFaceCache cache) throws IOException {
+        return resolve(spec, cache, new Option[0]);
+    }
+
+    /**
+     * {@link #resolve(String, HuggingFaceCache)} with relaxed requirements.
+     *
+     * @throws ModelFolderException if {@code spec} is neither, or the folder is not a usable FLUX folder
+     * @throws IOException          if a file cannot be read
+     */
+    public static FluxModelFolder resolve(String spec, HuggingFaceCache cache, Option... options) throws IOException {
         Objects.requireNonNull(spec, "spec");
         try {
             Path p = Path.of(spec);
             if (Files.isDirectory(p)) {
-                return open(p);
+                return open(p, options);
             }
         } catch (InvalidPathException e) {
             // not a path on this system; may still be a repository id
@@ -115,7 +142,7 @@ public final class FluxModelFolder {
                     + " ('org/name' or 'org/name@revision')");
         }
         try {
-            return fromHub(cache, repo, revision);
+            return fromHub(cache, repo, revision, options);
         } catch (ModelFolderException e) {
             throw new ModelFolderException("'" + spec + "' is not a folder; as a repository id: " + e.getMessage(), e);
         }
@@ -140,10 +167,16 @@ public final class FluxModelFolder {
      */
     public static FluxModelFolder fromHub(HuggingFaceCache cache, String repoId, @Nullable String revision)
             throws IOException {
+        return fromHub(cache, repoId, revision, new Option[0]);
+    }
+
+    private static FluxModelFolder fromHub(HuggingFaceCache cache, String repoId, @Nullable String revision,
+                                           Option... options) throws IOException {
         Path snapshot = cache.snapshot(repoId, revision);
         String rev = revision == null ? HuggingFaceCache.DEFAULT_REVISION : revision;
         LOG.debug("{}@{} resolved to {}", repoId, rev, snapshot);
-        return open(snapshot, repoId + "@" + rev + " (snapshot " + snapshot.getFileName() + " in " + cache.hub() + ")");
+        return open(snapshot, repoId + "@" + rev + " (snapshot " + snapshot.getFileName() + " in " + cache.hub() + ")",
+                options);
     }
 
     /**
@@ -156,7 +189,19 @@ public final class FluxModelFolder {
         return open(root, root.toString());
     }
 
-    private static FluxModelFolder open(Path root, String source) throws IOException {
+    /**
+     * {@link #open(Path)} with relaxed requirements.
+     *
+     * @throws ModelFolderException listing every problem if it is not a usable FLUX folder
+     * @throws IOException          if a file cannot be read
+     */
+    public static FluxModelFolder open(Path root, Option... options) throws IOException {
+        return open(root, root.toString(), options);
+    }
+
+    private static FluxModelFolder open(Path root, String source, Option... options) throws IOException {
+        EnumSet<Option> opts = EnumSet.noneOf(Option.class);
+        Collections.addAll(opts, options);
         if (!Files.isDirectory(root)) {
             throw new ModelFolderException(source + ": no such folder");
         }
@@ -179,14 +224,20 @@ public final class FluxModelFolder {
 
         Map<FluxComponent, JsonNode> configs = new EnumMap<>(FluxComponent.class);
         Map<FluxComponent, List<Path>> weights = new EnumMap<>(FluxComponent.class);
-        // Models: a config.json and safetensors weights each.
+        // Models: a config.json and safetensors weights each (T5's may come from a GGUF instead).
+        boolean t5Optional = opts.contains(Option.T5_WEIGHTS_OPTIONAL);
         for (FluxComponent c : new FluxComponent[] {FluxComponent.TEXT_ENCODER, FluxComponent.TEXT_ENCODER_2,
                 FluxComponent.VAE}) {
-            if (problems.requireDir(c, c == FluxComponent.VAE ? "config.json and diffusion_pytorch_model.safetensors"
+            boolean optional = c == FluxComponent.TEXT_ENCODER_2 && t5Optional;
+            if (optional && !Files.isDirectory(root.resolve(c.folder()))) {
+                LOG.debug("{}: no {}/ folder; T5 must come from a GGUF file", source, c.folder());
+                weights.put(c, List.of());
+            } else if (problems.requireDir(c, c == FluxComponent.VAE
+                    ? "config.json and diffusion_pytorch_model.safetensors"
                     : "config.json and model.safetensors (or sharded, with model.safetensors.index.json)")) {
                 readConfig(root, c, "config.json", problems, configs);
                 weights.put(c, weightFiles(root, c, c == FluxComponent.VAE ? "diffusion_pytorch_model" : "model",
-                        problems, true));
+                        problems, !optional));
             }
         }
         // The transformer folder is optional (GGUF); when present, its config must be sound.
@@ -299,7 +350,7 @@ public final class FluxModelFolder {
             return List.of(single);
         }
         if (Files.isRegularFile(index)) {
-            return shards(index, c.folder() + "/" + index.getFileName(), problems);
+            return shards(index, c.folder() + "/" + index.getFileName(), problems, required);
         }
         for (Path p : new Path[] {single, index}) {
             if (Files.isSymbolicLink(p)) {
@@ -313,12 +364,14 @@ public final class FluxModelFolder {
             boolean pickles = found.contains(".bin");
             problems.add(c.folder() + "/ has no " + base + ".safetensors or " + base + ".safetensors.index.json"
                     + (pickles ? " (only PyTorch pickle .bin weights, which flux4j does not read)" : "")
-                    + "; it holds: " + found);
+                    + "; it holds: " + found + (c == FluxComponent.TEXT_ENCODER_2 ? T5_GGUF_HINT : ""));
         }
         return List.of();
     }
 
-    private static List<Path> shards(Path index, String name, Problems problems) throws IOException {
+    /** With {@code required} false, an index without any of its shards (only the JSON downloaded) means no weights. */
+    private static List<Path> shards(Path index, String name, Problems problems, boolean required)
+            throws IOException {
         JsonNode root;
         try {
             root = JSON.readTree(index.toFile());
@@ -342,6 +395,11 @@ public final class FluxModelFolder {
                 return List.of();
             }
             files.add(f.asText());
+        }
+        if (!required && files.stream()
+                .noneMatch(f -> Files.exists(index.resolveSibling(f), LinkOption.NOFOLLOW_LINKS))) {
+            LOG.debug("{}: none of its shards are here; no weights", name);
+            return List.of();
         }
         List<Path> out = new ArrayList<>();
         for (String f : files) {
@@ -393,7 +451,7 @@ public final class FluxModelFolder {
                 return true;
             }
             add(c.folder() + "/ is missing (the " + c.classNames().get(0) + " component: expected " + expectedFiles
-                    + ")");
+                    + ")" + (c == FluxComponent.TEXT_ENCODER_2 ? T5_GGUF_HINT : ""));
             return false;
         }
 
@@ -437,7 +495,10 @@ public final class FluxModelFolder {
         return schedulerConfig;
     }
 
-    /** The folder of {@code component} (for {@link FluxComponent#TRANSFORMER} it may not exist). */
+    /**
+     * The folder of {@code component} (for {@link FluxComponent#TRANSFORMER}, and for
+     * {@link FluxComponent#TEXT_ENCODER_2} with {@link Option#T5_WEIGHTS_OPTIONAL}, it may not exist).
+     */
     public Path componentDir(FluxComponent component) {
         return root.resolve(component.folder());
     }
@@ -452,7 +513,8 @@ public final class FluxModelFolder {
      * encoders, VAE) or {@code scheduler_config.json}.
      *
      * @throws IllegalArgumentException for a tokenizer (see {@link #clipTokenizer()},
-     *                                  {@link #t5Tokenizer()}), or the transformer when absent
+     *                                  {@link #t5Tokenizer()}), or the transformer (or an optional T5)
+     *                                  when absent
      */
     public Path configFile(FluxComponent component) {
         requireConfig(component);
@@ -482,7 +544,8 @@ public final class FluxModelFolder {
 
     /**
      * The safetensors weight files of a model component, in load order (one file, or every shard
-     * once, sorted by name). Empty for a transformer without weights here.
+     * once, sorted by name). Empty for a transformer without weights here, and for a T5 without
+     * weights in a folder opened with {@link Option#T5_WEIGHTS_OPTIONAL}.
      *
      * @throws IllegalArgumentException for the scheduler or a tokenizer
      */

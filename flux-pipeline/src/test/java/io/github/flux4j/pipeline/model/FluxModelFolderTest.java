@@ -73,6 +73,39 @@ class FluxModelFolderTest {
     }
 
     @Test
+    void t5WeightsAreOptionalOnlyWhenAsked() throws IOException {
+        Path root = FakeFluxFolder.writeFolder(tmp.resolve("m"));
+        Path t5 = root.resolve("text_encoder_2");
+        // Downloaded without the shards: config.json and the index only.
+        Files.delete(t5.resolve("model-00001-of-00002.safetensors"));
+        Files.delete(t5.resolve("model-00002-of-00002.safetensors"));
+        assertThatThrownBy(() -> FluxModelFolder.open(root)).isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining("text_encoder_2/model-00001-of-00002.safetensors is missing");
+        FluxModelFolder f = FluxModelFolder.open(root, FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL);
+        assertThat(f.weightFiles(FluxComponent.TEXT_ENCODER_2)).isEmpty();
+        assertThat(f.config(FluxComponent.TEXT_ENCODER_2).get("d_model").asInt()).isEqualTo(4096);
+        assertThat(f.weightFiles(FluxComponent.TEXT_ENCODER)).hasSize(1);
+
+        // One shard of two: an interrupted download, still reported.
+        Files.writeString(t5.resolve("model-00002-of-00002.safetensors"), "y");
+        assertThatThrownBy(() -> FluxModelFolder.open(root, FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL))
+                .isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining("text_encoder_2/model-00001-of-00002.safetensors is missing");
+
+        // No text_encoder_2/ at all; everything else is still checked, all at once.
+        deleteTree(t5);
+        assertThat(FluxModelFolder.open(root, FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL)
+                .weightFiles(FluxComponent.TEXT_ENCODER_2)).isEmpty();
+        assertThatThrownBy(() -> FluxModelFolder.open(root)).isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining("text_encoder_2/ is missing").hasMessageContaining("t5Gguf");
+        deleteTree(root.resolve("tokenizer_2"));
+        deleteTree(root.resolve("vae"));
+        assertThatThrownBy(() -> FluxModelFolder.open(root, FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL))
+                .isInstanceOf(ModelFolderException.class).hasMessageContaining("tokenizer_2/ is missing")
+                .hasMessageContaining("vae/ is missing").hasMessageNotContaining("text_encoder_2");
+    }
+
+    @Test
     void namesAMissingComponentAndWhatWasExpected() throws IOException {
         Path root = FakeFluxFolder.writeFolder(tmp.resolve("m"));
         deleteTree(root.resolve("text_encoder_2"));
