@@ -11,9 +11,14 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageWriteParam;
@@ -24,7 +29,8 @@ import javax.imageio.stream.ImageOutputStream;
  * Writes images as PNG or JPEG with {@code javax.imageio} (headless), <em>atomically</em>: the
  * bytes go to a temporary file in the target's folder, which is flushed to disk and then renamed
  * over the target. A reader never sees a half-written image, and a failed write leaves an
- * existing file untouched.
+ * existing file untouched. On POSIX file systems a replaced file keeps its permissions and a new one
+ * gets the usual ones (rw-rw-rw- less the umask), as if written in place.
  *
  * <pre>{@code
  * ImageFiles.save(result.image(), Path.of("out.png"));                 // format from the extension
@@ -109,7 +115,7 @@ public final class ImageFiles {
         if (dir == null || !Files.isDirectory(dir)) {
             throw new NoSuchFileException(String.valueOf(dir), null, "cannot write " + file + ": no such folder");
         }
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        Path tmp = createTemp(dir, target);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
                  OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
@@ -126,6 +132,32 @@ public final class ImageFiles {
             Files.deleteIfExists(tmp);
         }
         return file;
+    }
+
+    /**
+     * A temporary file next to {@code target} with the permissions the image should end with: on
+     * POSIX file systems, an existing target's, else those of a file created with
+     * {@link Files#newOutputStream} (rw-rw-rw- less the umask, usually rw-r--r--), not the
+     * owner-only rw------- of {@link Files#createTempFile(Path, String, String, FileAttribute[])}.
+     */
+    private static Path createTemp(Path dir, Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".";
+        if (!Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            return Files.createTempFile(dir, prefix, ".tmp");
+        }
+        // The mode is given to open(2), which applies the umask.
+        Path tmp = Files.createTempFile(dir, prefix, ".tmp",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-rw-rw-")));
+        try {
+            Set<PosixFilePermission> existing = Files.getPosixFilePermissions(target);
+            Files.setPosixFilePermissions(tmp, existing);
+        } catch (NoSuchFileException e) {
+            // a new file: the umask's permissions
+        } catch (IOException | RuntimeException | Error e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        return tmp;
     }
 
     /**

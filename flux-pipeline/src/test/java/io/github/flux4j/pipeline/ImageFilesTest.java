@@ -2,6 +2,7 @@ package io.github.flux4j.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.flux4j.core.vae.RgbImage;
 import java.awt.image.BufferedImage;
@@ -9,6 +10,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -65,6 +70,26 @@ class ImageFilesTest {
         ImageFiles.save(gradient(16, 16), file);
         assertThat(ImageIO.read(file.toFile()).getWidth()).isEqualTo(16);
         assertThat(onlyFiles()).containsExactly("out.png");
+    }
+
+    @Test
+    void filesGetTheUsualPermissionsOrKeepTheirs() throws IOException {
+        assumeTrue(Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class), "POSIX only");
+        // What a file written in place gets: rw-rw-rw- less this process's umask (not rw------- as a temp file).
+        Path plain = dir.resolve("plain.bin");
+        Files.newOutputStream(plain).close();
+        Path file = ImageFiles.save(gradient(16, 16), dir.resolve("new.png"));
+        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(Files.getPosixFilePermissions(plain))
+                .contains(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+        // A replaced file keeps its permissions.
+        Path existing = dir.resolve("existing.jpg");
+        Files.writeString(existing, "old");
+        Set<PosixFilePermission> mode = PosixFilePermissions.fromString("rw-r-----");
+        Files.setPosixFilePermissions(existing, mode);
+        ImageFiles.save(gradient(16, 16), existing);
+        assertThat(Files.getPosixFilePermissions(existing)).isEqualTo(mode);
+        assertThat(Files.readAllBytes(existing)).startsWith((byte) 0xFF, (byte) 0xD8);
+        assertThat(onlyFiles()).containsExactly("existing.jpg", "new.png", "plain.bin");
     }
 
     @Test
