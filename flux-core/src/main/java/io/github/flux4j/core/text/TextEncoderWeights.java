@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** Opens the files a text encoder is published as. */
 public final class TextEncoderWeights {
@@ -40,7 +41,12 @@ public final class TextEncoderWeights {
         return isGguf(path) ? WeightSource.gguf(path) : TransformersWeightSource.open(path);
     }
 
+    /** The GGUF magic, or a {@code .gguf} name (so an empty or truncated one is reported as invalid GGUF). */
     private static boolean isGguf(Path file) throws IOException {
+        Path name = file.getFileName();
+        if (name != null && name.toString().toLowerCase(Locale.ROOT).endsWith(".gguf")) {
+            return true;
+        }
         byte[] magic = new byte[4];
         int n;
         try (InputStream in = Files.newInputStream(file)) {

@@ -115,8 +115,10 @@ public interface WeightSource extends AutoCloseable {
 
     /**
      * Opens weights in any of the three formats: a folder as {@linkplain #diffusers diffusers},
-     * a file starting with the GGUF magic as {@linkplain #gguf GGUF}, any other file as
-     * {@linkplain #safetensors safetensors}.
+     * a file starting with the GGUF magic or named {@code *.gguf} (any case) as {@linkplain #gguf
+     * GGUF}, any other file as {@linkplain #safetensors safetensors}. So an empty or truncated
+     * {@code .gguf} file is reported as invalid GGUF
+     * ({@link io.github.flux4j.gguf.GgufFormatException}), not as a bad safetensors header.
      */
     static WeightSource open(Path path) throws IOException {
         if (Files.isDirectory(path)) {
@@ -125,14 +127,23 @@ public interface WeightSource extends AutoCloseable {
         if (!Files.isRegularFile(path)) {
             throw new java.nio.file.NoSuchFileException(path.toString());
         }
+        return isGguf(path) ? gguf(path) : safetensors(path);
+    }
+
+    /**
+     * Whether a file is to be read as GGUF: it starts with the GGUF magic, or its name ends with
+     * {@code .gguf} (any case; then a file too short or with another magic is an invalid GGUF file).
+     */
+    private static boolean isGguf(Path file) throws IOException {
+        Path name = file.getFileName();
+        if (name != null && name.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gguf")) {
+            return true;
+        }
         byte[] magic = new byte[4];
         int n;
-        try (InputStream in = Files.newInputStream(path)) {
+        try (InputStream in = Files.newInputStream(file)) {
             n = in.readNBytes(magic, 0, 4);
         }
-        if (n == 4 && "GGUF".equals(new String(magic, StandardCharsets.US_ASCII))) {
-            return gguf(path);
-        }
-        return safetensors(path);
+        return n == 4 && "GGUF".equals(new String(magic, StandardCharsets.US_ASCII));
     }
 }

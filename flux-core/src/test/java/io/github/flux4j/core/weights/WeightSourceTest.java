@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.NamedArray;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
+import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.gguf.GgmlType;
+import io.github.flux4j.gguf.GgufFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -151,6 +153,27 @@ class WeightSourceTest {
                     .contains("transformer_blocks.1.attn.to_q.weight", "absent: transformer_blocks.1.attn.to_v.weight");
             assertThatThrownBy(() -> s.tensor("double_blocks.1.img_attn.qkv.weight")).isInstanceOf(WeightException.class)
                     .hasMessageContaining("absent: transformer_blocks.1.attn.to_v.weight");
+        }
+    }
+
+    @Test
+    void emptyAndForeignFilesAreReportedInTheFormatTheirNameSays() throws IOException {
+        Path emptyGguf = Files.createFile(dir.resolve("empty.gguf"));
+        assertThatThrownBy(() -> WeightSource.open(emptyGguf)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(emptyGguf.toString()).hasMessageContaining("invalid GGUF");
+        Path textGguf = Files.writeString(dir.resolve("not-really.GGUF"), "<html>404</html>");
+        assertThatThrownBy(() -> WeightSource.open(textGguf)).isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(textGguf.toString()).hasMessageContaining("bad magic");
+        assertThatThrownBy(() -> TextEncoderWeights.open(emptyGguf, "text_encoder_2"))
+                .isInstanceOf(GgufFormatException.class).hasMessageContaining(emptyGguf.toString());
+
+        Path emptySafetensors = Files.createFile(dir.resolve("empty.safetensors"));
+        assertThatThrownBy(() -> WeightSource.open(emptySafetensors)).isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining(emptySafetensors.toString()).hasMessageContaining("safetensors header");
+        // The magic still wins over the name: a GGUF file named .safetensors (or .bin) is read as GGUF.
+        Path misnamed = Files.copy(gguf, dir.resolve("misnamed.safetensors"));
+        try (WeightSource s = WeightSource.open(misnamed)) {
+            assertThat(s.format()).isEqualTo(WeightFormat.GGUF);
         }
     }
 
