@@ -31,7 +31,6 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBarStyle;
-import org.bytedeco.openblas.presets.openblas_nolapack;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -202,7 +201,7 @@ public final class FluxCli implements Callable<Integer> {
         if (threads != null || demo) {
             // The demo model's operations are too small to gain from more threads, and idle pool
             // threads spin: on a busy machine two threads on two cores ran it ten times slower.
-            setThreads(threads != null ? threads : 1);
+            Torch.setIntraOpThreads(threads != null ? threads : 1); // OpenBLAS's pool too
         }
 
         try {
@@ -288,16 +287,6 @@ public final class FluxCli implements Callable<Integer> {
         } catch (IOException | RuntimeException | OutOfMemoryError e) {
             return fail(err, name, e, e.getMessage() != null ? e.getMessage() : e.toString());
         }
-    }
-
-    /**
-     * LibTorch's intra-op threads and OpenBLAS's (which runs LibTorch's float32 GEMMs on this
-     * build and keeps its own pool, one thread per core, that {@code torch.set_num_threads} does
-     * not limit).
-     */
-    private static void setThreads(int n) {
-        Torch.setIntraOpThreads(n);
-        openblas_nolapack.blas_set_num_threads(n);
     }
 
     /** Writes image {@code i}; a failure names the file asked for, not the temporary one. */

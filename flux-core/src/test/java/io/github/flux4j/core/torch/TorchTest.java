@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.openblas.presets.openblas_nolapack;
 import org.bytedeco.pytorch.InferenceMode;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -76,5 +77,23 @@ class TorchTest {
         assertThatThrownBy(() -> Torch.setIntraOpThreads(0)).hasMessageContaining(">= 1");
         Torch.setIntraOpThreads(before);
         assertThat(Torch.intraOpThreads()).isEqualTo(before);
+    }
+
+    @Test
+    void threadsSettingLimitsOpenBlasToo() {
+        int torchBefore = Torch.intraOpThreads();
+        int blasBefore = openblas_nolapack.blas_get_num_threads();
+        try {
+            Torch.setIntraOpThreads(2);
+            assertThat(Torch.intraOpThreads()).isEqualTo(2);
+            assertThat(openblas_nolapack.blas_get_num_threads()).isEqualTo(2);
+            Torch.setIntraOpThreads(1);
+            assertThat(Torch.intraOpThreads()).isEqualTo(1);
+            assertThat(openblas_nolapack.blas_get_num_threads()).isEqualTo(1);
+        } finally {
+            torch.set_num_threads(torchBefore);
+            openblas_nolapack.blas_set_num_threads(blasBefore);
+        }
+        assertThat(openblas_nolapack.blas_get_num_threads()).isEqualTo(blasBefore);
     }
 }
