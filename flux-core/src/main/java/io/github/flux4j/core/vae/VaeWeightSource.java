@@ -1,13 +1,10 @@
 package io.github.flux4j.core.vae;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.TableWeightSource;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightFormat;
 import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.core.weights.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,11 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -42,33 +37,23 @@ import org.jspecify.annotations.Nullable;
  * {@code [C, C, 1, 1]}) are {@code group_norm, to_q, to_k, to_v, to_out.0} (linears, {@code [C, C]}:
  * the same bytes, so only the shape is presented differently).
  */
-final class VaeWeightSource implements WeightSource {
+final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
     static final String DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors";
     static final String CONFIG = "config.json";
     /** Prefixes of all-in-one checkpoints (the ones diffusers' single-file loader strips, {@code LDM_VAE_KEYS}). */
     static final List<String> CHECKPOINT_PREFIXES = List.of("first_stage_model.", "vae.");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern BFL_UP = Pattern.compile("decoder\\.up\\.(\\d+)\\.(block|upsample)\\.(.*)");
     private static final Pattern BFL_MID_BLOCK = Pattern.compile("decoder\\.mid\\.block_(\\d+)\\.(.*)");
     private static final Pattern BFL_ATTN = Pattern.compile("decoder\\.mid\\.attn_1\\.(norm|q|k|v|proj_out)\\.(weight|bias)");
 
-    private final WeightFormat format;
-    private final Path path;
     private final SafetensorsFile file;
-    private final Map<String, Object> config;
-    private final Map<String, WeightInfo> byName;
-    private final Map<String, SafetensorsFile.Entry> entries;
     private final int skipped;
 
     private VaeWeightSource(WeightFormat format, Path path, SafetensorsFile file, Map<String, Object> config,
                             Map<String, WeightInfo> byName, Map<String, SafetensorsFile.Entry> entries, int skipped) {
-        this.format = format;
-        this.path = path;
+        super(format, path, config, byName, entries);
         this.file = file;
-        this.config = Collections.unmodifiableMap(config);
-        this.byName = Collections.unmodifiableMap(byName);
-        this.entries = entries;
         this.skipped = skipped;
     }
 
@@ -101,14 +86,6 @@ final class VaeWeightSource implements WeightSource {
             throw new NoSuchFileException(path.toString());
         }
         return of(path, SafetensorsFile.open(path), Map.of());
-    }
-
-    private static Map<String, Object> readConfig(Path cfg) throws IOException {
-        try {
-            return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
-        } catch (JsonProcessingException e) {
-            throw new WeightException(cfg + " is not a JSON object: " + e.getOriginalMessage(), e);
-        }
     }
 
     private static VaeWeightSource of(Path path, SafetensorsFile st, Map<String, Object> config) {
@@ -161,11 +138,7 @@ final class VaeWeightSource implements WeightSource {
             WeightFormat format = config.isEmpty() && bfl ? WeightFormat.BFL_SAFETENSORS : WeightFormat.DIFFUSERS;
             return new VaeWeightSource(format, path, st, config, byName, entries, skipped);
         } catch (RuntimeException | Error e) {
-            try {
-                st.close();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            closeAfter(e, List.of(st));
             throw e;
         }
     }
@@ -241,36 +214,6 @@ final class VaeWeightSource implements WeightSource {
     // ---------------------------------------------------------------------------------- WeightSource
 
     @Override
-    public WeightFormat format() {
-        return format;
-    }
-
-    @Override
-    public Path path() {
-        return path;
-    }
-
-    @Override
-    public Optional<String> architecture() {
-        return Optional.empty();
-    }
-
-    @Override
-    public Map<String, Object> config() {
-        return config;
-    }
-
-    @Override
-    public List<WeightInfo> tensors() {
-        return List.copyOf(byName.values());
-    }
-
-    @Override
-    public Optional<WeightInfo> find(String name) {
-        return Optional.ofNullable(byName.get(name));
-    }
-
-    @Override
     public ByteBuffer read(WeightInfo tensor) {
         return file.data(own(tensor));
     }
@@ -280,14 +223,6 @@ final class VaeWeightSource implements WeightSource {
         return file.data(own(tensor), offsetInTensor, length);
     }
 
-    private SafetensorsFile.Entry own(WeightInfo tensor) {
-        SafetensorsFile.Entry e = entries.get(tensor.name());
-        if (e == null || !tensor.equals(byName.get(tensor.name()))) {
-            throw new WeightException("tensor " + tensor.name() + " does not belong to " + path);
-        }
-        return e;
-    }
-
     @Override
     public void close() throws IOException {
         file.close();
@@ -295,6 +230,6 @@ final class VaeWeightSource implements WeightSource {
 
     @Override
     public String toString() {
-        return "VAE " + format + " " + path;
+        return "VAE " + format() + " " + path();
     }
 }

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +27,7 @@ import org.jspecify.annotations.Nullable;
  * <p>{@link WeightInfo#origin()} keeps the stored name, so error messages name both. The bytes
  * are the underlying source's: nothing is copied. Closing this source closes the underlying one.
  */
-public final class RenamedWeightSource implements WeightSource {
+public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
 
     /** Maps the names of a source. */
     @FunctionalInterface
@@ -43,13 +42,16 @@ public final class RenamedWeightSource implements WeightSource {
     }
 
     private final WeightSource source;
-    private final List<WeightInfo> tensors;
-    private final Map<String, WeightInfo> byName;
-    private final Map<String, WeightInfo> underlying;
     private final List<WeightInfo> hidden;
 
-    private RenamedWeightSource(WeightSource source, NameMapping mapping) {
+    private RenamedWeightSource(WeightSource source, Map<String, WeightInfo> byName, Map<String, WeightInfo> underlying,
+                                List<WeightInfo> hidden) {
+        super(source.format(), source.path(), Map.of(), byName, underlying);
         this.source = source;
+        this.hidden = List.copyOf(hidden);
+    }
+
+    private static RenamedWeightSource build(WeightSource source, NameMapping mapping) {
         Map<String, WeightInfo> names = new LinkedHashMap<>();
         Map<String, WeightInfo> under = new LinkedHashMap<>();
         List<WeightInfo> dropped = new ArrayList<>();
@@ -68,10 +70,7 @@ public final class RenamedWeightSource implements WeightSource {
                     : new WeightInfo(name, t.type(), t.storedType(), t.shape(), t.byteSize(), t.origin()));
             under.put(name, t);
         }
-        this.byName = Collections.unmodifiableMap(names);
-        this.underlying = under;
-        this.tensors = List.copyOf(names.values());
-        this.hidden = List.copyOf(dropped);
+        return new RenamedWeightSource(source, names, under, dropped);
     }
 
     /**
@@ -84,7 +83,7 @@ public final class RenamedWeightSource implements WeightSource {
     public static RenamedWeightSource of(WeightSource source, NameMapping mapping) {
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(mapping, "mapping");
-        return new RenamedWeightSource(source, mapping);
+        return build(source, mapping);
     }
 
     /** The underlying source. */
@@ -118,16 +117,6 @@ public final class RenamedWeightSource implements WeightSource {
     }
 
     @Override
-    public List<WeightInfo> tensors() {
-        return tensors;
-    }
-
-    @Override
-    public Optional<WeightInfo> find(String name) {
-        return Optional.ofNullable(byName.get(name));
-    }
-
-    @Override
     public ByteBuffer read(WeightInfo tensor) {
         return source.read(own(tensor));
     }
@@ -137,12 +126,9 @@ public final class RenamedWeightSource implements WeightSource {
         return source.read(own(tensor), offsetInTensor, length);
     }
 
-    private WeightInfo own(WeightInfo tensor) {
-        WeightInfo t = underlying.get(tensor.name());
-        if (t == null || !tensor.equals(byName.get(tensor.name()))) {
-            throw new WeightException("tensor " + tensor.name() + " does not belong to " + this);
-        }
-        return t;
+    @Override
+    protected String owner() {
+        return toString();
     }
 
     @Override

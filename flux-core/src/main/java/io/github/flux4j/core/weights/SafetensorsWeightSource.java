@@ -1,9 +1,5 @@
 package io.github.flux4j.core.weights;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,7 +9,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -27,37 +22,24 @@ import org.jspecify.annotations.Nullable;
  * BFL-format safetensors files and diffusers folders as a {@link WeightSource}. Each BFL tensor
  * is a list of byte ranges ({@link Part}s) of the underlying files, joined on read.
  */
-final class SafetensorsWeightSource implements WeightSource {
+final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWeightSource.Part>> {
     /** The prefix ComfyUI-style all-in-one checkpoints put before transformer names. */
     static final String DIFFUSION_MODEL_PREFIX = "model.diffusion_model.";
     static final String DIFFUSERS_SINGLE = "diffusion_pytorch_model.safetensors";
     static final String DIFFUSERS_INDEX = "diffusion_pytorch_model.safetensors.index.json";
     static final String DIFFUSERS_CONFIG = "config.json";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     /** A byte range of one stored tensor. */
     record Part(SafetensorsFile file, SafetensorsFile.Entry entry, long offset, long length) {
     }
 
-    private final WeightFormat format;
-    private final Path path;
     private final List<SafetensorsFile> files;
-    private final Map<String, Object> config;
-    private final List<WeightInfo> tensors;
-    private final Map<String, WeightInfo> byName;
-    private final Map<String, List<Part>> parts;
     private final Map<String, String> hints;
 
     private SafetensorsWeightSource(WeightFormat format, Path path, List<SafetensorsFile> files, Map<String, Object> config,
                                     Map<String, WeightInfo> byName, Map<String, List<Part>> parts, Map<String, String> hints) {
-        this.format = format;
-        this.path = path;
+        super(format, path, config, byName, parts);
         this.files = List.copyOf(files);
-        this.config = Collections.unmodifiableMap(config);
-        this.tensors = List.copyOf(byName.values());
-        this.byName = Collections.unmodifiableMap(byName);
-        this.parts = parts;
         this.hints = hints;
     }
 
@@ -85,81 +67,13 @@ final class SafetensorsWeightSource implements WeightSource {
                 && Files.isDirectory(dir.resolve("transformer"))) {
             dir = dir.resolve("transformer");
         }
-        Map<String, Object> config = readConfig(dir);
+        Map<String, Object> config = readConfig(dir.resolve(DIFFUSERS_CONFIG));
+        Path folder = dir;
         Path index = dir.resolve(DIFFUSERS_INDEX);
-        List<SafetensorsFile> opened = new ArrayList<>();
-        try {
-            if (Files.exists(index)) {
-                Map<String, String> weightMap = readWeightMap(index);
-                Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
-                for (String shard : new LinkedHashSet<>(weightMap.values())) {
-                    Path shardPath = dir.resolve(shard).normalize();
-                    if (!shardPath.startsWith(dir.normalize()) || shard.isEmpty()) {
-                        throw new WeightException(index + ": shard name '" + shard + "' points outside the folder");
-                    }
-                    if (!Files.isRegularFile(shardPath)) {
-                        throw new WeightException(index + " names shard " + shard + ", which is missing from " + dir);
-                    }
-                    SafetensorsFile f = SafetensorsFile.open(shardPath);
-                    opened.add(f);
-                    shards.put(shard, f);
-                }
-                for (Map.Entry<String, String> e : weightMap.entrySet()) {
-                    if (shards.get(e.getValue()).find(e.getKey()).isEmpty()) {
-                        throw new WeightException(index + " puts " + e.getKey() + " in " + e.getValue()
-                                + ", which has no such tensor (shards from different downloads?)");
-                    }
-                }
-            } else if (Files.isRegularFile(dir.resolve(DIFFUSERS_SINGLE))) {
-                opened.add(SafetensorsFile.open(dir.resolve(DIFFUSERS_SINGLE)));
-            } else {
-                throw new WeightException(dir + " is not a diffusers transformer folder: it has neither "
-                        + DIFFUSERS_INDEX + " nor " + DIFFUSERS_SINGLE);
-            }
-            return diffusers(dir, opened, config);
-        } catch (IOException | RuntimeException | Error e) {
-            for (SafetensorsFile f : opened) {
-                try {
-                    f.close();
-                } catch (IOException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
-        }
-    }
-
-    private static Map<String, Object> readConfig(Path dir) throws IOException {
-        Path cfg = dir.resolve(DIFFUSERS_CONFIG);
-        if (!Files.isRegularFile(cfg)) {
-            return Map.of();
-        }
-        try {
-            return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
-        } catch (JsonProcessingException e) {
-            throw new WeightException(cfg + " is not a JSON object: " + e.getOriginalMessage(), e);
-        }
-    }
-
-    private static Map<String, String> readWeightMap(Path index) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(index.toFile());
-        } catch (JsonProcessingException e) {
-            throw new WeightException(index + " is not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        JsonNode map = root == null ? null : root.get("weight_map");
-        if (map == null || !map.isObject()) {
-            throw new WeightException(index + " has no \"weight_map\" object");
-        }
-        Map<String, String> out = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonNode> e : map.properties()) {
-            if (!e.getValue().isTextual()) {
-                throw new WeightException(index + ": weight_map entry " + e.getKey() + " is not a file name");
-            }
-            out.put(e.getKey(), e.getValue().textValue());
-        }
-        return out;
+        return openFolder(dir, Files.exists(index) ? index : null, dir.resolve(DIFFUSERS_SINGLE),
+                () -> folder + " is not a diffusers transformer folder: it has neither "
+                        + DIFFUSERS_INDEX + " nor " + DIFFUSERS_SINGLE,
+                opened -> diffusers(folder, opened, config));
     }
 
     private static SafetensorsWeightSource bfl(Path file, SafetensorsFile st) {
@@ -274,37 +188,12 @@ final class SafetensorsWeightSource implements WeightSource {
     // ---------------------------------------------------------------- WeightSource
 
     @Override
-    public WeightFormat format() {
-        return format;
-    }
-
-    @Override
-    public Path path() {
-        return path;
-    }
-
-    @Override
-    public Optional<String> architecture() {
-        return Optional.empty();
-    }
-
-    @Override
-    public Map<String, Object> config() {
-        return config;
-    }
-
-    @Override
-    public List<WeightInfo> tensors() {
-        return tensors;
-    }
-
-    @Override
     public Optional<WeightInfo> find(String name) {
-        WeightInfo w = byName.get(name);
-        if (w == null && name.startsWith(DIFFUSION_MODEL_PREFIX)) {
-            w = byName.get(name.substring(DIFFUSION_MODEL_PREFIX.length()));
+        Optional<WeightInfo> w = super.find(name);
+        if (w.isEmpty() && name.startsWith(DIFFUSION_MODEL_PREFIX)) {
+            w = super.find(name.substring(DIFFUSION_MODEL_PREFIX.length()));
         }
-        return Optional.ofNullable(w);
+        return w;
     }
 
     @Override
@@ -313,7 +202,7 @@ final class SafetensorsWeightSource implements WeightSource {
         if (hint != null) {
             return hint;
         }
-        if (format == WeightFormat.DIFFUSERS) {
+        if (format() == WeightFormat.DIFFUSERS) {
             List<String> diff = DiffusersNames.toDiffusers(name);
             if (!diff.isEmpty()) {
                 return " (diffusers " + String.join(" + ", diff) + ")";
@@ -326,7 +215,7 @@ final class SafetensorsWeightSource implements WeightSource {
     public ByteBuffer read(WeightInfo tensor) {
         List<Part> list = own(tensor);
         if (tensor.byteSize() > Integer.MAX_VALUE) {
-            throw new WeightException(path + ": tensor " + tensor.name() + " has " + tensor.byteSize()
+            throw new WeightException(path() + ": tensor " + tensor.name() + " has " + tensor.byteSize()
                     + " bytes, more than one buffer can address; read it in parts with read(tensor, offset, length)");
         }
         if (list.size() == 1) {
@@ -365,35 +254,13 @@ final class SafetensorsWeightSource implements WeightSource {
         return out.flip();
     }
 
-    private List<Part> own(WeightInfo tensor) {
-        List<Part> list = parts.get(tensor.name());
-        if (list == null || !tensor.equals(byName.get(tensor.name()))) {
-            throw new WeightException("tensor " + tensor.name() + " does not belong to " + path);
-        }
-        return list;
-    }
-
     @Override
     public void close() throws IOException {
-        IOException first = null;
-        for (SafetensorsFile f : files) {
-            try {
-                f.close();
-            } catch (IOException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        closeAll(files);
     }
 
     @Override
     public String toString() {
-        return format + " " + path;
+        return format() + " " + path();
     }
 }
