@@ -1,5 +1,7 @@
 package io.github.flux4j.gguf.quant;
 
+import java.util.Arrays;
+
 /**
  * One-super-block quantizers for Q2_K..Q6_K, following ggml's scalar reference quantizers
  * ({@code quantize_row_qX_K_ref}, no importance weights).
@@ -401,14 +403,11 @@ final class KQuantBlocks {
     }
 
     /**
-     * Symmetric fit of 16 values to levels -4..3 for Q3_K (ggml's make_q3_quants with rmse):
-     * starts from the grid through the largest magnitude, then, up to five passes, moves single
-     * levels whenever that raises the x^2-weighted correlation {@code sum(w x l)^2 / sum(w l^2)}.
-     * Writes levels + 4 to {@code levels[lo..]} (0 for an all-zero group) and returns the scale.
+     * The value of largest magnitude among {@code x[xo .. xo+n)} (the first one on a tie, as
+     * ggml's loops keep it), 0 for an all-zero group. Symmetric fits scale through it, sign
+     * included.
      */
-    private float fitSymmetric3(float[] x, int xo, int lo) {
-        final int n = 16;
-        final int nmax = 4;
+    private static float maxByMagnitude(float[] x, int xo, int n) {
         float max = 0;
         float amax = 0;
         for (int i = 0; i < n; i++) {
@@ -418,10 +417,21 @@ final class KQuantBlocks {
                 max = x[xo + i];
             }
         }
-        if (amax < GROUP_MAX_EPS) {
-            for (int i = 0; i < n; i++) {
-                levels[lo + i] = 0;
-            }
+        return max;
+    }
+
+    /**
+     * Symmetric fit of 16 values to levels -4..3 for Q3_K (ggml's make_q3_quants with rmse):
+     * starts from the grid through the largest magnitude, then, up to five passes, moves single
+     * levels whenever that raises the x^2-weighted correlation {@code sum(w x l)^2 / sum(w l^2)}.
+     * Writes levels + 4 to {@code levels[lo..]} (0 for an all-zero group) and returns the scale.
+     */
+    private float fitSymmetric3(float[] x, int xo, int lo) {
+        final int n = 16;
+        final int nmax = 4;
+        float max = maxByMagnitude(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
+            Arrays.fill(levels, lo, lo + n, 0);
             return 0f;
         }
         float iscale = -nmax / max;
@@ -476,19 +486,9 @@ final class KQuantBlocks {
     private float fitSymmetric6(float[] x, int xo, int lo) {
         final int n = 16;
         final int nmax = 32;
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
-            for (int i = 0; i < n; i++) {
-                levels[lo + i] = 0;
-            }
+        float max = maxByMagnitude(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
+            Arrays.fill(levels, lo, lo + n, 0);
             return 0f;
         }
         float iscale = -nmax / max;
