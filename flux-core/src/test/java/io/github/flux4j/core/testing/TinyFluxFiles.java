@@ -1,5 +1,6 @@
 package io.github.flux4j.core.testing;
 
+import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufValue;
 import io.github.flux4j.gguf.GgufWriter;
@@ -45,8 +46,6 @@ public final class TinyFluxFiles {
     public static final int JOINT_DIM = 128;
     /** CLIP pooled width (vector_in's in_features). */
     public static final int POOLED_DIM = 96;
-    /** Width of the sinusoidal timestep/guidance embedding. */
-    public static final int TIME_DIM = 256;
     public static final int MLP = 4 * HIDDEN;
     public static final int NUM_DOUBLE = 2;
     public static final int NUM_SINGLE = 2;
@@ -201,46 +200,9 @@ public final class TinyFluxFiles {
 
     /** BFL names and PyTorch shapes of the tiny model, sorted by name (the file order). */
     public static Map<String, long[]> shapes(boolean guidance) {
-        Map<String, long[]> s = new TreeMap<>();
-        int h = HIDDEN;
-        linear(s, "img_in", h, IN_CHANNELS);
-        linear(s, "txt_in", h, JOINT_DIM);
-        linear(s, "time_in.in_layer", h, TIME_DIM);
-        linear(s, "time_in.out_layer", h, h);
-        linear(s, "vector_in.in_layer", h, POOLED_DIM);
-        linear(s, "vector_in.out_layer", h, h);
-        if (guidance) {
-            linear(s, "guidance_in.in_layer", h, TIME_DIM);
-            linear(s, "guidance_in.out_layer", h, h);
-        }
-        for (int i = 0; i < NUM_DOUBLE; i++) {
-            for (String st : List.of("img", "txt")) {
-                String p = "double_blocks." + i + "." + st + "_";
-                linear(s, p + "mod.lin", 6 * h, h);
-                linear(s, p + "attn.qkv", 3 * h, h);
-                s.put(p + "attn.norm.query_norm.scale", new long[] {HEAD_DIM});
-                s.put(p + "attn.norm.key_norm.scale", new long[] {HEAD_DIM});
-                linear(s, p + "attn.proj", h, h);
-                linear(s, p + "mlp.0", MLP, h);
-                linear(s, p + "mlp.2", h, MLP);
-            }
-        }
-        for (int i = 0; i < NUM_SINGLE; i++) {
-            String p = "single_blocks." + i + ".";
-            linear(s, p + "linear1", 3 * h + MLP, h);
-            linear(s, p + "linear2", h, h + MLP);
-            linear(s, p + "modulation.lin", 3 * h, h);
-            s.put(p + "norm.query_norm.scale", new long[] {HEAD_DIM});
-            s.put(p + "norm.key_norm.scale", new long[] {HEAD_DIM});
-        }
-        linear(s, "final_layer.linear", IN_CHANNELS, h);
-        linear(s, "final_layer.adaLN_modulation.1", 2 * h, h);
-        return new LinkedHashMap<>(s);
-    }
-
-    private static void linear(Map<String, long[]> s, String name, int out, int in) {
-        s.put(name + ".weight", new long[] {out, in});
-        s.put(name + ".bias", new long[] {out});
+        FluxConfig config = new FluxConfig(IN_CHANNELS, POOLED_DIM, JOINT_DIM, HIDDEN, (double) MLP / HIDDEN,
+                HIDDEN / HEAD_DIM, NUM_DOUBLE, NUM_SINGLE, FluxConfig.DEFAULT_AXES, 10_000, true, guidance);
+        return new LinkedHashMap<>(new TreeMap<>(config.bflTensorShapes()));
     }
 
     /** The type a tensor gets in a variant: 1-D F32, embedders the embedder type, else the matrix type. */

@@ -91,4 +91,24 @@ class FluxConfigTest {
                     .hasMessageContaining("img_in.weight");
         }
     }
+
+    /**
+     * FLUX.1-dev's tensor table: 780 tensors and 11,901,408,320 parameters, the counts the
+     * diffusers baseline (shared/peer-diffusers) checked against diffusers' own converter; schnell
+     * lacks guidance_in's 4 tensors. The tiny table is what the reference GGUFs hold.
+     */
+    @Test
+    void bflTensorShapesOfDevAndSchnell() throws IOException {
+        java.util.Map<String, long[]> dev = FluxConfig.dev().bflTensorShapes();
+        assertThat(dev).hasSize(780);
+        assertThat(dev.values().stream().mapToLong(s -> java.util.Arrays.stream(s).reduce(1, (a, b) -> a * b)).sum())
+                .isEqualTo(11_901_408_320L);
+        assertThat(dev.get("double_blocks.0.img_attn.qkv.weight")).containsExactly(9216, 3072);
+        assertThat(dev.get("single_blocks.37.linear1.weight")).containsExactly(21504, 3072);
+        assertThat(FluxConfig.schnell().bflTensorShapes()).hasSize(776).doesNotContainKey("guidance_in.in_layer.weight");
+        try (WeightSource w = WeightSource.gguf(TinyFluxFiles.write(Variant.DEV_F32, dir))) {
+            assertThat(FluxConfig.inferFrom(w).bflTensorShapes().keySet())
+                    .containsExactlyInAnyOrderElementsOf(w.tensors().stream().map(t -> t.name()).toList());
+        }
+    }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.examples.demo;
 
+import io.github.flux4j.core.transformer.FluxConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +23,6 @@ final class DemoWeights {
     static final int IN_CHANNELS = 64;
     static final int JOINT_DIM = 128;
     static final int POOLED_DIM = 96;
-    static final int TIME_DIM = 256;
     static final int MLP = 4 * HIDDEN;
     static final int DOUBLE_BLOCKS = 2;
     static final int SINGLE_BLOCKS = 2;
@@ -137,39 +137,9 @@ final class DemoWeights {
 
     /** BFL names (= GGUF names) and PyTorch shapes of the transformer, sorted by name. */
     static Map<String, long[]> transformerShapes() {
-        Map<String, long[]> s = new TreeMap<>();
-        int h = HIDDEN;
-        linear(s, "img_in", h, IN_CHANNELS);
-        linear(s, "txt_in", h, JOINT_DIM);
-        linear(s, "time_in.in_layer", h, TIME_DIM);
-        linear(s, "time_in.out_layer", h, h);
-        linear(s, "vector_in.in_layer", h, POOLED_DIM);
-        linear(s, "vector_in.out_layer", h, h);
-        linear(s, "guidance_in.in_layer", h, TIME_DIM);
-        linear(s, "guidance_in.out_layer", h, h);
-        for (int i = 0; i < DOUBLE_BLOCKS; i++) {
-            for (String stream : List.of("img", "txt")) {
-                String p = "double_blocks." + i + "." + stream + "_";
-                linear(s, p + "mod.lin", 6 * h, h);
-                linear(s, p + "attn.qkv", 3 * h, h);
-                s.put(p + "attn.norm.query_norm.scale", new long[] {HEAD_DIM});
-                s.put(p + "attn.norm.key_norm.scale", new long[] {HEAD_DIM});
-                linear(s, p + "attn.proj", h, h);
-                linear(s, p + "mlp.0", MLP, h);
-                linear(s, p + "mlp.2", h, MLP);
-            }
-        }
-        for (int i = 0; i < SINGLE_BLOCKS; i++) {
-            String p = "single_blocks." + i + ".";
-            linear(s, p + "linear1", 3 * h + MLP, h);
-            linear(s, p + "linear2", h, h + MLP);
-            linear(s, p + "modulation.lin", 3 * h, h);
-            s.put(p + "norm.query_norm.scale", new long[] {HEAD_DIM});
-            s.put(p + "norm.key_norm.scale", new long[] {HEAD_DIM});
-        }
-        linear(s, "final_layer.linear", IN_CHANNELS, h);
-        linear(s, "final_layer.adaLN_modulation.1", 2 * h, h);
-        return s;
+        FluxConfig config = new FluxConfig(IN_CHANNELS, POOLED_DIM, JOINT_DIM, HIDDEN, (double) MLP / HIDDEN,
+                HIDDEN / HEAD_DIM, DOUBLE_BLOCKS, SINGLE_BLOCKS, FluxConfig.DEFAULT_AXES, 10_000, true, true);
+        return new TreeMap<>(config.bflTensorShapes());
     }
 
     /**

@@ -236,54 +236,16 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     /** The tensors of a BFL-format FLUX transformer of this configuration, in city96's order. */
     public static List<Spec> tensors(FluxConfig c) {
         List<Spec> s = new ArrayList<>();
-        long h = c.hiddenSize();
-        long d = c.headDim();
-        long m = c.mlpHidden();
-        embedder(s, "img_in", h, c.inChannels());
-        embedder(s, "time_in.in_layer", h, 256);
-        embedder(s, "time_in.out_layer", h, h);
-        embedder(s, "vector_in.in_layer", h, c.vecInDim());
-        embedder(s, "vector_in.out_layer", h, h);
-        if (c.guidanceEmbed()) {
-            embedder(s, "guidance_in.in_layer", h, 256);
-            embedder(s, "guidance_in.out_layer", h, h);
-        }
-        embedder(s, "txt_in", h, c.contextInDim());
-        for (int i = 0; i < c.depth(); i++) {
-            String b = "double_blocks." + i + ".";
-            for (String side : List.of("img", "txt")) {
-                block(s, b + side + "_mod.lin", 6 * h, h, true);
-                block(s, b + side + "_attn.qkv", 3 * h, h, c.qkvBias());
-                s.add(new Spec(b + side + "_attn.norm.query_norm.scale", new long[] {d}, Kind.VECTOR));
-                s.add(new Spec(b + side + "_attn.norm.key_norm.scale", new long[] {d}, Kind.VECTOR));
-                block(s, b + side + "_attn.proj", h, h, true);
-                block(s, b + side + "_mlp.0", m, h, true);
-                block(s, b + side + "_mlp.2", h, m, true);
-            }
-        }
-        for (int i = 0; i < c.depthSingleBlocks(); i++) {
-            String b = "single_blocks." + i + ".";
-            block(s, b + "linear1", 3 * h + m, h, true);
-            block(s, b + "linear2", h, h + m, true);
-            s.add(new Spec(b + "norm.query_norm.scale", new long[] {d}, Kind.VECTOR));
-            s.add(new Spec(b + "norm.key_norm.scale", new long[] {d}, Kind.VECTOR));
-            block(s, b + "modulation.lin", 3 * h, h, true);
-        }
-        embedder(s, "final_layer.linear", c.outChannels(), h);
-        embedder(s, "final_layer.adaLN_modulation.1", 2 * h, h);
+        c.bflTensorShapes().forEach((name, shape) -> s.add(new Spec(name, shape, kindOf(name, shape))));
         return List.copyOf(s);
     }
 
-    private static void embedder(List<Spec> s, String name, long out, long in) {
-        s.add(new Spec(name + ".weight", new long[] {out, in}, Kind.EMBEDDER));
-        s.add(new Spec(name + ".bias", new long[] {out}, Kind.VECTOR));
-    }
-
-    private static void block(List<Spec> s, String name, long out, long in, boolean bias) {
-        s.add(new Spec(name + ".weight", new long[] {out, in}, Kind.BLOCK_MATRIX));
-        if (bias) {
-            s.add(new Spec(name + ".bias", new long[] {out}, Kind.VECTOR));
+    /** city96's precision classes: 1-D tensors, embedder and final-layer matrices, block matrices. */
+    private static Kind kindOf(String name, long[] shape) {
+        if (shape.length == 1) {
+            return Kind.VECTOR;
         }
+        return name.startsWith("double_blocks.") || name.startsWith("single_blocks.") ? Kind.BLOCK_MATRIX : Kind.EMBEDDER;
     }
 
     // ---------------------------------------------------------------------------- writing
