@@ -72,6 +72,16 @@ public final class Linears {
     public static LinearOp fromGguf(GgmlType type, ByteBuffer bytes, long out, long in,
             @Nullable ByteBuffer biasBytes, @Nullable GgmlType biasType, FluxDevice device, ComputeDtype dtype,
             DequantArithmetic arithmetic) {
+        return fromGguf(type, bytes, out, in, biasBytes, biasType, device, dtype, arithmetic, WeightExpansion.defaults());
+    }
+
+    /**
+     * As {@link #fromGguf(GgmlType, ByteBuffer, long, long, ByteBuffer, GgmlType, FluxDevice, ComputeDtype, DequantArithmetic)},
+     * quantized weights expanded under the model's {@code expansion} policy.
+     */
+    public static LinearOp fromGguf(GgmlType type, ByteBuffer bytes, long out, long in,
+            @Nullable ByteBuffer biasBytes, @Nullable GgmlType biasType, FluxDevice device, ComputeDtype dtype,
+            DequantArithmetic arithmetic, WeightExpansion expansion) {
         if (!TorchDequantizer.isSupported(type)) {
             throw new UnsupportedGgufTypeException(type, null, "loading a linear weight");
         }
@@ -87,7 +97,7 @@ public final class Linears {
                     ? null : tensorFromGguf(biasType, biasBytes, new long[] {out}, device, dtype);
             if (type.isQuantized()) {
                 Tensor raw = upload(bytes, weightBytes(type, out, in), device, type + " weight");
-                return new QuantizedLinear(type, raw, out, in, bias, dtype.scalarType(), arithmetic);
+                return new QuantizedLinear(type, raw, out, in, bias, dtype.scalarType(), arithmetic, expansion);
             }
             return new DenseLinear(tensorFromGguf(type, bytes, new long[] {out, in}, device, dtype), bias);
         }

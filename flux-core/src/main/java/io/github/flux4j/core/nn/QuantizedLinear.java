@@ -3,6 +3,7 @@ package io.github.flux4j.core.nn;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.torch.Scopes;
+import org.bytedeco.javacpp.PointerScope;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.UnsupportedGgufTypeException;
@@ -27,6 +28,12 @@ public final class QuantizedLinear implements LinearOp {
     private final @Nullable Tensor bias;
     private final ScalarType computeDtype;
     private final DequantArithmetic arithmetic;
+    private final WeightExpansion expansion;
+    /** The path chosen on the first forward on the current device; null before it (or after a move). */
+    private WeightExpansion.@Nullable Path path;
+    /** The expanded weight kept under {@link WeightExpansion.Path#CACHED}, else null. */
+    private @Nullable Tensor cached;
+    private long cachedBytes;
     private boolean closed;
 
     /**
@@ -47,6 +54,15 @@ public final class QuantizedLinear implements LinearOp {
      */
     public QuantizedLinear(GgmlType type, Tensor rawBlocks, long outFeatures, long inFeatures,
             @Nullable Tensor bias, ScalarType computeDtype, DequantArithmetic arithmetic) {
+        this(type, rawBlocks, outFeatures, inFeatures, bias, computeDtype, arithmetic, WeightExpansion.defaults());
+    }
+
+    /**
+     * As {@link #QuantizedLinear(GgmlType, Tensor, long, long, Tensor, ScalarType, DequantArithmetic)},
+     * with the model's expansion policy (kernels, resident cache).
+     */
+    public QuantizedLinear(GgmlType type, Tensor rawBlocks, long outFeatures, long inFeatures,
+            @Nullable Tensor bias, ScalarType computeDtype, DequantArithmetic arithmetic, WeightExpansion expansion) {
         if (!TorchDequantizer.isSupported(type)) {
             throw new UnsupportedGgufTypeException(type, null, "QuantizedLinear");
         }
@@ -79,6 +95,7 @@ public final class QuantizedLinear implements LinearOp {
         this.in = inFeatures;
         this.computeDtype = dtype;
         this.arithmetic = arithmetic;
+        this.expansion = expansion;
         this.rawBlocks = Scopes.keep(rawBlocks);
         this.bias = bias == null ? null : Scopes.keep(bias);
     }
@@ -87,7 +104,46 @@ public final class QuantizedLinear implements LinearOp {
     public Tensor forward(Tensor x) {
         checkOpen();
         LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
-        return Scopes.scoped(() -> torch.linear(x, expand(), bias == null ? new TensorOptional() : new TensorOptional(bias)));
+        return Scopes.scoped(() -> torch.linear(x, weightForForward(), bias == null ? new TensorOptional() : new TensorOptional(bias)));
+    }
+
+    /** The dense weight for one forward: the resident copy, or a fresh expansion. */
+    private synchronized Tensor weightForForward() {
+        if (path == null) {
+            long numel = out * in;
+            long bytes = numel * (computeDtype == ScalarType.Float ? 4 : 2);
+            path = expansion.choose(rawBlocks, type, numel, computeDtype, bytes);
+            if (path == WeightExpansion.Path.CACHED) {
+                try (PointerScope scope = new PointerScope()) {
+                    cached = Scopes.keep(expand());
+                    cachedBytes = bytes;
+                } catch (RuntimeException | Error e) {
+                    expansion.release(bytes);
+                    path = null;
+                    throw e;
+                }
+            }
+        }
+        return cached != null ? cached : expand();
+    }
+
+    /** The path this layer's weight takes on its device; null before the first forward there. */
+    public synchronized WeightExpansion.@Nullable Path expansionPath() {
+        return path;
+    }
+
+    /**
+     * Frees the resident expanded weight, if any, and forgets the chosen path: called before the
+     * packed blocks move to another device (the next forward chooses again there).
+     */
+    public synchronized void dropExpandedWeight() {
+        if (cached != null) {
+            Scopes.release(cached);
+            cached = null;
+            expansion.release(cachedBytes);
+            cachedBytes = 0;
+        }
+        path = null;
     }
 
     /**
@@ -101,7 +157,7 @@ public final class QuantizedLinear implements LinearOp {
     }
 
     private Tensor expand() {
-        return TorchDequantizer.dequantize(rawBlocks, type, new long[] {out, in}, computeDtype, arithmetic);
+        return expansion.expand(rawBlocks, type, new long[] {out, in}, computeDtype, arithmetic);
     }
 
     /** The packed blocks; still owned by this layer (do not close them). */
@@ -146,6 +202,7 @@ public final class QuantizedLinear implements LinearOp {
     public void close() {
         if (!closed) {
             closed = true;
+            dropExpandedWeight();
             Scopes.release(rawBlocks);
             Scopes.release(bias);
         }

@@ -28,6 +28,7 @@ final class DoubleStreamBlock {
     private final SelfAttention txtAttn; // txt_attn.{qkv, norm, proj}
     private final Mlp txtMlp;            // txt_mlp.{0, 2}
     private final boolean clipF16;
+    private final FluxOps ops;
 
     DoubleStreamBlock(FluxConfig c, WeightPath w) {
         this.imgMod = new Modulation(w.at("img_mod"), c.hiddenSize(), true);
@@ -37,6 +38,7 @@ final class DoubleStreamBlock {
         this.txtAttn = new SelfAttention(c, w.at("txt_attn"));
         this.txtMlp = new Mlp(c, w.at("txt_mlp"));
         this.clipF16 = w.dtype() == ComputeDtype.F16;
+        this.ops = new FluxOps(w.expansion().kernels());
     }
 
     /** Returns {img, txt}: {@code img [B, Simg, h]}, {@code txt [B, Stxt, h]}. */
@@ -44,25 +46,24 @@ final class DoubleStreamBlock {
         Modulation.Out[] im = imgMod.forward(vec);
         Modulation.Out[] tm = txtMod.forward(vec);
 
-        Tensor[] iqkv = imgAttn.qkv(FluxMath.modulate(FluxMath.layerNorm(img), im[0].shift(), im[0].scale()));
-        Tensor[] tqkv = txtAttn.qkv(FluxMath.modulate(FluxMath.layerNorm(txt), tm[0].shift(), tm[0].scale()));
-        Tensor q = torch.cat(new TensorVector(tqkv[0], iqkv[0]), 1);
-        Tensor k = torch.cat(new TensorVector(tqkv[1], iqkv[1]), 1);
+        Tensor[] iqkv = imgAttn.qkvRaw(ops.modulatedLayerNorm(img, im[0].shift(), im[0].scale()));
+        Tensor[] tqkv = txtAttn.qkvRaw(ops.modulatedLayerNorm(txt, tm[0].shift(), tm[0].scale()));
+        // QK norm per stream, then RoPE over the joint [txt | img] sequence (one kernel per part on CUDA)
+        Tensor q = ops.normRopeJoint(new Tensor[] {tqkv[0], iqkv[0]},
+                new Tensor[] {txtAttn.norm().queryScale(), imgAttn.norm().queryScale()}, pe);
+        Tensor k = ops.normRopeJoint(new Tensor[] {tqkv[1], iqkv[1]},
+                new Tensor[] {txtAttn.norm().keyScale(), imgAttn.norm().keyScale()}, pe);
         Tensor v = torch.cat(new TensorVector(tqkv[2], iqkv[2]), 1);
-        q = FluxMath.applyRope(q, pe.cos(), pe.sin());
-        k = FluxMath.applyRope(k, pe.cos(), pe.sin());
         Tensor attn = FluxMath.attention(q, k, v);
         long txtLen = txt.size(1);
         Tensor txtAttnOut = attn.narrow(1, 0, txtLen);
         Tensor imgAttnOut = attn.narrow(1, txtLen, attn.size(1) - txtLen);
 
-        img = img.add(FluxMath.gate(im[0].gate(), imgAttn.proj(imgAttnOut)));
-        img = img.add(FluxMath.gate(im[1].gate(),
-                imgMlp.forward(FluxMath.modulate(FluxMath.layerNorm(img), im[1].shift(), im[1].scale()))));
+        img = ops.gatedAdd(img, im[0].gate(), imgAttn.proj(imgAttnOut));
+        img = ops.gatedAdd(img, im[1].gate(), imgMlp.forward(ops.modulatedLayerNorm(img, im[1].shift(), im[1].scale())));
 
-        txt = txt.add(FluxMath.gate(tm[0].gate(), txtAttn.proj(txtAttnOut)));
-        txt = txt.add(FluxMath.gate(tm[1].gate(),
-                txtMlp.forward(FluxMath.modulate(FluxMath.layerNorm(txt), tm[1].shift(), tm[1].scale()))));
+        txt = ops.gatedAdd(txt, tm[0].gate(), txtAttn.proj(txtAttnOut));
+        txt = ops.gatedAdd(txt, tm[1].gate(), txtMlp.forward(ops.modulatedLayerNorm(txt, tm[1].shift(), tm[1].scale())));
         if (clipF16) {
             // diffusers clips the text stream of fp16 runs to the finite fp16 range
             txt = txt.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));

@@ -1,6 +1,7 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.nn.WeightExpansion;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -104,7 +105,7 @@ public final class FluxTransformer extends LoadedModel {
         String what = "a FLUX transformer (" + (config.guidanceEmbed() ? "dev" : "schnell") + ", depth " + config.depth()
                 + "+" + config.depthSingleBlocks() + ", hidden " + config.hiddenSize() + ")";
         WeightBinder.Options bind = new WeightBinder.Options(options.device(), options.dtype(), options.arithmetic(),
-                options.strict());
+                options.strict(), WeightExpansion.of(options.cudaKernels(), options.dequantizedCacheBytes()));
         return WeightBinder.bind(source, bind, what, w -> new FluxTransformer(config, w));
     }
 

@@ -16,16 +16,18 @@ import org.bytedeco.pytorch.TensorVector;
 final class LastLayer {
     private final LinearOp adaLnModulation; // adaLN_modulation.1 [2h, h] (shift rows, then scale rows)
     private final LinearOp linear;          // linear [outChannels, h]
+    private final FluxOps ops;
 
     LastLayer(FluxConfig c, WeightPath w) {
         this.adaLnModulation = w.linear("adaLN_modulation.1", 2L * c.hiddenSize(), c.hiddenSize());
         this.linear = w.linear("linear", c.outChannels(), c.hiddenSize());
+        this.ops = new FluxOps(w.expansion().kernels());
     }
 
     /** The modulated, normalized image tokens {@code [B, Simg, h]} (diffusers' {@code norm_out} output). */
     Tensor norm(Tensor x, Tensor vec) {
         TensorVector mod = adaLnModulation.forward(FluxMath.silu(vec)).chunk(2, 1);
-        return FluxMath.modulate(FluxMath.layerNorm(x), mod.get(0), mod.get(1));
+        return ops.modulatedLayerNorm(x, mod.get(0), mod.get(1));
     }
 
     /** {@code linear(norm(x, vec))}: {@code [B, Simg, outChannels]}. */

@@ -24,4 +24,14 @@ final class QkNorm {
     Tensor key(Tensor k) {
         return FluxMath.rmsNorm(k, keyNorm);
     }
+
+    /** query_norm.scale {@code [headDim]}, in the compute dtype; owned by the model. */
+    Tensor queryScale() {
+        return queryNorm;
+    }
+
+    /** key_norm.scale {@code [headDim]}, in the compute dtype; owned by the model. */
+    Tensor keyScale() {
+        return keyNorm;
+    }
 }

@@ -28,15 +28,19 @@ final class SelfAttention {
         this.numHeads = c.numHeads();
     }
 
-    /** Normed q, k and raw v, each {@code [B, S, heads, headDim]}, for input {@code x [B, S, hidden]}. */
-    Tensor[] qkv(Tensor x) {
+    /** q, k, v {@code [B, S, H, D]} before the QK norm (the fused path normalises later). */
+    Tensor[] qkvRaw(Tensor x) {
         Tensor q = qkv.get(0).forward(x).unflatten(-1, numHeads, -1);
         Tensor k = qkv.get(1).forward(x).unflatten(-1, numHeads, -1);
         Tensor v = qkv.get(2).forward(x).unflatten(-1, numHeads, -1);
-        return new Tensor[] {norm.query(q), norm.key(k), v};
+        return new Tensor[] {q, k, v};
     }
 
-    /** The output projection of this stream's part of the attention result. */
+    /** The QK norm scales. */
+    QkNorm norm() {
+        return norm;
+    }
+
     Tensor proj(Tensor attn) {
         return proj.forward(attn);
     }

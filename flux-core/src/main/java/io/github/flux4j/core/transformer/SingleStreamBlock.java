@@ -28,6 +28,7 @@ final class SingleStreamBlock {
     private final Modulation modulation;  // modulation.lin [3h, h]
     private final long numHeads;
     private final boolean clipF16;
+    private final FluxOps ops;
 
     SingleStreamBlock(FluxConfig c, WeightPath w) {
         long h = c.hiddenSize();
@@ -38,20 +39,21 @@ final class SingleStreamBlock {
         this.modulation = new Modulation(w.at("modulation"), h, false);
         this.numHeads = c.numHeads();
         this.clipF16 = w.dtype() == ComputeDtype.F16;
+        this.ops = new FluxOps(w.expansion().kernels());
     }
 
     /** {@code x [B, Stxt + Simg, h]} to the same shape. */
     Tensor forward(Tensor x, Tensor vec, EmbedNd.Rope pe) {
         Modulation.Out mod = modulation.forward(vec)[0];
-        Tensor xm = FluxMath.modulate(FluxMath.layerNorm(x), mod.shift(), mod.scale());
+        Tensor xm = ops.modulatedLayerNorm(x, mod.shift(), mod.scale());
         Tensor mlp = FluxMath.geluTanh(linear1.get(3).forward(xm));
-        Tensor q = norm.query(linear1.get(0).forward(xm).unflatten(-1, numHeads, -1));
-        Tensor k = norm.key(linear1.get(1).forward(xm).unflatten(-1, numHeads, -1));
+        Tensor q = ops.normRopeJoint(new Tensor[] {linear1.get(0).forward(xm).unflatten(-1, numHeads, -1)},
+                new Tensor[] {norm.queryScale()}, pe);
+        Tensor k = ops.normRopeJoint(new Tensor[] {linear1.get(1).forward(xm).unflatten(-1, numHeads, -1)},
+                new Tensor[] {norm.keyScale()}, pe);
         Tensor v = linear1.get(2).forward(xm).unflatten(-1, numHeads, -1);
-        q = FluxMath.applyRope(q, pe.cos(), pe.sin());
-        k = FluxMath.applyRope(k, pe.cos(), pe.sin());
         Tensor attn = FluxMath.attention(q, k, v);
-        Tensor out = x.add(FluxMath.gate(mod.gate(), linear2.forward(torch.cat(new TensorVector(attn, mlp), 2))));
+        Tensor out = ops.gatedAdd(x, mod.gate(), linear2.forward(torch.cat(new TensorVector(attn, mlp), 2)));
         if (clipF16) {
             out = out.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));
         }

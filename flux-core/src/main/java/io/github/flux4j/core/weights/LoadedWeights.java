@@ -85,6 +85,11 @@ public final class LoadedWeights implements AutoCloseable {
             throw new IllegalStateException("the weights are closed");
         }
         int n = movable.size();
+        for (LinearOp op : linears) {
+            if (op instanceof QuantizedLinear q) {
+                q.dropExpandedWeight(); // a resident expansion stays behind on the old device otherwise
+            }
+        }
         @Nullable Tensor[] previous = new Tensor[n];
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = Torch.noGrad()) {
             Device dev = target.toTorch();

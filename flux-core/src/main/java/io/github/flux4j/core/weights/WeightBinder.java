@@ -1,6 +1,7 @@
 package io.github.flux4j.core.weights;
 
 import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.nn.WeightExpansion;
 import io.github.flux4j.core.nn.Linears;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
@@ -52,12 +53,21 @@ public final class WeightBinder {
      * @param arithmetic how quantized weights are expanded (exact float32, or diffusers' float16)
      * @param strict     whether source tensors the model does not use are an error (otherwise they
      *                   are logged and listed in {@link LoadedWeights#leftovers()})
+     * @param expansion  how quantized weights become dense per forward (CUDA kernels, resident
+     *                   cache); one policy object per model, shared by its linears
      */
-    public record Options(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict) {
+    public record Options(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict,
+                          WeightExpansion expansion) {
         public Options {
             Objects.requireNonNull(device, "device");
             Objects.requireNonNull(dtype, "dtype");
             Objects.requireNonNull(arithmetic, "arithmetic");
+            Objects.requireNonNull(expansion, "expansion");
+        }
+
+        /** Options with the default expansion policy (CUDA kernels where available, no cache). */
+        public Options(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict) {
+            this(device, dtype, arithmetic, strict, WeightExpansion.defaults());
         }
     }
 
@@ -65,6 +75,7 @@ public final class WeightBinder {
     private final FluxDevice device;
     private final ComputeDtype dtype;
     private final DequantArithmetic arithmetic;
+    private final WeightExpansion expansion;
     private final boolean checking;
     private final LoadedWeights loaded;
     private final List<WeightBindingException.Problem> problems = new ArrayList<>();
@@ -75,6 +86,7 @@ public final class WeightBinder {
         this.device = options.device();
         this.dtype = options.dtype();
         this.arithmetic = options.arithmetic();
+        this.expansion = options.expansion();
         this.checking = checking;
         this.loaded = new LoadedWeights(leftovers);
     }
@@ -194,6 +206,10 @@ public final class WeightBinder {
         problems.add(new WeightBindingException.Problem(kind, name, detail));
     }
 
+    WeightExpansion expansion() {
+        return expansion;
+    }
+
     LinearOp linear(String name, long out, long in, boolean bias) {
         WeightInfo w = require(name + ".weight", new long[] {out, in});
         WeightInfo b = bias ? require(name + ".bias", new long[] {out}) : null;
@@ -205,7 +221,7 @@ public final class WeightBinder {
         }
         ByteBuffer wBytes = source.read(w);
         ByteBuffer bBytes = b == null ? null : source.read(b);
-        LinearOp op = Linears.fromGguf(w.type(), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic);
+        LinearOp op = Linears.fromGguf(w.type(), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
         loaded.add(op, w.byteSize() + (b == null ? 0 : b.byteSize()));
         return op;
     }
@@ -239,7 +255,7 @@ public final class WeightBinder {
             for (long o : outs) {
                 ByteBuffer wBytes = source.read(w, row * wRow, Math.toIntExact(o * wRow));
                 ByteBuffer bBytes = b == null ? null : source.read(b, row * bRow, Math.toIntExact(o * bRow));
-                LinearOp op = Linears.fromGguf(w.type(), wBytes, o, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic);
+                LinearOp op = Linears.fromGguf(w.type(), wBytes, o, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
                 ops.add(op);
                 loaded.add(op, o * wRow + o * bRow);
                 row += o;

@@ -90,6 +90,11 @@ public final class WeightPath {
         return binder.tensor(name(name), shape.clone());
     }
 
+    /** The model's policy for expanding quantized weights (and whether CUDA kernels may be used). */
+    public io.github.flux4j.core.nn.WeightExpansion expansion() {
+        return binder.expansion();
+    }
+
     /** The native weights this binding has loaded so far; the model keeps this and closes it. */
     public LoadedWeights weights() {
         return binder.loaded();

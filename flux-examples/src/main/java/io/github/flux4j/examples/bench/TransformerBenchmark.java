@@ -97,6 +97,11 @@ public final class TransformerBenchmark implements Callable<Integer> {
             defaultValue = "default,cudnn")
     private List<String> sdpaModes = List.of("default", "cudnn");
 
+    @Option(names = "--paths", split = ",", description = "Weight/element-wise paths, each loaded once: fast (CUDA "
+            + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident). "
+            + "The output of each is compared with the first path's at the same size.")
+    private List<String> paths = List.of("fast");
+
     @Option(names = "--warmup", description = "Warm-up forwards per configuration (default 2).", defaultValue = "2")
     private int warmup = 2;
 
@@ -178,7 +183,14 @@ public final class TransformerBenchmark implements Callable<Integer> {
         }
         try {
             for (DequantArithmetic arithmetic : arithmetics) {
+              for (String path : paths) {
                 TransformerOptions opts = new TransformerOptions(dev, dtype, arithmetic, true);
+                switch (path) {
+                    case "fast" -> { }
+                    case "reference" -> opts = opts.withCudaKernels(false);
+                    case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
+                    default -> throw new IllegalArgumentException("--paths: unknown path '" + path + "' (fast, reference, cached)");
+                }
                 if (cuda) {
                     Torch.emptyCudaCache();
                     alloc().resetPeakStats((byte) dev.index());
@@ -189,6 +201,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     double loadS = (System.nanoTime() - t0) / 1e9;
                     Map<String, Object> load = new LinkedHashMap<>();
                     load.put("arithmetic", arithmetic.name());
+                    load.put("path", path);
                     load.put("model", model.toString());
                     load.put("load_s", round(loadS, 2));
                     load.put("weight_bytes", model.weightBytes());
@@ -212,7 +225,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         for (String size : sizes) {
                             Map<String, Object> run;
                             try {
-                                run = runOne(model, dev, size, mode, applied, residentAlloc);
+                                run = runOne(model, dev, size, mode, applied, residentAlloc, path);
                             } catch (RuntimeException e) {
                                 // e.g. CUDA out of memory: record it and go on with the next configuration
                                 String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
@@ -229,12 +242,19 @@ public final class TransformerBenchmark implements Callable<Integer> {
                                 }
                             }
                             run.put("arithmetic", arithmetic.name());
+                            run.put("path", path);
                             runs.add(run);
                         }
                     }
                 }
+              }
+            }
+            if (cuda) {
+                result.put("cuda_kernels", io.github.flux4j.core.cuda.CudaKernels.status(dev.index()));
+                System.out.println("CUDA kernels: " + io.github.flux4j.core.cuda.CudaKernels.status(dev.index()));
             }
         } finally {
+            firstOutputs.values().forEach(Tensor::close);
             if (generated && !keep) {
                 Files.deleteIfExists(gguf);
             }
@@ -251,8 +271,11 @@ public final class TransformerBenchmark implements Callable<Integer> {
         return 0;
     }
 
+    /** The first path's output per size and SDPA mode: what later paths are compared with. */
+    private final Map<String, Tensor> firstOutputs = new LinkedHashMap<>();
+
     private Map<String, Object> runOne(FluxTransformer model, FluxDevice dev, String size, String mode, String applied,
-                                       double residentAlloc) {
+                                       double residentAlloc, String path) {
         String[] wh = size.toLowerCase(Locale.ROOT).split("x");
         int w = Integer.parseInt(wh[0].strip());
         int h = Integer.parseInt(wh[1].strip());
@@ -269,19 +292,36 @@ public final class TransformerBenchmark implements Callable<Integer> {
                 warm[i] = timeForward(model, in, dev);
             }
             double[] times = new double[iters];
+            double[] enqueue = new double[iters];
             boolean finite = true;
+            double relToFirst = Double.NaN;
+            String key = size + "/" + mode;
             for (int i = 0; i < iters; i++) {
                 long t0 = System.nanoTime();
                 try (PointerScope scope = new PointerScope()) {
                     Tensor out = in.forward(model);
+                    // the host's share: the forward has returned, the GPU may still be working
+                    enqueue[i] = (System.nanoTime() - t0) / 1e6;
                     sync(dev);
                     times[i] = (System.nanoTime() - t0) / 1e6;
                     if (i == iters - 1) {
                         finite = torch.isfinite(out).all().item_bool();
+                        Tensor first = firstOutputs.get(key);
+                        if (first == null) {
+                            firstOutputs.put(key, out.to(ScalarType.Float).retainReference());
+                        } else {
+                            Tensor d = out.to(ScalarType.Float).sub(first);
+                            relToFirst = torch.norm(d).item_double() / torch.norm(first).item_double();
+                        }
                     }
                 }
             }
             Stats s = Stats.of(times);
+            Stats q = Stats.of(enqueue);
+            run.put("host_enqueue_median_ms", round(q.median(), 2));
+            if (!Double.isNaN(relToFirst)) {
+                run.put("rel_diff_vs_" + paths.get(0), relToFirst);
+            }
             run.put("size", in.size());
             run.put("image_tokens", in.imageTokens);
             run.put("text_tokens", in.textTokens);
@@ -305,8 +345,10 @@ public final class TransformerBenchmark implements Callable<Integer> {
                 mem = String.format(Locale.ROOT, ", peak alloc %.2f GiB (+%.2f over the weights), peak reserved %.2f GiB",
                         peakAlloc, peakAlloc - residentAlloc, peakReserved);
             }
-            System.out.printf(Locale.ROOT, "%-9s %4d+%d tokens, sdpa %-8s: median %.1f ms, p90 %.1f ms (warm-up %s ms)%s%s%n",
-                    in.size(), in.imageTokens, in.textTokens, mode, s.median(), s.p90(), roundAll(warm), mem,
+            System.out.printf(Locale.ROOT, "%-9s %4d+%d tokens, %-9s sdpa %-8s: median %.1f ms, p90 %.1f ms, host enqueue "
+                    + "%.1f ms (warm-up %s ms)%s%s%s%n",
+                    in.size(), in.imageTokens, in.textTokens, path, mode, s.median(), s.p90(), q.median(), roundAll(warm), mem,
+                    Double.isNaN(relToFirst) ? "" : String.format(Locale.ROOT, ", rel diff vs %s %.2e", paths.get(0), relToFirst),
                     finite ? "" : "  OUTPUT NOT FINITE");
         }
         return run;
@@ -349,12 +391,16 @@ public final class TransformerBenchmark implements Callable<Integer> {
 
     private void printSummary(List<Map<String, Object>> runs) {
         System.out.println();
-        System.out.println("| arithmetic | size | tokens (img+txt) | SDPA | median ms | p90 ms | peak alloc GiB | peak reserved GiB |");
-        System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- |");
+        String relKey = "rel_diff_vs_" + paths.get(0);
+        System.out.println("| path | arithmetic | size | tokens (img+txt) | SDPA | median ms | p90 ms | host enqueue ms "
+                + "| peak alloc GiB | peak reserved GiB | rel diff vs " + paths.get(0) + " |");
+        System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (Map<String, Object> r : runs) {
-            System.out.printf(Locale.ROOT, "| %s | %s | %s+%s | %s | %s | %s | %s | %s |%n", r.get("arithmetic"), r.get("size"),
-                    r.get("image_tokens"), r.get("text_tokens"), r.get("sdpa"), r.get("median_ms"), r.get("p90_ms"),
-                    r.getOrDefault("peak_alloc_gib", "-"), r.getOrDefault("peak_reserved_gib", "-"));
+            System.out.printf(Locale.ROOT, "| %s | %s | %s | %s+%s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("path"),
+                    r.get("arithmetic"), r.get("size"), r.get("image_tokens"), r.get("text_tokens"), r.get("sdpa"),
+                    r.get("median_ms"), r.get("p90_ms"), r.getOrDefault("host_enqueue_median_ms", "-"),
+                    r.getOrDefault("peak_alloc_gib", "-"), r.getOrDefault("peak_reserved_gib", "-"),
+                    r.containsKey(relKey) ? String.format(Locale.ROOT, "%.2e", (Double) r.get(relKey)) : "-");
         }
     }
 

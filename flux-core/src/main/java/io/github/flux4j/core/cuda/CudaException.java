@@ -1,0 +1,11 @@
+package io.github.flux4j.core.cuda;
+
+/** A CUDA driver or NVRTC call failed; the message names the call and the error. */
+public final class CudaException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    /** An exception with {@code message}. */
+    public CudaException(String message) {
+        super(message);
+    }
+}

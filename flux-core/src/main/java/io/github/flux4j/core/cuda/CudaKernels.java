@@ -1,0 +1,368 @@
+package io.github.flux4j.core.cuda;
+
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.gguf.GgmlType;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.cuda.CUDAStream;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch_cuda;
+import org.bytedeco.cuda.cudart.cudaDeviceProp;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * flux4j's CUDA kernels on one device: GGML dequantization (all 15 types, both arithmetics, to
+ * float32, float16 or bfloat16) and the fused element-wise chains of a FLUX block.
+ *
+ * <pre>{@code
+ * Optional<CudaKernels> k = CudaKernels.forTensor(raw);          // empty on CPU or without NVRTC
+ * Tensor w = k.isPresent() ? k.get().dequantize(raw, GgmlType.Q8_0, shape, ScalarType.BFloat16, EXACT_FLOAT32)
+ *                          : TorchDequantizer.dequantize(raw, GgmlType.Q8_0, shape, ScalarType.BFloat16);
+ * }</pre>
+ *
+ * <p>Every method launches on LibTorch's current stream of the tensors' device, so it is ordered
+ * with LibTorch's own kernels without synchronisation; results are new tensors owned by the
+ * enclosing {@link org.bytedeco.javacpp.PointerScope}, like LibTorch's. Numerics: dequantization
+ * is bit-identical to {@link io.github.flux4j.core.quant.TorchDequantizer} (and so to gguf-py in
+ * {@link DequantArithmetic#EXACT_FLOAT32}); the element-wise kernels round where LibTorch's
+ * separate kernels round, so only the norms' float32 reductions (summation order) can differ
+ * from the unfused chain, within one unit of the output dtype's rounding.
+ *
+ * <p>Disable with {@code -Dflux4j.cuda.kernels=false} (the LibTorch-ops path is then used
+ * everywhere); the compiled CUBIN is cached under {@code ~/.cache/flux4j/cuda} (override with
+ * {@code -Dflux4j.cuda.cacheDir=...}, or {@code none}).
+ */
+public final class CudaKernels {
+    private static final Logger LOG = LoggerFactory.getLogger(CudaKernels.class);
+    /** System property that turns the kernels off ({@code false}). */
+    public static final String ENABLED_PROPERTY = "flux4j.cuda.kernels";
+    /** System property naming the CUBIN cache folder ({@code none}: no cache). */
+    public static final String CACHE_PROPERTY = "flux4j.cuda.cacheDir";
+
+    private static final Map<Integer, Optional<CudaKernels>> BY_DEVICE = new ConcurrentHashMap<>();
+    private static final Map<Integer, String> STATUS = new ConcurrentHashMap<>();
+
+    private static final Set<GgmlType> TYPES = EnumSet.of(
+            GgmlType.F32, GgmlType.F16, GgmlType.BF16,
+            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
+            GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+            GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+
+    private static final int THREADS = 256;
+    /** LayerNorm rows up to THREADS * 16 values (the kernel keeps a row in registers). */
+    private static final long LN_MAX_WIDTH = THREADS * 16L;
+
+    private final KernelModule module;
+
+    private CudaKernels(KernelModule module) {
+        this.module = module;
+    }
+
+    /**
+     * The kernels for CUDA device {@code index}, compiled on first use; empty (the reason logged
+     * once at INFO and kept in {@link #status}) when they cannot run there.
+     */
+    public static Optional<CudaKernels> forDevice(int index) {
+        return BY_DEVICE.computeIfAbsent(index, CudaKernels::create);
+    }
+
+    /** The kernels for {@code t}'s device; empty for CPU tensors or where unavailable. */
+    public static Optional<CudaKernels> forTensor(Tensor t) {
+        if (!t.is_cuda()) {
+            return Optional.empty();
+        }
+        return forDevice(t.device().index());
+    }
+
+    /**
+     * What the kernels on {@code index} are (NVRTC version, architecture, compile or cache time) or
+     * why they are not used; "not requested yet" before the first use.
+     */
+    public static String status(int index) {
+        return STATUS.getOrDefault(index, "not requested yet");
+    }
+
+    /** Whether {@code -Dflux4j.cuda.kernels=false} is absent. */
+    public static boolean enabledByProperty() {
+        return !"false".equalsIgnoreCase(System.getProperty(ENABLED_PROPERTY, "true").trim());
+    }
+
+    private static Optional<CudaKernels> create(int index) {
+        if (!enabledByProperty()) {
+            STATUS.put(index, "disabled by -D" + ENABLED_PROPERTY + "=false: LibTorch ops are used");
+            LOG.info("CUDA kernels on cuda:{}: {}", index, STATUS.get(index));
+            return Optional.empty();
+        }
+        try {
+            cudaDeviceProp prop = torch_cuda.getDeviceProperties((byte) index);
+            KernelModule m = KernelModule.load(index, prop.major(), prop.minor(), cacheDir());
+            STATUS.put(index, m.description());
+            LOG.info("CUDA kernels: {}", m.description());
+            return Optional.of(new CudaKernels(m));
+        } catch (LinkageError | RuntimeException e) {
+            // No libnvrtc, an old driver, an unknown architecture: the LibTorch-ops path still works.
+            STATUS.put(index, "unavailable (" + e + "): LibTorch ops are used");
+            LOG.info("CUDA kernels on cuda:{}: {}", index, STATUS.get(index));
+            return Optional.empty();
+        }
+    }
+
+    private static @Nullable Path cacheDir() {
+        String p = System.getProperty(CACHE_PROPERTY);
+        if (p != null) {
+            return p.isBlank() || p.equalsIgnoreCase("none") ? null : Path.of(p);
+        }
+        String home = System.getProperty("user.home");
+        return home == null ? null : Path.of(home, ".cache", "flux4j", "cuda");
+    }
+
+    /** How the kernels were obtained, e.g. {@code NVRTC 13.0 kernels for sm_90 on cuda:0 (compiled in 850 ms)}. */
+    public String description() {
+        return module.description();
+    }
+
+    // ------------------------------------------------------------------------------------ dequantization
+
+    /** Whether {@link #dequantize} takes this type, output dtype and element count. */
+    public static boolean supports(GgmlType type, ScalarType outDtype, long numel) {
+        return TYPES.contains(type) && outCode(outDtype) >= 0 && numel % 8 == 0;
+    }
+
+    /**
+     * Expands GGML blocks into a new dense tensor, as
+     * {@link io.github.flux4j.core.quant.TorchDequantizer#dequantize(Tensor, GgmlType, long[], ScalarType, DequantArithmetic)}
+     * does, bit for bit, in one kernel launch.
+     *
+     * @param raw contiguous uint8 bytes on this device: {@code type.byteSize(numel)} of them
+     * @throws IllegalArgumentException if {@link #supports} says no, or sizes, dtype or device do not fit
+     */
+    public Tensor dequantize(Tensor raw, GgmlType type, long[] shape, ScalarType outDtype, DequantArithmetic arithmetic) {
+        long numel = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension");
+            }
+            numel = Math.multiplyExact(numel, d);
+        }
+        ScalarType out = outDtype.intern();
+        if (!supports(type, out, numel)) {
+            throw new IllegalArgumentException("no CUDA kernel for " + type + " -> " + out + " with " + numel
+                    + " elements (types: " + TYPES + "; Float/Half/BFloat16; a multiple of 8 elements)");
+        }
+        checkDevice(raw, "raw");
+        if (Torch.dtype(raw) != ScalarType.Byte || !raw.is_contiguous()) {
+            throw new IllegalArgumentException("raw must be contiguous uint8, got " + Torch.dtype(raw)
+                    + (raw.is_contiguous() ? "" : " (not contiguous)"));
+        }
+        long bytes = type.byteSize(numel);
+        if (raw.numel() != bytes) {
+            throw new IllegalArgumentException("raw holds " + raw.numel() + " bytes but " + type + " of shape "
+                    + Arrays.toString(shape) + " needs " + bytes);
+        }
+        Tensor dst = torch.empty(shape, options(out, raw), null);
+        long octets = numel / 8;
+        String name = switch (type) {
+            case F32 -> "convert_i0_o" + outCode(out);
+            case F16 -> "convert_i1_o" + outCode(out);
+            case BF16 -> "convert_i2_o" + outCode(out);
+            default -> "dequant_" + type.name() + "_a" + (arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS ? 1 : 0)
+                    + "_o" + outCode(out);
+        };
+        KernelModule.LaunchArgs a = module.args().ptr(address(raw)).ptr(address(dst)).i64(octets);
+        module.launch(name, (octets + THREADS - 1) / THREADS, THREADS, 0, stream(raw), a);
+        return dst;
+    }
+
+    // ------------------------------------------------------------------------------------ element-wise
+
+    /**
+     * {@code LN(x) * (1 + scale[:, None]) + shift[:, None]} in one pass: LayerNorm over the last
+     * dimension without affine parameters, then the modulation, rounded as the unfused ops round.
+     *
+     * @param x     {@code [B, S, D]} (made contiguous if it is not)
+     * @param shift {@code [B, D]}, rows may be strided (a chunk of the modulation output)
+     * @param scale {@code [B, D]}, the same strides as {@code shift}
+     * @return {@code [B, S, D]}, x's dtype
+     */
+    public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps) {
+        checkDevice(x, "x");
+        int t = sameDtype(x, shift, scale);
+        long[] s = shape(x);
+        if (s.length != 3) {
+            throw new IllegalArgumentException("x must be [B, S, D], got " + Arrays.toString(s));
+        }
+        long d = s[2];
+        checkModRows("shift", shift, s[0], d);
+        checkModRows("scale", scale, s[0], d);
+        if (shift.stride(0) != scale.stride(0)) {
+            scale = scale.contiguous();
+            shift = shift.contiguous();
+        }
+        if (d > LN_MAX_WIDTH) {
+            throw new IllegalArgumentException("LayerNorm width " + d + " exceeds the kernel's " + LN_MAX_WIDTH);
+        }
+        Tensor xc = x.contiguous();
+        Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
+        KernelModule.LaunchArgs a = module.args().ptr(address(xc)).ptr(address(shift)).ptr(address(scale)).ptr(address(out))
+                .i32((int) d).i64(s[1]).i64(shift.stride(0)).f32((float) eps);
+        module.launch("ln_modulate_t" + t, s[0] * s[1], THREADS, 0, stream(x), a);
+        return out;
+    }
+
+    /**
+     * RMSNorm of each head vector (diffusers' {@code RMSNorm} with a weight, statistics in float32)
+     * followed by the rotary embedding, written into token rows {@code tokenOffset ..} of
+     * {@code out}: the q or k of one stream placed into the joint text+image sequence.
+     *
+     * @param x      {@code [B, S, H, D]} contiguous
+     * @param weight {@code [D]}, x's dtype
+     * @param cos    float32 {@code [Sout, D]} for the joint positions
+     * @param sin    float32 {@code [Sout, D]}
+     * @param out    {@code [B, Sout, H, D]} contiguous, x's dtype; rows outside
+     *               {@code [tokenOffset, tokenOffset + S)} are left as they are
+     */
+    public void rmsNormRope(Tensor x, Tensor weight, Tensor cos, Tensor sin, Tensor out, long tokenOffset, double eps) {
+        checkDevice(x, "x");
+        int t = sameDtype(x, weight, out);
+        long[] s = shape(x);
+        long[] o = shape(out);
+        if (s.length != 4 || o.length != 4 || o[0] != s[0] || o[2] != s[2] || o[3] != s[3]
+                || tokenOffset < 0 || tokenOffset + s[1] > o[1]) {
+            throw new IllegalArgumentException("x " + Arrays.toString(s) + " does not fit at token " + tokenOffset
+                    + " of out " + Arrays.toString(o));
+        }
+        long d = s[3];
+        if (d % 2 != 0 || d > 256) {
+            throw new IllegalArgumentException("head dim must be even and at most 256, got " + d);
+        }
+        if (!x.is_contiguous() || !out.is_contiguous()) {
+            throw new IllegalArgumentException("x and out must be contiguous");
+        }
+        for (Tensor table : new Tensor[] {cos, sin}) {
+            if (Torch.dtype(table) != ScalarType.Float || table.dim() != 2 || table.size(0) != o[1] || table.size(1) != d
+                    || !table.is_contiguous()) {
+                throw new IllegalArgumentException("RoPE tables must be contiguous float32 [" + o[1] + ", " + d + "], got "
+                        + Torch.dtype(table) + " " + Arrays.toString(shape(table)));
+            }
+        }
+        if (weight.numel() != d) {
+            throw new IllegalArgumentException("weight must have " + d + " values, got " + weight.numel());
+        }
+        Tensor w = weight.contiguous();
+        long rows = s[0] * s[1] * s[2];
+        int warps = THREADS / 32;
+        KernelModule.LaunchArgs a = module.args().ptr(address(x)).ptr(address(w)).ptr(address(cos)).ptr(address(sin))
+                .ptr(address(out)).i64(rows).i32((int) s[1]).i32((int) s[2]).i32((int) d).i32((int) o[1])
+                .i32((int) tokenOffset).f32((float) eps);
+        module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
+    }
+
+    /**
+     * {@code x + gate[:, None] * y} in one pass, each product rounded as the unfused ops round.
+     *
+     * @param x    {@code [B, S, D]}
+     * @param gate {@code [B, D]}, rows may be strided
+     * @param y    {@code [B, S, D]}
+     * @return a new {@code [B, S, D]} tensor
+     */
+    public Tensor gatedResidual(Tensor x, Tensor gate, Tensor y) {
+        checkDevice(x, "x");
+        int t = sameDtype(x, gate, y);
+        long[] s = shape(x);
+        if (s.length != 3 || !Arrays.equals(s, shape(y))) {
+            throw new IllegalArgumentException("x and y must both be [B, S, D], got " + Arrays.toString(s) + " and "
+                    + Arrays.toString(shape(y)));
+        }
+        if (s[2] % 8 != 0) {
+            throw new IllegalArgumentException("width must be a multiple of 8, got " + s[2]);
+        }
+        checkModRows("gate", gate, s[0], s[2]);
+        Tensor xc = x.contiguous();
+        Tensor yc = y.contiguous();
+        Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
+        long octets = xc.numel() / 8;
+        KernelModule.LaunchArgs a = module.args().ptr(address(xc)).ptr(address(gate)).ptr(address(yc)).ptr(address(out))
+                .i64(octets).i32((int) s[2]).i64(s[1]).i64(gate.stride(0));
+        module.launch("gated_residual_t" + t, (octets + THREADS - 1) / THREADS, THREADS, 0, stream(x), a);
+        return out;
+    }
+
+    // ------------------------------------------------------------------------------------ helpers
+
+    private static int outCode(ScalarType t) {
+        ScalarType i = t.intern();
+        if (i == ScalarType.Float) {
+            return 0;
+        }
+        if (i == ScalarType.Half) {
+            return 1;
+        }
+        if (i == ScalarType.BFloat16) {
+            return 2;
+        }
+        return -1;
+    }
+
+    private static int sameDtype(Tensor first, Tensor... others) {
+        ScalarType t = Torch.dtype(first);
+        int code = outCode(t);
+        if (code < 0) {
+            throw new IllegalArgumentException("dtype must be Float, Half or BFloat16, got " + t);
+        }
+        for (Tensor o : others) {
+            if (Torch.dtype(o) != t) {
+                throw new IllegalArgumentException("dtypes differ: " + t + " and " + Torch.dtype(o));
+            }
+        }
+        return code;
+    }
+
+    private void checkDevice(Tensor t, String what) {
+        if (!t.is_cuda() || t.device().index() != module.device()) {
+            throw new IllegalArgumentException(what + " must be on cuda:" + module.device() + ", got "
+                    + t.device().str().getString());
+        }
+    }
+
+    private static void checkModRows(String what, Tensor m, long batch, long width) {
+        if (m.dim() != 2 || m.size(0) != batch || m.size(1) != width || m.stride(1) != 1) {
+            throw new IllegalArgumentException(what + " must be [" + batch + ", " + width + "] with unit column stride, got "
+                    + Arrays.toString(shape(m)));
+        }
+    }
+
+    private static long[] shape(Tensor t) {
+        long[] s = new long[(int) t.dim()];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = t.size(i);
+        }
+        return s;
+    }
+
+    private static long address(Tensor t) {
+        return t.data_ptr().address();
+    }
+
+    private static TensorOptions options(ScalarType dtype, Tensor like) {
+        return new TensorOptions(dtype).device(new DeviceOptional(like.device()));
+    }
+
+    private CUstream_st stream(Tensor t) {
+        CUDAStream s = torch_cuda.getCurrentCUDAStream((byte) module.device());
+        return s.stream();
+    }
+}

@@ -1,0 +1,556 @@
+// flux4j CUDA kernels, compiled at run time with NVRTC for the running card (see CudaKernels.java).
+//
+// Self-contained on purpose: no CUDA headers (NVRTC does not always ship cuda_fp16.h / cuda_bf16.h),
+// so 16-bit floats are handled as raw bits with PTX conversions and c10's rounding rules.
+//
+// Compiled with --fmad=false: every product and sum is rounded on its own, as LibTorch's separate
+// element-wise kernels round them, so the results are bit-identical to the LibTorch-ops path
+// (TorchDequantizer, FluxMath) wherever no reduction is involved.
+
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef long long i64;
+
+// ------------------------------------------------------------------------------------ floats
+
+#ifndef FLUX_HOST_EMULATION
+__device__ __forceinline__ float h2f(u16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+// float -> IEEE half, round to nearest even (c10::Half's conversion; NaN stays NaN).
+__device__ __forceinline__ u16 f2h(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+#endif
+
+__device__ __forceinline__ float bf2f(u16 b) {
+    return __uint_as_float(((u32) b) << 16);
+}
+
+// float -> bfloat16 exactly as c10::BFloat16's round_to_nearest_even (NaN -> 0x7FC0).
+__device__ __forceinline__ u16 f2bf(float f) {
+    if (f != f) {
+        return (u16) 0x7FC0;
+    }
+    u32 u = __float_as_uint(f);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (u16) (u >> 16);
+}
+
+// Storage types: OUT 0 = float32, 1 = float16, 2 = bfloat16.
+template <int OUT> struct Store;
+template <> struct Store<0> {
+    typedef float T;
+    static __device__ __forceinline__ float load(float v) { return v; }
+    static __device__ __forceinline__ float make(float v) { return v; }
+    static __device__ __forceinline__ float round(float v) { return v; }
+};
+template <> struct Store<1> {
+    typedef u16 T;
+    static __device__ __forceinline__ float load(u16 v) { return h2f(v); }
+    static __device__ __forceinline__ u16 make(float v) { return f2h(v); }
+    static __device__ __forceinline__ float round(float v) { return h2f(f2h(v)); }
+};
+template <> struct Store<2> {
+    typedef u16 T;
+    static __device__ __forceinline__ float load(u16 v) { return bf2f(v); }
+    static __device__ __forceinline__ u16 make(float v) { return f2bf(v); }
+    static __device__ __forceinline__ float round(float v) { return bf2f(f2bf(v)); }
+};
+
+// Arithmetic of the dequantization: A 0 = float32 (gguf-py's), 1 = float16 (diffusers' GGUF path).
+// Values are carried in float registers; in float16 mode every operation's result is rounded to
+// half, which is what LibTorch's Half kernels do (compute in float, round the result).
+template <int A> struct Arith;
+template <> struct Arith<0> {
+    static __device__ __forceinline__ float r(float v) { return v; }
+};
+template <> struct Arith<1> {
+    static __device__ __forceinline__ float r(float v) { return h2f(f2h(v)); }
+};
+
+// ------------------------------------------------------------------------------------ bytes
+
+__device__ __forceinline__ u32 b8(const u8* p, int i) {
+    return (u32) __ldg(p + i);
+}
+
+__device__ __forceinline__ float half_at(const u8* p, int offset) {
+    return h2f((u16) (b8(p, offset) | (b8(p, offset + 1) << 8)));
+}
+
+// ggml's kvalues_iq4nl
+__device__ __constant__ float IQ4[16] = {
+    -127.f, -104.f, -83.f, -65.f, -49.f, -35.f, -22.f, -10.f, 1.f, 13.f, 25.f, 38.f, 53.f, 69.f, 89.f, 113.f
+};
+
+// ------------------------------------------------------------------------------------ dequantization
+//
+// One thread writes 8 consecutive weights of one block (every block size is a multiple of 8, and
+// 8 aligned weights never straddle a 16- or 32-weight group). Each block decoder fills w[0..7] for
+// weights j0..j0+7 of the block at `b`, in the arithmetic A (the value before the output cast).
+// The layouts and operation orders are those of TorchDequantizer (gguf-py's quants.py).
+
+template <int A> struct Q4_0 {
+    enum { QK = 32, TS = 18 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = Arith<A>::r(half_at(b, 0));
+        for (int t = 0; t < 8; t++) {
+            int j = j0 + t;
+            u32 q = j < 16 ? (b8(b, 2 + j) & 15u) : (b8(b, 2 + j - 16) >> 4);
+            w[t] = Arith<A>::r(Arith<A>::r((float) q - 8.0f) * d);
+        }
+    }
+};
+
+template <int A> struct Q4_1 {
+    enum { QK = 32, TS = 20 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        float m = half_at(b, 2);
+        for (int t = 0; t < 8; t++) {
+            int j = j0 + t;
+            u32 q = j < 16 ? (b8(b, 4 + j) & 15u) : (b8(b, 4 + j - 16) >> 4);
+            w[t] = Arith<A>::r(Arith<A>::r((float) q * d) + m);
+        }
+    }
+};
+
+template <int A> struct Q5_0 {
+    enum { QK = 32, TS = 22 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        u32 qh = b8(b, 2) | (b8(b, 3) << 8) | (b8(b, 4) << 16) | (b8(b, 5) << 24);
+        for (int t = 0; t < 8; t++) {
+            int j = j0 + t;
+            u32 lo = j < 16 ? (b8(b, 6 + j) & 15u) : (b8(b, 6 + j - 16) >> 4);
+            u32 q = lo | (((qh >> j) & 1u) << 4);
+            w[t] = Arith<A>::r(Arith<A>::r((float) q - 16.0f) * d);
+        }
+    }
+};
+
+template <int A> struct Q5_1 {
+    enum { QK = 32, TS = 24 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        float m = half_at(b, 2);
+        u32 qh = b8(b, 4) | (b8(b, 5) << 8) | (b8(b, 6) << 16) | (b8(b, 7) << 24);
+        for (int t = 0; t < 8; t++) {
+            int j = j0 + t;
+            u32 lo = j < 16 ? (b8(b, 8 + j) & 15u) : (b8(b, 8 + j - 16) >> 4);
+            u32 q = lo | (((qh >> j) & 1u) << 4);
+            w[t] = Arith<A>::r(Arith<A>::r((float) q * d) + m);
+        }
+    }
+};
+
+template <int A> struct Q8_0 {
+    enum { QK = 32, TS = 34 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        for (int t = 0; t < 8; t++) {
+            int q = (int) (signed char) b8(b, 2 + j0 + t);
+            w[t] = Arith<A>::r((float) q * d);
+        }
+    }
+};
+
+// Q2_K: scales[16] @0, qs[64] @16, d @80, dmin @82; group g = j / 16.
+template <int A> struct Q2_K {
+    enum { QK = 256, TS = 84 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 80);
+        float dmin = half_at(b, 82);
+        u32 sc = b8(b, j0 / 16);
+        float dl = Arith<A>::r((float) (sc & 15u) * d);
+        float ml = Arith<A>::r((float) (sc >> 4) * dmin);
+        int half = j0 / 128, shift = (j0 % 128) / 32;
+        for (int t = 0; t < 8; t++) {
+            int byte = (j0 + t) % 32;
+            u32 q = (b8(b, 16 + half * 32 + byte) >> (2 * shift)) & 3u;
+            w[t] = Arith<A>::r(Arith<A>::r((float) q * dl) - ml);
+        }
+    }
+};
+
+// Q3_K: hmask[32] @0, qs[64] @32, scales[12] @96, d @108; group g = j / 16.
+template <int A> struct Q3_K {
+    enum { QK = 256, TS = 110 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 108);
+        int g = j0 / 16;
+        u32 low = g < 8 ? (b8(b, 96 + g) & 15u) : (b8(b, 96 + g - 8) >> 4);
+        u32 high = (b8(b, 104 + g % 4) >> (2 * (g / 4))) & 3u;
+        float sc = (float) (int) (low | (high << 4)) - 32.0f; // exact in both arithmetics
+        float dl = Arith<A>::r(sc * d);
+        int half = j0 / 128, shift = (j0 % 128) / 32, hshift = j0 / 32;
+        for (int t = 0; t < 8; t++) {
+            int byte = (j0 + t) % 32;
+            int ql = (int) ((b8(b, 32 + half * 32 + byte) >> (2 * shift)) & 3u);
+            int hbit = (int) ((b8(b, byte) >> hshift) & 1u);
+            int q = ql - ((hbit ^ 1) << 2);
+            w[t] = Arith<A>::r((float) q * dl);
+        }
+    }
+};
+
+// Q4_K / Q5_K group scale and offset (ggml's get_scale_min_k4), scales[12] at byte 4.
+__device__ __forceinline__ void k4_scale_min(const u8* b, int g, u32* sc, u32* mn) {
+    if (g < 4) {
+        *sc = b8(b, 4 + g) & 63u;
+        *mn = b8(b, 8 + g) & 63u;
+    } else {
+        int i = g - 4;
+        *sc = (b8(b, 12 + i) & 15u) | ((b8(b, 4 + i) >> 2) & 0x30u);
+        *mn = (b8(b, 12 + i) >> 4) | ((b8(b, 8 + i) >> 2) & 0x30u);
+    }
+}
+
+// Q4_K: d @0, dmin @2, scales[12] @4, qs[128] @16; group g = j / 32.
+template <int A> struct Q4_K {
+    enum { QK = 256, TS = 144 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        float dmin = half_at(b, 2);
+        u32 sc, mn;
+        k4_scale_min(b, j0 / 32, &sc, &mn);
+        float ds = Arith<A>::r((float) sc * d);
+        float dm = Arith<A>::r((float) mn * dmin);
+        int chunk = j0 / 64, shift = (j0 % 64) / 32;
+        for (int t = 0; t < 8; t++) {
+            int byte = (j0 + t) % 32;
+            u32 q = (b8(b, 16 + chunk * 32 + byte) >> (4 * shift)) & 15u;
+            w[t] = Arith<A>::r(Arith<A>::r((float) q * ds) - dm);
+        }
+    }
+};
+
+// Q5_K: d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48.
+template <int A> struct Q5_K {
+    enum { QK = 256, TS = 176 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        float dmin = half_at(b, 2);
+        u32 sc, mn;
+        k4_scale_min(b, j0 / 32, &sc, &mn);
+        float ds = Arith<A>::r((float) sc * d);
+        float dm = Arith<A>::r((float) mn * dmin);
+        int chunk = j0 / 64, shift = (j0 % 64) / 32, hshift = j0 / 32;
+        for (int t = 0; t < 8; t++) {
+            int byte = (j0 + t) % 32;
+            u32 ql = (b8(b, 48 + chunk * 32 + byte) >> (4 * shift)) & 15u;
+            u32 qh = (b8(b, 16 + byte) >> hshift) & 1u;
+            u32 q = ql | (qh << 4);
+            w[t] = Arith<A>::r(Arith<A>::r((float) q * ds) - dm);
+        }
+    }
+};
+
+// Q6_K: ql[128] @0, qh[64] @128, scales int8[16] @192, d @208; scale index j / 16.
+template <int A> struct Q6_K {
+    enum { QK = 256, TS = 210 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 208);
+        float sc = (float) (int) (signed char) b8(b, 192 + j0 / 16);
+        float dsc = Arith<A>::r(sc * d);
+        int half = j0 / 128, rem = j0 % 128;
+        int lshift = rem / 64, hshift = rem / 32;
+        for (int t = 0; t < 8; t++) {
+            int lbyte = (rem + t) % 64, hbyte = (rem + t) % 32;
+            u32 ql = (b8(b, half * 64 + lbyte) >> (4 * lshift)) & 15u;
+            u32 qh = (b8(b, 128 + half * 32 + hbyte) >> (2 * hshift)) & 3u;
+            float q = (float) (int) (ql | (qh << 4)) - 32.0f; // exact
+            w[t] = Arith<A>::r(q * dsc);
+        }
+    }
+};
+
+// IQ4_NL: d @0, qs[16] @2; float32 in both arithmetics (the codebook is float32).
+template <int A> struct IQ4_NL {
+    enum { QK = 32, TS = 18 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        for (int t = 0; t < 8; t++) {
+            int j = j0 + t;
+            u32 q = j < 16 ? (b8(b, 2 + j) & 15u) : (b8(b, 2 + j - 16) >> 4);
+            w[t] = IQ4[q] * d;
+        }
+    }
+};
+
+// IQ4_XS: d @0, scales_h u16 @2, scales_l[4] @4, qs[128] @8; group g = j / 32.
+template <int A> struct IQ4_XS {
+    enum { QK = 256, TS = 136 };
+    static __device__ __forceinline__ void decode(const u8* b, int j0, float* w) {
+        float d = half_at(b, 0);
+        int g = j0 / 32;
+        u32 low = (b8(b, 4 + g / 2) >> (4 * (g % 2))) & 15u;
+        u32 high = (b8(b, 2 + g / 4) >> (2 * (g % 4))) & 3u;
+        float sc = (float) (int) (low | (high << 4)) - 32.0f; // exact
+        float dl = Arith<A>::r(sc * d);
+        int shift = (j0 % 32) / 16;
+        for (int t = 0; t < 8; t++) {
+            int byte = (j0 + t) % 16;
+            u32 q = (b8(b, 8 + g * 16 + byte) >> (4 * shift)) & 15u;
+            w[t] = IQ4[q] * dl;
+        }
+    }
+};
+
+template <int OUT> __device__ __forceinline__ void store8(typename Store<OUT>::T* dst, i64 octet, const float* w);
+
+template <> __device__ __forceinline__ void store8<0>(float* dst, i64 octet, const float* w) {
+    float4* p = reinterpret_cast<float4*>(dst + octet * 8);
+    p[0] = make_float4(w[0], w[1], w[2], w[3]);
+    p[1] = make_float4(w[4], w[5], w[6], w[7]);
+}
+
+template <int OUT> __device__ __forceinline__ void store8_16(u16* dst, i64 octet, const float* w) {
+    u32 p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = (u32) Store<OUT>::make(w[2 * i]) | ((u32) Store<OUT>::make(w[2 * i + 1]) << 16);
+    }
+    *reinterpret_cast<uint4*>(dst + octet * 8) = make_uint4(p[0], p[1], p[2], p[3]);
+}
+template <> __device__ __forceinline__ void store8<1>(u16* dst, i64 octet, const float* w) { store8_16<1>(dst, octet, w); }
+template <> __device__ __forceinline__ void store8<2>(u16* dst, i64 octet, const float* w) { store8_16<2>(dst, octet, w); }
+
+template <class Q, int OUT>
+__device__ __forceinline__ void dequant_body(const u8* src, typename Store<OUT>::T* dst, i64 octets) {
+    i64 o = (i64) blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= octets) {
+        return;
+    }
+    const int perBlock = Q::QK / 8;
+    i64 blk = o / perBlock;
+    int j0 = (int) (o - blk * perBlock) * 8;
+    float w[8];
+    Q::decode(src + blk * Q::TS, j0, w);
+    store8<OUT>(dst, o, w);
+}
+
+#define FLUX_DEQUANT(NAME, A, OUT)                                                                    \
+    extern "C" __global__ void dequant_##NAME##_a##A##_o##OUT(const u8* src, Store<OUT>::T* dst, i64 octets) { \
+        dequant_body<NAME<A>, OUT>(src, dst, octets);                                                 \
+    }
+
+#define FLUX_DEQUANT_ALL(NAME) \
+    FLUX_DEQUANT(NAME, 0, 0) FLUX_DEQUANT(NAME, 0, 1) FLUX_DEQUANT(NAME, 0, 2) \
+    FLUX_DEQUANT(NAME, 1, 0) FLUX_DEQUANT(NAME, 1, 1) FLUX_DEQUANT(NAME, 1, 2)
+
+FLUX_DEQUANT_ALL(Q4_0)
+FLUX_DEQUANT_ALL(Q4_1)
+FLUX_DEQUANT_ALL(Q5_0)
+FLUX_DEQUANT_ALL(Q5_1)
+FLUX_DEQUANT_ALL(Q8_0)
+FLUX_DEQUANT_ALL(Q2_K)
+FLUX_DEQUANT_ALL(Q3_K)
+FLUX_DEQUANT_ALL(Q4_K)
+FLUX_DEQUANT_ALL(Q5_K)
+FLUX_DEQUANT_ALL(Q6_K)
+FLUX_DEQUANT_ALL(IQ4_NL)
+FLUX_DEQUANT_ALL(IQ4_XS)
+
+// Plain 16/32-bit weights: IN 0 = F32, 1 = F16, 2 = BF16 bits, converted to OUT (a value cast:
+// float16/bfloat16 widen exactly, then one rounding to the output type).
+template <int IN, int OUT>
+__device__ __forceinline__ void convert_body(const typename Store<IN>::T* src, typename Store<OUT>::T* dst, i64 octets) {
+    i64 o = (i64) blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= octets) {
+        return;
+    }
+    float w[8];
+    for (int t = 0; t < 8; t++) {
+        w[t] = Store<IN>::load(src[o * 8 + t]);
+    }
+    store8<OUT>(dst, o, w);
+}
+
+#define FLUX_CONVERT(IN, OUT) \
+    extern "C" __global__ void convert_i##IN##_o##OUT(const Store<IN>::T* src, Store<OUT>::T* dst, i64 octets) { \
+        convert_body<IN, OUT>(src, dst, octets); \
+    }
+FLUX_CONVERT(0, 0) FLUX_CONVERT(0, 1) FLUX_CONVERT(0, 2)
+FLUX_CONVERT(1, 0) FLUX_CONVERT(1, 1) FLUX_CONVERT(1, 2)
+FLUX_CONVERT(2, 0) FLUX_CONVERT(2, 1) FLUX_CONVERT(2, 2)
+
+// ------------------------------------------------------------------------------------ reductions
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    return v;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+__device__ __forceinline__ float block_sum(float v, float* shared32) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) {
+        shared32[warp] = v;
+    }
+    __syncthreads();
+    float t = lane < warps ? shared32[lane] : 0.0f;
+    return warp_sum(t);
+}
+
+// ------------------------------------------------------------------------------------ LayerNorm + modulation
+//
+// out = ((LN(x) * (1 + scale)) + shift), FluxMath.layerNorm then FluxMath.modulate: LayerNorm
+// without affine (eps 1e-6, statistics in float32), each of the three element-wise ops rounded to T
+// as LibTorch rounds them. One block per row of D values; shift/scale rows are [B, D] views whose
+// rows are `modStride` elements apart; a row of x belongs to batch row / rowsPerBatch.
+
+#define LN_MAX_PER_THREAD 16
+
+template <int T>
+__device__ __forceinline__ void ln_modulate_body(const typename Store<T>::T* x, const typename Store<T>::T* shift,
+        const typename Store<T>::T* scale, typename Store<T>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) {
+    __shared__ float red[32];
+    i64 row = blockIdx.x;
+    i64 batch = row / rowsPerBatch;
+    const typename Store<T>::T* xr = x + row * D;
+    float v[LN_MAX_PER_THREAD];
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < LN_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        float f = i < D ? Store<T>::load(xr[i]) : 0.0f;
+        v[k] = f;
+        s += f;
+    }
+    float mean = block_sum(s, red) / (float) D;
+    float sq = 0.0f;
+#pragma unroll
+    for (int k = 0; k < LN_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        float c = i < D ? v[k] - mean : 0.0f;
+        sq += c * c;
+    }
+    float var = block_sum(sq, red) / (float) D;
+    float rstd = rsqrtf(var + eps);
+    const typename Store<T>::T* sh = shift + batch * modStride;
+    const typename Store<T>::T* sc = scale + batch * modStride;
+    typename Store<T>::T* o = out + row * D;
+#pragma unroll
+    for (int k = 0; k < LN_MAX_PER_THREAD; k++) {
+        int i = threadIdx.x + k * blockDim.x;
+        if (i < D) {
+            float ln = Store<T>::round((v[k] - mean) * rstd);
+            float s1 = Store<T>::round(Store<T>::load(sc[i]) + 1.0f);
+            float m = Store<T>::round(ln * s1);
+            o[i] = Store<T>::make(m + Store<T>::load(sh[i]));
+        }
+    }
+}
+
+#define FLUX_LN_MOD(K) \
+    extern "C" __global__ void ln_modulate_t##K(const Store<K>::T* x, const Store<K>::T* shift, const Store<K>::T* scale, \
+            Store<K>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) { \
+        ln_modulate_body<K>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
+    }
+FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
+
+// ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
+//
+// For q or k of one stream, [B, S, H, D] (rows of D = head dim, contiguous): diffusers' RMSNorm
+// (x * rsqrt(mean(x^2) + eps), statistics in float32, rounded to T, then * weight rounded to T),
+// then apply_rotary_emb with float32 tables: out[2i] = y[2i]*cos - y[2i+1]*sin,
+// out[2i+1] = y[2i+1]*cos + y[2i]*sin (each product and the sum in float32), rounded to T.
+// The result goes to token s + tokenOffset of an [B, Sout, H, D] buffer (the joint text+image
+// sequence), whose RoPE table row is the same joint position. One warp per row; D <= 256, even.
+
+template <int T>
+__device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, const typename Store<T>::T* weight,
+        const float* cosT, const float* sinT, typename Store<T>::T* out, i64 rows, int S, int H, int D,
+        int Sout, int tokenOffset, float eps) {
+    int lane = threadIdx.x & 31;
+    i64 row = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) {
+        return;
+    }
+    int h = (int) (row % H);
+    i64 bs = row / H;
+    int s = (int) (bs % S);
+    i64 b = bs / S;
+    const typename Store<T>::T* xr = x + row * D;
+    float v[8];
+    int pairs = D / 2;
+    float sq = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        int p = lane + 32 * k;
+        float a = p < pairs ? Store<T>::load(xr[2 * p]) : 0.0f;
+        float c = p < pairs ? Store<T>::load(xr[2 * p + 1]) : 0.0f;
+        v[2 * k] = a;
+        v[2 * k + 1] = c;
+        sq += a * a;
+        sq += c * c;
+    }
+    sq = warp_sum(sq);
+    float rstd = rsqrtf(sq / (float) D + eps);
+    int pos = s + tokenOffset;
+    const float* cr = cosT + (i64) pos * D;
+    const float* sr = sinT + (i64) pos * D;
+    typename Store<T>::T* o = out + (((b * Sout + pos) * H) + h) * D;
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        int p = lane + 32 * k;
+        if (p < pairs) {
+            float e = Store<T>::round(Store<T>::round(v[2 * k] * rstd) * Store<T>::load(weight[2 * p]));
+            float d = Store<T>::round(Store<T>::round(v[2 * k + 1] * rstd) * Store<T>::load(weight[2 * p + 1]));
+            float re = e * cr[2 * p] + (-d) * sr[2 * p];
+            float im = d * cr[2 * p + 1] + e * sr[2 * p + 1];
+            o[2 * p] = Store<T>::make(re);
+            o[2 * p + 1] = Store<T>::make(im);
+        }
+    }
+}
+
+#define FLUX_RMS_ROPE(K) \
+    extern "C" __global__ void rms_rope_t##K(const Store<K>::T* x, const Store<K>::T* weight, const float* cosT, \
+            const float* sinT, Store<K>::T* out, i64 rows, int S, int H, int D, int Sout, int tokenOffset, float eps) { \
+        rms_rope_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps); \
+    }
+FLUX_RMS_ROPE(0) FLUX_RMS_ROPE(1) FLUX_RMS_ROPE(2)
+
+// ------------------------------------------------------------------------------------ gated residual
+//
+// out = x + (gate * y), FluxMath.gate then Tensor.add: gate rows are [B, D] views `gateStride`
+// apart, x and y contiguous [B, rowsPerBatch, D]; both products rounded to T as LibTorch does.
+// One thread per 8 values (D a multiple of 8).
+
+template <int T>
+__device__ __forceinline__ void gated_residual_body(const typename Store<T>::T* x, const typename Store<T>::T* gate,
+        const typename Store<T>::T* y, typename Store<T>::T* out, i64 octets, int D, i64 rowsPerBatch, i64 gateStride) {
+    i64 o = (i64) blockIdx.x * blockDim.x + threadIdx.x;
+    if (o >= octets) {
+        return;
+    }
+    i64 e = o * 8;
+    i64 row = e / D;
+    int col = (int) (e - row * D);
+    const typename Store<T>::T* g = gate + (row / rowsPerBatch) * gateStride + col;
+    float w[8];
+    for (int t = 0; t < 8; t++) {
+        float gy = Store<T>::round(Store<T>::load(g[t]) * Store<T>::load(y[e + t]));
+        w[t] = Store<T>::load(x[e + t]) + gy;
+    }
+    store8<T>(out, o, w);
+}
+
+#define FLUX_GATED(K) \
+    extern "C" __global__ void gated_residual_t##K(const Store<K>::T* x, const Store<K>::T* gate, const Store<K>::T* y, \
+            Store<K>::T* out, i64 octets, int D, i64 rowsPerBatch, i64 gateStride) { \
+        gated_residual_body<K>(x, gate, y, out, octets, D, rowsPerBatch, gateStride); \
+    }
+FLUX_GATED(0) FLUX_GATED(1) FLUX_GATED(2)

@@ -1,0 +1,53 @@
+"""Checks flux_kernels.cu's block decoders on the host (check_host.cpp) against gguf-py.
+
+float32 arithmetic: bit-identical to gguf.quants.dequantize; bf16/f16 outputs: that result rounded
+by torch. Run: g++ -O1 -std=c++17 -o /tmp/check_host check_host.cpp && /tmp/ref/bin/python check_host.py
+"""
+import subprocess, sys, tempfile, os
+import numpy as np
+import torch
+from gguf import GGMLQuantizationType as T, quants, GGML_QUANT_SIZES
+
+rng = np.random.default_rng(7)
+types = ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
+# byte offsets of the float16 scales in each block, kept finite so comparisons are not NaN vs NaN
+HALVES = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q8_0": [0], "Q2_K": [80, 82],
+          "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208], "IQ4_NL": [0], "IQ4_XS": [0]}
+EDGE = np.array([0.0, -0.0, 1.0, -1.0, 6.1e-5, 5.96e-8, -5.96e-8, 65504.0, -2.5e-3, 0.0137], dtype=np.float16)
+bad = 0
+for name in types:
+    qt = T[name]
+    bs, ts = GGML_QUANT_SIZES[qt]
+    nblocks = 4096
+    raw = rng.integers(0, 256, size=(nblocks, ts), dtype=np.uint8)
+    raw[:64] = 0xFF  # all-ones nibbles and bit planes (scales replaced below)
+    for off in HALVES[name]:
+        d = (rng.standard_normal(nblocks) * 0.01).astype(np.float16)
+        d[:len(EDGE)] = EDGE
+        raw[:, off:off + 2] = d.view(np.uint8).reshape(nblocks, 2)
+    ref = quants.dequantize(raw.reshape(-1), qt).astype(np.float32).reshape(-1)
+    n = ref.size
+    with tempfile.TemporaryDirectory() as tmp:
+        fin, fout = os.path.join(tmp, "in"), os.path.join(tmp, "out")
+        raw.tofile(fin)
+        for out, dt in [(0, np.float32), (1, np.float16), (2, "bf16")]:
+            subprocess.run(["/tmp/check_host", name, "0", str(out), fin, fout, str(n)], check=True)
+            if out == 0:
+                got = np.fromfile(fout, dtype=np.float32)
+                ok = np.array_equal(got.view(np.uint32), ref.view(np.uint32))
+            elif out == 1:
+                got = np.fromfile(fout, dtype=np.uint16)
+                want = torch.from_numpy(ref).to(torch.float16).view(torch.int16).numpy().view(np.uint16)
+                ok = np.array_equal(got, want)
+            else:
+                got = np.fromfile(fout, dtype=np.uint16)
+                want = torch.from_numpy(ref).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+                ok = np.array_equal(got, want)
+            if not ok:
+                bad += 1
+                g = got if out == 0 else got
+                idx = np.nonzero((got.view(np.uint32) if out == 0 else got) != (ref.view(np.uint32) if out == 0 else want))[0]
+                print(f"{name} out{out}: {idx.size} mismatches, first at {idx[:5]}: got {got[idx[:3]]} want {(ref if out == 0 else want)[idx[:3]]}")
+        print(f"{name}: checked {n} weights")
+print("FAILURES" if bad else "all bit-identical")
+sys.exit(1 if bad else 0)
