@@ -5,7 +5,7 @@ set -euo pipefail
 rm -rf .gpu/app && mkdir -p .gpu/app
 cp flux-gguf/target/flux-gguf-*.jar flux-core/target/flux-core-*.jar flux-pipeline/target/flux-pipeline-*.jar .gpu/app/
 cp flux-examples/target/flux-examples-*.jar .gpu/app/ 2>/dev/null || cp flux-examples/target/flux-examples.jar .gpu/app/
-rm -f .gpu/app/*-sources.jar .gpu/app/*-javadoc.jar
+rm -f .gpu/app/*-sources.jar .gpu/app/*-javadoc.jar .gpu/app/*-tests.jar  # tests read resources from test-classes
 for m in flux-gguf flux-core flux-pipeline; do
   [ -d $m/target/test-classes ] && cp -r $m/target/test-classes .gpu/app/$m-test-classes
 done

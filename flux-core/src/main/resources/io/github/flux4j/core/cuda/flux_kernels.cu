@@ -462,8 +462,9 @@ FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
 
 // ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
 //
-// For q or k of one stream, [B, S, H, D] (rows of D = head dim, contiguous): diffusers' RMSNorm
-// (x * rsqrt(mean(x^2) + eps), statistics in float32, rounded to T, then * weight rounded to T),
+// For q or k of one stream, [B, S, H, D] (rows of D = head dim, contiguous): torch.nn.RMSNorm as
+// LibTorch computes it on CUDA (diffusers' FLUX uses it): x * rsqrt(mean(x^2) + eps) * weight in
+// float32, rounded once to T (LibTorch's CPU composite rounds after the rsqrt product too),
 // then apply_rotary_emb with float32 tables: out[2i] = y[2i]*cos - y[2i+1]*sin,
 // out[2i+1] = y[2i+1]*cos + y[2i]*sin (each product and the sum in float32), rounded to T.
 // The result goes to token s + tokenOffset of an [B, Sout, H, D] buffer (the joint text+image
@@ -506,8 +507,8 @@ __device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, con
     for (int k = 0; k < 4; k++) {
         int p = lane + 32 * k;
         if (p < pairs) {
-            float e = Store<T>::round(Store<T>::round(v[2 * k] * rstd) * Store<T>::load(weight[2 * p]));
-            float d = Store<T>::round(Store<T>::round(v[2 * k + 1] * rstd) * Store<T>::load(weight[2 * p + 1]));
+            float e = Store<T>::round((v[2 * k] * rstd) * Store<T>::load(weight[2 * p]));
+            float d = Store<T>::round((v[2 * k + 1] * rstd) * Store<T>::load(weight[2 * p + 1]));
             float re = e * cr[2 * p] + (-d) * sr[2 * p];
             float im = d * cr[2 * p + 1] + e * sr[2 * p + 1];
             o[2 * p] = Store<T>::make(re);

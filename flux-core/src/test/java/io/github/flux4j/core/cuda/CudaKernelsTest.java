@@ -102,7 +102,7 @@ class CudaKernelsTest {
                     for (ScalarType out : new ScalarType[] {ScalarType.Float, ScalarType.Half, ScalarType.BFloat16}) {
                         Tensor want = TorchDequantizer.dequantize(cpuRaw, type, shape, out, a);
                         Tensor got = kernels.dequantize(gpuRaw, type, shape, out, a);
-                        assertThat(got.scalar_type()).isEqualTo(out);
+                        assertThat(io.github.flux4j.core.torch.Torch.dtype(got)).isEqualTo(out.intern());
                         assertThat(bits(toFloats(got))).as("%s %s -> %s", type, a, out).isEqualTo(bits(toFloats(want)));
                     }
                 }
@@ -156,8 +156,10 @@ class CudaKernelsTest {
                 double rel = rel(got, want);
                 double ulps = maxUlps(got, want, dt);
                 System.out.printf("ln+modulate %s: rel %.2e, max %.1f output ulps%n", dt, rel, ulps);
-                // only the float32 statistics' summation order differs: a last-bit difference at most
-                assertThat(ulps).as("%s", dt).isLessThanOrEqualTo(dt == ScalarType.Float ? 64 : 2);
+                // only the float32 statistics' summation order differs: a rare last-bit difference of the
+                // normalised value (which the shift can cancel down to a small result, so ulps of the
+                // output overstate it); measured on an H200: 4.7e-6 relative in bf16
+                assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
             }
         }
     }
@@ -184,7 +186,8 @@ class CudaKernelsTest {
                 kernels.rmsNormRope(qi, wi, cos, sin, got, txt, 1e-6);
                 double rel = rel(got, want);
                 System.out.printf("rms+rope %s: rel %.2e, max %.1f output ulps%n", dt, rel, maxUlps(got, want, dt));
-                assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-2);
+                // the same single rounding as LibTorch's CUDA rms_norm: only summation order differs
+                assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
             }
         }
     }

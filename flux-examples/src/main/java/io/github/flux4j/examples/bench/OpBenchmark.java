@@ -1,0 +1,191 @@
+package io.github.flux4j.examples.bench;
+
+import io.github.flux4j.core.cuda.CudaKernels;
+import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.gguf.GgmlType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.function.Supplier;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.InferenceMode;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.cuda.CUDAEvent;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Where a FLUX.1-dev step's GPU time goes: every operation of the double- and single-stream
+ * blocks at the shapes of one image size, timed alone with CUDA events (median of the repeats),
+ * multiplied by how often one forward runs it. GEMMs use dense bf16 weights; the GGUF
+ * dequantization of all block weights is one extra line. The sum is a floor for the forward
+ * (launch gaps and the few ops outside the blocks are not in it): compare it with
+ * {@code TransformerBenchmark}'s step time to see what is left between ops.
+ */
+@Command(name = "op-benchmark", mixinStandardHelpOptions = true,
+        description = "Times each FLUX block operation on the GPU (CUDA events) and sums them per step.")
+public final class OpBenchmark implements Callable<Integer> {
+    @Option(names = "--size", description = "WIDTHxHEIGHT (default 1024x1024).", defaultValue = "1024x1024")
+    private String size = "1024x1024";
+
+    @Option(names = "--reps", description = "Timed repeats per op (default 20).", defaultValue = "20")
+    private int reps = 20;
+
+    private record Row(String op, String where, int perStep, double ms) {
+        double total() {
+            return perStep * ms;
+        }
+    }
+
+    private final List<Row> rows = new ArrayList<>();
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new OpBenchmark()).execute(args));
+    }
+
+    @Override
+    public Integer call() {
+        FluxDevice dev = FluxDevice.cuda(0);
+        if (!FluxDevice.cudaAvailable()) {
+            System.err.println("op-benchmark needs a CUDA device");
+            return 1;
+        }
+        String[] wh = size.toLowerCase(Locale.ROOT).split("x");
+        long img = (Long.parseLong(wh[0]) / 16) * (Long.parseLong(wh[1]) / 16);
+        long txt = 512;
+        long all = img + txt;
+        long h = 3072;
+        long mlp = 12288;
+        long heads = 24;
+        int dbl = 19;
+        int sgl = 38;
+        Torch.preferCudnnAttention(dev);
+        try (InferenceMode im = new InferenceMode(); PointerScope scope = new PointerScope()) {
+            TensorOptions bf = new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(dev.toTorch()));
+            CudaKernels k = CudaKernels.forDevice(0).orElseThrow();
+            System.out.println("kernels: " + k.description());
+            Tensor xAll = torch.randn(new long[] {1, all, h}, bf);
+            Tensor xImg = torch.randn(new long[] {1, img, h}, bf);
+            Tensor xTxt = torch.randn(new long[] {1, txt, h}, bf);
+            Tensor mod = torch.randn(new long[] {1, 6 * h}, bf);
+            Tensor wHH = torch.randn(new long[] {h, h}, bf).mul(new Scalar(0.02));
+            Tensor bH = torch.randn(new long[] {h}, bf);
+            Tensor wMlp0 = torch.randn(new long[] {mlp, h}, bf).mul(new Scalar(0.02));
+            Tensor bMlp = torch.randn(new long[] {mlp}, bf);
+            Tensor wMlp2 = torch.randn(new long[] {h, mlp}, bf).mul(new Scalar(0.02));
+            Tensor wQkv = torch.randn(new long[] {3 * h, h}, bf).mul(new Scalar(0.02));
+            Tensor bQkv = torch.randn(new long[] {3 * h}, bf);
+            Tensor wL1 = torch.randn(new long[] {3 * h + mlp, h}, bf).mul(new Scalar(0.02));
+            Tensor bL1 = torch.randn(new long[] {3 * h + mlp}, bf);
+            Tensor wL2 = torch.randn(new long[] {h, h + mlp}, bf).mul(new Scalar(0.02));
+            Tensor wMod = torch.randn(new long[] {6 * h, h}, bf).mul(new Scalar(0.02));
+            Tensor vec = torch.randn(new long[] {1, h}, bf);
+            Tensor shift = mod.narrow(1, 0, h);
+            Tensor scale = mod.narrow(1, h, h);
+            Tensor q = torch.randn(new long[] {1, all, heads, 128}, bf);
+            Tensor kk = torch.randn(new long[] {1, all, heads, 128}, bf);
+            Tensor v = torch.randn(new long[] {1, all, heads, 128}, bf);
+            Tensor w128 = torch.ones(new long[] {128}, bf);
+            TensorOptions f32 = new TensorOptions(ScalarType.Float).device(new DeviceOptional(dev.toTorch()));
+            Tensor cos = torch.randn(new long[] {all, 128}, f32).cos();
+            Tensor sin = torch.randn(new long[] {all, 128}, f32).sin();
+            Tensor qOut = torch.empty(new long[] {1, all, heads, 128}, bf, null);
+            Tensor big = torch.randn(new long[] {1, all, mlp}, bf);
+            Tensor attnOut = torch.randn(new long[] {1, all, h}, bf);
+
+            // GEMMs, per their count in one forward (double: img + txt streams; single: the joint one)
+            time("linear qkv split (3 x h->h)", "double img", 3 * dbl, () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
+            time("linear qkv fused (h->3h)", "double img (alt)", 0, () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
+            time("linear qkv split (3 x h->h)", "double txt", 3 * dbl, () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
+            time("linear proj h->h", "double img", dbl, () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
+            time("linear proj h->h", "double txt", dbl, () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
+            time("linear mlp0 h->4h", "double img", dbl, () -> torch.linear(xImg, wMlp0, new TensorOptional(bMlp)));
+            time("linear mlp0 h->4h", "double txt", dbl, () -> torch.linear(xTxt, wMlp0, new TensorOptional(bMlp)));
+            Tensor bigImg = big.narrow(1, 0, img).contiguous();
+            Tensor bigTxt = big.narrow(1, 0, txt).contiguous();
+            time("linear mlp2 4h->h", "double img", dbl, () -> torch.linear(bigImg, wMlp2, new TensorOptional(bH)));
+            time("linear mlp2 4h->h", "double txt", dbl, () -> torch.linear(bigTxt, wMlp2, new TensorOptional(bH)));
+            time("linear1 split (3 x h->h)", "single", 3 * sgl, () -> torch.linear(xAll, wHH, new TensorOptional(bH)));
+            time("linear1 split (h->4h)", "single", sgl, () -> torch.linear(xAll, wMlp0, new TensorOptional(bMlp)));
+            time("linear1 fused (h->7h)", "single (alt)", 0, () -> torch.linear(xAll, wL1, new TensorOptional(bL1)));
+            Tensor catIn = torch.randn(new long[] {1, all, h + mlp}, bf);
+            time("linear2 5h->h", "single", sgl, () -> torch.linear(catIn, wL2, new TensorOptional(bH)));
+            time("modulation GEMV h->6h", "double x2", 2 * dbl, () -> torch.linear(torch.silu(vec), wMod, new TensorOptional()));
+            time("sdpa (cuDNN first)", "all blocks", dbl + sgl, () -> torch.scaled_dot_product_attention(q.permute(0, 2, 1, 3),
+                    kk.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3), new TensorOptional(), 0.0, false, new DoubleOptional(), false)
+                    .permute(0, 2, 1, 3).flatten(2, 3));
+            // element-wise: fused kernels and the LibTorch chains they replace
+            time("ln+modulate kernel", "img/all", 2 * dbl + sgl, () -> k.layerNormModulate(xAll, shift, scale, 1e-6));
+            time("ln+modulate LibTorch chain", "(reference)", 0, () -> torch.layer_norm(xAll, new long[] {h}, new TensorOptional(),
+                    new TensorOptional(), 1e-6, true).mul(scale.unsqueeze(1).add(new Scalar(1L))).add(shift.unsqueeze(1)));
+            time("rms+rope kernel (q or k)", "all", 2 * (dbl + sgl), () -> {
+                k.rmsNormRope(q, w128, cos, sin, qOut, 0, 1e-6);
+                return qOut;
+            });
+            time("gated residual kernel", "all", 2 * dbl + sgl, () -> k.gatedResidual(xAll, shift, attnOut));
+            time("gated residual LibTorch", "(reference)", 0, () -> xAll.add(shift.unsqueeze(1).mul(attnOut)));
+            time("gelu tanh (4h wide)", "all", dbl + sgl, () -> torch.gelu(big, "tanh"));
+            time("cat attn|mlp (5h wide)", "single", sgl, () -> torch.cat(new TensorVector(attnOut, big), 2));
+            time("cat v (txt|img)", "double", dbl, () -> torch.cat(new TensorVector(v.narrow(1, 0, txt), v.narrow(1, txt, img)), 1));
+            // dequantization of the block weights: Q8_0, every forward
+            long blockParams = dbl * (2 * (6 * h * h) + 2 * (4 * h * h) + 2 * (2 * mlp * h)) + sgl * (3 * h * h + (3 * h + mlp) * h + (h + mlp) * h);
+            long n = 3 * h * h;
+            Tensor raw = torch.randint(0, 256, new long[] {GgmlType.Q8_0.byteSize(n)},
+                    new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
+            for (GgmlType t : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q4_0}) {
+                Tensor r = torch.randint(0, 256, new long[] {t.byteSize(n)}, new TensorOptions(ScalarType.Byte)
+                        .device(new DeviceOptional(dev.toTorch())));
+                double ms = median(() -> k.dequantize(r, t, new long[] {3 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32));
+                double perParam = ms / n;
+                double gbs = (t.byteSize(n) + 2.0 * n) / (ms / 1e3) / 1e9;
+                rows.add(new Row("dequant " + t + " -> bf16 (" + String.format(Locale.ROOT, "%.0f GB/s", gbs) + ")",
+                        t == GgmlType.Q8_0 ? "all block weights" : "(alt type)", t == GgmlType.Q8_0 ? 1 : 0, perParam * blockParams));
+            }
+            raw.close();
+        }
+        double sum = 0;
+        System.out.printf(Locale.ROOT, "%n| op | where | per step | ms each | ms per step |%n| --- | --- | --- | --- | --- |%n");
+        for (Row r : rows) {
+            sum += r.total();
+            System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %.2f |%n", r.op, r.where, r.perStep, r.ms, r.total());
+        }
+        System.out.printf(Locale.ROOT, "| **sum** | | | | **%.1f** |%n", sum);
+        return 0;
+    }
+
+    private void time(String op, String where, int perStep, Supplier<Tensor> f) {
+        rows.add(new Row(op, where, perStep, median(f)));
+    }
+
+    private double median(Supplier<Tensor> f) {
+        CUDAEvent start = new CUDAEvent(0); // 0 = cudaEventDefault: timing enabled
+        CUDAEvent end = new CUDAEvent(0);
+        double[] ms = new double[reps];
+        for (int i = -3; i < reps; i++) {
+            try (PointerScope s = new PointerScope()) {
+                start.record();
+                f.get();
+                end.record();
+                end.synchronize();
+                if (i >= 0) {
+                    ms[i] = start.elapsed_time(end);
+                }
+            }
+        }
+        Arrays.sort(ms);
+        return ms[reps / 2];
+    }
+}
