@@ -63,8 +63,6 @@ public final class CudaKernels {
             GgmlType.IQ4_NL, GgmlType.IQ4_XS);
 
     private static final int THREADS = 256;
-    /** LayerNorm rows up to THREADS * 16 values (the kernel keeps a row in registers). */
-    private static final long LN_MAX_WIDTH = THREADS * 16L;
 
     private final KernelModule module;
 
@@ -208,19 +206,37 @@ public final class CudaKernels {
         long d = s[2];
         checkModRows("shift", shift, s[0], d);
         checkModRows("scale", scale, s[0], d);
-        if (shift.stride(0) != scale.stride(0)) {
+        if (shift.stride(0) != scale.stride(0) || !vectorRows(shift, t) || !vectorRows(scale, t)) {
             scale = scale.contiguous();
             shift = shift.contiguous();
         }
-        if (d > LN_MAX_WIDTH) {
-            throw new IllegalArgumentException("LayerNorm width " + d + " exceeds the kernel's " + LN_MAX_WIDTH);
+        int vec = vecWidth(t);
+        if (d % vec != 0 || d / vec > 1024) {
+            throw new IllegalArgumentException("LayerNorm width " + d + " must be a multiple of " + vec + " and at most "
+                    + 1024 * vec);
         }
         Tensor xc = x.contiguous();
         Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
+        checkAligned(xc, "x");
+        int threads = (int) ((d / vec + 31) / 32 * 32);
         KernelModule.LaunchArgs a = module.args().ptr(address(xc)).ptr(address(shift)).ptr(address(scale)).ptr(address(out))
                 .i32((int) d).i64(s[1]).i64(shift.stride(0)).f32((float) eps);
-        module.launch("ln_modulate_t" + t, s[0] * s[1], THREADS, 0, stream(x), a);
+        module.launch("ln_modulate_t" + t, s[0] * s[1], threads, 0, stream(x), a);
         return out;
+    }
+
+    /**
+     * Whether {@link #layerNormModulate} and {@link #gatedResidual} take rows of this width and
+     * dtype (a multiple of the 16-byte vector: 8 half/bfloat16 or 4 float32 values; at most 1024
+     * vectors for the LayerNorm).
+     */
+    public static boolean supportsWidth(long width, ScalarType dtype) {
+        int code = outCode(dtype);
+        if (code < 0) {
+            return false;
+        }
+        int vec = vecWidth(code);
+        return width % vec == 0 && width / vec <= 1024;
     }
 
     /**
@@ -228,7 +244,8 @@ public final class CudaKernels {
      * followed by the rotary embedding, written into token rows {@code tokenOffset ..} of
      * {@code out}: the q or k of one stream placed into the joint text+image sequence.
      *
-     * @param x      {@code [B, S, H, D]} contiguous
+     * @param x      {@code [B, S, H, D]}, head vectors contiguous (tokens may be further apart: q as
+     *               a column slice of the fused qkv projection)
      * @param weight {@code [D]}, x's dtype
      * @param cos    float32 {@code [Sout, D]} for the joint positions
      * @param sin    float32 {@code [Sout, D]}
@@ -249,8 +266,9 @@ public final class CudaKernels {
         if (d % 2 != 0 || d > 256) {
             throw new IllegalArgumentException("head dim must be even and at most 256, got " + d);
         }
-        if (!x.is_contiguous() || !out.is_contiguous()) {
-            throw new IllegalArgumentException("x and out must be contiguous");
+        if (x.stride(3) != 1 || x.stride(2) != d || x.stride(0) != s[1] * x.stride(1) || !out.is_contiguous()) {
+            throw new IllegalArgumentException("x must have contiguous head vectors [.., H, D] (a column slice of the "
+                    + "projection is fine) and out must be contiguous");
         }
         for (Tensor table : new Tensor[] {cos, sin}) {
             if (Torch.dtype(table) != ScalarType.Float || table.dim() != 2 || table.size(0) != o[1] || table.size(1) != d
@@ -267,7 +285,7 @@ public final class CudaKernels {
         int warps = THREADS / 32;
         KernelModule.LaunchArgs a = module.args().ptr(address(x)).ptr(address(w)).ptr(address(cos)).ptr(address(sin))
                 .ptr(address(out)).i64(rows).i32((int) s[1]).i32((int) s[2]).i32((int) d).i32((int) o[1])
-                .i32((int) tokenOffset).f32((float) eps);
+                .i32((int) tokenOffset).f32((float) eps).i64(x.stride(1)).i64(x.stride(0));
         module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
     }
 
@@ -287,21 +305,43 @@ public final class CudaKernels {
             throw new IllegalArgumentException("x and y must both be [B, S, D], got " + Arrays.toString(s) + " and "
                     + Arrays.toString(shape(y)));
         }
-        if (s[2] % 8 != 0) {
-            throw new IllegalArgumentException("width must be a multiple of 8, got " + s[2]);
+        int vec = vecWidth(t);
+        if (s[2] % vec != 0) {
+            throw new IllegalArgumentException("width must be a multiple of " + vec + ", got " + s[2]);
         }
         checkModRows("gate", gate, s[0], s[2]);
+        if (!vectorRows(gate, t)) {
+            gate = gate.contiguous();
+        }
         Tensor xc = x.contiguous();
         Tensor yc = y.contiguous();
+        checkAligned(xc, "x");
+        checkAligned(yc, "y");
         Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
-        long octets = xc.numel() / 8;
+        long vectors = xc.numel() / vec;
         KernelModule.LaunchArgs a = module.args().ptr(address(xc)).ptr(address(gate)).ptr(address(yc)).ptr(address(out))
-                .i64(octets).i32((int) s[2]).i64(s[1]).i64(gate.stride(0));
-        module.launch("gated_residual_t" + t, (octets + THREADS - 1) / THREADS, THREADS, 0, stream(x), a);
+                .i64(vectors).i32((int) s[2]).i64(s[1]).i64(gate.stride(0));
+        module.launch("gated_residual_t" + t, (vectors + THREADS - 1) / THREADS, THREADS, 0, stream(x), a);
         return out;
     }
 
     // ------------------------------------------------------------------------------------ helpers
+
+    /** Values per 16-byte vector for dtype code {@code t}. */
+    private static int vecWidth(int t) {
+        return t == 0 ? 4 : 8;
+    }
+
+    /** Whether rows of a [B, D] view start on 16-byte boundaries (vector loads). */
+    private static boolean vectorRows(Tensor m, int t) {
+        return address(m) % 16 == 0 && m.stride(0) % vecWidth(t) == 0;
+    }
+
+    private static void checkAligned(Tensor t, String what) {
+        if (address(t) % 16 != 0) {
+            throw new IllegalArgumentException(what + " does not start on a 16-byte boundary");
+        }
+    }
 
     private static int outCode(ScalarType t) {
         ScalarType i = t.intern();

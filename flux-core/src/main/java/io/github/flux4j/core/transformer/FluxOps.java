@@ -28,7 +28,8 @@ final class FluxOps {
     /** {@code LN(x) * (1 + scale) + shift} for {@code x [B, S, D]}, shift/scale {@code [B, D]}. */
     Tensor modulatedLayerNorm(Tensor x, Tensor shift, Tensor scale) {
         Optional<CudaKernels> k = kernelsFor(x);
-        if (k.isPresent() && x.size(-1) <= 4096 && shift.stride(1) == 1 && scale.stride(1) == 1) {
+        if (k.isPresent() && CudaKernels.supportsWidth(x.size(-1), x.scalar_type()) && shift.stride(1) == 1
+                && scale.stride(1) == 1) {
             return k.get().layerNormModulate(x, shift, scale, FluxMath.EPS);
         }
         return FluxMath.modulate(FluxMath.layerNorm(x), shift, scale);
@@ -37,7 +38,7 @@ final class FluxOps {
     /** {@code x + gate * y} for {@code x, y [B, S, D]}, gate {@code [B, D]}. */
     Tensor gatedAdd(Tensor x, Tensor gate, Tensor y) {
         Optional<CudaKernels> k = kernelsFor(x);
-        if (k.isPresent() && x.size(-1) % 8 == 0 && gate.stride(1) == 1) {
+        if (k.isPresent() && CudaKernels.supportsWidth(x.size(-1), x.scalar_type()) && gate.stride(1) == 1) {
             return k.get().gatedResidual(x, gate, y);
         }
         return x.add(FluxMath.gate(gate, y));
@@ -61,7 +62,11 @@ final class FluxOps {
                     new TensorOptions(first.scalar_type()).device(new DeviceOptional(first.device())), null);
             long offset = 0;
             for (int i = 0; i < parts.length; i++) {
-                k.get().rmsNormRope(parts[i].contiguous(), scales[i], pe.cos(), pe.sin(), out, offset, FluxMath.EPS);
+                Tensor p = parts[i];
+                if (p.stride(3) != 1 || p.stride(2) != headDim || p.stride(0) != p.size(1) * p.stride(1)) {
+                    p = p.contiguous();
+                }
+                k.get().rmsNormRope(p, scales[i], pe.cos(), pe.sin(), out, offset, FluxMath.EPS);
                 offset += parts[i].size(1);
             }
             return out;

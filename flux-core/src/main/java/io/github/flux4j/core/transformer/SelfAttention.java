@@ -2,7 +2,6 @@ package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
-import java.util.List;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -15,14 +14,16 @@ import org.bytedeco.pytorch.Tensor;
  * kernels and round differently.
  */
 final class SelfAttention {
-    private final List<LinearOp> qkv; // qkv [3 * hidden, hidden] as q, k, v blocks of [hidden, hidden]
+    private final LinearOp qkv;       // qkv [3 * hidden, hidden]: one GEMM, q, k, v are its column slices
     private final QkNorm norm;        // norm.{query,key}_norm.scale [headDim]
     private final LinearOp proj;      // proj [hidden, hidden]
     private final long numHeads;
+    private final long hidden;
 
     SelfAttention(FluxConfig c, WeightPath w) {
         long h = c.hiddenSize();
-        this.qkv = w.linearSplit("qkv", new long[] {h, h, h}, h, c.qkvBias());
+        this.qkv = w.linear("qkv", 3 * h, h, c.qkvBias());
+        this.hidden = h;
         this.norm = new QkNorm(w.at("norm"), c.headDim());
         this.proj = w.linear("proj", h, h);
         this.numHeads = c.numHeads();
@@ -30,9 +31,11 @@ final class SelfAttention {
 
     /** q, k, v {@code [B, S, H, D]} before the QK norm (the fused path normalises later). */
     Tensor[] qkvRaw(Tensor x) {
-        Tensor q = qkv.get(0).forward(x).unflatten(-1, numHeads, -1);
-        Tensor k = qkv.get(1).forward(x).unflatten(-1, numHeads, -1);
-        Tensor v = qkv.get(2).forward(x).unflatten(-1, numHeads, -1);
+        // one GEMM for the three projections; q, k, v are strided views of its output
+        Tensor y = qkv.forward(x);
+        Tensor q = y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1);
+        Tensor k = y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1);
+        Tensor v = y.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
         return new Tensor[] {q, k, v};
     }
 

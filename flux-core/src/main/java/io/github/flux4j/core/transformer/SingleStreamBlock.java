@@ -3,7 +3,6 @@ package io.github.flux4j.core.transformer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
-import java.util.List;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -16,13 +15,15 @@ import org.bytedeco.pytorch.global.torch;
  *
  * <pre>
  * (shift, scale, gate) = modulation(vec);  xm = LN(x) * (1 + scale) + shift
- * q, k, v, mlp = linear1(xm)                    // bound as four row blocks: to_q, to_k, to_v, proj_mlp
+ * q, k, v, mlp = linear1(xm)                    // one GEMM, split by columns
  * a = SDPA(rope(norm_q(q)), rope(norm_k(k)), v)
  * x = x + gate * linear2(cat(a, gelu_tanh(mlp)))
  * </pre>
  */
 final class SingleStreamBlock {
-    private final List<LinearOp> linear1; // linear1 [3h + mlp, h] as q, k, v [h, h] and mlp [mlp, h] blocks
+    private final LinearOp linear1;       // linear1 [3h + mlp, h]: one GEMM; q, k, v, mlp are its column slices
+    private final long hidden;
+    private final long mlpHidden;
     private final LinearOp linear2;       // linear2 [h, h + mlp]
     private final QkNorm norm;            // norm.{query,key}_norm.scale [headDim]
     private final Modulation modulation;  // modulation.lin [3h, h]
@@ -33,7 +34,9 @@ final class SingleStreamBlock {
     SingleStreamBlock(FluxConfig c, WeightPath w) {
         long h = c.hiddenSize();
         long mlp = c.mlpHidden();
-        this.linear1 = w.linearSplit("linear1", new long[] {h, h, h, mlp}, h, true);
+        this.linear1 = w.linear("linear1", 3 * h + mlp, h, true);
+        this.hidden = h;
+        this.mlpHidden = mlp;
         this.linear2 = w.linear("linear2", h, h + mlp);
         this.norm = new QkNorm(w.at("norm"), c.headDim());
         this.modulation = new Modulation(w.at("modulation"), h, false);
@@ -46,12 +49,13 @@ final class SingleStreamBlock {
     Tensor forward(Tensor x, Tensor vec, EmbedNd.Rope pe) {
         Modulation.Out mod = modulation.forward(vec)[0];
         Tensor xm = ops.modulatedLayerNorm(x, mod.shift(), mod.scale());
-        Tensor mlp = FluxMath.geluTanh(linear1.get(3).forward(xm));
-        Tensor q = ops.normRopeJoint(new Tensor[] {linear1.get(0).forward(xm).unflatten(-1, numHeads, -1)},
+        Tensor y = linear1.forward(xm);
+        Tensor mlp = FluxMath.geluTanh(y.narrow(-1, 3 * hidden, mlpHidden));
+        Tensor q = ops.normRopeJoint(new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
                 new Tensor[] {norm.queryScale()}, pe);
-        Tensor k = ops.normRopeJoint(new Tensor[] {linear1.get(1).forward(xm).unflatten(-1, numHeads, -1)},
+        Tensor k = ops.normRopeJoint(new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
                 new Tensor[] {norm.keyScale()}, pe);
-        Tensor v = linear1.get(2).forward(xm).unflatten(-1, numHeads, -1);
+        Tensor v = y.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
         Tensor attn = FluxMath.attention(q, k, v);
         Tensor out = ops.gatedAdd(x, mod.gate(), linear2.forward(torch.cat(new TensorVector(attn, mlp), 2)));
         if (clipF16) {

@@ -403,53 +403,90 @@ __device__ __forceinline__ float block_sum(float v, float* shared32) {
     return warp_sum(t);
 }
 
+// ------------------------------------------------------------------------------------ 16-byte vectors
+//
+// VEC values of storage type T in 16 bytes (4 float32, or 8 float16/bfloat16), loaded and stored
+// in one instruction; callers guarantee 16-byte alignment.
+
+template <int T> struct Vec;
+template <> struct Vec<0> {
+    enum { N = 4 };
+    static __device__ __forceinline__ void load(const float* p, float* f) {
+        float4 v = *reinterpret_cast<const float4*>(p);
+        f[0] = v.x; f[1] = v.y; f[2] = v.z; f[3] = v.w;
+    }
+    static __device__ __forceinline__ void store(float* p, const float* f) {
+        *reinterpret_cast<float4*>(p) = make_float4(f[0], f[1], f[2], f[3]);
+    }
+};
+template <int T> struct Vec16 {
+    enum { N = 8 };
+    static __device__ __forceinline__ void load(const u16* p, float* f) {
+        uint4 v = *reinterpret_cast<const uint4*>(p);
+        u32 w[4] = {v.x, v.y, v.z, v.w};
+        for (int i = 0; i < 4; i++) {
+            f[2 * i] = Store<T>::load((u16) (w[i] & 0xFFFFu));
+            f[2 * i + 1] = Store<T>::load((u16) (w[i] >> 16));
+        }
+    }
+    static __device__ __forceinline__ void store(u16* p, const float* f) {
+        u32 w[4];
+        for (int i = 0; i < 4; i++) {
+            w[i] = (u32) Store<T>::make(f[2 * i]) | ((u32) Store<T>::make(f[2 * i + 1]) << 16);
+        }
+        *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+};
+template <> struct Vec<1> : Vec16<1> {};
+template <> struct Vec<2> : Vec16<2> {};
+
 // ------------------------------------------------------------------------------------ LayerNorm + modulation
 //
 // out = ((LN(x) * (1 + scale)) + shift), FluxMath.layerNorm then FluxMath.modulate: LayerNorm
 // without affine (eps 1e-6, statistics in float32), each of the three element-wise ops rounded to T
-// as LibTorch rounds them. One block per row of D values; shift/scale rows are [B, D] views whose
-// rows are `modStride` elements apart; a row of x belongs to batch row / rowsPerBatch.
-
-#define LN_MAX_PER_THREAD 16
+// as LibTorch rounds them. One block per row of D values, one 16-byte vector per thread
+// (blockDim = D / VEC rounded up to a warp; D a multiple of VEC, at most 1024 vectors); shift/scale
+// rows are [B, D] views whose rows are `modStride` elements apart; a row of x belongs to batch
+// row / rowsPerBatch.
 
 template <int T>
 __device__ __forceinline__ void ln_modulate_body(const typename Store<T>::T* x, const typename Store<T>::T* shift,
         const typename Store<T>::T* scale, typename Store<T>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) {
     __shared__ float red[32];
+    const int N = Vec<T>::N;
     i64 row = blockIdx.x;
     i64 batch = row / rowsPerBatch;
-    const typename Store<T>::T* xr = x + row * D;
-    float v[LN_MAX_PER_THREAD];
+    int c = threadIdx.x * N;
+    bool active = c < D;
+    float v[N];
     float s = 0.0f;
-#pragma unroll
-    for (int k = 0; k < LN_MAX_PER_THREAD; k++) {
-        int i = threadIdx.x + k * blockDim.x;
-        float f = i < D ? Store<T>::load(xr[i]) : 0.0f;
-        v[k] = f;
-        s += f;
+    if (active) {
+        Vec<T>::load(x + row * D + c, v);
+        for (int k = 0; k < N; k++) {
+            s += v[k];
+        }
     }
     float mean = block_sum(s, red) / (float) D;
     float sq = 0.0f;
-#pragma unroll
-    for (int k = 0; k < LN_MAX_PER_THREAD; k++) {
-        int i = threadIdx.x + k * blockDim.x;
-        float c = i < D ? v[k] - mean : 0.0f;
-        sq += c * c;
+    if (active) {
+        for (int k = 0; k < N; k++) {
+            float d = v[k] - mean;
+            sq += d * d;
+        }
     }
     float var = block_sum(sq, red) / (float) D;
     float rstd = rsqrtf(var + eps);
-    const typename Store<T>::T* sh = shift + batch * modStride;
-    const typename Store<T>::T* sc = scale + batch * modStride;
-    typename Store<T>::T* o = out + row * D;
-#pragma unroll
-    for (int k = 0; k < LN_MAX_PER_THREAD; k++) {
-        int i = threadIdx.x + k * blockDim.x;
-        if (i < D) {
+    if (active) {
+        float sh[N], sc[N], o[N];
+        Vec<T>::load(shift + batch * modStride + c, sh);
+        Vec<T>::load(scale + batch * modStride + c, sc);
+        for (int k = 0; k < N; k++) {
             float ln = Store<T>::round((v[k] - mean) * rstd);
-            float s1 = Store<T>::round(Store<T>::load(sc[i]) + 1.0f);
+            float s1 = Store<T>::round(sc[k] + 1.0f);
             float m = Store<T>::round(ln * s1);
-            o[i] = Store<T>::make(m + Store<T>::load(sh[i]));
+            o[k] = m + sh[k];
         }
+        Vec<T>::store(out + row * D + c, o);
     }
 }
 
@@ -462,7 +499,8 @@ FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
 
 // ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
 //
-// For q or k of one stream, [B, S, H, D] (rows of D = head dim, contiguous): torch.nn.RMSNorm as
+// For q or k of one stream, [B, S, H, D] (head vectors contiguous, tokens xTokenStride elements
+// apart, batches xBatchStride: q is a column slice of the fused qkv projection): torch.nn.RMSNorm as
 // LibTorch computes it on CUDA (diffusers' FLUX uses it): x * rsqrt(mean(x^2) + eps) * weight in
 // float32, rounded once to T (LibTorch's CPU composite rounds after the rsqrt product too),
 // then apply_rotary_emb with float32 tables: out[2i] = y[2i]*cos - y[2i+1]*sin,
@@ -473,7 +511,7 @@ FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
 template <int T>
 __device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, const typename Store<T>::T* weight,
         const float* cosT, const float* sinT, typename Store<T>::T* out, i64 rows, int S, int H, int D,
-        int Sout, int tokenOffset, float eps) {
+        int Sout, int tokenOffset, float eps, i64 xTokenStride, i64 xBatchStride) {
     int lane = threadIdx.x & 31;
     i64 row = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= rows) {
@@ -483,7 +521,7 @@ __device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, con
     i64 bs = row / H;
     int s = (int) (bs % S);
     i64 b = bs / S;
-    const typename Store<T>::T* xr = x + row * D;
+    const typename Store<T>::T* xr = x + b * xBatchStride + (i64) s * xTokenStride + (i64) h * D;
     float v[8];
     int pairs = D / 2;
     float sq = 0.0f;
@@ -519,8 +557,9 @@ __device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, con
 
 #define FLUX_RMS_ROPE(K) \
     extern "C" __global__ void rms_rope_t##K(const Store<K>::T* x, const Store<K>::T* weight, const float* cosT, \
-            const float* sinT, Store<K>::T* out, i64 rows, int S, int H, int D, int Sout, int tokenOffset, float eps) { \
-        rms_rope_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps); \
+            const float* sinT, Store<K>::T* out, i64 rows, int S, int H, int D, int Sout, int tokenOffset, float eps, \
+            i64 xTokenStride, i64 xBatchStride) { \
+        rms_rope_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps, xTokenStride, xBatchStride); \
     }
 FLUX_RMS_ROPE(0) FLUX_RMS_ROPE(1) FLUX_RMS_ROPE(2)
 
@@ -528,30 +567,32 @@ FLUX_RMS_ROPE(0) FLUX_RMS_ROPE(1) FLUX_RMS_ROPE(2)
 //
 // out = x + (gate * y), FluxMath.gate then Tensor.add: gate rows are [B, D] views `gateStride`
 // apart, x and y contiguous [B, rowsPerBatch, D]; both products rounded to T as LibTorch does.
-// One thread per 8 values (D a multiple of 8).
+// One thread per 16-byte vector (D a multiple of VEC).
 
 template <int T>
 __device__ __forceinline__ void gated_residual_body(const typename Store<T>::T* x, const typename Store<T>::T* gate,
-        const typename Store<T>::T* y, typename Store<T>::T* out, i64 octets, int D, i64 rowsPerBatch, i64 gateStride) {
+        const typename Store<T>::T* y, typename Store<T>::T* out, i64 vectors, int D, i64 rowsPerBatch, i64 gateStride) {
+    const int N = Vec<T>::N;
     i64 o = (i64) blockIdx.x * blockDim.x + threadIdx.x;
-    if (o >= octets) {
+    if (o >= vectors) {
         return;
     }
-    i64 e = o * 8;
+    i64 e = o * N;
     i64 row = e / D;
     int col = (int) (e - row * D);
-    const typename Store<T>::T* g = gate + (row / rowsPerBatch) * gateStride + col;
-    float w[8];
-    for (int t = 0; t < 8; t++) {
-        float gy = Store<T>::round(Store<T>::load(g[t]) * Store<T>::load(y[e + t]));
-        w[t] = Store<T>::load(x[e + t]) + gy;
+    float xv[N], gv[N], yv[N];
+    Vec<T>::load(x + e, xv);
+    Vec<T>::load(y + e, yv);
+    Vec<T>::load(gate + (row / rowsPerBatch) * gateStride + col, gv);
+    for (int t = 0; t < N; t++) {
+        xv[t] = xv[t] + Store<T>::round(gv[t] * yv[t]);
     }
-    store8<T>(out, o, w);
+    Vec<T>::store(out + e, xv);
 }
 
 #define FLUX_GATED(K) \
     extern "C" __global__ void gated_residual_t##K(const Store<K>::T* x, const Store<K>::T* gate, const Store<K>::T* y, \
-            Store<K>::T* out, i64 octets, int D, i64 rowsPerBatch, i64 gateStride) { \
-        gated_residual_body<K>(x, gate, y, out, octets, D, rowsPerBatch, gateStride); \
+            Store<K>::T* out, i64 vectors, int D, i64 rowsPerBatch, i64 gateStride) { \
+        gated_residual_body<K>(x, gate, y, out, vectors, D, rowsPerBatch, gateStride); \
     }
 FLUX_GATED(0) FLUX_GATED(1) FLUX_GATED(2)

@@ -174,7 +174,9 @@ class CudaKernelsTest {
                 long heads = 24;
                 long d = 128;
                 Tensor qt = rand(dt, 31, b, txt, heads, d);
-                Tensor qi = rand(dt, 32, b, img, heads, d).mul(new Scalar(4.0));
+                // the image part as a column slice of a fused projection's output (strided tokens)
+                Tensor qi = rand(dt, 32, b, img, 3 * heads * d).mul(new Scalar(4.0))
+                        .narrow(2, heads * d, heads * d).unflatten(-1, heads, -1);
                 Tensor wt = rand(dt, 33, d).add(new Scalar(1.0));
                 Tensor wi = rand(dt, 34, d).add(new Scalar(1.0));
                 Tensor angles = rand(ScalarType.Float, 35, txt + img, d).mul(new Scalar(50.0));
