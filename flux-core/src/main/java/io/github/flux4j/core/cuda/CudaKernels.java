@@ -135,6 +135,15 @@ public final class CudaKernels {
 
     // ------------------------------------------------------------------------------------ dequantization
 
+    /**
+     * Whether {@code raw} can be read by the dequantization kernels: contiguous and starting on a
+     * 16-byte boundary (LibTorch's allocations do; a view at an odd offset, e.g. into a shared
+     * arena, may not).
+     */
+    public static boolean readable(Tensor raw) {
+        return raw.is_contiguous() && address(raw) % 16 == 0;
+    }
+
     /** Whether {@link #dequantize} takes this type, output dtype and element count. */
     public static boolean supports(GgmlType type, ScalarType outDtype, long numel) {
         return TYPES.contains(type) && outCode(outDtype) >= 0 && numel % 8 == 0;
@@ -166,6 +175,7 @@ public final class CudaKernels {
             throw new IllegalArgumentException("raw must be contiguous uint8, got " + Torch.dtype(raw)
                     + (raw.is_contiguous() ? "" : " (not contiguous)"));
         }
+        checkAligned(raw, "raw"); // K-quant decoders read 8-byte runs
         long bytes = type.byteSize(numel);
         if (raw.numel() != bytes) {
             throw new IllegalArgumentException("raw holds " + raw.numel() + " bytes but " + type + " of shape "

@@ -109,7 +109,7 @@ public final class WeightExpansion {
     }
 
     private Optional<CudaKernels> kernelsFor(Tensor raw, GgmlType type, long numel, ScalarType dtype) {
-        if (!kernels || !raw.is_cuda() || !raw.is_contiguous() || !CudaKernels.supports(type, dtype, numel)) {
+        if (!kernels || !raw.is_cuda() || !CudaKernels.readable(raw) || !CudaKernels.supports(type, dtype, numel)) {
             return Optional.empty();
         }
         return CudaKernels.forTensor(raw);

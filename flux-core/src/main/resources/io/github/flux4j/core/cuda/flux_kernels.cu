@@ -81,6 +81,15 @@ __device__ __forceinline__ u32 b8(const u8* p, int i) {
     return (u32) __ldg(p + i);
 }
 
+// 8 consecutive bytes at an 8-byte aligned offset, in one load; byte i is (lo|hi) >> 8i
+__device__ __forceinline__ unsigned long long b64(const u8* p, int offset) {
+    return __ldg(reinterpret_cast<const unsigned long long*>(p + offset));
+}
+
+__device__ __forceinline__ u32 byte_of(unsigned long long v, int i) {
+    return (u32) (v >> (8 * i)) & 0xFFu;
+}
+
 __device__ __forceinline__ float half_at(const u8* p, int offset) {
     return h2f((u16) (b8(p, offset) | (b8(p, offset + 1) << 8)));
 }
@@ -224,9 +233,10 @@ template <int A> struct Q4_K {
         float ds = Arith<A>::r((float) sc * d);
         float dm = Arith<A>::r((float) mn * dmin);
         int chunk = j0 / 64, shift = (j0 % 64) / 32;
+        // blocks are 144 bytes (16-aligned), so the 8 bytes of these weights are 8-aligned
+        unsigned long long qs = b64(b, 16 + chunk * 32 + j0 % 32);
         for (int t = 0; t < 8; t++) {
-            int byte = (j0 + t) % 32;
-            u32 q = (b8(b, 16 + chunk * 32 + byte) >> (4 * shift)) & 15u;
+            u32 q = (byte_of(qs, t) >> (4 * shift)) & 15u;
             w[t] = Arith<A>::r(Arith<A>::r((float) q * ds) - dm);
         }
     }
@@ -243,10 +253,12 @@ template <int A> struct Q5_K {
         float ds = Arith<A>::r((float) sc * d);
         float dm = Arith<A>::r((float) mn * dmin);
         int chunk = j0 / 64, shift = (j0 % 64) / 32, hshift = j0 / 32;
+        // blocks are 176 bytes (16-aligned): both 8-byte runs are 8-aligned
+        unsigned long long qls = b64(b, 48 + chunk * 32 + j0 % 32);
+        unsigned long long qhs = b64(b, 16 + j0 % 32);
         for (int t = 0; t < 8; t++) {
-            int byte = (j0 + t) % 32;
-            u32 ql = (b8(b, 48 + chunk * 32 + byte) >> (4 * shift)) & 15u;
-            u32 qh = (b8(b, 16 + byte) >> hshift) & 1u;
+            u32 ql = (byte_of(qls, t) >> (4 * shift)) & 15u;
+            u32 qh = (byte_of(qhs, t) >> hshift) & 1u;
             u32 q = ql | (qh << 4);
             w[t] = Arith<A>::r(Arith<A>::r((float) q * ds) - dm);
         }
@@ -296,9 +308,10 @@ template <int A> struct IQ4_XS {
         float sc = (float) (int) (low | (high << 4)) - 32.0f; // exact
         float dl = Arith<A>::r(sc * d);
         int shift = (j0 % 32) / 16;
+        // blocks are 136 bytes (8-aligned): the 8 bytes are 8-aligned
+        unsigned long long qs = b64(b, 8 + g * 16 + j0 % 16);
         for (int t = 0; t < 8; t++) {
-            int byte = (j0 + t) % 16;
-            u32 q = (b8(b, 8 + g * 16 + byte) >> (4 * shift)) & 15u;
+            u32 q = (byte_of(qs, t) >> (4 * shift)) & 15u;
             w[t] = IQ4[q] * dl;
         }
     }
