@@ -52,9 +52,10 @@ public final class CpuConvolutions {
     static final long PROBE_WIDTH = 13;
     /**
      * {@link #gemmConv2d} works through the image in row bands so that neither its float32 copy of
-     * the input band nor its product matrix exceeds about this many elements (64 MiB each).
+     * the input band nor its product matrix exceeds about this many elements (16 MiB each): small
+     * enough to stay in the allocator's reused memory instead of fresh, page-faulting mappings.
      */
-    static final long GEMM_BAND_ELEMENTS = 16L << 20;
+    static final long GEMM_BAND_ELEMENTS = 4L << 20;
 
     private static final ConcurrentHashMap<Signature, Verdict> VERDICTS = new ConcurrentHashMap<>();
 
@@ -141,7 +142,8 @@ public final class CpuConvolutions {
      * LibTorch runs in its BLAS, never in oneDNN: its bf16 products would), with the bias added in
      * float32 and one rounding to {@code x}'s dtype at the end, as a float32-accumulating kernel
      * does. It works through each image in row bands, so its extra memory stays under about
-     * 128 MiB at any image size. Any device; {@link #conv2d} uses it on CPU only.
+     * 32 MiB at any image size (more only when one padded input row alone is larger). Any device;
+     * {@link #conv2d} uses it on CPU only.
      *
      * @see #conv2d
      */
@@ -173,20 +175,34 @@ public final class CpuConvolutions {
             // A band of R output rows reads R + k - 1 padded input rows.
             long perRow = Math.max(k * k * out, in) * paddedW;
             long band = Math.max(1, Math.min(outH, bandElements / perRow - (k - 1)));
+            // One zeroed float32 slab for all bands: its padding columns stay zero, the input rows
+            // are converted into it in place (no separate float32 copy and padded copy).
+            Tensor slab = torch.zeros(new long[] {in, band + k - 1, paddedW}, new TensorOptions(ScalarType.Float)
+                    .device(new DeviceOptional(x.device())));
             for (long b = 0; b < batch; b++) {
+                Tensor image = x.select(0, b);
                 for (long r0 = 0; r0 < outH; r0 += band) {
                     long rows = Math.min(band, outH - r0);
+                    long slabRows = rows + k - 1;
                     try (PointerScope scope = new PointerScope()) {
-                        // Input rows r0 - p .. r0 + rows + k - 2 - p, the ones outside the image are zeros.
+                        // Input rows r0 - p .. r0 + rows + k - 2 - p; those outside the image are zeros.
                         long first = r0 - padding;
-                        long last = r0 + rows + k - 1 - padding; // exclusive
+                        long last = first + slabRows; // exclusive
                         long lo = Math.max(0, first);
                         long hi = Math.min(h, last);
-                        Tensor slab = torch.constant_pad_nd(
-                                x.select(0, b).narrow(1, lo, Math.max(0, hi - lo)).to(ScalarType.Float),
-                                new long[] {padding, padding, lo - first, last - hi}, new Scalar(0.0));
-                        long slabRows = rows + k - 1;
-                        Tensor products = torch.mm(taps, slab.reshape(in, slabRows * paddedW))
+                        Tensor rowsView = slab.narrow(1, 0, slabRows);
+                        if (lo > first) {
+                            rowsView.narrow(1, 0, Math.min(lo, last) - first).zero_();
+                        }
+                        if (hi < last) {
+                            long from = Math.max(hi, first);
+                            rowsView.narrow(1, from - first, last - from).zero_();
+                        }
+                        if (hi > lo) {
+                            rowsView.narrow(1, lo - first, hi - lo).narrow(2, padding, w)
+                                    .copy_(image.narrow(1, lo, hi - lo));
+                        }
+                        Tensor products = torch.mm(taps, rowsView.reshape(in, slabRows * paddedW))
                                 .view(k, k, out, slabRows, paddedW);
                         Tensor acc = bias32.expand(out, rows, outW).clone();
                         for (int i = 0; i < k; i++) {
