@@ -1,31 +1,29 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.core.nn.CpuConvolutions;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * {@code nn.Conv2d(in, out, kernel, stride=1, padding=kernel // 2)} with a bias, as every VAE
- * decoder convolution is: one {@code at::conv2d} per call. The tensors belong to the binding's
- * {@link io.github.flux4j.core.weights.LoadedWeights}.
+ * decoder convolution is: one {@code at::conv2d} per call, except on CPU for the signatures that
+ * LibTorch's oneDNN gets wrong on this machine ({@link CpuConvolutions}). The tensors belong to the
+ * binding's {@link io.github.flux4j.core.weights.LoadedWeights}.
  */
 final class Conv2d {
-    private static final long[] ONES = {1, 1};
-
     private final Tensor weight; // [out, in, k, k]
     private final Tensor bias;   // [out]
-    private final long[] padding;
+    private final int padding;
 
     /** Binds {@code weight [out, in, k, k]} and {@code bias [out]} under {@code w}. */
     Conv2d(WeightPath w, long out, long in, int kernel) {
         this.weight = w.tensor("weight", out, in, kernel, kernel);
         this.bias = w.tensor("bias", out);
-        this.padding = new long[] {kernel / 2, kernel / 2};
+        this.padding = kernel / 2;
     }
 
     /** {@code [B, in, H, W] -> [B, out, H, W]}, in the caller's scope. */
     Tensor forward(Tensor x) {
-        return torch.conv2d(x, weight, new TensorOptional(bias), ONES, padding, ONES, 1);
+        return CpuConvolutions.conv2d(x, weight, bias, padding);
     }
 }
