@@ -37,6 +37,25 @@ class DoctorTest {
     }
 
     @Test
+    void aMissingCudaLibsFolderIsReportedNotThrown() {
+        String before = System.getProperty("flux4j.cuda.libs");
+        System.setProperty("flux4j.cuda.libs", "/no/such/site-packages/nvidia");
+        try {
+            StringWriter out = new StringWriter();
+            int status = Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "doctor");
+            assertThat(status).isZero();
+            assertThat(out.toString()).contains("CUDA cannot be used:\n    - FLUX4J_CUDA_LIBS / -Dflux4j.cuda.libs:"
+                    + " '/no/such/site-packages/nvidia' is not a folder (expected e.g. .../site-packages/nvidia)");
+        } finally {
+            if (before == null) {
+                System.clearProperty("flux4j.cuda.libs");
+            } else {
+                System.setProperty("flux4j.cuda.libs", before);
+            }
+        }
+    }
+
+    @Test
     void versionComesFromTheManifestOrSaysDevelopmentBuild() {
         StringWriter out = new StringWriter();
         assertThat(Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "--version")).isZero();

@@ -148,10 +148,28 @@ public final class CudaCheck {
         }
     }
 
-    /** Runs the check on this machine: class path, driver, {@code nvidia-smi}, library folders. */
+    /**
+     * Runs the check on this machine: class path, driver, {@code nvidia-smi}, library folders. A
+     * {@value LibrarySearch#ENV} folder that does not exist is reported as a problem (the other
+     * places are still searched).
+     */
     public static Report run() {
         LibrarySearch search = LibrarySearch.system();
-        return evaluate(PytorchNatives.find(), NvidiaDriver.probe(), search.find(), describeSearch(search));
+        Map<CudaLibrary, LibrarySearch.Found> found;
+        String badRoots = null;
+        try {
+            found = search.find();
+        } catch (IllegalArgumentException e) {
+            badRoots = e.getMessage();
+            found = search.withoutPreloadRoots().find();
+        }
+        Report r = evaluate(PytorchNatives.find(), NvidiaDriver.probe(), found, describeSearch(search));
+        if (badRoots == null) {
+            return r;
+        }
+        List<String> problems = new ArrayList<>(r.problems());
+        problems.add(0, badRoots);
+        return new Report(r.natives(), r.driver(), r.found(), r.searched(), problems, r.warnings());
     }
 
     /** Where {@link LibrarySearch#system()} looks, for the report. */

@@ -120,6 +120,11 @@ public final class LibrarySearch {
         return out;
     }
 
+    /** The same search without the {@link #ENV} folders. */
+    public LibrarySearch withoutPreloadRoots() {
+        return new LibrarySearch(List.of(), libraryPath, runpathDirs, ldconfigCache, defaultDirs);
+    }
+
     /** The {@link #ENV} folders this search uses. */
     public List<Path> preloadRoots() {
         return preloadRoots;
