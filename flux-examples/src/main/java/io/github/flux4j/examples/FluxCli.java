@@ -52,7 +52,7 @@ import picocli.CommandLine.Parameters;
  * or generation fails (one line on standard error naming the file or the reason; the stack trace
  * only with {@code --verbose}); 2 on a usage error (naming the argument).
  */
-@Command(name = "flux", mixinStandardHelpOptions = true, version = "flux (flux4j)", sortOptions = false,
+@Command(name = "flux", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
         usageHelpWidth = 100,
         description = {"Generates images from a text prompt with FLUX.1 (a GGUF transformer plus a base model"
                 + " in diffusers' layout). Without --transformer and --base-model it runs the demo model: a tiny"

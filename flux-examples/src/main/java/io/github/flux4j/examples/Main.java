@@ -15,11 +15,12 @@ import picocli.CommandLine.Command;
  *   <li>{@code generate}: text to image ({@link FluxCli}; the demo model when no model is given),</li>
  *   <li>{@code gguf-info}: a GGUF file's metadata and tensors ({@link GgufInfo}),</li>
  *   <li>{@code synthetic-gguf}: a FLUX transformer GGUF with random weights and FLUX.1's names,
- *       shapes and types, for load tests and benchmarks ({@link SyntheticFluxGguf}).</li>
+ *       shapes and types, for load tests and benchmarks ({@link SyntheticFluxGguf}),</li>
+ *   <li>{@code doctor}: natives, CPU features, the CUDA check and the default device ({@link Doctor}).</li>
  * </ul>
  * Exit status: that of the command; 2 for a missing or unknown command.
  */
-@Command(name = "flux4j", mixinStandardHelpOptions = true, version = "flux4j examples", usageHelpWidth = 100,
+@Command(name = "flux4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, usageHelpWidth = 100,
         description = "FLUX.1 text-to-image on LibTorch, and GGUF tools.",
         commandListHeading = "%nCommands:%n",
         footer = {"", "Run 'COMMAND --help' for a command's options. Example:",
@@ -48,7 +49,8 @@ public final class Main implements Callable<Integer> {
         CommandLine cmd = new CommandLine(new Main())
                 .addSubcommand(generate)
                 .addSubcommand("gguf-info", new GgufInfo())
-                .addSubcommand(synthetic);
+                .addSubcommand(synthetic)
+                .addSubcommand("doctor", new Doctor());
         configure(cmd, out, err);
         int status = cmd.execute(args);
         out.flush();

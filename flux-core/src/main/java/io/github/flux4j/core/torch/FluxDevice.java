@@ -1,5 +1,6 @@
 package io.github.flux4j.core.torch;
 
+import io.github.flux4j.core.doctor.NativesCheck;
 import java.util.Locale;
 import java.util.Objects;
 import org.bytedeco.javacpp.Loader;
@@ -113,7 +114,9 @@ public record FluxDevice(Kind kind, int index) {
     /**
      * Whether a CUDA device can be used: the GPU natives load (the {@code -gpu} pytorch jar, the
      * {@code org.bytedeco:cuda} natives and the system's CUDA libraries) and the driver reports at
-     * least one device. Never throws; with the CPU natives it returns false. Computed once.
+     * least one device. Never throws; with the CPU natives it returns false. Computed once. With
+     * the GPU natives and something missing, it first logs a warning with
+     * {@link io.github.flux4j.core.doctor.CudaCheck}'s message (what is missing and where to get it).
      */
     public static boolean cudaAvailable() {
         return CudaProbe.AVAILABLE;
@@ -125,6 +128,10 @@ public record FluxDevice(Kind kind, int index) {
 
         private static boolean probe() {
             try {
+                Torch.init();
+                // With the GPU natives, say at once what is missing (driver, GPU, libraries) rather
+                // than leave the user with "false" or an UnsatisfiedLinkError.
+                NativesCheck.beforeCuda().ifPresent(message -> LOG.warn("{}", message));
                 // Plain torch.* calls never load libtorch_cuda; without this the answer is always false.
                 Loader.load(torch_cuda.class);
                 boolean available = torch.cuda_is_available();

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.torch;
 
+import io.github.flux4j.core.doctor.NativesCheck;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -42,12 +43,25 @@ public final class Torch {
     private Torch() {
     }
 
+    private static boolean loaded;
+
     /**
      * Loads the LibTorch natives now (about half a second warm, more on the first run when JavaCPP
      * extracts them), rather than inside the first tensor operation. Idempotent.
+     *
+     * <p>First it checks the natives on the class path ({@link NativesCheck#beforeTorchLoads()}):
+     * exactly one LibTorch natives jar, JavaCPP's and OpenBLAS's natives, and for the GPU natives the
+     * CUDA libraries they link, preloading those of {@code FLUX4J_CUDA_LIBS}. Every model constructor
+     * calls this, so the first LibTorch use of the library goes through it.
+     *
+     * @throws IllegalStateException if the natives cannot load, naming each problem and its fix
      */
-    public static void init() {
-        Loader.load(torch.class);
+    public static synchronized void init() {
+        if (!loaded) {
+            NativesCheck.beforeTorchLoads();
+            Loader.load(torch.class);
+            loaded = true;
+        }
     }
 
     /**
@@ -166,6 +180,7 @@ public final class Torch {
         if (!device.isCuda()) {
             return;
         }
+        init();
         Loader.load(torch_cuda.class);
         try (PointerScope scope = new PointerScope()) {
             TensorOptions opts = new TensorOptions(ScalarType.BFloat16)
