@@ -87,7 +87,7 @@ class HuggingFaceCacheTest {
                 .hasMessageContaining("black-forest-labs/FLUX.1-dev is not in the local Hugging Face cache at " + tmp)
                 .hasMessageContaining("huggingface-cli download black-forest-labs/FLUX.1-dev")
                 .hasMessageContaining("or give a local path")
-                .hasMessageContaining("never downloads");
+                .hasMessageContaining("let flux4j download it");
         FakeFluxFolder.writeCache(tmp);
         assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, "v2")).isInstanceOf(ModelFolderException.class)
                 .hasMessageContaining("revision 'v2' of black-forest-labs/FLUX.1-dev is not in the local Hugging Face"
