@@ -294,6 +294,15 @@ final class HubClient {
         try (InputStream in = r.body()) {
             boolean append;
             if (status == 206) {
+                String range = r.headers().firstValue("Content-Range").orElse("");
+                if (!range.startsWith("bytes " + have + "-")) {
+                    // Not the part asked for: start over rather than splice the wrong bytes.
+                    LOG.warn("{} answered Range bytes={}- with Content-Range '{}'; downloading it whole",
+                            url.getHost(), have, range);
+                    progress.accept(-have);
+                    Files.write(part, new byte[0]);
+                    return 0;
+                }
                 append = true;
             } else if (status == 200) {
                 append = false; // the whole file (the server ignored Range)

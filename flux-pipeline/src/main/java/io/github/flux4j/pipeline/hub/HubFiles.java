@@ -485,6 +485,13 @@ public final class HubFiles {
             }
             Files.createDirectories(blob.getParent());
             Path part = blob.resolveSibling(meta.etag() + ".incomplete");
+            long need = meta.size() - (Files.exists(part) ? Files.size(part) : 0);
+            long free = Files.getFileStore(blob.getParent()).getUsableSpace();
+            if (meta.size() > 0 && need > free) {
+                throw new IOException("not enough disk space for " + path + " of " + repoId + ": it needs "
+                        + need / 1_000_000 + " MB more, " + blob.getParent() + " has " + free / 1_000_000
+                        + " MB free (set HF_HUB_CACHE or HF_HOME to a larger disk)");
+            }
             client.download(meta.location(), part, meta.size(), listener::transferred, cancelled);
             long got = Files.size(part);
             if (meta.size() >= 0 && got != meta.size()) {
