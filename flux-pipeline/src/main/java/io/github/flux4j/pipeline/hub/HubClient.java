@@ -316,9 +316,11 @@ final class HubClient {
                 throw statusError(status, r.headers(), url, null, null, null);
             }
             AtomicLong lastProgress = new AtomicLong(System.nanoTime());
+            java.util.concurrent.atomic.AtomicBoolean stalled = new java.util.concurrent.atomic.AtomicBoolean();
             // A stalled connection would block read() forever: close the stream after a silent timeout.
             ScheduledFuture<?> watchdog = WATCHDOG.scheduleAtFixedRate(() -> {
                 if (System.nanoTime() - lastProgress.get() > timeout.toNanos()) {
+                    stalled.set(true);
                     try {
                         in.close();
                     } catch (IOException ignored) {
@@ -339,6 +341,11 @@ final class HubClient {
                     lastProgress.set(System.nanoTime());
                     progress.accept(n);
                 }
+            } catch (IOException e) {
+                if (stalled.get() && !(e instanceof InterruptedIOException)) {
+                    throw new IOException("no data for " + timeout.toMillis() + " ms", e);
+                }
+                throw e;
             } finally {
                 watchdog.cancel(false);
             }

@@ -62,6 +62,7 @@ public final class FakeHub implements AutoCloseable {
     private final Map<String, byte[]> blobs = new ConcurrentHashMap<>();
     private final Set<String> corrupt = ConcurrentHashMap.newKeySet();
     private final Map<String, Long> dropOnce = new ConcurrentHashMap<>();
+    private final Map<String, Long> stallOnce = new ConcurrentHashMap<>();
     private final List<String> log = new CopyOnWriteArrayList<>();
 
     /** A repository: branch/tag to commit, commit to files. */
@@ -162,6 +163,11 @@ public final class FakeHub implements AutoCloseable {
     /** Closes the next download of LFS blob {@code sha256} after {@code afterBytes} bytes. */
     public void dropOnce(String sha256, long afterBytes) {
         dropOnce.put(sha256, afterBytes);
+    }
+
+    /** Stops sending the next download of LFS blob {@code sha256} after {@code afterBytes} bytes, without closing. */
+    public void stallOnce(String sha256, long afterBytes) {
+        stallOnce.put(sha256, afterBytes);
     }
 
     /** Every request so far: {@code "METHOD path"}, plus {@code " Range=..."} and {@code " auth"} when sent. */
@@ -375,6 +381,18 @@ public final class FakeHub implements AutoCloseable {
                 content[0] ^= 1;
             }
             Long drop = dropOnce.remove(sha);
+            Long stall = stallOnce.remove(sha);
+            if (stall != null) {
+                ex.sendResponseHeaders(200, content.length);
+                ex.getResponseBody().write(content, 0, stall.intValue());
+                ex.getResponseBody().flush();
+                try {
+                    Thread.sleep(60_000); // a connection that goes silent
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IOException("stalled on purpose");
+            }
             send(ex, content, ex.getRequestHeaders().getFirst("Range"), true, drop == null ? -1 : drop);
         }
     }
@@ -442,6 +460,8 @@ public final class FakeHub implements AutoCloseable {
     public void close() {
         api.stop(0);
         cdn.stop(0);
+        ((java.util.concurrent.ExecutorService) api.getExecutor()).shutdownNow();
+        ((java.util.concurrent.ExecutorService) cdn.getExecutor()).shutdownNow();
     }
 
     /** Runs {@link #standard()} until killed, printing {@code endpoint <url>} on one line (for the reference script). */

@@ -89,6 +89,19 @@ class HubFilesTest {
     }
 
     @Test
+    void aConnectionThatGoesSilentIsClosedAndResumed() throws IOException {
+        server.stallOnce(FakeHub.sha256(gguf()), 80_000);
+        HubFiles h = HubFiles.builder().endpoint(server.endpoint()).cache(new HuggingFaceCache(hubDir))
+                .timeout(java.time.Duration.ofMillis(800)).build();
+        h.retryDelayMillis(1);
+        long t0 = System.nanoTime();
+        assertThat(h.file(FakeHub.GGUF, null, GGUF_FILE)).hasBinaryContent(gguf());
+        assertThat((System.nanoTime() - t0) / 1e9).isLessThan(30);
+        assertThat(server.log()).filteredOn(l -> l.startsWith("GET cdn:")).hasSize(2).last().asString()
+                .contains("Range=bytes=");
+    }
+
+    @Test
     void aCorruptDownloadIsDetectedAndDiscarded() throws IOException {
         server.corrupt(FakeHub.sha256(gguf()));
         assertThatThrownBy(() -> hub().file(FakeHub.GGUF, null, GGUF_FILE))
