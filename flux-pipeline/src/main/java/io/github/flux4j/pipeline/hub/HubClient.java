@@ -383,7 +383,7 @@ final class HubClient {
             } catch (HubException e) {
                 throw e;
             } catch (ConnectException | HttpConnectTimeoutException e) {
-                throw new HubException(HubException.Kind.NETWORK, "cannot reach " + endpoint + " ("
+                throw new HubException(HubException.Kind.NETWORK, "the Hub cannot be reached at " + endpoint + " ("
                         + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()) + ")", e);
             } catch (HttpTimeoutException e) {
                 last = new HubException(HubException.Kind.NETWORK, req.uri() + " did not answer within " + timeout, e);

@@ -213,8 +213,8 @@ public final class HubFiles {
             if (e.kind() != HubException.Kind.NETWORK) {
                 throw e;
             }
-            LOG.warn("{} cannot be reached ({}); using the cached {}@{}", endpoint, e.getMessage(), repoId, rev);
-            return cached(repoId, rev, globs, "the Hub cannot be reached: " + e.getMessage(), e);
+            LOG.warn("{}; using the cached {}@{}", e.getMessage(), repoId, rev);
+            return cached(repoId, rev, globs, e.getMessage(), e);
         }
         layout.tag();
         layout.writeRef(repoId, rev, commit);
@@ -321,8 +321,8 @@ public final class HubFiles {
             if (e.kind() != HubException.Kind.NETWORK) {
                 throw e;
             }
-            LOG.warn("{} cannot be reached ({}); using the cached {}", endpoint, e.getMessage(), path);
-            return cachedFile(repoId, rev, path, "the Hub cannot be reached: " + e.getMessage(), e);
+            LOG.warn("{}; using the cached {} of {}@{}", e.getMessage(), path, repoId, rev);
+            return cachedFile(repoId, rev, path, e.getMessage(), e);
         }
         layout.tag();
         layout.writeRef(repoId, rev, meta.commit());
