@@ -70,7 +70,9 @@ public final class HubFiles {
     private final HubCache layout;
     private final boolean offline;
     private final int parallelism;
-    private final HubClient client;
+    private final Duration timeout;
+    private @Nullable HubClient client;
+    private long retryDelayMillis = -1;
 
     private HubFiles(Builder b) {
         this.endpoint = b.endpoint;
@@ -79,7 +81,18 @@ public final class HubFiles {
         this.layout = new HubCache(b.cache);
         this.offline = b.offline;
         this.parallelism = b.parallelism;
-        this.client = new HubClient(b.endpoint, b.token, b.timeout);
+        this.timeout = b.timeout;
+    }
+
+    /** The HTTP client, made on first use: an offline instance never starts one. */
+    private synchronized HubClient client() {
+        if (client == null) {
+            client = new HubClient(endpoint, token, timeout);
+            if (retryDelayMillis >= 0) {
+                client.retryDelayMillis(retryDelayMillis);
+            }
+        }
+        return client;
     }
 
     /** A builder with the defaults ({@link #DEFAULT_ENDPOINT}, no token, the environment's cache, online). */
@@ -167,7 +180,7 @@ public final class HubFiles {
     }
 
     private Builder toBuilder() {
-        Builder b = builder().cache(cache).token(token).offline(offline).parallelism(parallelism);
+        Builder b = builder().cache(cache).token(token).offline(offline).parallelism(parallelism).timeout(timeout);
         b.endpoint = endpoint;
         return b;
     }
@@ -198,15 +211,15 @@ public final class HubFiles {
         List<Glob> globs = patterns.stream().map(Glob::of).toList();
         Objects.requireNonNull(listener, "listener");
         if (offline) {
-            return cached(repoId, rev, globs, "HF_HUB_OFFLINE is set (or offline mode was chosen)", null);
+            return cached(repoId, rev, globs, "downloads are off (HF_HUB_OFFLINE=1, --offline, or an offline HubFiles)", null);
         }
         String commit;
         List<HubClient.TreeFile> tree;
         try {
-            commit = isCommit(rev) ? rev : client.commitOf(repoId, rev);
+            commit = isCommit(rev) ? rev : client().commitOf(repoId, rev);
             tree = layout.readTree(repoId, commit);
             if (tree == null) {
-                tree = client.tree(repoId, commit);
+                tree = client().tree(repoId, commit);
                 layout.writeTree(repoId, commit, tree);
             }
         } catch (HubException e) {
@@ -309,14 +322,14 @@ public final class HubFiles {
             throw new IllegalArgumentException("'" + path + "' is not a path in a repository");
         }
         if (offline) {
-            return cachedFile(repoId, rev, path, "HF_HUB_OFFLINE is set (or offline mode was chosen)", null);
+            return cachedFile(repoId, rev, path, "downloads are off (HF_HUB_OFFLINE=1, --offline, or an offline HubFiles)", null);
         }
         if (isCommit(rev) && Files.isRegularFile(layout.pointer(repoId, rev, path))) {
             return layout.pointer(repoId, rev, path);
         }
         HubClient.FileMeta meta;
         try {
-            meta = client.head(repoId, rev, path);
+            meta = client().head(repoId, rev, path);
         } catch (HubException e) {
             if (e.kind() != HubException.Kind.NETWORK) {
                 throw e;
@@ -470,7 +483,7 @@ public final class HubFiles {
 
     private void download(String repoId, String commit, String path, long size, DownloadListener listener,
                           AtomicBoolean cancelled) throws IOException {
-        HubClient.FileMeta meta = client.head(repoId, commit, path);
+        HubClient.FileMeta meta = client().head(repoId, commit, path);
         fetch(repoId, commit, path, meta, listener, cancelled::get);
     }
 
@@ -492,7 +505,7 @@ public final class HubFiles {
                         + need / 1_000_000 + " MB more, " + blob.getParent() + " has " + free / 1_000_000
                         + " MB free (set HF_HUB_CACHE or HF_HOME to a larger disk)");
             }
-            client.download(meta.location(), part, meta.size(), listener::transferred, cancelled);
+            client().download(meta.location(), part, meta.size(), listener::transferred, cancelled);
             long got = Files.size(part);
             if (meta.size() >= 0 && got != meta.size()) {
                 Files.delete(part);
@@ -587,8 +600,11 @@ public final class HubFiles {
     }
 
     /** For tests: the pause between retries. */
-    void retryDelayMillis(long millis) {
-        client.retryDelayMillis(millis);
+    synchronized void retryDelayMillis(long millis) {
+        retryDelayMillis = millis;
+        if (client != null) {
+            client.retryDelayMillis(millis);
+        }
     }
 
     @Override
