@@ -427,7 +427,8 @@ public final class FluxCli implements Callable<Integer> {
         try {
             hub.resolve(repo, at > 0 ? spec.substring(at + 1) : null, FluxModelFolder.hubPatterns(open), listener);
         } catch (HubException e) {
-            throw new HubException(e.kind(), "--base-model " + spec + ": " + e.getMessage(), e);
+            throw new HubException(e.kind(), "--base-model " + spec + " (no such folder; as a Hugging Face repository"
+                    + " id): " + e.getMessage(), e);
         }
     }
 

@@ -763,7 +763,8 @@ public final class FluxPipeline implements AutoCloseable {
                     hub.resolve(repo, at > 0 ? spec.substring(at + 1) : null, FluxModelFolder.hubPatterns(open),
                             downloadListener);
                 } catch (HubException e) {
-                    throw new HubException(e.kind(), "base model '" + spec + "': " + e.getMessage(), e);
+                    throw new HubException(e.kind(), "base model '" + spec + "' (no such folder; as a Hugging Face"
+                            + " repository id): " + e.getMessage(), e);
                 }
             }
             return FluxModelFolder.resolve(spec, files.cache(), open);
