@@ -11,6 +11,12 @@ import io.github.flux4j.pipeline.ImageFiles;
 import io.github.flux4j.pipeline.Offload;
 import io.github.flux4j.pipeline.StepProgress;
 import io.github.flux4j.pipeline.Timings;
+import io.github.flux4j.pipeline.hub.DownloadListener;
+import io.github.flux4j.pipeline.hub.HubException;
+import io.github.flux4j.pipeline.hub.HubFiles;
+import io.github.flux4j.pipeline.hub.HubPath;
+import io.github.flux4j.pipeline.model.FluxModelFolder;
+import io.github.flux4j.pipeline.model.HuggingFaceCache;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -25,6 +31,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -45,7 +53,13 @@ import picocli.CommandLine.Parameters;
  * flux "a lighthouse at dusk" -o demo.png                  # the demo model (tiny, random weights)
  * flux --transformer flux1-dev-Q4_K_S.gguf --base-model black-forest-labs/FLUX.1-dev \
  *      --device cuda --offload model --prompt "a lighthouse at dusk" --seed 42 -o lighthouse.png
+ * flux --transformer city96/FLUX.1-dev-gguf/flux1-dev-Q8_0.gguf "a lighthouse at dusk"   # downloaded if missing
  * </pre>
+ *
+ * <p>Repository ids and repository files ({@code org/name[@revision]/path}) not in the Hugging
+ * Face cache are downloaded into it (only the files the run reads), with one progress bar, unless
+ * {@code --offline} or {@code HF_HUB_OFFLINE=1}; {@code HF_TOKEN}, {@code HF_ENDPOINT},
+ * {@code HF_HOME} and {@code HF_HUB_CACHE} are honoured as by {@code huggingface_hub}.
  *
  * <p>Prints a progress bar per denoising step (on standard error) and a timing summary (standard
  * output). Exit status: 0 on success; 1 if a file is missing or unreadable, a model does not load
@@ -95,20 +109,26 @@ public final class FluxCli implements Callable<Integer> {
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The prompt.")
     private @Nullable String prompt;
 
-    @Option(names = "--transformer", paramLabel = "FILE",
+    @Option(names = "--transformer", paramLabel = "FILE|ORG/NAME[@REV]/FILE",
             description = "The transformer: a GGUF file (e.g. flux1-dev-Q8_0.gguf), a BFL safetensors file or a"
-                    + " diffusers transformer folder.")
-    private @Nullable Path transformer;
+                    + " diffusers transformer folder; or a file of a Hugging Face repository, e.g."
+                    + " city96/FLUX.1-dev-gguf/flux1-dev-Q8_0.gguf (downloaded if not cached).")
+    private @Nullable String transformer;
 
-    @Option(names = "--base-model", paramLabel = "PATH|REPO_ID",
+    @Option(names = "--base-model", paramLabel = "PATH|ORG/NAME[@REV]",
             description = "Text encoders, tokenizers, VAE and scheduler: a folder in diffusers' layout or a Hugging"
-                    + " Face repo id in the local cache (never downloaded). Default with --transformer: "
-                    + DEFAULT_BASE_MODEL + ".")
+                    + " Face repo id (its needed files downloaded into the Hugging Face cache if missing; no"
+                    + " transformer/, no T5 with --t5-gguf). Default with --transformer: " + DEFAULT_BASE_MODEL + ".")
     private @Nullable String baseModel;
 
-    @Option(names = "--t5-gguf", paramLabel = "FILE",
-            description = "A T5 encoder GGUF (e.g. t5-v1_1-xxl-encoder-Q8_0.gguf) instead of the base model's.")
-    private @Nullable Path t5Gguf;
+    @Option(names = "--t5-gguf", paramLabel = "FILE|ORG/NAME[@REV]/FILE",
+            description = "A T5 encoder GGUF (e.g. t5-v1_1-xxl-encoder-Q8_0.gguf, or"
+                    + " city96/t5-v1_1-xxl-encoder-gguf/t5-v1_1-xxl-encoder-Q8_0.gguf) instead of the base model's.")
+    private @Nullable String t5Gguf;
+
+    @Option(names = "--offline",
+            description = "Download nothing: use the Hugging Face cache only (as HF_HUB_OFFLINE=1).")
+    private boolean offline;
 
     @Option(names = "--width", paramLabel = "PX", description = "Image width (multiple of 16; default 1024, demo 256).")
     private @Nullable Integer width;
@@ -163,6 +183,19 @@ public final class FluxCli implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.@Nullable CommandSpec spec;
 
+    /** The environment Hub settings are read from ({@code HF_*}). */
+    private final Map<String, String> env;
+
+    /** A command reading this process's environment. */
+    public FluxCli() {
+        this(System.getenv());
+    }
+
+    /** A command reading Hub settings ({@code HF_TOKEN}, {@code HF_HOME}...) from {@code env}. */
+    FluxCli(Map<String, String> env) {
+        this.env = Map.copyOf(env);
+    }
+
     /** Runs the command and exits with its status. */
     public static void main(String[] args) {
         Main.configureNativeMemory();
@@ -172,7 +205,12 @@ public final class FluxCli implements Callable<Integer> {
 
     /** Runs the command with the given output streams; returns the exit status. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cmd = Main.configure(new CommandLine(new FluxCli()), out, err);
+        return run(out, err, System.getenv(), args);
+    }
+
+    /** {@link #run(PrintWriter, PrintWriter, String...)} with Hub settings from {@code env}. */
+    static int run(PrintWriter out, PrintWriter err, Map<String, String> env, String... args) {
+        CommandLine cmd = Main.configure(new CommandLine(new FluxCli(env)), out, err);
         int status = cmd.execute(args);
         out.flush();
         err.flush();
@@ -205,7 +243,7 @@ public final class FluxCli implements Callable<Integer> {
         }
 
         try {
-            Path transformerFile;
+            String transformerSpec;
             String base;
             if (demo) {
                 out.println("Demo model: a tiny FLUX with random weights. It draws abstract patterns, not pictures of"
@@ -218,15 +256,17 @@ public final class FluxCli implements Callable<Integer> {
                     out.printf(Locale.ROOT, "Generated the demo model in %s (%s, first use only)%n", model.root(),
                             secs(Duration.ofNanos(System.nanoTime() - g0)));
                 }
-                transformerFile = model.transformer();
+                transformerSpec = model.transformer().toString();
                 base = model.baseModel().toString();
             } else {
-                transformerFile = requireFile("--transformer", transformer);
+                transformerSpec = requireFileOrHub("--transformer", Objects.requireNonNull(transformer));
                 base = baseModel != null ? baseModel : DEFAULT_BASE_MODEL;
             }
             if (t5Gguf != null) {
-                requireFile("--t5-gguf", t5Gguf);
+                requireFileOrHub("--t5-gguf", t5Gguf);
             }
+            HubFiles hub = HubFiles.fromEnvironment(env, Path.of(System.getProperty("user.home")));
+            hub = hub.withOffline(offline || hub.offline());
 
             GenerationOptions.Builder options = GenerationOptions.builder()
                     .maxSequenceLength(maxSequenceLength)
@@ -249,14 +289,22 @@ public final class FluxCli implements Callable<Integer> {
             options.seed(seed != null ? seed : new SecureRandom().nextInt(Integer.MAX_VALUE));
 
             long t0 = System.nanoTime();
-            try (FluxPipeline pipeline = FluxPipeline.builder()
-                    .transformer(transformerFile)
+            FluxPipeline.Builder builder = FluxPipeline.builder()
                     .baseModel(base)
-                    .t5Gguf(t5Gguf)
                     .device(dev)
                     .computeDtype(computeDtype)
                     .offload(offload.offload)
-                    .build()) {
+                    // What the run needs is in the cache after the downloads below: the builder only reads it.
+                    .downloads(hub.withOffline(true));
+            // Everything to download first, under one progress bar, before any model loads.
+            try (DownloadProgress downloads = new DownloadProgress(err, !noProgress)) {
+                builder.transformer(fetch(hub, downloads, "--transformer", transformerSpec));
+                if (t5Gguf != null) {
+                    builder.t5Gguf(fetch(hub, downloads, "--t5-gguf", t5Gguf));
+                }
+                fetchBaseModel(hub, downloads, base);
+            }
+            try (FluxPipeline pipeline = builder.build()) {
                 Duration load = Duration.ofNanos(System.nanoTime() - t0);
                 int totalSteps = steps != null ? steps : pipeline.defaultSteps();
                 CudaMemory.resetPeak(dev);
@@ -350,11 +398,53 @@ public final class FluxCli implements Callable<Integer> {
         }
     }
 
-    private static Path requireFile(String option, @Nullable Path file) throws NoSuchFileException {
-        if (file == null || !Files.exists(file)) {
-            throw new NoSuchFileException(String.valueOf(file), null, option + " file not found");
+    /** A local path, or a Hub file downloaded if missing; errors name the option. */
+    private static Path fetch(HubFiles hub, DownloadListener listener, String option, String spec) throws IOException {
+        try {
+            return hub.resolvePath(spec, listener);
+        } catch (HubException e) {
+            throw new HubException(e.kind(), option + " " + spec + ": " + e.getMessage(), e);
         }
-        return file;
+    }
+
+    /** Downloads the files of a base model repository the run reads, unless {@code spec} is a folder. */
+    private void fetchBaseModel(HubFiles hub, DownloadListener listener, String spec) throws IOException {
+        try {
+            if (Files.isDirectory(Path.of(spec))) {
+                return;
+            }
+        } catch (java.nio.file.InvalidPathException e) {
+            // not a path: maybe a repository id
+        }
+        int at = spec.lastIndexOf('@');
+        String repo = at > 0 ? spec.substring(0, at) : spec;
+        if (!HuggingFaceCache.isRepoId(repo)) {
+            return; // FluxModelFolder names the problem
+        }
+        FluxModelFolder.Option[] open = t5Gguf != null
+                ? new FluxModelFolder.Option[] {FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL}
+                : new FluxModelFolder.Option[0];
+        try {
+            hub.resolve(repo, at > 0 ? spec.substring(at + 1) : null, FluxModelFolder.hubPatterns(open), listener);
+        } catch (HubException e) {
+            throw new HubException(e.kind(), "--base-model " + spec + " (no such folder; as a Hugging Face repository"
+                    + " id): " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code spec} if a file exists there or it is a Hugging Face file ({@code org/name[@rev]/path}). */
+    private static String requireFileOrHub(String option, String spec) throws NoSuchFileException {
+        boolean exists;
+        try {
+            exists = Files.exists(Path.of(spec));
+        } catch (java.nio.file.InvalidPathException e) {
+            exists = false;
+        }
+        if (!exists && HubPath.tryParse(spec).isEmpty()) {
+            throw new NoSuchFileException(spec, null, option + " file not found (nor a Hugging Face file"
+                    + " ORG/NAME[@REV]/FILE)");
+        }
+        return spec;
     }
 
     /** {@code out} itself for one image; {@code NAME_1.EXT, NAME_2.EXT, ...} for several. */
@@ -461,12 +551,78 @@ public final class FluxCli implements Callable<Integer> {
             }
         }
 
-        private static int terminalWidth() {
+        static int terminalWidth() {
             try {
                 String columns = System.getenv("COLUMNS");
                 return columns != null ? Math.max(40, Integer.parseInt(columns.strip())) : 100;
             } catch (NumberFormatException e) {
                 return 100;
+            }
+        }
+    }
+
+    /**
+     * One progress bar for every download of a run (transformer, T5, base model), in bytes: it
+     * appears with the first download, grows with each repository's plan, and ends when closed.
+     */
+    private static final class DownloadProgress implements DownloadListener, AutoCloseable {
+        private final PrintWriter err;
+        private final boolean enabled;
+        private @Nullable ProgressBar bar;
+        private long planned;
+        private long done;
+
+        DownloadProgress(PrintWriter err, boolean enabled) {
+            this.err = err;
+            this.enabled = enabled;
+        }
+
+        @Override
+        public synchronized void planned(String repoId, int files, long bytes) {
+            err.printf(Locale.ROOT, "Downloading %d file%s of %s (%s) into the Hugging Face cache%n", files,
+                    files == 1 ? "" : "s", repoId, size(bytes));
+            err.flush();
+            planned += bytes;
+            if (!enabled) {
+                return;
+            }
+            if (bar == null) {
+                PrintStream stream = new PrintStream(new WriterOutputStream(err), true, StandardCharsets.UTF_8);
+                ProgressBarConsumer consumer = System.console() != null
+                        ? new ConsoleProgressBarConsumer(stream, Progress.terminalWidth()) : new FinalLineConsumer(stream);
+                bar = new ProgressBarBuilder()
+                        .setTaskName("Downloading")
+                        .setInitialMax(planned)
+                        .setStyle(ProgressBarStyle.ASCII)
+                        .setUnit(" MB", 1_000_000)
+                        .showSpeed()
+                        .setUpdateIntervalMillis(250)
+                        .setConsumer(consumer)
+                        .build();
+                bar.stepTo(done);
+            } else {
+                bar.maxHint(planned);
+            }
+        }
+
+        @Override
+        public synchronized void transferred(long bytes) {
+            done += bytes;
+            if (bar != null) {
+                bar.stepTo(done);
+            }
+        }
+
+        private static String size(long bytes) {
+            return bytes >= 1_000_000_000 ? String.format(Locale.ROOT, "%.1f GB", bytes / 1e9)
+                    : String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+        }
+
+        @Override
+        public synchronized void close() {
+            if (bar != null) {
+                bar.close();
+                bar = null;
             }
         }
     }

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,13 @@ class FluxCliTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int status = FluxCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Result(status, out.toString(), err.toString());
+    }
+
+    static Result flux(Map<String, String> env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = FluxCli.run(new PrintWriter(out, true), new PrintWriter(err, true), env, args);
         return new Result(status, out.toString(), err.toString());
     }
 
@@ -137,6 +145,51 @@ class FluxCliTest {
                 "--output", dir.resolve("y.png").toString());
         assertThat(base.status).as(base.err).isEqualTo(1);
         assertThat(base.err).contains(dir.resolve("nowhere").toString()).doesNotContain("\tat ");
+    }
+
+    @Test
+    void repositoryIdsAndFilesComeFromTheHuggingFaceCacheOffline() throws IOException {
+        // The demo model laid out as a cached repository: the same run by repository names makes the same image.
+        DemoModel model = DemoModel.ensureIn(cache);
+        Path hub = dir.resolve("hf-home/hub");
+        String commit = "3333333333333333333333333333333333333333";
+        Path repo = hub.resolve("models--flux4j-test--demo");
+        Path snapshot = repo.resolve("snapshots").resolve(commit);
+        try (Stream<Path> s = Files.walk(model.baseModel())) {
+            for (Path p : s.filter(Files::isRegularFile).toList()) {
+                Path to = snapshot.resolve(model.baseModel().relativize(p).toString());
+                Files.createDirectories(to.getParent());
+                Files.copy(p, to);
+            }
+        }
+        Files.copy(model.transformer(), snapshot.resolve("demo-Q8_0.gguf"));
+        Files.createDirectories(repo.resolve("refs"));
+        Files.writeString(repo.resolve("refs/main"), commit);
+
+        Path byPath = dir.resolve("path.png");
+        Result local = flux(small(byPath, "--seed", "7", "--transformer", model.transformer().toString(), "--base-model",
+                model.baseModel().toString(), "--no-progress"));
+        assertThat(local.status).as(local.err).isZero();
+        Path byRepo = dir.resolve("repo.png");
+        Map<String, String> env = Map.of("HF_HUB_CACHE", hub.toString(), "HF_HUB_OFFLINE", "1");
+        Result cached = flux(env, small(byRepo, "--seed", "7", "--transformer", "flux4j-test/demo/demo-Q8_0.gguf",
+                "--base-model", "flux4j-test/demo@main", "--no-progress"));
+        assertThat(cached.status).as(cached.err).isZero();
+        assertThat(byRepo).hasSameBinaryContentAs(byPath);
+
+        // Offline (the variable or --offline), what is not cached is named, and nothing is downloaded.
+        Result absent = flux(env, small(dir.resolve("x.png"), "--transformer", "flux4j-test/demo/demo-Q8_0.gguf",
+                "--base-model", "flux4j-test/absent"));
+        assertThat(absent.status).isEqualTo(1);
+        assertThat(absent.err).contains("--base-model flux4j-test/absent", "flux4j-test/absent@main is not in the"
+                + " Hugging Face cache", "HF_HUB_OFFLINE").doesNotContain("\tat ");
+        Result file = flux(Map.of("HF_HUB_CACHE", hub.toString()), small(dir.resolve("y.png"), "--offline",
+                "--transformer", "flux4j-test/demo/demo-Q4_0.gguf", "--base-model", "flux4j-test/demo"));
+        assertThat(file.status).isEqualTo(1);
+        assertThat(file.err).contains("--transformer flux4j-test/demo/demo-Q4_0.gguf",
+                "demo-Q4_0.gguf of flux4j-test/demo@main is not in the Hugging Face cache");
+        assertThat(dir.resolve("x.png")).doesNotExist();
+        assertThat(dir.resolve("y.png")).doesNotExist();
     }
 
     @Test

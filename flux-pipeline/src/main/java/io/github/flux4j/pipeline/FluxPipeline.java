@@ -17,6 +17,9 @@ import io.github.flux4j.core.vae.VaeDecoder;
 import io.github.flux4j.core.vae.VaeImageProcessor;
 import io.github.flux4j.core.vae.VaeOptions;
 import io.github.flux4j.pipeline.latents.FluxLatents;
+import io.github.flux4j.pipeline.hub.DownloadListener;
+import io.github.flux4j.pipeline.hub.HubException;
+import io.github.flux4j.pipeline.hub.HubFiles;
 import io.github.flux4j.pipeline.latents.LatentGeometry;
 import io.github.flux4j.pipeline.latents.NoiseSeed;
 import io.github.flux4j.pipeline.latents.PreparedLatents;
@@ -31,6 +34,7 @@ import io.github.flux4j.pipeline.tokenizer.ClipTokenizer;
 import io.github.flux4j.pipeline.tokenizer.EncodedBatch;
 import io.github.flux4j.pipeline.tokenizer.T5Tokenizer;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,6 +64,7 @@ import org.slf4j.LoggerFactory;
  * try (FluxPipeline flux = FluxPipeline.builder()
  *         .transformer(Path.of("flux1-dev-Q4_K_S.gguf"))
  *         .baseModel("black-forest-labs/FLUX.1-dev")        // a folder, or a repo in the HF cache
+ *         .downloads(HubFiles.fromEnvironment())            // fetch what the cache lacks (only what is needed)
  *         .device(FluxDevice.cuda(0))
  *         .computeDtype(ComputeDtype.BF16)
  *         .offload(Offload.MODEL)
@@ -433,6 +438,7 @@ public final class FluxPipeline implements AutoCloseable {
     public static final class Builder {
         private @Nullable FluxTransformer transformerModel;
         private @Nullable Path transformerPath;
+        private @Nullable String transformerSpec;
         private @Nullable FluxModelFolder folder;
         private @Nullable String baseModelSpec;
         private @Nullable Path baseModelPath;
@@ -440,6 +446,9 @@ public final class FluxPipeline implements AutoCloseable {
         private ComputeDtype dtype = ComputeDtype.BF16;
         private Offload offload = Offload.NONE;
         private @Nullable Path t5Gguf;
+        private @Nullable String t5GgufSpec;
+        private @Nullable HubFiles hub;
+        private DownloadListener downloadListener = DownloadListener.NONE;
         private DequantArithmetic transformerArithmetic = DequantArithmetic.FLOAT16_LIKE_DIFFUSERS;
         private DequantArithmetic textEncoderArithmetic = DequantArithmetic.EXACT_FLOAT32;
         private ClipTokenizer.Flavor clipFlavor = ClipTokenizer.Flavor.FAST;
@@ -456,6 +465,20 @@ public final class FluxPipeline implements AutoCloseable {
          */
         public Builder transformer(Path weights) {
             this.transformerPath = Objects.requireNonNull(weights, "transformer");
+            this.transformerSpec = null;
+            this.transformerModel = null;
+            return this;
+        }
+
+        /**
+         * {@link #transformer(Path)} from a local path or a file (or folder) of a Hugging Face
+         * repository, {@code org/name[@revision]/path} ({@link io.github.flux4j.pipeline.hub.HubPath}),
+         * e.g. {@code city96/FLUX.1-dev-gguf/flux1-dev-Q8_0.gguf}: downloaded by {@link #build()} if
+         * {@link #downloads} allows it, else taken from the local cache. A path that exists wins.
+         */
+        public Builder transformer(String pathOrHubFile) {
+            this.transformerSpec = Objects.requireNonNull(pathOrHubFile, "transformer");
+            this.transformerPath = null;
             this.transformerModel = null;
             return this;
         }
@@ -472,6 +495,7 @@ public final class FluxPipeline implements AutoCloseable {
         public Builder transformer(FluxTransformer model) {
             this.transformerModel = Objects.requireNonNull(model, "transformer");
             this.transformerPath = null;
+            this.transformerSpec = null;
             return this;
         }
 
@@ -484,8 +508,10 @@ public final class FluxPipeline implements AutoCloseable {
 
         /**
          * The base model: a folder path, or a Hugging Face repository id ({@code org/name}, optionally
-         * {@code @revision}) in the local cache ({@link FluxModelFolder#resolve(String)}; nothing is
-         * downloaded).
+         * {@code @revision}) in the local cache ({@link FluxModelFolder#resolve(String)}). With
+         * {@link #downloads}, the files the pipeline reads
+         * ({@link FluxModelFolder#hubPatterns}: not {@code transformer/}, nor {@code text_encoder_2/}
+         * with a {@link #t5Gguf T5 GGUF}) are downloaded first if the cache lacks them.
          */
         public Builder baseModel(String pathOrRepoId) {
             clearBase();
@@ -537,6 +563,38 @@ public final class FluxPipeline implements AutoCloseable {
          */
         public Builder t5Gguf(@Nullable Path file) {
             this.t5Gguf = file;
+            this.t5GgufSpec = null;
+            return this;
+        }
+
+        /**
+         * {@link #t5Gguf(Path)} from a local path or a Hugging Face repository file
+         * ({@code org/name[@revision]/path}, e.g.
+         * {@code city96/t5-v1_1-xxl-encoder-gguf/t5-v1_1-xxl-encoder-Q8_0.gguf}), resolved as
+         * {@link #transformer(String)}.
+         */
+        public Builder t5Gguf(String pathOrHubFile) {
+            this.t5GgufSpec = Objects.requireNonNull(pathOrHubFile, "t5Gguf");
+            this.t5Gguf = null;
+            return this;
+        }
+
+        /**
+         * Lets {@link #build()} download what the local Hugging Face cache lacks through {@code hub}
+         * (e.g. {@link HubFiles#fromEnvironment()}: {@code HF_TOKEN}, {@code HF_ENDPOINT},
+         * {@code HF_HUB_OFFLINE}...), into {@code hub}'s cache: the base model's needed files and
+         * Hub files given to {@link #transformer(String)} and {@link #t5Gguf(String)}. null (the
+         * default): nothing is downloaded; repository ids are looked up in
+         * {@link HuggingFaceCache#fromEnvironment()}.
+         */
+        public Builder downloads(@Nullable HubFiles hub) {
+            return downloads(hub, DownloadListener.NONE);
+        }
+
+        /** {@link #downloads(HubFiles)}, reporting download progress to {@code listener}. */
+        public Builder downloads(@Nullable HubFiles hub, DownloadListener listener) {
+            this.hub = hub;
+            this.downloadListener = Objects.requireNonNull(listener, "listener");
             return this;
         }
 
@@ -604,13 +662,13 @@ public final class FluxPipeline implements AutoCloseable {
         }
 
         private FluxPipeline load(List<AutoCloseable> loaded) throws IOException {
-            if (transformerModel == null && transformerPath == null) {
+            if (transformerModel == null && transformerPath == null && transformerSpec == null) {
                 throw new IllegalStateException("FluxPipeline: no transformer; call transformer(Path) with a GGUF"
                         + " file (or BFL safetensors / diffusers folder), or transformer(FluxTransformer)");
             }
             if (folder == null && baseModelSpec == null && baseModelPath == null) {
                 throw new IllegalStateException("FluxPipeline: no base model; call baseModel(...) with a FLUX.1"
-                        + " folder in diffusers' layout or a Hugging Face repo id in the local cache (text encoders,"
+                        + " folder in diffusers' layout or a Hugging Face repo id (text encoders,"
                         + " tokenizers, VAE and scheduler come from it)");
             }
             FluxDevice dev = device != null ? device : FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
@@ -619,21 +677,27 @@ public final class FluxPipeline implements AutoCloseable {
                         + " (CPU natives on the classpath, no GPU, or missing CUDA libraries); use FluxDevice.cpu()"
                         + " or the -gpu natives");
             }
+            // Every download before anything loads: a missing file fails fast, not after minutes of loading.
+            FluxModelFolder.Option[] open = t5Gguf != null || t5GgufSpec != null
+                    ? new FluxModelFolder.Option[] {FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL}
+                    : new FluxModelFolder.Option[0];
+            HubFiles files = hub != null ? hub
+                    : HubFiles.builder().cache(HuggingFaceCache.fromEnvironment()).offline(true).build();
+            Path transformerFile = transformerPath;
+            if (transformerModel == null && transformerSpec != null) {
+                transformerFile = hubPath(files, "transformer", transformerSpec);
+            }
+            Path t5File = t5GgufSpec != null ? hubPath(files, "T5 GGUF", t5GgufSpec) : t5Gguf;
+            FluxModelFolder base = folder != null ? folder
+                    : baseModelPath != null ? FluxModelFolder.open(baseModelPath, open)
+                    : openBase(Objects.requireNonNull(baseModelSpec), files, open);
             Torch.init();
             if (transformerModel != null && transformerModel.dtype() != dtype) {
                 throw new IllegalArgumentException("FluxPipeline: the transformer computes in " + transformerModel.dtype()
                         + " but the pipeline's compute dtype is " + dtype + "; load it with that dtype or set"
                         + " computeDtype(" + transformerModel.dtype() + ")");
             }
-            // With a GGUF T5, the folder's text_encoder_2 (9.5 GB for FLUX.1-dev) need not be there.
-            FluxModelFolder.Option[] open = t5Gguf != null
-                    ? new FluxModelFolder.Option[] {FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL}
-                    : new FluxModelFolder.Option[0];
-            FluxModelFolder base = folder != null ? folder
-                    : baseModelPath != null ? FluxModelFolder.open(baseModelPath, open)
-                    : FluxModelFolder.resolve(Objects.requireNonNull(baseModelSpec), HuggingFaceCache.fromEnvironment(),
-                    open);
-            if (t5Gguf == null && base.weightFiles(FluxComponent.TEXT_ENCODER_2).isEmpty()) {
+            if (t5File == null && base.weightFiles(FluxComponent.TEXT_ENCODER_2).isEmpty()) {
                 throw new ModelFolderException(base.source() + ": text_encoder_2/ has no T5 weights (the folder was"
                         + " opened with T5_WEIGHTS_OPTIONAL); give the pipeline a T5 GGUF file with t5Gguf(...)");
             }
@@ -645,18 +709,18 @@ public final class FluxPipeline implements AutoCloseable {
             TextEncoderOptions text = new TextEncoderOptions(loadDevice, dtype, textEncoderArithmetic, true);
             ClipTextModel clip = ClipTextModel.load(base.componentDir(FluxComponent.TEXT_ENCODER), text);
             loaded.add(clip);
-            T5EncoderModel t5 = T5EncoderModel.load(t5Gguf != null ? t5Gguf
+            T5EncoderModel t5 = T5EncoderModel.load(t5File != null ? t5File
                     : base.componentDir(FluxComponent.TEXT_ENCODER_2), text);
             loaded.add(t5);
             VaeDecoder vae = VaeDecoder.load(base.componentDir(FluxComponent.VAE), new VaeOptions(loadDevice, dtype, true));
             loaded.add(vae);
             FluxTransformer transformer = transformerModel;
             if (transformer == null) {
-                transformer = FluxTransformer.load(Objects.requireNonNull(transformerPath),
+                transformer = FluxTransformer.load(Objects.requireNonNull(transformerFile),
                         new TransformerOptions(loadDevice, dtype, transformerArithmetic, true));
                 loaded.add(transformer);
             }
-            checkFit(transformer, clip, t5, vae, base);
+            checkFit(transformer, clip, t5, vae, base, t5File);
 
             ModelOffloader offloader = new ModelOffloader(dev, offload == Offload.MODEL);
             offloader.register("text_encoder", clip);
@@ -671,10 +735,45 @@ public final class FluxPipeline implements AutoCloseable {
             return p;
         }
 
+        /** A local path, or a Hub file downloaded (or found in the cache); errors name the role. */
+        private Path hubPath(HubFiles files, String role, String spec) throws IOException {
+            try {
+                return files.resolvePath(spec, downloadListener);
+            } catch (HubException e) {
+                throw new HubException(e.kind(), role + " '" + spec + "': " + e.getMessage(), e);
+            }
+        }
+
+        /**
+         * The base model from a folder or the cache, after downloading (with {@link #downloads}) the
+         * files the pipeline reads that the cache lacks.
+         */
+        private FluxModelFolder openBase(String spec, HubFiles files, FluxModelFolder.Option[] open)
+                throws IOException {
+            boolean isDir;
+            try {
+                isDir = Files.isDirectory(Path.of(spec));
+            } catch (java.nio.file.InvalidPathException e) {
+                isDir = false;
+            }
+            int at = spec.lastIndexOf('@');
+            String repo = at > 0 ? spec.substring(0, at) : spec;
+            if (hub != null && !isDir && HuggingFaceCache.isRepoId(repo)) {
+                try {
+                    hub.resolve(repo, at > 0 ? spec.substring(at + 1) : null, FluxModelFolder.hubPatterns(open),
+                            downloadListener);
+                } catch (HubException e) {
+                    throw new HubException(e.kind(), "base model '" + spec + "' (no such folder; as a Hugging Face"
+                            + " repository id): " + e.getMessage(), e);
+                }
+            }
+            return FluxModelFolder.resolve(spec, files.cache(), open);
+        }
+
         private void checkFit(FluxTransformer transformer, ClipTextModel clip, T5EncoderModel t5, VaeDecoder vae,
-                              FluxModelFolder base) {
+                              FluxModelFolder base, @Nullable Path t5File) {
             FluxConfig c = transformer.config();
-            String t5Source = t5Gguf != null ? t5Gguf.toString() : base.componentDir(FluxComponent.TEXT_ENCODER_2).toString();
+            String t5Source = t5File != null ? t5File.toString() : base.componentDir(FluxComponent.TEXT_ENCODER_2).toString();
             if (c.contextInDim() != t5.config().dModel()) {
                 throw new IllegalStateException("FluxPipeline: the transformer's txt_in takes " + c.contextInDim()
                         + "-wide T5 states, but the T5 encoder (" + t5Source + ") has d_model " + t5.config().dModel());

@@ -97,6 +97,38 @@ public final class FluxModelFolder {
     }
 
     /**
+     * The files of a FLUX repository in diffusers' layout that {@link #open} reads, as
+     * {@code huggingface_hub} allow patterns: {@code model_index.json}, the scheduler's
+     * configuration, both tokenizers, the CLIP and T5 encoders and the VAE (configuration and
+     * safetensors weights, single or sharded; no {@code .bin}, no {@code fp16} variants), but not
+     * {@code transformer/} (it comes from a GGUF or single file) nor the checkpoint files at the
+     * top level. With {@link Option#T5_WEIGHTS_OPTIONAL}, not {@code text_encoder_2/} either. For
+     * {@code black-forest-labs/FLUX.1-dev}: about 10 GB with T5's weights, 0.5 GB without, of
+     * the repository's 58 GB.
+     */
+    public static List<String> hubPatterns(Option... options) {
+        EnumSet<Option> opts = EnumSet.noneOf(Option.class);
+        Collections.addAll(opts, options);
+        List<String> p = new ArrayList<>(List.of(ModelIndex.FILE_NAME, "scheduler/scheduler_config.json",
+                "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json",
+                "tokenizer/special_tokens_map.json",
+                "tokenizer_2/spiece.model", "tokenizer_2/tokenizer.json", "tokenizer_2/tokenizer_config.json",
+                "tokenizer_2/special_tokens_map.json"));
+        List<FluxComponent> models = new ArrayList<>(List.of(FluxComponent.TEXT_ENCODER, FluxComponent.VAE));
+        if (!opts.contains(Option.T5_WEIGHTS_OPTIONAL)) {
+            models.add(1, FluxComponent.TEXT_ENCODER_2);
+        }
+        for (FluxComponent c : models) {
+            String base = c.folder() + "/" + (c == FluxComponent.VAE ? "diffusion_pytorch_model" : "model");
+            p.add(c.folder() + "/config.json");
+            p.add(base + ".safetensors");
+            p.add(base + ".safetensors.index.json");
+            p.add(base + "-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors");
+        }
+        return List.copyOf(p);
+    }
+
+    /**
      * A local folder, or a Hugging Face repository id in the local cache: {@code spec} is used as a
      * path if that folder exists, else read as {@code "org/name"} or {@code "org/name@revision"}
      * (branch, tag or commit) and looked up with {@link HuggingFaceCache#fromEnvironment()}.

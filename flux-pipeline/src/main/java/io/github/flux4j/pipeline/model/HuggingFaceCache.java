@@ -12,8 +12,8 @@ import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The local Hugging Face hub cache, read the way {@code huggingface_hub} lays it out; nothing is
- * ever downloaded.
+ * The local Hugging Face hub cache, read the way {@code huggingface_hub} lays it out; this class
+ * never downloads ({@link io.github.flux4j.pipeline.hub.HubFiles} does).
  *
  * <pre>
  * &lt;hub&gt;/models--black-forest-labs--FLUX.1-dev/
@@ -60,15 +60,20 @@ public record HuggingFaceCache(Path hub) {
         if (hubCache != null) {
             return new HuggingFaceCache(expandHome(hubCache, userHome));
         }
+        return new HuggingFaceCache(hfHome(env, userHome).resolve("hub"));
+    }
+
+    /**
+     * The Hugging Face home folder (token file, hub cache): {@code $HF_HOME}, else
+     * {@code $XDG_CACHE_HOME/huggingface}, else {@code ~/.cache/huggingface}.
+     */
+    public static Path hfHome(Map<String, String> env, Path userHome) {
         String home = nonEmpty(env.get("HF_HOME"));
-        Path hfHome;
         if (home != null) {
-            hfHome = expandHome(home, userHome);
-        } else {
-            String xdg = nonEmpty(env.get("XDG_CACHE_HOME"));
-            hfHome = (xdg != null ? expandHome(xdg, userHome) : userHome.resolve(".cache")).resolve("huggingface");
+            return expandHome(home, userHome);
         }
-        return new HuggingFaceCache(hfHome.resolve("hub"));
+        String xdg = nonEmpty(env.get("XDG_CACHE_HOME"));
+        return (xdg != null ? expandHome(xdg, userHome) : userHome.resolve(".cache")).resolve("huggingface");
     }
 
     private static @Nullable String nonEmpty(@Nullable String s) {
@@ -77,7 +82,8 @@ public record HuggingFaceCache(Path hub) {
         return s == null || s.isEmpty() ? null : s;
     }
 
-    private static Path expandHome(String path, Path userHome) {
+    /** {@code path} with a leading {@code ~} replaced by {@code userHome}. */
+    public static Path expandHome(String path, Path userHome) {
         if (path.equals("~")) {
             return userHome;
         }
@@ -123,7 +129,8 @@ public record HuggingFaceCache(Path hub) {
             throw new ModelFolderException(repoId + " is not in the local Hugging Face cache at " + hub
                     + " (no folder " + repo.getFileName() + "); download it with `huggingface-cli download "
                     + repoId + "` (or `hf download " + repoId + "`), point HF_HUB_CACHE or HF_HOME at the cache"
-                    + " that has it, or give a local path. flux4j never downloads.");
+                    + " that has it, give a local path, or let flux4j download it (the flux CLI does unless --offline;"
+                    + " FluxPipeline.Builder.downloads(HubFiles))");
         }
         String commit;
         if (COMMIT.matcher(rev).matches()) {

@@ -6,7 +6,7 @@
  *   <li>{@link io.github.flux4j.pipeline.model.FluxModelFolder}: the folder, its components' paths
  *       and parsed configurations.</li>
  *   <li>{@link io.github.flux4j.pipeline.model.HuggingFaceCache}: {@code models--org--name/snapshots/rev}
- *       lookup with {@code refs/}, as {@code huggingface_hub} lays it out; it never downloads.</li>
+ *       lookup with {@code refs/}, as {@code huggingface_hub} lays it out (downloads: {@link io.github.flux4j.pipeline.hub.HubFiles}).</li>
  *   <li>{@link io.github.flux4j.pipeline.model.ModelIndex}: {@code model_index.json}.</li>
  * </ul>
  *

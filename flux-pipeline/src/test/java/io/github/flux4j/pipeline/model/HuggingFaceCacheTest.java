@@ -86,8 +86,8 @@ class HuggingFaceCacheTest {
         assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, null)).isInstanceOf(ModelFolderException.class)
                 .hasMessageContaining("black-forest-labs/FLUX.1-dev is not in the local Hugging Face cache at " + tmp)
                 .hasMessageContaining("huggingface-cli download black-forest-labs/FLUX.1-dev")
-                .hasMessageContaining("or give a local path")
-                .hasMessageContaining("never downloads");
+                .hasMessageContaining("give a local path")
+                .hasMessageContaining("let flux4j download it");
         FakeFluxFolder.writeCache(tmp);
         assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, "v2")).isInstanceOf(ModelFolderException.class)
                 .hasMessageContaining("revision 'v2' of black-forest-labs/FLUX.1-dev is not in the local Hugging Face"

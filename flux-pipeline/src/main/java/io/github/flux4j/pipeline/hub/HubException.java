@@ -1,0 +1,46 @@
+package io.github.flux4j.pipeline.hub;
+
+import java.io.IOException;
+
+/**
+ * A Hugging Face Hub download failed; {@link #kind()} says why and the message says what to do
+ * (accept a licence, log in, check the repository id, go online).
+ */
+public class HubException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    /** Why a download failed. */
+    public enum Kind {
+        /** A gated repository the token (or its absence) gives no access to. */
+        GATED,
+        /** The repository, revision or file does not exist (or is private and the token has no access). */
+        NOT_FOUND,
+        /** Offline ({@code HF_HUB_OFFLINE} or unreachable Hub) and the files are not in the cache. */
+        NOT_CACHED,
+        /** A downloaded file does not match its size or hash (the ETag). */
+        CORRUPT,
+        /** The Hub answered with an unexpected status or response. */
+        PROTOCOL,
+        /** The Hub could not be reached or the connection broke (after retries). */
+        NETWORK
+    }
+
+    private final Kind kind;
+
+    /** An exception of {@code kind}. */
+    public HubException(Kind kind, String message) {
+        super(message);
+        this.kind = kind;
+    }
+
+    /** An exception of {@code kind} with a cause. */
+    public HubException(Kind kind, String message, Throwable cause) {
+        super(message, cause);
+        this.kind = kind;
+    }
+
+    /** Why it failed. */
+    public Kind kind() {
+        return kind;
+    }
+}
