@@ -46,7 +46,7 @@ public final class CpuConvolutions {
      */
     static final double F32_TOLERANCE = 1e-4;
     /** See {@link #F32_TOLERANCE}: bf16 and f16 (8 and 11 significant bits). */
-    static final double HALF_TOLERANCE = 2e-2;
+    static final double HALF_TOLERANCE = 1e-2;
     /** Probe input height and width: not multiples of 16 or of the kernels' width blocks. */
     static final long PROBE_HEIGHT = 7;
     static final long PROBE_WIDTH = 13;
