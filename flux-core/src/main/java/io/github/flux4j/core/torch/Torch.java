@@ -42,12 +42,32 @@ public final class Torch {
     private Torch() {
     }
 
+    private static volatile boolean initialised;
+
     /**
      * Loads the LibTorch natives now (about half a second warm, more on the first run when JavaCPP
-     * extracts them), rather than inside the first tensor operation. Idempotent.
+     * extracts them), rather than inside the first tensor operation, and applies flux4j's
+     * process-wide settings. Idempotent; every model loader calls it.
+     *
+     * <p>The one setting: NNPACK is switched off ({@code setUserEnabledNNPACK(false)}). LibTorch
+     * asks NNPACK about every CPU convolution (the VAE's); on CPUs NNPACK does not support (many
+     * VMs, AMD EPYC among them) each of those calls printed {@code Could not initialize NNPACK!
+     * Reason: Unsupported hardware.} on standard error, 12-34 times per generation, in the middle
+     * of the progress bar, and then used LibTorch's other convolution kernels anyway. Off, those
+     * same kernels run (identical images) and nothing is printed. Where NNPACK would work,
+     * LibTorch's other CPU convolution kernels (oneDNN) take its place.
      */
     public static void init() {
-        Loader.load(torch.class);
+        if (initialised) {
+            return;
+        }
+        synchronized (Torch.class) {
+            if (!initialised) {
+                Loader.load(torch.class);
+                torch.globalContext().setUserEnabledNNPACK(false);
+                initialised = true;
+            }
+        }
     }
 
     /**
