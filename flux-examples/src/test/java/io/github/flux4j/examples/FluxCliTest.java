@@ -139,6 +139,47 @@ class FluxCliTest {
         assertThat(base.err).contains(dir.resolve("nowhere").toString()).doesNotContain("\tat ");
     }
 
+    /**
+     * Every JSON file of a model folder, cut short: one line naming the file and the position,
+     * without Jackson's "Source: REDACTED (StreamReadFeature...)" boilerplate.
+     */
+    @Test
+    void malformedJsonFilesAreNamedWithoutJacksonBoilerplate() throws IOException {
+        DemoModel demo = DemoModel.ensureIn(cache);
+        List<String> jsons;
+        try (Stream<Path> s = Files.walk(demo.baseModel())) {
+            jsons = s.filter(p -> p.toString().endsWith(".json")).map(p -> demo.baseModel().relativize(p).toString()).sorted().toList();
+        }
+        assertThat(jsons).contains("model_index.json", "vae/config.json", "tokenizer_2/tokenizer.json", "tokenizer/vocab.json");
+        for (String json : jsons) {
+            Path copy = dir.resolve("model-" + json.replace('/', '-'));
+            copyTree(demo.baseModel(), copy);
+            Path broken = copy.resolve(json);
+            Files.delete(broken); // a link to the original: replace it with a copy
+            String text = Files.readString(demo.baseModel().resolve(json));
+            Files.writeString(broken, text.substring(0, Math.min(text.length() / 2, 40)));
+            Result r = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model", copy.toString(),
+                    "--device", "cpu", "--output", dir.resolve("j.png").toString());
+            assertThat(r.status).as(json + ": " + r.err).isEqualTo(1);
+            assertThat(r.err).as(json).contains(json.substring(json.lastIndexOf('/') + 1)).containsPattern("line \\d+, column \\d+")
+                    .doesNotContain("REDACTED", "StreamReadFeature", "\tat ");
+        }
+    }
+
+    /** The folders of {@code from} under {@code to}, with links to its files (cheaper than copies). */
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.createSymbolicLink(target, p);
+                }
+            }
+        }
+    }
+
     @Test
     void mainRunsTheCommands() throws IOException {
         Result none = main();
