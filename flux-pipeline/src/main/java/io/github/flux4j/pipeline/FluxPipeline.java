@@ -660,8 +660,8 @@ public final class FluxPipeline implements AutoCloseable {
             }
             FluxDevice dev = device != null ? device : FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
             if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
-                throw new IllegalStateException("FluxPipeline: device " + dev + " is not usable: CUDA is not available"
-                        + " (CPU natives on the classpath, no GPU, or missing CUDA libraries); use FluxDevice.cpu()"
+                throw new IllegalStateException("FluxPipeline: device " + dev + " is not usable: "
+                        + FluxDevice.cudaUnavailableReason().orElse("CUDA is not available") + "; use FluxDevice.cpu()"
                         + " or the -gpu natives");
             }
             Torch.init();
