@@ -53,9 +53,14 @@ import picocli.CommandLine.Parameters;
  *      --device cuda --offload model --prompt "a lighthouse at dusk" --seed 42 -o lighthouse.png
  * </pre>
  *
- * <p>Prints a progress bar per denoising step (on standard error) and a timing summary (standard
- * output). Exit status: 0 on success; 1 if a file is missing or unreadable, a model does not load
- * or generation fails (one line on standard error naming the file or the reason; the stack trace
+ * <p>Prints the device it picked and why (before loading anything), a progress bar per denoising
+ * step (on standard error) and a timing summary (standard output). Arguments, input files, the
+ * device and the output path are checked before any model loads. Ctrl-C or SIGTERM (when run
+ * through {@code main}) cancels the generation within one transformer block and removes temporary
+ * files. An image that cannot be written where asked is saved under another name, which is
+ * printed. Exit status: 0 on success; 1 if a file is missing or unreadable, the device cannot be
+ * used, a model does not load, generation fails or is interrupted, or the image could not be
+ * written where asked (one line on standard error naming the file or the reason; the stack trace
  * only with {@code --verbose}); 2 on a usage error (naming the argument).
  */
 @Command(name = "flux", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class, sortOptions = false,
@@ -64,8 +69,10 @@ import picocli.CommandLine.Parameters;
                 + " in diffusers' layout). Without --transformer and --base-model it runs the demo model: a tiny"
                 + " FLUX with random weights that draws abstract patterns, not pictures of the prompt.", ""},
         exitCodeListHeading = "%nExit status:%n",
-        exitCodeList = {"0:success", "1:a file is missing or unreadable, a model does not load, or generation failed",
-                "2:usage error"})
+        exitCodeList = {"0:success", "1:a file is missing or unreadable, a model does not load, the device cannot be"
+                + " used, generation failed or was interrupted, or the image could not be written where asked (it is"
+                + " then saved under another name, printed)", "2:usage error, including an output path that cannot"
+                + " be written (checked before any work)"})
 public final class FluxCli implements Callable<Integer> {
     /** The base model used with {@code --transformer} when {@code --base-model} is not given. */
     public static final String DEFAULT_BASE_MODEL = "black-forest-labs/FLUX.1-dev";
