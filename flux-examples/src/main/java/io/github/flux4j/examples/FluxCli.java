@@ -211,6 +211,7 @@ public final class FluxCli implements Callable<Integer> {
     }
 
     @Override
+    @SuppressWarnings("try") // the signal handler is opened for its effect only
     public Integer call() throws Exception {
         CommandLine cl = spec().commandLine();
         PrintWriter out = cl.getOut();

@@ -154,6 +154,7 @@ public final class DemoModel {
      *
      * @throws IOException if the folder cannot be written
      */
+    @SuppressWarnings("try") // the file lock is held for its effect only
     public static DemoModel ensureIn(Path cacheDir) throws IOException {
         Path cache = cacheDir.toAbsolutePath();
         Path dir = cache.resolve("demo-v" + VERSION);
