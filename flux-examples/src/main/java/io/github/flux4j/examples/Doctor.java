@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
  * <p>Exit status: 0 when LibTorch loads (on the CPU at least), 1 when it cannot (the reason is
  * printed), 2 on a usage error. A machine without CUDA is not an error.
  */
-@Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+@Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class,
         description = {"Checks this machine: flux4j and Java versions, LibTorch natives, CPU features, the CUDA 13"
                 + " driver, GPUs and libraries (what is missing and where to get it), and the default device."},
         exitCodeListHeading = "%nExit status:%n",
@@ -35,7 +35,7 @@ public final class Doctor implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec == null ? new PrintWriter(System.out, true) : spec.commandLine().getOut();
-        out.println(VersionProvider.line() + ", Java " + System.getProperty("java.version") + " ("
+        out.println(("flux4j " + FluxVersion.version()) + ", Java " + System.getProperty("java.version") + " ("
                 + System.getProperty("java.vendor") + "), " + System.getProperty("os.name") + " "
                 + System.getProperty("os.arch"));
 

@@ -4,6 +4,7 @@ import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.examples.demo.DemoModel;
+import io.github.flux4j.pipeline.Cancellation;
 import io.github.flux4j.pipeline.FluxPipeline;
 import io.github.flux4j.pipeline.GenerationOptions;
 import io.github.flux4j.pipeline.GenerationResult;
@@ -23,6 +24,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -34,6 +36,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -61,19 +67,26 @@ import picocli.CommandLine.Parameters;
  * {@code --offline} or {@code HF_HUB_OFFLINE=1}; {@code HF_TOKEN}, {@code HF_ENDPOINT},
  * {@code HF_HOME} and {@code HF_HUB_CACHE} are honoured as by {@code huggingface_hub}.
  *
- * <p>Prints a progress bar per denoising step (on standard error) and a timing summary (standard
- * output). Exit status: 0 on success; 1 if a file is missing or unreadable, a model does not load
- * or generation fails (one line on standard error naming the file or the reason; the stack trace
+ * <p>Prints the device it picked and why (before loading anything), a progress bar per denoising
+ * step (on standard error) and a timing summary (standard output). Arguments, input files, the
+ * device and the output path are checked before any model loads. Ctrl-C or SIGTERM (when run
+ * through {@code main}) cancels the generation within one transformer block and removes temporary
+ * files. An image that cannot be written where asked is saved under another name, which is
+ * printed. Exit status: 0 on success; 1 if a file is missing or unreadable, the device cannot be
+ * used, a model does not load, generation fails or is interrupted, or the image could not be
+ * written where asked (one line on standard error naming the file or the reason; the stack trace
  * only with {@code --verbose}); 2 on a usage error (naming the argument).
  */
-@Command(name = "flux", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, sortOptions = false,
+@Command(name = "flux", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class, sortOptions = false,
         usageHelpWidth = 100,
         description = {"Generates images from a text prompt with FLUX.1 (a GGUF transformer plus a base model"
                 + " in diffusers' layout). Without --transformer and --base-model it runs the demo model: a tiny"
                 + " FLUX with random weights that draws abstract patterns, not pictures of the prompt.", ""},
         exitCodeListHeading = "%nExit status:%n",
-        exitCodeList = {"0:success", "1:a file is missing or unreadable, a model does not load, or generation failed",
-                "2:usage error"})
+        exitCodeList = {"0:success", "1:a file is missing or unreadable, a model does not load, the device cannot be"
+                + " used, generation failed or was interrupted, or the image could not be written where asked (it is"
+                + " then saved under another name, printed)", "2:usage error, including an output path that cannot"
+                + " be written (checked before any work)"})
 public final class FluxCli implements Callable<Integer> {
     /** The base model used with {@code --transformer} when {@code --base-model} is not given. */
     public static final String DEFAULT_BASE_MODEL = "black-forest-labs/FLUX.1-dev";
@@ -196,21 +209,44 @@ public final class FluxCli implements Callable<Integer> {
         this.env = Map.copyOf(env);
     }
 
+    /**
+     * Whether a signal (Ctrl-C, SIGTERM) should stop a running generation cleanly: set by the
+     * {@code main} methods only, so that in-process callers (tests, embedding programs) keep
+     * their own shutdown behaviour.
+     */
+    static volatile boolean stopOnSignal;
+
+    /** Called with each image file right before it is written (tests: to make the write fail). */
+    private Consumer<Path> beforeSave = file -> { };
+
     /** Runs the command and exits with its status. */
     public static void main(String[] args) {
         Main.configureNativeMemory();
+        stopOnSignal = true;
         System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
                 new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
     }
 
     /** Runs the command with the given output streams; returns the exit status. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        return run(out, err, System.getenv(), args);
+        return run(out, err, System.getenv(), file -> { }, args);
     }
 
     /** {@link #run(PrintWriter, PrintWriter, String...)} with Hub settings from {@code env}. */
     static int run(PrintWriter out, PrintWriter err, Map<String, String> env, String... args) {
-        CommandLine cmd = Main.configure(new CommandLine(new FluxCli(env)), out, err);
+        return run(out, err, env, file -> { }, args);
+    }
+
+    /** {@link #run(PrintWriter, PrintWriter, String...)} with a hook called before each image is written. */
+    static int run(PrintWriter out, PrintWriter err, Consumer<Path> beforeSave, String... args) {
+        return run(out, err, System.getenv(), beforeSave, args);
+    }
+
+    /** The command with Hub settings from {@code env} and a hook called before each image is written. */
+    static int run(PrintWriter out, PrintWriter err, Map<String, String> env, Consumer<Path> beforeSave, String... args) {
+        FluxCli cli = new FluxCli(env);
+        cli.beforeSave = beforeSave;
+        CommandLine cmd = Main.configure(new CommandLine(cli), out, err);
         int status = cmd.execute(args);
         out.flush();
         err.flush();
@@ -218,6 +254,7 @@ public final class FluxCli implements Callable<Integer> {
     }
 
     @Override
+    @SuppressWarnings("try") // the signal handler is opened for its effect only
     public Integer call() throws Exception {
         CommandLine cl = spec().commandLine();
         PrintWriter out = cl.getOut();
@@ -225,23 +262,69 @@ public final class FluxCli implements Callable<Integer> {
         String name = Main.commandName(cl);
         configureLogging(verbose);
 
-        // Everything the user typed is checked before any model loads.
+        // Everything the user typed is checked before any model loads: the output path too, so
+        // that a bad one fails now and not after minutes of work.
         String text = checkArguments(cl);
-        FluxDevice dev;
+        FluxDevice requested;
         try {
-            dev = device == null ? (FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu())
-                    : FluxDevice.parse(device);
+            requested = device == null ? null : FluxDevice.parse(device);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cl, "--device: " + e.getMessage());
         }
-        ComputeDtype computeDtype = dtype != null ? dtype.dtype : dev.isCuda() ? ComputeDtype.BF16 : ComputeDtype.F32;
         boolean demo = transformer == null && baseModel == null;
+        try {
+            if (!demo) {
+                requireFileOrHub("--transformer", transformer);
+            }
+            if (t5Gguf != null) {
+                requireFileOrHub("--t5-gguf", t5Gguf);
+            }
+        } catch (NoSuchFileException e) {
+            return fail(err, name, e, e.getFile() + ": no such file (" + e.getReason() + ")");
+        }
+
+        // The device, and why, before anything loads: a CPU run of FLUX.1 takes hours.
+        FluxDevice dev;
+        String why;
+        if (requested == null) {
+            if (FluxDevice.cudaAvailable()) {
+                dev = FluxDevice.cuda(0);
+                why = "CUDA is usable";
+            } else {
+                dev = FluxDevice.cpu();
+                why = "no --device given and CUDA is not usable: " + cudaReason();
+            }
+        } else {
+            dev = requested;
+            why = "--device " + device.strip();
+            if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
+                return fail(err, name, null, "--device " + device.strip() + ": CUDA is not usable here: " + cudaReason()
+                        + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build"
+                        + " (mvn -Pcuda install, CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU'"
+                        + " in flux-examples/README.md)");
+            }
+        }
+        ComputeDtype computeDtype = dtype != null ? dtype.dtype : dev.isCuda() ? ComputeDtype.BF16 : ComputeDtype.F32;
+        out.printf(Locale.ROOT, "Device: %s, %s (%s)%n", dev, computeDtype.name().toLowerCase(Locale.ROOT), why);
+        if (!demo && !dev.isCuda() && requested == null) {
+            err.println(name + ": warning: running FLUX.1 on the CPU in " + computeDtype.name().toLowerCase(Locale.ROOT)
+                    + ": expect minutes per denoising step (hours per image). For a GPU see 'FLUX.1-dev on a GPU' in"
+                    + " flux-examples/README.md; pass --device cpu to run on the CPU without this warning.");
+        }
         if (threads != null || demo) {
             // The demo model's operations are too small to gain from more threads, and idle pool
             // threads spin: on a busy machine two threads on two cores ran it ten times slower.
             Torch.setIntraOpThreads(threads != null ? threads : 1); // OpenBLAS's pool too
         }
 
+        Cancellation stop = new Cancellation();
+        try (SignalStop signals = stopOnSignal ? new SignalStop(stop) : null) {
+            return generate(out, err, name, text, demo, dev, computeDtype, stop);
+        }
+    }
+
+    private int generate(PrintWriter out, PrintWriter err, String name, String text, boolean demo, FluxDevice dev,
+                         ComputeDtype computeDtype, Cancellation stop) {
         try {
             String transformerSpec;
             String base;
@@ -270,7 +353,8 @@ public final class FluxCli implements Callable<Integer> {
 
             GenerationOptions.Builder options = GenerationOptions.builder()
                     .maxSequenceLength(maxSequenceLength)
-                    .numImagesPerPrompt(images);
+                    .numImagesPerPrompt(images)
+                    .cancellation(stop);
             Integer h = height != null ? height : demo ? Integer.valueOf(DEMO_SIDE) : null;
             Integer w = width != null ? width : demo ? Integer.valueOf(DEMO_SIDE) : null;
             if (h != null) {
@@ -316,25 +400,100 @@ public final class FluxCli implements Callable<Integer> {
                     // With --verbose the pipeline's logger has printed them already.
                     result.warnings().forEach(wn -> err.println(name + ": warning: " + wn));
                 }
+                boolean allWritten = true;
                 List<Path> files = outputFiles(output, result.images().size());
                 for (int i = 0; i < files.size(); i++) {
-                    Path parent = files.get(i).toAbsolutePath().getParent();
-                    if (parent != null) {
-                        Files.createDirectories(parent);
-                    }
-                    save(result, i, files.get(i));
-                    out.printf(Locale.ROOT, "Wrote %s (%dx%d)%n", files.get(i), result.width(), result.height());
+                    allWritten &= write(out, err, name, result, i, files.get(i));
                 }
                 printSummary(out, result, load, dev, computeDtype);
+                return allWritten ? 0 : 1;
             }
-            return 0;
         } catch (NoSuchFileException e) {
             return fail(err, name, e, e.getFile() + ": no such file" + (e.getReason() != null ? " (" + e.getReason() + ")" : ""));
         } catch (AccessDeniedException e) {
             return fail(err, name, e, e.getFile() + ": permission denied");
+        } catch (CancellationException e) {
+            return fail(err, name, e, e.getMessage() != null ? e.getMessage() : "generation cancelled");
         } catch (IOException | RuntimeException | OutOfMemoryError e) {
+            if (Thread.currentThread().isInterrupted() || stop.isCancelled()) {
+                // e.g. a file channel closed by the interrupt of a Ctrl-C: say so, not "channel closed"
+                return fail(err, name, e, "interrupted" + (e.getMessage() != null ? " (" + e.getMessage() + ")" : ""));
+            }
             return fail(err, name, e, e.getMessage() != null ? e.getMessage() : e.toString());
         }
+    }
+
+    /**
+     * Writes image {@code i} to {@code file}, creating its folder. If that fails (the folder
+     * vanished, the disk is full, the name became a folder), the image is not lost: it is written
+     * under another name ({@link #rescueFiles}) and both messages are printed. Returns whether the
+     * file asked for was written.
+     */
+    private boolean write(PrintWriter out, PrintWriter err, String name, GenerationResult result, int i, Path file) {
+        try {
+            beforeSave.accept(file);
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            save(result, i, file);
+            out.printf(Locale.ROOT, "Wrote %s (%dx%d)%n", file, result.width(), result.height());
+            return true;
+        } catch (IOException e) {
+            err.println(name + ": " + e.getMessage());
+            if (verbose) {
+                e.printStackTrace(err);
+            }
+            for (Path rescue : rescueFiles(file, result.seed().seeds()[0])) {
+                try {
+                    result.save(i, rescue);
+                    err.println(name + ": the image was saved to " + rescue + " instead");
+                    return false;
+                } catch (IOException | RuntimeException again) {
+                    // the next place
+                }
+            }
+            err.println(name + ": the image could not be saved anywhere (tried next to " + file
+                    + ", the current folder and " + System.getProperty("java.io.tmpdir") + ")");
+            return false;
+        }
+    }
+
+    /**
+     * Where an image goes when its file cannot be written: {@code NAME-seedS.EXT} next to it, in
+     * the current folder, then in the temporary folder; {@code NAME-seedS-2.EXT} and so on when
+     * the name is taken (an existing file is never replaced).
+     */
+    static List<Path> rescueFiles(Path file, long seed) {
+        String fileName = String.valueOf(file.getFileName());
+        int dot = fileName.lastIndexOf('.');
+        String stem = dot > 0 ? fileName.substring(0, dot) : fileName;
+        String ext = dot > 0 ? fileName.substring(dot) : ".png";
+        List<Path> dirs = new ArrayList<>();
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            dirs.add(parent);
+        }
+        dirs.add(Path.of("").toAbsolutePath());
+        dirs.add(Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath());
+        List<Path> out = new ArrayList<>();
+        for (Path dir : dirs.stream().distinct().toList()) {
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            for (int k = 1; k <= 100; k++) {
+                Path p = dir.resolve(stem + "-seed" + seed + (k == 1 ? "" : "-" + k) + ext);
+                if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+                    out.add(p);
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String cudaReason() {
+        return FluxDevice.cudaUnavailableReason().orElse("unknown reason");
     }
 
     /** Writes image {@code i}; a failure names the file asked for, not the temporary one. */
@@ -350,9 +509,9 @@ public final class FluxCli implements Callable<Integer> {
         }
     }
 
-    private int fail(PrintWriter err, String name, Throwable e, String message) {
+    private int fail(PrintWriter err, String name, @Nullable Throwable e, String message) {
         err.println(name + ": " + message);
-        if (verbose) {
+        if (verbose && e != null) {
             e.printStackTrace(err);
         }
         return 1;
@@ -381,6 +540,12 @@ public final class FluxCli implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cl, "--output: " + e.getMessage());
         }
+        for (Path file : outputFiles(output, images)) {
+            String problem = outputProblem(file);
+            if (problem != null) {
+                throw new CommandLine.ParameterException(cl, "--output: cannot write " + file + ": " + problem);
+            }
+        }
         if (transformer == null && baseModel != null) {
             throw new CommandLine.ParameterException(cl, "--base-model needs --transformer FILE (the transformer's"
                     + " weights, e.g. a GGUF file); with neither, the demo model runs");
@@ -390,6 +555,35 @@ public final class FluxCli implements Callable<Integer> {
                     + " own tiny T5)");
         }
         return text;
+    }
+
+    /**
+     * Why {@code file} cannot be written, or null if it looks writable: it is a folder, a folder
+     * on its path is a file, or the nearest existing folder is not writable. Checked before any
+     * work; folders that do not exist yet are created when the image is written.
+     */
+    static @Nullable String outputProblem(Path file) {
+        Path target = file.toAbsolutePath();
+        if (Files.isDirectory(target)) {
+            return "it is a folder (give a file name such as " + file.resolve(DEFAULT_OUTPUT) + ")";
+        }
+        Path existing = target.getParent();
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return "no folder on its path exists";
+        }
+        if (!Files.isDirectory(existing)) {
+            return existing + " is a file, not a folder";
+        }
+        if (!Files.isWritable(existing)) {
+            return "the folder " + existing + " is not writable (permission denied)";
+        }
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            return "it is not a regular file";
+        }
+        return null;
     }
 
     private static void checkRange(CommandLine cl, String option, @Nullable Integer value, int min, int max) {
@@ -510,6 +704,42 @@ public final class FluxCli implements Callable<Integer> {
             throw new IllegalStateException("picocli did not inject the command spec");
         }
         return spec;
+    }
+
+    /**
+     * While open, a shutdown hook (Ctrl-C, SIGTERM) stops the command cleanly: it cancels the
+     * generation, interrupts the working thread (which ends a file write or the demo model's
+     * generation, whose temporary files are then removed) and waits up to {@link #GRACE} for the
+     * command to finish, so that the process leaves no temporary file behind.
+     */
+    private static final class SignalStop implements AutoCloseable {
+        static final Duration GRACE = Duration.ofSeconds(10);
+        private final Thread hook;
+        private final CountDownLatch finished = new CountDownLatch(1);
+
+        SignalStop(Cancellation stop) {
+            Thread worker = Thread.currentThread();
+            hook = new Thread(() -> {
+                stop.cancel("interrupted (signal)");
+                worker.interrupt();
+                try {
+                    finished.await(GRACE.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "flux-signal-stop");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        @Override
+        public void close() {
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // shutting down already: the hook is running and now returns
+            }
+        }
     }
 
     /** The denoising progress bar: live on a terminal, one final line otherwise, nothing if disabled. */

@@ -32,7 +32,7 @@ import picocli.CommandLine.Parameters;
  * <p>Exit status: 0 on success, 1 if the file cannot be read or is not valid GGUF (one line on
  * standard error naming the file and the reason), 2 on a usage error.
  */
-@Command(name = "gguf-info", mixinStandardHelpOptions = true, version = "gguf-info (flux4j)",
+@Command(name = "gguf-info", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class,
         description = "Prints the header, metadata, tensors and per-type totals of a GGUF file.")
 public final class GgufInfo implements Callable<Integer> {
     /** Array elements shown before "..." (as gguf_dump). */

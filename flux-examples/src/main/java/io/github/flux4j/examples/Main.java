@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
  * </ul>
  * Exit status: that of the command; 2 for a missing or unknown command.
  */
-@Command(name = "flux4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class, usageHelpWidth = 100,
+@Command(name = "flux4j", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class, usageHelpWidth = 100,
         description = "FLUX.1 text-to-image on LibTorch, and GGUF tools.",
         commandListHeading = "%nCommands:%n",
         footer = {"", "Run 'COMMAND --help' for a command's options. Example:",
@@ -35,6 +35,7 @@ public final class Main implements Callable<Integer> {
     /** Runs the command named by the first argument and exits with its status. */
     public static void main(String[] args) {
         configureNativeMemory();
+        FluxCli.stopOnSignal = true;
         System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
                 new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
     }

@@ -1,14 +1,19 @@
 package io.github.flux4j.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.examples.demo.DemoModel;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +71,7 @@ class FluxCliTest {
         Path a = dir.resolve("a.png");
         Result r = flux(small(a, "--seed", "42"));
         assertThat(r.status).as(r.err).isZero();
-        assertThat(r.out).contains("Demo model", "random weights", "Wrote " + a + " (64x64)", "Seed 42, 2 steps, guidance 3.5, cpu f32",
+        assertThat(r.out).contains("Device: cpu, f32", "Demo model", "random weights", "Wrote " + a + " (64x64)", "Seed 42, 2 steps, guidance 3.5, cpu f32",
                 "Timings: load ", "text encoding ", "denoising ", "(2 x ", "decode ");
         // the progress bar, printed once (standard error is not a terminal here)
         assertThat(r.err).contains("Denoising 100%", "2/2 steps");
@@ -89,6 +94,131 @@ class FluxCliTest {
         assertThat(other.status).isZero();
         assertThat(other.err).doesNotContain("Denoising");
         assertThat(Files.readAllBytes(c)).isNotEqualTo(Files.readAllBytes(a));
+    }
+
+    /**
+     * An output path that cannot be written is refused before anything loads (no demo model is
+     * generated, no image computed): a folder, a parent that is a file, a read-only folder.
+     */
+    @Test
+    void unwritableOutputPathsAreRefusedBeforeAnyWork() throws IOException {
+        Path emptyCache = dir.resolve("empty-cache");
+        Path folder = Files.createDirectories(dir.resolve("taken.png"));
+        Path file = Files.writeString(dir.resolve("plain-file"), "x");
+        List<String[]> cases = new ArrayList<>();
+        cases.add(new String[] {folder.toString(), "--output: cannot write " + folder + ": it is a folder"});
+        cases.add(new String[] {file.resolve("x.png").toString(), "--output: cannot write " + file.resolve("x.png") + ": "
+                + file + " is a file, not a folder"});
+        cases.add(new String[] {file.resolve("sub/x.png").toString(), file + " is a file, not a folder"});
+        Path readOnly = Files.createDirectories(dir.resolve("read-only"));
+        if (Files.getFileStore(readOnly).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-xr-xr-x"));
+            if (!Files.isWritable(readOnly)) { // root may write anyway: then there is nothing to refuse
+                cases.add(new String[] {readOnly.resolve("x.png").toString(), "the folder " + readOnly
+                        + " is not writable (permission denied)"});
+            }
+        }
+        // with several images every numbered file is checked
+        Files.createDirectories(dir.resolve("many_2.png"));
+        cases.add(new String[] {dir.resolve("many.png").toString() + "\0--images\0" + "2",
+                "cannot write " + dir.resolve("many_2.png") + ": it is a folder"});
+        try {
+            for (String[] c : cases) {
+                List<String> args = new ArrayList<>(List.of("a prompt", "--cache-dir", emptyCache.toString(), "--output"));
+                args.addAll(List.of(c[0].split("\0")));
+                Result r = flux(args.toArray(String[]::new));
+                assertUsage(r, c[1]);
+                assertThat(r.out).as("nothing ran").doesNotContain("Demo model", "Device");
+            }
+        } finally {
+            Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        assertThat(emptyCache).as("the demo model was not generated").doesNotExist();
+    }
+
+    /**
+     * When the image cannot be written after all (here the file name became a folder during the
+     * run), it is not lost: it is saved next to it as NAME-seedS.png, and the command says where
+     * (status 1).
+     */
+    @Test
+    void anImageThatCannotBeWrittenIsSavedElsewhere() throws IOException {
+        Path normal = dir.resolve("normal.png");
+        assertThat(flux(small(normal, "--seed", "42", "--no-progress")).status).isZero();
+
+        Path target = dir.resolve("x.png");
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = FluxCli.run(new PrintWriter(out, true), new PrintWriter(err, true), file -> {
+            try {
+                Files.writeString(Files.createDirectories(file).resolve("in-the-way"), "x");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, small(target, "--seed", "42", "--no-progress"));
+        Path rescued = dir.resolve("x-seed42.png");
+        assertThat(status).as(err.toString()).isEqualTo(1);
+        assertThat(err.toString()).contains("cannot write " + target, "the image was saved to " + rescued + " instead")
+                .doesNotContain("\tat ");
+        assertThat(Files.readAllBytes(rescued)).isEqualTo(Files.readAllBytes(normal));
+        assertThat(out.toString()).contains("Seed 42").doesNotContain("Wrote");
+
+        // a name that is taken is never replaced
+        assertThat(FluxCli.rescueFiles(target, 42).get(0)).isEqualTo(dir.resolve("x-seed42-2.png"));
+    }
+
+    /** The device is stated before anything loads, with the reason; CUDA asked for but unusable: CLI words. */
+    @Test
+    void theDeviceChoiceIsExplained() throws IOException {
+        assumeFalse(FluxDevice.cudaAvailable(), "a machine without usable CUDA");
+        String reason = FluxDevice.cudaUnavailableReason().orElseThrow();
+        Path out = dir.resolve("d.png");
+        Result r = flux(small(out, "--seed", "1", "--no-progress"));
+        assertThat(r.status).as(r.err).isZero();
+        assertThat(r.out).startsWith("Device: cpu, f32 (no --device given and CUDA is not usable: " + reason + ")");
+        assertThat(r.err).as("the demo model is meant for the CPU: no warning").doesNotContain("warning");
+
+        for (String cuda : List.of("cuda", "cuda:1")) {
+            Result c = flux(small(out, "--device", cuda));
+            assertThat(c.status).isEqualTo(1);
+            assertThat(c.err).isEqualTo("flux: --device " + cuda + ": CUDA is not usable here: " + reason
+                    + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build (mvn -Pcuda install,"
+                    + " CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU' in"
+                    + " flux-examples/README.md)" + System.lineSeparator());
+            assertThat(c.out).doesNotContain("Demo model");
+        }
+
+        // A real model (here the demo's files, named explicitly) on the CPU without --device: a warning.
+        DemoModel demo = DemoModel.ensureIn(cache);
+        Result real = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model",
+                demo.baseModel().toString(), "--width", "32", "--height", "32", "--steps", "1", "--threads", "1",
+                "--no-progress", "--output", dir.resolve("r.png").toString());
+        assertThat(real.status).as(real.err).isZero();
+        assertThat(real.err).contains("flux: warning: running FLUX.1 on the CPU in f32: expect minutes per denoising"
+                + " step (hours per image)");
+        Result explicit = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model",
+                demo.baseModel().toString(), "--width", "32", "--height", "32", "--steps", "1", "--threads", "1",
+                "--no-progress", "--device", "cpu", "--output", dir.resolve("r.png").toString());
+        assertThat(explicit.status).as(explicit.err).isZero();
+        assertThat(explicit.out).contains("Device: cpu, f32 (--device cpu)");
+        assertThat(explicit.err).doesNotContain("warning");
+    }
+
+    /** --version prints the project version (Maven fills it in), for every command. */
+    @Test
+    void versionPrintsTheProjectVersion() throws IOException {
+        String pom = Files.readString(Path.of("pom.xml")); // flux-examples/pom.xml: its parent's version
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("<parent>.*?<version>([^<]+)</version>",
+                java.util.regex.Pattern.DOTALL).matcher(pom);
+        assertThat(m.find()).isTrue();
+        String version = m.group(1);
+        assertThat(FluxVersion.version()).isEqualTo(version);
+        for (Result r : List.of(flux("--version"), main("--version"), main("generate", "--version"),
+                main("gguf-info", "--version"), main("synthetic-gguf", "--version"))) {
+            assertThat(r.status).isZero();
+            assertThat(r.out).startsWith("flux4j " + version + System.lineSeparator()).contains("org.bytedeco:pytorch:2.")
+                    .doesNotContain("${");
+        }
     }
 
     @Test
@@ -145,6 +275,55 @@ class FluxCliTest {
                 "--output", dir.resolve("y.png").toString());
         assertThat(base.status).as(base.err).isEqualTo(1);
         assertThat(base.err).contains(dir.resolve("nowhere").toString()).doesNotContain("\tat ");
+    }
+
+    /**
+     * Every JSON file of a model folder, cut short: one line naming the file and the position,
+     * without Jackson's "Source: REDACTED (StreamReadFeature...)" boilerplate.
+     */
+    @Test
+    void malformedJsonFilesAreNamedWithoutJacksonBoilerplate() throws IOException {
+        DemoModel demo = DemoModel.ensureIn(cache);
+        List<String> jsons;
+        try (Stream<Path> s = Files.walk(demo.baseModel())) {
+            jsons = s.filter(p -> p.toString().endsWith(".json")).map(p -> demo.baseModel().relativize(p).toString()).sorted().toList();
+        }
+        assertThat(jsons).contains("model_index.json", "vae/config.json", "tokenizer_2/tokenizer.json", "tokenizer/vocab.json");
+        for (String json : jsons) {
+            Path copy = dir.resolve("model-" + json.replace('/', '-'));
+            copyTree(demo.baseModel(), copy);
+            Path broken = copy.resolve(json);
+            Files.delete(broken); // a link to the original: replace it with a file of its own
+            // cut short by its last character, the closing brace: Jackson's message then embeds
+            // "(start marker at [Source: REDACTED (`StreamReadFeature...` disabled); line: 1, column: 1])"
+            String text = Files.readString(demo.baseModel().resolve(json)).stripTrailing();
+            assertThat(text).endsWith("}");
+            Files.writeString(broken, text.substring(0, text.length() - 1));
+            Result r = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model", copy.toString(),
+                    "--device", "cpu", "--output", dir.resolve("j.png").toString());
+            assertThat(r.status).as(json + ": " + r.err).isEqualTo(1);
+            assertThat(r.err).as(json).contains(json.substring(json.lastIndexOf('/') + 1), "expected close marker for Object")
+                    .containsPattern("start marker at line 1, column 1\\).* \\(line \\d+, column \\d+\\)")
+                    .doesNotContain("REDACTED", "StreamReadFeature", "\tat ");
+        }
+    }
+
+    /** The folders of {@code from} under {@code to}, with hard links to its files (cheaper than copies). */
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    try {
+                        Files.createLink(target, p); // a hard link: JUnit's clean-up deletes it quietly
+                    } catch (UnsupportedOperationException | IOException e) {
+                        Files.copy(p, target);
+                    }
+                }
+            }
+        }
     }
 
     @Test

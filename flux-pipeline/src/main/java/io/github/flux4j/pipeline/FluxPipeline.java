@@ -5,6 +5,7 @@ import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TokenIds;
+import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
@@ -96,8 +97,9 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Threads, memory, lifetime</h2>
  * {@link #generate} calls are serialised (one at a time per pipeline). A generation can be stopped
- * from another thread with a {@link Cancellation}; it then throws {@link CancellationException}
- * within one denoising step, and the pipeline stays usable. Every temporary tensor is freed when a
+ * from another thread with a {@link Cancellation}, or by interrupting the generating thread; it
+ * then throws {@link CancellationException} within one transformer block (one text-encoder layer,
+ * one VAE stage), and the pipeline stays usable. Every temporary tensor is freed when a
  * step or the call ends; the images are plain Java objects. {@link #close()} frees every model;
  * the pipeline owns all of them, a transformer passed to the builder included.
  */
@@ -105,6 +107,8 @@ public final class FluxPipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FluxPipeline.class);
     /** FluxPipeline's {@code default_sample_size}: the default image side is this times the VAE scale. */
     public static final int DEFAULT_SAMPLE_SIZE = 128;
+    /** The longest removed text a truncation warning quotes in full. */
+    static final int MAX_QUOTED_CHARS = 200;
 
     private final FluxModelFolder folder;
     private final FluxDevice device;
@@ -161,7 +165,9 @@ public final class FluxPipeline implements AutoCloseable {
      *         logged for this call and the timings
      * @throws IllegalArgumentException if {@code prompts} is empty or holds null, or per-image
      *                                  seeds do not number the batch
-     * @throws CancellationException    if the options' {@link Cancellation} was cancelled
+     * @throws CancellationException    if the options' {@link Cancellation} was cancelled or the
+     *                                  calling thread was interrupted (before or during the call;
+     *                                  its interrupt status stays set)
      * @throws IllegalStateException    if the pipeline is closed
      */
     @SuppressWarnings("try") // the guard and the scopes are opened for their effect only (docs/memory.md)
@@ -210,12 +216,17 @@ public final class FluxPipeline implements AutoCloseable {
         int maxSeq = options.maxSequenceLength();
         NoiseSeed seed = options.noiseSeed(batch);
 
-        cancel.throwIfCancelled("before it started");
+        checkStop(cancel, "before it started");
         long textNanos;
         List<Duration> stepTimes = new ArrayList<>();
         long decodeNanos;
         List<RgbImage> images;
-        try (NoGradGuard noGrad = Torch.noGrad(); PointerScope call = new PointerScope()) {
+        // The models check between their blocks and layers too (CancellationPoints): on a CPU one
+        // FLUX.1 step takes minutes, so a check per step alone would not stop it promptly.
+        String[] stage = {"in prompt encoding"};
+        CancellationPoints.Check inModels = where -> checkStop(cancel, stage[0] + ", " + where);
+        try (CancellationPoints.Installed points = CancellationPoints.install(inModels);
+             NoGradGuard noGrad = Torch.noGrad(); PointerScope call = new PointerScope()) {
             Device dev = device.toTorch();
             ScalarType st = dtype.scalarType();
 
@@ -226,7 +237,7 @@ public final class FluxPipeline implements AutoCloseable {
             EncodedBatch clipIds = clipTokenizer.encodePadded(ps, clipLength);
             if (clipIds.anyTruncated()) {
                 warn(warnings, "The following part of your input was truncated because CLIP can only handle sequences"
-                        + " up to " + clipLength + " tokens: " + clipIds.removedTexts());
+                        + " up to " + clipLength + " tokens: " + abbreviated(clipIds.removedTexts()));
             }
             Tensor clipInput = idTensor(clipIds);
             trace.record("clip_input_ids", clipInput);
@@ -234,13 +245,13 @@ public final class FluxPipeline implements AutoCloseable {
             // prompt_embeds.repeat(1, n).view(B * n, -1): the images of a prompt next to each other
             pooled = pooled.repeat(1, perPrompt).view(batch, -1);
             trace.record("pooled_prompt_embeds", pooled);
-            cancel.throwIfCancelled("after the CLIP text encoder");
+            checkStop(cancel, "after the CLIP text encoder");
 
             offloader.use(t5);
             EncodedBatch t5Ids = t5Tokenizer.encodePadded(ps, maxSeq);
             if (t5Ids.anyTruncated()) {
                 warn(warnings, "The following part of your input was truncated because `max_sequence_length` is set to "
-                        + " " + maxSeq + " tokens: " + t5Ids.removedTexts());
+                        + " " + maxSeq + " tokens: " + abbreviated(t5Ids.removedTexts()));
             }
             Tensor t5Input = idTensor(t5Ids);
             trace.record("t5_input_ids", t5Input);
@@ -252,7 +263,7 @@ public final class FluxPipeline implements AutoCloseable {
             trace.record("text_ids", textIds);
             syncDevice();
             textNanos = System.nanoTime() - t0;
-            cancel.throwIfCancelled("after the T5 text encoder");
+            checkStop(cancel, "after the T5 text encoder");
 
             // 2. prepare_latents, the schedule and the guidance vector.
             PreparedLatents prepared = FluxLatents.prepare(geometry, batch, st, dev, seed);
@@ -273,7 +284,8 @@ public final class FluxPipeline implements AutoCloseable {
             boolean ownLatents = false;
             try {
                 for (int i = 0; i < steps; i++) {
-                    cancel.throwIfCancelled("before denoising step " + (i + 1) + " of " + steps);
+                    checkStop(cancel, "before denoising step " + (i + 1) + " of " + steps);
+                    stage[0] = "in denoising step " + (i + 1) + " of " + steps;
                     long s0 = System.nanoTime();
                     Tensor next;
                     try (PointerScope step = new PointerScope()) {
@@ -300,7 +312,8 @@ public final class FluxPipeline implements AutoCloseable {
                                 Duration.ofNanos(System.nanoTime() - start)));
                     }
                 }
-                cancel.throwIfCancelled("before decoding");
+                checkStop(cancel, "before decoding");
+                stage[0] = "in decoding";
 
                 // 4. Unpack, unscale, decode, postprocess.
                 long d0 = System.nanoTime();
@@ -327,6 +340,38 @@ public final class FluxPipeline implements AutoCloseable {
                 timings);
         return new GenerationResult(images, ps, seed, geometry.imageWidth(), geometry.imageHeight(), steps,
                 guidanceScale, warnings, timings);
+    }
+
+    /**
+     * Throws {@link CancellationException} if {@code cancel} is cancelled or this thread is
+     * interrupted. An interrupt counts as a cancellation (the usual way to stop work on an
+     * executor); the thread's interrupt status is left set, for the caller to see.
+     */
+    private static void checkStop(Cancellation cancel, String where) {
+        cancel.throwIfCancelled(where);
+        if (Thread.currentThread().isInterrupted()) {
+            throw new CancellationException("generation cancelled " + where + ": the generating thread was interrupted");
+        }
+    }
+
+    /**
+     * The removed parts as a list, each cut to {@value #MAX_QUOTED_CHARS} characters: a 10 KB prompt
+     * made a 9 KB warning (diffusers quotes everything).
+     */
+    static String abbreviated(List<String> removed) {
+        List<String> out = new ArrayList<>(removed.size());
+        for (String r : removed) {
+            if (r.length() <= MAX_QUOTED_CHARS) {
+                out.add(r);
+            } else {
+                int cut = MAX_QUOTED_CHARS;
+                if (Character.isHighSurrogate(r.charAt(cut - 1))) {
+                    cut--; // never split a surrogate pair
+                }
+                out.add(r.substring(0, cut) + "... (" + (r.length() - cut) + " more characters)");
+            }
+        }
+        return out.toString();
     }
 
     private static void warn(List<String> warnings, String message) {
@@ -673,8 +718,8 @@ public final class FluxPipeline implements AutoCloseable {
             }
             FluxDevice dev = device != null ? device : FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
             if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
-                throw new IllegalStateException("FluxPipeline: device " + dev + " is not usable: CUDA is not available"
-                        + " (CPU natives on the classpath, no GPU, or missing CUDA libraries); use FluxDevice.cpu()"
+                throw new IllegalStateException("FluxPipeline: device " + dev + " is not usable: "
+                        + FluxDevice.cudaUnavailableReason().orElse("CUDA is not available") + "; use FluxDevice.cpu()"
                         + " or the -gpu natives");
             }
             // Every download before anything loads: a missing file fails fast, not after minutes of loading.

@@ -6,7 +6,10 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -15,6 +18,8 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Objects;
@@ -29,7 +34,8 @@ import javax.imageio.stream.ImageOutputStream;
  * Writes images as PNG or JPEG with {@code javax.imageio} (headless), <em>atomically</em>: the
  * bytes go to a temporary file in the target's folder, which is flushed to disk and then renamed
  * over the target. A reader never sees a half-written image, and a failed write leaves an
- * existing file untouched. On POSIX file systems a replaced file keeps its permissions and a new one
+ * existing file untouched; temporary files that a killed process left next to the target (older
+ * than an hour) are removed by the next write to it. On POSIX file systems a replaced file keeps its permissions and a new one
  * gets the usual ones (rw-rw-rw- less the umask), as if written in place.
  *
  * <pre>{@code
@@ -115,6 +121,7 @@ public final class ImageFiles {
         if (dir == null || !Files.isDirectory(dir)) {
             throw new NoSuchFileException(String.valueOf(dir), null, "cannot write " + file + ": no such folder");
         }
+        removeStaleTemporaries(dir, target);
         Path tmp = createTemp(dir, target);
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
@@ -132,6 +139,40 @@ public final class ImageFiles {
             Files.deleteIfExists(tmp);
         }
         return file;
+    }
+
+    /**
+     * How old a temporary file of a write to the same target must be to count as left behind by a
+     * killed process: writing an image takes milliseconds to seconds, so an hour-old one is stale.
+     */
+    static final Duration STALE_TEMPORARY_AGE = Duration.ofHours(1);
+
+    /**
+     * Deletes {@code .NAME.<digits>.tmp} files of earlier writes to {@code target} that a killed
+     * process left behind (older than {@link #STALE_TEMPORARY_AGE}: a younger one may belong to a
+     * write in progress). Best effort: a failure leaves them.
+     */
+    private static void removeStaleTemporaries(Path dir, Path target) {
+        String prefix = "." + target.getFileName() + ".";
+        Instant limit = Instant.now().minus(STALE_TEMPORARY_AGE);
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, p -> {
+            String n = p.getFileName().toString();
+            return n.startsWith(prefix) && n.endsWith(".tmp")
+                    && n.substring(prefix.length(), n.length() - ".tmp".length()).chars().allMatch(Character::isDigit);
+        })) {
+            for (Path p : s) {
+                try {
+                    if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
+                            && Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(limit)) {
+                        Files.deleteIfExists(p);
+                    }
+                } catch (IOException e) {
+                    // best effort
+                }
+            }
+        } catch (IOException | DirectoryIteratorException e) {
+            // best effort: an unreadable folder will fail the write itself, with a clear message
+        }
     }
 
     /**

@@ -21,6 +21,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -108,6 +110,120 @@ class FluxPipelineTest {
         assertThat(calls).isEmpty();
     }
 
+    /**
+     * A token cancelled while a step's transformer forward is about to run stops inside the
+     * forward, before its first block (not at the next step), frees everything, and the next
+     * generation with a fresh token gives the usual image.
+     */
+    @Test
+    void cancellationStopsInsideTheTransformerWithinOneBlockAndThePipelineStaysUsable() {
+        RgbImage expected = flux.generate("a fox", quick().steps(3).build()).image();
+        long before = NativeMemory.livePointers();
+        Cancellation stop = new Cancellation();
+        List<StepProgress> calls = new ArrayList<>();
+        // timestep.1 is recorded in step 2 right before the transformer forward: the next
+        // cancellation point is the transformer's first block.
+        PipelineTrace cancelInStep2 = (name, t) -> {
+            if (name.equals("timestep.1")) {
+                stop.cancel("user request");
+            }
+        };
+        assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).cancellation(stop).trace(cancelInStep2)
+                .progressListener(calls::add).build()))
+                .isInstanceOf(CancellationException.class)
+                .hasMessage("generation cancelled in denoising step 2 of 3, before transformer double block 1 of 2:"
+                        + " user request");
+        assertThat(calls).as("step 1 ran, step 2 did not finish").hasSize(1);
+        assertThat(NativeMemory.livePointers()).isLessThanOrEqualTo(before);
+
+        // The same token stays cancelled: a later call stops before any work.
+        assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).cancellation(stop).build()))
+                .isInstanceOf(CancellationException.class).hasMessageContaining("before it started");
+        // A fresh token: the usual image.
+        assertThat(flux.generate("a fox", quick().steps(3).cancellation(new Cancellation()).build()).image())
+                .isEqualTo(expected);
+    }
+
+    @Test
+    void cancellationStopsInsideTheTextEncoders() {
+        for (String[] c : new String[][] {{"clip_input_ids", "in prompt encoding, before CLIP text encoder layer 1 of 1"},
+                {"t5_input_ids", "in prompt encoding, before T5 encoder layer 1 of 2"}}) {
+            Cancellation stop = new Cancellation();
+            PipelineTrace trace = (name, t) -> {
+                if (name.equals(c[0])) {
+                    stop.cancel();
+                }
+            };
+            assertThatThrownBy(() -> flux.generate("a fox", quick().cancellation(stop).trace(trace).build()))
+                    .isInstanceOf(CancellationException.class).hasMessage("generation cancelled " + c[1]);
+        }
+        assertThat(flux.generate("a fox", quick().build()).images()).hasSize(1);
+    }
+
+    /**
+     * Interrupting the generating thread cancels the generation (within one block), with or
+     * without a token; the interrupt status stays set.
+     */
+    @Test
+    void anInterruptCancelsTheGenerationAndStaysSet() throws Exception {
+        RgbImage expected = flux.generate("a fox", quick().steps(3).build()).image();
+        PipelineTrace interruptInStep2 = (name, t) -> {
+            if (name.equals("timestep.1")) {
+                Thread.currentThread().interrupt();
+            }
+        };
+        try {
+            assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).trace(interruptInStep2).build()))
+                    .isInstanceOf(CancellationException.class)
+                    .hasMessage("generation cancelled in denoising step 2 of 3, before transformer double block 1 of 2:"
+                            + " the generating thread was interrupted");
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+            // Still interrupted: the next call stops at once.
+            assertThatThrownBy(() -> flux.generate("a fox", quick().build()))
+                    .isInstanceOf(CancellationException.class).hasMessageContaining("before it started");
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(flux.generate("a fox", quick().steps(3).build()).image()).isEqualTo(expected);
+
+        // From another thread, as Future.cancel(true) does on an executor.
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            CountDownLatch started = new CountDownLatch(1);
+            AtomicBoolean interruptSent = new AtomicBoolean();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            CountDownLatch finished = new CountDownLatch(1);
+            Future<?> run = pool.submit(() -> {
+                try {
+                    flux.generate("a fox", quick().steps(3).trace((name, t) -> {
+                        if (name.equals("timestep.1")) {
+                            started.countDown();
+                            while (!interruptSent.get()) {
+                                Thread.onSpinWait(); // not interruptible: the pipeline must notice
+                            }
+                        }
+                    }).build());
+                } catch (Throwable e) {
+                    failure.set(e);
+                } finally {
+                    finished.countDown();
+                }
+            });
+            await(started);
+            run.cancel(true);
+            interruptSent.set(true);
+            await(finished);
+            assertThat(failure.get()).isInstanceOf(CancellationException.class)
+                    .hasMessageContaining("in denoising step 2 of 3, before transformer double block 1 of 2")
+                    .hasMessageEndingWith("the generating thread was interrupted");
+            // the pool thread is reusable (the executor clears the interrupt) and so is the pipeline
+            assertThat(pool.submit(() -> flux.generate("a fox", quick().steps(3).build()).image()).get(60, TimeUnit.SECONDS))
+                    .isEqualTo(expected);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     @Test
     void aFailingListenerEndsTheGenerationAndThePipelineStaysUsable() {
         assertThatThrownBy(() -> flux.generate("a fox", quick().progressListener(p -> {
@@ -179,6 +295,22 @@ class FluxPipelineTest {
         assertThat(r.warnings().get(1)).startsWith("The following part of your input was truncated because"
                 + " `max_sequence_length` is set to  8 tokens: [");
         assertThat(r.images()).hasSize(1);
+    }
+
+    /** A 10 KB prompt: the warnings quote the removed text abbreviated, not 9 KB of it. */
+    @Test
+    void truncationWarningsAbbreviateALongRemovedText() {
+        String longPrompt = String.join(" ", Collections.nCopies(1500, "red fox"));
+        GenerationResult r = flux.generate(longPrompt, quick().build());
+        assertThat(r.warnings()).hasSize(2);
+        for (String w : r.warnings()) {
+            assertThat(w.length()).as(w).isLessThan(500);
+            assertThat(w).containsPattern("\\.\\.\\. \\(\\d+ more characters\\)\\]$");
+        }
+        // short removed parts are quoted in full
+        assertThat(FluxPipeline.abbreviated(List.of("a b", "c"))).isEqualTo("[a b, c]");
+        String cut = FluxPipeline.abbreviated(List.of("x".repeat(FluxPipeline.MAX_QUOTED_CHARS + 5)));
+        assertThat(cut).isEqualTo("[" + "x".repeat(FluxPipeline.MAX_QUOTED_CHARS) + "... (5 more characters)]");
     }
 
     @Test

@@ -13,6 +13,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
@@ -34,6 +37,25 @@ class ImageFilesTest {
             }
         }
         return new RgbImage(w, h, rgb);
+    }
+
+    /** Temporary files a killed process left next to the target are removed by the next write to it. */
+    @Test
+    void staleTemporaryFilesOfTheSameTargetAreRemoved() throws IOException {
+        Path stale = Files.writeString(dir.resolve(".x.png.123456789.tmp"), "half an image");
+        Path fresh = Files.writeString(dir.resolve(".x.png.987654321.tmp"), "a write in progress");
+        Path other = Files.writeString(dir.resolve(".y.png.123456789.tmp"), "another target's");
+        Path notOurs = Files.writeString(dir.resolve(".x.png.notes.tmp"), "not a temporary image");
+        FileTime old = FileTime.from(Instant.now().minus(ImageFiles.STALE_TEMPORARY_AGE).minusSeconds(60));
+        for (Path p : List.of(stale, other, notOurs)) {
+            Files.setLastModifiedTime(p, old);
+        }
+        ImageFiles.save(gradient(8, 8), dir.resolve("x.png"));
+        assertThat(stale).doesNotExist();
+        assertThat(fresh).exists();
+        assertThat(other).exists();
+        assertThat(notOurs).exists();
+        assertThat(dir.resolve("x.png")).exists();
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.github.flux4j.core.clip;
 
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
+import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -140,7 +141,9 @@ public final class ClipTextModel extends LoadedModel {
         try (NoGradGuard noGrad = Torch.noGrad(); PointerScope scope = new PointerScope()) {
             Tensor ids = inputIds.to(device().toTorch(), ScalarType.Long);
             Tensor h = embeddings.forward(ids);
-            for (ClipEncoderLayer layer : layers) {
+            for (int i = 0; i < layers.size(); i++) {
+                CancellationPoints.reached("CLIP text encoder layer", i, layers.size());
+                ClipEncoderLayer layer = layers.get(i);
                 Tensor previous = h;
                 h = Scopes.scoped(() -> layer.forward(previous)); // the layer's temporaries are freed
                 scope.detach(previous);                            // and so is its input

@@ -2,6 +2,7 @@ package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
+import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -187,7 +188,9 @@ public final class T5EncoderModel extends LoadedModel {
             bias = torch.where(keep, bias, new Scalar(lowest(Torch.dtype(bias))));
         }
         PointerScope scope = PointerScope.getInnerScope();
-        for (T5Block block : blocks) {
+        for (int i = 0; i < blocks.size(); i++) {
+            CancellationPoints.reached("T5 encoder layer", i, blocks.size());
+            T5Block block = blocks.get(i);
             Tensor previous = h;
             Tensor positionBias = bias;
             h = Scopes.scoped(() -> block.forward(previous, positionBias)); // the block's temporaries are freed

@@ -3,6 +3,7 @@ package io.github.flux4j.core.text;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.json.JsonErrors;
 import io.github.flux4j.core.weights.WeightException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -39,7 +40,7 @@ public record HfConfig(Map<String, Object> values, String where) {
             Map<String, Object> map = JSON.readValue(file.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
             return new HfConfig(map, file.toString());
         } catch (JsonProcessingException e) {
-            throw new WeightException(file + " is not a JSON object: " + e.getOriginalMessage(), e);
+            throw new WeightException(file + " is not a JSON object: " + JsonErrors.describe(e), e);
         }
     }
 

@@ -3,11 +3,13 @@ package io.github.flux4j.core.torch;
 import io.github.flux4j.core.doctor.NativesCheck;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Optional;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch_cuda;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -122,11 +124,23 @@ public record FluxDevice(Kind kind, int index) {
         return CudaProbe.AVAILABLE;
     }
 
+    /**
+     * Why CUDA is not usable, in a user's words, or empty when it is: "this build has LibTorch's
+     * CPU natives only (the CUDA classes are not on the classpath)", "the CUDA natives did not load:
+     * ..." (a missing system library), or "the CUDA driver reports no device". Computed once,
+     * with {@link #cudaAvailable()}.
+     */
+    public static Optional<String> cudaUnavailableReason() {
+        return Optional.ofNullable(CudaProbe.REASON);
+    }
+
     /** Lazy holder, so that the (slow, noisy) native probe runs only when someone asks. */
     private static final class CudaProbe {
-        static final boolean AVAILABLE = probe();
+        static final @Nullable String REASON = probe();
+        static final boolean AVAILABLE = REASON == null;
 
-        private static boolean probe() {
+        /** null when usable, else why not. */
+        private static @Nullable String probe() {
             try {
                 Torch.init();
                 // With the GPU natives, say at once what is missing (driver, GPU, libraries) rather
@@ -136,13 +150,25 @@ public record FluxDevice(Kind kind, int index) {
                 Loader.load(torch_cuda.class);
                 boolean available = torch.cuda_is_available();
                 LOG.debug("CUDA natives loaded; cuda_is_available={}", available);
-                return available;
+                return available ? null : "the CUDA driver reports no device (no NVIDIA GPU, or no driver)";
             } catch (LinkageError | RuntimeException e) {
-                // UnsatisfiedLinkError (CPU natives, no libcudart), NoClassDefFoundError (no cuda
-                // classes jar), ExceptionInInitializerError: all mean "no usable CUDA here".
+                // UnsatisfiedLinkError (CPU natives, no libcudart), NoClassDefFoundError or
+                // TypeNotPresentException (no cuda classes jar: the CPU build),
+                // ExceptionInInitializerError: all mean "no usable CUDA here".
                 LOG.debug("CUDA not available: {}", e.toString());
-                return false;
+                return reason(e);
             }
+        }
+
+        private static String reason(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof TypeNotPresentException || t instanceof ClassNotFoundException
+                        || t instanceof NoClassDefFoundError) {
+                    return "this build has LibTorch's CPU natives only (the CUDA classes are not on the classpath)";
+                }
+            }
+            String message = e.getMessage();
+            return "the CUDA natives did not load: " + (message == null || message.isBlank() ? e.toString() : message.strip());
         }
     }
 }

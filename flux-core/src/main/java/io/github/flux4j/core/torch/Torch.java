@@ -43,24 +43,37 @@ public final class Torch {
     private Torch() {
     }
 
-    private static boolean loaded;
+    private static volatile boolean initialised;
 
     /**
      * Loads the LibTorch natives now (about half a second warm, more on the first run when JavaCPP
-     * extracts them), rather than inside the first tensor operation. Idempotent.
+     * extracts them), rather than inside the first tensor operation, and applies flux4j's
+     * process-wide settings. Idempotent; every model loader calls it.
      *
      * <p>First it checks the natives on the class path ({@link NativesCheck#beforeTorchLoads()}):
      * exactly one LibTorch natives jar, JavaCPP's and OpenBLAS's natives, and for the GPU natives the
-     * CUDA libraries they link, preloading those of {@code FLUX4J_CUDA_LIBS}. Every model constructor
-     * calls this, so the first LibTorch use of the library goes through it.
+     * CUDA libraries they link, preloading those of {@code FLUX4J_CUDA_LIBS}.
+     *
+     * <p>The one setting: NNPACK is switched off ({@code setUserEnabledNNPACK(false)}). LibTorch
+     * asks NNPACK about every CPU convolution (the VAE's); on CPUs NNPACK does not support (many
+     * VMs, AMD EPYC among them) each of those calls printed {@code Could not initialize NNPACK!
+     * Reason: Unsupported hardware.} on standard error, 12-34 times per generation, in the middle
+     * of the progress bar, and then used LibTorch's other convolution kernels anyway. Off, those
+     * same kernels run (identical images) and nothing is printed.
      *
      * @throws IllegalStateException if the natives cannot load, naming each problem and its fix
      */
-    public static synchronized void init() {
-        if (!loaded) {
-            NativesCheck.beforeTorchLoads();
-            Loader.load(torch.class);
-            loaded = true;
+    public static void init() {
+        if (initialised) {
+            return;
+        }
+        synchronized (Torch.class) {
+            if (!initialised) {
+                NativesCheck.beforeTorchLoads();
+                Loader.load(torch.class);
+                torch.globalContext().setUserEnabledNNPACK(false);
+                initialised = true;
+            }
         }
     }
 

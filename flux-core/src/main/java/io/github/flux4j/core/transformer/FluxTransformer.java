@@ -2,6 +2,7 @@ package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.nn.WeightExpansion;
+import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -43,7 +44,8 @@ import org.jspecify.annotations.Nullable;
  * norm scales) and frees them in {@link #close()}. Each forward runs in its own
  * {@link org.bytedeco.javacpp.PointerScope}: temporaries are freed when it returns and only the
  * result survives, owned by the caller's scope (or the caller, without one). The weights are
- * never modified after loading.
+ * never modified after loading. A forward can be stopped between blocks by a check installed with
+ * {@link CancellationPoints} (the pipeline's cancellation); it then frees what it made and throws.
  */
 public final class FluxTransformer extends LoadedModel {
     private final FluxConfig config;
@@ -205,6 +207,7 @@ public final class FluxTransformer extends LoadedModel {
         Tensor[] owned = new Tensor[0];
         try {
             for (int i = 0; i < doubleBlocks.size(); i++) {
+                CancellationPoints.reached("transformer double block", i, doubleBlocks.size());
                 Tensor[] out;
                 try (PointerScope blockScope = new PointerScope()) {
                     out = doubleBlocks.get(i).forward(img, txt, vec, pe);
@@ -223,6 +226,7 @@ public final class FluxTransformer extends LoadedModel {
             release(owned);
             owned = new Tensor[0];
             for (int i = 0; i < singleBlocks.size(); i++) {
+                CancellationPoints.reached("transformer single block", i, singleBlocks.size());
                 Tensor next;
                 try (PointerScope blockScope = new PointerScope()) {
                     next = singleBlocks.get(i).forward(x, vec, pe).retainReference();

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,10 +41,21 @@ final class Decoder {
 
     /** {@code [B, latent, h, w] -> [B, out_channels, 8h, 8w]} (for four levels), in the caller's scope. */
     Tensor forward(Tensor z) {
+        CancellationPoints.reached("the VAE decoder");
         Tensor h = Steps.owned(() -> convIn.forward(z));
-        h = Steps.replace(h, midBlock::forward);
-        for (UpDecoderBlock2D up : upBlocks) {
-            h = Steps.replace(h, up::forward);
+        // Cancellation points between the stages (each takes seconds at 1024x1024 on a CPU); the
+        // check runs inside replace, which closes the previous activation whatever happens.
+        h = Steps.replace(h, x -> {
+            CancellationPoints.reached("the VAE mid block");
+            return midBlock.forward(x);
+        });
+        for (int i = 0; i < upBlocks.size(); i++) {
+            UpDecoderBlock2D up = upBlocks.get(i);
+            int index = i;
+            h = Steps.replace(h, x -> {
+                CancellationPoints.reached("VAE up block", index, upBlocks.size());
+                return up.forward(x);
+            });
         }
         h = Steps.replace(h, convNormOut::forward);
         h = Steps.replace(h, torch::silu);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -168,7 +169,7 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new SafetensorsFormatException(path, "header is not valid JSON: " + e.getOriginalMessage(), e);
+            throw new SafetensorsFormatException(path, "header is not valid JSON: " + JsonErrors.describe(e), e);
         }
         if (root == null || !root.isObject()) {
             throw new SafetensorsFormatException(path, "header is not a JSON object");

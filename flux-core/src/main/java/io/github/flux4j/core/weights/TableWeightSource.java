@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -121,7 +122,7 @@ public abstract class TableWeightSource<T> implements WeightSource {
         try {
             return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
         } catch (JsonProcessingException e) {
-            throw new WeightException(cfg + " is not a JSON object: " + e.getOriginalMessage(), e);
+            throw new WeightException(cfg + " is not a JSON object: " + JsonErrors.describe(e), e);
         }
     }
 
@@ -213,7 +214,7 @@ public abstract class TableWeightSource<T> implements WeightSource {
         try {
             root = JSON.readTree(index.toFile());
         } catch (JsonProcessingException e) {
-            throw new WeightException(index + " is not valid JSON: " + e.getOriginalMessage(), e);
+            throw new WeightException(index + " is not valid JSON: " + JsonErrors.describe(e), e);
         }
         JsonNode map = root == null ? null : root.get("weight_map");
         if (map == null || !map.isObject()) {

@@ -62,10 +62,26 @@ class FluxDeviceTest {
     void cudaProbeNeverThrowsAndIsStable() {
         boolean first = FluxDevice.cudaAvailable();
         assertThat(FluxDevice.cudaAvailable()).isEqualTo(first);
+        // a reason exactly when CUDA is not usable
+        assertThat(FluxDevice.cudaUnavailableReason().isPresent()).isEqualTo(!first);
+        if (!first && !isGpuBuild()) {
+            assertThat(FluxDevice.cudaUnavailableReason()).hasValue(
+                    "this build has LibTorch's CPU natives only (the CUDA classes are not on the classpath)");
+        }
         if (!first) {
             // CPU natives (the default build): the helpers that need CUDA are harmless no-ops.
             Torch.preferCudnnAttention(FluxDevice.cpu());
             Torch.emptyCudaCache();
+        }
+    }
+
+    /** Whether the CUDA classes (org.bytedeco:cuda, the -Pcuda build) are on the classpath. */
+    private static boolean isGpuBuild() {
+        try {
+            Class.forName("org.bytedeco.cuda.presets.cudart", false, FluxDeviceTest.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException e) {
+            return false;
         }
     }
 }

@@ -14,6 +14,19 @@ import org.junit.jupiter.api.Test;
 
 class TorchTest {
 
+    /**
+     * NNPACK is off after init: on CPUs it does not support, every CPU convolution printed
+     * "Could not initialize NNPACK! Reason: Unsupported hardware." (flux-examples' FluxCliProcessTest
+     * checks a whole generation's standard error).
+     */
+    @Test
+    void initSwitchesNnpackOff() {
+        Torch.init();
+        assertThat(torch.globalContext().userEnabledNNPACK()).isFalse();
+        Torch.init(); // idempotent
+        assertThat(torch.globalContext().userEnabledNNPACK()).isFalse();
+    }
+
     @Test
     void dtypeIsComparableWithEquals() {
         Torch.init();

@@ -7,13 +7,14 @@ import io.github.flux4j.gguf.GgufValue;
 import io.github.flux4j.gguf.GgufWriter;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -24,7 +25,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
@@ -78,6 +81,12 @@ public final class DemoModel {
     public static final String MANIFEST = "MANIFEST.sha256";
     /** Environment variable naming flux4j's cache folder (default {@code $XDG_CACHE_HOME/flux4j} or {@code ~/.cache/flux4j}). */
     public static final String CACHE_ENV = "FLUX4J_CACHE";
+
+    /** Temporary folders: {@code .demo-v<VERSION>.<random>.tmp}. */
+    private static final String TEMP_PREFIX = ".demo-v" + VERSION + ".";
+    private static final String TEMP_SUFFIX = ".tmp";
+    /** One lock per lock file in this JVM: {@link FileChannel#lock()} throws if the JVM already holds it. */
+    private static final ConcurrentHashMap<Path, ReentrantLock> LOCKS = new ConcurrentHashMap<>();
 
     private static final String RESOURCES = "/io/github/flux4j/examples/demo/model/";
     /** The files copied from resources, relative to the base-model folder. */
@@ -135,37 +144,97 @@ public final class DemoModel {
 
     /**
      * The demo model in {@code cacheDir/demo-v<VERSION>}: used as is when its manifest matches
-     * its files, otherwise (re)generated. Generation writes a hidden temporary folder next to it
-     * and renames it into place, so concurrent callers never see a half-written model.
+     * its files, otherwise (re)generated. Safe across threads and processes sharing the cache:
+     * generation holds a lock ({@code .demo-v<VERSION>.lock}: an OS file lock, plus a JVM-wide one,
+     * since a file lock does not exclude the threads of its own process), looks again once it has
+     * the lock (another caller may have finished the model meanwhile: then that one is used, never
+     * deleted), writes a hidden temporary folder next to it and renames it into place, so nobody
+     * sees a half-written model. Temporary folders left by an interrupted or killed run
+     * ({@code .demo-v<VERSION>.*.tmp}) are removed by the next generation: under the lock none is in use.
      *
      * @throws IOException if the folder cannot be written
      */
+    @SuppressWarnings("try") // the file lock is held for its effect only
     public static DemoModel ensureIn(Path cacheDir) throws IOException {
-        Path dir = cacheDir.toAbsolutePath().resolve("demo-v" + VERSION);
+        Path cache = cacheDir.toAbsolutePath();
+        Path dir = cache.resolve("demo-v" + VERSION);
+        Path lockFile = cache.resolve(".demo-v" + VERSION + ".lock");
+        ReentrantLock inProcess = LOCKS.computeIfAbsent(lockFile.normalize(), k -> new ReentrantLock());
         if (isComplete(dir)) {
+            sweepIfIdle(cache, lockFile, inProcess);
             return new DemoModel(dir);
         }
-        Files.createDirectories(cacheDir.toAbsolutePath());
-        Path temp = cacheDir.toAbsolutePath().resolve(".demo-v" + VERSION + "."
-                + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".tmp");
+        Files.createDirectories(cache);
         try {
-            write(temp);
-            if (Files.exists(dir)) {
-                // Incomplete or damaged (isComplete said no): replace it.
-                deleteTree(dir);
+            inProcess.lockInterruptibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while another thread generates the demo model in " + cache);
+        }
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = channel.lock()) {
+            if (isComplete(dir)) {
+                return new DemoModel(dir); // made by another thread or process while we waited
             }
+            removeStaleTemporaries(cache);
+            Path temp = cache.resolve(TEMP_PREFIX + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36)
+                    + TEMP_SUFFIX);
             try {
-                Files.move(temp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException e) {
-                // Another process got there first; its copy is as good as ours.
-                if (!isComplete(dir)) {
-                    throw e;
+                write(temp);
+                if (Files.exists(dir)) {
+                    // Incomplete or damaged (isComplete said no, under the lock): replace it.
+                    deleteTree(dir);
                 }
+                Files.move(temp, dir, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                deleteTree(temp);
             }
         } finally {
-            deleteTree(temp);
+            inProcess.unlock();
         }
         return new DemoModel(dir);
+    }
+
+    /**
+     * With a complete model: removes the temporary folders of killed runs if there are any and
+     * nobody is generating (the locks are free); never waits.
+     */
+    private static void sweepIfIdle(Path cache, Path lockFile, ReentrantLock inProcess) {
+        try (Stream<Path> s = Files.list(cache)) {
+            if (s.noneMatch(p -> p.getFileName().toString().startsWith(TEMP_PREFIX)
+                    && p.getFileName().toString().endsWith(TEMP_SUFFIX))) {
+                return;
+            }
+        } catch (IOException e) {
+            return;
+        }
+        if (!inProcess.tryLock()) {
+            return;
+        }
+        try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = channel.tryLock()) {
+            if (lock != null) {
+                removeStaleTemporaries(cache);
+            }
+        } catch (IOException e) {
+            // a read-only cache or a lock the file system does not support: the leftovers stay
+        } finally {
+            inProcess.unlock();
+        }
+    }
+
+    /** Deletes the temporary folders of earlier, interrupted generations (call under the lock). */
+    private static void removeStaleTemporaries(Path cache) throws IOException {
+        List<Path> stale;
+        try (Stream<Path> s = Files.list(cache)) {
+            stale = s.filter(p -> {
+                String n = p.getFileName().toString();
+                return n.startsWith(TEMP_PREFIX) && n.endsWith(TEMP_SUFFIX);
+            }).toList();
+        }
+        for (Path p : stale) {
+            deleteTree(p);
+        }
     }
 
     /**

@@ -64,7 +64,7 @@ import picocli.CommandLine.Parameters;
  *
  * <p>CLI: {@code synthetic-flux-gguf [--config dev|schnell|tiny] [--type Q8_0] [--depth D --single S] OUT.gguf}.
  */
-@Command(name = "synthetic-flux-gguf", mixinStandardHelpOptions = true, version = "synthetic-flux-gguf (flux4j)",
+@Command(name = "synthetic-flux-gguf", mixinStandardHelpOptions = true, versionProvider = io.github.flux4j.examples.FluxVersion.class,
         description = "Writes a FLUX transformer GGUF with random weights and FLUX.1's tensor names, shapes and types.")
 public final class SyntheticFluxGguf implements Callable<Integer> {
 

@@ -20,7 +20,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,14 +66,65 @@ class DemoModelTest {
         long modified = Files.getLastModifiedTime(gguf).toMillis();
         assertThat(DemoModel.ensureIn(dir).transformer()).isEqualTo(gguf);
         assertThat(Files.getLastModifiedTime(gguf).toMillis()).isEqualTo(modified);
-        // no temporary folders left behind
+        // no temporary folders left behind (the lock file stays: deleting it could let two processes lock two files)
         try (var s = Files.list(dir)) {
-            assertThat(s.map(p -> p.getFileName().toString())).containsExactly("demo-v" + DemoModel.VERSION);
+            assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("demo-v" + DemoModel.VERSION,
+                    ".demo-v" + DemoModel.VERSION + ".lock");
         }
         // a damaged file is noticed and the model regenerated
         Files.write(m.baseModel().resolve("vae/diffusion_pytorch_model.safetensors"), new byte[] {1, 2, 3});
         DemoModel again = DemoModel.ensureIn(dir);
         assertThat(Files.size(again.baseModel().resolve("vae/diffusion_pytorch_model.safetensors"))).isGreaterThan(3);
+    }
+
+    /**
+     * Several threads preparing the demo model in one empty cache at once: all succeed, and the
+     * model is generated once (before the lock, late finishers deleted and replaced the folder an
+     * earlier one had just completed and handed out).
+     */
+    @Test
+    void concurrentCallersInOneEmptyCacheAllSucceedWithOneModel() throws Exception {
+        int n = 4;
+        CyclicBarrier start = new CyclicBarrier(n);
+        ExecutorService pool = Executors.newFixedThreadPool(n);
+        try {
+            List<Future<Object>> runs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                runs.add(pool.submit(() -> {
+                    start.await();
+                    DemoModel m = DemoModel.ensureIn(dir);
+                    // what a caller does next: use the files at once
+                    assertThat(DemoModel.find(dir)).as("complete right after ensureIn returned").isPresent();
+                    return Files.readAttributes(m.transformer(), BasicFileAttributes.class).fileKey();
+                }));
+            }
+            Set<Object> files = new HashSet<>();
+            for (Future<Object> r : runs) {
+                files.add(r.get(120, TimeUnit.SECONDS));
+            }
+            assertThat(files).as("one generated model, never replaced").hasSize(1);
+        } finally {
+            pool.shutdownNow();
+        }
+        try (var s = Files.list(dir)) {
+            assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("demo-v" + DemoModel.VERSION,
+                    ".demo-v" + DemoModel.VERSION + ".lock");
+        }
+    }
+
+    /** Temporary folders of killed runs are removed by the next call, whether it generates or not. */
+    @Test
+    void staleTemporaryFoldersAreSwept() throws IOException {
+        Path stale = Files.createDirectories(dir.resolve(".demo-v" + DemoModel.VERSION + ".k1ll3d.tmp/tiny-flux-demo"));
+        Files.writeString(stale.resolve("model_index.json"), "{");
+        DemoModel.ensureIn(dir);
+        assertThat(dir.resolve(".demo-v" + DemoModel.VERSION + ".k1ll3d.tmp")).doesNotExist();
+
+        Path again = Files.createDirectories(dir.resolve(".demo-v" + DemoModel.VERSION + ".4g41n.tmp"));
+        Path unrelated = Files.createDirectories(dir.resolve("mine.tmp"));
+        DemoModel.ensureIn(dir); // complete already: sweeps without regenerating
+        assertThat(again).doesNotExist();
+        assertThat(unrelated).exists();
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.github.flux4j.pipeline.model;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.json.JsonErrors;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerSchedulerConfig;
 import io.github.flux4j.pipeline.scheduler.SchedulerConfigException;
 import java.io.IOException;
@@ -364,7 +365,7 @@ public final class FluxModelFolder {
                 configs.put(c, node);
             }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            problems.add(c.folder() + "/" + name + ": not valid JSON: " + e.getOriginalMessage());
+            problems.add(c.folder() + "/" + name + ": not valid JSON: " + JsonErrors.describe(e));
         }
     }
 
@@ -408,7 +409,7 @@ public final class FluxModelFolder {
         try {
             root = JSON.readTree(index.toFile());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            problems.add(name + ": not valid JSON: " + e.getOriginalMessage());
+            problems.add(name + ": not valid JSON: " + JsonErrors.describe(e));
             return List.of();
         }
         JsonNode map = root == null ? null : root.get("weight_map");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -125,7 +126,7 @@ public record FlowMatchEulerSchedulerConfig(
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new SchedulerConfigException(source + ": not valid JSON: " + e.getOriginalMessage(), e);
+            throw new SchedulerConfigException(source + ": not valid JSON: " + JsonErrors.describe(e), e);
         }
         if (root == null || !root.isObject()) {
             throw new SchedulerConfigException(source + ": expected a JSON object");

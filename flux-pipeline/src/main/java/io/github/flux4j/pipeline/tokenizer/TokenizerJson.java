@@ -3,6 +3,7 @@ package io.github.flux4j.pipeline.tokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.json.JsonErrors;
 import io.github.flux4j.pipeline.tokenizer.bpe.BpeModel;
 import io.github.flux4j.pipeline.tokenizer.bpe.ByteLevel;
 import io.github.flux4j.pipeline.tokenizer.engine.AddedToken;
@@ -82,7 +83,7 @@ final class TokenizerJson {
         try {
             return MAPPER.readTree(bytes);
         } catch (JsonProcessingException e) {
-            throw new TokenizerFormatException(file, "invalid JSON: " + e.getOriginalMessage(), e);
+            throw new TokenizerFormatException(file, "invalid JSON: " + JsonErrors.describe(e), e);
         }
     }
 
