@@ -46,9 +46,11 @@ import org.w3c.dom.NodeList;
  *   <li>both blocks (a wrong mix): resolves both; when the {@code -gpu} jar is there, running it
  *       fails at once with the "Both LibTorch natives jars" message.</li>
  * </ul>
- * One offline Maven run ({@code compile dependency:tree}) does all four; a few seconds.
+ * One offline Maven run ({@code compile dependency:tree}) does all four; a few seconds. It runs
+ * with failsafe, after {@code package}, when every plugin the offline build needs (the dependency
+ * plugin included) has been resolved by this build.
  */
-class NativesBlocksTest {
+class NativesBlocksIT {
     private static final String APP = """
             package consumer;
 
