@@ -51,9 +51,9 @@ class FluxPipelineOutOfMemoryTest {
                 assertThat(e.getMessage()).contains("during denoising (step " + step + " of 3)");
             } else {
                 assertThat(e.step()).isEmpty();
-                assertThat(e.getMessage()).contains("during " + stage.description() + " of 48x32 images, batch 2");
+                assertThat(e.getMessage()).contains("during " + stage.description() + " of 32x48 images, batch 2");
             }
-            assertThat(e.request()).isEqualTo(new FluxOutOfMemoryException.Request(48, 32, 1, 2, 3, 16, false,
+            assertThat(e.request()).isEqualTo(new FluxOutOfMemoryException.Request(32, 48, 1, 2, 3, 16, false,
                     FluxDevice.cpu(), ComputeDtype.F32, Offload.NONE));
             assertThat(e.getCause()).hasMessage(FluxOutOfMemoryExceptionTest.CUDA_OOM);
             // Usable afterwards, and unchanged.

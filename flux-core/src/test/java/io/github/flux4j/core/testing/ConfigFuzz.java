@@ -23,7 +23,7 @@ public final class ConfigFuzz {
      * Random mutants per config, after the systematic ones ({@link Mutator#everyKeyHostile}); a
      * mutant whose configuration differs builds the model, which keeps the count down.
      */
-    public static final int MUTANTS = Integer.getInteger("fuzz.mutants", 1000);
+    public static final int MUTANTS = Integer.getInteger("fuzz.mutants", 700);
 
     private ConfigFuzz() {
     }

@@ -244,7 +244,12 @@ final class TokenizerJson {
         }
         Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
         for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
-            vocab.put(e.getKey(), e.getValue().asInt());
+            JsonNode id = e.getValue();
+            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
+                throw new IllegalArgumentException("BPE vocab: token \"" + e.getKey() + "\" has id " + id
+                        + ", not a non-negative 32-bit integer");
+            }
+            vocab.put(e.getKey(), id.intValue());
         }
         List<String[]> merges = new ArrayList<>();
         JsonNode mergesNode = m.get("merges");

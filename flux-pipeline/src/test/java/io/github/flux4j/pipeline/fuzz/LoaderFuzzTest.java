@@ -50,7 +50,7 @@ class LoaderFuzzTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void clipTokenizerJson() throws IOException {
         Path p = dir.resolve("tokenizer.json");
-        fuzzJson("clip tokenizer.json", TOKENIZERS.resolve("clip/tokenizer.json"), 0xC1L, 1500, p,
+        fuzzJson("clip tokenizer.json", TOKENIZERS.resolve("clip/tokenizer.json"), 0xC1L, 1000, p,
                 m -> use(ClipTokenizer.fromTokenizerJson(p)), tokenizerError(p));
     }
 
@@ -58,7 +58,7 @@ class LoaderFuzzTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void t5TokenizerJson() throws IOException {
         Path p = dir.resolve("tokenizer.json");
-        fuzzJson("t5 tokenizer.json", TOKENIZERS.resolve("t5/tokenizer.json"), 0x75L, 600, p,
+        fuzzJson("t5 tokenizer.json", TOKENIZERS.resolve("t5/tokenizer.json"), 0x75L, 400, p,
                 m -> use(T5Tokenizer.fromTokenizerJson(p)), tokenizerError(p));
     }
 
@@ -82,7 +82,7 @@ class LoaderFuzzTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void modelIndexJson() throws IOException {
         Path p = dir.resolve(ModelIndex.FILE_NAME);
-        fuzzJson(ModelIndex.FILE_NAME, PIPELINE.resolve(ModelIndex.FILE_NAME), 0x1DL, 3000, p, m -> {
+        fuzzJson(ModelIndex.FILE_NAME, PIPELINE.resolve(ModelIndex.FILE_NAME), 0x1DL, 2000, p, m -> {
             ModelIndex index = ModelIndex.read(p);
             assertThat(index.pipelineClass()).isNotNull();
             index.components().forEach((k, v) -> assertThat(v.library()).isNotNull());
@@ -93,9 +93,11 @@ class LoaderFuzzTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void schedulerConfigJson() throws IOException {
         Path p = dir.resolve("scheduler_config.json");
-        fuzzJson("scheduler_config.json", PIPELINE.resolve("scheduler/scheduler_config.json"), 0x5CL, 3000, p, m -> {
-            FlowMatchEulerScheduler s = new FlowMatchEulerScheduler(FlowMatchEulerSchedulerConfig.read(p));
-            for (long tokens : new long[] {4, 4096, 16384}) {
+        fuzzJson("scheduler_config.json", PIPELINE.resolve("scheduler/scheduler_config.json"), 0x5CL, 2000, p, m -> {
+            FlowMatchEulerSchedulerConfig c = FlowMatchEulerSchedulerConfig.read(p);
+            FlowMatchEulerScheduler s = new FlowMatchEulerScheduler(c);
+            // Within [base_image_seq_len, max_image_seq_len], where mu lies between the configured shifts.
+            for (long tokens : new long[] {c.baseImageSeqLen(), c.maxImageSeqLen()}) {
                 Schedule schedule = s.fluxSchedule(28, tokens);
                 for (int i = 0; i < 28; i++) {
                     assertThat(schedule.timestep(i)).as("timestep %d", i).isFinite();
