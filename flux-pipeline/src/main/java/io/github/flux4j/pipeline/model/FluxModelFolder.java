@@ -61,6 +61,9 @@ public final class FluxModelFolder {
     private static final String T5_GGUF_HINT = " (or use a T5 GGUF file, FluxPipeline.Builder.t5Gguf; the folder"
             + " opens without T5's weights with FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL)";
 
+    /** The most resolution levels a VAE may have: scale factor up to 2^9 (FLUX: 4 levels, 8). */
+    private static final int MAX_VAE_LEVELS = 10;
+
     private final Path root;
     private final String source;
     private final ModelIndex modelIndex;
@@ -296,6 +299,10 @@ public final class FluxModelFolder {
             if (blocks == null || !blocks.isArray() || blocks.isEmpty()) {
                 problems.add("vae/config.json: block_out_channels must be a non-empty array (it sets the VAE scale"
                         + " factor), got " + blocks);
+            } else if (blocks.size() > MAX_VAE_LEVELS) {
+                // 1 << 31 and beyond would wrap around; no VAE has more than a handful of levels.
+                problems.add("vae/config.json: block_out_channels has " + blocks.size() + " entries, more than "
+                        + MAX_VAE_LEVELS + " (the VAE scale factor 2^(entries - 1) would be absurd)");
             } else {
                 scale = 1 << (blocks.size() - 1); // FluxPipeline: 2 ** (len(block_out_channels) - 1)
             }
