@@ -48,13 +48,23 @@ public final class ConfigFuzz {
     /** As {@link #run(String, Path, long, FolderLoader)} with {@code mutants} random mutants. */
     public static FuzzRunner.Report run(String resource, Path folder, long seed, int mutants, FolderLoader loader)
             throws IOException {
+        return run(resource, folder, "config.json", seed, mutants, loader);
+    }
+
+    /**
+     * As {@link #run(String, Path, long, int, FolderLoader)} for another JSON file of the folder
+     * (such as {@code model.safetensors.index.json}).
+     */
+    public static FuzzRunner.Report run(String resource, Path folder, String fileName, long seed, int mutants,
+                                        FolderLoader loader) throws IOException {
         byte[] text;
         try (InputStream in = Objects.requireNonNull(ConfigFuzz.class.getResourceAsStream(resource), resource)) {
             text = in.readAllBytes();
         }
         JsonNode json = Mutator.parse(text);
         Mutator mutator = new Mutator(seed);
-        Path config = folder.resolve("config.json");
+        Path config = folder.resolve(fileName);
+        Files.deleteIfExists(config); // a link to the seed in a linkedCopy: never write through it
         String where = folder.toString();
         // LibTorch's one-time start-up (seconds) must not count against a case's time bound.
         Torch.init();
@@ -76,10 +86,15 @@ public final class ConfigFuzz {
 
     /** Links {@code target}'s files other than {@code config.json} into a new folder {@code dir/name}. */
     public static Path linkedCopy(Path target, Path dir, String name) throws IOException {
+        return linkedCopy(target, dir, name, "config.json");
+    }
+
+    /** Links {@code target}'s files other than {@code except} into a new folder {@code dir/name}. */
+    public static Path linkedCopy(Path target, Path dir, String name, String except) throws IOException {
         Path folder = Files.createDirectories(dir.resolve(name));
         try (var files = Files.list(target)) {
             for (Path f : (Iterable<Path>) files::iterator) {
-                if (!f.getFileName().toString().equals("config.json")) {
+                if (!f.getFileName().toString().equals(except)) {
                     Files.createSymbolicLink(folder.resolve(f.getFileName()), f.toAbsolutePath());
                 }
             }

@@ -77,6 +77,23 @@ class ConfigJsonFuzzTest {
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void shardIndex() throws IOException {
+        Path folder = ConfigFuzz.linkedCopy(ConfigFuzz.resourceFolder("/reference/text/t5"), dir, "t5-index",
+                TransformersWeightSource.INDEX);
+        ConfigFuzz.run("/reference/text/t5/" + TransformersWeightSource.INDEX, folder, TransformersWeightSource.INDEX,
+                0x1D5L, ConfigFuzz.MUTANTS, f -> {
+                    try (WeightSource s = TransformersWeightSource.open(f)) {
+                        for (WeightInfo t : s.tensors()) {
+                            if (s.read(t).remaining() != t.byteSize()) {
+                                throw new AssertionError(t.name());
+                            }
+                        }
+                    }
+                });
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void vaeConfig() throws IOException {
         Path folder = ConfigFuzz.linkedCopy(ConfigFuzz.resourceFolder("/reference/vae/tiny-vae"), dir, "vae");
         Path seedFile = ConfigFuzz.resourceFolder("/reference/vae/tiny-vae/config.json");

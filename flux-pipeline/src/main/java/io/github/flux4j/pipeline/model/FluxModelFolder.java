@@ -396,7 +396,7 @@ public final class FluxModelFolder {
             JsonNode f = e.getValue();
             // A plain file name of this folder: the index must not reach elsewhere.
             if (!f.isTextual() || f.asText().isEmpty() || f.asText().contains("/") || f.asText().contains("\\")
-                    || f.asText().equals("..") || f.asText().equals(".")) {
+                    || f.asText().indexOf('\0') >= 0 || f.asText().equals("..") || f.asText().equals(".")) {
                 problems.add(name + ": weight_map['" + e.getKey() + "'] must be a file name in the same folder, got "
                         + f);
                 return List.of();
