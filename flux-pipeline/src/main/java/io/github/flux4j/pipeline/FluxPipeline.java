@@ -94,8 +94,8 @@ import org.slf4j.LoggerFactory;
  * from another thread with a {@link Cancellation}; it then throws {@link CancellationException}
  * within one denoising step, and the pipeline stays usable. Running out of device memory throws a
  * {@link FluxOutOfMemoryException} naming the stage, the sizes and what to try, after the call's
- * tensors were freed and the CUDA cache emptied: the pipeline stays usable then too. Every temporary tensor is freed when a
- * step or the call ends; the images are plain Java objects. {@link #close()} frees every model;
+ * tensors were freed and the CUDA cache emptied: the pipeline stays usable then too. Every
+ * temporary tensor is freed when a step or the call ends; the images are plain Java objects. {@link #close()} frees every model;
  * the pipeline owns all of them, a transformer passed to the builder included.
  */
 public final class FluxPipeline implements AutoCloseable {
