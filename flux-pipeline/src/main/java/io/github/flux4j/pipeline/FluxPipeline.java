@@ -99,8 +99,11 @@ import org.slf4j.LoggerFactory;
  * {@link #generate} calls are serialised (one at a time per pipeline). A generation can be stopped
  * from another thread with a {@link Cancellation}, or by interrupting the generating thread; it
  * then throws {@link CancellationException} within one transformer block (one text-encoder layer,
- * one VAE stage), and the pipeline stays usable. Every temporary tensor is freed when a
- * step or the call ends; the images are plain Java objects. {@link #close()} frees every model;
+ * one VAE stage), and the pipeline stays usable. Running out of device memory throws a
+ * {@link FluxOutOfMemoryException} naming the stage, the sizes and what to try, after the call's
+ * tensors were freed and the CUDA cache emptied: the pipeline stays usable then too. Every
+ * temporary tensor is freed when a step or the call ends; the images are plain Java objects.
+ * {@link #close()} frees every model;
  * the pipeline owns all of them, a transformer passed to the builder included.
  */
 public final class FluxPipeline implements AutoCloseable {
@@ -168,10 +171,22 @@ public final class FluxPipeline implements AutoCloseable {
      * @throws CancellationException    if the options' {@link Cancellation} was cancelled or the
      *                                  calling thread was interrupted (before or during the call;
      *                                  its interrupt status stays set)
+     * @throws FluxOutOfMemoryException if the device ran out of memory (naming the stage, the sizes and
+     *                                  what to try); the pipeline stays usable
      * @throws IllegalStateException    if the pipeline is closed
      */
-    @SuppressWarnings("try") // the guard and the scopes are opened for their effect only (docs/memory.md)
     public synchronized GenerationResult generate(List<String> prompts, GenerationOptions options) {
+        OutOfMemoryGuard oom = new OutOfMemoryGuard();
+        try {
+            return generate(prompts, options, oom);
+        } catch (RuntimeException e) {
+            // Here the call's scopes are closed and the models are back where they live.
+            throw oom.translate(e);
+        }
+    }
+
+    @SuppressWarnings("try") // the guard and the scopes are opened for their effect only (docs/memory.md)
+    private GenerationResult generate(List<String> prompts, GenerationOptions options, OutOfMemoryGuard oom) {
         Objects.requireNonNull(options, "options");
         if (closed) {
             throw new IllegalStateException("FluxPipeline is closed");
@@ -215,6 +230,8 @@ public final class FluxPipeline implements AutoCloseable {
         int steps = options.steps().orElse(defaultSteps());
         int maxSeq = options.maxSequenceLength();
         NoiseSeed seed = options.noiseSeed(batch);
+        oom.request(new FluxOutOfMemoryException.Request(geometry.imageWidth(), geometry.imageHeight(), ps.size(),
+                perPrompt, steps, maxSeq, options.tiledDecode(), device, dtype, offload));
 
         checkStop(cancel, "before it started");
         long textNanos;
@@ -232,6 +249,7 @@ public final class FluxPipeline implements AutoCloseable {
 
             // 1. encode_prompt: CLIP pooled output, T5 hidden states, zero text ids.
             long t0 = System.nanoTime();
+            oom.enter(FluxOutOfMemoryException.Stage.TEXT_ENCODING_CLIP);
             offloader.use(clip);
             int clipLength = clipTokenizer.modelMaxLength();
             EncodedBatch clipIds = clipTokenizer.encodePadded(ps, clipLength);
@@ -247,6 +265,7 @@ public final class FluxPipeline implements AutoCloseable {
             trace.record("pooled_prompt_embeds", pooled);
             checkStop(cancel, "after the CLIP text encoder");
 
+            oom.enter(FluxOutOfMemoryException.Stage.TEXT_ENCODING_T5);
             offloader.use(t5);
             EncodedBatch t5Ids = t5Tokenizer.encodePadded(ps, maxSeq);
             if (t5Ids.anyTruncated()) {
@@ -266,6 +285,7 @@ public final class FluxPipeline implements AutoCloseable {
             checkStop(cancel, "after the T5 text encoder");
 
             // 2. prepare_latents, the schedule and the guidance vector.
+            oom.enter(FluxOutOfMemoryException.Stage.PREPARING_LATENTS);
             PreparedLatents prepared = FluxLatents.prepare(geometry, batch, st, dev, seed);
             trace.record("latents.initial", prepared.latents());
             trace.record("img_ids", prepared.imageIds());
@@ -277,6 +297,7 @@ public final class FluxPipeline implements AutoCloseable {
                         new TensorOptions(ScalarType.Float).device(new DeviceOptional(dev)));
                 trace.record("guidance", guidance);
             }
+            oom.step(0); // moving the transformer in is part of the first step's memory
             offloader.use(transformer);
 
             // 3. The denoising loop: one scope per step; only the new latents survive it.
@@ -287,6 +308,7 @@ public final class FluxPipeline implements AutoCloseable {
                     checkStop(cancel, "before denoising step " + (i + 1) + " of " + steps);
                     stage[0] = "in denoising step " + (i + 1) + " of " + steps;
                     long s0 = System.nanoTime();
+                    oom.step(i);
                     Tensor next;
                     try (PointerScope step = new PointerScope()) {
                         Tensor t = schedule.transformerTimestep(i, batch, st, dev);
@@ -317,6 +339,7 @@ public final class FluxPipeline implements AutoCloseable {
 
                 // 4. Unpack, unscale, decode, postprocess.
                 long d0 = System.nanoTime();
+                oom.enter(FluxOutOfMemoryException.Stage.VAE_DECODING);
                 offloader.use(vae);
                 Tensor unpacked = FluxLatents.unpack(latents, geometry);
                 Tensor decoded = vae.decodeLatents(unpacked, options.tiledDecode());

@@ -71,15 +71,19 @@ public record HfConfig(Map<String, Object> values, String where) {
     /**
      * The integer {@code key}, or {@code fallback} when absent or null.
      *
-     * @throws WeightException if present but not an integer
+     * @throws WeightException if present but not an integer, or outside the {@code int} range
      */
     public int getInt(String key, int fallback) {
         Object v = values.get(key);
         if (v == null) {
             return fallback;
         }
-        if (v instanceof Integer || v instanceof Long || v instanceof Short) {
-            return Math.toIntExact(((Number) v).longValue());
+        if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof java.math.BigInteger) {
+            java.math.BigInteger b = new java.math.BigInteger(v.toString());
+            if (b.bitLength() < 32) {
+                return b.intValue();
+            }
+            throw new WeightException(where + ": \"" + key + "\" is " + v + ", outside the 32-bit integer range");
         }
         throw new WeightException(where + ": \"" + key + "\" must be an integer, got " + v);
     }
@@ -87,7 +91,7 @@ public record HfConfig(Map<String, Object> values, String where) {
     /**
      * The number {@code key}, or {@code fallback} when absent or null.
      *
-     * @throws WeightException if present but not a number
+     * @throws WeightException if present but not a finite number
      */
     public double getDouble(String key, double fallback) {
         Object v = values.get(key);
@@ -95,7 +99,11 @@ public record HfConfig(Map<String, Object> values, String where) {
             return fallback;
         }
         if (v instanceof Number n) {
-            return n.doubleValue();
+            double d = n.doubleValue();
+            if (!Double.isFinite(d)) { // 1e999 parses as infinity
+                throw new WeightException(where + ": \"" + key + "\" must be a finite number, got " + v);
+            }
+            return d;
         }
         throw new WeightException(where + ": \"" + key + "\" must be a number, got " + v);
     }

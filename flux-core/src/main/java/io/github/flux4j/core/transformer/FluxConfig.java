@@ -223,12 +223,18 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
     }
 
     private static Optional<List<Integer>> axesFromConfig(WeightSource source) {
-        Map<String, Object> config = source.config();
-        if (config.get("axes_dims_rope") instanceof List<?> list && !list.isEmpty()
-                && list.stream().allMatch(Number.class::isInstance)) {
+        Object value = source.config().get("axes_dims_rope");
+        if (value == null) {
+            return Optional.empty();
+        }
+        // Present but unusable is an error, not a silent fall-back to FLUX.1's axes.
+        if (value instanceof List<?> list && !list.isEmpty() && list.stream().allMatch(
+                o -> (o instanceof Integer || o instanceof Long) && ((Number) o).longValue() > 0
+                        && ((Number) o).longValue() <= Integer.MAX_VALUE)) {
             return Optional.of(list.stream().map(o -> ((Number) o).intValue()).toList());
         }
-        return Optional.empty();
+        throw new WeightException(source.path() + " config.json: axes_dims_rope must be a non-empty list of positive"
+                + " integers, got " + value);
     }
 
     /** A copy with another number of double and single blocks (for tests and partial models). */

@@ -180,7 +180,13 @@ public abstract class TableWeightSource<T> implements WeightSource {
                 Map<String, String> weightMap = readWeightMap(index);
                 Map<String, SafetensorsFile> shards = new LinkedHashMap<>();
                 for (String shard : new LinkedHashSet<>(weightMap.values())) {
-                    Path shardPath = dir.resolve(shard).normalize();
+                    Path shardPath;
+                    try {
+                        shardPath = dir.resolve(shard).normalize();
+                    } catch (java.nio.file.InvalidPathException e) { // a NUL character, say
+                        throw new WeightException(index + ": shard name '" + shard + "' is not a file name: "
+                                + e.getReason(), e);
+                    }
                     if (shard.isEmpty() || !shardPath.startsWith(dir.normalize())) {
                         throw new WeightException(index + ": shard name '" + shard + "' points outside the folder");
                     }

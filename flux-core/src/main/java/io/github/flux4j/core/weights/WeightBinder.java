@@ -108,6 +108,15 @@ public final class WeightBinder {
         WeightBinder check = new WeightBinder(source, options, true, List.of());
         try (PointerScope scope = new PointerScope()) {
             factory.apply(check.root());
+        } catch (TooManyMissing e) {
+            // A configuration asking for far more tensors than the source holds (a config.json
+            // saying 2147483647 layers, say) would otherwise build placeholders for ever.
+            List<WeightBindingException.Problem> first = new ArrayList<>(check.problems.subList(0, 20));
+            first.add(new WeightBindingException.Problem(WeightBindingException.Kind.MISSING, "...",
+                    "and more: the configuration asks for over " + check.problems.size() + " tensors the source does"
+                            + " not have, while it holds " + source.tensors().size() + " in all (a config.json that"
+                            + " does not describe these weights?)"));
+            throw new WeightBindingException(source.path(), what, first);
         }
         List<WeightBindingException.Problem> problems = new ArrayList<>(check.problems);
         List<WeightInfo> leftovers = source.tensors().stream().filter(t -> !check.used.contains(t.name())).toList();
@@ -204,6 +213,24 @@ public final class WeightBinder {
 
     private void problem(WeightBindingException.Kind kind, String name, String detail) {
         problems.add(new WeightBindingException.Problem(kind, name, detail));
+        if (checking && problems.size() > source.tensors().size() + MISSING_SLACK) {
+            throw new TooManyMissing();
+        }
+    }
+
+    /**
+     * More problems than the source has tensors, plus this: the configuration cannot be the
+     * source's, and the check stops instead of visiting every tensor a corrupt size asks for.
+     */
+    private static final int MISSING_SLACK = 64;
+
+    /** Stops a check run that cannot succeed (see {@link #MISSING_SLACK}). */
+    private static final class TooManyMissing extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        TooManyMissing() {
+            super(null, null, false, false);
+        }
     }
 
     WeightExpansion expansion() {

@@ -108,6 +108,25 @@ class WeightBinderTest {
     }
 
     @Test
+    void aCheckAskingForFarMoreTensorsThanTheSourceHoldsStopsEarly() throws IOException {
+        try (WeightSource src = WeightSource.open(file(true, new long[] {2}))) {
+            int held = src.tensors().size();
+            // As a model built from a config.json saying 2147483647 layers: the check must not visit them all.
+            assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a deep toy", w -> {
+                for (int i = 0; i < Integer.MAX_VALUE; i++) {
+                    w.at("layers").at(i).tensor("weight", 2);
+                }
+                return null;
+            })).isInstanceOfSatisfying(WeightBindingException.class, e -> {
+                assertThat(e.problems()).hasSize(21);
+                assertThat(e.problems().get(0).name()).isEqualTo("layers.0.weight");
+                assertThat(e.getMessage()).contains("does not fit a deep toy", "and more: the configuration asks for over "
+                        + (held + 65) + " tensors the source does not have, while it holds " + held + " in all");
+            });
+        }
+    }
+
+    @Test
     void placeholdersRefuseToRunAndTensorsCannotBeBoundTwice() throws IOException {
         try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
             assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {

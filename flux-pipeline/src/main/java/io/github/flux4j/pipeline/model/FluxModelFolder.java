@@ -62,6 +62,9 @@ public final class FluxModelFolder {
     private static final String T5_GGUF_HINT = " (or use a T5 GGUF file, FluxPipeline.Builder.t5Gguf; the folder"
             + " opens without T5's weights with FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL)";
 
+    /** The most resolution levels a VAE may have: scale factor up to 2^9 (FLUX: 4 levels, 8). */
+    private static final int MAX_VAE_LEVELS = 10;
+
     private final Path root;
     private final String source;
     private final ModelIndex modelIndex;
@@ -329,6 +332,10 @@ public final class FluxModelFolder {
             if (blocks == null || !blocks.isArray() || blocks.isEmpty()) {
                 problems.add("vae/config.json: block_out_channels must be a non-empty array (it sets the VAE scale"
                         + " factor), got " + blocks);
+            } else if (blocks.size() > MAX_VAE_LEVELS) {
+                // 1 << 31 and beyond would wrap around; no VAE has more than a handful of levels.
+                problems.add("vae/config.json: block_out_channels has " + blocks.size() + " entries, more than "
+                        + MAX_VAE_LEVELS + " (the VAE scale factor 2^(entries - 1) would be absurd)");
             } else {
                 scale = 1 << (blocks.size() - 1); // FluxPipeline: 2 ** (len(block_out_channels) - 1)
             }
@@ -422,7 +429,7 @@ public final class FluxModelFolder {
             JsonNode f = e.getValue();
             // A plain file name of this folder: the index must not reach elsewhere.
             if (!f.isTextual() || f.asText().isEmpty() || f.asText().contains("/") || f.asText().contains("\\")
-                    || f.asText().equals("..") || f.asText().equals(".")) {
+                    || f.asText().indexOf('\0') >= 0 || f.asText().equals("..") || f.asText().equals(".")) {
                 problems.add(name + ": weight_map['" + e.getKey() + "'] must be a file name in the same folder, got "
                         + f);
                 return List.of();

@@ -64,7 +64,13 @@ public record ModelIndex(String pipelineClass, @Nullable String diffusersVersion
      * @throws ModelFolderException naming the file and entry if the content is malformed
      */
     public static ModelIndex read(Path file) throws IOException {
-        return parse(Files.readString(file), file.toString());
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new ModelFolderException(file + ": not valid JSON: the file is not UTF-8 text", e);
+        }
+        return parse(text, file.toString());
     }
 
     /**

@@ -50,6 +50,11 @@ public record FlowMatchEulerSchedulerConfig(
         @Nullable Double shiftTerminal,
         TimeShiftType timeShiftType) {
 
+    /** The largest static {@code shift} accepted: larger ones overflow the float32 schedule. */
+    public static final double MAX_STATIC_SHIFT = 1e4;
+    /** The largest {@code |base_shift|} and {@code |max_shift|} accepted ({@code exp(mu)} stays finite in float32). */
+    public static final double MAX_DYNAMIC_SHIFT = 20;
+
     /** The class diffusers instantiates from this configuration. */
     public static final String CLASS_NAME = "FlowMatchEulerDiscreteScheduler";
 
@@ -71,12 +76,14 @@ public record FlowMatchEulerSchedulerConfig(
         if (numTrainTimesteps <= 0) {
             throw new SchedulerConfigException("num_train_timesteps must be positive, got " + numTrainTimesteps);
         }
-        if (!(shift > 0) || Double.isInfinite(shift)) {
-            throw new SchedulerConfigException("shift must be a positive finite number, got " + shift);
+        // The schedule is computed in float32 as diffusers does; beyond these bounds it overflows
+        // to infinities and NaNs (FLUX uses shift 1 or 3, base/max shift 0.5 and 1.15).
+        if (!(shift > 0) || !(shift <= MAX_STATIC_SHIFT)) {
+            throw new SchedulerConfigException("shift must be in (0, " + MAX_STATIC_SHIFT + "], got " + shift);
         }
-        if (!Double.isFinite(baseShift) || !Double.isFinite(maxShift)) {
-            throw new SchedulerConfigException(
-                    "base_shift and max_shift must be finite, got " + baseShift + " and " + maxShift);
+        if (!(Math.abs(baseShift) <= MAX_DYNAMIC_SHIFT) || !(Math.abs(maxShift) <= MAX_DYNAMIC_SHIFT)) {
+            throw new SchedulerConfigException("base_shift and max_shift must be in [-" + MAX_DYNAMIC_SHIFT + ", "
+                    + MAX_DYNAMIC_SHIFT + "] (exp(mu) is computed in float32), got " + baseShift + " and " + maxShift);
         }
         if (baseImageSeqLen <= 0 || maxImageSeqLen <= baseImageSeqLen) {
             throw new SchedulerConfigException("need 0 < base_image_seq_len < max_image_seq_len (calculate_shift "
@@ -112,7 +119,13 @@ public record FlowMatchEulerSchedulerConfig(
      * @throws SchedulerConfigException naming the file and field if the content is not usable
      */
     public static FlowMatchEulerSchedulerConfig read(Path file) throws IOException {
-        return parse(Files.readString(file), file.toString());
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new SchedulerConfigException(file + ": not valid JSON: the file is not UTF-8 text", e);
+        }
+        return parse(text, file.toString());
     }
 
     /**

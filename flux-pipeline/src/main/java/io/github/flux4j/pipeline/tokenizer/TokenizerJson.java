@@ -48,7 +48,8 @@ final class TokenizerJson {
         if (modelNode == null || !modelNode.isObject()) {
             throw new TokenizerFormatException(file, "no \"model\" object: not a tokenizers tokenizer.json");
         }
-        this.modelType = text(modelNode, "type", "");
+        JsonNode typeNode = modelNode.get("type");
+        this.modelType = typeNode != null && typeNode.isTextual() ? typeNode.textValue() : String.valueOf(typeNode);
         if (!modelType.equals(expectedModel)) {
             throw new TokenizerFormatException(file, "unsupported model type \"" + modelType + "\" (expected \""
                     + expectedModel + "\")");
@@ -63,10 +64,22 @@ final class TokenizerJson {
             postProcessor(root.get("post_processor"), pre, post);
             this.prefix = pre.stream().mapToInt(Integer::intValue).toArray();
             this.suffix = post.stream().mapToInt(Integer::intValue).toArray();
+            for (int id : post.isEmpty() ? pre : concat(pre, post)) {
+                if (model.idToToken(id) == null && addedTokens.stream().noneMatch(t -> t.id() == id)) {
+                    throw new IllegalArgumentException("post_processor adds the id " + id
+                            + ", which is neither in the vocabulary nor an added token");
+                }
+            }
             this.decoder = decoder(root.get("decoder"));
-        } catch (IllegalArgumentException | NullPointerException | ClassCastException e) {
+        } catch (IllegalArgumentException e) {
             throw new TokenizerFormatException(file, String.valueOf(e.getMessage()), e);
         }
+    }
+
+    private static List<Integer> concat(List<Integer> a, List<Integer> b) {
+        List<Integer> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     /** Reads {@code file}, whose model must be of type {@code expectedModel} ("BPE" or "Unigram"). */
@@ -87,14 +100,55 @@ final class TokenizerJson {
         }
     }
 
+    // Typed reads: a value of the wrong type is an IllegalArgumentException naming the field
+    // (reported as a TokenizerFormatException naming the file), never a coercion or an NPE.
+
     private static String text(JsonNode node, String field, String dflt) {
         JsonNode v = node.get(field);
-        return v == null || v.isNull() ? dflt : v.asText();
+        if (v == null || v.isNull()) {
+            return dflt;
+        }
+        if (!v.isTextual()) {
+            throw new IllegalArgumentException("\"" + field + "\" must be a string, got " + v);
+        }
+        return v.textValue();
     }
 
     private static boolean bool(JsonNode node, String field, boolean dflt) {
         JsonNode v = node.get(field);
-        return v == null || v.isNull() ? dflt : v.asBoolean();
+        if (v == null || v.isNull()) {
+            return dflt;
+        }
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException("\"" + field + "\" must be true or false, got " + v);
+        }
+        return v.booleanValue();
+    }
+
+    /** A required array field. */
+    private static JsonNode array(JsonNode node, String field, String what) {
+        JsonNode v = node.get(field);
+        if (v == null || !v.isArray()) {
+            throw new IllegalArgumentException(what + ": \"" + field + "\" must be an array, got " + v);
+        }
+        return v;
+    }
+
+    /** A token id: a non-negative 32-bit integer. */
+    private static int id(@Nullable JsonNode v, String what) {
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToInt() || v.intValue() < 0) {
+            throw new IllegalArgumentException(what + " must be a non-negative 32-bit integer id, got " + v);
+        }
+        return v.intValue();
+    }
+
+    /** A pattern ({@code {"String": ...}} or {@code {"Regex": ...}}) part: its text. */
+    private static String patternText(JsonNode pattern, String kind) {
+        JsonNode v = pattern.get(kind);
+        if (!v.isTextual()) {
+            throw new IllegalArgumentException("pattern " + kind + " must be a string, got " + v);
+        }
+        return v.textValue();
     }
 
     private static String type(JsonNode node, String what) {
@@ -110,11 +164,15 @@ final class TokenizerJson {
         if (array == null || array.isNull()) {
             return out;
         }
+        if (!array.isArray()) {
+            throw new IllegalArgumentException("\"added_tokens\" must be an array, got " + array);
+        }
         for (JsonNode t : array) {
-            if (!t.has("id") || !t.has("content")) {
-                throw new IllegalArgumentException("added token without \"id\" or \"content\": " + t);
+            if (!t.isObject() || !t.has("id") || !t.has("content") || !t.get("content").isTextual()
+                    || t.get("content").textValue().isEmpty()) {
+                throw new IllegalArgumentException("added token without an \"id\" or a non-empty \"content\" string: " + t);
             }
-            out.add(new AddedToken(t.get("id").asInt(), t.get("content").asText(), bool(t, "single_word", false),
+            out.add(new AddedToken(id(t.get("id"), "added token id"), t.get("content").textValue(), bool(t, "single_word", false),
                     bool(t, "lstrip", false), bool(t, "rstrip", false), bool(t, "normalized", true),
                     bool(t, "special", false)));
         }
@@ -129,7 +187,7 @@ final class TokenizerJson {
         switch (type) {
             case "Sequence": {
                 List<Normalizer> steps = new ArrayList<>();
-                for (JsonNode s : n.get("normalizers")) {
+                for (JsonNode s : array(n, "normalizers", "Sequence normalizer")) {
                     Normalizer step = normalizer(s);
                     if (step != null) {
                         steps.add(step);
@@ -148,10 +206,10 @@ final class TokenizerJson {
                 JsonNode p = n.get("pattern");
                 String content = text(n, "content", "");
                 if (p != null && p.has("Regex")) {
-                    return Normalizers.replaceRegex(p.get("Regex").asText(), content);
+                    return Normalizers.replaceRegex(patternText(p, "Regex"), content);
                 }
                 if (p != null && p.has("String")) {
-                    return Normalizers.replaceString(p.get("String").asText(), content);
+                    return Normalizers.replaceString(patternText(p, "String"), content);
                 }
                 throw new IllegalArgumentException("Replace normalizer without a String or Regex pattern");
             }
@@ -181,7 +239,7 @@ final class TokenizerJson {
         switch (type) {
             case "Sequence": {
                 List<PreTokenizer> steps = new ArrayList<>();
-                for (JsonNode s : n.get("pretokenizers")) {
+                for (JsonNode s : array(n, "pretokenizers", "Sequence pre_tokenizer")) {
                     PreTokenizer step = preTokenizer(s);
                     if (step != null) {
                         steps.add(step);
@@ -198,10 +256,10 @@ final class TokenizerJson {
                 PreTokenizers.Behavior behavior = PreTokenizers.Behavior.parse(text(n, "behavior", ""));
                 boolean invert = bool(n, "invert", false);
                 if (p != null && p.has("Regex")) {
-                    return PreTokenizers.regexSplit(p.get("Regex").asText(), behavior, invert);
+                    return PreTokenizers.regexSplit(patternText(p, "Regex"), behavior, invert);
                 }
                 if (p != null && p.has("String")) {
-                    return PreTokenizers.stringSplit(p.get("String").asText(), behavior, invert);
+                    return PreTokenizers.stringSplit(patternText(p, "String"), behavior, invert);
                 }
                 throw new IllegalArgumentException("Split pre-tokenizer without a String or Regex pattern");
             }
@@ -220,7 +278,7 @@ final class TokenizerJson {
 
     /** tokenizers: add_prefix_space=false forces "never"; otherwise prepend_scheme, default "always". */
     private static PreTokenizers.PrependScheme prependScheme(JsonNode n) {
-        if (n.has("add_prefix_space") && !n.get("add_prefix_space").isNull() && !n.get("add_prefix_space").asBoolean()) {
+        if (!bool(n, "add_prefix_space", true)) {
             return PreTokenizers.PrependScheme.NEVER;
         }
         switch (text(n, "prepend_scheme", "always")) {
@@ -240,24 +298,32 @@ final class TokenizerJson {
             throw new IllegalArgumentException("BPE byte_fallback is not supported");
         }
         JsonNode dropout = m.get("dropout");
-        if (dropout != null && !dropout.isNull() && dropout.asDouble() != 0.0) {
+        if (dropout != null && !dropout.isNull() && (!dropout.isNumber() || dropout.asDouble() != 0.0)) {
             throw new IllegalArgumentException("BPE dropout is not supported");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
         for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
-            vocab.put(e.getKey(), e.getValue().asInt());
+            JsonNode id = e.getValue();
+            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
+                throw new IllegalArgumentException("BPE vocab: token \"" + e.getKey() + "\" has id " + id
+                        + ", not a non-negative 32-bit integer");
+            }
+            vocab.put(e.getKey(), id.intValue());
         }
         List<String[]> merges = new ArrayList<>();
         JsonNode mergesNode = m.get("merges");
-        if (mergesNode != null) {
+        if (mergesNode != null && !mergesNode.isNull()) {
+            if (!mergesNode.isArray()) {
+                throw new IllegalArgumentException("BPE \"merges\" must be an array, got " + mergesNode);
+            }
             int i = 0;
             for (JsonNode merge : mergesNode) {
                 i++;
                 String[] pair;
                 if (merge.isTextual()) {
                     pair = merge.asText().split(" ", -1);
-                } else if (merge.isArray() && merge.size() == 2) {
-                    pair = new String[] {merge.get(0).asText(), merge.get(1).asText()};
+                } else if (merge.isArray() && merge.size() == 2 && merge.get(0).isTextual() && merge.get(1).isTextual()) {
+                    pair = new String[] {merge.get(0).textValue(), merge.get(1).textValue()};
                 } else {
                     pair = new String[0];
                 }
@@ -296,9 +362,10 @@ final class TokenizerJson {
         if (unk == null || unk.isNull()) {
             throw new IllegalArgumentException("Unigram model without unk_id");
         }
+        int unkId = id(unk, "Unigram unk_id");
         boolean[] all = new boolean[n];
         java.util.Arrays.fill(all, true);
-        return new UnigramModel(pieces, scores, all, null, unk.asInt(), UnigramModel.minScore(scores), 0.0,
+        return new UnigramModel(pieces, scores, all, null, unkId, UnigramModel.minScore(scores), 0.0,
                 UnigramModel.Flavor.TOKENIZERS);
     }
 
@@ -310,30 +377,35 @@ final class TokenizerJson {
         switch (type) {
             case "RobertaProcessing":
             case "BertProcessing":
-                pre.add(n.get("cls").get(1).asInt());
-                post.add(n.get("sep").get(1).asInt());
+                pre.add(specialId(n, "cls", type));
+                post.add(specialId(n, "sep", type));
                 return;
             case "ByteLevel":
                 return; // offsets only
             case "Sequence":
-                for (JsonNode p : n.get("processors")) {
+                for (JsonNode p : array(n, "processors", "Sequence post_processor")) {
                     postProcessor(p, pre, post);
                 }
                 return;
             case "TemplateProcessing": {
                 JsonNode specials = n.get("special_tokens");
                 boolean seenSequence = false;
-                for (JsonNode piece : n.get("single")) {
+                for (JsonNode piece : array(n, "single", "TemplateProcessing")) {
                     if (piece.has("Sequence")) {
                         seenSequence = true;
                     } else if (piece.has("SpecialToken")) {
-                        String id = piece.get("SpecialToken").get("id").asText();
+                        JsonNode token = piece.get("SpecialToken");
+                        JsonNode idNode = token.get("id");
+                        if (idNode == null || !idNode.isTextual()) {
+                            throw new IllegalArgumentException("TemplateProcessing: SpecialToken without a string \"id\": " + piece);
+                        }
+                        String id = idNode.textValue();
                         JsonNode special = specials == null ? null : specials.get(id);
                         if (special == null || !special.has("ids")) {
                             throw new IllegalArgumentException("TemplateProcessing: special token \"" + id + "\" has no ids");
                         }
-                        for (JsonNode i : special.get("ids")) {
-                            (seenSequence ? post : pre).add(i.asInt());
+                        for (JsonNode i : array(special, "ids", "TemplateProcessing special token \"" + id + "\"")) {
+                            (seenSequence ? post : pre).add(id(i, "TemplateProcessing special token \"" + id + "\" id"));
                         }
                     }
                 }
@@ -342,6 +414,15 @@ final class TokenizerJson {
             default:
                 throw new IllegalArgumentException("unsupported post_processor type \"" + type + "\"");
         }
+    }
+
+    /** {@code "cls": ["<s>", 0]} of a Roberta/Bert post-processor: the id. */
+    private static int specialId(JsonNode n, String field, String type) {
+        JsonNode v = n.get(field);
+        if (v == null || !v.isArray() || v.size() != 2) {
+            throw new IllegalArgumentException(type + ": \"" + field + "\" must be [token, id], got " + v);
+        }
+        return id(v.get(1), type + " " + field + " id");
     }
 
     private static Decoder decoder(@Nullable JsonNode n) {

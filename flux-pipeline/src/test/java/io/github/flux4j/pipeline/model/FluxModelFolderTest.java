@@ -180,6 +180,15 @@ class FluxModelFolderTest {
     }
 
     @Test
+    void refusesAVaeWithAnAbsurdNumberOfLevels() throws IOException {
+        // 33 levels would make the scale factor 1 << 32, which Java wraps around to 1.
+        Path root = FakeFluxFolder.writeFolder(tmp.resolve("m"));
+        Files.writeString(root.resolve("vae/config.json"), "{\"block_out_channels\": [" + "8,".repeat(32) + "8]}");
+        assertThatThrownBy(() -> FluxModelFolder.open(root)).isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining("vae/config.json: block_out_channels has 33 entries, more than 10");
+    }
+
+    @Test
     void resolvesALocalPathOrRefusesNonsense() throws IOException {
         Path root = FakeFluxFolder.writeFolder(tmp.resolve("m"));
         HuggingFaceCache empty = new HuggingFaceCache(tmp.resolve("hub"));

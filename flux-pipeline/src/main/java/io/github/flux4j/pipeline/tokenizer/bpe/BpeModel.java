@@ -21,7 +21,7 @@ public final class BpeModel implements TokenModel {
     private static final int CACHE_MAX_WORD = 256;
 
     private final Map<String, Integer> vocab;
-    private final String[] tokens;
+    private final Map<Integer, String> tokens;
     /** (left id, right id) -> rank << 32 | merged id. */
     private final Map<Long, Long> merges;
     private final String prefix;
@@ -44,15 +44,16 @@ public final class BpeModel implements TokenModel {
     public BpeModel(Map<String, Integer> vocab, List<String[]> merges, String continuingSubwordPrefix,
             String endOfWordSuffix, int unkId, boolean fuseUnk, boolean ignoreMerges) {
         this.vocab = Map.copyOf(vocab);
-        int max = -1;
-        for (int id : vocab.values()) {
+        // A map, not an array indexed by id: ids may have gaps, and a corrupt id of 2^31-1 must not
+        // allocate gigabytes.
+        Map<Integer, String> byId = new HashMap<>(vocab.size() * 2);
+        vocab.forEach((t, id) -> {
             if (id < 0) {
-                throw new IllegalArgumentException("negative token id " + id);
+                throw new IllegalArgumentException("token \"" + t + "\" has the negative id " + id);
             }
-            max = Math.max(max, id);
-        }
-        this.tokens = new String[max + 1];
-        vocab.forEach((t, id) -> tokens[id] = t);
+            byId.putIfAbsent(id, t);
+        });
+        this.tokens = Map.copyOf(byId);
         this.prefix = continuingSubwordPrefix;
         this.suffix = endOfWordSuffix;
         this.unkId = unkId;
@@ -192,7 +193,7 @@ public final class BpeModel implements TokenModel {
 
     @Override
     public @Nullable String idToToken(int id) {
-        return id >= 0 && id < tokens.length ? tokens[id] : null;
+        return tokens.get(id);
     }
 
     @Override
