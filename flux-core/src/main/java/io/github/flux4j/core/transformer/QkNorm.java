@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 
@@ -23,5 +24,11 @@ final class QkNorm {
 
     Tensor key(Tensor k) {
         return FluxMath.rmsNorm(k, keyNorm);
+    }
+
+    /** {@code query_norm.scale}, {@code key_norm.scale}. */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        visitor.accept("query_norm.scale", queryNorm);
+        visitor.accept("key_norm.scale", keyNorm);
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.List;
@@ -39,5 +40,15 @@ final class SelfAttention {
     /** The output projection of this stream's part of the attention result. */
     Tensor proj(Tensor attn) {
         return proj.forward(attn);
+    }
+
+    /** {@code qkv.*} (as its q, k, v row blocks: {@code qkv.0.*} .. {@code qkv.2.*}), {@code norm.*}, {@code proj.*}. */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        for (int i = 0; i < qkv.size(); i++) {
+            String prefix = "qkv." + i + ".";
+            qkv.get(i).forEachParameter((n, t) -> visitor.accept(prefix + n, t));
+        }
+        norm.forEachParameter((n, t) -> visitor.accept("norm." + n, t));
+        proj.forEachParameter((n, t) -> visitor.accept("proj." + n, t));
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
@@ -56,5 +57,19 @@ final class SingleStreamBlock {
             out = out.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));
         }
         return out;
+    }
+
+    /**
+     * Every weight tensor of the block, named relative to {@code single_blocks.N} (block
+     * streaming); {@code linear1} as its four row blocks {@code linear1.0.*} .. {@code linear1.3.*}.
+     */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        for (int i = 0; i < linear1.size(); i++) {
+            String prefix = "linear1." + i + ".";
+            linear1.get(i).forEachParameter((n, t) -> visitor.accept(prefix + n, t));
+        }
+        linear2.forEachParameter((n, t) -> visitor.accept("linear2." + n, t));
+        norm.forEachParameter((n, t) -> visitor.accept("norm." + n, t));
+        modulation.forEachParameter((n, t) -> visitor.accept("modulation." + n, t));
     }
 }
