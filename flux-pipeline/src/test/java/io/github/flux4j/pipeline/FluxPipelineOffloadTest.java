@@ -125,4 +125,36 @@ class FluxPipelineOffloadTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("too small");
         assertThatThrownBy(() -> FluxPipeline.builder().vramBudget(0)).hasMessageContaining("positive");
     }
+
+    @ParameterizedTest
+    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    void onCudaSequentialAndBudgetPlansGiveTheSameImagesWithinTheBudget(ComputeDtype dtype) throws IOException {
+        assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
+        FluxDevice cuda = FluxDevice.cuda(0);
+        GenerationResult none;
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda).build()) {
+            none = p.generate(List.of("a fox", "a city"), options());
+        }
+        long budget;
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda)
+                .offload(Offload.SEQUENTIAL).build()) {
+            for (int i = 0; i < 2; i++) {
+                assertThat(p.generate(List.of("a fox", "a city"), options()).images()).isEqualTo(none.images());
+            }
+            budget = p.memoryPlan().peakBytes() + p.memoryPlan().streamedBytes() / 2;
+        }
+        org.bytedeco.pytorch.global.torch_cuda.getAllocator().emptyCache();
+        org.bytedeco.pytorch.global.torch_cuda.getAllocator().resetPeakStats((byte) 0);
+        long base = CudaStats.allocated();
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda).vramBudget(budget)
+                .build()) {
+            GenerationResult planned = p.generate(List.of("a fox", "a city"), options());
+            if (p.memoryPlan().t5() != io.github.flux4j.pipeline.offload.Placement.HOST) {
+                assertThat(planned.images()).isEqualTo(none.images());
+            } // T5 on the CPU computes with the CPU's kernels: close, not bit-identical
+            long peak = org.bytedeco.pytorch.global.torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes()
+                    .peak();
+            assertThat(peak - base).as(p.describeMemoryPlan()).isLessThanOrEqualTo(budget);
+        }
+    }
 }
