@@ -80,7 +80,7 @@ public final class FluxCli implements Callable<Integer> {
 
     /** Offload modes as the command line spells them. */
     enum OffloadMode {
-        none(Offload.NONE), model(Offload.MODEL);
+        none(Offload.NONE), model(Offload.MODEL), sequential(Offload.SEQUENTIAL);
 
         final Offload offload;
 
@@ -138,8 +138,15 @@ public final class FluxCli implements Callable<Integer> {
     private @Nullable Dtype dtype;
 
     @Option(names = "--offload", paramLabel = "MODE",
-            description = "none (default) or model: keep each model on the CPU except while it runs (less GPU memory).")
+            description = "none (default), model: keep each model on the CPU except while it runs (less GPU memory),"
+                    + " or sequential: also stream the transformer's blocks from pinned CPU memory (least GPU memory).")
     private OffloadMode offload = OffloadMode.none;
+
+    @Option(names = "--vram-budget", paramLabel = "SIZE", converter = ByteSizes.Converter.class,
+            description = "Plan memory for a GPU of SIZE (e.g. 6G, 6GiB, 7.5G, 12000M; G = GiB): per model resident,"
+                    + " offloaded or (T5) on the CPU, per transformer block resident or streamed; prints the plan."
+                    + " Instead of --offload.")
+    private @Nullable Long vramBudget;
 
     @Option(names = "--threads", paramLabel = "N",
             description = "CPU threads for LibTorch's operators (default: one per core; 1 for the demo model).")
@@ -249,15 +256,21 @@ public final class FluxCli implements Callable<Integer> {
             options.seed(seed != null ? seed : new SecureRandom().nextInt(Integer.MAX_VALUE));
 
             long t0 = System.nanoTime();
-            try (FluxPipeline pipeline = FluxPipeline.builder()
+            FluxPipeline.Builder builder = FluxPipeline.builder()
                     .transformer(transformerFile)
                     .baseModel(base)
                     .t5Gguf(t5Gguf)
                     .device(dev)
                     .computeDtype(computeDtype)
-                    .offload(offload.offload)
-                    .build()) {
+                    .offload(offload.offload);
+            if (vramBudget != null) {
+                builder.vramBudget(vramBudget);
+            }
+            try (FluxPipeline pipeline = builder.build()) {
                 Duration load = Duration.ofNanos(System.nanoTime() - t0);
+                if (vramBudget != null || offload != OffloadMode.none) {
+                    out.println(pipeline.describeMemoryPlan());
+                }
                 int totalSteps = steps != null ? steps : pipeline.defaultSteps();
                 CudaMemory.resetPeak(dev);
                 GenerationResult result;
@@ -336,6 +349,10 @@ public final class FluxCli implements Callable<Integer> {
         if (transformer == null && baseModel != null) {
             throw new CommandLine.ParameterException(cl, "--base-model needs --transformer FILE (the transformer's"
                     + " weights, e.g. a GGUF file); with neither, the demo model runs");
+        }
+        if (vramBudget != null && offload != OffloadMode.none) {
+            throw new CommandLine.ParameterException(cl, "--vram-budget and --offload " + offload + " both choose where"
+                    + " the models live; give one");
         }
         if (transformer == null && t5Gguf != null) {
             throw new CommandLine.ParameterException(cl, "--t5-gguf needs --transformer FILE (the demo model has its"
