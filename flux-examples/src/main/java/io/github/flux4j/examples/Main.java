@@ -1,5 +1,6 @@
 package io.github.flux4j.examples;
 
+import io.github.flux4j.examples.tools.SyntheticFluxBase;
 import io.github.flux4j.examples.tools.SyntheticFluxGguf;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +16,9 @@ import picocli.CommandLine.Command;
  *   <li>{@code generate}: text to image ({@link FluxCli}; the demo model when no model is given),</li>
  *   <li>{@code gguf-info}: a GGUF file's metadata and tensors ({@link GgufInfo}),</li>
  *   <li>{@code synthetic-gguf}: a FLUX transformer GGUF with random weights and FLUX.1's names,
- *       shapes and types, for load tests and benchmarks ({@link SyntheticFluxGguf}).</li>
+ *       shapes and types, for load tests and benchmarks ({@link SyntheticFluxGguf}),</li>
+ *   <li>{@code synthetic-base}: a FLUX.1-dev base model folder (CLIP-L, T5-XXL, VAE, tokenizers) with
+ *       random weights and the real layout ({@link SyntheticFluxBase}).</li>
  * </ul>
  * Exit status: that of the command; 2 for a missing or unknown command.
  */
@@ -45,10 +48,13 @@ public final class Main implements Callable<Integer> {
         generate.getCommandSpec().name("generate");
         CommandLine synthetic = new CommandLine(new SyntheticFluxGguf());
         synthetic.getCommandSpec().name("synthetic-gguf");
+        CommandLine base = new CommandLine(new SyntheticFluxBase());
+        base.getCommandSpec().name("synthetic-base");
         CommandLine cmd = new CommandLine(new Main())
                 .addSubcommand(generate)
                 .addSubcommand("gguf-info", new GgufInfo())
-                .addSubcommand(synthetic);
+                .addSubcommand(synthetic)
+                .addSubcommand(base);
         configure(cmd, out, err);
         int status = cmd.execute(args);
         out.flush();
