@@ -107,7 +107,7 @@ public final class FluxCli implements Callable<Integer> {
 
     /** Offload modes as the command line spells them. */
     enum OffloadMode {
-        none(Offload.NONE), model(Offload.MODEL);
+        none(Offload.NONE), model(Offload.MODEL), sequential(Offload.SEQUENTIAL);
 
         final Offload offload;
 
@@ -171,8 +171,15 @@ public final class FluxCli implements Callable<Integer> {
     private @Nullable Dtype dtype;
 
     @Option(names = "--offload", paramLabel = "MODE",
-            description = "none (default) or model: keep each model on the CPU except while it runs (less GPU memory).")
+            description = "none (default), model: keep each model on the CPU except while it runs (less GPU memory),"
+                    + " or sequential: also stream the transformer's blocks from pinned CPU memory (least GPU memory).")
     private OffloadMode offload = OffloadMode.none;
+
+    @Option(names = "--vram-budget", paramLabel = "SIZE", converter = ByteSizes.Converter.class,
+            description = "Plan memory for a GPU of SIZE (e.g. 6G, 6GiB, 7.5G, 12000M; G = GiB): per model resident,"
+                    + " offloaded or (T5) on the CPU, per transformer block resident or streamed; prints the plan."
+                    + " Instead of --offload.")
+    private @Nullable Long vramBudget;
 
     @Option(names = "--threads", paramLabel = "N",
             description = "CPU threads for LibTorch's operators (default: one per core; 1 for the demo model).")
@@ -380,6 +387,9 @@ public final class FluxCli implements Callable<Integer> {
                     .offload(offload.offload)
                     // What the run needs is in the cache after the downloads below: the builder only reads it.
                     .downloads(hub.withOffline(true));
+            if (vramBudget != null) {
+                builder.vramBudget(vramBudget);
+            }
             // Everything to download first, under one progress bar, before any model loads.
             try (DownloadProgress downloads = new DownloadProgress(err, !noProgress)) {
                 builder.transformer(fetch(hub, downloads, "--transformer", transformerSpec));
@@ -390,6 +400,9 @@ public final class FluxCli implements Callable<Integer> {
             }
             try (FluxPipeline pipeline = builder.build()) {
                 Duration load = Duration.ofNanos(System.nanoTime() - t0);
+                if (vramBudget != null || offload != OffloadMode.none) {
+                    out.println(pipeline.describeMemoryPlan());
+                }
                 int totalSteps = steps != null ? steps : pipeline.defaultSteps();
                 CudaMemory.resetPeak(dev);
                 GenerationResult result;
@@ -549,6 +562,10 @@ public final class FluxCli implements Callable<Integer> {
         if (transformer == null && baseModel != null) {
             throw new CommandLine.ParameterException(cl, "--base-model needs --transformer FILE (the transformer's"
                     + " weights, e.g. a GGUF file); with neither, the demo model runs");
+        }
+        if (vramBudget != null && offload != OffloadMode.none) {
+            throw new CommandLine.ParameterException(cl, "--vram-budget and --offload " + offload + " both choose where"
+                    + " the models live; give one");
         }
         if (transformer == null && t5Gguf != null) {
             throw new CommandLine.ParameterException(cl, "--t5-gguf needs --transformer FILE (the demo model has its"

@@ -1,5 +1,6 @@
 package io.github.flux4j.examples;
 
+import io.github.flux4j.examples.tools.SyntheticFluxBase;
 import io.github.flux4j.examples.tools.SyntheticFluxGguf;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,8 @@ import picocli.CommandLine.Command;
  *   <li>{@code synthetic-gguf}: a FLUX transformer GGUF with random weights and FLUX.1's names,
  *       shapes and types, for load tests and benchmarks ({@link SyntheticFluxGguf}),</li>
  *   <li>{@code doctor}: natives, CPU features, the CUDA check and the default device ({@link Doctor}).</li>
+ *   <li>{@code synthetic-base}: a FLUX.1-dev base model folder (CLIP-L, T5-XXL, VAE, tokenizers) with
+ *       random weights and the real layout ({@link SyntheticFluxBase}).</li>
  * </ul>
  * Exit status: that of the command; 2 for a missing or unknown command.
  */
@@ -47,11 +50,14 @@ public final class Main implements Callable<Integer> {
         generate.getCommandSpec().name("generate");
         CommandLine synthetic = new CommandLine(new SyntheticFluxGguf());
         synthetic.getCommandSpec().name("synthetic-gguf");
+        CommandLine base = new CommandLine(new SyntheticFluxBase());
+        base.getCommandSpec().name("synthetic-base");
         CommandLine cmd = new CommandLine(new Main())
                 .addSubcommand(generate)
                 .addSubcommand("gguf-info", new GgufInfo())
                 .addSubcommand(synthetic)
-                .addSubcommand("doctor", new Doctor());
+                .addSubcommand("doctor", new Doctor())
+                .addSubcommand(base);
         configure(cmd, out, err);
         int status = cmd.execute(args);
         out.flush();

@@ -222,6 +222,22 @@ class FluxCliTest {
     }
 
     @Test
+    void sequentialOffloadAndABudgetPrintThePlanAndDrawTheSameImage() throws IOException {
+        Path plain = dir.resolve("plain.png");
+        assertThat(flux(small(plain, "--seed", "7", "--no-progress")).status).isZero();
+        Path seq = dir.resolve("seq.png");
+        Result r = flux(small(seq, "--seed", "7", "--no-progress", "--offload", "sequential"));
+        assertThat(r.status).as(r.err).isZero();
+        assertThat(r.out).contains("memory plan", "blocks resident", "streamed");
+        assertThat(Files.readAllBytes(seq)).isEqualTo(Files.readAllBytes(plain));
+        Path budget = dir.resolve("budget.png");
+        Result b = flux(small(budget, "--seed", "7", "--no-progress", "--vram-budget", "64G"));
+        assertThat(b.status).as(b.err).isZero();
+        assertThat(b.out).contains("memory plan for a VRAM budget of 64.00 GiB");
+        assertThat(Files.readAllBytes(budget)).isEqualTo(Files.readAllBytes(plain));
+    }
+
+    @Test
     void severalImagesGetNumberedFilesAndJpegWorks() throws IOException {
         Path out = dir.resolve("many.jpg");
         Result r = flux(small(out, "--images", "2", "--seed", "1", "--no-progress"));
@@ -250,6 +266,9 @@ class FluxCliTest {
         assertUsage(flux("--output", out.toString()), "missing prompt");
         assertUsage(flux(small(out, "--prompt", "twice")), "either PROMPT or --prompt");
         assertUsage(flux(small(out, "--base-model", "/nowhere")), "--base-model needs --transformer");
+        assertUsage(flux(small(out, "--vram-budget", "lots")), "'lots' is not a size");
+        assertUsage(flux(small(out, "--vram-budget", "0G")), "must be more than zero bytes");
+        assertUsage(flux(small(out, "--vram-budget", "6G", "--offload", "model")), "--vram-budget and --offload model");
         assertThat(out).doesNotExist();
     }
 

@@ -13,6 +13,7 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.offload.BlockStreamer;
 import io.github.flux4j.core.vae.RgbImage;
 import io.github.flux4j.core.vae.VaeDecoder;
 import io.github.flux4j.core.vae.VaeImageProcessor;
@@ -28,6 +29,9 @@ import io.github.flux4j.pipeline.model.FluxComponent;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.HuggingFaceCache;
 import io.github.flux4j.pipeline.model.ModelFolderException;
+import io.github.flux4j.pipeline.offload.MemoryPlan;
+import io.github.flux4j.pipeline.offload.MemoryPlanner;
+import io.github.flux4j.pipeline.offload.MemorySizing;
 import io.github.flux4j.pipeline.offload.ModelOffloader;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.Schedule;
@@ -113,6 +117,9 @@ public final class FluxPipeline implements AutoCloseable {
     /** The longest removed text a truncation warning quotes in full. */
     static final int MAX_QUOTED_CHARS = 200;
 
+    /** diffusers' {@code AutoencoderKL.tile_overlap_factor}, for the memory plan's tiled decode. */
+    private static final double VAE_TILE_OVERLAP = 0.25;
+
     private final FluxModelFolder folder;
     private final FluxDevice device;
     private final ComputeDtype dtype;
@@ -125,6 +132,9 @@ public final class FluxPipeline implements AutoCloseable {
     private final VaeDecoder vae;
     private final FlowMatchEulerScheduler scheduler;
     private final ModelOffloader offloader;
+    private @Nullable MemoryPlan memoryPlan;      // set by the builder
+    private MemoryPlanner.@Nullable Sizes memorySizes;
+    private @Nullable BlockStreamer streamer;     // streams the transformer's blocks (SEQUENTIAL, budgets)
     private boolean closed;
 
     private FluxPipeline(FluxModelFolder folder, FluxDevice device, ComputeDtype dtype, Offload offload,
@@ -342,7 +352,7 @@ public final class FluxPipeline implements AutoCloseable {
                 oom.enter(FluxOutOfMemoryException.Stage.VAE_DECODING);
                 offloader.use(vae);
                 Tensor unpacked = FluxLatents.unpack(latents, geometry);
-                Tensor decoded = vae.decodeLatents(unpacked, options.tiledDecode());
+                Tensor decoded = decode(unpacked, options.tiledDecode());
                 trace.record("image.decoded", decoded);
                 images = VaeImageProcessor.postprocess(decoded);
                 syncDevice();
@@ -395,6 +405,15 @@ public final class FluxPipeline implements AutoCloseable {
             }
         }
         return out.toString();
+    }
+
+    /** The VAE decode, in the memory plan's tiles when it asks for them. */
+    private Tensor decode(Tensor unpacked, boolean tiled) {
+        int tile = memoryPlan == null ? 0 : memoryPlan.vaeTileSize();
+        if (tile <= 0) {
+            return vae.decodeLatents(unpacked, tiled);
+        }
+        return Scopes.scoped(() -> vae.decodeTiled(vae.unscale(unpacked), tile, VAE_TILE_OVERLAP));
     }
 
     private static void warn(List<String> warnings, String message) {
@@ -450,6 +469,20 @@ public final class FluxPipeline implements AutoCloseable {
         return offload;
     }
 
+    /**
+     * Where each model lives and which transformer blocks stream: the plan of the
+     * {@link Builder#offload explicit mode} or of the {@link Builder#vramBudget VRAM budget}, with
+     * its memory estimates. {@link MemoryPlan#describe} prints it.
+     */
+    public MemoryPlan memoryPlan() {
+        return Objects.requireNonNull(memoryPlan);
+    }
+
+    /** The memory plan as the pipeline logged it when it was built (see docs/memory.md). */
+    public String describeMemoryPlan() {
+        return memoryPlan().describe(memorySizes);
+    }
+
     /** The base model folder the text encoders, tokenizers, VAE and scheduler came from. */
     public FluxModelFolder modelFolder() {
         return folder;
@@ -467,7 +500,12 @@ public final class FluxPipeline implements AutoCloseable {
             return;
         }
         closed = true;
-        closeAll(List.of(transformer, t5, clip, vae), null);
+        List<AutoCloseable> all = new ArrayList<>();
+        if (streamer != null) {
+            all.add(streamer); // before the transformer: it re-points the transformer's tensors
+        }
+        all.addAll(List.of(transformer, t5, clip, vae));
+        closeAll(all, null);
     }
 
     @Override
@@ -513,6 +551,8 @@ public final class FluxPipeline implements AutoCloseable {
         private @Nullable FluxDevice device;
         private ComputeDtype dtype = ComputeDtype.BF16;
         private Offload offload = Offload.NONE;
+        private boolean offloadGiven;
+        private @Nullable Long vramBudget;
         private @Nullable Path t5Gguf;
         private @Nullable String t5GgufSpec;
         private @Nullable HubFiles hub;
@@ -619,6 +659,27 @@ public final class FluxPipeline implements AutoCloseable {
         /** Model offloading ({@link Offload}; default {@link Offload#NONE}). */
         public Builder offload(Offload offload) {
             this.offload = Objects.requireNonNull(offload, "offload");
+            this.offloadGiven = true;
+            return this;
+        }
+
+        /**
+         * Plans memory for a GPU of {@code bytes} of usable memory instead of an explicit
+         * {@link #offload} mode: per component (CLIP, T5, the VAE: resident or offloaded; T5 also on
+         * the CPU) and per transformer block (resident or streamed), and the VAE's tiling, the
+         * fastest plan whose estimated peak stays within the budget, for the default image size
+         * and step count ({@link MemoryPlanner}). The pipeline logs the plan; see
+         * {@link FluxPipeline#memoryPlan()}. The budget counts LibTorch's allocations (what
+         * {@code torch.cuda.max_memory_allocated()} reports), not the CUDA context's ~0.5 GB.
+         *
+         * @param bytes the budget; must be positive
+         * @throws IllegalArgumentException if {@code bytes} is not positive
+         */
+        public Builder vramBudget(long bytes) {
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("vramBudget must be positive, got " + bytes + " bytes");
+            }
+            this.vramBudget = bytes;
             return this;
         }
 
@@ -772,8 +833,14 @@ public final class FluxPipeline implements AutoCloseable {
             ClipTokenizer clipTok = ClipTokenizer.fromDirectory(base.componentDir(FluxComponent.TOKENIZER), clipFlavor);
             T5Tokenizer t5Tok = T5Tokenizer.fromDirectory(base.componentDir(FluxComponent.TOKENIZER_2));
 
-            // With offloading the models are loaded on the CPU, where they live between uses.
-            FluxDevice loadDevice = offload == Offload.MODEL ? FluxDevice.cpu() : dev;
+            if (vramBudget != null && offloadGiven && offload != Offload.NONE) {
+                throw new IllegalStateException("FluxPipeline: both offload(" + offload + ") and vramBudget(...) were"
+                        + " given; choose one (the budget's planner picks the offloading itself)");
+            }
+            // With offloading or a budget the models are loaded on the CPU, where they live between
+            // uses, and the plan moves them.
+            boolean planned = vramBudget != null || offload != Offload.NONE;
+            FluxDevice loadDevice = planned ? FluxDevice.cpu() : dev;
             TextEncoderOptions text = new TextEncoderOptions(loadDevice, dtype, textEncoderArithmetic, true);
             ClipTextModel clip = ClipTextModel.load(base.componentDir(FluxComponent.TEXT_ENCODER), text);
             loaded.add(clip);
@@ -790,15 +857,31 @@ public final class FluxPipeline implements AutoCloseable {
             }
             checkFit(transformer, clip, t5, vae, base, t5File);
 
-            ModelOffloader offloader = new ModelOffloader(dev, offload == Offload.MODEL);
-            offloader.register("text_encoder", clip);
-            offloader.register("text_encoder_2", t5);
-            offloader.register("transformer", transformer);
-            offloader.register("vae", vae);
+            MemoryPlanner.Sizes sizes = MemorySizing.sizes(clip, t5, transformer, vae);
+            MemoryPlanner.Workload work = MemorySizing.workload(transformer, t5, dtype,
+                    DEFAULT_SAMPLE_SIZE * base.vaeScaleFactor(), transformer.config().guidanceEmbed()
+                            ? GenerationOptions.DEFAULT_STEPS : GenerationOptions.DEFAULT_STEPS_SCHNELL);
+            MemoryPlan plan = vramBudget != null ? MemoryPlanner.plan(vramBudget, sizes, work)
+                    : MemoryPlanner.forMode(offload, sizes, work);
+            BlockStreamer streamer = null;
+            if (!plan.streamedBlocks().isEmpty()) {
+                // before the model moves anywhere: the streamed blocks leave it for pinned host buffers
+                streamer = BlockStreamer.attach(transformer, dev, plan.streamedBlocks());
+                loaded.add(0, streamer); // closed first if the build fails
+            }
+            ModelOffloader offloader = new ModelOffloader(dev, plan.movesModels());
+            offloader.register("text_encoder", clip, plan.clip());
+            offloader.register("text_encoder_2", t5, plan.t5());
+            offloader.register("transformer", transformer, plan.transformer());
+            offloader.register("vae", vae, plan.vae());
             // What PyTorch picks by default on an H100 (and what the reference runs used).
             Torch.preferCudnnAttention(dev);
             FluxPipeline p = new FluxPipeline(base, dev, dtype, offload, clipTok, t5Tok, clip, t5, transformer, vae,
                     offloader);
+            p.memoryPlan = plan;
+            p.memorySizes = sizes;
+            p.streamer = streamer;
+            LOG.info("{} on {}", plan.describe(sizes), dev);
             LOG.info("FLUX pipeline ready: {}", p);
             return p;
         }

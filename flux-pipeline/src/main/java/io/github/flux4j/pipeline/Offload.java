@@ -21,5 +21,20 @@ public enum Offload {
      * <p>The CPU copy of each model is kept while it is on the device, so moving it out costs no
      * copy. On a CPU pipeline the moves are no-ops and the output is the same as with {@link #NONE}.
      */
-    MODEL
+    MODEL,
+    /**
+     * Block streaming, for cards smaller than the transformer: as {@link #MODEL} for CLIP, T5 and
+     * the VAE, and the transformer's blocks live in page-locked host memory and are copied to the
+     * device one block ahead of the block computing, on a side CUDA stream into two arenas the
+     * size of the largest block ({@link io.github.flux4j.core.offload.BlockStreamer}). Only the
+     * transformer's embedders, the arenas and the activations are on the device while it runs, so
+     * a step costs about {@code max(compute, transformer bytes / host-to-device bandwidth)}. Works
+     * with every GGUF type (the packed blocks travel) and with dense weights; the images are
+     * bit-identical to {@link #NONE}'s. Host memory holds the model once (the blocks are moved,
+     * not copied, into the pinned buffers).
+     *
+     * <p>{@code FluxPipeline.Builder.vramBudget} chooses between these modes per component and per
+     * block instead.
+     */
+    SEQUENTIAL
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.nn;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
@@ -93,6 +94,16 @@ public final class DenseLinear implements LinearOp {
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("DenseLinear is closed");
+        }
+    }
+
+    /** {@code weight}, then {@code bias} if present (block streaming re-points them). */
+    @Override
+    public void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        checkOpen();
+        visitor.accept("weight", weight);
+        if (bias != null) {
+            visitor.accept("bias", bias);
         }
     }
 }

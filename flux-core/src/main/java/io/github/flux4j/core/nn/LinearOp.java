@@ -1,5 +1,6 @@
 package io.github.flux4j.core.nn;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.gguf.GgmlType;
 import org.bytedeco.pytorch.Tensor;
 import org.jspecify.annotations.Nullable;
@@ -35,4 +36,15 @@ public interface LinearOp extends AutoCloseable {
     /** Frees the weights. Idempotent. */
     @Override
     void close();
+
+    /**
+     * Hands every weight tensor of this layer to {@code visitor} with its checkpoint-relative name
+     * ({@code "weight"}, {@code "bias"}), in a fixed order. Block streaming uses it to re-point
+     * the tensors at other storage between uses; the tensors stay owned by the layer.
+     *
+     * @throws UnsupportedOperationException if this implementation cannot list its tensors
+     */
+    default void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        throw new UnsupportedOperationException(getClass().getName() + " does not list its parameters");
+    }
 }

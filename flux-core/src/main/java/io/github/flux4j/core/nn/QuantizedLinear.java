@@ -1,5 +1,6 @@
 package io.github.flux4j.core.nn;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.torch.Scopes;
@@ -211,6 +212,16 @@ public final class QuantizedLinear implements LinearOp {
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("QuantizedLinear(" + type + ") is closed");
+        }
+    }
+
+    /** {@code weight} (the packed blocks), then {@code bias} if present (block streaming re-points them). */
+    @Override
+    public void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        checkOpen();
+        visitor.accept("weight", rawBlocks);
+        if (bias != null) {
+            visitor.accept("bias", bias);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Scalar;
@@ -69,5 +70,15 @@ final class DoubleStreamBlock {
             txt = txt.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));
         }
         return new Tensor[] {img, txt};
+    }
+
+    /** Every weight tensor of the block, named relative to {@code double_blocks.N} (block streaming). */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        imgMod.forEachParameter((n, t) -> visitor.accept("img_mod." + n, t));
+        imgAttn.forEachParameter((n, t) -> visitor.accept("img_attn." + n, t));
+        imgMlp.forEachParameter((n, t) -> visitor.accept("img_mlp." + n, t));
+        txtMod.forEachParameter((n, t) -> visitor.accept("txt_mod." + n, t));
+        txtAttn.forEachParameter((n, t) -> visitor.accept("txt_attn." + n, t));
+        txtMlp.forEachParameter((n, t) -> visitor.accept("txt_mlp." + n, t));
     }
 }

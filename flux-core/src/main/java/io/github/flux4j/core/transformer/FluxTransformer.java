@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -58,6 +59,7 @@ public final class FluxTransformer extends LoadedModel {
     private final List<DoubleStreamBlock> doubleBlocks; // double_blocks.0 .. depth-1
     private final List<SingleStreamBlock> singleBlocks; // single_blocks.0 .. depthSingleBlocks-1
     private final LastLayer finalLayer;            // final_layer.{adaLN_modulation.1, linear}
+    private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
 
     /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
     FluxTransformer(FluxConfig config, WeightPath w) {
@@ -209,10 +211,13 @@ public final class FluxTransformer extends LoadedModel {
             for (int i = 0; i < doubleBlocks.size(); i++) {
                 CancellationPoints.reached("transformer double block", i, doubleBlocks.size());
                 Tensor[] out;
+                BlockHook hook = beforeBlock(i);
                 try (PointerScope blockScope = new PointerScope()) {
                     out = doubleBlocks.get(i).forward(img, txt, vec, pe);
                     out[0].retainReference();
                     out[1].retainReference();
+                } finally {
+                    afterBlock(hook, i);
                 }
                 release(owned);
                 owned = out;
@@ -228,8 +233,11 @@ public final class FluxTransformer extends LoadedModel {
             for (int i = 0; i < singleBlocks.size(); i++) {
                 CancellationPoints.reached("transformer single block", i, singleBlocks.size());
                 Tensor next;
+                BlockHook hook = beforeBlock(doubleBlocks.size() + i);
                 try (PointerScope blockScope = new PointerScope()) {
                     next = singleBlocks.get(i).forward(x, vec, pe).retainReference();
+                } finally {
+                    afterBlock(hook, doubleBlocks.size() + i);
                 }
                 release(owned);
                 owned = new Tensor[] {next};
@@ -316,5 +324,63 @@ public final class FluxTransformer extends LoadedModel {
     public String toString() {
         return "FluxTransformer[" + (config.guidanceEmbed() ? "dev" : "schnell") + ", " + config.depth() + "+"
                 + config.depthSingleBlocks() + " blocks, hidden " + config.hiddenSize() + ", " + device() + ", " + dtype() + "]";
+    }
+
+    // ------------------------------------------------------------------------------ block streaming
+
+    /** Number of transformer blocks: {@code depth} double-stream then {@code depthSingleBlocks} single-stream. */
+    public int blockCount() {
+        return doubleBlocks.size() + singleBlocks.size();
+    }
+
+    /**
+     * Hands every weight tensor of block {@code index} ({@link BlockHook}'s numbering) to
+     * {@code visitor}, named as in the checkpoint ({@code double_blocks.3.img_attn.proj.weight};
+     * a split {@code qkv}/{@code linear1} as its row blocks, {@code ...qkv.0.weight}), in a fixed
+     * order. The tensors stay owned by the model; a streamer may re-point them (set_data) while no
+     * forward uses them.
+     *
+     * @throws IndexOutOfBoundsException if there is no such block
+     */
+    public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
+        checkOpen();
+        if (index < 0 || index >= blockCount()) {
+            throw new IndexOutOfBoundsException("block " + index + " of " + blockCount());
+        }
+        if (index < doubleBlocks.size()) {
+            String prefix = "double_blocks." + index + ".";
+            doubleBlocks.get(index).forEachParameter((n, t) -> visitor.accept(prefix + n, t));
+        } else {
+            int i = index - doubleBlocks.size();
+            String prefix = "single_blocks." + i + ".";
+            singleBlocks.get(i).forEachParameter((n, t) -> visitor.accept(prefix + n, t));
+        }
+    }
+
+    /**
+     * Installs (or, with null, removes) the hook called around every block of every forward. Not
+     * while a forward runs.
+     */
+    public void setBlockHook(@Nullable BlockHook hook) {
+        this.blockHook = hook;
+    }
+
+    /** The installed block hook, or null. */
+    public @Nullable BlockHook blockHook() {
+        return blockHook;
+    }
+
+    private @Nullable BlockHook beforeBlock(int index) {
+        BlockHook hook = blockHook;
+        if (hook != null) {
+            hook.beforeBlock(index);
+        }
+        return hook;
+    }
+
+    private static void afterBlock(@Nullable BlockHook hook, int index) {
+        if (hook != null) {
+            hook.afterBlock(index);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -19,5 +20,11 @@ final class Mlp {
 
     Tensor forward(Tensor x) {
         return layer2.forward(FluxMath.geluTanh(layer0.forward(x)));
+    }
+
+    /** {@code 0.*}, {@code 2.*}. */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        layer0.forEachParameter((n, t) -> visitor.accept("0." + n, t));
+        layer2.forEachParameter((n, t) -> visitor.accept("2." + n, t));
     }
 }

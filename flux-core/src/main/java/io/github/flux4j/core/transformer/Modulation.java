@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -32,5 +33,10 @@ final class Modulation {
             out[g] = new Out(c.get(3L * g), c.get(3L * g + 1), c.get(3L * g + 2));
         }
         return out;
+    }
+
+    /** {@code lin.weight}, {@code lin.bias}. */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        lin.forEachParameter((n, t) -> visitor.accept("lin." + n, t));
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 
@@ -33,5 +34,11 @@ final class QkNorm {
     /** key_norm.scale {@code [headDim]}, in the compute dtype; owned by the model. */
     Tensor keyScale() {
         return keyNorm;
+    }
+
+    /** {@code query_norm.scale}, {@code key_norm.scale}. */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        visitor.accept("query_norm.scale", queryNorm);
+        visitor.accept("key_norm.scale", keyNorm);
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -46,5 +47,12 @@ final class SelfAttention {
 
     Tensor proj(Tensor attn) {
         return proj.forward(attn);
+    }
+
+    /** {@code qkv.*}, {@code norm.*}, {@code proj.*}. */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        qkv.forEachParameter((n, t) -> visitor.accept("qkv." + n, t));
+        norm.forEachParameter((n, t) -> visitor.accept("norm." + n, t));
+        proj.forEachParameter((n, t) -> visitor.accept("proj." + n, t));
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
@@ -62,5 +63,13 @@ final class SingleStreamBlock {
             out = out.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));
         }
         return out;
+    }
+
+    /** Every weight tensor of the block, named relative to {@code single_blocks.N} (block streaming). */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        linear1.forEachParameter((n, t) -> visitor.accept("linear1." + n, t));
+        linear2.forEachParameter((n, t) -> visitor.accept("linear2." + n, t));
+        norm.forEachParameter((n, t) -> visitor.accept("norm." + n, t));
+        modulation.forEachParameter((n, t) -> visitor.accept("modulation." + n, t));
     }
 }

@@ -63,6 +63,14 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
     }
 
     /**
+     * Bytes the weights occupy in memory now, in their stored form on the device (packed bytes
+     * for quantized weights, the compute dtype for the others); see {@link LoadedWeights#memoryBytes()}.
+     */
+    public final long memoryBytes() {
+        return weights.memoryBytes();
+    }
+
+    /**
      * Moves every weight to {@code target} in place (see {@link DeviceMovable}); the model then
      * computes there. Quantized blocks move as bytes. Not while a forward runs.
      *

@@ -168,6 +168,21 @@ public final class LoadedWeights implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Bytes the weight tensors occupy now, wherever they are (packed bytes for quantized ones,
+     * the compute dtype for the others): what the model needs on a device. Kept host copies are
+     * not counted ({@link #hostCopyBytes()}).
+     */
+    public synchronized long memoryBytes() {
+        long sum = 0;
+        for (Tensor t : movable) {
+            if (!t.isNull()) {
+                sum += t.nbytes();
+            }
+        }
+        return sum;
+    }
+
     /** Tensors of the source the model did not use (always empty after a strict binding). */
     public List<WeightInfo> leftovers() {
         return leftovers;

@@ -33,7 +33,7 @@ public final class ModelOffloader {
     private @Nullable DeviceMovable onDevice;
     private long moveNanos;
 
-    private record Named(String name, DeviceMovable model) {
+    private record Named(String name, DeviceMovable model, Placement placement) {
     }
 
     /**
@@ -63,15 +63,32 @@ public final class ModelOffloader {
      * @throws IllegalArgumentException if the model is registered already
      */
     public void register(String name, DeviceMovable model) {
+        register(name, model, enabled ? Placement.OFFLOADED : Placement.RESIDENT);
+    }
+
+    /**
+     * Registers a model with its own placement (a {@link MemoryPlan}'s): {@link Placement#RESIDENT}
+     * moves it to the execution device now, for good; {@link Placement#OFFLOADED} (only when this
+     * offloader is enabled) to the CPU, from where {@link #use} brings it in; {@link Placement#HOST}
+     * to the CPU, where it stays and runs.
+     *
+     * @throws IllegalArgumentException if the model is registered already, or OFFLOADED is asked
+     *                                  of an offloader that is not enabled
+     */
+    public void register(String name, DeviceMovable model, Placement placement) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(placement, "placement");
+        if (placement == Placement.OFFLOADED && !enabled) {
+            throw new IllegalArgumentException(name + " cannot be offloaded: this offloader is not enabled");
+        }
         for (Named n : models) {
             if (n.model() == model) {
                 throw new IllegalArgumentException(name + " is registered already (as " + n.name() + ")");
             }
         }
-        models.add(new Named(name, model));
-        move(name, model, enabled ? FluxDevice.cpu() : device);
+        models.add(new Named(name, model, placement));
+        move(name, model, placement == Placement.RESIDENT ? device : FluxDevice.cpu(), placement == Placement.OFFLOADED);
     }
 
     /**
@@ -82,13 +99,22 @@ public final class ModelOffloader {
      * @throws IllegalArgumentException if the model was not registered
      */
     public void use(DeviceMovable model) {
-        String name = nameOf(model);
+        Named n = named(model);
         if (!enabled || onDevice == model) {
             return;
         }
+        // Whatever the model's placement, the offloaded one on the device leaves: a resident or
+        // host model's stage must not pay for the previous stage's model.
         evict();
-        move(name, model, device);
-        onDevice = model;
+        if (n.placement() == Placement.OFFLOADED) {
+            move(n.name(), model, device, true);
+            onDevice = model;
+        }
+    }
+
+    /** The placement {@code model} was registered with. */
+    public Placement placementOf(DeviceMovable model) {
+        return named(model).placement();
     }
 
     /**
@@ -113,7 +139,7 @@ public final class ModelOffloader {
             return;
         }
         onDevice = null;
-        move(nameOf(current), current, FluxDevice.cpu());
+        move(nameOf(current), current, FluxDevice.cpu(), true);
         if (device.isCuda()) {
             long t0 = System.nanoTime();
             Torch.emptyCudaCache();
@@ -121,23 +147,27 @@ public final class ModelOffloader {
         }
     }
 
-    private void move(String name, DeviceMovable model, FluxDevice target) {
+    private void move(String name, DeviceMovable model, FluxDevice target, boolean keepHostCopy) {
         if (model.device().equals(target)) {
             return;
         }
         long t0 = System.nanoTime();
         // keepHostCopy: the CPU storage survives while the model is on the device, so that
         // evicting it is a pointer swap and not a 10 GB copy.
-        model.moveTo(target, enabled);
+        model.moveTo(target, keepHostCopy);
         long dt = System.nanoTime() - t0;
         moveNanos += dt;
         LOG.debug("{} moved to {} in {} ms", name, target, dt / 1_000_000);
     }
 
     private String nameOf(DeviceMovable model) {
+        return named(model).name();
+    }
+
+    private Named named(DeviceMovable model) {
         for (Named n : models) {
             if (n.model() == model) {
-                return n.name();
+                return n;
             }
         }
         throw new IllegalArgumentException("model " + model + " is not registered with this offloader");
