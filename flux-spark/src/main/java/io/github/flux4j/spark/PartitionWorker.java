@@ -101,7 +101,6 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
 
     private List<Row> process(Row row, FluxDevice device, FileSystem fs, String tag, @Nullable Integer cpus)
             throws IOException {
-        long t0 = System.nanoTime();
         ImageRequest request;
         try {
             request = ImageRequest.fromRow(row);
@@ -119,11 +118,15 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         }
 
         GenerationResult result;
+        long[] started = new long[1];
         try {
             result = ExecutorPipelines.with(spec, device, cpus, ms -> {
                 metrics.pipelineLoads.add(1);
                 metrics.loadMs.add(ms);
-            }, p -> p.generate(request.prompt(), request.options()));
+            }, p -> {
+                started[0] = System.nanoTime(); // a request's time leaves out the pipeline's load
+                return p.generate(request.prompt(), request.options());
+            });
         } catch (ExecutorPipelines.LoadException e) {
             throw e; // the executor's problem: the task fails and is retried
         } catch (RuntimeException e) {
@@ -146,7 +149,7 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         CompletionMarker done = new CompletionMarker(fingerprint, request.id(), request.seed(), result.width(),
                 result.height(), result.steps(), result.guidanceScale(), images, device.toString(), executorName(),
                 new CompletionMarker.StageMillis(millis(t.textEncoding().toNanos()), millis(t.denoising().toNanos()),
-                        millis(t.decode().toNanos()), writeMs, millis(System.nanoTime() - t0)),
+                        millis(t.decode().toNanos()), writeMs, millis(System.nanoTime() - started[0])),
                 result.warnings());
         done.write(fs, markerFile, tag);
         metrics.generated.add(1);

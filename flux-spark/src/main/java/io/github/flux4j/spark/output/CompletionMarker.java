@@ -72,7 +72,8 @@ public record CompletionMarker(String fingerprint, String id, long seed, int wid
      * @param denoising    all denoising steps
      * @param decode       the VAE decoder and post-processing
      * @param write        encoding the images and writing them
-     * @param total        the request from start to marker
+     * @param total        the request from the start of its generation to its marker (a pipeline load
+     *                     before it is not counted)
      */
     public record StageMillis(double textEncoding, double denoising, double decode, double write, double total) {
     }
