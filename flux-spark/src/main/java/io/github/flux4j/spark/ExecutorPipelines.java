@@ -32,11 +32,11 @@ final class ExecutorPipelines {
         T run(FluxPipeline pipeline) throws IOException;
     }
 
-    /** A model could not be loaded: the executor's problem, not the request's. */
+    /** A pipeline could not be loaded or has no device: the executor's problem, not the request's. */
     static final class LoadException extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        LoadException(String message, Throwable cause) {
+        LoadException(String message, @Nullable Throwable cause) {
             super(message, cause);
         }
     }

@@ -274,7 +274,10 @@ public final class FluxBatch {
                 return t.getMessage();
             }
         }
-        return String.valueOf(e.getMessage());
+        // Spark's message holds the executor's stack trace: its first line says enough.
+        String m = String.valueOf(e.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
     }
 
     /** Configures a {@link FluxBatch}. */

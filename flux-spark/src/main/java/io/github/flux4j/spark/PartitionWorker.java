@@ -226,14 +226,14 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
             try {
                 return FluxDevice.cuda(Integer.parseInt(address.strip()));
             } catch (IllegalArgumentException e) {
-                throw new IllegalStateException("Spark assigned this task GPU address '" + address + "', which is not"
-                        + " a CUDA device index: the GPU discovery script must print indices (0, 1, ...)", e);
+                throw new ExecutorPipelines.LoadException("Spark assigned this task GPU address '" + address
+                        + "', which is not a CUDA device index: the GPU discovery script must print indices (0, 1, ...)", e);
             }
         }
         if (policy == DevicePolicy.GPU) {
-            throw new IllegalStateException("no GPU was assigned to this task, and the batch asks for GPUs: set"
+            throw new ExecutorPipelines.LoadException("no GPU was assigned to this task, and the batch asks for GPUs: set"
                     + " spark.executor.resource.gpu.amount, spark.task.resource.gpu.amount and"
-                    + " spark.executor.resource.gpu.discoveryScript (docs/spark.md), or use --device auto");
+                    + " spark.executor.resource.gpu.discoveryScript (docs/spark.md), or use --device auto", null);
         }
         return FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
     }

@@ -315,6 +315,22 @@ class FluxBatchTest {
     }
 
     @Test
+    void aPipelineThatCannotLoadOrAMissingGpuFailsTheBatchAfterRetries() {
+        Dataset<Row> one = table(List.of(request("a", "x", 1L, SIDE, null)));
+        ModelSpec missing = ModelSpec.of(dir.resolve("nope.gguf").toString(), spec.baseModel())
+                .withDevices(DevicePolicy.CPU);
+        assertThatThrownBy(() -> FluxBatch.builder().model(missing).output(dir.resolve("o1").toString()).build()
+                .run(spark, one))
+                .isInstanceOf(FluxBatchException.class)
+                .hasMessageContaining("cannot load the FLUX pipeline on cpu (transformer " + dir.resolve("nope.gguf"));
+        assertThatThrownBy(() -> FluxBatch.builder().model(spec.withDevices(DevicePolicy.GPU))
+                .output(dir.resolve("o2").toString()).build().run(spark, one))
+                .isInstanceOf(FluxBatchException.class)
+                .hasMessageContaining("no GPU was assigned to this task")
+                .hasMessageContaining("spark.task.resource.gpu.amount");
+    }
+
+    @Test
     void theSparkSubmitJobWritesJpegsFromJsonRequests() throws IOException {
         Path json = dir.resolve("requests.jsonl");
         Files.writeString(json, """
