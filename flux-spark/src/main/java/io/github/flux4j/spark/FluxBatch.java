@@ -170,7 +170,7 @@ public final class FluxBatch {
                     .mapPartitions(worker);
             // One file: the generation keeps its tasks; only the small table is gathered.
             writer(spark.createDataFrame(rows, ResultsTable.SCHEMA).repartition(1)).save(layout.resultsDir().toString());
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // SparkException is checked, but Scala throws it undeclared
             throw new FluxBatchException("the flux4j batch failed: " + rootMessage(e), e);
         } finally {
             sc.clearJobGroup();

@@ -106,7 +106,7 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
             request = ImageRequest.fromRow(row);
         } catch (IllegalArgumentException e) {
             String id = ImageRequest.idOf(row);
-            return List.of(failed(id, null, "request " + (id == null ? "(no id)" : "'" + id + "'"), e));
+            return List.of(failed(id, null, device, "request " + (id == null ? "(no id)" : "'" + id + "'"), e));
         }
         String ext = format == ImageFiles.Format.PNG ? "png" : "jpg";
         String fingerprint = fingerprint(request, device);
@@ -133,7 +133,7 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
             if (device.isCuda()) {
                 Torch.emptyCudaCache(); // after running out of memory, the next request starts clean
             }
-            return List.of(failed(request.id(), request.seed(), "request '" + request.id() + "'", e));
+            return List.of(failed(request.id(), request.seed(), device, "request '" + request.id() + "'", e));
         }
 
         long w0 = System.nanoTime();
@@ -174,15 +174,15 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         return true;
     }
 
-    private Row failed(@Nullable String id, @Nullable Long seed, String what, RuntimeException e) {
+    private Row failed(@Nullable String id, @Nullable Long seed, FluxDevice device, String what, RuntimeException e) {
         String error = e instanceof IllegalArgumentException ? e.getMessage() : e.toString();
         if (failFast) {
             throw new RequestFailedException(what + " failed: " + error, e);
         }
         LOG.warn("{} failed: {}", what, error);
         metrics.failed.add(1);
-        return RowFactory.create(id, null, seed, null, null, ResultsTable.FAILED, error, null, null, null, null, null,
-                executorName(), null, null, null, null, null, null);
+        return RowFactory.create(id, null, seed, null, null, ResultsTable.FAILED, error, null, null, null, null,
+                device.toString(), executorName(), null, null, null, null, null, null);
     }
 
     private static List<Row> rows(CompletionMarker m, String status) {
@@ -235,8 +235,18 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
                     + " spark.executor.resource.gpu.amount, spark.task.resource.gpu.amount and"
                     + " spark.executor.resource.gpu.discoveryScript (docs/spark.md), or use --device auto", null);
         }
-        return FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
+        if (FluxDevice.cudaAvailable()) {
+            if (!warnedUnassigned) {
+                warnedUnassigned = true;
+                LOG.warn("Spark assigned this task no GPU; using cuda:0. On a node with several GPUs or executors, set"
+                        + " spark.executor.resource.gpu.amount and spark.task.resource.gpu.amount (docs/spark.md)");
+            }
+            return FluxDevice.cuda(0);
+        }
+        return FluxDevice.cpu();
     }
+
+    private static volatile boolean warnedUnassigned;
 
     private static Configuration configuration(byte[] bytes) {
         Configuration conf = new Configuration(false);
