@@ -282,7 +282,7 @@ class FluxBatchTest {
         for (Row r : results(out)) {
             if (ResultsTable.FAILED.equals(r.getAs("status"))) {
                 assertThat((String) r.getAs("path")).isNull();
-                errors.put(String.valueOf((Object) r.getAs("id")), r.getAs("error"));
+                errors.put(java.util.Objects.toString(r.getAs("id")), r.getAs("error"));
             }
         }
         assertThat(errors).containsOnlyKeys("tiny", "nosteps", "words", "null", "noprompt");
