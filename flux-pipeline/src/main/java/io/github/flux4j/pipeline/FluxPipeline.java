@@ -553,6 +553,7 @@ public final class FluxPipeline implements AutoCloseable {
         private Offload offload = Offload.NONE;
         private boolean offloadGiven;
         private @Nullable Long vramBudget;
+        private long dequantizedCacheBytes;
         private @Nullable Path t5Gguf;
         private @Nullable String t5GgufSpec;
         private @Nullable HubFiles hub;
@@ -684,6 +685,25 @@ public final class FluxPipeline implements AutoCloseable {
         }
 
         /**
+         * Device memory for expanded GGUF weights that the transformer keeps between forwards
+         * instead of expanding them on every step (0, the default: none;
+         * {@link TransformerOptions#dequantizedCacheBytes()}): on a card with room to spare, the
+         * speed of dense weights from a GGUF file. Weights are cached in load order until the
+         * budget is used up; the images are the same bits either way. Not with
+         * {@link Offload#SEQUENTIAL} or a {@link #vramBudget} (they keep the transformer off the
+         * device), which {@link #build()} refuses.
+         *
+         * @throws IllegalArgumentException if {@code bytes} is negative
+         */
+        public Builder dequantizedCacheBytes(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("dequantizedCacheBytes must be >= 0, got " + bytes + " bytes");
+            }
+            this.dequantizedCacheBytes = bytes;
+            return this;
+        }
+
+        /**
          * A T5 encoder in GGUF (e.g. city96's {@code t5-v1_1-xxl-encoder-Q8_0.gguf}) instead of the
          * base model's {@code text_encoder_2}; its blocks stay quantized on the device. null for
          * the base model's. With one, the base model needs no {@code text_encoder_2/} weights (it
@@ -795,6 +815,11 @@ public final class FluxPipeline implements AutoCloseable {
                 throw new IllegalStateException("FluxPipeline: no transformer; call transformer(Path) with a GGUF"
                         + " file (or BFL safetensors / diffusers folder), or transformer(FluxTransformer)");
             }
+            if (dequantizedCacheBytes > 0 && (vramBudget != null || offload == Offload.SEQUENTIAL)) {
+                throw new IllegalArgumentException("dequantizedCacheBytes (" + dequantizedCacheBytes + " bytes) keeps"
+                        + " expanded transformer weights on the device, but " + (vramBudget != null ? "vramBudget"
+                        : "Offload.SEQUENTIAL") + " keeps the transformer's blocks off it: use one or the other");
+            }
             if (folder == null && baseModelSpec == null && baseModelPath == null) {
                 throw new IllegalStateException("FluxPipeline: no base model; call baseModel(...) with a FLUX.1"
                         + " folder in diffusers' layout or a Hugging Face repo id (text encoders,"
@@ -852,7 +877,8 @@ public final class FluxPipeline implements AutoCloseable {
             FluxTransformer transformer = transformerModel;
             if (transformer == null) {
                 transformer = FluxTransformer.load(Objects.requireNonNull(transformerFile),
-                        new TransformerOptions(loadDevice, dtype, transformerArithmetic, true));
+                        new TransformerOptions(loadDevice, dtype, transformerArithmetic, true)
+                                .withDequantizedCacheBytes(dequantizedCacheBytes));
                 loaded.add(transformer);
             }
             checkFit(transformer, clip, t5, vae, base, t5File);

@@ -13,6 +13,9 @@ public final class NativesCheck {
     private NativesCheck() {
     }
 
+    /** {@code -Dflux4j.nativesCheck=false} skips {@link #beforeTorchLoads()}. */
+    public static final String SKIP_PROPERTY = "flux4j.nativesCheck";
+
     /**
      * Checks the natives jars and, for the GPU natives, preloads the {@value LibrarySearch#ENV}
      * libraries and checks the CUDA libraries that the GPU {@code libtorch_cpu.so} links
@@ -23,6 +26,9 @@ public final class NativesCheck {
      * @throws IllegalArgumentException if {@value LibrarySearch#ENV} names a folder that does not exist
      */
     public static void beforeTorchLoads() {
+        if ("false".equalsIgnoreCase(System.getProperty(SKIP_PROPERTY, "true").trim())) {
+            return; // an escape hatch for class paths this check misreads (custom packaging)
+        }
         PytorchNatives natives = PytorchNatives.find();
         List<String> problems = natives.loadProblems();
         if (!problems.isEmpty()) {

@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
  * blocks that stream ({@link io.github.flux4j.core.offload.BlockStreamer}), the VAE's tiling, and
  * the device memory each stage is expected to need. Made by {@link MemoryPlanner}: from an
  * explicit {@link io.github.flux4j.pipeline.Offload} mode, or as the fastest plan within a VRAM
- * budget. {@link #describe()} is the plan as the pipeline prints it.
+ * budget. {@link #describe(MemoryPlanner.Sizes)} is the plan as the pipeline prints it.
  *
  * @param budgetBytes     the VRAM budget planned for, or null for an explicit mode
  * @param clip            CLIP-L's placement
