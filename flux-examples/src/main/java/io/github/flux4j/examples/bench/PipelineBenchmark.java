@@ -1,5 +1,6 @@
 package io.github.flux4j.examples.bench;
 
+import io.github.flux4j.examples.FileTrees;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
@@ -17,11 +18,8 @@ import io.github.flux4j.pipeline.Offload;
 import io.github.flux4j.pipeline.Timings;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -158,7 +156,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
             printTable(rows);
         } finally {
             if (folder != null && !keep) {
-                deleteTree(folder);
+                FileTrees.deleteTree(folder);
             }
         }
         if (json != null) {
@@ -356,19 +354,4 @@ public final class PipelineBenchmark implements Callable<Integer> {
         return Path.of(System.getProperty("java.io.tmpdir"));
     }
 
-    private static void deleteTree(Path dir) throws IOException {
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                Files.delete(d);
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.examples.demo;
 
+import io.github.flux4j.examples.FileTrees;
 import io.github.flux4j.core.weights.SafetensorsDtype;
 import io.github.flux4j.core.weights.SafetensorsWriter;
 import io.github.flux4j.gguf.GgmlType;
@@ -17,8 +18,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -30,7 +29,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiFunction;
 import java.util.stream.Stream;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The demo model that ships with flux4j: a complete but <b>tiny</b> FLUX.1-dev-shaped pipeline
@@ -183,11 +181,11 @@ public final class DemoModel {
                 write(temp);
                 if (Files.exists(dir)) {
                     // Incomplete or damaged (isComplete said no, under the lock): replace it.
-                    deleteTree(dir);
+                    FileTrees.deleteTree(dir);
                 }
                 Files.move(temp, dir, StandardCopyOption.ATOMIC_MOVE);
             } finally {
-                deleteTree(temp);
+                FileTrees.deleteTree(temp);
             }
         } finally {
             inProcess.unlock();
@@ -233,7 +231,7 @@ public final class DemoModel {
             }).toList();
         }
         for (Path p : stale) {
-            deleteTree(p);
+            FileTrees.deleteTree(p);
         }
     }
 
@@ -337,19 +335,6 @@ public final class DemoModel {
         return HexFormat.of().formatHex(md.digest());
     }
 
-    private static void deleteTree(@Nullable Path dir) throws IOException {
-        if (dir == null || !Files.exists(dir)) {
-            return;
-        }
-        List<Path> all = new ArrayList<>();
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.forEach(all::add);
-        }
-        all.sort(Comparator.reverseOrder());
-        for (Path p : all) {
-            Files.deleteIfExists(p);
-        }
-    }
 
     @Override
     public String toString() {
