@@ -7,13 +7,19 @@
 #include <string>
 #include <vector>
 
+// The staged kernel as the GPU runs it: per CTA, every thread's stage phase, then (after what is
+// __syncthreads on the GPU) every thread's decode phase.
 template <class Q, int OUT> static void run(const u8* src, void* dst, i64 numel) {
     i64 octets = numel / 8;
-    blockDim.x = 256;
-    for (i64 o = 0; o < octets; o++) {
-        blockIdx.x = (unsigned) (o / 256);
-        threadIdx.x = (unsigned) (o % 256);
-        dequant_body<Q, OUT>(src, (typename Store<OUT>::T*) dst, octets);
+    i64 totalBytes = numel / Q::QK * Q::TS;
+    static uint4 stage[Stage<Q>::VECS];
+    for (i64 cta = 0; cta * DQ_THREADS < octets; cta++) {
+        for (unsigned t = 0; t < DQ_THREADS; t++) {
+            dequant_stage<Q>(src, stage, totalBytes, cta, t);
+        }
+        for (unsigned t = 0; t < DQ_THREADS; t++) {
+            dequant_decode<Q, OUT>(reinterpret_cast<const u8*>(stage), (typename Store<OUT>::T*) dst, octets, cta, t);
+        }
     }
 }
 
