@@ -50,4 +50,30 @@ for name in types:
                 print(f"{name} out{out}: {idx.size} mismatches, first at {idx[:5]}: got {got[idx[:3]]} want {(ref if out == 0 else want)[idx[:3]]}")
         print(f"{name}: checked {n} weights")
 print("FAILURES" if bad else "all bit-identical")
+
+# Fused dequantization + matvec (matvec_* kernels): y = x @ W^T with W the bf16-rounded expansion;
+# checked against float64 (only the float32 summation differs, plus y's one bf16 rounding).
+for name in types:
+    qt = T[name]
+    bs, ts = GGML_QUANT_SIZES[qt]
+    N, B = 37, 3
+    K = 256 * 3 + (32 if bs == 32 else 0)  # a last chunk shorter than 256 weights for 32-blocks
+    raw = rng.integers(0, 256, size=(N * K // bs, ts), dtype=np.uint8)
+    for off in HALVES[name]:
+        d = (rng.standard_normal(raw.shape[0]) * 0.01).astype(np.float16)
+        raw[:, off:off + 2] = d.view(np.uint8).reshape(-1, 2)
+    w = torch.from_numpy(quants.dequantize(raw.reshape(-1), qt).astype(np.float32).reshape(N, K)).to(torch.bfloat16)
+    x = torch.randn(B, K).to(torch.bfloat16)
+    want = (x.double() @ w.double().T)
+    with tempfile.TemporaryDirectory() as tmp:
+        fw, fx, fy = (os.path.join(tmp, n) for n in ("w", "x", "y"))
+        raw.tofile(fw)
+        x.view(torch.int16).numpy().tofile(fx)
+        subprocess.run(["/tmp/check_host", "matvec", name, "0", "2", fw, fx, fy, str(N), str(K), str(B)], check=True)
+        got = torch.from_numpy(np.fromfile(fy, dtype=np.int16)).view(torch.bfloat16).reshape(B, N).double()
+    rel = ((got - want).norm() / want.norm()).item()
+    ok = rel < 4e-3
+    bad += 0 if ok else 1
+    print(f"matvec {name}: N={N} K={K} B={B} rel {rel:.2e} {'ok' if ok else 'FAIL'}")
+print("FAILURES" if bad else "all checks passed")
 sys.exit(1 if bad else 0)

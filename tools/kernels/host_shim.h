@@ -27,3 +27,4 @@ static inline unsigned short f2h(float f) { _Float16 v = (_Float16) f; unsigned 
 static inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 static inline float __shfl_xor_sync(unsigned, float v, int) { return v; }
 static inline void __syncthreads() {}
+static inline void __syncwarp() {}

@@ -195,6 +195,75 @@ public final class CudaKernels {
         return dst;
     }
 
+    // ------------------------------------------------------------------------------------ fused matvec
+
+    /** Input rows {@link #matvec} takes at most (one per image: modulation, timestep, pooled text). */
+    public static final int MATVEC_MAX_ROWS = 8;
+    private static final int MATVEC_WARPS = 8;
+
+    /** Whether {@link #matvec} takes this block type, dtype and input width. */
+    public static boolean supportsMatvec(GgmlType type, ScalarType dtype, long inFeatures) {
+        return TYPES.contains(type) && type.isQuantized() && outCode(dtype) >= 0
+                && inFeatures % type.blockSize() == 0 && inFeatures <= Integer.MAX_VALUE;
+    }
+
+    /**
+     * {@code x @ W^T + bias} for a few rows of {@code x}, reading the packed weight once: each
+     * block is decoded as {@link #dequantize} decodes it, rounded to x's dtype (the weight's value
+     * on the expand-then-GEMM path), multiplied and summed in float32 in one kernel. Against that
+     * path only the float32 summation order differs (and the bias is added before the one rounding).
+     *
+     * @param raw          the packed {@code [out, in]} weight: contiguous uint8 on this device,
+     *                     {@code type.byteSize(out * in)} bytes, 16-byte aligned
+     * @param x            {@code [..., in]} with at most {@link #MATVEC_MAX_ROWS} rows in all
+     * @param bias         {@code [out]} in x's dtype, or null
+     * @return {@code [..., out]} in x's dtype
+     * @throws IllegalArgumentException if {@link #supportsMatvec} says no, or shapes, dtypes or
+     *     devices do not fit
+     */
+    public Tensor matvec(Tensor raw, GgmlType type, long out, long in, Tensor x, @Nullable Tensor bias,
+            DequantArithmetic arithmetic) {
+        checkDevice(raw, "raw");
+        checkDevice(x, "x");
+        int t = sameDtype(x);
+        ScalarType dtype = Torch.dtype(x);
+        if (!supportsMatvec(type, dtype, in) || out <= 0 || out > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("no fused matvec for " + type + " [" + out + ", " + in + "] in " + dtype);
+        }
+        if (x.dim() < 1 || x.size(-1) != in) {
+            throw new IllegalArgumentException("x must be [..., " + in + "], got " + Arrays.toString(shape(x)));
+        }
+        long rows = x.numel() / in;
+        if (rows > MATVEC_MAX_ROWS) {
+            throw new IllegalArgumentException("x has " + rows + " rows; the fused matvec takes at most " + MATVEC_MAX_ROWS);
+        }
+        if (Torch.dtype(raw) != ScalarType.Byte || !raw.is_contiguous() || raw.numel() != type.byteSize(out * in)) {
+            throw new IllegalArgumentException("raw must be " + type.byteSize(out * in) + " contiguous uint8 bytes for a "
+                    + type + " [" + out + ", " + in + "] weight");
+        }
+        checkAligned(raw, "raw");
+        Tensor xc = x.contiguous();
+        checkAligned(xc, "x");
+        long bAddr = 0;
+        if (bias != null) {
+            checkDevice(bias, "bias");
+            if (Torch.dtype(bias) != dtype || bias.dim() != 1 || bias.size(0) != out) {
+                throw new IllegalArgumentException("bias must be [" + out + "] " + dtype + ", got " + Arrays.toString(shape(bias))
+                        + " " + Torch.dtype(bias));
+            }
+            bias = bias.contiguous();
+            bAddr = address(bias);
+        }
+        long[] ys = shape(x);
+        ys[ys.length - 1] = out;
+        Tensor y = torch.empty(ys, options(dtype, x), null);
+        String name = "matvec_" + type.name() + "_a" + (arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS ? 1 : 0) + "_t" + t;
+        KernelModule.LaunchArgs a = module.args().ptr(address(raw)).ptr(address(xc)).ptr(bAddr).ptr(address(y))
+                .i32((int) out).i32((int) in).i32((int) rows);
+        module.launch(name, (out + MATVEC_WARPS - 1) / MATVEC_WARPS, MATVEC_WARPS * 32, 0, stream(x), a);
+        return y;
+    }
+
     // ------------------------------------------------------------------------------------ element-wise
 
     /**

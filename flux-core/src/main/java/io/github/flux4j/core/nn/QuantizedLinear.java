@@ -1,6 +1,8 @@
 package io.github.flux4j.core.nn;
 
+import java.util.Optional;
 import java.util.function.BiConsumer;
+import io.github.flux4j.core.cuda.CudaKernels;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.torch.Scopes;
@@ -105,11 +107,21 @@ public final class QuantizedLinear implements LinearOp {
     public Tensor forward(Tensor x) {
         checkOpen();
         LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
-        return Scopes.scoped(() -> torch.linear(x, weightForForward(), bias == null ? new TensorOptional() : new TensorOptional(bias)));
+        return Scopes.scoped(() -> {
+            Tensor w = weightForForward();
+            Optional<CudaKernels> mv = expansion.matvecFor(path, rawBlocks, type, x, in);
+            if (mv.isPresent()) {
+                return mv.get().matvec(rawBlocks, type, out, in, x, bias, arithmetic);
+            }
+            return torch.linear(x, w != null ? w : expand(), bias == null ? new TensorOptional() : new TensorOptional(bias));
+        });
     }
 
-    /** The dense weight for one forward: the resident copy, or a fresh expansion. */
-    private synchronized Tensor weightForForward() {
+    /**
+     * Chooses the path on the first forward; returns the resident expanded weight (CACHED), or
+     * null: the caller then expands (or runs the fused matvec, which needs no expansion).
+     */
+    private synchronized @Nullable Tensor weightForForward() {
         if (path == null) {
             long numel = out * in;
             long bytes = numel * (computeDtype == ScalarType.Float ? 4 : 2);
@@ -125,7 +137,7 @@ public final class QuantizedLinear implements LinearOp {
                 }
             }
         }
-        return cached != null ? cached : expand();
+        return cached;
     }
 
     /** The path this layer's weight takes on its device; null before the first forward there. */

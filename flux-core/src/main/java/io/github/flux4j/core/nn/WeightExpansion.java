@@ -3,11 +3,13 @@ package io.github.flux4j.core.nn;
 import io.github.flux4j.core.cuda.CudaKernels;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
+import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How the quantized weights of one model become dense for their matmuls: the single place where
@@ -21,6 +23,15 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *       dtype straight from the packed blocks (CUDA devices, when NVRTC is there).</li>
  *   <li>{@link Path#LIBTORCH_OPS}: {@link TorchDequantizer}'s tensor operations, on any device.</li>
  * </ol>
+ *
+ * <p>On the {@link Path#CUDA_KERNEL} path, a call whose input has at most
+ * {@link CudaKernels#MATVEC_MAX_ROWS} rows (FLUX's modulation, timestep, guidance and pooled-text
+ * linears: one row per image) skips the expansion: {@link CudaKernels#matvec} reads the packed
+ * blocks once and multiplies in the same kernel ({@link #matvecFor}). That is the one place where
+ * the fused kernel beats expand-then-GEMM: with a single row the matmul only streams the weight,
+ * and the expansion would write and re-read it at twice its packed size. For larger inputs the
+ * GEMM is compute-bound and cuBLAS on the expanded weight wins (docs/cuda-kernels.md). Turn the
+ * fused matvec off with {@code -Dflux4j.cuda.matvec=false}.
  *
  * <p>All three give the same bits. Extensions that change what a linear computes (a LoRA side
  * branch {@code y += scale * (x A) B}) wrap the {@link LinearOp} and leave this choice alone, so
@@ -89,6 +100,23 @@ public final class WeightExpansion {
             return Path.CACHED;
         }
         return kernelsFor(raw, type, numel, dtype).isPresent() ? Path.CUDA_KERNEL : Path.LIBTORCH_OPS;
+    }
+
+    /** System property that turns the fused matvec off ({@code false}). */
+    public static final String MATVEC_PROPERTY = "flux4j.cuda.matvec";
+    private static final boolean MATVEC = !"false".equalsIgnoreCase(System.getProperty(MATVEC_PROPERTY, "true").trim());
+
+    /**
+     * The kernels to run one call of a weight on {@code path} as a fused matvec, or empty to expand
+     * the weight and use a GEMM: only on the {@link Path#CUDA_KERNEL} path, for inputs of at most
+     * {@link CudaKernels#MATVEC_MAX_ROWS} rows.
+     */
+    Optional<CudaKernels> matvecFor(@Nullable Path path, Tensor raw, GgmlType type, Tensor x, long inFeatures) {
+        if (!MATVEC || path != Path.CUDA_KERNEL || !x.is_cuda() || x.numel() > CudaKernels.MATVEC_MAX_ROWS * inFeatures
+                || !CudaKernels.supportsMatvec(type, Torch.dtype(x), inFeatures)) {
+            return Optional.empty();
+        }
+        return kernelsFor(raw, type, raw.numel(), Torch.dtype(x)).isPresent() ? CudaKernels.forTensor(raw) : Optional.empty();
     }
 
     /** Returns bytes reserved by {@link #choose}. */

@@ -652,3 +652,135 @@ __device__ __forceinline__ void gated_residual_body(const typename Store<T>::T* 
         gated_residual_body<K>(x, gate, y, out, vectors, D, rowsPerBatch, gateStride); \
     }
 FLUX_GATED(0) FLUX_GATED(1) FLUX_GATED(2)
+
+// ------------------------------------------------------------------------------------ fused dequantization + matvec
+//
+// y[b, n] = sum_k x[b, k] * w[n, k] (+ bias[n]) for a handful of input rows (b < B <= MV_MAX_ROWS),
+// straight from the packed blocks: the modulation, timestep, guidance and pooled-text linears of
+// FLUX see one row per image, so their cost is reading the weight. Expanding it first would write
+// and read back twice its packed size in the compute dtype; here each packed byte is read once.
+//
+// One warp per output feature n. The warp walks its weight row in chunks of 256 weights (32
+// octets: 8 blocks of 32 weights or one block of 256), copies each chunk's bytes into its own
+// slice of shared memory with coalesced loads (16-, 4- or 1-byte wide, as the chunk's address
+// allows), then lane l decodes octet l with the same block decoders as the dequantization kernels,
+// rounds the 8 weights to T exactly as the expanded weight would hold them, and accumulates
+// x[b, k] * w in float32 (separately rounded products and sums: --fmad=false). A warp sum gives
+// y; the bias is added in float32 and the result rounded once to T. Against the unfused
+// expand-then-GEMM path only the float32 summation order differs.
+
+#define MV_WARPS 8
+#define MV_MAX_ROWS 8
+#define MV_CHUNK_WORDS 72  // 288 bytes >= the largest chunk (8 x 34 bytes of Q8_0)
+
+template <int T> __device__ __forceinline__ void load8(const typename Store<T>::T* p, float* f);
+template <> __device__ __forceinline__ void load8<0>(const float* p, float* f) {
+    Vec<0>::load(p, f);
+    Vec<0>::load(p + 4, f + 4);
+}
+template <> __device__ __forceinline__ void load8<1>(const u16* p, float* f) { Vec<1>::load(p, f); }
+template <> __device__ __forceinline__ void load8<2>(const u16* p, float* f) { Vec<2>::load(p, f); }
+
+// Phase 1 of a chunk, for one lane: copies its share of `bytes` bytes at `src` into `stage`.
+__device__ __forceinline__ void mv_stage(const u8* src, int bytes, u32* stage, int lane) {
+    unsigned long long a = (unsigned long long) src;
+    if (((a | (unsigned long long) bytes) & 15ull) == 0) {
+        for (int i = lane; i < bytes / 16; i += 32) {
+            reinterpret_cast<uint4*>(stage)[i] = __ldg(reinterpret_cast<const uint4*>(src) + i);
+        }
+    } else if (((a | (unsigned long long) bytes) & 3ull) == 0) {
+        for (int i = lane; i < bytes / 4; i += 32) {
+            stage[i] = __ldg(reinterpret_cast<const u32*>(src) + i);
+        }
+    } else {
+        for (int i = lane; i < bytes; i += 32) {
+            reinterpret_cast<u8*>(stage)[i] = __ldg(src + i);
+        }
+    }
+}
+
+// Phase 2 of a chunk, for one lane: decodes octet `lane` of the staged chunk (if the chunk has
+// it) and adds its 8 products to acc[b] for every input row b.
+template <class Q, int T>
+__device__ __forceinline__ void mv_accumulate(const u32* stage, int octets, int lane, const typename Store<T>::T* x,
+        i64 k0, int K, int B, float* acc) {
+    if (lane >= octets) {
+        return;
+    }
+    const int perBlock = Q::QK / 8;
+    float w[8];
+    Q::decode(reinterpret_cast<const u8*>(stage) + (lane / perBlock) * Q::TS, (lane % perBlock) * 8, w);
+    for (int t = 0; t < 8; t++) {
+        w[t] = Store<T>::round(w[t]);
+    }
+    for (int b = 0; b < MV_MAX_ROWS; b++) {
+        if (b < B) {
+            float xv[8];
+            load8<T>(x + (i64) b * K + k0 + lane * 8, xv);
+            float s = acc[b];
+            for (int t = 0; t < 8; t++) {
+                s += xv[t] * w[t];
+            }
+            acc[b] = s;
+        }
+    }
+}
+
+template <class Q, int T>
+__device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>::T* x, const typename Store<T>::T* bias,
+        typename Store<T>::T* y, int N, int K, int B) {
+    __shared__ uint4 stage[MV_WARPS][MV_CHUNK_WORDS / 4]; // uint4: 16-byte aligned slices
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    i64 n = (i64) blockIdx.x * MV_WARPS + warp;
+    if (n >= N) {
+        return; // whole warps leave together: only __syncwarp below
+    }
+    const int rowBlocks = K / Q::QK;
+    const u8* row = W + n * rowBlocks * Q::TS;
+    float acc[MV_MAX_ROWS];
+    for (int b = 0; b < MV_MAX_ROWS; b++) {
+        acc[b] = 0.0f;
+    }
+    const int chunkBlocks = 256 / Q::QK;
+    for (int blk = 0; blk < rowBlocks; blk += chunkBlocks) {
+        int blocks = rowBlocks - blk < chunkBlocks ? rowBlocks - blk : chunkBlocks;
+        u32* mine = reinterpret_cast<u32*>(stage[warp]);
+        mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, mine, lane);
+        __syncwarp();
+        mv_accumulate<Q, T>(mine, blocks * Q::QK / 8, lane, x, (i64) blk * Q::QK, K, B, acc);
+        __syncwarp();
+    }
+    for (int b = 0; b < MV_MAX_ROWS; b++) {
+        if (b < B) {
+            float s = warp_sum(acc[b]);
+            if (lane == 0) {
+                float v = bias ? s + Store<T>::load(bias[n]) : s;
+                y[(i64) b * N + n] = Store<T>::make(v);
+            }
+        }
+    }
+}
+
+// launched with MV_WARPS * 32 threads per CTA and ceil(N / MV_WARPS) CTAs; bias may be null
+#define FLUX_MATVEC(NAME, A, E)                                                                       \
+    extern "C" __global__ void matvec_##NAME##_a##A##_t##E(const u8* W, const Store<E>::T* x,         \
+            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B) {                           \
+        matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B);                                              \
+    }
+
+#define FLUX_MATVEC_ALL(NAME) \
+    FLUX_MATVEC(NAME, 0, 0) FLUX_MATVEC(NAME, 0, 1) FLUX_MATVEC(NAME, 0, 2) \
+    FLUX_MATVEC(NAME, 1, 0) FLUX_MATVEC(NAME, 1, 1) FLUX_MATVEC(NAME, 1, 2)
+
+FLUX_MATVEC_ALL(Q4_0)
+FLUX_MATVEC_ALL(Q4_1)
+FLUX_MATVEC_ALL(Q5_0)
+FLUX_MATVEC_ALL(Q5_1)
+FLUX_MATVEC_ALL(Q8_0)
+FLUX_MATVEC_ALL(Q2_K)
+FLUX_MATVEC_ALL(Q3_K)
+FLUX_MATVEC_ALL(Q4_K)
+FLUX_MATVEC_ALL(Q5_K)
+FLUX_MATVEC_ALL(Q6_K)
+FLUX_MATVEC_ALL(IQ4_NL)
+FLUX_MATVEC_ALL(IQ4_XS)

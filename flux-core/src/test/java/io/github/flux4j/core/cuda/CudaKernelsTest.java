@@ -86,8 +86,10 @@ class CudaKernelsTest {
 
     @Test
     void everyTypeIsBitExactAgainstTheCpuDequantizers() {
+        // 2053 blocks: the last CTA of the staged kernel is only partly filled and its bytes end off a
+        // 16-byte boundary
         for (GgmlType type : QUANT) {
-            int nBlocks = 2048;
+          for (int nBlocks : new int[] {2048, 2053}) {
             byte[] blocks = randomBlocks(type, nBlocks, type.ordinal());
             long numel = (long) nBlocks * type.blockSize();
             float[] gguf = Dequantizer.dequantize(type, ByteBuffer.wrap(blocks).order(ByteOrder.LITTLE_ENDIAN),
@@ -103,10 +105,65 @@ class CudaKernelsTest {
                         Tensor want = TorchDequantizer.dequantize(cpuRaw, type, shape, out, a);
                         Tensor got = kernels.dequantize(gpuRaw, type, shape, out, a);
                         assertThat(io.github.flux4j.core.torch.Torch.dtype(got)).isEqualTo(out.intern());
-                        assertThat(bits(toFloats(got))).as("%s %s -> %s", type, a, out).isEqualTo(bits(toFloats(want)));
+                        assertThat(bits(toFloats(got))).as("%s %s -> %s (%d blocks)", type, a, out, nBlocks)
+                                .isEqualTo(bits(toFloats(want)));
                     }
                 }
             }
+          }
+        }
+    }
+
+    @Test
+    void fusedMatvecEqualsExpandThenLinear() {
+        int out = 77;
+        for (GgmlType type : QUANT) {
+            // 3 chunks of 256 weights, plus a short last chunk where blocks are 32 weights
+            int in = 768 + (type.blockSize() == 32 ? 64 : 0);
+            byte[] blocks = randomBlocks(type, (int) ((long) out * in / type.blockSize()), 100 + type.ordinal());
+            // finite scales only (the edge scales include 65504, whose products overflow float16)
+            Random rnd = new Random(type.ordinal());
+            ByteBuffer bb = ByteBuffer.wrap(blocks).order(ByteOrder.LITTLE_ENDIAN);
+            int ts = (int) type.typeSize();
+            for (int i = 0; i < blocks.length / ts; i++) {
+                for (int off : halves(type)) {
+                    bb.putShort(i * ts + off, (short) ((rnd.nextBoolean() ? 0x8000 : 0) | ((5 + rnd.nextInt(10)) << 10)
+                            | rnd.nextInt(1024)));
+                }
+            }
+            for (DequantArithmetic a : DequantArithmetic.values()) {
+                for (ScalarType dt : new ScalarType[] {ScalarType.BFloat16, ScalarType.Half, ScalarType.Float}) {
+                    for (int rows : new int[] {1, 3, CudaKernels.MATVEC_MAX_ROWS}) {
+                        try (PointerScope scope = new PointerScope()) {
+                            Tensor raw = uint8(blocks).to(GPU.toTorch(), ScalarType.Byte);
+                            Tensor x = rand(dt, 31 + rows, rows, in);
+                            Tensor bias = rows == 3 ? rand(dt, 41, out) : null;
+                            Tensor w = kernels.dequantize(raw, type, new long[] {out, in}, dt, a);
+                            Tensor exact = x.to(ScalarType.Double).matmul(w.to(ScalarType.Double).t());
+                            if (bias != null) {
+                                exact = exact.add(bias.to(ScalarType.Double));
+                            }
+                            Tensor unfused = torch.linear(x, w, bias == null ? new TensorOptional() : new TensorOptional(bias));
+                            Tensor got = kernels.matvec(raw, type, out, in, x, bias, a);
+                            assertThat(io.github.flux4j.core.torch.Torch.dtype(got)).isEqualTo(dt.intern());
+                            double relFused = rel(got, exact);
+                            double relUnfused = rel(unfused, exact);
+                            // both are the exact product rounded once to dt, up to float32 summation order
+                            double bound = dt == ScalarType.Float ? 1e-5 : dt == ScalarType.Half ? 2e-3 : 6e-3;
+                            assertThat(relFused).as("%s %s %s rows %d (unfused: %.2e)", type, a, dt, rows, relUnfused)
+                                    .isLessThan(bound);
+                            assertThat(rel(got, unfused)).as("%s %s %s rows %d vs unfused", type, a, dt, rows)
+                                    .isLessThan(2 * bound);
+                        }
+                    }
+                }
+            }
+        }
+        try (PointerScope scope = new PointerScope()) {
+            Tensor raw = uint8(randomBlocks(GgmlType.Q8_0, 8, 1)).to(GPU.toTorch(), ScalarType.Byte);
+            Tensor tooMany = rand(ScalarType.BFloat16, 5, CudaKernels.MATVEC_MAX_ROWS + 1, 32);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> kernels.matvec(raw, GgmlType.Q8_0, 8, 32, tooMany, null,
+                    DequantArithmetic.EXACT_FLOAT32)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rows");
         }
     }
 

@@ -123,7 +123,17 @@ public final class OpBenchmark implements Callable<Integer> {
             time("linear1 fused (h->7h)", "single (alt)", 0, () -> torch.linear(xAll, wL1, new TensorOptional(bL1)));
             Tensor catIn = torch.randn(new long[] {1, all, h + mlp}, bf);
             time("linear2 5h->h", "single", sgl, () -> torch.linear(catIn, wL2, new TensorOptional(bH)));
-            time("modulation GEMV h->6h", "double x2", 2 * dbl, () -> torch.linear(torch.silu(vec), wMod, new TensorOptional()));
+            time("modulation GEMV h->6h (dense bf16)", "(cached path)", 0, () -> torch.linear(torch.silu(vec), wMod, new TensorOptional()));
+            // the fast path: packed Q8_0 blocks read once by the fused dequantization + matvec kernel
+            Tensor rawMod = torch.randint(0, 256, new long[] {GgmlType.Q8_0.byteSize(6 * h * h)},
+                    new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
+            time("modulation matvec Q8_0 fused h->6h", "double x2", 2 * dbl, () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h,
+                    vec, null, DequantArithmetic.EXACT_FLOAT32));
+            time("modulation matvec Q8_0 fused h->3h", "single", sgl, () -> k.matvec(rawMod.narrow(0, 0, GgmlType.Q8_0.byteSize(3 * h * h)),
+                    GgmlType.Q8_0, 3 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
+            time("modulation dequant+GEMV Q8_0 h->6h", "(unfused alt)", 0, () -> torch.linear(vec,
+                    k.dequantize(rawMod, GgmlType.Q8_0, new long[] {6 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32),
+                    new TensorOptional()));
             time("sdpa (cuDNN first)", "all blocks", dbl + sgl, () -> torch.scaled_dot_product_attention(q.permute(0, 2, 1, 3),
                     kk.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3), new TensorOptional(), 0.0, false, new DoubleOptional(), false)
                     .permute(0, 2, 1, 3).flatten(2, 3));
@@ -141,7 +151,8 @@ public final class OpBenchmark implements Callable<Integer> {
             time("cat attn|mlp (5h wide)", "single", sgl, () -> torch.cat(new TensorVector(attnOut, big), 2));
             time("cat v (txt|img)", "double", dbl, () -> torch.cat(new TensorVector(v.narrow(1, 0, txt), v.narrow(1, txt, img)), 1));
             // dequantization of the block weights: Q8_0, every forward
-            long blockParams = dbl * (2 * (6 * h * h) + 2 * (4 * h * h) + 2 * (2 * mlp * h)) + sgl * (3 * h * h + (3 * h + mlp) * h + (h + mlp) * h);
+            // (the modulation weights are not expanded: the fused matvec rows above)
+            long blockParams = dbl * (2 * (4 * h * h) + 2 * (2 * mlp * h)) + sgl * ((3 * h + mlp) * h + (h + mlp) * h);
             long n = 3 * h * h;
             Tensor raw = torch.randint(0, 256, new long[] {GgmlType.Q8_0.byteSize(n)},
                     new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
