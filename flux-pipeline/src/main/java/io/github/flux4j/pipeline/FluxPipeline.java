@@ -35,9 +35,9 @@ import io.github.flux4j.pipeline.offload.MemorySizing;
 import io.github.flux4j.pipeline.offload.ModelOffloader;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.Schedule;
-import io.github.flux4j.pipeline.tokenizer.ClipTokenizer;
-import io.github.flux4j.pipeline.tokenizer.EncodedBatch;
-import io.github.flux4j.pipeline.tokenizer.T5Tokenizer;
+import io.github.flux4j.tokenizers.ClipTokenizer;
+import io.github.flux4j.tokenizers.EncodedBatch;
+import io.github.flux4j.tokenizers.T5Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -789,7 +789,7 @@ public final class FluxPipeline implements AutoCloseable {
          *                               incomplete (every problem listed)
          * @throws io.github.flux4j.core.weights.WeightException if a model's weights do not fit
          *                               (every problem listed)
-         * @throws io.github.flux4j.pipeline.tokenizer.TokenizerFormatException if a tokenizer file
+         * @throws io.github.flux4j.tokenizers.TokenizerFormatException if a tokenizer file
          *                               is malformed
          * @throws IOException           if a file cannot be read
          */
