@@ -1,9 +1,11 @@
 package io.github.flux4j.tokenizers;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.tokenizers.internal.engine.AddedToken;
 import io.github.flux4j.tokenizers.internal.engine.Decoder;
 import io.github.flux4j.tokenizers.internal.engine.Engine;
 import io.github.flux4j.tokenizers.internal.engine.IntList;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -27,6 +29,20 @@ abstract class BaseTokenizer implements PromptTokenizer {
         this.eosId = eosId;
         this.modelMaxLength = modelMaxLength;
         this.decoder = decoder;
+    }
+
+    /** Reading tokenizer files; an {@link IOException} becomes a {@link FluxIoException}. */
+    interface FileRead<T> {
+        T read() throws IOException;
+    }
+
+    /** {@code read}'s result; the system's I/O failures are unchecked, as everywhere in flux4j. */
+    static <T> T reading(FileRead<T> read) {
+        try {
+            return read.read();
+        } catch (IOException e) {
+            throw FluxIoException.of(e);
+        }
     }
 
     @Override

@@ -69,11 +69,12 @@ public final class ClipTokenizer extends BaseTokenizer {
      * {@code vocab.json} and {@code merges.txt}; special tokens and {@code model_max_length} from
      * {@code tokenizer_config.json} and {@code special_tokens_map.json} when present.
      *
-     * @throws NoSuchFileException if neither {@code tokenizer.json} nor {@code vocab.json} +
-     *     {@code merges.txt} are there
+     * @throws io.github.flux4j.FluxIoException if neither {@code tokenizer.json} nor {@code vocab.json} +
+     *     {@code merges.txt} are there (its cause a {@link NoSuchFileException}), or a file cannot
+     *     be read
      * @throws TokenizerFormatException if a file is malformed
      */
-    public static ClipTokenizer fromDirectory(Path dir) throws IOException {
+    public static ClipTokenizer fromDirectory(Path dir) {
         return fromDirectory(dir, Flavor.FAST);
     }
 
@@ -82,13 +83,15 @@ public final class ClipTokenizer extends BaseTokenizer {
      * {@link #fromDirectory(Path)}, {@link Flavor#SLOW} from {@code vocab.json} and
      * {@code merges.txt} (a {@code tokenizer.json} is ignored, as the Python tokenizer did).
      */
-    public static ClipTokenizer fromDirectory(Path dir, Flavor flavor) throws IOException {
-        TokenizerConfig config = TokenizerConfig.read(dir);
-        Path json = dir.resolve("tokenizer.json");
-        if (flavor == Flavor.FAST && Files.isRegularFile(json)) {
-            return fromTokenizerJson(json, config);
-        }
-        return fromVocabAndMerges(dir.resolve("vocab.json"), dir.resolve("merges.txt"), config, flavor);
+    public static ClipTokenizer fromDirectory(Path dir, Flavor flavor) {
+        return reading(() -> {
+            TokenizerConfig config = TokenizerConfig.read(dir);
+            Path json = dir.resolve("tokenizer.json");
+            if (flavor == Flavor.FAST && Files.isRegularFile(json)) {
+                return fromTokenizerJson(json, config);
+            }
+            return fromVocabAndMerges(dir.resolve("vocab.json"), dir.resolve("merges.txt"), config, flavor);
+        });
     }
 
     /**
@@ -96,18 +99,18 @@ public final class ClipTokenizer extends BaseTokenizer {
      * ({@code <|startoftext|>}, {@code <|endoftext|>} as end, unknown and padding token) and a
      * maximum length of 77.
      */
-    public static ClipTokenizer fromFiles(Path vocabJson, Path mergesTxt) throws IOException {
-        return fromVocabAndMerges(vocabJson, mergesTxt, new TokenizerConfig(), Flavor.FAST);
+    public static ClipTokenizer fromFiles(Path vocabJson, Path mergesTxt) {
+        return fromFiles(vocabJson, mergesTxt, Flavor.FAST);
     }
 
     /** As {@link #fromFiles(Path, Path)}, in the given flavour. */
-    public static ClipTokenizer fromFiles(Path vocabJson, Path mergesTxt, Flavor flavor) throws IOException {
-        return fromVocabAndMerges(vocabJson, mergesTxt, new TokenizerConfig(), flavor);
+    public static ClipTokenizer fromFiles(Path vocabJson, Path mergesTxt, Flavor flavor) {
+        return reading(() -> fromVocabAndMerges(vocabJson, mergesTxt, new TokenizerConfig(), flavor));
     }
 
     /** Loads a {@code tokenizer.json} (BPE model) with the default padding token and maximum length. */
-    public static ClipTokenizer fromTokenizerJson(Path tokenizerJson) throws IOException {
-        return fromTokenizerJson(tokenizerJson, new TokenizerConfig());
+    public static ClipTokenizer fromTokenizerJson(Path tokenizerJson) {
+        return reading(() -> fromTokenizerJson(tokenizerJson, new TokenizerConfig()));
     }
 
     private static ClipTokenizer fromTokenizerJson(Path file, TokenizerConfig config) throws IOException {

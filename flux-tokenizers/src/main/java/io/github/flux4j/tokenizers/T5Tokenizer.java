@@ -46,35 +46,39 @@ public final class T5Tokenizer extends BaseTokenizer {
      * padding token from {@code tokenizer_config.json} / {@code special_tokens_map.json} when
      * present.
      *
-     * @throws NoSuchFileException if neither file is there
+     * @throws io.github.flux4j.FluxIoException if neither file is there (its cause a {@link NoSuchFileException}),
+     *     or a file cannot be read
      * @throws TokenizerFormatException if a file is malformed
      */
-    public static T5Tokenizer fromDirectory(Path dir) throws IOException {
-        TokenizerConfig config = TokenizerConfig.read(dir);
-        Path json = dir.resolve("tokenizer.json");
-        if (Files.isRegularFile(json)) {
-            return fromTokenizerJson(json, config);
-        }
-        Path model = dir.resolve("spiece.model");
-        if (!Files.isRegularFile(model)) {
-            throw new NoSuchFileException(model.toString(), null, "T5 tokenizer: no spiece.model (nor tokenizer.json)");
-        }
-        return fromSentencePiece(model, DEFAULT_EXTRA_IDS, config);
+    public static T5Tokenizer fromDirectory(Path dir) {
+        return reading(() -> {
+            TokenizerConfig config = TokenizerConfig.read(dir);
+            Path json = dir.resolve("tokenizer.json");
+            if (Files.isRegularFile(json)) {
+                return fromTokenizerJson(json, config);
+            }
+            Path model = dir.resolve("spiece.model");
+            if (!Files.isRegularFile(model)) {
+                throw new NoSuchFileException(model.toString(), null,
+                        "T5 tokenizer: no spiece.model (nor tokenizer.json)");
+            }
+            return fromSentencePiece(model, DEFAULT_EXTRA_IDS, config);
+        });
     }
 
     /** Loads a {@code tokenizer.json} (Unigram model) as {@code tokenizers} reads it. */
-    public static T5Tokenizer fromTokenizerJson(Path tokenizerJson) throws IOException {
-        return fromTokenizerJson(tokenizerJson, new TokenizerConfig());
+    public static T5Tokenizer fromTokenizerJson(Path tokenizerJson) {
+        return reading(() -> fromTokenizerJson(tokenizerJson, new TokenizerConfig()));
     }
 
     /** Loads an {@code spiece.model} with T5's 100 sentinel tokens, as SentencePiece tokenizes. */
-    public static T5Tokenizer fromSentencePiece(Path spieceModel) throws IOException {
-        return fromSentencePiece(spieceModel, DEFAULT_EXTRA_IDS, new TokenizerConfig());
+    public static T5Tokenizer fromSentencePiece(Path spieceModel) {
+        return fromSentencePiece(spieceModel, DEFAULT_EXTRA_IDS);
     }
 
     /** Loads an {@code spiece.model} with {@code extraIds} sentinel tokens. */
-    public static T5Tokenizer fromSentencePiece(Path spieceModel, int extraIds) throws IOException {
-        return fromSentencePiece(spieceModel, extraIds, new TokenizerConfig());
+    public static T5Tokenizer fromSentencePiece(Path spieceModel, int extraIds) {
+        return reading(() -> fromSentencePiece(spieceModel, extraIds, new TokenizerConfig()));
     }
 
     private static int maxLength(TokenizerConfig config) {

@@ -1,11 +1,14 @@
 package io.github.flux4j.tokenizers;
 
-import java.io.IOException;
+import io.github.flux4j.FluxException;
 import java.nio.file.Path;
 import org.jspecify.annotations.Nullable;
 
-/** A tokenizer file that cannot be used: malformed, inconsistent or of an unsupported kind. */
-public class TokenizerFormatException extends IOException {
+/**
+ * A tokenizer file that cannot be used: malformed, inconsistent or of an unsupported kind. The
+ * message starts with the file. Unchecked, like every {@link FluxException}.
+ */
+public class TokenizerFormatException extends FluxException {
     private static final long serialVersionUID = 1L;
 
     private final String file;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.github.flux4j.FluxIoException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,16 +31,19 @@ class TokenizerErrorsTest {
     @Test
     void missingClipFiles(@TempDir Path tmp) throws IOException {
         assertThatThrownBy(() -> ClipTokenizer.fromDirectory(tmp))
-                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("vocab.json");
+                .isInstanceOf(FluxIoException.class).hasCauseInstanceOf(NoSuchFileException.class)
+                .hasMessageContaining("vocab.json");
         Files.copy(Refs.resource("clip/vocab.json"), tmp.resolve("vocab.json"));
         assertThatThrownBy(() -> ClipTokenizer.fromDirectory(tmp))
-                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("merges.txt");
+                .isInstanceOf(FluxIoException.class).hasCauseInstanceOf(NoSuchFileException.class)
+                .hasMessageContaining("merges.txt");
     }
 
     @Test
     void missingT5Files(@TempDir Path tmp) {
         assertThatThrownBy(() -> T5Tokenizer.fromDirectory(tmp))
-                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("spiece.model");
+                .isInstanceOf(FluxIoException.class).hasCauseInstanceOf(NoSuchFileException.class)
+                .hasMessageContaining("spiece.model");
     }
 
     @Test
