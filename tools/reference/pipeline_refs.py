@@ -16,7 +16,7 @@ Writes flux-pipeline/src/test/resources/reference/pipeline/ (see README.md there
                                     scale factor 8, scaling 0.3611, shift 0.1159), widths 8/8/16/16; bf16
       transformer/config.json       the tiny FLUX transformer's config (weights come from GGUF)
     tokenizer/ and tokenizer_2/ are NOT stored here: they are the tiny tokenizers of
-    src/test/resources/tokenizers/{clip,t5} (730 KB), copied in when the folder is assembled
+    flux-tokenizers/src/test/resources/tokenizers/{clip,t5} (730 KB), copied in when the folder is assembled
     (here into a temporary folder, in the Java tests into a @TempDir).
   refs/<case>.json                the call: prompts, size, steps, guidance, seed, max_sequence_length...
   refs/<case>.text.safetensors    token ids and the text embeddings the transformer received
@@ -64,7 +64,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RES = ROOT / "flux-pipeline/src/test/resources"
 OUT = RES / "reference/pipeline"
 FOLDER = OUT / "tiny-flux"
-TOKENIZERS = {"tokenizer": RES / "tokenizers/clip", "tokenizer_2": RES / "tokenizers/t5"}
+TOK = ROOT / "flux-tokenizers/src/test/resources/tokenizers"
+TOKENIZERS = {"tokenizer": TOK / "clip", "tokenizer_2": TOK / "t5"}
 VARIANTS = ["Q8_0", "Q4_K"]
 
 MODEL_INDEX = {

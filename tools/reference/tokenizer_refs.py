@@ -4,11 +4,11 @@
 FLUX.1's real tokenizers (openai/clip-vit-large-patch14's and google/t5-v1_1-xxl's) are not
 available offline, so the Java tokenizers are tested on tiny ones in exactly the same formats:
 
-  flux-pipeline/src/test/resources/tokenizers/clip/   vocab.json, merges.txt (CLIP layout: 256 byte
+  flux-tokenizers/src/test/resources/tokenizers/clip/ vocab.json, merges.txt (CLIP layout: 256 byte
         symbols, the same with </w>, one token per merge, then <|startoftext|> <|endoftext|>),
         tokenizer_config.json, special_tokens_map.json and the tokenizer.json that transformers
         writes for them.
-  flux-pipeline/src/test/resources/tokenizers/t5/     spiece.model (SentencePiece Unigram, nmt_nfkc
+  flux-tokenizers/src/test/resources/tokenizers/t5/   spiece.model (SentencePiece Unigram, nmt_nfkc
         precompiled charsmap, <pad>=0 </s>=1 <unk>=2 like T5), the tokenizer.json transformers
         converts it to (with 100 <extra_id_N>), tokenizer_config.json, special_tokens_map.json.
 
@@ -41,7 +41,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RES = ROOT / "flux-pipeline/src/test/resources/tokenizers"
+RES = ROOT / "flux-tokenizers/src/test/resources/tokenizers"
 CLIP_DIR = RES / "clip"
 T5_DIR = RES / "t5"
 REFS_DIR = RES / "refs"

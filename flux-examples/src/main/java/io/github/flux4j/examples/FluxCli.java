@@ -1,11 +1,16 @@
 package io.github.flux4j.examples;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.examples.demo.DemoModel;
+import io.github.flux4j.gguf.GgufException;
 import io.github.flux4j.pipeline.Cancellation;
+import io.github.flux4j.pipeline.FluxOutOfMemoryException;
 import io.github.flux4j.pipeline.FluxPipeline;
+import io.github.flux4j.pipeline.GenerationCancelledException;
 import io.github.flux4j.pipeline.GenerationOptions;
 import io.github.flux4j.pipeline.GenerationResult;
 import io.github.flux4j.pipeline.ImageFiles;
@@ -18,6 +23,9 @@ import io.github.flux4j.pipeline.hub.HubFiles;
 import io.github.flux4j.pipeline.hub.HubPath;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.HuggingFaceCache;
+import io.github.flux4j.pipeline.model.ModelFolderException;
+import io.github.flux4j.pipeline.scheduler.SchedulerConfigException;
+import io.github.flux4j.tokenizers.TokenizerFormatException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -72,10 +80,13 @@ import picocli.CommandLine.Parameters;
  * device and the output path are checked before any model loads. Ctrl-C or SIGTERM (when run
  * through {@code main}) cancels the generation within one transformer block and removes temporary
  * files. An image that cannot be written where asked is saved under another name, which is
- * printed. Exit status: 0 on success; 1 if a file is missing or unreadable, the device cannot be
- * used, a model does not load, generation fails or is interrupted, or the image could not be
- * written where asked (one line on standard error naming the file or the reason; the stack trace
- * only with {@code --verbose}); 2 on a usage error (naming the argument).
+ * printed. Exit status ({@link #exitCode}, from flux4j's exception hierarchy): 0 on success; 2 on
+ * a usage error (naming the argument); 3 if a model or input file is missing, unreadable,
+ * malformed, unsupported or cannot be downloaded; 4 if the device (or the JVM) ran out of memory;
+ * 130 if the generation was cancelled (Ctrl-C, SIGTERM); 1 for anything else (the device cannot
+ * be used, the image could not be written where asked, an unexpected error). A failure is one
+ * line on standard error naming the file or the reason; the stack trace only with
+ * {@code --verbose}.
  */
 @Command(name = "flux", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class, sortOptions = false,
         usageHelpWidth = 100,
@@ -83,10 +94,11 @@ import picocli.CommandLine.Parameters;
                 + " in diffusers' layout). Without --transformer and --base-model it runs the demo model: a tiny"
                 + " FLUX with random weights that draws abstract patterns, not pictures of the prompt.", ""},
         exitCodeListHeading = "%nExit status:%n",
-        exitCodeList = {"0:success", "1:a file is missing or unreadable, a model does not load, the device cannot be"
-                + " used, generation failed or was interrupted, or the image could not be written where asked (it is"
-                + " then saved under another name, printed)", "2:usage error, including an output path that cannot"
-                + " be written (checked before any work)"})
+        exitCodeList = {"0:success", "1:the device cannot be used, the image could not be written where asked (it"
+                + " is then saved under another name, printed), or another failure", "2:usage error, including an"
+                + " output path that cannot be written (checked before any work)", "3:a model or input file is"
+                + " missing, unreadable, malformed, unsupported or cannot be downloaded", "4:out of memory (device"
+                + " or Java heap)", "130:cancelled (Ctrl-C, SIGTERM)"})
 public final class FluxCli implements Callable<Integer> {
     /** The base model used with {@code --transformer} when {@code --base-model} is not given. */
     public static final String DEFAULT_BASE_MODEL = "black-forest-labs/FLUX.1-dev";
@@ -231,6 +243,41 @@ public final class FluxCli implements Callable<Integer> {
 
     /** Called with each image file right before it is written (tests: to make the write fail). */
     private Consumer<Path> beforeSave = file -> { };
+
+    /** Exit status: a failure that fits none of the statuses below. */
+    static final int EXIT_FAILURE = 1;
+    /** Exit status: a usage error, naming the argument. */
+    static final int EXIT_USAGE = CommandLine.ExitCode.USAGE;
+    /** Exit status: a model or input file missing, unreadable, malformed, unsupported or not downloadable. */
+    static final int EXIT_BAD_INPUT = 3;
+    /** Exit status: the device or the JVM ran out of memory. */
+    static final int EXIT_OUT_OF_MEMORY = 4;
+    /** Exit status: cancelled (128 + SIGINT, as shells report a Ctrl-C). */
+    static final int EXIT_CANCELLED = 130;
+
+    /**
+     * The exit status for a failure, from flux4j's exception hierarchy (docs/errors.md): the one
+     * place the command line maps exceptions to statuses. {@code null} (a failure the command
+     * detected itself, such as an unusable device) is {@value #EXIT_FAILURE}.
+     */
+    static int exitCode(@Nullable Throwable e) {
+        if (e instanceof CommandLine.ParameterException) {
+            return EXIT_USAGE;
+        }
+        if (e instanceof GenerationCancelledException || e instanceof CancellationException) {
+            return EXIT_CANCELLED;
+        }
+        if (e instanceof FluxOutOfMemoryException || e instanceof OutOfMemoryError) {
+            return EXIT_OUT_OF_MEMORY;
+        }
+        if (e instanceof FluxIoException || e instanceof IOException || e instanceof GgufException
+                || e instanceof WeightException || e instanceof ModelFolderException
+                || e instanceof TokenizerFormatException || e instanceof SchedulerConfigException
+                || e instanceof HubException) {
+            return EXIT_BAD_INPUT;
+        }
+        return EXIT_FAILURE;
+    }
 
     /** Runs the command and exits with its status. */
     public static void main(String[] args) {
@@ -434,12 +481,13 @@ public final class FluxCli implements Callable<Integer> {
             return fail(err, name, e, e.getFile() + ": no such file" + (e.getReason() != null ? " (" + e.getReason() + ")" : ""));
         } catch (AccessDeniedException e) {
             return fail(err, name, e, e.getFile() + ": permission denied");
-        } catch (CancellationException e) {
+        } catch (GenerationCancelledException | CancellationException e) {
             return fail(err, name, e, e.getMessage() != null ? e.getMessage() : "generation cancelled");
         } catch (IOException | RuntimeException | OutOfMemoryError e) {
             if (Thread.currentThread().isInterrupted() || stop.isCancelled()) {
                 // e.g. a file channel closed by the interrupt of a Ctrl-C: say so, not "channel closed"
-                return fail(err, name, e, "interrupted" + (e.getMessage() != null ? " (" + e.getMessage() + ")" : ""));
+                fail(err, name, e, "interrupted" + (e.getMessage() != null ? " (" + e.getMessage() + ")" : ""));
+                return EXIT_CANCELLED;
             }
             return fail(err, name, e, e.getMessage() != null ? e.getMessage() : e.toString());
         }
@@ -531,12 +579,13 @@ public final class FluxCli implements Callable<Integer> {
         }
     }
 
+    /** Prints {@code message} (and with --verbose the stack trace); returns {@link #exitCode}'s status. */
     private int fail(PrintWriter err, String name, @Nullable Throwable e, String message) {
         err.println(name + ": " + message);
         if (verbose && e != null) {
             e.printStackTrace(err);
         }
-        return 1;
+        return exitCode(e);
     }
 
     /** The prompt; a {@link CommandLine.ParameterException} (exit 2) names the first bad argument. */

@@ -89,7 +89,8 @@ public final class Main implements Callable<Integer> {
 
     /**
      * The shared command-line behaviour: case-insensitive option values, a usage error as one line
-     * plus a hint (status 2), an unexpected exception as one line (status 1).
+     * plus a hint (status 2), an exception that escapes a command as one line, with the status
+     * {@link FluxCli#exitCode} gives it.
      */
     static CommandLine configure(CommandLine cmd, PrintWriter out, PrintWriter err) {
         cmd.setOut(out);
@@ -107,7 +108,7 @@ public final class Main implements Callable<Integer> {
         });
         cmd.setExecutionExceptionHandler((e, c, parsed) -> {
             c.getErr().println(commandName(c) + ": " + e);
-            return CommandLine.ExitCode.SOFTWARE;
+            return FluxCli.exitCode(e);
         });
         return cmd;
     }

@@ -17,6 +17,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
@@ -277,22 +279,44 @@ class FluxCliTest {
         assertThat(r.err).contains(message).doesNotContain("\tat ");
     }
 
+    /**
+     * Interrupting the generating thread (as a Ctrl-C does, through the command's cancellation
+     * token) stops the run with status 130, saying so, and writes no image.
+     */
     @Test
-    void missingFilesGiveStatus1NamingTheFile() {
+    void anInterruptedRunGivesStatus130() throws Exception {
+        DemoModel.ensureIn(cache);
+        Path image = dir.resolve("long.png");
+        AtomicReference<Result> result = new AtomicReference<>();
+        Thread run = new Thread(() -> result.set(flux(small(image, "--width", "256", "--height", "256", "--steps",
+                "1000", "--no-progress"))));
+        run.start();
+        Thread.sleep(2000); // loading, then denoising (1000 steps: minutes)
+        assertThat(run.isAlive()).isTrue();
+        run.interrupt();
+        run.join(TimeUnit.SECONDS.toMillis(60));
+        assertThat(run.isAlive()).as("stopped after the interrupt").isFalse();
+        assertThat(result.get().status).as(result.get().err).isEqualTo(130);
+        assertThat(result.get().err).containsAnyOf("cancelled", "interrupted").doesNotContain("\tat ");
+        assertThat(image).doesNotExist();
+    }
+
+    @Test
+    void missingFilesGiveStatus3NamingTheFile() {
         Path missing = dir.resolve("no-such-model.gguf");
         Result r = flux("a prompt", "--transformer", missing.toString(), "--output", dir.resolve("x.png").toString());
-        assertThat(r.status).isEqualTo(1);
+        assertThat(r.status).isEqualTo(3);
         assertThat(r.err).contains(missing.toString(), "no such file", "--transformer").doesNotContain("\tat ");
         assertThat(r.err.lines()).hasSize(1);
 
         Result t5 = flux("a prompt", "--transformer", cache.toString(), "--t5-gguf", missing.toString());
-        assertThat(t5.status).isEqualTo(1);
+        assertThat(t5.status).isEqualTo(3);
         assertThat(t5.err).contains(missing.toString(), "--t5-gguf");
 
         // a base model that is not there: the folder is named
         Result base = flux("a prompt", "--transformer", dir.toString(), "--base-model", dir.resolve("nowhere").toString(),
                 "--output", dir.resolve("y.png").toString());
-        assertThat(base.status).as(base.err).isEqualTo(1);
+        assertThat(base.status).as(base.err).isEqualTo(3);
         assertThat(base.err).contains(dir.resolve("nowhere").toString()).doesNotContain("\tat ");
     }
 
@@ -320,7 +344,7 @@ class FluxCliTest {
             Files.writeString(broken, text.substring(0, text.length() - 1));
             Result r = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model", copy.toString(),
                     "--device", "cpu", "--output", dir.resolve("j.png").toString());
-            assertThat(r.status).as(json + ": " + r.err).isEqualTo(1);
+            assertThat(r.status).as(json + ": " + r.err).isEqualTo(3);
             assertThat(r.err).as(json).contains(json.substring(json.lastIndexOf('/') + 1), "expected close marker for Object")
                     .containsPattern("start marker at line 1, column 1\\).* \\(line \\d+, column \\d+\\)")
                     .doesNotContain("REDACTED", "StreamReadFeature", "\tat ");
@@ -378,12 +402,12 @@ class FluxCliTest {
         // Offline (the variable or --offline), what is not cached is named, and nothing is downloaded.
         Result absent = flux(env, small(dir.resolve("x.png"), "--transformer", "flux4j-test/demo/demo-Q8_0.gguf",
                 "--base-model", "flux4j-test/absent"));
-        assertThat(absent.status).isEqualTo(1);
+        assertThat(absent.status).isEqualTo(3);
         assertThat(absent.err).contains("--base-model flux4j-test/absent", "flux4j-test/absent@main is not in the"
                 + " Hugging Face cache", "HF_HUB_OFFLINE").doesNotContain("\tat ");
         Result file = flux(Map.of("HF_HUB_CACHE", hub.toString()), small(dir.resolve("y.png"), "--offline",
                 "--transformer", "flux4j-test/demo/demo-Q4_0.gguf", "--base-model", "flux4j-test/demo"));
-        assertThat(file.status).isEqualTo(1);
+        assertThat(file.status).isEqualTo(3);
         assertThat(file.err).contains("--transformer flux4j-test/demo/demo-Q4_0.gguf",
                 "demo-Q4_0.gguf of flux4j-test/demo@main is not in the Hugging Face cache");
         assertThat(dir.resolve("x.png")).doesNotExist();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.pipeline.FluxPipeline;
+import io.github.flux4j.tokenizers.ClipTokenizer;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -91,6 +92,8 @@ class NativesBlocksIT {
         install(flux4j, "flux4j-parent", version, rootDir.resolve("pom.xml"), null);
         install(flux4j, "flux-gguf", version, rootDir.resolve("flux-gguf/pom.xml"), codeSource(GgufFile.class));
         install(flux4j, "flux-core", version, rootDir.resolve("flux-core/pom.xml"), codeSource(Torch.class));
+        install(flux4j, "flux-tokenizers", version, rootDir.resolve("flux-tokenizers/pom.xml"),
+                codeSource(ClipTokenizer.class));
         install(flux4j, "flux-pipeline", version, rootDir.resolve("flux-pipeline/pom.xml"), codeSource(FluxPipeline.class));
 
         Path consumers = work.resolve("consumers");

@@ -1,11 +1,13 @@
 package io.github.flux4j.gguf;
 
+import io.github.flux4j.FluxException;
+
 /**
  * Base of the unchecked exceptions about GGUF content: a malformed file, a missing or mistyped
  * metadata key, an unsupported tensor type. Failures of the file system itself remain
  * {@link java.io.IOException}s.
  */
-public class GgufException extends RuntimeException {
+public class GgufException extends FluxException {
     private static final long serialVersionUID = 1L;
 
     public GgufException(String message) {

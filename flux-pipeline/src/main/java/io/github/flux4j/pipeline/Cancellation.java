@@ -1,13 +1,12 @@
 package io.github.flux4j.pipeline;
 
-import java.util.concurrent.CancellationException;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A token for stopping a generation from another thread. Pass it in
  * {@link GenerationOptions.Builder#cancellation}; calling {@link #cancel()} makes the running
- * {@link FluxPipeline#generate} throw a {@link CancellationException} at its next cancellation
- * point: between stages and denoising steps, and inside the models between the transformer's
+ * {@link FluxPipeline#generate} throw a {@link GenerationCancelledException} at its next
+ * cancellation point: between stages and denoising steps, and inside the models between the transformer's
  * blocks, the text encoders' layers and the VAE decoder's stages (so within about one block: well
  * under a second on a GPU, seconds on a CPU, rather than a whole step). The message says where
  * ("generation cancelled in denoising step 3 of 28, before transformer single block 12 of 38: user
@@ -25,8 +24,8 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>Once cancelled, a token stays cancelled: every later {@code generate} given the same token
- * throws {@link CancellationException} at once ("generation cancelled before it started"), before
- * any work. Use a new token for the next generation. Thread-safe.
+ * throws {@link GenerationCancelledException} at once ("generation cancelled before it
+ * started"), before any work. Use a new token for the next generation. Thread-safe.
  */
 public final class Cancellation {
     private volatile boolean cancelled;
@@ -42,7 +41,7 @@ public final class Cancellation {
     }
 
     /**
-     * Requests cancellation with a reason, which the {@link CancellationException}'s message
+     * Requests cancellation with a reason, which the {@link GenerationCancelledException}'s message
      * repeats. Only the first reason is kept.
      */
     public void cancel(@Nullable String why) {
@@ -61,12 +60,13 @@ public final class Cancellation {
      * Throws if cancelled.
      *
      * @param where the point reached, for the message (e.g. "before denoising step 3 of 28")
-     * @throws CancellationException if {@link #cancel()} has been called
+     * @throws GenerationCancelledException if {@link #cancel()} has been called
      */
     public void throwIfCancelled(String where) {
         if (cancelled) {
             String why = reason;
-            throw new CancellationException("generation cancelled " + where + (why == null ? "" : ": " + why));
+            throw new GenerationCancelledException("generation cancelled " + where
+                    + (why == null ? "" : ": " + why));
         }
     }
 }

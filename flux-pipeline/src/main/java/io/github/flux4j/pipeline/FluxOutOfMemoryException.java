@@ -1,5 +1,6 @@
 package io.github.flux4j.pipeline;
 
+import io.github.flux4j.FluxException;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.DeviceMemory;
 import io.github.flux4j.core.torch.FluxDevice;
@@ -20,7 +21,7 @@ import org.jspecify.annotations.Nullable;
  * cache emptied; the pipeline and its models stay usable, so a smaller request can follow.
  * The LibTorch exception is the {@linkplain #getCause() cause}.
  */
-public final class FluxOutOfMemoryException extends RuntimeException {
+public final class FluxOutOfMemoryException extends FluxException {
     private static final long serialVersionUID = 1L;
 
     /** LibTorch's "Tried to allocate 20.00 GiB" (CUDA) and "you tried to allocate N bytes" (CPU). */

@@ -35,9 +35,9 @@ import io.github.flux4j.pipeline.offload.MemorySizing;
 import io.github.flux4j.pipeline.offload.ModelOffloader;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.Schedule;
-import io.github.flux4j.pipeline.tokenizer.ClipTokenizer;
-import io.github.flux4j.pipeline.tokenizer.EncodedBatch;
-import io.github.flux4j.pipeline.tokenizer.T5Tokenizer;
+import io.github.flux4j.tokenizers.ClipTokenizer;
+import io.github.flux4j.tokenizers.EncodedBatch;
+import io.github.flux4j.tokenizers.T5Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +45,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CancellationException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -102,8 +101,8 @@ import org.slf4j.LoggerFactory;
  * <h2>Threads, memory, lifetime</h2>
  * {@link #generate} calls are serialised (one at a time per pipeline). A generation can be stopped
  * from another thread with a {@link Cancellation}, or by interrupting the generating thread; it
- * then throws {@link CancellationException} within one transformer block (one text-encoder layer,
- * one VAE stage), and the pipeline stays usable. Running out of device memory throws a
+ * then throws {@link GenerationCancelledException} within one transformer block (one
+ * text-encoder layer, one VAE stage), and the pipeline stays usable. Running out of device memory throws a
  * {@link FluxOutOfMemoryException} naming the stage, the sizes and what to try, after the call's
  * tensors were freed and the CUDA cache emptied: the pipeline stays usable then too. Every
  * temporary tensor is freed when a step or the call ends; the images are plain Java objects.
@@ -178,9 +177,9 @@ public final class FluxPipeline implements AutoCloseable {
      *         logged for this call and the timings
      * @throws IllegalArgumentException if {@code prompts} is empty or holds null, or per-image
      *                                  seeds do not number the batch
-     * @throws CancellationException    if the options' {@link Cancellation} was cancelled or the
-     *                                  calling thread was interrupted (before or during the call;
-     *                                  its interrupt status stays set)
+     * @throws GenerationCancelledException if the options' {@link Cancellation} was cancelled or
+     *                                  the calling thread was interrupted (before or during the
+     *                                  call; its interrupt status stays set)
      * @throws FluxOutOfMemoryException if the device ran out of memory (naming the stage, the sizes and
      *                                  what to try); the pipeline stays usable
      * @throws IllegalStateException    if the pipeline is closed
@@ -376,14 +375,15 @@ public final class FluxPipeline implements AutoCloseable {
     }
 
     /**
-     * Throws {@link CancellationException} if {@code cancel} is cancelled or this thread is
+     * Throws {@link GenerationCancelledException} if {@code cancel} is cancelled or this thread is
      * interrupted. An interrupt counts as a cancellation (the usual way to stop work on an
      * executor); the thread's interrupt status is left set, for the caller to see.
      */
     private static void checkStop(Cancellation cancel, String where) {
         cancel.throwIfCancelled(where);
         if (Thread.currentThread().isInterrupted()) {
-            throw new CancellationException("generation cancelled " + where + ": the generating thread was interrupted");
+            throw new GenerationCancelledException("generation cancelled " + where
+                    + ": the generating thread was interrupted");
         }
     }
 
@@ -789,7 +789,7 @@ public final class FluxPipeline implements AutoCloseable {
          *                               incomplete (every problem listed)
          * @throws io.github.flux4j.core.weights.WeightException if a model's weights do not fit
          *                               (every problem listed)
-         * @throws io.github.flux4j.pipeline.tokenizer.TokenizerFormatException if a tokenizer file
+         * @throws io.github.flux4j.tokenizers.TokenizerFormatException if a tokenizer file
          *                               is malformed
          * @throws IOException           if a file cannot be read
          */

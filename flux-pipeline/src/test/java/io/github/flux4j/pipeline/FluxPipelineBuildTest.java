@@ -15,7 +15,7 @@ import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.ModelFolderException;
-import io.github.flux4j.pipeline.tokenizer.TokenizerFormatException;
+import io.github.flux4j.tokenizers.TokenizerFormatException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -15,7 +15,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -90,7 +89,7 @@ class FluxPipelineTest {
                 cancelled.countDown();
             });
             assertThatThrownBy(() -> run.get(60, TimeUnit.SECONDS))
-                    .hasCauseInstanceOf(CancellationException.class)
+                    .hasCauseInstanceOf(GenerationCancelledException.class)
                     .cause().hasMessageContaining("before denoising step 2 of 3").hasMessageContaining("user request");
         } finally {
             pool.shutdownNow();
@@ -106,7 +105,7 @@ class FluxPipelineTest {
         stop.cancel();
         List<StepProgress> calls = new ArrayList<>();
         assertThatThrownBy(() -> flux.generate("a fox", quick().cancellation(stop).progressListener(calls::add).build()))
-                .isInstanceOf(CancellationException.class).hasMessageContaining("before it started");
+                .isInstanceOf(GenerationCancelledException.class).hasMessageContaining("before it started");
         assertThat(calls).isEmpty();
     }
 
@@ -130,7 +129,7 @@ class FluxPipelineTest {
         };
         assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).cancellation(stop).trace(cancelInStep2)
                 .progressListener(calls::add).build()))
-                .isInstanceOf(CancellationException.class)
+                .isInstanceOf(GenerationCancelledException.class)
                 .hasMessage("generation cancelled in denoising step 2 of 3, before transformer double block 1 of 2:"
                         + " user request");
         assertThat(calls).as("step 1 ran, step 2 did not finish").hasSize(1);
@@ -138,7 +137,7 @@ class FluxPipelineTest {
 
         // The same token stays cancelled: a later call stops before any work.
         assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).cancellation(stop).build()))
-                .isInstanceOf(CancellationException.class).hasMessageContaining("before it started");
+                .isInstanceOf(GenerationCancelledException.class).hasMessageContaining("before it started");
         // A fresh token: the usual image.
         assertThat(flux.generate("a fox", quick().steps(3).cancellation(new Cancellation()).build()).image())
                 .isEqualTo(expected);
@@ -155,7 +154,7 @@ class FluxPipelineTest {
                 }
             };
             assertThatThrownBy(() -> flux.generate("a fox", quick().cancellation(stop).trace(trace).build()))
-                    .isInstanceOf(CancellationException.class).hasMessage("generation cancelled " + c[1]);
+                    .isInstanceOf(GenerationCancelledException.class).hasMessage("generation cancelled " + c[1]);
         }
         assertThat(flux.generate("a fox", quick().build()).images()).hasSize(1);
     }
@@ -174,13 +173,13 @@ class FluxPipelineTest {
         };
         try {
             assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).trace(interruptInStep2).build()))
-                    .isInstanceOf(CancellationException.class)
+                    .isInstanceOf(GenerationCancelledException.class)
                     .hasMessage("generation cancelled in denoising step 2 of 3, before transformer double block 1 of 2:"
                             + " the generating thread was interrupted");
             assertThat(Thread.currentThread().isInterrupted()).isTrue();
             // Still interrupted: the next call stops at once.
             assertThatThrownBy(() -> flux.generate("a fox", quick().build()))
-                    .isInstanceOf(CancellationException.class).hasMessageContaining("before it started");
+                    .isInstanceOf(GenerationCancelledException.class).hasMessageContaining("before it started");
         } finally {
             Thread.interrupted();
         }
@@ -213,7 +212,7 @@ class FluxPipelineTest {
             run.cancel(true);
             interruptSent.set(true);
             await(finished);
-            assertThat(failure.get()).isInstanceOf(CancellationException.class)
+            assertThat(failure.get()).isInstanceOf(GenerationCancelledException.class)
                     .hasMessageContaining("in denoising step 2 of 3, before transformer double block 1 of 2")
                     .hasMessageEndingWith("the generating thread was interrupted");
             // the pool thread is reusable (the executor clears the interrupt) and so is the pipeline

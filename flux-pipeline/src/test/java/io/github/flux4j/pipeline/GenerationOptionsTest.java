@@ -92,7 +92,7 @@ class GenerationOptionsTest {
         c.cancel("second");
         assertThat(c.isCancelled()).isTrue();
         assertThatThrownBy(() -> c.throwIfCancelled("at step 3"))
-                .isInstanceOf(java.util.concurrent.CancellationException.class)
+                .isInstanceOf(GenerationCancelledException.class)
                 .hasMessage("generation cancelled at step 3: first");
     }
 }

@@ -26,7 +26,7 @@ import java.util.Map;
 final class TinyPipeline {
     static final Path REFERENCE = RefData.ROOT.resolve("pipeline");
     static final Path REFS = REFERENCE.resolve("refs");
-    private static final Path TOKENIZERS = Path.of("src/test/resources/tokenizers");
+    private static final Path TOKENIZERS = Path.of("../flux-tokenizers/src/test/resources/tokenizers");
 
     private static Path shared;
     private static final Map<TinyFluxFiles.Variant, Path> GGUF = new EnumMap<>(TinyFluxFiles.Variant.class);

@@ -367,7 +367,7 @@ final class HubClient {
     private <T> HttpResponse<T> send(HttpRequest.Builder request, HttpResponse.BodyHandler<T> body, String repoId,
                                      @Nullable String revision, @Nullable String path) throws IOException {
         HttpRequest req = request.build();
-        IOException last = null;
+        HubException last = null;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
             try {
                 HttpResponse<T> r = http.send(req, body);
@@ -398,7 +398,8 @@ final class HubClient {
                 pause(attempt);
             }
         }
-        throw last instanceof HubException h ? h : new HubException(HubException.Kind.NETWORK, String.valueOf(last), last);
+        throw last != null ? last
+                : new HubException(HubException.Kind.NETWORK, req.method() + " " + req.uri() + " was not sent");
     }
 
     private void pause(int attempt) throws InterruptedIOException {

@@ -1,12 +1,14 @@
 package io.github.flux4j.pipeline.hub;
 
-import java.io.IOException;
+import io.github.flux4j.FluxException;
 
 /**
  * A Hugging Face Hub download failed; {@link #kind()} says why and the message says what to do
- * (accept a licence, log in, check the repository id, go online).
+ * (accept a licence, log in, check the repository id, go online). Unchecked, like every
+ * {@link FluxException}; the network's or the file system's {@link java.io.IOException}, if any, is
+ * the cause.
  */
-public class HubException extends IOException {
+public class HubException extends FluxException {
     private static final long serialVersionUID = 1L;
 
     /** Why a download failed. */

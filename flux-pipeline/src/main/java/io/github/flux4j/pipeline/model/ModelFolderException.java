@@ -1,11 +1,13 @@
 package io.github.flux4j.pipeline.model;
 
+import io.github.flux4j.FluxException;
+
 /**
  * A model folder that cannot be used: missing, incomplete, not in the local Hugging Face cache, or
  * holding a configuration that is malformed or not FLUX's. The message names the folder and every
  * problem found. Failures of the file system itself remain {@link java.io.IOException}s.
  */
-public class ModelFolderException extends RuntimeException {
+public class ModelFolderException extends FluxException {
     private static final long serialVersionUID = 1L;
 
     /** An exception with the given message. */

@@ -12,12 +12,12 @@ import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerSchedulerConfig;
 import io.github.flux4j.pipeline.scheduler.Schedule;
 import io.github.flux4j.pipeline.scheduler.SchedulerConfigException;
-import io.github.flux4j.pipeline.tokenizer.PromptTokenizer;
-import io.github.flux4j.pipeline.tokenizer.ClipTokenizer;
-import io.github.flux4j.pipeline.tokenizer.Padding;
-import io.github.flux4j.pipeline.tokenizer.T5Tokenizer;
-import io.github.flux4j.pipeline.tokenizer.TokenizerFormatException;
-import io.github.flux4j.pipeline.tokenizer.EncodedBatch;
+import io.github.flux4j.tokenizers.PromptTokenizer;
+import io.github.flux4j.tokenizers.ClipTokenizer;
+import io.github.flux4j.tokenizers.Padding;
+import io.github.flux4j.tokenizers.T5Tokenizer;
+import io.github.flux4j.tokenizers.TokenizerFormatException;
+import io.github.flux4j.tokenizers.EncodedBatch;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * documented exceptions naming the file; no other exception, no error, no hang.
  */
 class LoaderFuzzTest {
-    private static final Path TOKENIZERS = Path.of("src/test/resources/tokenizers");
+    private static final Path TOKENIZERS = Path.of("../flux-tokenizers/src/test/resources/tokenizers");
     private static final Path PIPELINE = Path.of("src/test/resources/reference/pipeline/tiny-flux");
     private static final Duration PER_CASE = Duration.ofSeconds(5);
     private static final List<String> PROMPTS = List.of("A cat holding a sign that says hello world",
