@@ -3,7 +3,6 @@ package io.github.flux4j.pipeline;
 import io.github.flux4j.core.clip.ClipTextModel;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TokenIds;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -12,12 +11,11 @@ import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.offload.BlockStreamer;
 import io.github.flux4j.core.vae.RgbImage;
 import io.github.flux4j.core.vae.VaeDecoder;
 import io.github.flux4j.core.vae.VaeImageProcessor;
-import io.github.flux4j.core.vae.VaeOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.pipeline.latents.FluxLatents;
 import io.github.flux4j.pipeline.hub.DownloadListener;
 import io.github.flux4j.pipeline.hub.HubException;
@@ -569,7 +567,7 @@ public final class FluxPipeline implements AutoCloseable {
          * The transformer's weights, loaded by {@link #build()} on the pipeline's device (the CPU
          * with {@link Offload#MODEL}) in its compute dtype: a GGUF file (city96's FLUX.1-dev/schnell
          * conversions, any supported quantization), a BFL safetensors file or a diffusers
-         * {@code transformer} folder ({@link FluxTransformer#load(Path, TransformerOptions)}).
+         * {@code transformer} folder ({@link FluxTransformer#load(Path, LoadOptions)}).
          * Replaces a transformer given as a model.
          */
         public Builder transformer(Path weights) {
@@ -687,7 +685,7 @@ public final class FluxPipeline implements AutoCloseable {
         /**
          * Device memory for expanded GGUF weights that the transformer keeps between forwards
          * instead of expanding them on every step (0, the default: none;
-         * {@link TransformerOptions#dequantizedCacheBytes()}): on a card with room to spare, the
+         * {@link LoadOptions#dequantizedCacheBytes()}): on a card with room to spare, the
          * speed of dense weights from a GGUF file. Weights are cached in load order until the
          * budget is used up; the images are the same bits either way. Not with
          * {@link Offload#SEQUENTIAL} or a {@link #vramBudget} (they keep the transformer off the
@@ -866,18 +864,19 @@ public final class FluxPipeline implements AutoCloseable {
             // uses, and the plan moves them.
             boolean planned = vramBudget != null || offload != Offload.NONE;
             FluxDevice loadDevice = planned ? FluxDevice.cpu() : dev;
-            TextEncoderOptions text = new TextEncoderOptions(loadDevice, dtype, textEncoderArithmetic, true);
+            LoadOptions text = new LoadOptions(loadDevice, dtype, textEncoderArithmetic, true);
             ClipTextModel clip = ClipTextModel.load(base.componentDir(FluxComponent.TEXT_ENCODER), text);
             loaded.add(clip);
             T5EncoderModel t5 = T5EncoderModel.load(t5File != null ? t5File
                     : base.componentDir(FluxComponent.TEXT_ENCODER_2), text);
             loaded.add(t5);
-            VaeDecoder vae = VaeDecoder.load(base.componentDir(FluxComponent.VAE), new VaeOptions(loadDevice, dtype, true));
+            VaeDecoder vae = VaeDecoder.load(base.componentDir(FluxComponent.VAE),
+                    LoadOptions.defaults().withDevice(loadDevice).withDtype(dtype));
             loaded.add(vae);
             FluxTransformer transformer = transformerModel;
             if (transformer == null) {
                 transformer = FluxTransformer.load(Objects.requireNonNull(transformerFile),
-                        new TransformerOptions(loadDevice, dtype, transformerArithmetic, true)
+                        new LoadOptions(loadDevice, dtype, transformerArithmetic, true)
                                 .withDequantizedCacheBytes(dequantizedCacheBytes));
                 loaded.add(transformer);
             }

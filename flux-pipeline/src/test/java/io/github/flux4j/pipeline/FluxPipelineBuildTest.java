@@ -9,9 +9,9 @@ import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.vae.RgbImage;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.ModelFolderException;
@@ -112,7 +112,7 @@ class FluxPipelineBuildTest {
     @Test
     void aGivenTransformerOfAnotherDtypeIsRefusedAndClosed() throws IOException {
         FluxTransformer bf16 = GgufTransformer.load(TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
-                TransformerOptions.defaults().withDtype(ComputeDtype.BF16));
+                LoadOptions.defaults().withDtype(ComputeDtype.BF16));
         assertThatThrownBy(() -> FluxPipeline.builder().transformer(bf16).baseModel(TinyPipeline.folder())
                 .device(FluxDevice.cpu()).computeDtype(ComputeDtype.F32).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("computes in BF16")
@@ -123,7 +123,7 @@ class FluxPipelineBuildTest {
     @Test
     void aGivenTransformerServesOneBuildOnly() throws IOException {
         FluxTransformer t = GgufTransformer.load(TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
-                TransformerOptions.defaults().withDtype(ComputeDtype.F32));
+                LoadOptions.defaults().withDtype(ComputeDtype.F32));
         FluxPipeline.Builder b = FluxPipeline.builder().transformer(t).baseModel(TinyPipeline.folder())
                 .device(FluxDevice.cpu()).computeDtype(ComputeDtype.F32);
         try (FluxPipeline p = b.build()) {

@@ -10,7 +10,7 @@ import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -46,7 +46,7 @@ class FluxPipelineOffloadTest {
     @EnumSource(value = Offload.class)
     void aLoadedTransformerIsOwnedByThePipeline(Offload offload) throws IOException {
         FluxTransformer t = GgufTransformer.load(TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
-                TransformerOptions.defaults().withDtype(ComputeDtype.F32)
+                LoadOptions.defaults().withDtype(ComputeDtype.F32)
                         .withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS)); // the pipeline's default
         GenerationResult fromModel;
         try (FluxPipeline p = FluxPipeline.builder().transformer(t).baseModel(TinyPipeline.folder())

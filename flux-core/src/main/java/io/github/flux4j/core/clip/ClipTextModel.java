@@ -1,13 +1,13 @@
 package io.github.flux4j.core.clip;
 
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
+import io.github.flux4j.core.weights.ModelLoader;
 import io.github.flux4j.core.weights.RenamedWeightSource;
-import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightPath;
@@ -17,7 +17,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.LongOptional;
@@ -35,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * self-attention, a final LayerNorm, and the pooled vector at each row's end-of-text position.
  *
  * <pre>{@code
- * try (ClipTextModel clip = ClipTextModel.load(Path.of("FLUX.1-dev/text_encoder"), TextEncoderOptions.defaults());
+ * try (ClipTextModel clip = ClipTextModel.load(Path.of("FLUX.1-dev/text_encoder"), LoadOptions.defaults());
  *      PointerScope scope = new PointerScope()) {
  *     ClipTextOutput out = clip.forward(TokenIds.batch(ids));   // ids: 77 CLIP token ids
  *     Tensor pooled = out.pooledOutput();                        // [1, 768], FLUX's pooled_prompt_embeds
@@ -72,15 +71,17 @@ public final class ClipTextModel extends LoadedModel {
 
     // ------------------------------------------------------------------------------ loading
 
+    private static final ModelLoader<ClipTextConfig, ClipTextModel> LOADER = new ModelLoader<>("a CLIP text model",
+            List.of("clip"), p -> TextEncoderWeights.open(p, "text_encoder"), ClipTextModel::textModelView,
+            ClipTextConfig::inferFrom, ClipTextModel::describe, ClipTextModel::new);
+
     /**
      * Opens {@code path} ({@link TextEncoderWeights#open}: a transformers folder, a FLUX pipeline
      * folder's {@code text_encoder}, a single safetensors file, a GGUF file with transformers
      * names), loads the model and closes the files.
      */
-    public static ClipTextModel load(Path path, TextEncoderOptions options) throws IOException {
-        try (WeightSource source = TextEncoderWeights.open(path, "text_encoder")) {
-            return load(source, options);
-        }
+    public static ClipTextModel load(Path path, LoadOptions options) throws IOException {
+        return LOADER.load(path, options);
     }
 
     /**
@@ -91,9 +92,8 @@ public final class ClipTextModel extends LoadedModel {
      *                         are missing, mis-shaped or (strict) unexpected: a
      *                         {@link io.github.flux4j.core.weights.WeightBindingException} lists all
      */
-    public static ClipTextModel load(WeightSource source, TextEncoderOptions options) {
-        checkArchitecture(source);
-        return load(source, ClipTextConfig.inferFrom(ClipNames.textModelView(source)), options);
+    public static ClipTextModel load(WeightSource source, LoadOptions options) {
+        return LOADER.load(source, options);
     }
 
     /**
@@ -101,25 +101,22 @@ public final class ClipTextModel extends LoadedModel {
      * outside {@code text_model.} are ignored (see {@link ClipNames#textModelName}); all others
      * must be exactly the model's.
      */
-    public static ClipTextModel load(WeightSource source, ClipTextConfig config, TextEncoderOptions options) {
-        checkArchitecture(source);
-        Torch.init();
-        // Not closed: closing the view would close `source`, which the caller owns.
+    public static ClipTextModel load(WeightSource source, ClipTextConfig config, LoadOptions options) {
+        return LOADER.load(source, config, options);
+    }
+
+    /** {@code source} without the tensors outside the text model; not closed, since closing it would close {@code source}. */
+    private static WeightSource textModelView(WeightSource source) {
         RenamedWeightSource view = ClipNames.textModelView(source);
         if (!view.hidden().isEmpty()) {
             LOG.debug("{}: {} tensors outside the CLIP text model ignored: {}", source.path(), view.hidden().size(),
                     view.hidden().stream().limit(5).map(WeightInfo::name).toList());
         }
-        String what = "a CLIP text model (hidden " + config.hiddenSize() + ", " + config.numHiddenLayers() + " layers)";
-        return WeightBinder.bind(view, options.binderOptions(), what, w -> new ClipTextModel(config, w));
+        return view;
     }
 
-    private static void checkArchitecture(WeightSource source) {
-        Optional<String> arch = source.architecture();
-        if (arch.isPresent() && !arch.get().equals("clip")) {
-            throw new WeightException(source.path() + " is a '" + arch.get()
-                    + "' model (general.architecture), not a CLIP text model ('clip')");
-        }
+    private static String describe(WeightSource source, ClipTextConfig config) {
+        return "a CLIP text model (hidden " + config.hiddenSize() + ", " + config.numHiddenLayers() + " layers)";
     }
 
     // ------------------------------------------------------------------------------ forward

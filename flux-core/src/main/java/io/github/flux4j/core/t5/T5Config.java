@@ -13,7 +13,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The hyper-parameters of a T5 encoder, as transformers' {@code T5Config} names them.
@@ -99,10 +98,14 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
 
     /**
      * The configuration of a checkpoint under transformers' names (see {@link T5Names#encoderView}):
-     * its {@code config.json} when it has one, otherwise inferred from the tensor shapes. Shapes
-     * give every size; the relative-attention maximum distance (128), the epsilon (1e-6) and the
-     * activation ({@code gelu_new} when gated, as T5 v1.1; {@code relu} otherwise, as the original
-     * T5) are T5's defaults.
+     * its {@code config.json} when it has one, otherwise inferred from the tensor shapes and, for a
+     * GGUF file, llama.cpp's hyper-parameter keys in its {@linkplain WeightSource#metadata()
+     * metadata} ({@code t5encoder.embedding_length}, {@code .feed_forward_length},
+     * {@code .block_count}, {@code .attention.head_count}, {@code .attention.key_length},
+     * {@code .attention.layer_norm_rms_epsilon}, {@code .attention.relative_buckets_count}, under
+     * the file's architecture) where present. Shapes give every size; the relative-attention
+     * maximum distance (128), the epsilon (1e-6) and the activation ({@code gelu_new} when gated,
+     * as T5 v1.1; {@code relu} otherwise, as the original T5) are T5's defaults.
      *
      * @throws WeightException if the tensors needed for the inference are missing or inconsistent
      */
@@ -110,21 +113,10 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
         if (!source.config().isEmpty()) {
             return fromJson(new HfConfig(source.config(), source.path() + " config.json"));
         }
-        return fromShapes(source, null);
+        return fromShapes(source, source.metadata());
     }
 
-    /**
-     * Like {@link #inferFrom(WeightSource)} for a GGUF file: llama.cpp's hyper-parameter keys
-     * ({@code t5encoder.embedding_length}, {@code .feed_forward_length}, {@code .block_count},
-     * {@code .attention.head_count}, {@code .attention.key_length},
-     * {@code .attention.layer_norm_rms_epsilon}, {@code .attention.relative_buckets_count}, under
-     * the file's architecture) where present, shapes for the rest.
-     */
-    public static T5Config inferFrom(WeightSource source, GgufMetadata metadata) {
-        return fromShapes(source, metadata);
-    }
-
-    private static T5Config fromShapes(WeightSource s, @Nullable GgufMetadata md) {
+    private static T5Config fromShapes(WeightSource s, GgufMetadata md) {
         WeightInfo shared = s.find(T5Names.SHARED).orElseThrow(() -> new WeightException(s.path() + " has no "
                 + T5Names.SHARED + " (token_embd in GGUF) and no config.json: not a T5 encoder"));
         WeightInfo q = s.tensor("encoder.block.0.layer.0.SelfAttention.q.weight");
@@ -152,10 +144,8 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
         int dFf = key(md, a + ".feed_forward_length", Math.toIntExact(wi.dim(0)));
         int blocks = key(md, a + ".block_count", layers);
         int buckets = key(md, a + ".attention.relative_buckets_count", Math.toIntExact(rel.dim(0)));
-        double eps = 1e-6;
-        if (md != null) {
-            eps = decimal(md, a + ".attention.layer_norm_rms_epsilon", decimal(md, a + ".attention.layer_norm_epsilon", eps));
-        }
+        double eps = decimal(md, a + ".attention.layer_norm_rms_epsilon",
+                decimal(md, a + ".attention.layer_norm_epsilon", 1e-6));
         boolean gated = wi0.isPresent();
         return new T5Config(Math.toIntExact(shared.dim(0)), dModel, dKv, dFf, blocks, heads, buckets, 128, eps,
                 gated ? HfActivation.GELU_NEW : HfActivation.RELU, gated);
@@ -176,10 +166,7 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
         return md.findDouble(key).orElse(fallback);
     }
 
-    private static int key(@Nullable GgufMetadata md, String key, int fallback) {
-        if (md == null) {
-            return fallback;
-        }
+    private static int key(GgufMetadata md, String key, int fallback) {
         return md.findLong(key).isPresent() ? Math.toIntExact(md.findLong(key).getAsLong()) : fallback;
     }
 }

@@ -1,26 +1,22 @@
 package io.github.flux4j.core.t5;
 
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
+import io.github.flux4j.core.weights.ModelLoader;
 import io.github.flux4j.core.weights.RenamedWeightSource;
-import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightFormat;
 import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightPath;
 import io.github.flux4j.core.weights.WeightSource;
-import io.github.flux4j.gguf.GgufFile;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -40,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * feed-forward, then a final RMS norm.
  *
  * <pre>{@code
- * try (T5EncoderModel t5 = T5EncoderModel.load(Path.of("t5-v1_1-xxl-encoder-Q8_0.gguf"), TextEncoderOptions.defaults());
+ * try (T5EncoderModel t5 = T5EncoderModel.load(Path.of("t5-v1_1-xxl-encoder-Q8_0.gguf"), LoadOptions.defaults());
  *      PointerScope scope = new PointerScope()) {
  *     Tensor promptEmbeds = t5.forward(TokenIds.batch(ids));   // [1, 512, 4096] bf16
  * }
@@ -59,7 +55,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class T5EncoderModel extends LoadedModel {
     private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
-    private static final Set<String> ARCHITECTURES = Set.of("t5encoder", "t5");
     private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
             ScalarType.Byte, ScalarType.Char);
 
@@ -84,15 +79,17 @@ public final class T5EncoderModel extends LoadedModel {
 
     // ------------------------------------------------------------------------------ loading
 
+    private static final ModelLoader<T5Config, T5EncoderModel> LOADER = new ModelLoader<>("a T5 encoder",
+            List.of("t5encoder", "t5"), p -> TextEncoderWeights.open(p, "text_encoder_2"), T5EncoderModel::encoderView,
+            T5Config::inferFrom, T5EncoderModel::describe, T5EncoderModel::new);
+
     /**
      * Opens {@code path} ({@link TextEncoderWeights#open}: a GGUF file, a transformers folder
      * (sharded or not), a FLUX pipeline folder's {@code text_encoder_2}, a single safetensors
      * file), loads the encoder and closes the files.
      */
-    public static T5EncoderModel load(Path path, TextEncoderOptions options) throws IOException {
-        try (WeightSource source = TextEncoderWeights.open(path, "text_encoder_2")) {
-            return load(source, options);
-        }
+    public static T5EncoderModel load(Path path, LoadOptions options) throws IOException {
+        return LOADER.load(path, options);
     }
 
     /**
@@ -105,43 +102,28 @@ public final class T5EncoderModel extends LoadedModel {
      *                         unexpected: a {@link io.github.flux4j.core.weights.WeightBindingException}
      *                         lists all of them under transformers' names, with the stored names
      */
-    public static T5EncoderModel load(WeightSource source, TextEncoderOptions options) {
-        checkArchitecture(source);
-        RenamedWeightSource view = T5Names.encoderView(source);
-        T5Config config;
-        if (source.format() == WeightFormat.GGUF) {
-            try (GgufFile gguf = GgufFile.open(source.path())) {
-                config = T5Config.inferFrom(view, gguf.metadata());
-            } catch (IOException e) {
-                throw new UncheckedIOException(source.path() + ": cannot read the GGUF metadata", e);
-            }
-        } else {
-            config = T5Config.inferFrom(view);
-        }
-        return load(source, config, options);
+    public static T5EncoderModel load(WeightSource source, LoadOptions options) {
+        return LOADER.load(source, options);
     }
 
     /** Loads an encoder of a known configuration from an open source, which stays open. */
-    public static T5EncoderModel load(WeightSource source, T5Config config, TextEncoderOptions options) {
-        checkArchitecture(source);
-        Torch.init();
-        // Not closed: closing the view would close `source`, which the caller owns.
+    public static T5EncoderModel load(WeightSource source, T5Config config, LoadOptions options) {
+        return LOADER.load(source, config, options);
+    }
+
+    /** {@code source} under transformers' names; not closed, since closing it would close {@code source}. */
+    private static WeightSource encoderView(WeightSource source) {
         RenamedWeightSource view = T5Names.encoderView(source);
         if (!view.hidden().isEmpty()) {
             LOG.debug("{}: {} tensors not used by a T5 encoder ignored: {}", source.path(), view.hidden().size(),
                     view.hidden().stream().limit(5).map(WeightInfo::name).toList());
         }
-        String what = "a T5 encoder (d_model " + config.dModel() + ", " + config.numLayers() + " layers, "
-                + config.numHeads() + " heads)";
-        return WeightBinder.bind(view, options.binderOptions(), what, w -> new T5EncoderModel(config, w));
+        return view;
     }
 
-    private static void checkArchitecture(WeightSource source) {
-        Optional<String> arch = source.architecture();
-        if (arch.isPresent() && !ARCHITECTURES.contains(arch.get())) {
-            throw new WeightException(source.path() + " is a '" + arch.get()
-                    + "' model (general.architecture), not a T5 encoder ('t5encoder' or 't5')");
-        }
+    private static String describe(WeightSource source, T5Config config) {
+        return "a T5 encoder (d_model " + config.dModel() + ", " + config.numLayers() + " layers, "
+                + config.numHeads() + " heads)";
     }
 
     // ------------------------------------------------------------------------------ forward

@@ -1,6 +1,5 @@
 /**
- * What the two text encoders share: load options ({@link io.github.flux4j.core.text.TextEncoderOptions}),
- * the transformers activation functions computed op for op
+ * What the two text encoders share: the transformers activation functions computed op for op
  * ({@link io.github.flux4j.core.text.HfActivation}), reading transformers' {@code config.json}
  * ({@link io.github.flux4j.core.text.HfConfig}) and token-id batches
  * ({@link io.github.flux4j.core.text.TokenIds}). The encoders themselves are in

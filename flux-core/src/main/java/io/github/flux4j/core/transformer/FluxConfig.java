@@ -1,9 +1,9 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightSource;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -100,54 +100,13 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
      * The tensors of a BFL-format transformer of this configuration (BFL checkpoint names, as in
      * city96's GGUF files): name to PyTorch shape ({@code [out, in]} for matrices), in city96's file
      * order: embedders, double blocks, single blocks, final layer. A new map on each call, so
-     * callers may re-order or change it. Tools that write synthetic models use it, and it is the
-     * set of names {@link FluxTransformer} binds.
+     * callers may re-order or change it. Tools that write synthetic models use it. It is the
+     * set of names {@link FluxTransformer} binds, recorded from its constructors
+     * ({@link WeightBinder#shapes}), so the names are written once.
      */
     public Map<String, long[]> bflTensorShapes() {
-        Map<String, long[]> s = new LinkedHashMap<>();
-        long h = hiddenSize;
-        long d = headDim();
-        long m = mlpHidden();
-        linear(s, "img_in", h, inChannels, true);
-        linear(s, "time_in.in_layer", h, FluxMath.TIME_EMBED_DIM, true);
-        linear(s, "time_in.out_layer", h, h, true);
-        linear(s, "vector_in.in_layer", h, vecInDim, true);
-        linear(s, "vector_in.out_layer", h, h, true);
-        if (guidanceEmbed) {
-            linear(s, "guidance_in.in_layer", h, FluxMath.TIME_EMBED_DIM, true);
-            linear(s, "guidance_in.out_layer", h, h, true);
-        }
-        linear(s, "txt_in", h, contextInDim, true);
-        for (int i = 0; i < depth; i++) {
-            for (String side : List.of("img", "txt")) {
-                String b = "double_blocks." + i + "." + side + "_";
-                linear(s, b + "mod.lin", 6 * h, h, true);
-                linear(s, b + "attn.qkv", 3 * h, h, qkvBias);
-                s.put(b + "attn.norm.query_norm.scale", new long[] {d});
-                s.put(b + "attn.norm.key_norm.scale", new long[] {d});
-                linear(s, b + "attn.proj", h, h, true);
-                linear(s, b + "mlp.0", m, h, true);
-                linear(s, b + "mlp.2", h, m, true);
-            }
-        }
-        for (int i = 0; i < depthSingleBlocks; i++) {
-            String b = "single_blocks." + i + ".";
-            linear(s, b + "linear1", 3 * h + m, h, true);
-            linear(s, b + "linear2", h, h + m, true);
-            s.put(b + "norm.query_norm.scale", new long[] {d});
-            s.put(b + "norm.key_norm.scale", new long[] {d});
-            linear(s, b + "modulation.lin", 3 * h, h, true);
-        }
-        linear(s, "final_layer.linear", outChannels(), h, true);
-        linear(s, "final_layer.adaLN_modulation.1", 2 * h, h, true);
-        return s;
-    }
-
-    private static void linear(Map<String, long[]> s, String name, long out, long in, boolean bias) {
-        s.put(name + ".weight", new long[] {out, in});
-        if (bias) {
-            s.put(name + ".bias", new long[] {out});
-        }
+        // The names are the blocks' own: the binder records what FluxTransformer's constructors ask for.
+        return WeightBinder.shapes(w -> new FluxTransformer(this, w));
     }
 
     /**

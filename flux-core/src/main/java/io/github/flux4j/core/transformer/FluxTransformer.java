@@ -1,12 +1,12 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
-import io.github.flux4j.core.nn.WeightExpansion;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.WeightBinder;
+import io.github.flux4j.core.weights.ModelLoader;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightPath;
 import io.github.flux4j.core.weights.WeightSource;
@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.function.BiConsumer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -34,7 +33,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code
  * try (FluxTransformer model = GgufTransformer.load(Path.of("flux1-dev-Q4_K_S.gguf"),
- *              TransformerOptions.defaults().withDevice(FluxDevice.cuda(0)));
+ *              LoadOptions.defaults().withDevice(FluxDevice.cuda(0)));
  *      PointerScope scope = new PointerScope()) {
  *     Tensor v = model.forward(latents, imgIds, t5, txtIds, timestep, clipPooled, guidance);
  * }
@@ -87,6 +86,11 @@ public final class FluxTransformer extends LoadedModel {
 
     // ------------------------------------------------------------------------------ loading
 
+    /** Loads from any of the three weight formats ({@link WeightSource#open}). */
+    private static final ModelLoader<FluxConfig, FluxTransformer> LOADER = new ModelLoader<>("a FLUX transformer",
+            List.of("flux"), WeightSource::open, s -> s, FluxConfig::inferFrom, FluxTransformer::describe,
+            FluxTransformer::new);
+
     /**
      * Loads a transformer from any of the three weight formats, the configuration inferred from
      * the tensors. The source stays open (the caller closes it); the model does not need it after
@@ -97,38 +101,26 @@ public final class FluxTransformer extends LoadedModel {
      *                         or (strict) unexpected: a {@link io.github.flux4j.core.weights.WeightBindingException}
      *                         then lists all of them
      */
-    public static FluxTransformer load(WeightSource source, TransformerOptions options) {
-        checkArchitecture(source);
-        return load(source, FluxConfig.inferFrom(source), options);
+    public static FluxTransformer load(WeightSource source, LoadOptions options) {
+        return LOADER.load(source, options);
     }
 
     /** Loads a transformer of a known configuration. */
-    public static FluxTransformer load(WeightSource source, FluxConfig config, TransformerOptions options) {
-        checkArchitecture(source);
-        Torch.init();
-        String what = "a FLUX transformer (" + (config.guidanceEmbed() ? "dev" : "schnell") + ", depth " + config.depth()
-                + "+" + config.depthSingleBlocks() + ", hidden " + config.hiddenSize() + ")";
-        WeightBinder.Options bind = new WeightBinder.Options(options.device(), options.dtype(), options.arithmetic(),
-                options.strict(), WeightExpansion.of(options.cudaKernels(), options.dequantizedCacheBytes()));
-        return WeightBinder.bind(source, bind, what, w -> new FluxTransformer(config, w));
+    public static FluxTransformer load(WeightSource source, FluxConfig config, LoadOptions options) {
+        return LOADER.load(source, config, options);
     }
 
     /**
      * Opens weights in any format ({@link WeightSource#open}: a {@code .gguf} file, a BFL
      * {@code .safetensors} file or a diffusers folder), loads the transformer and closes the files.
      */
-    public static FluxTransformer load(Path path, TransformerOptions options) throws IOException {
-        try (WeightSource source = WeightSource.open(path)) {
-            return load(source, options);
-        }
+    public static FluxTransformer load(Path path, LoadOptions options) throws IOException {
+        return LOADER.load(path, options);
     }
 
-    private static void checkArchitecture(WeightSource source) {
-        Optional<String> arch = source.architecture();
-        if (arch.isPresent() && !arch.get().equals("flux")) {
-            throw new WeightException(source.path() + " is a '" + arch.get()
-                    + "' model (general.architecture), not a FLUX transformer ('flux')");
-        }
+    private static String describe(WeightSource source, FluxConfig config) {
+        return "a FLUX transformer (" + (config.guidanceEmbed() ? "dev" : "schnell") + ", depth " + config.depth()
+                + "+" + config.depthSingleBlocks() + ", hidden " + config.hiddenSize() + ")";
     }
 
     // ------------------------------------------------------------------------------ forward

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightSource;
 import java.io.IOException;
@@ -21,18 +22,18 @@ public final class GgufTransformer {
     private GgufTransformer() {
     }
 
-    /** Loads with {@link TransformerOptions#defaults()} (CPU, BF16, strict). */
+    /** Loads with {@link LoadOptions#defaults()} (CPU, BF16, strict). */
     public static FluxTransformer load(Path file) throws IOException {
-        return load(file, TransformerOptions.defaults());
+        return load(file, LoadOptions.defaults());
     }
 
     /**
      * Loads, the configuration inferred from the tensors, and closes the file.
      *
      * @throws WeightException if the file is not a FLUX transformer or its tensors do not fit
-     *                         (see {@link FluxTransformer#load(WeightSource, TransformerOptions)})
+     *                         (see {@link FluxTransformer#load(WeightSource, LoadOptions)})
      */
-    public static FluxTransformer load(Path file, TransformerOptions options) throws IOException {
+    public static FluxTransformer load(Path file, LoadOptions options) throws IOException {
         try (WeightSource source = WeightSource.gguf(file)) {
             return FluxTransformer.load(source, options);
         }

@@ -19,8 +19,9 @@ final class LastLayer {
     private final FluxOps ops;
 
     LastLayer(FluxConfig c, WeightPath w) {
-        this.adaLnModulation = w.linear("adaLN_modulation.1", 2L * c.hiddenSize(), c.hiddenSize());
+        // bound in the order city96's files store them (FluxConfig.bflTensorShapes follows this order)
         this.linear = w.linear("linear", c.outChannels(), c.hiddenSize());
+        this.adaLnModulation = w.linear("adaLN_modulation.1", 2L * c.hiddenSize(), c.hiddenSize());
         this.ops = new FluxOps(w.expansion().kernels());
     }
 

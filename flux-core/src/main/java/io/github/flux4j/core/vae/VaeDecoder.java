@@ -1,13 +1,14 @@
 package io.github.flux4j.core.vae;
 
-import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.WeightBinder;
+import io.github.flux4j.core.weights.ModelLoader;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightFormat;
 import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.WeightSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +26,7 @@ import org.jspecify.annotations.Nullable;
  * The decoding half of FLUX's VAE (diffusers {@code AutoencoderKL}): latents to images.
  *
  * <pre>{@code
- * try (VaeDecoder vae = VaeDecoder.load(Path.of("FLUX.1-dev/vae"), VaeOptions.defaults().withDevice(FluxDevice.cuda(0)));
+ * try (VaeDecoder vae = VaeDecoder.load(Path.of("FLUX.1-dev/vae"), LoadOptions.defaults().withDevice(FluxDevice.cuda(0)));
  *      PointerScope scope = new PointerScope()) {
  *     List<RgbImage> images = vae.decodeToImages(latents, false); // latents [1, 16, 128, 128] from the sampler
  *     ImageIO.write(images.get(0).toBufferedImage(), "png", new File("out.png"));
@@ -64,6 +65,10 @@ public final class VaeDecoder extends LoadedModel {
 
     // ------------------------------------------------------------------------------ loading
 
+    /** Opens {@link VaeWeightSource}s, whose names are already the decoder's. No GGUF file holds a VAE. */
+    private static final ModelLoader<VaeConfig, VaeDecoder> LOADER = new ModelLoader<>("a VAE decoder", List.of(),
+            VaeWeightSource::open, s -> s, VaeDecoder::configOf, VaeDecoder::describe, VaeDecoder::new);
+
     /**
      * Loads a decoder: from a diffusers VAE folder ({@code .../vae} or the pipeline folder above it)
      * configured by its {@code config.json}, or from a safetensors file (diffusers or BFL names) as
@@ -74,32 +79,27 @@ public final class VaeDecoder extends LoadedModel {
      *                         field), or tensors are missing, mis-shaped or (strict) unexpected: a
      *                         {@link io.github.flux4j.core.weights.WeightBindingException} then lists all
      */
-    public static VaeDecoder load(Path path, VaeOptions options) throws IOException {
-        try (VaeWeightSource source = VaeWeightSource.open(path)) {
-            VaeConfig config = source.config().isEmpty() ? VaeConfig.flux()
-                    : VaeConfig.fromJson(source.config(), source.path().resolve(VaeWeightSource.CONFIG).toString());
-            return bind(source, config, options);
-        }
+    public static VaeDecoder load(Path path, LoadOptions options) throws IOException {
+        return LOADER.load(path, options);
     }
 
     /**
-     * Loads a decoder of a known configuration from a folder or file as {@link #load(Path, VaeOptions)}
+     * Loads a decoder of a known configuration from a folder or file as {@link #load(Path, LoadOptions)}
      * does; a folder's {@code config.json} is not read.
      */
-    public static VaeDecoder load(Path path, VaeConfig config, VaeOptions options) throws IOException {
-        try (VaeWeightSource source = VaeWeightSource.open(path)) {
-            return bind(source, config, options);
-        }
+    public static VaeDecoder load(Path path, VaeConfig config, LoadOptions options) throws IOException {
+        return LOADER.load(path, config, options);
     }
 
-    private static VaeDecoder bind(VaeWeightSource source, VaeConfig config, VaeOptions options) {
-        Torch.init();
-        String what = "a VAE decoder (block_out_channels " + config.blockOutChannels() + ", latent_channels "
+    private static VaeConfig configOf(WeightSource source) {
+        return source.config().isEmpty() ? VaeConfig.flux()
+                : VaeConfig.fromJson(source.config(), source.path().resolve(VaeWeightSource.CONFIG).toString());
+    }
+
+    private static String describe(WeightSource source, VaeConfig config) {
+        return "a VAE decoder (block_out_channels " + config.blockOutChannels() + ", latent_channels "
                 + config.latentChannels() + ", " + (source.format() == WeightFormat.BFL_SAFETENSORS ? "BFL" : "diffusers")
                 + " names)";
-        WeightBinder.Options bind = new WeightBinder.Options(options.device(), options.dtype(),
-                DequantArithmetic.EXACT_FLOAT32, options.strict());
-        return WeightBinder.bind(source, bind, what, w -> new VaeDecoder(config, w));
     }
 
     // ------------------------------------------------------------------------------ decoding

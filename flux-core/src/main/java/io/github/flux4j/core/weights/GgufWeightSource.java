@@ -1,6 +1,7 @@
 package io.github.flux4j.core.weights;
 
 import io.github.flux4j.gguf.GgufFile;
+import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.gguf.TensorInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -67,8 +68,8 @@ final class GgufWeightSource implements WeightSource {
     }
 
     @Override
-    public Optional<String> architecture() {
-        return file.metadata().findString("general.architecture");
+    public GgufMetadata metadata() {
+        return file.metadata();
     }
 
     @Override

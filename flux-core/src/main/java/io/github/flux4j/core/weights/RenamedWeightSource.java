@@ -1,5 +1,6 @@
 package io.github.flux4j.core.weights;
 
+import io.github.flux4j.gguf.GgufMetadata;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -8,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -107,8 +107,8 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
     }
 
     @Override
-    public Optional<String> architecture() {
-        return source.architecture();
+    public GgufMetadata metadata() {
+        return source.metadata();
     }
 
     @Override

@@ -22,8 +22,8 @@ import org.jspecify.annotations.Nullable;
  * Base of the {@link WeightSource}s that present a fixed table of tensors, built when the source
  * is opened: each presented {@link WeightInfo} with where its bytes are ({@code T}: a safetensors
  * entry, a list of byte ranges, another source's tensor). Gives {@link #tensors()},
- * {@link #find(String)}, {@link #format()}, {@link #path()}, {@link #config()} and an empty
- * {@link #architecture()}, and {@link #own(WeightInfo)} to look up a tensor handed to {@code read};
+ * {@link #find(String)}, {@link #format()}, {@link #path()} and {@link #config()} (the
+ * {@link #metadata()} of safetensors sources is empty), and {@link #own(WeightInfo)} to look up a tensor handed to {@code read};
  * plus the safetensors helpers the sources share (reading {@code config.json}, closing files after
  * a failure).
  *
@@ -66,12 +66,6 @@ public abstract class TableWeightSource<T> implements WeightSource {
     @Override
     public Path path() {
         return path;
-    }
-
-    /** Always empty: safetensors files carry no architecture key (see {@link #config()}). */
-    @Override
-    public Optional<String> architecture() {
-        return Optional.empty();
     }
 
     @Override

@@ -12,8 +12,10 @@ import io.github.flux4j.gguf.GgmlType;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -29,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * the model asks for is present with the right shape and a loadable type.
  *
  * <pre>{@code
- * Options options = new Options(FluxDevice.cpu(), ComputeDtype.BF16, DequantArithmetic.EXACT_FLOAT32, true);
+ * LoadOptions options = LoadOptions.defaults().withDtype(ComputeDtype.F32);
  * FluxTransformer model = WeightBinder.bind(source, options, "a FLUX transformer",
  *         w -> new FluxTransformer(config, w));
  * }</pre>
@@ -45,32 +47,6 @@ import org.slf4j.LoggerFactory;
 public final class WeightBinder {
     private static final Logger LOG = LoggerFactory.getLogger(WeightBinder.class);
 
-    /**
-     * How to load.
-     *
-     * @param device     where the weights go
-     * @param dtype      the compute dtype dense weights are cast to and quantized ones expand to
-     * @param arithmetic how quantized weights are expanded (exact float32, or diffusers' float16)
-     * @param strict     whether source tensors the model does not use are an error (otherwise they
-     *                   are logged and listed in {@link LoadedWeights#leftovers()})
-     * @param expansion  how quantized weights become dense per forward (CUDA kernels, resident
-     *                   cache); one policy object per model, shared by its linears
-     */
-    public record Options(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict,
-                          WeightExpansion expansion) {
-        public Options {
-            Objects.requireNonNull(device, "device");
-            Objects.requireNonNull(dtype, "dtype");
-            Objects.requireNonNull(arithmetic, "arithmetic");
-            Objects.requireNonNull(expansion, "expansion");
-        }
-
-        /** Options with the default expansion policy (CUDA kernels where available, no cache). */
-        public Options(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict) {
-            this(device, dtype, arithmetic, strict, WeightExpansion.defaults());
-        }
-    }
-
     private final WeightSource source;
     private final FluxDevice device;
     private final ComputeDtype dtype;
@@ -80,13 +56,16 @@ public final class WeightBinder {
     private final LoadedWeights loaded;
     private final List<WeightBindingException.Problem> problems = new ArrayList<>();
     private final Set<String> used = new LinkedHashSet<>();
+    /** Requests by name, in order, when the binder only records shapes ({@link #shapes}); null otherwise. */
+    private @Nullable Map<String, long[]> recorded;
 
-    private WeightBinder(WeightSource source, Options options, boolean checking, List<WeightInfo> leftovers) {
+    private WeightBinder(WeightSource source, LoadOptions options, WeightExpansion expansion, boolean checking,
+                         List<WeightInfo> leftovers) {
         this.source = source;
         this.device = options.device();
         this.dtype = options.dtype();
         this.arithmetic = options.arithmetic();
-        this.expansion = options.expansion();
+        this.expansion = expansion;
         this.checking = checking;
         this.loaded = new LoadedWeights(leftovers);
     }
@@ -95,17 +74,19 @@ public final class WeightBinder {
      * Checks, then builds.
      *
      * @param source  the weights
-     * @param options device, dtype, dequantization arithmetic, strictness
+     * @param options device, dtype, dequantization arithmetic, strictness, expansion of
+     *                quantized weights (one policy, with its cache budget, per bound model)
      * @param what    what is being built, for the exception message ("a FLUX transformer")
      * @param factory builds the model from the root path; runs twice (check, then load)
      * @return the model of the load run
      * @throws WeightBindingException listing every problem the check found
      */
-    public static <T> T bind(WeightSource source, Options options, String what, Function<WeightPath, T> factory) {
+    public static <T> T bind(WeightSource source, LoadOptions options, String what, Function<WeightPath, T> factory) {
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(options, "options");
         boolean strict = options.strict();
-        WeightBinder check = new WeightBinder(source, options, true, List.of());
+        WeightExpansion expansion = options.newExpansion();
+        WeightBinder check = new WeightBinder(source, options, expansion, true, List.of());
         try (PointerScope scope = new PointerScope()) {
             factory.apply(check.root());
         } catch (TooManyMissing e) {
@@ -133,7 +114,7 @@ public final class WeightBinder {
             LOG.warn("{}: {} tensors not used by {}: {}", source.path(), leftovers.size(), what,
                     leftovers.stream().limit(10).map(WeightInfo::name).toList());
         }
-        WeightBinder load = new WeightBinder(source, options, false, leftovers);
+        WeightBinder load = new WeightBinder(source, options, expansion, false, leftovers);
         try {
             T model = factory.apply(load.root());
             if (!load.problems.isEmpty()) {
@@ -149,6 +130,24 @@ public final class WeightBinder {
             }
             throw e;
         }
+    }
+
+    /**
+     * The tensors a model binds, name to shape, in the order its constructor asks for them: the
+     * factory's check run against no weights at all. So a model's names are written once, in its
+     * constructors, and tools that write synthetic weight files take the table from here.
+     *
+     * @param factory builds the model from the root path (as for {@link #bind}); what it returns is dropped
+     * @return a new map the caller may change
+     */
+    public static Map<String, long[]> shapes(Function<WeightPath, ?> factory) {
+        WeightBinder recorder = new WeightBinder(NoWeights.INSTANCE, LoadOptions.defaults(), WeightExpansion.defaults(),
+                true, List.of());
+        recorder.recorded = new LinkedHashMap<>();
+        try (PointerScope scope = new PointerScope()) {
+            factory.apply(recorder.root());
+        }
+        return recorder.recorded;
     }
 
     WeightPath root() {
@@ -184,6 +183,10 @@ public final class WeightBinder {
     private @Nullable WeightInfo require(String name, long[] shape) {
         if (!used.add(name)) {
             throw new IllegalStateException("tensor " + name + " bound twice");
+        }
+        if (recorded != null) {
+            recorded.put(name, shape.clone());
+            return null;
         }
         Optional<WeightInfo> found = source.find(name);
         if (found.isEmpty()) {
@@ -253,46 +256,6 @@ public final class WeightBinder {
         return op;
     }
 
-    List<LinearOp> linearSplit(String name, long[] outs, long in, boolean bias) {
-        long out = 0;
-        for (long o : outs) {
-            if (o <= 0) {
-                throw new IllegalArgumentException("row block sizes must be positive: " + Arrays.toString(outs));
-            }
-            out += o;
-        }
-        WeightInfo w = require(name + ".weight", new long[] {out, in});
-        WeightInfo b = bias ? require(name + ".bias", new long[] {out}) : null;
-        List<LinearOp> ops = new ArrayList<>();
-        if (checking || w == null || (bias && b == null)) {
-            if (!checking) {
-                throw new IllegalStateException("weights for " + name + " changed between check and load");
-            }
-            for (long o : outs) {
-                ops.add(new Placeholder(name, o, in, w == null ? null : w.type()));
-            }
-            return List.copyOf(ops);
-        }
-        // GGML blocks run along the input dim, so every row is whole blocks: a row range of the
-        // bytes is the same rows of the matrix, in any type.
-        long wRow = w.byteSize() / out;
-        long bRow = b == null ? 0 : b.byteSize() / out;
-        long row = 0;
-        try {
-            for (long o : outs) {
-                ByteBuffer wBytes = source.read(w, row * wRow, Math.toIntExact(o * wRow));
-                ByteBuffer bBytes = b == null ? null : source.read(b, row * bRow, Math.toIntExact(o * bRow));
-                LinearOp op = Linears.fromGguf(w.type(), wBytes, o, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
-                ops.add(op);
-                loaded.add(op, o * wRow + o * bRow);
-                row += o;
-            }
-        } catch (ArithmeticException e) {
-            throw new WeightException(name + ": a row block of " + w.byteSize() + " bytes is too large for one buffer", e);
-        }
-        return List.copyOf(ops);
-    }
-
     Tensor tensor(String name, long[] shape) {
         WeightInfo t = require(name, shape);
         if (checking || t == null) {
@@ -304,6 +267,50 @@ public final class WeightBinder {
         Tensor out = Scopes.keep(Linears.tensorFromGguf(t.type(), source.read(t), shape, device, dtype));
         loaded.add(out, t.byteSize());
         return out;
+    }
+
+    /** The empty source {@link #shapes} binds against: it has no tensors, so nothing is ever read. */
+    private static final class NoWeights implements WeightSource {
+        static final NoWeights INSTANCE = new NoWeights();
+
+        @Override
+        public WeightFormat format() {
+            throw new UnsupportedOperationException("a shape table has no storage format");
+        }
+
+        @Override
+        public java.nio.file.Path path() {
+            return java.nio.file.Path.of("(no weights: shape table)");
+        }
+
+        @Override
+        public Map<String, Object> config() {
+            return Map.of();
+        }
+
+        @Override
+        public List<WeightInfo> tensors() {
+            return List.of();
+        }
+
+        @Override
+        public Optional<WeightInfo> find(String name) {
+            return Optional.empty();
+        }
+
+        @Override
+        public ByteBuffer read(WeightInfo tensor) {
+            throw new WeightException("a shape table holds no bytes: " + tensor.name());
+        }
+
+        @Override
+        public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
+            throw new WeightException("a shape table holds no bytes: " + tensor.name());
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     /** What a check run hands out instead of a linear layer. */

@@ -3,7 +3,6 @@ package io.github.flux4j.core.weights;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
-import java.util.List;
 import java.util.Optional;
 import org.bytedeco.pytorch.Tensor;
 
@@ -69,17 +68,6 @@ public final class WeightPath {
     /** Binds the linear layer {@code name}: {@code name.weight [out, in]} and, if {@code bias}, {@code name.bias [out]}. */
     public LinearOp linear(String name, long out, long in, boolean bias) {
         return binder.linear(name(name), out, in, bias);
-    }
-
-    /**
-     * Binds the linear layer {@code name} ({@code name.weight [sum(outs), in]}, {@code name.bias
-     * [sum(outs)]}) as consecutive row blocks of {@code outs} rows each, one {@link LinearOp} per
-     * block: the way diffusers holds BFL's fused projections ({@code qkv} as {@code to_q},
-     * {@code to_k}, {@code to_v}). Rows are split exactly for every type, quantized ones
-     * included, since GGML blocks never span rows.
-     */
-    public List<LinearOp> linearSplit(String name, long[] outs, long in, boolean bias) {
-        return binder.linearSplit(name(name), outs.clone(), in, bias);
     }
 
     /**

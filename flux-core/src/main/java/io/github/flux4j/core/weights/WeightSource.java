@@ -1,5 +1,6 @@
 package io.github.flux4j.core.weights;
 
+import io.github.flux4j.gguf.GgufMetadata;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -39,6 +40,11 @@ import java.util.Optional;
  * used after {@link #close()}.
  */
 public interface WeightSource extends AutoCloseable {
+    /** The GGUF key naming the model a file holds ({@code flux}, {@code t5encoder}, {@code clip}). */
+    String ARCHITECTURE_KEY = "general.architecture";
+
+    /** The metadata of a source that has none. */
+    GgufMetadata NO_METADATA = new GgufMetadata(Map.of());
 
     /** The storage format. */
     WeightFormat format();
@@ -46,8 +52,19 @@ public interface WeightSource extends AutoCloseable {
     /** The file or folder, for messages. */
     Path path();
 
+    /**
+     * The file's own key-value metadata, typed: a GGUF header's keys ({@code general.architecture},
+     * {@code t5encoder.block_count}, ...); empty for the safetensors formats, whose configuration
+     * is {@link #config()}. Look keys up with {@link GgufMetadata#findLong}, {@code findString}...
+     */
+    default GgufMetadata metadata() {
+        return NO_METADATA;
+    }
+
     /** {@code general.architecture} of a GGUF file; empty for other formats or when absent. */
-    Optional<String> architecture();
+    default Optional<String> architecture() {
+        return metadata().findString(ARCHITECTURE_KEY);
+    }
 
     /** A diffusers folder's {@code config.json}, parsed; empty for other formats. */
     Map<String, Object> config();

@@ -6,10 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.core.text.HfActivation;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TokenIds;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.TransformersWeightSource;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightException;
@@ -48,8 +48,8 @@ class ClipTextModelTest {
      */
     static final double BF16_TOL = 2e-3;
 
-    static final TextEncoderOptions F32 = TextEncoderOptions.defaults().withDtype(ComputeDtype.F32);
-    static final TextEncoderOptions BF16 = TextEncoderOptions.defaults();
+    static final LoadOptions F32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
+    static final LoadOptions BF16 = LoadOptions.defaults();
     static final Path CLIP = TextRefs.resource("clip");
     static TextRefs refs;
 

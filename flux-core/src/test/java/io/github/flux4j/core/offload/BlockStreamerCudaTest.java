@@ -10,7 +10,7 @@ import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,7 +45,7 @@ class BlockStreamerCudaTest {
     @EnumSource(value = Variant.class, names = {"DEV_BF16", "DEV_Q4_K", "DEV_Q8_0"})
     void streamedForwardsAreBitIdenticalToResidentOnes(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
-        TransformerOptions cpu = TransformerOptions.defaults().withDtype(ComputeDtype.BF16);
+        LoadOptions cpu = LoadOptions.defaults().withDtype(ComputeDtype.BF16);
         try (FluxTransformer m = GgufTransformer.load(file, cpu); PointerScope scope = new PointerScope()) {
             List<BlockLayout> layouts = BlockStreamer.layouts(m);
             long base = allocated();

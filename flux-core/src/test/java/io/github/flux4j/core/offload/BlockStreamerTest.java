@@ -9,7 +9,7 @@ import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.TensorInfo;
 import java.io.IOException;
@@ -35,7 +35,7 @@ class BlockStreamerTest {
     static Path dir;
 
     private static FluxTransformer load(Variant v, ComputeDtype dtype) throws IOException {
-        return GgufTransformer.load(TinyFluxFiles.write(v, dir), TransformerOptions.defaults().withDtype(dtype));
+        return GgufTransformer.load(TinyFluxFiles.write(v, dir), LoadOptions.defaults().withDtype(dtype));
     }
 
     @ParameterizedTest

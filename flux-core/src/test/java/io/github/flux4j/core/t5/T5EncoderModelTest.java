@@ -7,9 +7,9 @@ import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.core.text.HfActivation;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightSource;
@@ -60,8 +60,8 @@ class T5EncoderModelTest {
      */
     static final double F16_TOL = 5e-4;
 
-    static final TextEncoderOptions F32 = TextEncoderOptions.defaults().withDtype(ComputeDtype.F32);
-    static final TextEncoderOptions BF16 = TextEncoderOptions.defaults();
+    static final LoadOptions F32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
+    static final LoadOptions BF16 = LoadOptions.defaults();
     static final Path DENSE = TextRefs.resource("t5");
     static final Path Q8 = TextRefs.resource("t5-gguf/t5-tiny-Q8_0.gguf");
     static final Path KQUANT = TextRefs.resource("t5-gguf/t5-kquant.gguf");
@@ -78,7 +78,7 @@ class T5EncoderModelTest {
         refs.close();
     }
 
-    private static double run(Path path, TextEncoderOptions options, String idsKey, String refKey) throws IOException {
+    private static double run(Path path, LoadOptions options, String idsKey, String refKey) throws IOException {
         try (T5EncoderModel m = T5EncoderModel.load(path, options); PointerScope scope = new PointerScope()) {
             Tensor out = m.forward(refs.get(idsKey));
             Tensor ref = refs.get(refKey);
@@ -185,7 +185,7 @@ class T5EncoderModelTest {
     @ParameterizedTest
     @ValueSource(strings = {"F32", "BF16"})
     void kQuantGgufMatchesItsDequantizedTwin(String dtype) throws IOException {
-        TextEncoderOptions o = BF16.withDtype(ComputeDtype.valueOf(dtype));
+        LoadOptions o = BF16.withDtype(ComputeDtype.valueOf(dtype));
         double tol = dtype.equals("F32") ? F32_TOL : BF16_TOL;
         assertThat(run(KQUANT, o, "t5k.input_ids", "t5k." + dtype.toLowerCase() + ".last_hidden_state")).isLessThan(tol);
     }

@@ -9,6 +9,7 @@ import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -49,8 +50,8 @@ class TextEncoderCudaTest {
         }
     }
 
-    private static TextEncoderOptions options(String dtype) {
-        return TextEncoderOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.valueOf(dtype));
+    private static LoadOptions options(String dtype) {
+        return LoadOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.valueOf(dtype));
     }
 
     @ParameterizedTest

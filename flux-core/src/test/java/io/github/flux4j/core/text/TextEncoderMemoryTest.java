@@ -8,6 +8,7 @@ import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.util.function.Consumer;
 import org.bytedeco.javacpp.PointerScope;
@@ -41,8 +42,8 @@ class TextEncoderMemoryTest {
     @Test
     void forwardsFreeEverythingButTheirResults() throws IOException {
         try (TextRefs refs = TextRefs.open();
-             T5EncoderModel t5 = T5EncoderModel.load(TextRefs.resource("t5-gguf/t5-tiny-Q8_0.gguf"), TextEncoderOptions.defaults());
-             ClipTextModel clip = ClipTextModel.load(TextRefs.resource("clip"), TextEncoderOptions.defaults())) {
+             T5EncoderModel t5 = T5EncoderModel.load(TextRefs.resource("t5-gguf/t5-tiny-Q8_0.gguf"), LoadOptions.defaults());
+             ClipTextModel clip = ClipTextModel.load(TextRefs.resource("clip"), LoadOptions.defaults())) {
             Tensor t5Ids = Scopes.keep(refs.get("t5.input_ids"));
             Tensor t5Mask = Scopes.keep(refs.get("t5.attention_mask"));
             Tensor clipIds = Scopes.keep(refs.get("clip.input_ids"));

@@ -9,6 +9,7 @@ import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.PointerScope;
@@ -62,8 +63,8 @@ class FluxTransformerCudaTest {
     @EnumSource(value = Variant.class, names = {"DEV_F32", "DEV_BF16", "DEV_Q8_0", "DEV_Q4_K", "DEV_Q6_K", "SCHNELL_Q8_0"})
     void matchesDiffusersOnTheGpu(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
-        TransformerOptions f32 = TransformerOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.F32);
-        TransformerOptions bf16 = TransformerOptions.defaults().withDevice(GPU)
+        LoadOptions f32 = LoadOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.F32);
+        LoadOptions bf16 = LoadOptions.defaults().withDevice(GPU)
                 .withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
         try (FluxReference ref = FluxReference.of(v); PointerScope scope = new PointerScope()) {
             double e32;
@@ -86,7 +87,7 @@ class FluxTransformerCudaTest {
     void forwardKeepsOnlyItsResultOnTheDevice() throws IOException {
         Path file = TinyFluxFiles.write(Variant.DEV_Q4_K, dir);
         try (FluxReference ref = FluxReference.of(Variant.DEV_Q4_K);
-             FluxTransformer m = GgufTransformer.load(file, TransformerOptions.defaults().withDevice(GPU));
+             FluxTransformer m = GgufTransformer.load(file, LoadOptions.defaults().withDevice(GPU));
              PointerScope scope = new PointerScope()) {
             run(m, ref); // warm-up: lazily created tables, cuDNN plans
             torch_cuda.device_synchronize();
@@ -110,7 +111,7 @@ class FluxTransformerCudaTest {
     void fastPathMatchesTheReferencePath(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
         for (ComputeDtype dtype : new ComputeDtype[] {ComputeDtype.F32, ComputeDtype.BF16}) {
-            TransformerOptions fast = TransformerOptions.defaults().withDevice(GPU).withDtype(dtype);
+            LoadOptions fast = LoadOptions.defaults().withDevice(GPU).withDtype(dtype);
             try (FluxReference ref = FluxReference.of(v); PointerScope scope = new PointerScope()) {
                 Tensor outFast;
                 Tensor outRef;

@@ -7,6 +7,7 @@ import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.NativeMemory;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightBindingException.Kind;
 import io.github.flux4j.core.weights.WeightException;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Loading from the three formats, binding errors, and the forward's contract (shapes, scopes, trace). */
 class FluxTransformerLoadingTest {
-    static final TransformerOptions F32 = TransformerOptions.defaults().withDtype(ComputeDtype.F32);
+    static final LoadOptions F32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
 
     @TempDir
     static Path dir;

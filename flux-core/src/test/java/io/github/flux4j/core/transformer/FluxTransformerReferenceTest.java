@@ -6,6 +6,7 @@ import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -74,9 +75,9 @@ class FluxTransformerReferenceTest {
     /** Intermediates bit-identical (up to kernel summation order) to diffusers: everything before {@code temb}. */
     static final Set<String> BEFORE_CONDITIONING = Set.of("x_embedder", "context_embedder", "rope_cos", "rope_sin");
 
-    static final TransformerOptions F32 = TransformerOptions.defaults().withDtype(ComputeDtype.F32);
-    static final TransformerOptions BF16 = TransformerOptions.defaults();
-    static final TransformerOptions BF16_LIKE_DIFFUSERS = BF16.withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
+    static final LoadOptions F32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
+    static final LoadOptions BF16 = LoadOptions.defaults();
+    static final LoadOptions BF16_LIKE_DIFFUSERS = BF16.withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
 
     @TempDir
     static Path dir;

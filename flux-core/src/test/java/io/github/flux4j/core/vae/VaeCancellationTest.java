@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.NativeMemory;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Test;
 class VaeCancellationTest {
     @Test
     void aCheckStopsTheDecoderBetweenStagesAndItStaysUsable() throws IOException {
-        try (VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), VaeOptions.defaults().withDtype(ComputeDtype.F32));
+        try (VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), LoadOptions.defaults().withDtype(ComputeDtype.F32));
              PointerScope scope = new PointerScope()) {
             torch.manual_seed(3);
             Tensor z = torch.randn(1, vae.config().latentChannels(), 8, 8);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.gguf.quant.Float16;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -68,7 +69,7 @@ class VaeCudaTest {
              VaeReference gpuRef = sameGpu == null ? null : VaeReference.open(Path.of(sameGpu))) {
             for (ComputeDtype dt : List.of(ComputeDtype.F32, ComputeDtype.BF16)) {
                 String tag = dt == ComputeDtype.F32 ? "f32" : "bf16";
-                try (VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), new VaeOptions(GPU, dt, true));
+                try (VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), LoadOptions.defaults().withDevice(GPU).withDtype(dt));
                      PointerScope scope = new PointerScope()) {
                     for (String c : List.of("square", "wide", "tiled")) {
                         Tensor decoded = vae.decodeLatents(ref.get("input." + c), c.equals("tiled"));
@@ -97,7 +98,7 @@ class VaeCudaTest {
     @Test
     void fluxSizedDecodeTimeAndMemory() throws IOException {
         Path dir = writeRandomFluxVae(tmp.resolve("vae"));
-        try (VaeDecoder vae = VaeDecoder.load(dir, new VaeOptions(GPU, ComputeDtype.BF16, true))) {
+        try (VaeDecoder vae = VaeDecoder.load(dir, LoadOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.BF16))) {
             for (int side : new int[] {128, 256}) {
                 try (PointerScope scope = new PointerScope()) {
                     Tensor lat = torch.randn(new long[] {1, 16, side, side}, new GeneratorOptional(torch.make_generator_cpu(7)),

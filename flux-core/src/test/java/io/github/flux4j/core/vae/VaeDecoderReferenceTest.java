@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -65,8 +66,8 @@ class VaeDecoderReferenceTest {
     @BeforeAll
     static void load() throws IOException {
         ref = VaeReference.open();
-        f32 = VaeDecoder.load(VaeReference.folder(), VaeOptions.defaults().withDtype(ComputeDtype.F32));
-        bf16 = VaeDecoder.load(VaeReference.folder(), VaeOptions.defaults());
+        f32 = VaeDecoder.load(VaeReference.folder(), LoadOptions.defaults().withDtype(ComputeDtype.F32));
+        bf16 = VaeDecoder.load(VaeReference.folder(), LoadOptions.defaults());
     }
 
     @AfterAll
@@ -188,7 +189,7 @@ class VaeDecoderReferenceTest {
     void bflNamedFileDecodesLikeTheDiffusersFolder() throws IOException {
         VaeConfig config = readTinyConfig();
         try (VaeDecoder bfl = VaeDecoder.load(VaeReference.bflFile(), config,
-                VaeOptions.defaults().withDtype(ComputeDtype.F32));
+                LoadOptions.defaults().withDtype(ComputeDtype.F32));
              PointerScope scope = new PointerScope()) {
             assertThat(bfl.leftovers()).isEmpty();
             assertThat(bfl.sourceBytes()).isEqualTo(f32.sourceBytes());

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.SafetensorsFile;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightBindingException.Kind;
@@ -35,7 +36,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Loading the tiny VAE from its folder and BFL file, and every way loading should fail. */
 class VaeLoadingTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final VaeOptions F32 = VaeOptions.defaults().withDtype(ComputeDtype.F32);
+    private static final LoadOptions F32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
 
     @TempDir
     Path tmp;
@@ -69,7 +70,7 @@ class VaeLoadingTest {
     void aPipelineFolderIsSearchedForItsVae() throws IOException {
         Path vaeDir = tmp.resolve("FLUX.1-tiny/vae");
         copyFolder(vaeDir);
-        try (VaeDecoder vae = VaeDecoder.load(tmp.resolve("FLUX.1-tiny"), VaeOptions.defaults())) {
+        try (VaeDecoder vae = VaeDecoder.load(tmp.resolve("FLUX.1-tiny"), LoadOptions.defaults())) {
             assertThat(vae.config().latentChannels()).isEqualTo(16);
         }
     }
@@ -263,7 +264,7 @@ class VaeLoadingTest {
         // FLUX.1's VAE shapes (49.5M decoder parameters) with random values: the preset and the
         // FLUX config.json bind it strictly; a 4x4 latent keeps the CPU decode short.
         Path dir = VaeCudaTest.writeRandomFluxVae(tmp.resolve("flux-vae"));
-        try (VaeDecoder vae = VaeDecoder.load(dir, VaeOptions.defaults());
+        try (VaeDecoder vae = VaeDecoder.load(dir, LoadOptions.defaults());
              PointerScope scope = new PointerScope()) {
             assertThat(vae.config()).isEqualTo(VaeConfig.flux());
             assertThat(vae.sourceBytes()).isEqualTo(2L * 49_545_475); // decoder parameters, bf16

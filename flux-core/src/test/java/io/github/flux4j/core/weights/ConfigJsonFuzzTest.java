@@ -9,13 +9,10 @@ import io.github.flux4j.core.t5.T5Names;
 import io.github.flux4j.core.testing.ConfigFuzz;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.text.HfConfig;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.vae.VaeConfig;
 import io.github.flux4j.core.vae.VaeDecoder;
-import io.github.flux4j.core.vae.VaeOptions;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,7 +46,7 @@ class ConfigJsonFuzzTest {
             }
             if (!c.equals(seed)) {
                 try (PointerScope scope = new PointerScope();
-                     ClipTextModel m = ClipTextModel.load(f, TextEncoderOptions.defaults())) {
+                     ClipTextModel m = ClipTextModel.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }
@@ -68,7 +65,7 @@ class ConfigJsonFuzzTest {
             }
             if (!c.equals(seed)) {
                 try (PointerScope scope = new PointerScope();
-                     T5EncoderModel m = T5EncoderModel.load(f, TextEncoderOptions.defaults())) {
+                     T5EncoderModel m = T5EncoderModel.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }
@@ -103,7 +100,7 @@ class ConfigJsonFuzzTest {
             // As VaeDecoder.load reads it (TableWeightSource.readConfig: the same mapper and map type).
             VaeConfig c = VaeConfig.fromJson(HfConfig.read(file).values(), file.toString());
             if (!c.equals(seed)) {
-                try (PointerScope scope = new PointerScope(); VaeDecoder m = VaeDecoder.load(f, VaeOptions.defaults())) {
+                try (PointerScope scope = new PointerScope(); VaeDecoder m = VaeDecoder.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }
@@ -127,7 +124,7 @@ class ConfigJsonFuzzTest {
             }
             if (!c.equals(seed)) {
                 try (PointerScope scope = new PointerScope();
-                     FluxTransformer m = FluxTransformer.load(f, TransformerOptions.defaults())) {
+                     FluxTransformer m = FluxTransformer.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }

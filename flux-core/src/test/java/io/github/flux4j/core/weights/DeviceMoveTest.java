@@ -12,16 +12,13 @@ import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TinyFluxFiles;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.vae.VaeDecoder;
-import io.github.flux4j.core.vae.VaeOptions;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -133,13 +130,13 @@ class DeviceMoveTest {
     @Test
     void everyModelMovesToTheCpuInPlaceAndRefusesOnceClosed() throws IOException, URISyntaxException {
         Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q8_0, dir);
-        TextEncoderOptions text = TextEncoderOptions.defaults().withDtype(ComputeDtype.F32);
+        LoadOptions text = LoadOptions.defaults().withDtype(ComputeDtype.F32);
         List<DeviceMovable> models = List.of(
-                GgufTransformer.load(gguf, TransformerOptions.defaults().withDtype(ComputeDtype.F32)),
+                GgufTransformer.load(gguf, LoadOptions.defaults().withDtype(ComputeDtype.F32)),
                 ClipTextModel.load(TextRefs.resource("clip"), text),
                 T5EncoderModel.load(TextRefs.resource("t5"), text),
                 VaeDecoder.load(Path.of(Objects.requireNonNull(getClass().getResource("/reference/vae/tiny-vae")).toURI()),
-                        VaeOptions.defaults().withDtype(ComputeDtype.F32)));
+                        LoadOptions.defaults().withDtype(ComputeDtype.F32)));
         for (DeviceMovable m : models) {
             assertThat(m.device()).isEqualTo(FluxDevice.cpu());
             m.moveTo(FluxDevice.cpu(), true);
@@ -162,7 +159,7 @@ class DeviceMoveTest {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
         FluxDevice cuda = FluxDevice.cuda(0);
         Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q4_K, dir);
-        TransformerOptions f32 = TransformerOptions.defaults().withDtype(ComputeDtype.F32);
+        LoadOptions f32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
         try (FluxTransformer onCpu = GgufTransformer.load(gguf, f32);
              FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
              PointerScope scope = new PointerScope()) {

@@ -21,11 +21,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class WeightBinderTest {
-    static final WeightBinder.Options STRICT =
-            new WeightBinder.Options(FluxDevice.cpu(), ComputeDtype.F32, DequantArithmetic.EXACT_FLOAT32, true);
+    static final LoadOptions STRICT =
+            new LoadOptions(FluxDevice.cpu(), ComputeDtype.F32, DequantArithmetic.EXACT_FLOAT32, true);
 
-    static final WeightBinder.Options LENIENT =
-            new WeightBinder.Options(FluxDevice.cpu(), ComputeDtype.F32, DequantArithmetic.EXACT_FLOAT32, false);
+    static final LoadOptions LENIENT =
+            new LoadOptions(FluxDevice.cpu(), ComputeDtype.F32, DequantArithmetic.EXACT_FLOAT32, false);
 
     @TempDir
     Path dir;
@@ -38,11 +38,11 @@ class WeightBinderTest {
         return b.flip();
     }
 
-    /** A toy model: one linear "a.b" [4, 2] with bias, split 1 + 3 rows, plus a tensor "s" [2]. */
-    private record Toy(List<LinearOp> split, LinearOp whole, Tensor s, LoadedWeights weights) {
+    /** A toy model: two linears under "a.b" [4, 2] with bias, plus a tensor "s" [2]. */
+    private record Toy(LinearOp lin, LinearOp whole, Tensor s, LoadedWeights weights) {
         static Toy bind(WeightPath w) {
             WeightPath ab = w.at("a").at("b");
-            return new Toy(ab.linearSplit("lin", new long[] {1, 3}, 2, true), ab.linear("whole", 4, 2), w.tensor("s", 2),
+            return new Toy(ab.linear("lin", 4, 2), ab.linear("whole", 4, 2), w.tensor("s", 2),
                     w.weights());
         }
     }
@@ -63,22 +63,19 @@ class WeightBinderTest {
     }
 
     @Test
-    void splitRowsComputeLikeTheWholeLinear() throws IOException {
+    void boundLinearsAndTensorsComputeFromTheFile() throws IOException {
         try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
             Toy toy = WeightBinder.bind(src, STRICT, "a toy", Toy::bind);
             try (LoadedWeights weights = toy.weights(); PointerScope scope = new PointerScope()) {
-                assertThat(weights.linearCount()).isEqualTo(3);
+                assertThat(weights.linearCount()).isEqualTo(2);
                 assertThat(weights.tensorCount()).isEqualTo(1);
                 assertThat(weights.leftovers()).isEmpty();
-                assertThat(toy.split()).extracting(LinearOp::outFeatures).containsExactly(1L, 3L);
                 Tensor x = Tensor.create(new float[] {1f, 2f}, 1, 2);
                 float[] whole = values(toy.whole().forward(x));
-                float[] first = values(toy.split().get(0).forward(x));
-                float[] rest = values(toy.split().get(1).forward(x));
+                float[] lin = values(toy.lin().forward(x));
                 // rows 0..3 of [[0,1],[2,3],[4,5],[6,7]] . (1,2) + (100..103)
                 assertThat(whole).containsExactly(102f, 109f, 116f, 123f);
-                assertThat(first).containsExactly(102f);
-                assertThat(rest).containsExactly(109f, 116f, 123f);
+                assertThat(lin).containsExactly(102f, 109f, 116f, 123f);
                 assertThat(values(toy.s())).containsExactly(7f, 8f);
             }
         }

@@ -7,7 +7,7 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.examples.tools.SyntheticFluxGguf;
 import io.github.flux4j.gguf.GgmlType;
 import java.nio.file.Files;
@@ -103,7 +103,7 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
                 SyntheticFluxGguf.write(file, config, new SyntheticFluxGguf.Options(type, GgmlType.F16, 0, 1, false));
                 long bytes = Files.size(file);
                 for (ComputeDtype dtype : dtypes) {
-                    TransformerOptions opts = new TransformerOptions(FluxDevice.cpu(), dtype, arithmetic, true);
+                    LoadOptions opts = new LoadOptions(FluxDevice.cpu(), dtype, arithmetic, true);
                     long t0 = System.nanoTime();
                     try (FluxTransformer model = GgufTransformer.load(file, opts);
                          FluxInputs in = new FluxInputs(config, FluxDevice.cpu(), w, h, txtTokens, 42)) {

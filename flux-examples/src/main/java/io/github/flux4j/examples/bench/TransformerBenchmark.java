@@ -9,7 +9,7 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.examples.tools.SyntheticFluxGguf;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
@@ -184,7 +184,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
         try {
             for (DequantArithmetic arithmetic : arithmetics) {
               for (String path : paths) {
-                TransformerOptions opts = new TransformerOptions(dev, dtype, arithmetic, true);
+                LoadOptions opts = new LoadOptions(dev, dtype, arithmetic, true);
                 switch (path) {
                     case "fast" -> { }
                     case "reference" -> opts = opts.withCudaKernels(false);

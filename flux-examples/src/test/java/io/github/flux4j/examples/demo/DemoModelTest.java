@@ -4,12 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.flux4j.core.clip.ClipTextModel;
 import io.github.flux4j.core.t5.T5EncoderModel;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
-import io.github.flux4j.core.transformer.TransformerOptions;
 import io.github.flux4j.core.vae.VaeDecoder;
-import io.github.flux4j.core.vae.VaeOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.TensorInfo;
@@ -132,10 +130,10 @@ class DemoModelTest {
         DemoModel m = DemoModel.write(dir);
         FluxModelFolder folder = FluxModelFolder.resolve(m.baseModel().toString());
         assertThat(folder.vaeScaleFactor()).isEqualTo(8);
-        try (ClipTextModel clip = ClipTextModel.load(m.baseModel().resolve("text_encoder"), TextEncoderOptions.defaults().withStrict(true));
-             T5EncoderModel t5 = T5EncoderModel.load(m.baseModel().resolve("text_encoder_2"), TextEncoderOptions.defaults().withStrict(true));
-             VaeDecoder vae = VaeDecoder.load(m.baseModel().resolve("vae"), VaeOptions.defaults().withStrict(true));
-             FluxTransformer flux = GgufTransformer.load(m.transformer(), TransformerOptions.defaults().withStrict(true))) {
+        try (ClipTextModel clip = ClipTextModel.load(m.baseModel().resolve("text_encoder"), LoadOptions.defaults().withStrict(true));
+             T5EncoderModel t5 = T5EncoderModel.load(m.baseModel().resolve("text_encoder_2"), LoadOptions.defaults().withStrict(true));
+             VaeDecoder vae = VaeDecoder.load(m.baseModel().resolve("vae"), LoadOptions.defaults().withStrict(true));
+             FluxTransformer flux = GgufTransformer.load(m.transformer(), LoadOptions.defaults().withStrict(true))) {
             assertThat(clip.leftovers()).isEmpty();
             assertThat(t5.leftovers()).isEmpty();
             assertThat(vae.leftovers()).isEmpty();

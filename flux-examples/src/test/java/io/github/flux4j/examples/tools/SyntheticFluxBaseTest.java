@@ -7,19 +7,19 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.clip.ClipTextModel;
 import io.github.flux4j.core.t5.T5EncoderModel;
-import io.github.flux4j.core.text.TextEncoderOptions;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.vae.VaeDecoder;
-import io.github.flux4j.core.vae.VaeOptions;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightFormat;
 import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightSource;
 import io.github.flux4j.examples.tools.SyntheticFluxBase.Spec;
 import io.github.flux4j.examples.tools.SyntheticFluxBase.Tensor;
 import io.github.flux4j.gguf.GgmlType;
+import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.pipeline.FluxPipeline;
 import io.github.flux4j.pipeline.GenerationOptions;
 import io.github.flux4j.pipeline.GenerationResult;
@@ -46,7 +46,7 @@ class SyntheticFluxBaseTest {
     @TempDir
     Path dir;
 
-    private static final TextEncoderOptions CPU_BF16 = new TextEncoderOptions(FluxDevice.cpu(), ComputeDtype.BF16,
+    private static final LoadOptions CPU_BF16 = new LoadOptions(FluxDevice.cpu(), ComputeDtype.BF16,
             DequantArithmetic.EXACT_FLOAT32, true);
 
     @Test
@@ -81,8 +81,7 @@ class SyntheticFluxBaseTest {
             assertThatThrownBy(() -> T5EncoderModel.load(new NoReads(t5), CPU_BF16)).isInstanceOf(CheckPassed.class);
         }
         // The VAE (168 MB, read as the sparse file's zeros) loads for real, strictly.
-        try (VaeDecoder vae = VaeDecoder.load(base.resolve("vae"), new VaeOptions(FluxDevice.cpu(), ComputeDtype.BF16,
-                true))) {
+        try (VaeDecoder vae = VaeDecoder.load(base.resolve("vae"), LoadOptions.defaults().withDtype(ComputeDtype.BF16))) {
             assertThat(vae.config().latentChannels()).isEqualTo(16);
             assertThat(vae.config().scalingFactor()).isEqualTo(0.3611);
             assertThat(vae.config().shiftFactor()).isEqualTo(0.1159);
@@ -192,8 +191,8 @@ class SyntheticFluxBaseTest {
         }
 
         @Override
-        public Optional<String> architecture() {
-            return inner.architecture();
+        public GgufMetadata metadata() {
+            return inner.metadata();
         }
 
         @Override

@@ -563,14 +563,16 @@ public final class FluxModelFolder {
     }
 
     /**
-     * The parsed configuration of a model component, as a JSON tree (a copy) for the component's own
-     * config record to read.
+     * The parsed configuration of a model component, for the component's own config record to
+     * read: a new map on each call (the caller may change it), of JSON values as Java values
+     * ({@code Map}, {@code List}, {@code String}, {@code Integer}/{@code Long}/{@code Double},
+     * {@code Boolean}, null), the same form as {@link io.github.flux4j.core.weights.WeightSource#config()}.
      *
      * @throws IllegalArgumentException as {@link #configFile(FluxComponent)}
      */
-    public JsonNode config(FluxComponent component) {
+    public Map<String, Object> config(FluxComponent component) {
         requireConfig(component);
-        return configs.get(component).deepCopy();
+        return JSON.convertValue(configs.get(component), new com.fasterxml.jackson.core.type.TypeReference<>() { });
     }
 
     private void requireConfig(FluxComponent component) {
