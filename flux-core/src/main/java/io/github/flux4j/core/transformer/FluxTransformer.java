@@ -6,6 +6,7 @@ import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.WeightException;
@@ -263,9 +264,9 @@ public final class FluxTransformer extends LoadedModel {
 
     private void checkInputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
                              @Nullable Tensor guidance) {
-        long[] is = FluxMath.shape(img);
-        long[] ts = FluxMath.shape(txt);
-        long[] ys = FluxMath.shape(y);
+        long[] is = Tensors.shape(img);
+        long[] ts = Tensors.shape(txt);
+        long[] ys = Tensors.shape(y);
         if (is.length != 3 || is[2] != config.inChannels()) {
             throw new IllegalArgumentException("img must be [B, Simg, " + config.inChannels() + "], got " + Arrays.toString(is));
         }
@@ -279,20 +280,20 @@ public final class FluxTransformer extends LoadedModel {
         checkIds("imgIds", imgIds, is[1]);
         checkIds("txtIds", txtIds, ts[1]);
         if (timestep.dim() != 1 || timestep.size(0) != b) {
-            throw new IllegalArgumentException("timestep must be [" + b + "], got " + Arrays.toString(FluxMath.shape(timestep)));
+            throw new IllegalArgumentException("timestep must be [" + b + "], got " + Arrays.toString(Tensors.shape(timestep)));
         }
         if (config.guidanceEmbed()) {
             if (guidance == null) {
                 throw new IllegalArgumentException("this is a guidance-distilled model (dev): guidance must be given");
             }
             if (guidance.dim() != 1 || guidance.size(0) != b) {
-                throw new IllegalArgumentException("guidance must be [" + b + "], got " + Arrays.toString(FluxMath.shape(guidance)));
+                throw new IllegalArgumentException("guidance must be [" + b + "], got " + Arrays.toString(Tensors.shape(guidance)));
             }
         }
     }
 
     private void checkIds(String what, Tensor ids, long len) {
-        long[] s = FluxMath.shape(ids);
+        long[] s = Tensors.shape(ids);
         int axes = config.axesDim().size();
         boolean ok = (s.length == 2 && s[0] == len && s[1] == axes) || (s.length == 3 && s[0] == 1 && s[1] == len && s[2] == axes);
         if (!ok) {

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -51,7 +52,7 @@ final class SingleStreamBlock {
         Modulation.Out mod = modulation.forward(vec)[0];
         Tensor xm = ops.modulatedLayerNorm(x, mod.shift(), mod.scale());
         Tensor y = linear1.forward(xm);
-        Tensor mlp = FluxMath.geluTanh(y.narrow(-1, 3 * hidden, mlpHidden));
+        Tensor mlp = Functional.geluTanh(y.narrow(-1, 3 * hidden, mlpHidden));
         Tensor q = ops.normRopeJoint(new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
                 new Tensor[] {norm.queryScale()}, pe);
         Tensor k = ops.normRopeJoint(new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
