@@ -31,6 +31,7 @@ import io.github.flux4j.pipeline.offload.MemoryPlan;
 import io.github.flux4j.pipeline.offload.MemoryPlanner;
 import io.github.flux4j.pipeline.offload.MemorySizing;
 import io.github.flux4j.pipeline.offload.ModelOffloader;
+import io.github.flux4j.pipeline.sampling.Denoiser;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.Schedule;
 import io.github.flux4j.tokenizers.ClipTokenizer;
@@ -251,114 +252,51 @@ public final class FluxPipeline implements AutoCloseable {
         CancellationPoints.Check inModels = where -> checkStop(cancel, stage[0] + ", " + where);
         try (CancellationPoints.Installed points = CancellationPoints.install(inModels);
              NoGradGuard noGrad = Torch.noGrad(); PointerScope call = new PointerScope()) {
-            Device dev = device.toTorch();
-            ScalarType st = dtype.scalarType();
-
             // 1. encode_prompt: CLIP pooled output, T5 hidden states, zero text ids.
             long t0 = System.nanoTime();
-            oom.enter(FluxOutOfMemoryException.Stage.TEXT_ENCODING_CLIP);
-            offloader.use(clip);
-            int clipLength = clipTokenizer.modelMaxLength();
-            EncodedBatch clipIds = clipTokenizer.encodePadded(ps, clipLength);
-            if (clipIds.anyTruncated()) {
-                warn(warnings, "The following part of your input was truncated because CLIP can only handle sequences"
-                        + " up to " + clipLength + " tokens: " + abbreviated(clipIds.removedTexts()));
-            }
-            Tensor clipInput = idTensor(clipIds);
-            trace.record("clip_input_ids", clipInput);
-            Tensor pooled = clip.forward(clipInput).pooledOutput().to(dev, st);
-            // prompt_embeds.repeat(1, n).view(B * n, -1): the images of a prompt next to each other
-            pooled = pooled.repeat(1, perPrompt).view(batch, -1);
-            trace.record("pooled_prompt_embeds", pooled);
-            checkStop(cancel, "after the CLIP text encoder");
-
-            oom.enter(FluxOutOfMemoryException.Stage.TEXT_ENCODING_T5);
-            offloader.use(t5);
-            EncodedBatch t5Ids = t5Tokenizer.encodePadded(ps, maxSeq);
-            if (t5Ids.anyTruncated()) {
-                warn(warnings, "The following part of your input was truncated because `max_sequence_length` is set to "
-                        + " " + maxSeq + " tokens: " + abbreviated(t5Ids.removedTexts()));
-            }
-            Tensor t5Input = idTensor(t5Ids);
-            trace.record("t5_input_ids", t5Input);
-            Tensor promptEmbeds = t5.forward(t5Input).to(dev, st);
-            long seqLen = promptEmbeds.size(1);
-            promptEmbeds = promptEmbeds.repeat(1, perPrompt, 1).view(batch, seqLen, -1);
-            trace.record("prompt_embeds", promptEmbeds);
-            Tensor textIds = FluxLatents.textIds(Math.toIntExact(seqLen), st, dev);
-            trace.record("text_ids", textIds);
-            syncDevice();
+            Prompts text = encodePrompts(ps, perPrompt, maxSeq, cancel, oom, trace, warnings);
             textNanos = System.nanoTime() - t0;
-            checkStop(cancel, "after the T5 text encoder");
 
             // 2. prepare_latents, the schedule and the guidance vector.
             oom.enter(FluxOutOfMemoryException.Stage.PREPARING_LATENTS);
-            PreparedLatents prepared = FluxLatents.prepare(geometry, batch, st, dev, seed);
+            PreparedLatents prepared = FluxLatents.prepare(geometry, batch, dtype.scalarType(), device.toTorch(), seed);
             trace.record("latents.initial", prepared.latents());
             trace.record("img_ids", prepared.imageIds());
             Schedule schedule = scheduler.fluxSchedule(steps, geometry.imageSeqLen());
-            Tensor guidance = null;
-            if (guided) {
-                // torch.full([1], guidance_scale, dtype=float32).expand(B): float32; the model casts it
-                guidance = torch.full(new long[] {batch}, new Scalar(guidanceScale),
-                        new TensorOptions(ScalarType.Float).device(new DeviceOptional(dev)));
-                trace.record("guidance", guidance);
-            }
+            Tensor guidance = guided ? guidanceVector(batch, guidanceScale, trace) : null;
             oom.step(0); // moving the transformer in is part of the first step's memory
             offloader.use(transformer);
 
-            // 3. The denoising loop: one scope per step; only the new latents survive it.
-            Tensor latents = prepared.latents();
-            boolean ownLatents = false;
-            try {
-                for (int i = 0; i < steps; i++) {
-                    checkStop(cancel, "before denoising step " + (i + 1) + " of " + steps);
-                    stage[0] = "in denoising step " + (i + 1) + " of " + steps;
-                    long s0 = System.nanoTime();
+            // 3. The denoising loop (one scope per step; only the new latents survive it).
+            Denoiser.StepListener progress = new Denoiser.StepListener() {
+                @Override
+                public void beforeStep(int i, int total) {
+                    checkStop(cancel, "before denoising step " + (i + 1) + " of " + total);
+                    stage[0] = "in denoising step " + (i + 1) + " of " + total;
                     oom.step(i);
-                    Tensor next;
-                    try (PointerScope step = new PointerScope()) {
-                        Tensor t = schedule.transformerTimestep(i, batch, st, dev);
-                        trace.record("timestep." + i, t);
-                        Tensor v = transformer.forward(latents, prepared.imageIds(), promptEmbeds, textIds, t, pooled,
-                                guidance);
-                        trace.record("noise_pred." + i, v);
-                        Tensor stepped = schedule.step(v, i, latents);
-                        trace.record("latents.step" + i, stepped);
-                        syncDevice();
-                        next = Scopes.keep(stepped); // last: nothing can fail between keep and ownership
-                    }
-                    if (ownLatents) {
-                        latents.close();
-                    }
-                    latents = next;
-                    ownLatents = true;
-                    Duration stepTime = Duration.ofNanos(System.nanoTime() - s0);
-                    stepTimes.add(stepTime);
+                }
+
+                @Override
+                public void afterStep(int i, int total, Duration time) {
+                    stepTimes.add(time);
                     ProgressListener listener = options.progressListener();
                     if (listener != null) {
-                        listener.onStep(new StepProgress(i, steps, schedule.timestep(i), stepTime,
+                        listener.onStep(new StepProgress(i, total, schedule.timestep(i), time,
                                 Duration.ofNanos(System.nanoTime() - start)));
                     }
                 }
-                checkStop(cancel, "before decoding");
-                stage[0] = "in decoding";
+            };
+            Denoiser.Conditioning conditioning = new Denoiser.Conditioning(text.embeds(), text.textIds(),
+                    text.pooled(), prepared.imageIds(), guidance);
+            Tensor latents = new Denoiser(transformer, device, dtype)
+                    .denoise(prepared.latents(), conditioning, schedule, trace, progress);
+            checkStop(cancel, "before decoding");
+            stage[0] = "in decoding";
 
-                // 4. Unpack, unscale, decode, postprocess.
-                long d0 = System.nanoTime();
-                oom.enter(FluxOutOfMemoryException.Stage.VAE_DECODING);
-                offloader.use(vae);
-                Tensor unpacked = FluxLatents.unpack(latents, geometry);
-                Tensor decoded = decode(unpacked, options.tiledDecode());
-                trace.record("image.decoded", decoded);
-                images = VaeImageProcessor.postprocess(decoded);
-                syncDevice();
-                decodeNanos = System.nanoTime() - d0;
-            } finally {
-                if (ownLatents) {
-                    latents.close();
-                }
-            }
+            // 4. Unpack, unscale, decode, postprocess.
+            long d0 = System.nanoTime();
+            images = decodeImages(latents, geometry, options.tiledDecode(), oom, trace);
+            decodeNanos = System.nanoTime() - d0;
         } finally {
             // maybe_free_model_hooks(): every model back on the CPU, also after a failure or a
             // cancellation, so that the next generation starts from the same state.
@@ -370,6 +308,77 @@ public final class FluxPipeline implements AutoCloseable {
                 timings);
         return new GenerationResult(images, ps, seed, geometry.imageWidth(), geometry.imageHeight(), steps,
                 guidanceScale, warnings, timings);
+    }
+
+    /** The text encoders' outputs for a batch, repeated for the images per prompt. */
+    private record Prompts(Tensor pooled, Tensor embeds, Tensor textIds) {
+    }
+
+    /**
+     * diffusers' {@code encode_prompt}: CLIP's pooled output, T5's hidden states and the zero
+     * text ids, each repeated {@code perPrompt} times (the images of a prompt next to each other),
+     * in the caller's scope.
+     */
+    private Prompts encodePrompts(List<String> ps, int perPrompt, int maxSeq, Cancellation cancel,
+                                  OutOfMemoryGuard oom, PipelineTrace trace, List<String> warnings) {
+        Device dev = device.toTorch();
+        ScalarType st = dtype.scalarType();
+        int batch = Math.multiplyExact(ps.size(), perPrompt);
+        oom.enter(FluxOutOfMemoryException.Stage.TEXT_ENCODING_CLIP);
+        offloader.use(clip);
+        int clipLength = clipTokenizer.modelMaxLength();
+        EncodedBatch clipIds = clipTokenizer.encodePadded(ps, clipLength);
+        if (clipIds.anyTruncated()) {
+            warn(warnings, "The following part of your input was truncated because CLIP can only handle sequences"
+                    + " up to " + clipLength + " tokens: " + abbreviated(clipIds.removedTexts()));
+        }
+        Tensor clipInput = idTensor(clipIds);
+        trace.record("clip_input_ids", clipInput);
+        Tensor pooled = clip.forward(clipInput).pooledOutput().to(dev, st);
+        // prompt_embeds.repeat(1, n).view(B * n, -1): the images of a prompt next to each other
+        pooled = pooled.repeat(1, perPrompt).view(batch, -1);
+        trace.record("pooled_prompt_embeds", pooled);
+        checkStop(cancel, "after the CLIP text encoder");
+
+        oom.enter(FluxOutOfMemoryException.Stage.TEXT_ENCODING_T5);
+        offloader.use(t5);
+        EncodedBatch t5Ids = t5Tokenizer.encodePadded(ps, maxSeq);
+        if (t5Ids.anyTruncated()) {
+            warn(warnings, "The following part of your input was truncated because `max_sequence_length` is set to "
+                    + " " + maxSeq + " tokens: " + abbreviated(t5Ids.removedTexts()));
+        }
+        Tensor t5Input = idTensor(t5Ids);
+        trace.record("t5_input_ids", t5Input);
+        Tensor promptEmbeds = t5.forward(t5Input).to(dev, st);
+        long seqLen = promptEmbeds.size(1);
+        promptEmbeds = promptEmbeds.repeat(1, perPrompt, 1).view(batch, seqLen, -1);
+        trace.record("prompt_embeds", promptEmbeds);
+        Tensor textIds = FluxLatents.textIds(Math.toIntExact(seqLen), st, dev);
+        trace.record("text_ids", textIds);
+        syncDevice();
+        checkStop(cancel, "after the T5 text encoder");
+        return new Prompts(pooled, promptEmbeds, textIds);
+    }
+
+    /** {@code torch.full([1], guidance_scale, dtype=float32).expand(B)}: float32; the model casts it. */
+    private Tensor guidanceVector(int batch, double guidanceScale, PipelineTrace trace) {
+        Tensor guidance = torch.full(new long[] {batch}, new Scalar(guidanceScale),
+                new TensorOptions(ScalarType.Float).device(new DeviceOptional(device.toTorch())));
+        trace.record("guidance", guidance);
+        return guidance;
+    }
+
+    /** Unpacks, unscales and decodes the final latents, then postprocesses them to 8-bit RGB. */
+    private List<RgbImage> decodeImages(Tensor latents, LatentGeometry geometry, boolean tiled, OutOfMemoryGuard oom,
+                                        PipelineTrace trace) {
+        oom.enter(FluxOutOfMemoryException.Stage.VAE_DECODING);
+        offloader.use(vae);
+        Tensor unpacked = FluxLatents.unpack(latents, geometry);
+        Tensor decoded = decode(unpacked, tiled);
+        trace.record("image.decoded", decoded);
+        List<RgbImage> images = VaeImageProcessor.postprocess(decoded);
+        syncDevice();
+        return images;
     }
 
     /**

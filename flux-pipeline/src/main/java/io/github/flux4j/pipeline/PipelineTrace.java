@@ -1,5 +1,6 @@
 package io.github.flux4j.pipeline;
 
+import io.github.flux4j.core.torch.TensorTrace;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -25,10 +26,11 @@ import org.bytedeco.pytorch.Tensor;
  * (e.g. {@code t.to(cpu, Float).clone()} or read its values) inside {@link #record}.
  */
 @FunctionalInterface
-public interface PipelineTrace {
+public interface PipelineTrace extends TensorTrace {
     /** Ignores everything. */
     PipelineTrace NONE = (name, tensor) -> { };
 
     /** One named intermediate. */
+    @Override
     void record(String name, Tensor tensor);
 }

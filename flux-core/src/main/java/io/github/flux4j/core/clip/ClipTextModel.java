@@ -3,6 +3,9 @@ package io.github.flux4j.core.clip;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.StageTimings;
+import io.github.flux4j.core.torch.TensorSlot;
+import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -131,29 +134,40 @@ public final class ClipTextModel extends LoadedModel {
      * @throws IllegalArgumentException if the ids have the wrong rank, type, length or range
      */
     public ClipTextOutput forward(Tensor inputIds) {
+        return forward(inputIds, TensorTrace.NONE);
+    }
+
+    /**
+     * {@link #forward(Tensor)}, each stage's output given to {@code trace} as it is computed,
+     * named as the transformers {@code CLIPTextModel} modules (under {@code text_model}) whose
+     * outputs they equal: {@code embeddings}, {@code encoder.layers.i} (i = 0 .. layers-1),
+     * {@code final_layer_norm} (the last hidden state) and {@code pooler_output}. Use a
+     * {@link StageTimings} for per-stage times.
+     */
+    public ClipTextOutput forward(Tensor inputIds, TensorTrace trace) {
         checkOpen();
         checkIds(inputIds);
         Tensor last;
         Tensor pooled;
         try (NoGradGuard noGrad = Torch.noGrad(); PointerScope scope = new PointerScope()) {
             Tensor ids = inputIds.to(device().toTorch(), ScalarType.Long);
-            Tensor h = embeddings.forward(ids);
-            for (int i = 0; i < layers.size(); i++) {
-                CancellationPoints.reached("CLIP text encoder layer", i, layers.size());
-                ClipEncoderLayer layer = layers.get(i);
-                Tensor previous = h;
-                h = Scopes.scoped(() -> layer.forward(previous)); // the layer's temporaries are freed
-                scope.detach(previous);                            // and so is its input
+            try (TensorSlot h = TensorSlot.of(() -> embeddings.forward(ids))) {
+                trace.record("embeddings", h.get());
+                for (int i = 0; i < layers.size(); i++) {
+                    CancellationPoints.reached("CLIP text encoder layer", i, layers.size());
+                    h.update(layers.get(i)::forward); // the layer's temporaries and its input are freed
+                    trace.record("encoder.layers." + i, h.get());
+                }
+                last = finalLayerNorm.forward(h.get());
             }
-            last = finalLayerNorm.forward(h);
+            trace.record("final_layer_norm", last);
             pooled = pool(last, ids);
+            trace.record("pooler_output", pooled);
             // One reference more than `scope` holds, so both survive its close.
-            last.retainReference();
-            pooled.retainReference();
+            Scopes.keep(last);
+            Scopes.keep(pooled);
         }
-        handToCaller(last);
-        handToCaller(pooled);
-        return new ClipTextOutput(last, pooled);
+        return new ClipTextOutput(Scopes.handOver(last), Scopes.handOver(pooled));
     }
 
     /** transformers' {@code pooler_output}: the hidden state at each row's end-of-text position. */
@@ -166,14 +180,6 @@ public final class ClipTextModel extends LoadedModel {
         long b = last.size(0);
         Tensor index = position.view(b, 1, 1).expand(b, 1, last.size(2));
         return torch.gather(last, 1, index).squeeze(1);
-    }
-
-    private static void handToCaller(Tensor t) {
-        PointerScope outer = PointerScope.getInnerScope();
-        if (outer != null) {
-            outer.attach(t);
-            t.releaseReference();
-        }
     }
 
     private void checkIds(Tensor ids) {

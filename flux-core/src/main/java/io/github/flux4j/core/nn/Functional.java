@@ -1,15 +1,16 @@
 package io.github.flux4j.core.nn;
 
-import io.github.flux4j.core.torch.Scopes;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * The stateless operations of the FLUX blocks, each the single ATen op that the PyTorch module
- * diffusers uses calls, so that LibTorch (same version) runs the same kernel with the same rounding.
- * Results belong to the caller's enclosing PointerScope; helper objects are freed before return.
+ * The generic stateless operations of every network (norms, activations, attention), in one
+ * place: each the single ATen op that the PyTorch module diffusers uses calls, so that LibTorch
+ * (same version) runs the same kernel with the same rounding. The transformer's FLUX-specific math
+ * (modulation, timestep embedding, RoPE) builds on these. Results and helper objects belong to the
+ * caller's enclosing PointerScope (these run per block, so they open no scope of their own).
  */
 public final class Functional {
     private Functional() {
@@ -21,8 +22,7 @@ public final class Functional {
      * computed in float32 and the output has the input's dtype.
      */
     public static Tensor layerNormNoAffine(Tensor x, double eps) {
-        return Scopes.scoped(() -> torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(),
-                new TensorOptional(), eps, true));
+        return torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(), new TensorOptional(), eps, true);
     }
 
     /**
@@ -39,13 +39,23 @@ public final class Functional {
             throw new IllegalArgumentException("rmsNorm: scale must be [" + x.size(-1) + "], got "
                     + LinearChecks.shape(scale));
         }
-        return Scopes.scoped(() -> torch.rms_norm(x, new long[] {x.size(-1)}, new TensorOptional(scale),
-                new DoubleOptional(eps)));
+        return torch.rms_norm(x, new long[] {x.size(-1)}, new TensorOptional(scale), new DoubleOptional(eps));
     }
 
     /** {@code F.gelu(x, approximate="tanh")}, FLUX's feed-forward activation. */
     public static Tensor geluTanh(Tensor x) {
         return torch.gelu(x, "tanh");
+    }
+
+    /**
+     * {@link #geluTanh} written into {@code out} ({@code torch.gelu(x, approximate="tanh", out=out)}):
+     * the same kernel and values, no new tensor; {@code out} may be a view (a slice of a larger
+     * buffer) of {@code x}'s shape and dtype.
+     *
+     * @return {@code out}
+     */
+    public static Tensor geluTanhInto(Tensor out, Tensor x) {
+        return torch.gelu_out(out, x, "tanh");
     }
 
     /** {@code F.silu(x)}, applied before every modulation linear. */

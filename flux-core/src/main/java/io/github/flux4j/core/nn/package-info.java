@@ -2,7 +2,8 @@
  * Network building blocks on LibTorch: linear layers behind one interface
  * ({@link io.github.flux4j.core.nn.LinearOp}: dense, or GGML-quantized and dequantized on every
  * forward), their construction from GGUF bytes ({@link io.github.flux4j.core.nn.Linears}) and the
- * stateless operations the FLUX blocks use ({@link io.github.flux4j.core.nn.Functional}), and
+ * generic stateless operations every network uses ({@link io.github.flux4j.core.nn.Functional}:
+ * norms, activations, attention), and
  * CPU convolutions checked against LibTorch's faulty oneDNN kernels
  * ({@link io.github.flux4j.core.nn.CpuConvolutions}, {@code docs/cpu.md}).
  *

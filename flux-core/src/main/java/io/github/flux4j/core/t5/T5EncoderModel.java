@@ -3,6 +3,9 @@ package io.github.flux4j.core.t5;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.StageTimings;
+import io.github.flux4j.core.torch.TensorSlot;
+import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -150,35 +153,48 @@ public final class T5EncoderModel extends LoadedModel {
      * @throws IllegalArgumentException if the ids or the mask have the wrong shape, type or range
      */
     public Tensor forward(Tensor inputIds, @Nullable Tensor attentionMask) {
+        return forward(inputIds, attentionMask, TensorTrace.NONE);
+    }
+
+    /**
+     * {@link #forward(Tensor, Tensor)}, each stage's output given to {@code trace} as it is
+     * computed, named as the transformers {@code T5EncoderModel} modules whose outputs they equal:
+     * {@code shared} (the token embeddings), {@code encoder.block.i} (i = 0 .. layers-1, the
+     * hidden states after each block) and {@code encoder.final_layer_norm} (the result). Use a
+     * {@link StageTimings} for per-stage times.
+     */
+    public Tensor forward(Tensor inputIds, @Nullable Tensor attentionMask, TensorTrace trace) {
         checkOpen();
         checkInputs(inputIds, attentionMask);
         try (NoGradGuard noGrad = Torch.noGrad()) {
-            return Scopes.scoped(() -> run(inputIds, attentionMask));
+            return Scopes.scoped(() -> run(inputIds, attentionMask, trace));
         }
     }
 
-    private Tensor run(Tensor inputIds, @Nullable Tensor attentionMask) {
+    private Tensor run(Tensor inputIds, @Nullable Tensor attentionMask, TensorTrace trace) {
         Device dev = device().toTorch();
         Tensor ids = inputIds.to(dev, ScalarType.Long);
         long b = ids.size(0);
         long len = ids.size(1);
-        Tensor h = torch.embedding(shared, ids);
         Tensor bias = blocks.get(0).selfAttention().computeBias(len, len, dev);
         if (attentionMask != null) {
             // create_position_bias_mask: where(mask, position_bias, finfo(dtype).min), per batch row
             Tensor keep = attentionMask.to(dev, ScalarType.Bool).reshape(b, 1, 1, len);
             bias = torch.where(keep, bias, new Scalar(lowest(Torch.dtype(bias))));
         }
-        PointerScope scope = PointerScope.getInnerScope();
-        for (int i = 0; i < blocks.size(); i++) {
-            CancellationPoints.reached("T5 encoder layer", i, blocks.size());
-            T5Block block = blocks.get(i);
-            Tensor previous = h;
-            Tensor positionBias = bias;
-            h = Scopes.scoped(() -> block.forward(previous, positionBias)); // the block's temporaries are freed
-            scope.detach(previous);                                          // and so is its input
+        Tensor positionBias = bias;
+        try (TensorSlot h = TensorSlot.of(() -> torch.embedding(shared, ids))) {
+            trace.record("shared", h.get());
+            for (int i = 0; i < blocks.size(); i++) {
+                CancellationPoints.reached("T5 encoder layer", i, blocks.size());
+                T5Block block = blocks.get(i);
+                h.update(x -> block.forward(x, positionBias)); // the block's temporaries and its input are freed
+                trace.record("encoder.block." + i, h.get());
+            }
+            Tensor out = finalLayerNorm.forward(h.get());
+            trace.record("encoder.final_layer_norm", out);
+            return out;
         }
-        return finalLayerNorm.forward(h);
     }
 
     /** {@code torch.finfo(dtype).min}. */

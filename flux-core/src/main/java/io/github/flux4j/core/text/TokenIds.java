@@ -1,7 +1,7 @@
 package io.github.flux4j.core.text;
 
+import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Token-id batches as the int64 tensors the encoders take. */
 public final class TokenIds {
@@ -29,6 +29,6 @@ public final class TokenIds {
                 flat[r * len + i] = rows[r][i];
             }
         }
-        return Tensor.create(flat, rows.length, len).to(ScalarType.Long);
+        return Tensors.fromLongs(flat, rows.length, len);
     }
 }

@@ -35,17 +35,35 @@ public final class Scopes {
      * @return the tensor {@code body} returned, now owned by the enclosing scope (or the caller)
      */
     public static Tensor scoped(Supplier<Tensor> body) {
-        Tensor out;
+        return handOver(owned(body));
+    }
+
+    /**
+     * Runs {@code body} in a fresh inner scope, frees every native object it created except its
+     * result, and returns the result owned by the caller alone (in no scope, one reference): the
+     * caller must {@code close()} it, store it in a {@link TensorSlot} or pass it to
+     * {@link #handOver}.
+     */
+    public static Tensor owned(Supplier<Tensor> body) {
         try (PointerScope inner = new PointerScope()) {
             // Retained once more than the inner scope holds, so inner.close() leaves it alive.
-            out = body.get().retainReference();
+            return body.get().retainReference();
         }
+    }
+
+    /**
+     * Gives a tensor the caller owns (one reference, in no scope) to the caller's innermost scope,
+     * which then frees it when it closes; without an open scope the caller keeps owning it.
+     *
+     * @return {@code owned}
+     */
+    public static Tensor handOver(Tensor owned) {
         PointerScope outer = PointerScope.getInnerScope();
         if (outer != null) {
-            outer.attach(out);     // the outer scope now holds a reference ...
-            out.releaseReference(); // ... and ours is dropped, so `outer` alone decides
+            outer.attach(owned);     // the outer scope now holds a reference ...
+            owned.releaseReference(); // ... and ours is dropped, so `outer` alone decides
         }
-        return out;
+        return owned;
     }
 
     /**

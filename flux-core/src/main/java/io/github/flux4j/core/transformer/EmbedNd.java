@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.torch.Tensors;
 import java.util.List;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Scalar;
@@ -35,7 +36,7 @@ final class EmbedNd {
     Rope forward(Tensor ids) {
         if (ids.dim() != 2 || ids.size(1) != axesDim.size()) {
             throw new IllegalArgumentException("position ids must be [S, " + axesDim.size() + "], got "
-                    + java.util.Arrays.toString(FluxMath.shape(ids)));
+                    + java.util.Arrays.toString(Tensors.shape(ids)));
         }
         Tensor pos = ids.to(ScalarType.Float);
         TensorOptions f64 = new TensorOptions(ScalarType.Double).device(new DeviceOptional(ids.device()));

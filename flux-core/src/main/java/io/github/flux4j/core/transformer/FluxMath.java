@@ -1,20 +1,20 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
+import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.DeviceOptional;
-import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * The stateless math of the FLUX transformer, each function issuing the same ATen operations, in
+ * The FLUX-specific stateless math of the transformer (the generic norms, activations and
+ * attention are {@link Functional}'s), each function issuing the same ATen operations, in
  * the same order and dtypes, as diffusers ({@code transformer_flux.py}, {@code embeddings.py},
  * {@code normalization.py}). Every function returns a new tensor owned by the enclosing
  * {@link org.bytedeco.javacpp.PointerScope}.
@@ -30,16 +30,6 @@ final class FluxMath {
     private FluxMath() {
     }
 
-    /** {@code nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)} over the last dim. */
-    static Tensor layerNorm(Tensor x) {
-        return torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(), new TensorOptional(), EPS, true);
-    }
-
-    /** {@code F.rms_norm(x, (D,), weight, 1e-6)} over the last dim (torch.nn.RMSNorm). */
-    static Tensor rmsNorm(Tensor x, Tensor weight) {
-        return torch.rms_norm(x, new long[] {x.size(-1)}, new TensorOptional(weight), new DoubleOptional(EPS));
-    }
-
     /**
      * {@code x * (1 + scale[:, None]) + shift[:, None]}: each of the three ops rounds to the
      * activation dtype, {@code (1 + scale)} first, as in diffusers' AdaLayerNorm classes.
@@ -51,16 +41,6 @@ final class FluxMath {
     /** {@code gate[:, None] * x}. */
     static Tensor gate(Tensor gate, Tensor x) {
         return gate.unsqueeze(1).mul(x);
-    }
-
-    /** {@code F.gelu(x, approximate="tanh")}. */
-    static Tensor geluTanh(Tensor x) {
-        return torch.gelu(x, "tanh");
-    }
-
-    /** {@code F.silu(x)}. */
-    static Tensor silu(Tensor x) {
-        return torch.silu(x);
     }
 
     /**
@@ -140,7 +120,7 @@ final class FluxMath {
      * then cast back to x's dtype.
      */
     static Tensor applyRope(Tensor x, Tensor cos, Tensor sin) {
-        long[] shape = shape(x);
+        long[] shape = Tensors.shape(x);
         long[] pairs = {shape[0], shape[1], shape[2], shape[3] / 2, 2};
         TensorVector reIm = x.reshape(pairs).unbind(-1);
         Tensor rotated = torch.stack(new TensorVector(reIm.get(1).neg(), reIm.get(0)), -1).flatten(3, -1);
@@ -155,17 +135,7 @@ final class FluxMath {
      * {@code 1/sqrt(D)}; returns {@code [B, S, H*D]}.
      */
     static Tensor attention(Tensor q, Tensor k, Tensor v) {
-        Tensor out = torch.scaled_dot_product_attention(q.permute(0, 2, 1, 3), k.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3),
-                new TensorOptional(), 0.0, false, new DoubleOptional(), false);
+        Tensor out = Functional.sdpa(q.permute(0, 2, 1, 3), k.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3));
         return out.permute(0, 2, 1, 3).flatten(2, 3);
-    }
-
-    /** The sizes of {@code t}. */
-    static long[] shape(Tensor t) {
-        long[] s = new long[(int) t.dim()];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = t.size(i);
-        }
-        return s;
     }
 }

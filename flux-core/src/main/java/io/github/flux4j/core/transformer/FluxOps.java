@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.cuda.CudaKernels;
 import java.util.Optional;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -32,7 +33,7 @@ final class FluxOps {
                 && scale.stride(1) == 1) {
             return k.get().layerNormModulate(x, shift, scale, FluxMath.EPS);
         }
-        return FluxMath.modulate(FluxMath.layerNorm(x), shift, scale);
+        return FluxMath.modulate(Functional.layerNormNoAffine(x, FluxMath.EPS), shift, scale);
     }
 
     /** {@code x + gate * y} for {@code x, y [B, S, D]}, gate {@code [B, D]}. */
@@ -73,11 +74,11 @@ final class FluxOps {
         }
         Tensor joint;
         if (parts.length == 1) {
-            joint = FluxMath.rmsNorm(parts[0], scales[0]);
+            joint = Functional.rmsNorm(parts[0], scales[0], FluxMath.EPS);
         } else {
             TensorVector normed = new TensorVector();
             for (int i = 0; i < parts.length; i++) {
-                normed.push_back(FluxMath.rmsNorm(parts[i], scales[i]));
+                normed.push_back(Functional.rmsNorm(parts[i], scales[i], FluxMath.EPS));
             }
             joint = torch.cat(normed, 1);
         }

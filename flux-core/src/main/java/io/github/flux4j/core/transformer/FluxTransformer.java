@@ -3,7 +3,9 @@ package io.github.flux4j.core.transformer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.ModelLoader;
@@ -193,26 +195,26 @@ public final class FluxTransformer extends LoadedModel {
         trace.record("rope_cos", pe.cos());
         trace.record("rope_sin", pe.sin());
 
-        // Each block runs in its own scope, and the streams it replaces are released at once: with
-        // one scope around the whole forward, every block's temporaries (attention, MLP, dequantized
-        // weights) lived until the end, and a 1024x1024 FLUX.1-dev forward ran out of 80 GB.
-        // Streams made by a block are owned here (refcount 1, in no scope) until the next block
-        // replaces them, and released on the way out if a block fails.
-        Tensor[] owned = new Tensor[0];
-        try {
+        // Each block runs in its own scope, and the streams it replaces are freed at once: with one
+        // scope around the whole forward, every block's temporaries (attention, MLP, dequantized
+        // weights) lived until the end, and a 1024x1024 FLUX.1-dev forward ran out of 80 GB. The
+        // streams a block makes are held in slots (in no scope) until the next block replaces
+        // them, and freed on the way out if a block fails.
+        try (TensorSlot imgSlot = new TensorSlot(); TensorSlot txtSlot = new TensorSlot();
+             TensorSlot joint = new TensorSlot()) {
             for (int i = 0; i < doubleBlocks.size(); i++) {
                 CancellationPoints.reached("transformer double block", i, doubleBlocks.size());
                 Tensor[] out;
                 BlockHook hook = beforeBlock(i);
                 try (PointerScope blockScope = new PointerScope()) {
                     out = doubleBlocks.get(i).forward(img, txt, vec, pe);
-                    out[0].retainReference();
-                    out[1].retainReference();
+                    Scopes.keep(out[0]);
+                    Scopes.keep(out[1]);
                 } finally {
                     afterBlock(hook, i);
                 }
-                release(owned);
-                owned = out;
+                imgSlot.replace(out[0]);
+                txtSlot.replace(out[1]);
                 img = out[0];
                 txt = out[1];
                 trace.record("double." + i + ".encoder_hidden_states", txt);
@@ -220,40 +222,31 @@ public final class FluxTransformer extends LoadedModel {
             }
             long txtLen = txt.size(1);
             Tensor x = torch.cat(new TensorVector(txt, img), 1);
-            release(owned);
-            owned = new Tensor[0];
+            imgSlot.close();
+            txtSlot.close();
             for (int i = 0; i < singleBlocks.size(); i++) {
                 CancellationPoints.reached("transformer single block", i, singleBlocks.size());
                 Tensor next;
                 BlockHook hook = beforeBlock(doubleBlocks.size() + i);
                 try (PointerScope blockScope = new PointerScope()) {
-                    next = singleBlocks.get(i).forward(x, vec, pe).retainReference();
+                    next = Scopes.keep(singleBlocks.get(i).forward(x, vec, pe));
                 } finally {
                     afterBlock(hook, doubleBlocks.size() + i);
                 }
-                release(owned);
-                owned = new Tensor[] {next};
+                joint.replace(next);
                 x = next;
                 if (trace != ForwardTrace.NONE) {
                     trace.record("single." + i + ".encoder_hidden_states", x.narrow(1, 0, txtLen));
                     trace.record("single." + i + ".hidden_states", x.narrow(1, txtLen, x.size(1) - txtLen));
                 }
             }
-            img = x.narrow(1, txtLen, x.size(1) - txtLen); // a view: keeps the storage once x is released
-        } finally {
-            release(owned);
+            img = x.narrow(1, txtLen, x.size(1) - txtLen); // a view: keeps the storage once x is freed
         }
         Tensor normed = finalLayer.norm(img, vec);
         trace.record("norm_out", normed);
         Tensor out = finalLayer.project(normed);
         trace.record("output", out);
         return out;
-    }
-
-    private static void release(Tensor[] tensors) {
-        for (Tensor t : tensors) {
-            t.releaseReference();
-        }
     }
 
     private static Tensor flattenIds(Tensor ids) {
@@ -263,9 +256,9 @@ public final class FluxTransformer extends LoadedModel {
 
     private void checkInputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
                              @Nullable Tensor guidance) {
-        long[] is = FluxMath.shape(img);
-        long[] ts = FluxMath.shape(txt);
-        long[] ys = FluxMath.shape(y);
+        long[] is = Tensors.shape(img);
+        long[] ts = Tensors.shape(txt);
+        long[] ys = Tensors.shape(y);
         if (is.length != 3 || is[2] != config.inChannels()) {
             throw new IllegalArgumentException("img must be [B, Simg, " + config.inChannels() + "], got " + Arrays.toString(is));
         }
@@ -279,20 +272,20 @@ public final class FluxTransformer extends LoadedModel {
         checkIds("imgIds", imgIds, is[1]);
         checkIds("txtIds", txtIds, ts[1]);
         if (timestep.dim() != 1 || timestep.size(0) != b) {
-            throw new IllegalArgumentException("timestep must be [" + b + "], got " + Arrays.toString(FluxMath.shape(timestep)));
+            throw new IllegalArgumentException("timestep must be [" + b + "], got " + Arrays.toString(Tensors.shape(timestep)));
         }
         if (config.guidanceEmbed()) {
             if (guidance == null) {
                 throw new IllegalArgumentException("this is a guidance-distilled model (dev): guidance must be given");
             }
             if (guidance.dim() != 1 || guidance.size(0) != b) {
-                throw new IllegalArgumentException("guidance must be [" + b + "], got " + Arrays.toString(FluxMath.shape(guidance)));
+                throw new IllegalArgumentException("guidance must be [" + b + "], got " + Arrays.toString(Tensors.shape(guidance)));
             }
         }
     }
 
     private void checkIds(String what, Tensor ids, long len) {
-        long[] s = FluxMath.shape(ids);
+        long[] s = Tensors.shape(ids);
         int axes = config.axesDim().size();
         boolean ok = (s.length == 2 && s[0] == len && s[1] == axes) || (s.length == 3 && s[0] == 1 && s[1] == len && s[2] == axes);
         if (!ok) {

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -27,7 +28,7 @@ final class LastLayer {
 
     /** The modulated, normalized image tokens {@code [B, Simg, h]} (diffusers' {@code norm_out} output). */
     Tensor norm(Tensor x, Tensor vec) {
-        TensorVector mod = adaLnModulation.forward(FluxMath.silu(vec)).chunk(2, 1);
+        TensorVector mod = adaLnModulation.forward(Functional.silu(vec)).chunk(2, 1);
         return ops.modulatedLayerNorm(x, mod.get(0), mod.get(1));
     }
 

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
@@ -19,7 +20,7 @@ final class Mlp {
     }
 
     Tensor forward(Tensor x) {
-        return layer2.forward(FluxMath.geluTanh(layer0.forward(x)));
+        return layer2.forward(Functional.geluTanh(layer0.forward(x)));
     }
 
     /** {@code 0.*}, {@code 2.*}. */

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -19,6 +20,6 @@ final class MlpEmbedder {
     }
 
     Tensor forward(Tensor x) {
-        return outLayer.forward(FluxMath.silu(inLayer.forward(x)));
+        return outLayer.forward(Functional.silu(inLayer.forward(x)));
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
@@ -27,7 +28,7 @@ final class Modulation {
 
     /** The groups for conditioning vector {@code vec [B, hidden]}. */
     Out[] forward(Tensor vec) {
-        TensorVector c = lin.forward(FluxMath.silu(vec)).chunk(3L * groups, 1);
+        TensorVector c = lin.forward(Functional.silu(vec)).chunk(3L * groups, 1);
         Out[] out = new Out[groups];
         for (int g = 0; g < groups; g++) {
             out[g] = new Out(c.get(3L * g), c.get(3L * g + 1), c.get(3L * g + 2));

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import java.util.function.BiConsumer;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -19,11 +20,11 @@ final class QkNorm {
     }
 
     Tensor query(Tensor q) {
-        return FluxMath.rmsNorm(q, queryNorm);
+        return Functional.rmsNorm(q, queryNorm, FluxMath.EPS);
     }
 
     Tensor key(Tensor k) {
-        return FluxMath.rmsNorm(k, keyNorm);
+        return Functional.rmsNorm(k, keyNorm, FluxMath.EPS);
     }
 
     /** query_norm.scale {@code [headDim]}, in the compute dtype; owned by the model. */

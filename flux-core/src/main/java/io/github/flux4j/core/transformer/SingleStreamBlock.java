@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -54,7 +55,7 @@ final class SingleStreamBlock {
         // writes its half directly and the attention output is copied into the other, which saves
         // a full read and write of the 5h-wide activations per block (same values as cat).
         Tensor joint = torch.empty(new long[] {y.size(0), y.size(1), hidden + mlpHidden}, y.options(), null);
-        torch.gelu_out(joint.narrow(-1, hidden, mlpHidden), y.narrow(-1, 3 * hidden, mlpHidden), "tanh");
+        Functional.geluTanhInto(joint.narrow(-1, hidden, mlpHidden), y.narrow(-1, 3 * hidden, mlpHidden));
         Tensor q = ops.normRopeJoint(new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
                 new Tensor[] {norm.queryScale()}, pe);
         Tensor k = ops.normRopeJoint(new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},

@@ -2,8 +2,8 @@
  * The FLUX.1 transformer on LibTorch, one class per BFL block: {@link
  * io.github.flux4j.core.transformer.FluxTransformer} ({@code Flux}) built from {@code EmbedNd},
  * {@code MlpEmbedder}, {@code Modulation}, {@code QkNorm}, {@code SelfAttention}, {@code Mlp},
- * {@code DoubleStreamBlock}, {@code SingleStreamBlock} and {@code LastLayer}, with the stateless
- * math in {@code FluxMath}.
+ * {@code DoubleStreamBlock}, {@code SingleStreamBlock} and {@code LastLayer}, with the FLUX-specific
+ * stateless math in {@code FluxMath} (the generic ops are {@link io.github.flux4j.core.nn.Functional}'s).
  *
  * <p>Mirrors BFL's reference implementation
  * (<a href="https://github.com/black-forest-labs/flux/blob/main/src/flux/model.py">flux/model.py</a>,

@@ -1,6 +1,8 @@
 package io.github.flux4j.core.vae;
 
 import io.github.flux4j.core.torch.CancellationPoints;
+import io.github.flux4j.core.torch.TensorSlot;
+import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,27 +41,38 @@ final class Decoder {
         this.convOut = new Conv2d(w.at("conv_out"), config.outChannels(), widths.get(0), 3);
     }
 
-    /** {@code [B, latent, h, w] -> [B, out_channels, 8h, 8w]} (for four levels), in the caller's scope. */
-    Tensor forward(Tensor z) {
+    /**
+     * {@code [B, latent, h, w] -> [B, out_channels, 8h, 8w]} (for four levels), in the caller's
+     * scope; {@code trace} receives {@code conv_in}, {@code mid_block}, {@code up_blocks.i},
+     * {@code conv_norm_out}, {@code conv_act} and {@code conv_out}.
+     */
+    Tensor forward(Tensor z, TensorTrace trace) {
         CancellationPoints.reached("the VAE decoder");
-        Tensor h = Steps.owned(() -> convIn.forward(z));
-        // Cancellation points between the stages (each takes seconds at 1024x1024 on a CPU); the
-        // check runs inside replace, which closes the previous activation whatever happens.
-        h = Steps.replace(h, x -> {
-            CancellationPoints.reached("the VAE mid block");
-            return midBlock.forward(x);
-        });
-        for (int i = 0; i < upBlocks.size(); i++) {
-            UpDecoderBlock2D up = upBlocks.get(i);
-            int index = i;
-            h = Steps.replace(h, x -> {
-                CancellationPoints.reached("VAE up block", index, upBlocks.size());
-                return up.forward(x);
+        try (TensorSlot h = TensorSlot.of(() -> convIn.forward(z))) {
+            trace.record("conv_in", h.get());
+            // Cancellation points between the stages (each takes seconds at 1024x1024 on a CPU); the
+            // check runs inside update, which frees the previous activation whatever happens.
+            h.update(x -> {
+                CancellationPoints.reached("the VAE mid block");
+                return midBlock.forward(x);
             });
+            trace.record("mid_block", h.get());
+            for (int i = 0; i < upBlocks.size(); i++) {
+                UpDecoderBlock2D up = upBlocks.get(i);
+                int index = i;
+                h.update(x -> {
+                    CancellationPoints.reached("VAE up block", index, upBlocks.size());
+                    return up.forward(x);
+                });
+                trace.record("up_blocks." + i, h.get());
+            }
+            h.update(convNormOut::forward);
+            trace.record("conv_norm_out", h.get());
+            h.update(torch::silu);
+            trace.record("conv_act", h.get());
+            h.update(convOut::forward);
+            trace.record("conv_out", h.get());
+            return h.handOver();
         }
-        h = Steps.replace(h, convNormOut::forward);
-        h = Steps.replace(h, torch::silu);
-        h = Steps.replace(h, convOut::forward);
-        return Steps.handOver(h);
     }
 }

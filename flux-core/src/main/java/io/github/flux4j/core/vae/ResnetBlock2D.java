@@ -1,5 +1,6 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -31,14 +32,15 @@ final class ResnetBlock2D {
     Tensor forward(Tensor x) {
         // One op per step, each result freeing the previous: what Python's rebinding of
         // hidden_states frees, so that the peak holds no more activations than diffusers'.
-        Tensor h = Steps.owned(() -> norm1.forward(x));
-        h = Steps.replace(h, torch::silu);
-        h = Steps.replace(h, conv1::forward);
-        h = Steps.replace(h, norm2::forward);
-        h = Steps.replace(h, torch::silu);
-        h = Steps.replace(h, conv2::forward);
-        Tensor hidden = h;
-        // (input_tensor + hidden_states) / output_scale_factor: the factor is 1, and x / 1 is x exactly.
-        return Steps.handOver(Steps.replace(hidden, t -> (convShortcut == null ? x : convShortcut.forward(x)).add(t)));
+        try (TensorSlot h = TensorSlot.of(() -> norm1.forward(x))) {
+            h.update(torch::silu);
+            h.update(conv1::forward);
+            h.update(norm2::forward);
+            h.update(torch::silu);
+            h.update(conv2::forward);
+            // (input_tensor + hidden_states) / output_scale_factor: the factor is 1, and x / 1 is x exactly.
+            h.update(t -> (convShortcut == null ? x : convShortcut.forward(x)).add(t));
+            return h.handOver();
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 import org.jspecify.annotations.Nullable;
@@ -25,10 +26,11 @@ final class UNetMidBlock2D {
 
     /** {@code [B, C, H, W] -> [B, C, H, W]}, in the caller's scope. */
     Tensor forward(Tensor x) {
-        Tensor h = Steps.owned(() -> resnets0.forward(x));
-        if (attentions0 != null) {
-            h = Steps.replace(h, attentions0::forward);
+        try (TensorSlot h = TensorSlot.of(() -> resnets0.forward(x))) {
+            if (attentions0 != null) {
+                h.update(attentions0::forward);
+            }
+            return h.update(resnets1::forward).handOver();
         }
-        return Steps.handOver(Steps.replace(h, resnets1::forward));
     }
 }

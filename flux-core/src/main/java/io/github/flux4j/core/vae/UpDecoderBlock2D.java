@@ -1,5 +1,6 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,13 +27,14 @@ final class UpDecoderBlock2D {
 
     /** {@code [B, in, H, W] -> [B, out, 2H, 2W]} (or {@code [B, out, H, W]} without upsampler), in the caller's scope. */
     Tensor forward(Tensor x) {
-        Tensor h = Steps.owned(() -> resnets.get(0).forward(x));
-        for (int i = 1; i < resnets.size(); i++) {
-            h = Steps.replace(h, resnets.get(i)::forward);
+        try (TensorSlot h = TensorSlot.of(() -> resnets.get(0).forward(x))) {
+            for (int i = 1; i < resnets.size(); i++) {
+                h.update(resnets.get(i)::forward);
+            }
+            if (upsamplers0 != null) {
+                h.update(upsamplers0::forward);
+            }
+            return h.handOver();
         }
-        if (upsamplers0 != null) {
-            h = Steps.replace(h, upsamplers0::forward);
-        }
-        return Steps.handOver(h);
     }
 }

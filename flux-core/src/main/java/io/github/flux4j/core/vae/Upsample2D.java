@@ -1,5 +1,6 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.weights.WeightPath;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -25,8 +26,9 @@ final class Upsample2D {
 
     /** {@code [B, C, H, W] -> [B, C, 2H, 2W]}, in the caller's scope. */
     Tensor forward(Tensor x) {
-        Tensor up = Steps.owned(() -> torch.upsample_nearest2d(x, new long[] {x.size(2) * 2, x.size(3) * 2},
-                new DoubleOptional(SCALE), new DoubleOptional(SCALE)));
-        return Steps.handOver(Steps.replace(up, conv::forward));
+        try (TensorSlot up = TensorSlot.of(() -> torch.upsample_nearest2d(x, new long[] {x.size(2) * 2, x.size(3) * 2},
+                new DoubleOptional(SCALE), new DoubleOptional(SCALE)))) {
+            return up.update(conv::forward).handOver();
+        }
     }
 }

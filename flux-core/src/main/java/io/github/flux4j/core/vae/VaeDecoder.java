@@ -1,6 +1,9 @@
 package io.github.flux4j.core.vae;
 
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.torch.StageTimings;
+import io.github.flux4j.core.torch.TensorSlot;
+import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
@@ -129,10 +132,22 @@ public final class VaeDecoder extends LoadedModel {
      *         the compute dtype on the model's device, in the caller's scope
      */
     public Tensor decode(Tensor z) {
+        return decode(z, TensorTrace.NONE);
+    }
+
+    /**
+     * {@link #decode(Tensor)}, each stage's output given to {@code trace} as it is computed, named
+     * as the diffusers {@code AutoencoderKL} modules whose outputs they equal:
+     * {@code post_quant_conv} (models that have one), then {@code decoder.conv_in},
+     * {@code decoder.mid_block}, {@code decoder.up_blocks.i} (i = 0 .. levels-1, widest first),
+     * {@code decoder.conv_norm_out}, {@code decoder.conv_act} (the SiLU) and
+     * {@code decoder.conv_out} (the image). Use a {@link StageTimings} for per-stage times.
+     */
+    public Tensor decode(Tensor z, TensorTrace trace) {
         checkOpen();
         checkLatents(z);
         try (NoGradGuard noGrad = Torch.noGrad()) {
-            return Steps.handOver(Steps.owned(() -> decodeOne(z.to(device().toTorch(), dtype().scalarType()))));
+            return Scopes.scoped(() -> decodeOne(z.to(device().toTorch(), dtype().scalarType()), trace));
         }
     }
 
@@ -177,8 +192,8 @@ public final class VaeDecoder extends LoadedModel {
             return decode(z);
         }
         try (NoGradGuard noGrad = Torch.noGrad()) {
-            return Steps.handOver(Steps.owned(() -> tiled(z.to(device().toTorch(), dtype().scalarType()), tileLatent,
-                    overlapSize, blendExtent, rowLimit)));
+            return Scopes.scoped(() -> tiled(z.to(device().toTorch(), dtype().scalarType()), tileLatent,
+                    overlapSize, blendExtent, rowLimit));
         }
     }
 
@@ -204,12 +219,15 @@ public final class VaeDecoder extends LoadedModel {
         }
     }
 
-    private Tensor decodeOne(Tensor z) {
+    private Tensor decodeOne(Tensor z, TensorTrace trace) {
+        TensorTrace decoderTrace = trace.prefixed("decoder.");
         if (postQuantConv == null) {
-            return decoder.forward(z);
+            return decoder.forward(z, decoderTrace);
         }
-        Tensor q = Steps.owned(() -> postQuantConv.forward(z));
-        return Steps.handOver(Steps.replace(q, decoder::forward));
+        try (TensorSlot q = TensorSlot.of(() -> postQuantConv.forward(z))) {
+            trace.record("post_quant_conv", q.get());
+            return q.update(x -> decoder.forward(x, decoderTrace)).handOver();
+        }
     }
 
     private Tensor tiled(Tensor z, int tileLatent, int overlapSize, int blendExtent, int rowLimit) {
@@ -223,8 +241,8 @@ public final class VaeDecoder extends LoadedModel {
                 for (long j = 0; j < width; j += overlapSize) {
                     long ti = i;
                     long tj = j;
-                    row.add(Steps.owned(() -> decodeOne(z.narrow(2, ti, Math.min(tileLatent, height - ti))
-                            .narrow(3, tj, Math.min(tileLatent, width - tj)))));
+                    row.add(Scopes.owned(() -> decodeOne(z.narrow(2, ti, Math.min(tileLatent, height - ti))
+                            .narrow(3, tj, Math.min(tileLatent, width - tj)), TensorTrace.NONE)));
                 }
             }
             // Blends in place, in diffusers' order: a tile blended into its neighbour below/right has

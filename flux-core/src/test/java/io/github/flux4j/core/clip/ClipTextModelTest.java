@@ -19,7 +19,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
+import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterAll;
@@ -200,5 +203,22 @@ class ClipTextModelTest {
         assertThatThrownBy(() -> ClipTextModel.load(t5, F32))
                 .isInstanceOf(WeightException.class)
                 .hasMessageContaining("is a 't5encoder' model (general.architecture), not a CLIP text model");
+    }
+
+    @Test
+    void traceGivesEachStageInOrder() throws IOException {
+        try (ClipTextModel m = ClipTextModel.load(CLIP, F32); PointerScope scope = new PointerScope()) {
+            List<String> names = new ArrayList<>();
+            Map<String, float[]> values = new LinkedHashMap<>();
+            ClipTextOutput out = m.forward(refs.get("clip.input_ids"), (name, t) -> {
+                names.add(name);
+                values.put(name, Tensors.toFloats(t));
+            });
+            assertThat(names).containsExactly("embeddings", "encoder.layers.0", "encoder.layers.1", "final_layer_norm",
+                    "pooler_output");
+            assertThat(values.get("final_layer_norm")).containsExactly(Tensors.toFloats(out.lastHiddenState()));
+            assertThat(values.get("pooler_output")).containsExactly(Tensors.toFloats(out.pooledOutput()));
+            assertThat(TextRefs.relError(out.pooledOutput(), refs.get("clip.f32.pooled"))).isLessThan(F32_TOL);
+        }
     }
 }

@@ -251,7 +251,7 @@ class CudaKernelsTest {
         }
     }
 
-    // the unfused path's QK norm (FluxMath.rmsNorm)
+    // the unfused path's QK norm (Functional.rmsNorm)
     private static Tensor rms(Tensor x, Tensor w) {
         return torch.rms_norm(x, new long[] {x.size(-1)}, new TensorOptional(w), new DoubleOptional(1e-6));
     }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.quant;
 
+import io.github.flux4j.core.torch.Tensors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -8,11 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Test helpers: Java arrays and files to tensors and back. */
@@ -49,17 +48,14 @@ public final class TensorData {
         return out;
     }
 
-    /** A CPU float32 tensor of {@code shape} holding a copy of {@code values}. */
+    /** A CPU float32 tensor of {@code shape} holding a copy of {@code values} ({@link Tensors#fromFloats}). */
     public static Tensor floats(float[] values, long... shape) {
-        return Tensor.create(values, shape);
+        return Tensors.fromFloats(values, shape);
     }
 
-    /** The values of a tensor of any floating dtype on any device, as float32. */
+    /** The values of a tensor of any floating dtype on any device, as float32 ({@link Tensors#toFloats}). */
     public static float[] toFloats(Tensor t) {
-        Tensor f = t.to(new Device(DeviceType.CPU), ScalarType.Float).contiguous();
-        float[] out = new float[Math.toIntExact(f.numel())];
-        f.data_ptr_float().get(out);
-        return out;
+        return Tensors.toFloats(t);
     }
 
     /** Raw IEEE bits of each value (so -0 vs +0 counts), NaNs canonicalised. */

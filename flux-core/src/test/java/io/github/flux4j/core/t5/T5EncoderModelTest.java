@@ -20,7 +20,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.ArrayList;
+import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
+import io.github.flux4j.core.torch.Tensors;
+import io.github.flux4j.core.torch.StageTimings;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -288,5 +292,27 @@ class T5EncoderModelTest {
                 m.forward(refs.get("t5.input_ids"));
             }
         }).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+
+    @Test
+    void traceGivesEachStageInOrderWithTimings() throws IOException {
+        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32); PointerScope scope = new PointerScope()) {
+            StageTimings timings = new StageTimings();
+            Map<String, float[]> values = new LinkedHashMap<>();
+            Tensor out = m.forward(refs.get("t5.input_ids"), null, (name, t) -> {
+                timings.record(name, t);
+                values.put(name, Tensors.toFloats(t));
+            });
+            List<String> expected = new ArrayList<>(List.of("shared"));
+            for (int i = 0; i < m.config().numLayers(); i++) {
+                expected.add("encoder.block." + i);
+            }
+            expected.add("encoder.final_layer_norm");
+            assertThat(values.keySet()).containsExactlyElementsOf(expected);
+            assertThat(timings.durations().keySet()).containsExactlyElementsOf(expected);
+            assertThat(timings.total()).isPositive();
+            assertThat(values.get("encoder.final_layer_norm")).containsExactly(Tensors.toFloats(out));
+            assertThat(TextRefs.relError(out, refs.get("t5.f32.last_hidden_state"))).isLessThan(F32_TOL);
+        }
     }
 }

@@ -3,6 +3,7 @@ package io.github.flux4j.core.transformer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -58,7 +59,7 @@ class FluxMathTest {
             Tensor t = Tensor.create(new float[] {500f, 752f}, new long[] {2}).to(ScalarType.BFloat16);
             Tensor emb = FluxMath.timestepEmbedding(t);
             assertThat(Torch.dtype(emb)).isEqualTo(ScalarType.Float);
-            assertThat(FluxMath.shape(emb)).containsExactly(2, 256);
+            assertThat(Tensors.shape(emb)).containsExactly(2, 256);
             float[] got = new float[2 * 256];
             emb.contiguous().data_ptr_float().get(got);
             assertThat(got).containsExactly(FluxMath.sinusoid(new float[] {500f, 752f}));

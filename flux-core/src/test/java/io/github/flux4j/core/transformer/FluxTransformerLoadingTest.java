@@ -7,6 +7,7 @@ import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.NativeMemory;
+import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightBindingException.Kind;
@@ -91,7 +92,7 @@ class FluxTransformerLoadingTest {
             try (WeightSource s = WeightSource.diffusers(folder); FluxTransformer m = FluxTransformer.load(s, F32)) {
                 c = forward(m, in, ForwardTrace.NONE);
             }
-            assertThat(FluxMath.shape(a)).containsExactly(1, 24, 64);
+            assertThat(Tensors.shape(a)).containsExactly(1, 24, 64);
             assertThat(torch.isfinite(a).all().item_bool()).isTrue();
             assertThat(a.abs().max().item_float()).isGreaterThan(0f);
             // same float32 weights, same ops: bit for bit
@@ -112,7 +113,7 @@ class FluxTransformerLoadingTest {
                 Map<String, Tensor> in = inputs(2);
                 forward(m, in, ForwardTrace.NONE); // warm-up (lazily created natives)
                 long before = NativeMemory.livePointers();
-                Tensor out = forward(m, in, (name, t) -> seen.put(name, FluxMath.shape(t)));
+                Tensor out = forward(m, in, (name, t) -> seen.put(name, Tensors.shape(t)));
                 assertThat(NativeMemory.livePointers() - before).isEqualTo(1); // only the result
                 assertThat(out.isNull()).isFalse();
                 Tensor again = forward(m, in, ForwardTrace.NONE);

@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
+import io.github.flux4j.core.torch.TensorTrace;
+import io.github.flux4j.core.torch.StageTimings;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -222,5 +224,40 @@ class VaeDecoderReferenceTest {
                 VaeReference.folder().resolve("config.json").toFile(),
                 new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
         return VaeConfig.fromJson(json, "tiny config.json");
+    }
+
+    @Test
+    void traceGivesEachDecoderStageAsDiffusersHooksDo() {
+        Map<String, Double> errors = new java.util.LinkedHashMap<>();
+        List<String> names = new java.util.ArrayList<>();
+        StageTimings timings = new StageTimings();
+        try (PointerScope scope = new PointerScope()) {
+            Tensor z = f32.unscale(ref.get("input.square"));
+            Map<String, String> refs = Map.of("decoder.conv_in", "f32.square.conv_in",
+                    "decoder.mid_block", "f32.square.mid_block", "decoder.up_blocks.0", "f32.square.up_blocks.0");
+            TensorTrace trace = (name, t) -> {
+                names.add(name);
+                timings.record(name, t);
+                if (refs.containsKey(name)) {
+                    errors.put(name, VaeReference.relError(t, ref.get(refs.get(name))));
+                }
+            };
+            Tensor image = f32.decode(z, trace);
+            // the same numbers as the untraced decode (the trace only looks)
+            assertThat(torch.equal(image, f32.decode(z))).isTrue();
+        }
+        int levels = f32.config().levels();
+        List<String> expected = new java.util.ArrayList<>(List.of("decoder.conv_in", "decoder.mid_block"));
+        for (int i = 0; i < levels; i++) {
+            expected.add("decoder.up_blocks." + i);
+        }
+        expected.addAll(List.of("decoder.conv_norm_out", "decoder.conv_act", "decoder.conv_out"));
+        if (f32.config().usePostQuantConv()) {
+            expected.add(0, "post_quant_conv");
+        }
+        assertThat(names).containsExactlyElementsOf(expected);
+        assertThat(errors).hasSize(3);
+        errors.forEach((name, err) -> assertThat(err).as(name).isLessThan(F32_STAGE_TOL));
+        assertThat(timings.durations().keySet()).containsExactlyElementsOf(expected);
     }
 }

@@ -2,7 +2,9 @@ package io.github.flux4j.examples.bench;
 
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
+import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
@@ -57,7 +59,7 @@ final class FluxInputs implements AutoCloseable {
                     ids[3 * t + 2] = c;
                 }
             }
-            imgIds = Tensor.create(ids, imageTokens, 3).to(dev, ScalarType.Float);
+            imgIds = Tensors.fromFloats(ids, new long[] {imageTokens, 3}, ComputeDtype.F32, device);
             txt = torch.randn(new long[] {1, textTokens, config.contextInDim()}, new GeneratorOptional(g), f32).to(dev, ScalarType.Float);
             txtIds = torch.zeros(new long[] {textTokens, 3}, f32).to(dev, ScalarType.Float);
             timestep = torch.full(new long[] {1}, new Scalar(1.0), f32).to(dev, ScalarType.Float);

@@ -2,6 +2,7 @@ package io.github.flux4j.pipeline.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.weights.SafetensorsFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -115,14 +116,9 @@ public final class RefData {
         }
     }
 
-    /** The values of a floating tensor as float32 (exact for bf16/f16/f32). */
+    /** The values of a floating tensor as float32 (exact for bf16/f16/f32; {@link Tensors#toFloats}). */
     public static float[] floats(Tensor t) {
-        try (PointerScope scope = new PointerScope()) {
-            Tensor c = t.to(new Device(DeviceType.CPU), ScalarType.Float).contiguous();
-            float[] out = new float[Math.toIntExact(c.numel())];
-            c.data_ptr_float().get(out);
-            return out;
-        }
+        return Tensors.toFloats(t);
     }
 
     /** The sha256 of a tensor's raw bytes, in lower-case hex (Python's hashlib hexdigest). */
@@ -136,6 +132,6 @@ public final class RefData {
 
     /** The shape of a tensor. */
     public static long[] shape(Tensor t) {
-        return t.sizes().vec().get();
+        return Tensors.shape(t);
     }
 }
