@@ -1,5 +1,7 @@
 package io.github.flux4j.gguf;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Base of the unchecked exceptions about GGUF content: a malformed file, a missing or mistyped
  * metadata key, an unsupported tensor type. Failures of the file system itself remain
@@ -12,7 +14,7 @@ public class GgufException extends RuntimeException {
         super(message);
     }
 
-    public GgufException(String message, Throwable cause) {
+    public GgufException(String message, @Nullable Throwable cause) {
         super(message, cause);
     }
 }
