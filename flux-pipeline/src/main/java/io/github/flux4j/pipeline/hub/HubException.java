@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline.hub;
 
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A Hugging Face Hub download failed; {@link #kind()} says why and the message says what to do
@@ -34,7 +35,7 @@ public class HubException extends IOException {
     }
 
     /** An exception of {@code kind} with a cause. */
-    public HubException(Kind kind, String message, Throwable cause) {
+    public HubException(Kind kind, String message, @Nullable Throwable cause) {
         super(message, cause);
         this.kind = kind;
     }
