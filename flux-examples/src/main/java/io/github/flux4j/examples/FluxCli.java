@@ -334,7 +334,7 @@ public final class FluxCli implements Callable<Integer> {
         boolean demo = transformer == null && baseModel == null;
         try {
             if (!demo) {
-                requireFileOrHub("--transformer", transformer);
+                requireFileOrHub("--transformer", Objects.requireNonNull(transformer)); // checkArguments
             }
             if (t5Gguf != null) {
                 requireFileOrHub("--t5-gguf", t5Gguf);
@@ -355,10 +355,11 @@ public final class FluxCli implements Callable<Integer> {
                 why = "no --device given and CUDA is not usable: " + cudaReason();
             }
         } else {
+            String given = Objects.requireNonNull(device); // requested was parsed from it
             dev = requested;
-            why = "--device " + device.strip();
+            why = "--device " + given.strip();
             if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
-                return fail(err, name, null, "--device " + device.strip() + ": CUDA is not usable here: " + cudaReason()
+                return fail(err, name, null, "--device " + given.strip() + ": CUDA is not usable here: " + cudaReason()
                         + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build"
                         + " (mvn -Pcuda install, CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU'"
                         + " in flux-examples/README.md)");

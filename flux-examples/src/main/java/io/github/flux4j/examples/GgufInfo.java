@@ -87,7 +87,8 @@ public final class GgufInfo implements Callable<Integer> {
             return 0;
         } catch (GgufException e) {
             // Format errors already name the file, the byte offset and the reason.
-            err.println("gguf-info: " + (e.getMessage().contains(file.toString()) ? "" : file + ": ") + e.getMessage());
+            String message = String.valueOf(e.getMessage());
+            err.println("gguf-info: " + (message.contains(file.toString()) ? "" : file + ": ") + message);
             return 1;
         } catch (NoSuchFileException e) {
             err.println("gguf-info: " + file + ": no such file");

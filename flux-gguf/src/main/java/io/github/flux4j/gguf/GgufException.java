@@ -1,6 +1,7 @@
 package io.github.flux4j.gguf;
 
 import io.github.flux4j.FluxException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Base of the unchecked exceptions about GGUF content: a malformed file, a missing or mistyped
@@ -14,7 +15,7 @@ public class GgufException extends FluxException {
         super(message);
     }
 
-    public GgufException(String message, Throwable cause) {
+    public GgufException(String message, @Nullable Throwable cause) {
         super(message, cause);
     }
 }

@@ -1,6 +1,7 @@
 package io.github.flux4j.gguf;
 
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A file is not a valid GGUF file: bad magic, unsupported version, truncated, inconsistent
@@ -18,7 +19,7 @@ public class GgufFormatException extends GgufException {
         this(String.valueOf(file), offset, reason, null);
     }
 
-    public GgufFormatException(String file, long offset, String reason, Throwable cause) {
+    public GgufFormatException(String file, long offset, String reason, @Nullable Throwable cause) {
         super(file + ": invalid GGUF at byte " + offset + ": " + reason, cause);
         this.file = file;
         this.offset = offset;

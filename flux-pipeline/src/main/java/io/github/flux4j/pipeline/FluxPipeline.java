@@ -487,7 +487,7 @@ public final class FluxPipeline implements AutoCloseable {
 
     /** The memory plan as the pipeline logged it when it was built (see docs/memory.md). */
     public String describeMemoryPlan() {
-        return memoryPlan().describe(memorySizes);
+        return memoryPlan().describe(Objects.requireNonNull(memorySizes)); // set with the plan
     }
 
     /** The base model folder the text encoders, tokenizers, VAE and scheduler came from. */

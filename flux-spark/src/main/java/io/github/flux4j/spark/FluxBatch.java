@@ -271,7 +271,7 @@ public final class FluxBatch {
     private static String rootMessage(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof PartitionWorker.RequestFailedException || t instanceof ExecutorPipelines.LoadException) {
-                return t.getMessage();
+                return String.valueOf(t.getMessage());
             }
         }
         // Spark's message holds the executor's stack trace: its first line says enough.

@@ -169,11 +169,12 @@ public final class ClipTokenizer extends BaseTokenizer {
             boolean normalized = flavor == Flavor.FAST && s.normalized();
             added.add(new AddedToken(id, s.content(), s.singleWord(), s.lstrip(), s.rstrip(), normalized, true));
         }
+        int unk = id(vocab, vocabFile, roles.get("unk_token"));
         BpeModel model;
         try {
-            model = new BpeModel(vocab, merges, "", SUFFIX, vocab.get(roles.get("unk_token").content()), false, false);
+            model = new BpeModel(vocab, merges, "", SUFFIX, unk, false, false);
         } catch (IllegalArgumentException e) {
-            throw new TokenizerFormatException(mergesFile, e.getMessage(), e);
+            throw new TokenizerFormatException(mergesFile, String.valueOf(e.getMessage()), e);
         }
         Engine engine;
         if (flavor == Flavor.FAST) {

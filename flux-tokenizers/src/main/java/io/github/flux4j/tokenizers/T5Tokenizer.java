@@ -162,7 +162,7 @@ public final class T5Tokenizer extends BaseTokenizer {
         try {
             normalizer = new SentencePieceNormalizer(sp.normalizer(), sp.treatWhitespaceAsSuffix(), userSymbols);
         } catch (IllegalArgumentException e) {
-            throw new TokenizerFormatException(file, e.getMessage(), e);
+            throw new TokenizerFormatException(file, String.valueOf(e.getMessage()), e);
         }
         // Special tokens are cut out of the raw text; the pieces between them are normalized and
         // segmented whole by SentencePiece (transformers 4's T5Tokenizer, legacy=True).

@@ -100,8 +100,9 @@ public final class CudaCheck {
         public String howToFix() {
             Set<String> requirements = new LinkedHashSet<>();
             for (CudaLibrary lib : CudaLibrary.values()) {
-                boolean outdatedCudnn = lib.isCudnn() && found.containsKey(lib) && found.get(lib).version() != null
-                        && !found.get(lib).version().atLeast(MIN_CUDNN);
+                LibrarySearch.Found f = found.get(lib);
+                NumericVersion version = f == null ? null : f.version();
+                boolean outdatedCudnn = lib.isCudnn() && version != null && !version.atLeast(MIN_CUDNN);
                 if ((!found.containsKey(lib) || outdatedCudnn) && lib.pipRequirement() != null) {
                     requirements.add(lib.pipRequirement());
                 }

@@ -173,7 +173,7 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
                     ss.add(shapeOf(t));
                     ds.add(Torch.dtype(t));
                 });
-                Tensor host = copier.allocateHost(Math.max(layout.totalBytes(), 1));
+                Tensor host = copier().allocateHost(Math.max(layout.totalBytes(), 1));
                 for (int j = 0; j < ts.size(); j++) {
                     view(host, layout.entries().get(j), ss.get(j), ds.get(j)).copy_(ts.get(j));
                 }
@@ -225,9 +225,9 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
             return;
         }
         int slot = slotFor(p);
-        copier.awaitCopy(slot);
+        copier().awaitCopy(slot);
         try (PointerScope scope = new PointerScope()) {
-            Tensor arena = copier.arena(slot);
+            Tensor arena = copier().arena(slot);
             List<Tensor> ts = params.get(p);
             BlockLayout layout = layouts.get(p);
             for (int j = 0; j < ts.size(); j++) {
@@ -252,7 +252,7 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
             return;
         }
         int slot = inSlot[0] == p ? 0 : 1;
-        copier.release(slot);
+        copier().release(slot);
         List<Tensor> ts = params.get(p);
         for (int j = 0; j < ts.size(); j++) {
             ts.get(j).__dispatch_set_data(placeholder(dtypes.get(p).get(j)));
@@ -287,9 +287,18 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
         return d0 >= d1 ? 0 : 1;
     }
 
+    /** The copier, which exists whenever a block is streamed: every caller works on a streamed position. */
+    private BlockCopier copier() {
+        BlockCopier c = copier;
+        if (c == null) {
+            throw new IllegalStateException("no block is streamed");
+        }
+        return c;
+    }
+
     private void issue(int p, int slot) {
         inSlot[slot] = -1; // if the copy fails, the slot holds nothing valid
-        copier.copy(hostBlocks.get(p), layouts.get(p).totalBytes(), slot);
+        copier().copy(hostBlocks.get(p), layouts.get(p).totalBytes(), slot);
         inSlot[slot] = p;
     }
 

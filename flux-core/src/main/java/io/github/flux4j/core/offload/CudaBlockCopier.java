@@ -51,7 +51,7 @@ final class CudaBlockCopier implements BlockCopier {
     private final CUstream_st side;
     private final CUDAStream sideStream; // keeps the pool stream's wrapper alive
     private final CUDAStream computeStream;
-    private final Tensor[] arenas = new Tensor[2];
+    private final @Nullable Tensor[] arenas = new Tensor[2]; // null once closed
     private final CUevent_st[] copied = new CUevent_st[2];
     private final CUevent_st[] released = new CUevent_st[2];
     private final boolean[] releaseRecorded = new boolean[2];
@@ -124,7 +124,11 @@ final class CudaBlockCopier implements BlockCopier {
 
     @Override
     public Tensor arena(int slot) {
-        return arenas[slot];
+        Tensor arena = arenas[slot];
+        if (arena == null) {
+            throw new IllegalStateException("block copier is closed");
+        }
+        return arena;
     }
 
     @Override
@@ -133,7 +137,7 @@ final class CudaBlockCopier implements BlockCopier {
             check(cudaStreamWaitEvent(side, released[slot], 0), "cudaStreamWaitEvent(side, released)");
         }
         try (PointerScope scope = new PointerScope()) {
-            Pointer dst = arenas[slot].data_ptr();
+            Pointer dst = arena(slot).data_ptr();
             Pointer src = host.data_ptr();
             check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, side), "cudaMemcpyAsync of " + bytes + " bytes");
         }

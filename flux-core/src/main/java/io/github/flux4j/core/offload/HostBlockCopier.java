@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@link BlockCopier} for a CPU target: the arenas are CPU buffers and each copy is a synchronous
@@ -15,7 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * streamer except the stream and event calls, so that CPU tests can check it.
  */
 final class HostBlockCopier implements BlockCopier {
-    private final Tensor[] arenas = new Tensor[2];
+    private final @Nullable Tensor[] arenas = new Tensor[2]; // null once closed
     private final List<Tensor> hostBuffers = new ArrayList<>();
 
     HostBlockCopier(long arenaBytes, int slots) {
@@ -37,13 +38,17 @@ final class HostBlockCopier implements BlockCopier {
 
     @Override
     public Tensor arena(int slot) {
-        return arenas[slot];
+        Tensor arena = arenas[slot];
+        if (arena == null) {
+            throw new IllegalStateException("block copier is closed");
+        }
+        return arena;
     }
 
     @Override
     public void copy(Tensor host, long bytes, int slot) {
         try (PointerScope scope = new PointerScope()) {
-            arenas[slot].narrow(0, 0, bytes).copy_(host.narrow(0, 0, bytes));
+            arena(slot).narrow(0, 0, bytes).copy_(host.narrow(0, 0, bytes));
         }
     }
 

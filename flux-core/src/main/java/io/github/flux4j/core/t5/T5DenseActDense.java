@@ -54,7 +54,14 @@ final class T5DenseActDense {
     }
 
     Tensor forward(Tensor x) {
-        Tensor h = wi != null ? act.apply(wi.forward(x)) : act.apply(wi0.forward(x)).mul(wi1.forward(x));
+        Tensor h;
+        if (wi != null) {
+            h = act.apply(wi.forward(x));
+        } else if (wi0 != null && wi1 != null) { // gated: both are set by the constructor
+            h = act.apply(wi0.forward(x)).mul(wi1.forward(x));
+        } else {
+            throw new IllegalStateException("T5 feed-forward without wi or wi_0/wi_1");
+        }
         if (!woInFloat32) {
             return wo.forward(h);
         }

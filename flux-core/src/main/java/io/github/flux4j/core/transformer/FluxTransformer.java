@@ -180,6 +180,9 @@ public final class FluxTransformer extends LoadedModel {
         trace.record("timestep_proj", tProj);
         Tensor vec = timeIn.forward(tProj.to(act));
         if (guidanceIn != null) {
+            if (guidance0 == null) { // checkInputs refuses this; kept for the compiler's null analysis
+                throw new IllegalArgumentException("this is a guidance-distilled model (dev): guidance must be given");
+            }
             Tensor g = guidance0.to(dev, act).mul(new Scalar(FluxMath.TIME_FACTOR));
             Tensor gProj = FluxMath.timestepEmbedding(g);
             trace.record("guidance_proj", gProj);

@@ -126,9 +126,10 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
                         shape = new long[] {shape[0], shape[1]}; // 1x1 conv weight read as a linear weight
                     }
                 }
-                if (byName.containsKey(name)) {
+                SafetensorsFile.Entry earlier = entries.get(name); // entries and byName share their keys
+                if (earlier != null) {
                     throw new WeightException(path + ": tensor " + name + " is stored twice (as "
-                            + entries.get(name).name() + " and " + e.name() + ")");
+                            + earlier.name() + " and " + e.name() + ")");
                 }
                 @Nullable GgmlType type = e.dtype().ggmlType().orElse(null);
                 String origin = e.name() + " in " + fileName;

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -129,7 +130,9 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
         for (Map.Entry<String, SafetensorsFile.Entry[]> g : groups.entrySet()) {
             String bfl = g.getKey();
             SafetensorsFile.Entry[] entries = g.getValue();
-            SafetensorsFile[] owners = groupFiles.get(bfl);
+            // groups, groupFiles and targets are filled together, under the same keys
+            SafetensorsFile[] owners = Objects.requireNonNull(groupFiles.get(bfl), bfl);
+            DiffusersNames.Target target = Objects.requireNonNull(targets.get(bfl), bfl);
             List<String> expected = DiffusersNames.toDiffusers(bfl);
             List<String> absent = new ArrayList<>();
             for (int i = 0; i < entries.length; i++) {
@@ -161,7 +164,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
             long[] shape = new long[trailing.length + 1];
             shape[0] = rows;
             System.arraycopy(trailing, 0, shape, 1, trailing.length);
-            if (targets.get(bfl).swapHalves()) {
+            if (target.swapHalves()) {
                 if (rows % 2 != 0) {
                     throw new WeightException(path + ": " + first.name() + " has an odd number of rows " + rows
                             + "; its scale/shift halves cannot be swapped into " + bfl);
@@ -172,7 +175,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
             long bytes = list.stream().mapToLong(Part::length).sum();
             String fileNames = Arrays.stream(owners).map(f -> String.valueOf(f.path().getFileName())).distinct()
                     .collect(Collectors.joining(", "));
-            String origin = (targets.get(bfl).swapHalves() ? "halves swapped of " : "")
+            String origin = (target.swapHalves() ? "halves swapped of " : "")
                     + String.join(" + ", expected) + " in " + fileNames;
             byName.put(bfl, info(bfl, first.dtype(), shape, bytes, origin));
             parts.put(bfl, List.copyOf(list));

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -192,7 +193,9 @@ public abstract class TableWeightSource<T> implements WeightSource {
                     shards.put(shard, f);
                 }
                 for (Map.Entry<String, String> e : weightMap.entrySet()) {
-                    if (shards.get(e.getValue()).find(e.getKey()).isEmpty()) {
+                    // every shard named in the map was opened above
+                    SafetensorsFile shard = Objects.requireNonNull(shards.get(e.getValue()), e.getValue());
+                    if (shard.find(e.getKey()).isEmpty()) {
                         throw new WeightException(index + " puts " + e.getKey() + " in " + e.getValue()
                                 + ", which has no such tensor (shards from different downloads?)");
                     }

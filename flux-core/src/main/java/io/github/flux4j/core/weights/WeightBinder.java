@@ -88,7 +88,7 @@ public final class WeightBinder {
         WeightExpansion expansion = options.newExpansion();
         WeightBinder check = new WeightBinder(source, options, expansion, true, List.of());
         try (PointerScope scope = new PointerScope()) {
-            factory.apply(check.root());
+            var unused = factory.apply(check.root()); // the check run's model holds only placeholders
         } catch (TooManyMissing e) {
             // A configuration asking for far more tensors than the source holds (a config.json
             // saying 2147483647 layers, say) would otherwise build placeholders for ever.
@@ -214,6 +214,15 @@ public final class WeightBinder {
         return ok ? t : null;
     }
 
+    /** The type of a tensor that {@link #require} accepted (it refuses those without one). */
+    private static GgmlType typeOf(WeightInfo t) {
+        GgmlType type = t.type();
+        if (type == null) {
+            throw new IllegalStateException(t.name() + " has no loadable type");
+        }
+        return type;
+    }
+
     private void problem(WeightBindingException.Kind kind, String name, String detail) {
         problems.add(new WeightBindingException.Problem(kind, name, detail));
         if (checking && problems.size() > source.tensors().size() + MISSING_SLACK) {
@@ -251,7 +260,7 @@ public final class WeightBinder {
         }
         ByteBuffer wBytes = source.read(w);
         ByteBuffer bBytes = b == null ? null : source.read(b);
-        LinearOp op = Linears.fromGguf(w.type(), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
+        LinearOp op = Linears.fromGguf(typeOf(w), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
         loaded.add(op, w.byteSize() + (b == null ? 0 : b.byteSize()));
         return op;
     }
@@ -264,7 +273,7 @@ public final class WeightBinder {
             }
             return new Tensor();
         }
-        Tensor out = Scopes.keep(Linears.tensorFromGguf(t.type(), source.read(t), shape, device, dtype));
+        Tensor out = Scopes.keep(Linears.tensorFromGguf(typeOf(t), source.read(t), shape, device, dtype));
         loaded.add(out, t.byteSize());
         return out;
     }

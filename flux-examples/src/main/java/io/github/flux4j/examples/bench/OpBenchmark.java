@@ -193,10 +193,10 @@ public final class OpBenchmark implements Callable<Integer> {
         double[] ms = new double[reps];
         for (int i = -2; i < reps; i++) {
             try (PointerScope s = new PointerScope()) {
-                f.get(); // keep a call queued ahead of the start event
+                Tensor unusedAhead = f.get(); // keep a call queued ahead of the start event
                 start.record();
                 for (int j = 0; j < batch; j++) {
-                    f.get();
+                    Tensor unused = f.get(); // freed with the scope
                 }
                 end.record();
                 end.synchronize();

@@ -91,7 +91,7 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
         int h = Integer.parseInt(wh[1].strip());
         FluxConfig config = SyntheticFluxGguf.tiny();
         boolean temp = work == null;
-        Path dir = temp ? Files.createTempDirectory("tiny-flux-bench") : work;
+        Path dir = work == null ? Files.createTempDirectory("tiny-flux-bench") : work;
         Files.createDirectories(dir);
         System.out.printf(Locale.ROOT, "tiny FLUX (hidden %d, %d heads, %d+%d blocks) on the CPU, %s, %d text tokens, "
                         + "%d LibTorch threads, %d warm-up + %d timed forwards, %s%n", config.hiddenSize(), config.numHeads(),

@@ -28,6 +28,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -686,10 +687,10 @@ public final class SyntheticFluxBase implements Callable<Integer> {
     private String size = "dev";
 
     @Option(names = "--clip-layers", paramLabel = "N", description = "CLIP layers (default: the size's; 12 for dev).")
-    private Integer clipLayers;
+    private @Nullable Integer clipLayers;
 
     @Option(names = "--t5-layers", paramLabel = "N", description = "T5 blocks (default: the size's; 24 for dev).")
-    private Integer t5Layers;
+    private @Nullable Integer t5Layers;
 
     @Option(names = "--seed", paramLabel = "N", description = "Seed mixed into every tensor (default 0).")
     private long seed;

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -174,10 +175,10 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     private String configName = "dev";
 
     @Option(names = "--depth", description = "Override the number of double blocks.")
-    private Integer depth;
+    private @Nullable Integer depth;
 
     @Option(names = "--single", description = "Override the number of single blocks.")
-    private Integer single;
+    private @Nullable Integer single;
 
     @Option(names = "--type", description = "Type of the block matrices (default Q8_0).", defaultValue = "Q8_0")
     private GgmlType type = GgmlType.Q8_0;
@@ -189,7 +190,7 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     private long seed;
 
     @Option(names = "--threads", description = "Generator threads (default: all processors).")
-    private Integer threads;
+    private @Nullable Integer threads;
 
     @Option(names = "--prefix", description = "Prefix names with model.diffusion_model. (all-in-one checkpoints).")
     private boolean prefix;

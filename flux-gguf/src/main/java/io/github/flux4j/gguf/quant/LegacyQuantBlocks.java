@@ -126,12 +126,12 @@ final class LegacyQuantBlocks {
     private static int argmaxAbs(float[] x, int off) {
         int best = 0;
         float bestAbs = Math.abs(x[off]);
-        if (bestAbs != bestAbs) {
+        if (Float.isNaN(bestAbs)) {
             return 0;
         }
         for (int i = 1; i < QK; i++) {
             float a = Math.abs(x[off + i]);
-            if (a != a) {
+            if (Float.isNaN(a)) {
                 return i;
             }
             if (a > bestAbs) {
@@ -144,12 +144,12 @@ final class LegacyQuantBlocks {
 
     /** numpy's max of two float32: NaN wins; otherwise the later value only if strictly greater. */
     private static float npMax(float acc, float v) {
-        return v > acc || v != v ? v : acc;
+        return v > acc || Float.isNaN(v) ? v : acc;
     }
 
     /** numpy's min of two float32: NaN wins; otherwise the later value only if strictly smaller. */
     private static float npMin(float acc, float v) {
-        return v < acc || v != v ? v : acc;
+        return v < acc || Float.isNaN(v) ? v : acc;
     }
 
     private static void putHalf(byte[] out, int i, float v) {

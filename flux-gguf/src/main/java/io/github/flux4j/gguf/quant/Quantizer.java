@@ -127,8 +127,9 @@ public final class Quantizer {
         int blockSize = type.blockSize();
         int typeSize = type.typeSize();
         byte[] block = new byte[typeSize];
-        // K-quants need per-block scratch; one instance per call keeps the method thread-safe.
-        KQuantBlocks k = type.blockSize() == KQuantBlocks.QK_K ? new KQuantBlocks() : null;
+        // K-quants need per-block scratch; one instance per call keeps the method thread-safe
+        // (a few KiB, allocated for the legacy types too so that `k` is never null).
+        KQuantBlocks k = new KQuantBlocks();
         for (int b = 0; b < blocks; b++) {
             int x = srcOffset + b * blockSize;
             switch (type) {

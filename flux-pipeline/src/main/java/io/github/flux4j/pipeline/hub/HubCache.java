@@ -235,7 +235,7 @@ final class HubCache {
     // ------------------------------------------------------------------------------ blobs, links, locks
 
     /** Runs {@code body} holding the blob's lock: across threads of this JVM and across processes. */
-    <T> T withBlobLock(String repoId, String etag, IoSupplier<T> body) throws IOException {
+    <T extends @Nullable Object> T withBlobLock(String repoId, String etag, IoSupplier<T> body) throws IOException {
         Path lockFile = hub().resolve(".locks").resolve(repoFolder(repoId).getFileName()).resolve(etag + ".lock");
         Files.createDirectories(lockFile.getParent());
         ReentrantLock jvm = JVM_LOCKS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), p -> new ReentrantLock());
@@ -249,7 +249,7 @@ final class HubCache {
     }
 
     /** An I/O action. */
-    interface IoSupplier<T> {
+    interface IoSupplier<T extends @Nullable Object> {
         T get() throws IOException;
     }
 
@@ -298,8 +298,12 @@ final class HubCache {
      * does; where links cannot be made (Windows without developer mode) the blob is copied.
      */
     static void link(Path pointer, Path blob) throws IOException {
-        Files.createDirectories(pointer.getParent());
-        Path target = pointer.getParent().toAbsolutePath().normalize().relativize(blob.toAbsolutePath().normalize());
+        Path folder = pointer.getParent();
+        if (folder == null) {
+            throw new IllegalArgumentException("a snapshot pointer must be inside its snapshot folder: " + pointer);
+        }
+        Files.createDirectories(folder);
+        Path target = folder.toAbsolutePath().normalize().relativize(blob.toAbsolutePath().normalize());
         if (Files.isSymbolicLink(pointer)) {
             if (Files.readSymbolicLink(pointer).equals(target) && Files.exists(pointer)) {
                 return;

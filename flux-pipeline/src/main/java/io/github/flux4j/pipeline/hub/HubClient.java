@@ -251,24 +251,26 @@ final class HubClient {
             if (size >= 0 && have == size) {
                 return;
             }
+            IOException failure;
             try {
                 have = transfer(url, part, have, progress, cancelled);
                 if (size < 0 || have == size) {
                     return;
                 }
-                last = new IOException("the server sent " + have + " of " + size + " bytes");
+                failure = new IOException("the server sent " + have + " of " + size + " bytes");
             } catch (HubException | InterruptedIOException e) {
                 throw e;
             } catch (IOException e) {
-                last = e;
+                failure = e;
                 have = Files.exists(part) ? Files.size(part) : 0;
             }
-            LOG.warn("download of {} broke at byte {} ({}); attempt {} of {}", url.getPath(), have, last.getMessage(),
+            last = failure;
+            LOG.warn("download of {} broke at byte {} ({}); attempt {} of {}", url.getPath(), have, failure.getMessage(),
                     attempt, ATTEMPTS);
             pause(attempt);
         }
         throw new HubException(HubException.Kind.NETWORK, "the download of " + url.getHost() + url.getPath()
-                + " broke " + ATTEMPTS + " times (last: " + last.getMessage() + "); run again to resume from byte "
+                + " broke " + ATTEMPTS + " times (last: " + (last == null ? "none" : last.getMessage()) + "); run again to resume from byte "
                 + have, last);
     }
 

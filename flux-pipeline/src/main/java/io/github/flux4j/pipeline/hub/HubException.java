@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline.hub;
 
 import io.github.flux4j.FluxException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A Hugging Face Hub download failed; {@link #kind()} says why and the message says what to do
@@ -36,7 +37,7 @@ public class HubException extends FluxException {
     }
 
     /** An exception of {@code kind} with a cause. */
-    public HubException(Kind kind, String message, Throwable cause) {
+    public HubException(Kind kind, String message, @Nullable Throwable cause) {
         super(message, cause);
         this.kind = kind;
     }

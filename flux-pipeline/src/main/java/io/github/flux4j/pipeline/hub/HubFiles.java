@@ -227,7 +227,7 @@ public final class HubFiles {
                 throw e;
             }
             LOG.warn("{}; using the cached {}@{}", e.getMessage(), repoId, rev);
-            return cached(repoId, rev, globs, e.getMessage(), e);
+            return cached(repoId, rev, globs, String.valueOf(e.getMessage()), e);
         }
         layout.tag();
         layout.writeRef(repoId, rev, commit);
@@ -335,7 +335,7 @@ public final class HubFiles {
                 throw e;
             }
             LOG.warn("{}; using the cached {} of {}@{}", e.getMessage(), path, repoId, rev);
-            return cachedFile(repoId, rev, path, e.getMessage(), e);
+            return cachedFile(repoId, rev, path, String.valueOf(e.getMessage()), e);
         }
         layout.tag();
         layout.writeRef(repoId, rev, meta.commit());
@@ -491,7 +491,7 @@ public final class HubFiles {
     private void fetch(String repoId, String commit, String path, HubClient.FileMeta meta, DownloadListener listener,
                        java.util.function.BooleanSupplier cancelled) throws IOException {
         Path blob = layout.blob(repoId, meta.etag());
-        layout.withBlobLock(repoId, meta.etag(), () -> {
+        layout.<@Nullable Void>withBlobLock(repoId, meta.etag(), () -> {
             if (Files.isRegularFile(blob, LinkOption.NOFOLLOW_LINKS) && (meta.size() < 0 || Files.size(blob) == meta.size())) {
                 listener.transferred(meta.size() < 0 ? Files.size(blob) : meta.size()); // shared with another snapshot
                 return null;

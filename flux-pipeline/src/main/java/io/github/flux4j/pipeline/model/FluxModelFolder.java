@@ -295,7 +295,7 @@ public final class FluxModelFolder {
                     scheduler = FlowMatchEulerSchedulerConfig.read(file);
                     configs.put(FluxComponent.SCHEDULER, JSON.readTree(file.toFile()));
                 } catch (SchedulerConfigException e) {
-                    problems.add(e.getMessage());
+                    problems.add(String.valueOf(e.getMessage()));
                 }
             }
         }
@@ -571,17 +571,18 @@ public final class FluxModelFolder {
      * @throws IllegalArgumentException as {@link #configFile(FluxComponent)}
      */
     public Map<String, Object> config(FluxComponent component) {
-        requireConfig(component);
-        return JSON.convertValue(configs.get(component), new com.fasterxml.jackson.core.type.TypeReference<>() { });
+        return JSON.convertValue(requireConfig(component), new com.fasterxml.jackson.core.type.TypeReference<>() { });
     }
 
-    private void requireConfig(FluxComponent component) {
-        if (!configs.containsKey(component)) {
+    private JsonNode requireConfig(FluxComponent component) {
+        JsonNode config = configs.get(component);
+        if (config == null) {
             throw new IllegalArgumentException(component == FluxComponent.TOKENIZER
                     || component == FluxComponent.TOKENIZER_2
                     ? component.folder() + " has no model configuration; see clipTokenizer() and t5Tokenizer()"
                     : source + " has no " + component.folder() + "/ configuration");
         }
+        return config;
     }
 
     /**

@@ -202,7 +202,7 @@ public final class MemoryPlanner {
         if (best == null) {
             throw new IllegalArgumentException("a VRAM budget of " + MemoryPlan.gib(budgetBytes) + " is too small for "
                     + work.width() + "x" + work.height() + " images: the smallest plan needs about "
-                    + MemoryPlan.gib(smallest.peakBytes()) + " (every block streamed, T5 on the CPU, tiled decode)");
+                    + MemoryPlan.gib(Objects.requireNonNull(smallest, "no plan enumerated").peakBytes()) + " (every block streamed, T5 on the CPU, tiled decode)");
         }
         return best;
     }

@@ -109,14 +109,13 @@ public final class FlowMatchEulerScheduler {
     public Schedule setTimesteps(double[] sigmas, @Nullable Double mu) {
         Objects.requireNonNull(sigmas, "sigmas");
         requireSteps(sigmas.length);
-        requireMu(mu);
+        double m = requireMu(mu);
         int n = sigmas.length;
         float[] s = new float[n];
         for (int i = 0; i < n; i++) {
             s[i] = (float) sigmas[i]; // np.array(sigmas).astype(np.float32)
         }
         if (config.useDynamicShifting()) {
-            @SuppressWarnings("null") double m = mu;
             timeShift32(m, s);
         } else {
             // self.shift * sigmas / (1 + (self.shift - 1) * sigmas): Python floats meet a float32
@@ -143,7 +142,7 @@ public final class FlowMatchEulerScheduler {
      */
     public Schedule setTimesteps(int steps, @Nullable Double mu) {
         requireSteps(steps);
-        requireMu(mu);
+        double m = requireMu(mu);
         int train = config.numTrainTimesteps();
         // __init__: sigmas = linspace(1, train, train)[::-1] / train in float32, statically shifted
         // when dynamic shifting is off; sigma_max and sigma_min are its ends.
@@ -160,7 +159,6 @@ public final class FlowMatchEulerScheduler {
             s[i] = t[i] / train;
         }
         if (config.useDynamicShifting()) {
-            @SuppressWarnings("null") double m = mu;
             double e = config.timeShiftType() == TimeShiftType.EXPONENTIAL ? StrictMath.exp(m) : m;
             for (int i = 0; i < steps; i++) {
                 s[i] = e / (e + (1 / s[i] - 1));
@@ -235,11 +233,16 @@ public final class FlowMatchEulerScheduler {
         return new Schedule(sigmas, timesteps, config.useDynamicShifting() ? mu : null);
     }
 
-    private void requireMu(@Nullable Double mu) {
-        if (config.useDynamicShifting() && (mu == null || !Double.isFinite(mu))) {
+    /** The checked {@code mu} with dynamic shifting; 0 (unused) without it, where {@code mu} is ignored. */
+    private double requireMu(@Nullable Double mu) {
+        if (!config.useDynamicShifting()) {
+            return 0;
+        }
+        if (mu == null || !Double.isFinite(mu)) {
             throw new IllegalArgumentException(
                     "mu must be a finite number when use_dynamic_shifting is true, got " + mu);
         }
+        return mu;
     }
 
     private static void requireSteps(int steps) {

@@ -7,6 +7,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * SentencePiece's precompiled normalization rules ({@code precompiled_charsmap}): a darts-clone
@@ -164,7 +165,7 @@ public final class PrecompiledCharsMap {
      * {@code tokenizers}' {@code Precompiled::transform}: the replacement of the first (shortest)
      * rule matching a prefix of {@code chunk}, or {@code null}. The whole chunk is replaced by it.
      */
-    public String transform(String chunk) {
+    public @Nullable String transform(String chunk) {
         byte[] key = UnicodeText.utf8(chunk);
         int[] values = new int[1];
         int[] lengths = new int[1];

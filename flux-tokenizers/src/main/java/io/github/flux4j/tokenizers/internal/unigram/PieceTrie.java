@@ -3,6 +3,7 @@ package io.github.flux4j.tokenizers.internal.unigram;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /** A read-only character trie from pieces to ids, for common-prefix searches. */
 final class PieceTrie {
@@ -32,7 +33,7 @@ final class PieceTrie {
     }
 
     /** The child for {@code c}, or {@code null}. */
-    PieceTrie child(char c) {
+    @Nullable PieceTrie child(char c) {
         int i = Arrays.binarySearch(keys, c);
         return i >= 0 ? kids[i] : null;
     }
