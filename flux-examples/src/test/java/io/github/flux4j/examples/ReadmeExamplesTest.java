@@ -35,6 +35,7 @@ class ReadmeExamplesTest {
 
     @SuppressWarnings("unused")
     static void textToImage() throws IOException {
+        // spotless:off (the README shows this code as written)
         // readme:begin
         try (FluxPipeline flux = FluxPipeline.builder()
                 .transformer(Path.of("flux1-dev-Q8_0.gguf"))                // GGUF, BFL safetensors or diffusers folder
@@ -53,10 +54,12 @@ class ReadmeExamplesTest {
             System.out.println(r.timings());
         }
         // readme:end
+        // spotless:on
     }
 
     @SuppressWarnings("unused")
     static void readGguf() throws IOException {
+        // spotless:off (the README shows this code as written)
         // readme:begin
         try (GgufFile gguf = GgufFile.open(Path.of("flux1-dev-Q8_0.gguf"))) {
             String arch = gguf.metadata().findString("general.architecture").orElse("(none)");
@@ -65,9 +68,11 @@ class ReadmeExamplesTest {
             float[] weights = Dequantizer.dequantize(qkv.type(), blocks, qkv.name(), qkv.elementCount());
         }
         // readme:end
+        // spotless:on
     }
 
     static void writeGguf(float[] floats, float[] qkv) throws IOException {
+        // spotless:off (the README shows this code as written)
         // readme:begin
         GgufWriter.create()
                 .put("general.architecture", GgufValue.of("flux"))
@@ -75,10 +80,12 @@ class ReadmeExamplesTest {
                 .addTensor("double_blocks.0.img_attn.qkv.weight", qkv, new long[] {9216, 3072}, GgmlType.Q4_K)
                 .write(Path.of("out.gguf"));   // written to a temp file, moved into place only on success
         // readme:end
+        // spotless:on
     }
 
     @SuppressWarnings("unused")
     static void transformerForward(float[] noise, float[] t5States, float[] clipPooled) throws IOException {
+        // spotless:off (the README shows this code as written)
         // readme:begin
         LoadOptions options = LoadOptions.defaults()                        // CPU, BF16, strict binding
                 .withDevice(FluxDevice.parse("cuda:0"))
@@ -104,6 +111,7 @@ class ReadmeExamplesTest {
             float[] v = Tensors.toFloats(velocity);                         // [1, S, 64] back in Java, row-major
         }
         // readme:end
+        // spotless:on
     }
 
     @Test
