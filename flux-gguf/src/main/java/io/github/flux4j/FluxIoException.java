@@ -33,9 +33,13 @@ public class FluxIoException extends FluxException {
 
     private static String describe(IOException e) {
         String reason = e instanceof FileSystemException f ? f.getReason() : e.getMessage();
-        String what = e instanceof NoSuchFileException ? "no such file"
-                : e instanceof AccessDeniedException ? "permission denied"
-                : reason != null && !reason.isBlank() ? reason : e.getClass().getSimpleName();
+        String what = e instanceof NoSuchFileException
+                ? "no such file"
+                : e instanceof AccessDeniedException
+                        ? "permission denied"
+                        : reason != null && !reason.isBlank()
+                                ? reason
+                                : e.getClass().getSimpleName();
         if (e instanceof FileSystemException f && f.getFile() != null) {
             String files = f.getOtherFile() == null ? f.getFile() : f.getFile() + " -> " + f.getOtherFile();
             return files + ": " + what + (reason != null && !reason.equals(what) ? " (" + reason + ")" : "");

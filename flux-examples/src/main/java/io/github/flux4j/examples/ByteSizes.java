@@ -12,10 +12,10 @@ import picocli.CommandLine;
  * ({@code G} = GiB = 2^30 bytes), as {@code nvidia-smi} and PyTorch report memory.
  */
 public final class ByteSizes {
-    private static final Pattern SIZE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?", Pattern.CASE_INSENSITIVE);
+    private static final Pattern SIZE =
+            Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?", Pattern.CASE_INSENSITIVE);
 
-    private ByteSizes() {
-    }
+    private ByteSizes() {}
 
     /**
      * Parses a size.
@@ -25,7 +25,8 @@ public final class ByteSizes {
     public static long parse(String text) {
         Matcher m = SIZE.matcher(text.strip());
         if (!m.matches()) {
-            throw new IllegalArgumentException("'" + text + "' is not a size; examples: 6G, 6GiB, 7.5G, 12000M, 512MiB");
+            throw new IllegalArgumentException(
+                    "'" + text + "' is not a size; examples: 6G, 6GiB, 7.5G, 12000M, 512MiB");
         }
         int shift = switch (m.group(2).toLowerCase(Locale.ROOT)) {
             case "k" -> 10;
@@ -34,7 +35,8 @@ public final class ByteSizes {
             case "t" -> 40;
             default -> 0;
         };
-        BigDecimal bytes = new BigDecimal(m.group(1)).multiply(BigDecimal.valueOf(2).pow(shift));
+        BigDecimal bytes =
+                new BigDecimal(m.group(1)).multiply(BigDecimal.valueOf(2).pow(shift));
         if (bytes.compareTo(BigDecimal.valueOf(Long.MAX_VALUE)) > 0) {
             throw new IllegalArgumentException("'" + text + "' is too large");
         }

@@ -12,8 +12,7 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * classes cannot load.
  */
 final class CudaMemory {
-    private CudaMemory() {
-    }
+    private CudaMemory() {}
 
     /** Starts a new peak ({@code torch.cuda.reset_peak_memory_stats}); nothing for the CPU. */
     static void resetPeak(FluxDevice device) {
@@ -30,7 +29,9 @@ final class CudaMemory {
         try (PointerScope scope = new PointerScope()) {
             DeviceStats stats = torch_cuda.getAllocator().getDeviceStats((byte) device.index());
             // allocated_bytes / reserved_bytes are StatArrays; element 0 is the aggregate over pools.
-            return Optional.of(new long[] {stats.allocated_bytes().peak(), stats.reserved_bytes().peak()});
+            return Optional.of(new long[] {
+                stats.allocated_bytes().peak(), stats.reserved_bytes().peak()
+            });
         } catch (RuntimeException | LinkageError e) {
             return Optional.empty();
         }

@@ -23,9 +23,14 @@ import picocli.CommandLine.Command;
  * <p>Exit status: 0 when LibTorch loads (on the CPU at least), 1 when it cannot (the reason is
  * printed), 2 on a usage error. A machine without CUDA is not an error.
  */
-@Command(name = "doctor", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class,
-        description = {"Checks this machine: flux4j and Java versions, LibTorch natives, CPU features, the CUDA 13"
-                + " driver, GPUs and libraries (what is missing and where to get it), and the default device."},
+@Command(
+        name = "doctor",
+        mixinStandardHelpOptions = true,
+        versionProvider = FluxVersion.class,
+        description = {
+            "Checks this machine: flux4j and Java versions, LibTorch natives, CPU features, the CUDA 13"
+                    + " driver, GPUs and libraries (what is missing and where to get it), and the default device."
+        },
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {"0:LibTorch loads (CUDA may still be unavailable)", "1:LibTorch cannot load", "2:usage error"})
 public final class Doctor implements Callable<Integer> {
@@ -34,7 +39,9 @@ public final class Doctor implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PrintWriter out = spec == null ? new PrintWriter(System.out, true) : spec.commandLine().getOut();
+        PrintWriter out = spec == null
+                ? new PrintWriter(System.out, true)
+                : spec.commandLine().getOut();
         out.println(("flux4j " + FluxVersion.version()) + ", Java " + System.getProperty("java.version") + " ("
                 + System.getProperty("java.vendor") + "), " + System.getProperty("os.name") + " "
                 + System.getProperty("os.arch"));
@@ -47,7 +54,8 @@ public final class Doctor implements Callable<Integer> {
         CpuFeatures cpu = CpuFeatures.probe();
         out.println();
         out.println("CPU: " + cpu.model() + ", " + Runtime.getRuntime().availableProcessors() + " logical processors");
-        out.println("  has:   " + (cpu.present().isEmpty() ? "(none of the notable ones)" : String.join(" ", cpu.present())));
+        out.println("  has:   "
+                + (cpu.present().isEmpty() ? "(none of the notable ones)" : String.join(" ", cpu.present())));
         out.println("  lacks: " + (cpu.absent().isEmpty() ? "(none)" : String.join(" ", cpu.absent())));
 
         out.println();
@@ -56,8 +64,12 @@ public final class Doctor implements Callable<Integer> {
             long t0 = System.nanoTime();
             Torch.init();
             loads = true;
-            out.printf(Locale.ROOT, "LibTorch: loads (%.1f s); CPU kernels: %s; intra-op threads: %d%n",
-                    (System.nanoTime() - t0) / 1e9, torch.get_cpu_capability().getString(), Torch.intraOpThreads());
+            out.printf(
+                    Locale.ROOT,
+                    "LibTorch: loads (%.1f s); CPU kernels: %s; intra-op threads: %d%n",
+                    (System.nanoTime() - t0) / 1e9,
+                    torch.get_cpu_capability().getString(),
+                    Torch.intraOpThreads());
         } catch (IllegalStateException | IllegalArgumentException | LinkageError e) {
             loads = false;
             out.println("LibTorch: cannot load");
@@ -73,7 +85,8 @@ public final class Doctor implements Callable<Integer> {
         // Probing loads libtorch_cuda; only worth it (and only quiet) when the check found everything.
         FluxDevice device = loads && cuda.ready() && FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
         out.println();
-        out.println("Default device: " + (loads ? device + " (what generate uses without --device)" : "none (LibTorch cannot load)"));
+        out.println("Default device: "
+                + (loads ? device + " (what generate uses without --device)" : "none (LibTorch cannot load)"));
         return loads ? CommandLine.ExitCode.OK : CommandLine.ExitCode.SOFTWARE;
     }
 

@@ -11,8 +11,7 @@ import org.jspecify.annotations.Nullable;
 
 /** Removing a folder and everything in it: the demo model's, the synthetic models' and the benchmarks' temporary folders. */
 public final class FileTrees {
-    private FileTrees() {
-    }
+    private FileTrees() {}
 
     /** Deletes {@code dir} and all it holds, deepest first; nothing when it is null or already gone. */
     public static void deleteTree(@Nullable Path dir) throws IOException {

@@ -88,27 +88,41 @@ import picocli.CommandLine.Parameters;
  * line on standard error naming the file or the reason; the stack trace only with
  * {@code --verbose}.
  */
-@Command(name = "flux", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class, sortOptions = false,
+@Command(
+        name = "flux",
+        mixinStandardHelpOptions = true,
+        versionProvider = FluxVersion.class,
+        sortOptions = false,
         usageHelpWidth = 100,
-        description = {"Generates images from a text prompt with FLUX.1 (a GGUF transformer plus a base model"
-                + " in diffusers' layout). Without --transformer and --base-model it runs the demo model: a tiny"
-                + " FLUX with random weights that draws abstract patterns, not pictures of the prompt.", ""},
+        description = {
+            "Generates images from a text prompt with FLUX.1 (a GGUF transformer plus a base model"
+                    + " in diffusers' layout). Without --transformer and --base-model it runs the demo model: a tiny"
+                    + " FLUX with random weights that draws abstract patterns, not pictures of the prompt.",
+            ""
+        },
         exitCodeListHeading = "%nExit status:%n",
-        exitCodeList = {"0:success", "1:the device cannot be used, the image could not be written where asked (it"
-                + " is then saved under another name, printed), or another failure", "2:usage error, including an"
-                + " output path that cannot be written (checked before any work)", "3:a model or input file is"
-                + " missing, unreadable, malformed, unsupported or cannot be downloaded", "4:out of memory (device"
-                + " or Java heap)", "130:cancelled (Ctrl-C, SIGTERM)"})
+        exitCodeList = {
+            "0:success",
+            "1:the device cannot be used, the image could not be written where asked (it"
+                    + " is then saved under another name, printed), or another failure",
+            "2:usage error, including an" + " output path that cannot be written (checked before any work)",
+            "3:a model or input file is" + " missing, unreadable, malformed, unsupported or cannot be downloaded",
+            "4:out of memory (device" + " or Java heap)",
+            "130:cancelled (Ctrl-C, SIGTERM)"
+        })
 public final class FluxCli implements Callable<Integer> {
     /** The base model used with {@code --transformer} when {@code --base-model} is not given. */
     public static final String DEFAULT_BASE_MODEL = "black-forest-labs/FLUX.1-dev";
     /** Default image side for the demo model (the real model's default is 1024). */
     static final int DEMO_SIDE = 256;
+
     static final String DEFAULT_OUTPUT = "flux.png";
 
     /** Compute dtypes as the command line spells them. */
     enum Dtype {
-        bf16(ComputeDtype.BF16), f16(ComputeDtype.F16), f32(ComputeDtype.F32);
+        bf16(ComputeDtype.BF16),
+        f16(ComputeDtype.F16),
+        f32(ComputeDtype.F32);
 
         final ComputeDtype dtype;
 
@@ -119,7 +133,9 @@ public final class FluxCli implements Callable<Integer> {
 
     /** Offload modes as the command line spells them. */
     enum OffloadMode {
-        none(Offload.NONE), model(Offload.MODEL), sequential(Offload.SEQUENTIAL);
+        none(Offload.NONE),
+        model(Offload.MODEL),
+        sequential(Offload.SEQUENTIAL);
 
         final Offload offload;
 
@@ -131,34 +147,47 @@ public final class FluxCli implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "PROMPT", description = "The prompt (or use --prompt).")
     private @Nullable String positionalPrompt;
 
-    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The prompt.")
+    @Option(
+            names = {"-p", "--prompt"},
+            paramLabel = "TEXT",
+            description = "The prompt.")
     private @Nullable String prompt;
 
-    @Option(names = "--transformer", paramLabel = "FILE|ORG/NAME[@REV]/FILE",
+    @Option(
+            names = "--transformer",
+            paramLabel = "FILE|ORG/NAME[@REV]/FILE",
             description = "The transformer: a GGUF file (e.g. flux1-dev-Q8_0.gguf), a BFL safetensors file or a"
                     + " diffusers transformer folder; or a file of a Hugging Face repository, e.g."
                     + " city96/FLUX.1-dev-gguf/flux1-dev-Q8_0.gguf (downloaded if not cached).")
     private @Nullable String transformer;
 
-    @Option(names = "--base-model", paramLabel = "PATH|ORG/NAME[@REV]",
+    @Option(
+            names = "--base-model",
+            paramLabel = "PATH|ORG/NAME[@REV]",
             description = "Text encoders, tokenizers, VAE and scheduler: a folder in diffusers' layout or a Hugging"
                     + " Face repo id (its needed files downloaded into the Hugging Face cache if missing; no"
                     + " transformer/, no T5 with --t5-gguf). Default with --transformer: " + DEFAULT_BASE_MODEL + ".")
     private @Nullable String baseModel;
 
-    @Option(names = "--t5-gguf", paramLabel = "FILE|ORG/NAME[@REV]/FILE",
+    @Option(
+            names = "--t5-gguf",
+            paramLabel = "FILE|ORG/NAME[@REV]/FILE",
             description = "A T5 encoder GGUF (e.g. t5-v1_1-xxl-encoder-Q8_0.gguf, or"
                     + " city96/t5-v1_1-xxl-encoder-gguf/t5-v1_1-xxl-encoder-Q8_0.gguf) instead of the base model's.")
     private @Nullable String t5Gguf;
 
-    @Option(names = "--offline",
+    @Option(
+            names = "--offline",
             description = "Download nothing: use the Hugging Face cache only (as HF_HUB_OFFLINE=1).")
     private boolean offline;
 
     @Option(names = "--width", paramLabel = "PX", description = "Image width (multiple of 16; default 1024, demo 256).")
     private @Nullable Integer width;
 
-    @Option(names = "--height", paramLabel = "PX", description = "Image height (multiple of 16; default 1024, demo 256).")
+    @Option(
+            names = "--height",
+            paramLabel = "PX",
+            description = "Image height (multiple of 16; default 1024, demo 256).")
     private @Nullable Integer height;
 
     @Option(names = "--steps", paramLabel = "N", description = "Denoising steps (default 28; 4 for schnell).")
@@ -176,46 +205,69 @@ public final class FluxCli implements Callable<Integer> {
     @Option(names = "--images", paramLabel = "N", description = "Images to generate (default 1).")
     private int images = 1;
 
-    @Option(names = "--device", paramLabel = "DEVICE", description = "cpu, cuda or cuda:N (default: cuda:0 if usable, else cpu).")
+    @Option(
+            names = "--device",
+            paramLabel = "DEVICE",
+            description = "cpu, cuda or cuda:N (default: cuda:0 if usable, else cpu).")
     private @Nullable String device;
 
-    @Option(names = "--dtype", paramLabel = "TYPE", description = "Compute dtype: bf16, f16 or f32 (default: bf16 on CUDA, f32 on the CPU).")
+    @Option(
+            names = "--dtype",
+            paramLabel = "TYPE",
+            description = "Compute dtype: bf16, f16 or f32 (default: bf16 on CUDA, f32 on the CPU).")
     private @Nullable Dtype dtype;
 
-    @Option(names = "--offload", paramLabel = "MODE",
+    @Option(
+            names = "--offload",
+            paramLabel = "MODE",
             description = "none (default), model: keep each model on the CPU except while it runs (less GPU memory),"
                     + " or sequential: also stream the transformer's blocks from pinned CPU memory (least GPU memory).")
     private OffloadMode offload = OffloadMode.none;
 
-    @Option(names = "--vram-budget", paramLabel = "SIZE", converter = ByteSizes.Converter.class,
+    @Option(
+            names = "--vram-budget",
+            paramLabel = "SIZE",
+            converter = ByteSizes.Converter.class,
             description = "Plan memory for a GPU of SIZE (e.g. 6G, 6GiB, 7.5G, 12000M; G = GiB): per model resident,"
                     + " offloaded or (T5) on the CPU, per transformer block resident or streamed; prints the plan."
                     + " Instead of --offload.")
     private @Nullable Long vramBudget;
 
-    @Option(names = "--dequantized-cache", paramLabel = "SIZE", converter = ByteSizes.Converter.class,
-            description = "Keep up to SIZE (e.g. 24G) of expanded GGUF weights on the GPU instead of expanding them every"
-                    + " step: dense speed on a card with room to spare; the same image. Not with --offload sequential"
-                    + " or --vram-budget.")
+    @Option(
+            names = "--dequantized-cache",
+            paramLabel = "SIZE",
+            converter = ByteSizes.Converter.class,
+            description =
+                    "Keep up to SIZE (e.g. 24G) of expanded GGUF weights on the GPU instead of expanding them every"
+                            + " step: dense speed on a card with room to spare; the same image. Not with --offload sequential"
+                            + " or --vram-budget.")
     private @Nullable Long dequantizedCache;
 
-    @Option(names = "--threads", paramLabel = "N",
+    @Option(
+            names = "--threads",
+            paramLabel = "N",
             description = "CPU threads for LibTorch's operators (default: one per core; 1 for the demo model).")
     private @Nullable Integer threads;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "PATH",
+    @Option(
+            names = {"-o", "--output"},
+            paramLabel = "PATH",
             description = "The image file, .png or .jpg (default " + DEFAULT_OUTPUT + "); with several images"
                     + " NAME_1.png, NAME_2.png, ...")
     private Path output = Path.of(DEFAULT_OUTPUT);
 
-    @Option(names = "--cache-dir", paramLabel = "DIR",
+    @Option(
+            names = "--cache-dir",
+            paramLabel = "DIR",
             description = "Where the demo model is generated (default $FLUX4J_CACHE, else ~/.cache/flux4j).")
     private @Nullable Path cacheDir;
 
     @Option(names = "--no-progress", description = "No progress bar.")
     private boolean noProgress;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log what the pipeline does; stack traces on errors.")
+    @Option(
+            names = {"-v", "--verbose"},
+            description = "Log what the pipeline does; stack traces on errors.")
     private boolean verbose;
 
     @CommandLine.Spec
@@ -242,7 +294,7 @@ public final class FluxCli implements Callable<Integer> {
     static volatile boolean stopOnSignal;
 
     /** Called with each image file right before it is written (tests: to make the write fail). */
-    private Consumer<Path> beforeSave = file -> { };
+    private Consumer<Path> beforeSave = file -> {};
 
     /** Exit status: a failure that fits none of the statuses below. */
     static final int EXIT_FAILURE = 1;
@@ -270,9 +322,13 @@ public final class FluxCli implements Callable<Integer> {
         if (e instanceof FluxOutOfMemoryException || e instanceof OutOfMemoryError) {
             return EXIT_OUT_OF_MEMORY;
         }
-        if (e instanceof FluxIoException || e instanceof IOException || e instanceof GgufException
-                || e instanceof WeightException || e instanceof ModelFolderException
-                || e instanceof TokenizerFormatException || e instanceof SchedulerConfigException
+        if (e instanceof FluxIoException
+                || e instanceof IOException
+                || e instanceof GgufException
+                || e instanceof WeightException
+                || e instanceof ModelFolderException
+                || e instanceof TokenizerFormatException
+                || e instanceof SchedulerConfigException
                 || e instanceof HubException) {
             return EXIT_BAD_INPUT;
         }
@@ -283,18 +339,20 @@ public final class FluxCli implements Callable<Integer> {
     public static void main(String[] args) {
         Main.configureNativeMemory();
         stopOnSignal = true;
-        System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
+        System.exit(run(
+                new PrintWriter(System.out, true, StandardCharsets.UTF_8),
+                new PrintWriter(System.err, true, StandardCharsets.UTF_8),
+                args));
     }
 
     /** Runs the command with the given output streams; returns the exit status. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        return run(out, err, System.getenv(), file -> { }, args);
+        return run(out, err, System.getenv(), file -> {}, args);
     }
 
     /** {@link #run(PrintWriter, PrintWriter, String...)} with Hub settings from {@code env}. */
     static int run(PrintWriter out, PrintWriter err, Map<String, String> env, String... args) {
-        return run(out, err, env, file -> { }, args);
+        return run(out, err, env, file -> {}, args);
     }
 
     /** {@link #run(PrintWriter, PrintWriter, String...)} with a hook called before each image is written. */
@@ -303,7 +361,8 @@ public final class FluxCli implements Callable<Integer> {
     }
 
     /** The command with Hub settings from {@code env} and a hook called before each image is written. */
-    static int run(PrintWriter out, PrintWriter err, Map<String, String> env, Consumer<Path> beforeSave, String... args) {
+    static int run(
+            PrintWriter out, PrintWriter err, Map<String, String> env, Consumer<Path> beforeSave, String... args) {
         FluxCli cli = new FluxCli(env);
         cli.beforeSave = beforeSave;
         CommandLine cmd = Main.configure(new CommandLine(cli), out, err);
@@ -359,16 +418,22 @@ public final class FluxCli implements Callable<Integer> {
             dev = requested;
             why = "--device " + given.strip();
             if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
-                return fail(err, name, null, "--device " + given.strip() + ": CUDA is not usable here: " + cudaReason()
-                        + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build"
-                        + " (mvn -Pcuda install, CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU'"
-                        + " in flux-examples/README.md)");
+                return fail(
+                        err,
+                        name,
+                        null,
+                        "--device " + given.strip() + ": CUDA is not usable here: " + cudaReason()
+                                + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build"
+                                + " (mvn -Pcuda install, CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU'"
+                                + " in flux-examples/README.md)");
             }
         }
         ComputeDtype computeDtype = dtype != null ? dtype.dtype : dev.isCuda() ? ComputeDtype.BF16 : ComputeDtype.F32;
-        out.printf(Locale.ROOT, "Device: %s, %s (%s)%n", dev, computeDtype.name().toLowerCase(Locale.ROOT), why);
+        out.printf(
+                Locale.ROOT, "Device: %s, %s (%s)%n", dev, computeDtype.name().toLowerCase(Locale.ROOT), why);
         if (!demo && !dev.isCuda() && requested == null) {
-            err.println(name + ": warning: running FLUX.1 on the CPU in " + computeDtype.name().toLowerCase(Locale.ROOT)
+            err.println(name + ": warning: running FLUX.1 on the CPU in "
+                    + computeDtype.name().toLowerCase(Locale.ROOT)
                     + ": expect minutes per denoising step (hours per image). For a GPU see 'FLUX.1-dev on a GPU' in"
                     + " flux-examples/README.md; pass --device cpu to run on the CPU without this warning.");
         }
@@ -384,8 +449,15 @@ public final class FluxCli implements Callable<Integer> {
         }
     }
 
-    private int generate(PrintWriter out, PrintWriter err, String name, String text, boolean demo, FluxDevice dev,
-                         ComputeDtype computeDtype, Cancellation stop) {
+    private int generate(
+            PrintWriter out,
+            PrintWriter err,
+            String name,
+            String text,
+            boolean demo,
+            FluxDevice dev,
+            ComputeDtype computeDtype,
+            Cancellation stop) {
         try {
             String transformerSpec;
             String base;
@@ -397,7 +469,10 @@ public final class FluxCli implements Callable<Integer> {
                 if (model == null) {
                     long g0 = System.nanoTime();
                     model = DemoModel.ensureIn(cache);
-                    out.printf(Locale.ROOT, "Generated the demo model in %s (%s, first use only)%n", model.root(),
+                    out.printf(
+                            Locale.ROOT,
+                            "Generated the demo model in %s (%s, first use only)%n",
+                            model.root(),
                             secs(Duration.ofNanos(System.nanoTime() - g0)));
                 }
                 transformerSpec = model.transformer().toString();
@@ -464,7 +539,8 @@ public final class FluxCli implements Callable<Integer> {
                 CudaMemory.resetPeak(dev);
                 GenerationResult result;
                 try (Progress progress = new Progress(err, totalSteps, !noProgress)) {
-                    result = pipeline.generate(text, options.progressListener(progress::onStep).build());
+                    result = pipeline.generate(
+                            text, options.progressListener(progress::onStep).build());
                 }
                 if (!verbose) {
                     // With --verbose the pipeline's logger has printed them already.
@@ -479,7 +555,11 @@ public final class FluxCli implements Callable<Integer> {
                 return allWritten ? 0 : 1;
             }
         } catch (NoSuchFileException e) {
-            return fail(err, name, e, e.getFile() + ": no such file" + (e.getReason() != null ? " (" + e.getReason() + ")" : ""));
+            return fail(
+                    err,
+                    name,
+                    e,
+                    e.getFile() + ": no such file" + (e.getReason() != null ? " (" + e.getReason() + ")" : ""));
         } catch (AccessDeniedException e) {
             return fail(err, name, e, e.getFile() + ": permission denied");
         } catch (GenerationCancelledException | CancellationException e) {
@@ -619,20 +699,24 @@ public final class FluxCli implements Callable<Integer> {
             }
         }
         if (transformer == null && baseModel != null) {
-            throw new CommandLine.ParameterException(cl, "--base-model needs --transformer FILE (the transformer's"
-                    + " weights, e.g. a GGUF file); with neither, the demo model runs");
+            throw new CommandLine.ParameterException(
+                    cl,
+                    "--base-model needs --transformer FILE (the transformer's"
+                            + " weights, e.g. a GGUF file); with neither, the demo model runs");
         }
         if (dequantizedCache != null && (vramBudget != null || offload == OffloadMode.sequential)) {
-            throw new CommandLine.ParameterException(cl, "--dequantized-cache keeps expanded transformer weights on the"
-                    + " GPU; --vram-budget and --offload sequential keep its blocks off it: give one");
+            throw new CommandLine.ParameterException(
+                    cl,
+                    "--dequantized-cache keeps expanded transformer weights on the"
+                            + " GPU; --vram-budget and --offload sequential keep its blocks off it: give one");
         }
         if (vramBudget != null && offload != OffloadMode.none) {
-            throw new CommandLine.ParameterException(cl, "--vram-budget and --offload " + offload + " both choose where"
-                    + " the models live; give one");
+            throw new CommandLine.ParameterException(
+                    cl, "--vram-budget and --offload " + offload + " both choose where" + " the models live; give one");
         }
         if (transformer == null && t5Gguf != null) {
-            throw new CommandLine.ParameterException(cl, "--t5-gguf needs --transformer FILE (the demo model has its"
-                    + " own tiny T5)");
+            throw new CommandLine.ParameterException(
+                    cl, "--t5-gguf needs --transformer FILE (the demo model has its" + " own tiny T5)");
         }
         return text;
     }
@@ -668,7 +752,8 @@ public final class FluxCli implements Callable<Integer> {
 
     private static void checkRange(CommandLine cl, String option, @Nullable Integer value, int min, int max) {
         if (value != null && (value < min || value > max)) {
-            throw new CommandLine.ParameterException(cl, option + ": must be in " + min + ".." + max + ", got " + value);
+            throw new CommandLine.ParameterException(
+                    cl, option + ": must be in " + min + ".." + max + ", got " + value);
         }
     }
 
@@ -701,8 +786,11 @@ public final class FluxCli implements Callable<Integer> {
         try {
             hub.resolve(repo, at > 0 ? spec.substring(at + 1) : null, FluxModelFolder.hubPatterns(open), listener);
         } catch (HubException e) {
-            throw new HubException(e.kind(), "--base-model " + spec + " (no such folder; as a Hugging Face repository"
-                    + " id): " + e.getMessage(), e);
+            throw new HubException(
+                    e.kind(),
+                    "--base-model " + spec + " (no such folder; as a Hugging Face repository" + " id): "
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -715,8 +803,8 @@ public final class FluxCli implements Callable<Integer> {
             exists = false;
         }
         if (!exists && HubPath.tryParse(spec).isEmpty()) {
-            throw new NoSuchFileException(spec, null, option + " file not found (nor a Hugging Face file"
-                    + " ORG/NAME[@REV]/FILE)");
+            throw new NoSuchFileException(
+                    spec, null, option + " file not found (nor a Hugging Face file" + " ORG/NAME[@REV]/FILE)");
         }
         return spec;
     }
@@ -737,19 +825,39 @@ public final class FluxCli implements Callable<Integer> {
         return files;
     }
 
-    private static void printSummary(PrintWriter out, GenerationResult r, Duration load, FluxDevice dev, ComputeDtype dtype) {
+    private static void printSummary(
+            PrintWriter out, GenerationResult r, Duration load, FluxDevice dev, ComputeDtype dtype) {
         Timings t = r.timings();
-        String guidance = Double.isNaN(r.guidanceScale()) ? "" : String.format(Locale.ROOT, ", guidance %s", r.guidanceScale());
-        out.printf(Locale.ROOT, "Seed %s, %d step%s%s, %s %s%n", seedText(r), r.steps(), r.steps() == 1 ? "" : "s", guidance, dev,
+        String guidance =
+                Double.isNaN(r.guidanceScale()) ? "" : String.format(Locale.ROOT, ", guidance %s", r.guidanceScale());
+        out.printf(
+                Locale.ROOT,
+                "Seed %s, %d step%s%s, %s %s%n",
+                seedText(r),
+                r.steps(),
+                r.steps() == 1 ? "" : "s",
+                guidance,
+                dev,
                 dtype.name().toLowerCase(Locale.ROOT));
-        out.printf(Locale.ROOT, "Timings: load %s | text encoding %s | denoising %s (%d x %s) | decode %s | generate %s%n",
-                secs(load), secs(t.textEncoding()), secs(t.denoising()), t.steps().size(), secs(t.meanStep()),
-                secs(t.decode()), secs(t.total()));
+        out.printf(
+                Locale.ROOT,
+                "Timings: load %s | text encoding %s | denoising %s (%d x %s) | decode %s | generate %s%n",
+                secs(load),
+                secs(t.textEncoding()),
+                secs(t.denoising()),
+                t.steps().size(),
+                secs(t.meanStep()),
+                secs(t.decode()),
+                secs(t.total()));
         if (!t.modelMoves().isZero()) {
             out.printf(Locale.ROOT, "Model moves (offload): %s%n", secs(t.modelMoves()));
         }
-        CudaMemory.peak(dev).ifPresent(p -> out.printf(Locale.ROOT, "Peak GPU memory: %.2f GiB allocated, %.2f GiB reserved%n",
-                p[0] / (double) (1L << 30), p[1] / (double) (1L << 30)));
+        CudaMemory.peak(dev)
+                .ifPresent(p -> out.printf(
+                        Locale.ROOT,
+                        "Peak GPU memory: %.2f GiB allocated, %.2f GiB reserved%n",
+                        p[0] / (double) (1L << 30),
+                        p[1] / (double) (1L << 30)));
     }
 
     private static String seedText(GenerationResult r) {
@@ -799,15 +907,17 @@ public final class FluxCli implements Callable<Integer> {
 
         SignalStop(Cancellation stop) {
             Thread worker = Thread.currentThread();
-            hook = new Thread(() -> {
-                stop.cancel("interrupted (signal)");
-                worker.interrupt();
-                try {
-                    finished.await(GRACE.toMillis(), TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "flux-signal-stop");
+            hook = new Thread(
+                    () -> {
+                        stop.cancel("interrupted (signal)");
+                        worker.interrupt();
+                        try {
+                            finished.await(GRACE.toMillis(), TimeUnit.MILLISECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    },
+                    "flux-signal-stop");
             Runtime.getRuntime().addShutdownHook(hook);
         }
 
@@ -835,7 +945,8 @@ public final class FluxCli implements Callable<Integer> {
             // pipes) only the final state is printed, so that files do not fill with redraws.
             PrintStream stream = new PrintStream(new WriterOutputStream(err), true, StandardCharsets.UTF_8);
             ProgressBarConsumer consumer = System.console() != null
-                    ? new ConsoleProgressBarConsumer(stream, terminalWidth()) : new FinalLineConsumer(stream);
+                    ? new ConsoleProgressBarConsumer(stream, terminalWidth())
+                    : new FinalLineConsumer(stream);
             bar = new ProgressBarBuilder()
                     .setTaskName("Denoising")
                     .setInitialMax(steps)
@@ -850,7 +961,8 @@ public final class FluxCli implements Callable<Integer> {
             if (bar != null) {
                 bar.maxHint(p.totalSteps());
                 bar.stepTo(p.completed());
-                bar.setExtraMessage(String.format(Locale.ROOT, "%.2f s/step", p.stepTime().toNanos() / 1e9));
+                bar.setExtraMessage(
+                        String.format(Locale.ROOT, "%.2f s/step", p.stepTime().toNanos() / 1e9));
             }
         }
 
@@ -889,8 +1001,13 @@ public final class FluxCli implements Callable<Integer> {
 
         @Override
         public synchronized void planned(String repoId, int files, long bytes) {
-            err.printf(Locale.ROOT, "Downloading %d file%s of %s (%s) into the Hugging Face cache%n", files,
-                    files == 1 ? "" : "s", repoId, size(bytes));
+            err.printf(
+                    Locale.ROOT,
+                    "Downloading %d file%s of %s (%s) into the Hugging Face cache%n",
+                    files,
+                    files == 1 ? "" : "s",
+                    repoId,
+                    size(bytes));
             err.flush();
             planned += bytes;
             if (!enabled) {
@@ -899,7 +1016,8 @@ public final class FluxCli implements Callable<Integer> {
             if (bar == null) {
                 PrintStream stream = new PrintStream(new WriterOutputStream(err), true, StandardCharsets.UTF_8);
                 ProgressBarConsumer consumer = System.console() != null
-                        ? new ConsoleProgressBarConsumer(stream, Progress.terminalWidth()) : new FinalLineConsumer(stream);
+                        ? new ConsoleProgressBarConsumer(stream, Progress.terminalWidth())
+                        : new FinalLineConsumer(stream);
                 bar = new ProgressBarBuilder()
                         .setTaskName("Downloading")
                         .setInitialMax(planned)
@@ -924,7 +1042,8 @@ public final class FluxCli implements Callable<Integer> {
         }
 
         private static String size(long bytes) {
-            return bytes >= 1_000_000_000 ? String.format(Locale.ROOT, "%.1f GB", bytes / 1e9)
+            return bytes >= 1_000_000_000
+                    ? String.format(Locale.ROOT, "%.1f GB", bytes / 1e9)
                     : String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
         }
 

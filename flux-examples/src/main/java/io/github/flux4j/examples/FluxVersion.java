@@ -23,9 +23,10 @@ public final class FluxVersion implements CommandLine.IVersionProvider {
     public String[] getVersion() {
         Properties p = properties();
         return new String[] {
-                "flux4j " + p.getProperty("version"),
-                "LibTorch via org.bytedeco:pytorch:" + p.getProperty("pytorch"),
-                "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"};
+            "flux4j " + p.getProperty("version"),
+            "LibTorch via org.bytedeco:pytorch:" + p.getProperty("pytorch"),
+            "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"
+        };
     }
 
     private static Properties properties() {
@@ -39,8 +40,8 @@ public final class FluxVersion implements CommandLine.IVersionProvider {
             throw new UncheckedIOException(e);
         }
         if (p.getProperty("version", "").isBlank() || p.getProperty("version").contains("${")) {
-            throw new IllegalStateException("flux-examples resource " + RESOURCE + " was not filtered by Maven: "
-                    + p.getProperty("version"));
+            throw new IllegalStateException(
+                    "flux-examples resource " + RESOURCE + " was not filtered by Maven: " + p.getProperty("version"));
         }
         return p;
     }

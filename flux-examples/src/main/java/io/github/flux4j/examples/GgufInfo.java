@@ -32,7 +32,10 @@ import picocli.CommandLine.Parameters;
  * <p>Exit status: 0 on success, 1 if the file cannot be read or is not valid GGUF (one line on
  * standard error naming the file and the reason), 2 on a usage error.
  */
-@Command(name = "gguf-info", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class,
+@Command(
+        name = "gguf-info",
+        mixinStandardHelpOptions = true,
+        versionProvider = FluxVersion.class,
         description = "Prints the header, metadata, tensors and per-type totals of a GGUF file.")
 public final class GgufInfo implements Callable<Integer> {
     /** Array elements shown before "..." (as gguf_dump). */
@@ -54,8 +57,10 @@ public final class GgufInfo implements Callable<Integer> {
 
     /** Runs the command and exits with its status. */
     public static void main(String[] args) {
-        System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
+        System.exit(run(
+                new PrintWriter(System.out, true, StandardCharsets.UTF_8),
+                new PrintWriter(System.err, true, StandardCharsets.UTF_8),
+                args));
     }
 
     /** Runs the command with the given output streams; returns the exit status. */
@@ -129,11 +134,20 @@ public final class GgufInfo implements Callable<Integer> {
 
         List<TensorInfo> tensors = g.tensors();
         out.printf(Locale.ROOT, "* %d tensors (shape in row-major order, outermost first)%n", tensors.size());
-        int shapeWidth = tensors.stream().mapToInt(t -> Arrays.toString(t.shape()).length()).max().orElse(5);
+        int shapeWidth = tensors.stream()
+                .mapToInt(t -> Arrays.toString(t.shape()).length())
+                .max()
+                .orElse(5);
         n = 0;
         for (TensorInfo t : tensors) {
-            out.printf(Locale.ROOT, "  %5d: %-7s | %-" + shapeWidth + "s | %12d bytes | %s%n",
-                    ++n, t.type(), Arrays.toString(t.shape()), t.byteSize(), t.storedName());
+            out.printf(
+                    Locale.ROOT,
+                    "  %5d: %-7s | %-" + shapeWidth + "s | %12d bytes | %s%n",
+                    ++n,
+                    t.type(),
+                    Arrays.toString(t.shape()),
+                    t.byteSize(),
+                    t.storedName());
         }
 
         Map<GgmlType, long[]> totals = new EnumMap<>(GgmlType.class); // type -> {tensors, elements, bytes}
@@ -154,7 +168,14 @@ public final class GgufInfo implements Callable<Integer> {
     }
 
     private static void printTotal(PrintWriter out, String label, long[] t) {
-        out.printf(Locale.ROOT, "  %-7s | %6d tensors | %14d elements | %14d bytes (%s)%n", label, t[0], t[1], t[2], human(t[2]));
+        out.printf(
+                Locale.ROOT,
+                "  %-7s | %6d tensors | %14d elements | %14d bytes (%s)%n",
+                label,
+                t[0],
+                t[1],
+                t[2],
+                human(t[2]));
     }
 
     /** gguf_dump's notation: [INT32] for an array of INT32, [[STRING]] nested, by the first element. */
@@ -234,16 +255,25 @@ public final class GgufInfo implements Callable<Integer> {
 
     private void printJson(PrintWriter out, GgufFile g) {
         StringBuilder b = new StringBuilder();
-        b.append("{\n  \"file\": ").append(jsonString(g.path().toString()))
-                .append(",\n  \"file_size\": ").append(g.fileSize())
-                .append(",\n  \"version\": ").append(g.version())
-                .append(",\n  \"alignment\": ").append(g.alignment())
-                .append(",\n  \"data_offset\": ").append(g.dataOffset())
+        b.append("{\n  \"file\": ")
+                .append(jsonString(g.path().toString()))
+                .append(",\n  \"file_size\": ")
+                .append(g.fileSize())
+                .append(",\n  \"version\": ")
+                .append(g.version())
+                .append(",\n  \"alignment\": ")
+                .append(g.alignment())
+                .append(",\n  \"data_offset\": ")
+                .append(g.dataOffset())
                 .append(",\n  \"metadata\": {");
         String sep = "\n";
         for (Map.Entry<String, GgufValue> e : g.metadata().asMap().entrySet()) {
-            b.append(sep).append("    ").append(jsonString(e.getKey())).append(": {\"type\": ")
-                    .append(jsonString(typeName(e.getValue()))).append(", \"value\": ");
+            b.append(sep)
+                    .append("    ")
+                    .append(jsonString(e.getKey()))
+                    .append(": {\"type\": ")
+                    .append(jsonString(typeName(e.getValue())))
+                    .append(", \"value\": ");
             json(b, e.getValue());
             b.append('}');
             sep = ",\n";
@@ -253,11 +283,19 @@ public final class GgufInfo implements Callable<Integer> {
             b.append(",\n  \"tensors\": [");
             sep = "\n";
             for (TensorInfo t : g.tensors()) {
-                b.append(sep).append("    {\"name\": ").append(jsonString(t.storedName()))
-                        .append(", \"type\": \"").append(t.type()).append('"')
-                        .append(", \"shape\": ").append(Arrays.toString(t.shape()))
-                        .append(", \"offset\": ").append(t.offset())
-                        .append(", \"bytes\": ").append(t.byteSize()).append('}');
+                b.append(sep)
+                        .append("    {\"name\": ")
+                        .append(jsonString(t.storedName()))
+                        .append(", \"type\": \"")
+                        .append(t.type())
+                        .append('"')
+                        .append(", \"shape\": ")
+                        .append(Arrays.toString(t.shape()))
+                        .append(", \"offset\": ")
+                        .append(t.offset())
+                        .append(", \"bytes\": ")
+                        .append(t.byteSize())
+                        .append('}');
                 sep = ",\n";
             }
             b.append(g.tensors().isEmpty() ? "]" : "\n  ]");

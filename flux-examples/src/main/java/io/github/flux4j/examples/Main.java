@@ -23,14 +23,23 @@ import picocli.CommandLine.Command;
  * </ul>
  * Exit status: that of the command; 2 for a missing or unknown command.
  */
-@Command(name = "flux4j", mixinStandardHelpOptions = true, versionProvider = FluxVersion.class, usageHelpWidth = 100,
+@Command(
+        name = "flux4j",
+        mixinStandardHelpOptions = true,
+        versionProvider = FluxVersion.class,
+        usageHelpWidth = 100,
         description = "FLUX.1 text-to-image on LibTorch, and GGUF tools.",
         commandListHeading = "%nCommands:%n",
-        footer = {"", "Run 'COMMAND --help' for a command's options. Example:",
-                "  java -jar flux-examples.jar generate --prompt \"a lighthouse at dusk\" --output demo.png"})
+        footer = {
+            "",
+            "Run 'COMMAND --help' for a command's options. Example:",
+            "  java -jar flux-examples.jar generate --prompt \"a lighthouse at dusk\" --output demo.png"
+        })
 public final class Main implements Callable<Integer> {
     /** JavaCPP's limits on native memory; models are far larger than its defaults. */
-    static final String[] NATIVE_MEMORY_PROPERTIES = {"org.bytedeco.javacpp.maxPhysicalBytes", "org.bytedeco.javacpp.maxBytes"};
+    static final String[] NATIVE_MEMORY_PROPERTIES = {
+        "org.bytedeco.javacpp.maxPhysicalBytes", "org.bytedeco.javacpp.maxBytes"
+    };
 
     @CommandLine.Spec
     private CommandLine.Model.@Nullable CommandSpec spec;
@@ -39,8 +48,10 @@ public final class Main implements Callable<Integer> {
     public static void main(String[] args) {
         configureNativeMemory();
         FluxCli.stopOnSignal = true;
-        System.exit(run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8), args));
+        System.exit(run(
+                new PrintWriter(System.out, true, StandardCharsets.UTF_8),
+                new PrintWriter(System.err, true, StandardCharsets.UTF_8),
+                args));
     }
 
     /** Runs with the given output streams; returns the exit status. */

@@ -20,16 +20,29 @@ class DoctorTest {
         assertThat(status).isZero();
         assertThat(err.toString()).isEmpty();
         assertThat(text).startsWith("flux4j ");
-        assertThat(text).contains("Natives on the class path:", "pytorch linux-x86_64:", "CPU: ", "  has:   ",
-                "LibTorch: loads", "CPU kernels: ", "CUDA:", "  driver: ", "libraries searched in: FLUX4J_CUDA_LIBS");
+        assertThat(text)
+                .contains(
+                        "Natives on the class path:",
+                        "pytorch linux-x86_64:",
+                        "CPU: ",
+                        "  has:   ",
+                        "LibTorch: loads",
+                        "CPU kernels: ",
+                        "CUDA:",
+                        "  driver: ",
+                        "libraries searched in: FLUX4J_CUDA_LIBS");
         for (CudaLibrary lib : CudaLibrary.values()) {
             assertThat(text).contains(lib.fileName());
         }
         // This build's natives decide what the last lines say.
         boolean gpuNatives = PytorchNatives.find().variant() == PytorchNatives.Variant.GPU;
         if (!gpuNatives) {
-            assertThat(text).contains("loads: cpu", "CUDA cannot be used:", "The CPU LibTorch natives are on the class path",
-                    "Default device: cpu (what generate uses without --device)");
+            assertThat(text)
+                    .contains(
+                            "loads: cpu",
+                            "CUDA cannot be used:",
+                            "The CPU LibTorch natives are on the class path",
+                            "Default device: cpu (what generate uses without --device)");
         } else {
             String device = FluxDevice.cudaAvailable() ? "cuda:0" : "cpu";
             assertThat(text).contains("loads: gpu", "Default device: " + device);
@@ -44,8 +57,10 @@ class DoctorTest {
             StringWriter out = new StringWriter();
             int status = Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "doctor");
             assertThat(status).isZero();
-            assertThat(out.toString()).contains("CUDA cannot be used:\n    - FLUX4J_CUDA_LIBS / -Dflux4j.cuda.libs:"
-                    + " '/no/such/site-packages/nvidia' is not a folder (expected e.g. .../site-packages/nvidia)");
+            assertThat(out.toString())
+                    .contains(
+                            "CUDA cannot be used:\n    - FLUX4J_CUDA_LIBS / -Dflux4j.cuda.libs:"
+                                    + " '/no/such/site-packages/nvidia' is not a folder (expected e.g. .../site-packages/nvidia)");
         } finally {
             if (before == null) {
                 System.clearProperty("flux4j.cuda.libs");
@@ -58,7 +73,8 @@ class DoctorTest {
     @Test
     void versionComesFromTheManifestOrSaysDevelopmentBuild() {
         StringWriter out = new StringWriter();
-        assertThat(Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "--version")).isZero();
+        assertThat(Main.run(new PrintWriter(out), new PrintWriter(new StringWriter()), "--version"))
+                .isZero();
         // Tests run from class folders, which have no manifest.
         assertThat(out.toString().strip().lines().findFirst().orElse("")).isEqualTo("flux4j " + FluxVersion.version());
         assertThat(FluxVersion.version()).matches("\\d+\\.\\d+\\.\\d+(-SNAPSHOT)?");

@@ -27,9 +27,10 @@ class ExceptionHierarchyTest {
     @Test
     void everyPublicExceptionIsAFluxException() throws Exception {
         List<String> names = new ArrayList<>();
-        for (Class<?> anchor : List.of(GgufFile.class, FluxTransformer.class, ClipTokenizer.class, FluxPipeline.class,
-                FluxCli.class)) {
-            names.addAll(classNames(Path.of(anchor.getProtectionDomain().getCodeSource().getLocation().toURI())));
+        for (Class<?> anchor : List.of(
+                GgufFile.class, FluxTransformer.class, ClipTokenizer.class, FluxPipeline.class, FluxCli.class)) {
+            names.addAll(classNames(Path.of(
+                    anchor.getProtectionDomain().getCodeSource().getLocation().toURI())));
         }
         TreeSet<String> exceptions = new TreeSet<>();
         List<String> outside = new ArrayList<>();
@@ -42,11 +43,16 @@ class ExceptionHierarchyTest {
                 }
             }
         }
-        assertThat(exceptions).contains("io.github.flux4j.FluxIoException", "io.github.flux4j.gguf.GgufFormatException",
-                "io.github.flux4j.core.weights.SafetensorsFormatException", "io.github.flux4j.core.cuda.CudaException",
-                "io.github.flux4j.tokenizers.TokenizerFormatException", "io.github.flux4j.pipeline.hub.HubException",
-                "io.github.flux4j.pipeline.FluxOutOfMemoryException",
-                "io.github.flux4j.pipeline.GenerationCancelledException");
+        assertThat(exceptions)
+                .contains(
+                        "io.github.flux4j.FluxIoException",
+                        "io.github.flux4j.gguf.GgufFormatException",
+                        "io.github.flux4j.core.weights.SafetensorsFormatException",
+                        "io.github.flux4j.core.cuda.CudaException",
+                        "io.github.flux4j.tokenizers.TokenizerFormatException",
+                        "io.github.flux4j.pipeline.hub.HubException",
+                        "io.github.flux4j.pipeline.FluxOutOfMemoryException",
+                        "io.github.flux4j.pipeline.GenerationCancelledException");
         assertThat(outside).as("public exceptions that are not FluxExceptions").isEmpty();
     }
 
@@ -65,16 +71,20 @@ class ExceptionHierarchyTest {
         List<String> entries = new ArrayList<>();
         if (Files.isDirectory(location)) {
             try (Stream<Path> s = Files.walk(location)) {
-                s.filter(Files::isRegularFile).forEach(p -> entries.add(location.relativize(p).toString()
-                        .replace(location.getFileSystem().getSeparator(), "/")));
+                s.filter(Files::isRegularFile)
+                        .forEach(p -> entries.add(location.relativize(p)
+                                .toString()
+                                .replace(location.getFileSystem().getSeparator(), "/")));
             }
         } else {
             try (ZipFile zip = new ZipFile(location.toFile())) {
                 zip.stream().forEach(e -> entries.add(e.getName()));
             }
         }
-        return entries.stream().filter(n -> n.startsWith("io/github/flux4j/") && n.endsWith(".class"))
+        return entries.stream()
+                .filter(n -> n.startsWith("io/github/flux4j/") && n.endsWith(".class"))
                 .filter(n -> !n.endsWith("module-info.class") && !n.endsWith("package-info.class"))
-                .map(n -> n.substring(0, n.length() - ".class".length()).replace('/', '.')).toList();
+                .map(n -> n.substring(0, n.length() - ".class".length()).replace('/', '.'))
+                .toList();
     }
 }

@@ -38,36 +38,51 @@ class ExitCodesTest {
     @Test
     void badModelsAndFilesAre3() {
         for (Throwable e : new Throwable[] {
-                new GgufFormatException(FILE, 8, "truncated"), new GgufMetadataException("general.architecture"),
-                new SafetensorsFormatException(FILE, "header"), new WeightException("a tensor is missing"),
-                new ModelFolderException("vae/ is missing"), new TokenizerFormatException(FILE, "invalid JSON"),
-                new SchedulerConfigException("shift"), new HubException(HubException.Kind.NOT_CACHED, "not cached"),
-                FluxIoException.of(new NoSuchFileException(FILE.toString())), new NoSuchFileException("x"),
-                new AccessDeniedException("x")}) {
+            new GgufFormatException(FILE, 8, "truncated"),
+            new GgufMetadataException("general.architecture"),
+            new SafetensorsFormatException(FILE, "header"),
+            new WeightException("a tensor is missing"),
+            new ModelFolderException("vae/ is missing"),
+            new TokenizerFormatException(FILE, "invalid JSON"),
+            new SchedulerConfigException("shift"),
+            new HubException(HubException.Kind.NOT_CACHED, "not cached"),
+            FluxIoException.of(new NoSuchFileException(FILE.toString())),
+            new NoSuchFileException("x"),
+            new AccessDeniedException("x")
+        }) {
             assertThat(FluxCli.exitCode(e)).as(e.toString()).isEqualTo(3);
         }
     }
 
     @Test
     void outOfMemoryIs4() {
-        FluxOutOfMemoryException.Request request = new FluxOutOfMemoryException.Request(1024, 1024, 1, 1, 28, 512,
-                false, FluxDevice.cpu(), ComputeDtype.F32, Offload.NONE);
-        assertThat(FluxCli.exitCode(new FluxOutOfMemoryException(FluxOutOfMemoryException.Stage.DENOISING, 3, request,
-                null, new RuntimeException("can't allocate memory")))).isEqualTo(4);
+        FluxOutOfMemoryException.Request request = new FluxOutOfMemoryException.Request(
+                1024, 1024, 1, 1, 28, 512, false, FluxDevice.cpu(), ComputeDtype.F32, Offload.NONE);
+        assertThat(FluxCli.exitCode(new FluxOutOfMemoryException(
+                        FluxOutOfMemoryException.Stage.DENOISING,
+                        3,
+                        request,
+                        null,
+                        new RuntimeException("can't allocate memory"))))
+                .isEqualTo(4);
         assertThat(FluxCli.exitCode(new OutOfMemoryError("Java heap space"))).isEqualTo(4);
     }
 
     @Test
     void cancellationIs130() {
-        assertThat(FluxCli.exitCode(new GenerationCancelledException("generation cancelled"))).isEqualTo(130);
+        assertThat(FluxCli.exitCode(new GenerationCancelledException("generation cancelled")))
+                .isEqualTo(130);
         assertThat(FluxCli.exitCode(new CancellationException())).isEqualTo(130);
     }
 
     @Test
     void everythingElseIs1() {
         for (Throwable e : new Throwable[] {
-                new CudaException("cuInit failed"), new FluxException("other"), new IllegalStateException("bug"),
-                new IllegalArgumentException("bug")}) {
+            new CudaException("cuInit failed"),
+            new FluxException("other"),
+            new IllegalStateException("bug"),
+            new IllegalArgumentException("bug")
+        }) {
             assertThat(FluxCli.exitCode(e)).as(e.toString()).isEqualTo(1);
         }
         assertThat(FluxCli.exitCode(null)).isEqualTo(1);

@@ -24,8 +24,12 @@ class FluxCliProcessTest {
 
     /** A JVM running {@link Main} with this test's classpath, standard output and error to files. */
     private Process start(Path out, Path err, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx512m", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx512m",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().put("OMP_NUM_THREADS", "1");
@@ -50,19 +54,36 @@ class FluxCliProcessTest {
         int n = 2; // each is a JVM loading LibTorch: two show the cross-process lock at half the cost of three
         List<Process> runs = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            runs.add(start(dir.resolve("out" + i), dir.resolve("err" + i), "generate", "a lighthouse", "--width", "32",
-                    "--height", "32", "--steps", "1", "--seed", "7", "--cache-dir", cache.toString(),
-                    "--output", dir.resolve("image" + i + ".png").toString()));
+            runs.add(start(
+                    dir.resolve("out" + i),
+                    dir.resolve("err" + i),
+                    "generate",
+                    "a lighthouse",
+                    "--width",
+                    "32",
+                    "--height",
+                    "32",
+                    "--steps",
+                    "1",
+                    "--seed",
+                    "7",
+                    "--cache-dir",
+                    cache.toString(),
+                    "--output",
+                    dir.resolve("image" + i + ".png").toString()));
         }
         for (int i = 0; i < n; i++) {
             Process p = runs.get(i);
-            assertThat(p.waitFor(180, TimeUnit.SECONDS)).as("run " + i + " ended").isTrue();
+            assertThat(p.waitFor(180, TimeUnit.SECONDS))
+                    .as("run " + i + " ended")
+                    .isTrue();
             String err = read(dir.resolve("err" + i));
             assertThat(p.exitValue()).as("run %d: %s", i, err).isZero();
             assertThat(err).doesNotContain("NNPACK", "Unsupported hardware");
             assertThat(read(dir.resolve("out" + i))).contains("Wrote " + dir.resolve("image" + i + ".png"));
         }
-        assertThat(Files.readAllBytes(dir.resolve("image1.png"))).isEqualTo(Files.readAllBytes(dir.resolve("image0.png")));
+        assertThat(Files.readAllBytes(dir.resolve("image1.png")))
+                .isEqualTo(Files.readAllBytes(dir.resolve("image0.png")));
         assertNoTemporaries(cache);
     }
 
@@ -76,8 +97,23 @@ class FluxCliProcessTest {
         Path out = dir.resolve("out");
         Path err = dir.resolve("err");
         Path image = dir.resolve("long.png");
-        Process p = start(out, err, "generate", "a lighthouse", "--width", "256", "--height", "256", "--steps", "1000",
-                "--seed", "7", "--cache-dir", cache.toString(), "--output", image.toString());
+        Process p = start(
+                out,
+                err,
+                "generate",
+                "a lighthouse",
+                "--width",
+                "256",
+                "--height",
+                "256",
+                "--steps",
+                "1000",
+                "--seed",
+                "7",
+                "--cache-dir",
+                cache.toString(),
+                "--output",
+                image.toString());
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (!read(out).contains("Generated the demo model") && p.isAlive() && System.nanoTime() < deadline) {
             Thread.sleep(100);
@@ -98,7 +134,8 @@ class FluxCliProcessTest {
 
     private static void assertNoTemporaries(Path folder) throws IOException {
         try (Stream<Path> s = Files.walk(folder)) {
-            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".tmp"))).isEmpty();
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".tmp")))
+                    .isEmpty();
         }
     }
 }

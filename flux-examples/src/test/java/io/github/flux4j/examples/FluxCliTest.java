@@ -36,8 +36,7 @@ class FluxCliTest {
     @TempDir
     Path dir;
 
-    record Result(int status, String out, String err) {
-    }
+    record Result(int status, String out, String err) {}
 
     static Result flux(String... args) {
         StringWriter out = new StringWriter();
@@ -62,8 +61,20 @@ class FluxCliTest {
 
     /** A small, fast demo generation writing {@code file}, plus {@code extra} arguments. */
     private static String[] small(Path file, String... extra) {
-        List<String> a = new ArrayList<>(List.of("a lighthouse at dusk", "--width", "64", "--height", "64", "--steps", "2",
-                "--threads", "1", "--cache-dir", cache.toString(), "--output", file.toString()));
+        List<String> a = new ArrayList<>(List.of(
+                "a lighthouse at dusk",
+                "--width",
+                "64",
+                "--height",
+                "64",
+                "--steps",
+                "2",
+                "--threads",
+                "1",
+                "--cache-dir",
+                cache.toString(),
+                "--output",
+                file.toString()));
         a.addAll(List.of(extra));
         return a.toArray(String[]::new);
     }
@@ -73,8 +84,18 @@ class FluxCliTest {
         Path a = dir.resolve("a.png");
         Result r = flux(small(a, "--seed", "42"));
         assertThat(r.status).as(r.err).isZero();
-        assertThat(r.out).contains("Device: cpu, f32", "Demo model", "random weights", "Wrote " + a + " (64x64)", "Seed 42, 2 steps, guidance 3.5, cpu f32",
-                "Timings: load ", "text encoding ", "denoising ", "(2 x ", "decode ");
+        assertThat(r.out)
+                .contains(
+                        "Device: cpu, f32",
+                        "Demo model",
+                        "random weights",
+                        "Wrote " + a + " (64x64)",
+                        "Seed 42, 2 steps, guidance 3.5, cpu f32",
+                        "Timings: load ",
+                        "text encoding ",
+                        "denoising ",
+                        "(2 x ",
+                        "decode ");
         // the progress bar, printed once (standard error is not a terminal here)
         assertThat(r.err).contains("Denoising 100%", "2/2 steps");
         BufferedImage img = ImageIO.read(a.toFile());
@@ -109,24 +130,31 @@ class FluxCliTest {
         Path file = Files.writeString(dir.resolve("plain-file"), "x");
         List<String[]> cases = new ArrayList<>();
         cases.add(new String[] {folder.toString(), "--output: cannot write " + folder + ": it is a folder"});
-        cases.add(new String[] {file.resolve("x.png").toString(), "--output: cannot write " + file.resolve("x.png") + ": "
-                + file + " is a file, not a folder"});
+        cases.add(new String[] {
+            file.resolve("x.png").toString(),
+            "--output: cannot write " + file.resolve("x.png") + ": " + file + " is a file, not a folder"
+        });
         cases.add(new String[] {file.resolve("sub/x.png").toString(), file + " is a file, not a folder"});
         Path readOnly = Files.createDirectories(dir.resolve("read-only"));
         if (Files.getFileStore(readOnly).supportsFileAttributeView(PosixFileAttributeView.class)) {
             Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-xr-xr-x"));
             if (!Files.isWritable(readOnly)) { // root may write anyway: then there is nothing to refuse
-                cases.add(new String[] {readOnly.resolve("x.png").toString(), "the folder " + readOnly
-                        + " is not writable (permission denied)"});
+                cases.add(new String[] {
+                    readOnly.resolve("x.png").toString(),
+                    "the folder " + readOnly + " is not writable (permission denied)"
+                });
             }
         }
         // with several images every numbered file is checked
         Files.createDirectories(dir.resolve("many_2.png"));
-        cases.add(new String[] {dir.resolve("many.png").toString() + "\0--images\0" + "2",
-                "cannot write " + dir.resolve("many_2.png") + ": it is a folder"});
+        cases.add(new String[] {
+            dir.resolve("many.png").toString() + "\0--images\0" + "2",
+            "cannot write " + dir.resolve("many_2.png") + ": it is a folder"
+        });
         try {
             for (String[] c : cases) {
-                List<String> args = new ArrayList<>(List.of("a prompt", "--cache-dir", emptyCache.toString(), "--output"));
+                List<String> args =
+                        new ArrayList<>(List.of("a prompt", "--cache-dir", emptyCache.toString(), "--output"));
                 args.addAll(List.of(c[0].split("\0")));
                 Result r = flux(args.toArray(String[]::new));
                 assertUsage(r, c[1]);
@@ -151,16 +179,21 @@ class FluxCliTest {
         Path target = dir.resolve("x.png");
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int status = FluxCli.run(new PrintWriter(out, true), new PrintWriter(err, true), file -> {
-            try {
-                Files.writeString(Files.createDirectories(file).resolve("in-the-way"), "x");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }, small(target, "--seed", "42", "--no-progress"));
+        int status = FluxCli.run(
+                new PrintWriter(out, true),
+                new PrintWriter(err, true),
+                file -> {
+                    try {
+                        Files.writeString(Files.createDirectories(file).resolve("in-the-way"), "x");
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                },
+                small(target, "--seed", "42", "--no-progress"));
         Path rescued = dir.resolve("x-seed42.png");
         assertThat(status).as(err.toString()).isEqualTo(1);
-        assertThat(err.toString()).contains("cannot write " + target, "the image was saved to " + rescued + " instead")
+        assertThat(err.toString())
+                .contains("cannot write " + target, "the image was saved to " + rescued + " instead")
                 .doesNotContain("\tat ");
         assertThat(Files.readAllBytes(rescued)).isEqualTo(Files.readAllBytes(normal));
         assertThat(out.toString()).contains("Seed 42").doesNotContain("Wrote");
@@ -183,24 +216,56 @@ class FluxCliTest {
         for (String cuda : List.of("cuda", "cuda:1")) {
             Result c = flux(small(out, "--device", cuda));
             assertThat(c.status).isEqualTo(1);
-            assertThat(c.err).isEqualTo("flux: --device " + cuda + ": CUDA is not usable here: " + reason
-                    + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build (mvn -Pcuda install,"
-                    + " CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU' in"
-                    + " flux-examples/README.md)" + System.lineSeparator());
+            assertThat(c.err)
+                    .isEqualTo("flux: --device " + cuda + ": CUDA is not usable here: " + reason
+                            + ". Use --device cpu (FLUX.1 then takes minutes per step), or the CUDA build (mvn -Pcuda install,"
+                            + " CUDA 13 and cuDNN 9 libraries, an NVIDIA GPU; see 'FLUX.1-dev on a GPU' in"
+                            + " flux-examples/README.md)" + System.lineSeparator());
             assertThat(c.out).doesNotContain("Demo model");
         }
 
         // A real model (here the demo's files, named explicitly) on the CPU without --device: a warning.
         DemoModel demo = DemoModel.ensureIn(cache);
-        Result real = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model",
-                demo.baseModel().toString(), "--width", "32", "--height", "32", "--steps", "1", "--threads", "1",
-                "--no-progress", "--output", dir.resolve("r.png").toString());
+        Result real = flux(
+                "a prompt",
+                "--transformer",
+                demo.transformer().toString(),
+                "--base-model",
+                demo.baseModel().toString(),
+                "--width",
+                "32",
+                "--height",
+                "32",
+                "--steps",
+                "1",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--output",
+                dir.resolve("r.png").toString());
         assertThat(real.status).as(real.err).isZero();
-        assertThat(real.err).contains("flux: warning: running FLUX.1 on the CPU in f32: expect minutes per denoising"
-                + " step (hours per image)");
-        Result explicit = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model",
-                demo.baseModel().toString(), "--width", "32", "--height", "32", "--steps", "1", "--threads", "1",
-                "--no-progress", "--device", "cpu", "--output", dir.resolve("r.png").toString());
+        assertThat(real.err)
+                .contains("flux: warning: running FLUX.1 on the CPU in f32: expect minutes per denoising"
+                        + " step (hours per image)");
+        Result explicit = flux(
+                "a prompt",
+                "--transformer",
+                demo.transformer().toString(),
+                "--base-model",
+                demo.baseModel().toString(),
+                "--width",
+                "32",
+                "--height",
+                "32",
+                "--steps",
+                "1",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--device",
+                "cpu",
+                "--output",
+                dir.resolve("r.png").toString());
         assertThat(explicit.status).as(explicit.err).isZero();
         assertThat(explicit.out).contains("Device: cpu, f32 (--device cpu)");
         assertThat(explicit.err).doesNotContain("warning");
@@ -210,15 +275,22 @@ class FluxCliTest {
     @Test
     void versionPrintsTheProjectVersion() throws IOException {
         String pom = Files.readString(Path.of("pom.xml")); // flux-examples/pom.xml: its parent's version
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("<parent>.*?<version>([^<]+)</version>",
-                java.util.regex.Pattern.DOTALL).matcher(pom);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                        "<parent>.*?<version>([^<]+)</version>", java.util.regex.Pattern.DOTALL)
+                .matcher(pom);
         assertThat(m.find()).isTrue();
         String version = m.group(1);
         assertThat(FluxVersion.version()).isEqualTo(version);
-        for (Result r : List.of(flux("--version"), main("--version"), main("generate", "--version"),
-                main("gguf-info", "--version"), main("synthetic-gguf", "--version"))) {
+        for (Result r : List.of(
+                flux("--version"),
+                main("--version"),
+                main("generate", "--version"),
+                main("gguf-info", "--version"),
+                main("synthetic-gguf", "--version"))) {
             assertThat(r.status).isZero();
-            assertThat(r.out).startsWith("flux4j " + version + System.lineSeparator()).contains("org.bytedeco:pytorch:2.")
+            assertThat(r.out)
+                    .startsWith("flux4j " + version + System.lineSeparator())
+                    .contains("org.bytedeco:pytorch:2.")
                     .doesNotContain("${");
         }
     }
@@ -288,8 +360,8 @@ class FluxCliTest {
         DemoModel.ensureIn(cache);
         Path image = dir.resolve("long.png");
         AtomicReference<Result> result = new AtomicReference<>();
-        Thread run = new Thread(() -> result.set(flux(small(image, "--width", "256", "--height", "256", "--steps",
-                "1000", "--no-progress"))));
+        Thread run = new Thread(() -> result.set(
+                flux(small(image, "--width", "256", "--height", "256", "--steps", "1000", "--no-progress"))));
         run.start();
         Thread.sleep(2000); // loading, then denoising (1000 steps: minutes)
         assertThat(run.isAlive()).isTrue();
@@ -304,9 +376,16 @@ class FluxCliTest {
     @Test
     void missingFilesGiveStatus3NamingTheFile() {
         Path missing = dir.resolve("no-such-model.gguf");
-        Result r = flux("a prompt", "--transformer", missing.toString(), "--output", dir.resolve("x.png").toString());
+        Result r = flux(
+                "a prompt",
+                "--transformer",
+                missing.toString(),
+                "--output",
+                dir.resolve("x.png").toString());
         assertThat(r.status).isEqualTo(3);
-        assertThat(r.err).contains(missing.toString(), "no such file", "--transformer").doesNotContain("\tat ");
+        assertThat(r.err)
+                .contains(missing.toString(), "no such file", "--transformer")
+                .doesNotContain("\tat ");
         assertThat(r.err.lines()).hasSize(1);
 
         Result t5 = flux("a prompt", "--transformer", cache.toString(), "--t5-gguf", missing.toString());
@@ -314,8 +393,14 @@ class FluxCliTest {
         assertThat(t5.err).contains(missing.toString(), "--t5-gguf");
 
         // a base model that is not there: the folder is named
-        Result base = flux("a prompt", "--transformer", dir.toString(), "--base-model", dir.resolve("nowhere").toString(),
-                "--output", dir.resolve("y.png").toString());
+        Result base = flux(
+                "a prompt",
+                "--transformer",
+                dir.toString(),
+                "--base-model",
+                dir.resolve("nowhere").toString(),
+                "--output",
+                dir.resolve("y.png").toString());
         assertThat(base.status).as(base.err).isEqualTo(3);
         assertThat(base.err).contains(dir.resolve("nowhere").toString()).doesNotContain("\tat ");
     }
@@ -329,9 +414,13 @@ class FluxCliTest {
         DemoModel demo = DemoModel.ensureIn(cache);
         List<String> jsons;
         try (Stream<Path> s = Files.walk(demo.baseModel())) {
-            jsons = s.filter(p -> p.toString().endsWith(".json")).map(p -> demo.baseModel().relativize(p).toString()).sorted().toList();
+            jsons = s.filter(p -> p.toString().endsWith(".json"))
+                    .map(p -> demo.baseModel().relativize(p).toString())
+                    .sorted()
+                    .toList();
         }
-        assertThat(jsons).contains("model_index.json", "vae/config.json", "tokenizer_2/tokenizer.json", "tokenizer/vocab.json");
+        assertThat(jsons)
+                .contains("model_index.json", "vae/config.json", "tokenizer_2/tokenizer.json", "tokenizer/vocab.json");
         for (String json : jsons) {
             Path copy = dir.resolve("model-" + json.replace('/', '-'));
             copyTree(demo.baseModel(), copy);
@@ -342,10 +431,20 @@ class FluxCliTest {
             String text = Files.readString(demo.baseModel().resolve(json)).stripTrailing();
             assertThat(text).endsWith("}");
             Files.writeString(broken, text.substring(0, text.length() - 1));
-            Result r = flux("a prompt", "--transformer", demo.transformer().toString(), "--base-model", copy.toString(),
-                    "--device", "cpu", "--output", dir.resolve("j.png").toString());
+            Result r = flux(
+                    "a prompt",
+                    "--transformer",
+                    demo.transformer().toString(),
+                    "--base-model",
+                    copy.toString(),
+                    "--device",
+                    "cpu",
+                    "--output",
+                    dir.resolve("j.png").toString());
             assertThat(r.status).as(json + ": " + r.err).isEqualTo(3);
-            assertThat(r.err).as(json).contains(json.substring(json.lastIndexOf('/') + 1), "expected close marker for Object")
+            assertThat(r.err)
+                    .as(json)
+                    .contains(json.substring(json.lastIndexOf('/') + 1), "expected close marker for Object")
                     .containsPattern("start marker at line 1, column 1\\).* \\(line \\d+, column \\d+\\)")
                     .doesNotContain("REDACTED", "StreamReadFeature", "\tat ");
         }
@@ -389,27 +488,62 @@ class FluxCliTest {
         Files.writeString(repo.resolve("refs/main"), commit);
 
         Path byPath = dir.resolve("path.png");
-        Result local = flux(small(byPath, "--seed", "7", "--transformer", model.transformer().toString(), "--base-model",
-                model.baseModel().toString(), "--no-progress"));
+        Result local = flux(small(
+                byPath,
+                "--seed",
+                "7",
+                "--transformer",
+                model.transformer().toString(),
+                "--base-model",
+                model.baseModel().toString(),
+                "--no-progress"));
         assertThat(local.status).as(local.err).isZero();
         Path byRepo = dir.resolve("repo.png");
         Map<String, String> env = Map.of("HF_HUB_CACHE", hub.toString(), "HF_HUB_OFFLINE", "1");
-        Result cached = flux(env, small(byRepo, "--seed", "7", "--transformer", "flux4j-test/demo/demo-Q8_0.gguf",
-                "--base-model", "flux4j-test/demo@main", "--no-progress"));
+        Result cached = flux(
+                env,
+                small(
+                        byRepo,
+                        "--seed",
+                        "7",
+                        "--transformer",
+                        "flux4j-test/demo/demo-Q8_0.gguf",
+                        "--base-model",
+                        "flux4j-test/demo@main",
+                        "--no-progress"));
         assertThat(cached.status).as(cached.err).isZero();
         assertThat(byRepo).hasSameBinaryContentAs(byPath);
 
         // Offline (the variable or --offline), what is not cached is named, and nothing is downloaded.
-        Result absent = flux(env, small(dir.resolve("x.png"), "--transformer", "flux4j-test/demo/demo-Q8_0.gguf",
-                "--base-model", "flux4j-test/absent"));
+        Result absent = flux(
+                env,
+                small(
+                        dir.resolve("x.png"),
+                        "--transformer",
+                        "flux4j-test/demo/demo-Q8_0.gguf",
+                        "--base-model",
+                        "flux4j-test/absent"));
         assertThat(absent.status).isEqualTo(3);
-        assertThat(absent.err).contains("--base-model flux4j-test/absent", "flux4j-test/absent@main is not in the"
-                + " Hugging Face cache", "HF_HUB_OFFLINE").doesNotContain("\tat ");
-        Result file = flux(Map.of("HF_HUB_CACHE", hub.toString()), small(dir.resolve("y.png"), "--offline",
-                "--transformer", "flux4j-test/demo/demo-Q4_0.gguf", "--base-model", "flux4j-test/demo"));
+        assertThat(absent.err)
+                .contains(
+                        "--base-model flux4j-test/absent",
+                        "flux4j-test/absent@main is not in the" + " Hugging Face cache",
+                        "HF_HUB_OFFLINE")
+                .doesNotContain("\tat ");
+        Result file = flux(
+                Map.of("HF_HUB_CACHE", hub.toString()),
+                small(
+                        dir.resolve("y.png"),
+                        "--offline",
+                        "--transformer",
+                        "flux4j-test/demo/demo-Q4_0.gguf",
+                        "--base-model",
+                        "flux4j-test/demo"));
         assertThat(file.status).isEqualTo(3);
-        assertThat(file.err).contains("--transformer flux4j-test/demo/demo-Q4_0.gguf",
-                "demo-Q4_0.gguf of flux4j-test/demo@main is not in the Hugging Face cache");
+        assertThat(file.err)
+                .contains(
+                        "--transformer flux4j-test/demo/demo-Q4_0.gguf",
+                        "demo-Q4_0.gguf of flux4j-test/demo@main is not in the Hugging Face cache");
         assertThat(dir.resolve("x.png")).doesNotExist();
         assertThat(dir.resolve("y.png")).doesNotExist();
     }
@@ -433,12 +567,18 @@ class FluxCliTest {
         assertThat(bad.status).isEqualTo(2);
         assertThat(bad.err).contains("flux4j generate: --width");
 
-        Result info = main("gguf-info", "--no-tensors", cache.resolve("demo-v" + DemoModel.VERSION).resolve(DemoModel.TRANSFORMER).toString());
+        Result info = main(
+                "gguf-info",
+                "--no-tensors",
+                cache.resolve("demo-v" + DemoModel.VERSION)
+                        .resolve(DemoModel.TRANSFORMER)
+                        .toString());
         assertThat(info.status).as(info.err).isZero();
         assertThat(info.out).contains("general.architecture = 'flux'");
 
         Path synthetic = dir.resolve("synthetic.gguf");
-        Result syn = main("synthetic-gguf", "--config", "tiny", "--type", "Q4_0", "--threads", "1", synthetic.toString());
+        Result syn =
+                main("synthetic-gguf", "--config", "tiny", "--type", "Q4_0", "--threads", "1", synthetic.toString());
         assertThat(syn.status).as(syn.err).isZero();
         Result synInfo = main("gguf-info", synthetic.toString());
         assertThat(synInfo.status).as(synInfo.err).isZero();

@@ -30,12 +30,17 @@ class GgufInfoTest {
         GgufWriter.create()
                 .put("general.architecture", GgufValue.of("flux"))
                 .put("general.alignment", GgufValue.uint32(64))
-                .put("test.tokens", GgufValue.strings(IntStream.range(0, 100).mapToObj(i -> "t" + i).toList()))
+                .put(
+                        "test.tokens",
+                        GgufValue.strings(
+                                IntStream.range(0, 100).mapToObj(i -> "t" + i).toList()))
                 .put("test.long", GgufValue.of("x".repeat(100)))
                 .put("test.quote", GgufValue.of("it's\n"))
                 .put("test.u64", new GgufValue.UInt64(-1))
                 .put("test.f32", GgufValue.of(0.1f))
-                .put("test.nested", new GgufValue.Array(GgufValueType.ARRAY, List.of(GgufValue.int32s(1, 2), GgufValue.int32s(3))))
+                .put(
+                        "test.nested",
+                        new GgufValue.Array(GgufValueType.ARRAY, List.of(GgufValue.int32s(1, 2), GgufValue.int32s(3))))
                 .addTensor("img_in.weight", GgmlType.Q8_0, new long[] {3, 64}, ByteBuffer.allocate(3 * 2 * 34))
                 .addTensor("img_in.bias", GgmlType.F32, new long[] {3}, ByteBuffer.allocate(12))
                 .addTensor("txt_in.weight", GgmlType.Q8_0, new long[] {1, 32}, ByteBuffer.allocate(34))
@@ -47,27 +52,28 @@ class GgufInfoTest {
         Result r = run(model.toString());
         assertThat(r.status).isZero();
         assertThat(r.err).isEmpty();
-        assertThat(r.out).contains(
-                "file:        " + model + " (" + size(model) + " bytes)",
-                "version:     3",
-                "alignment:   64",
-                "* 8 metadata keys",
-                "      1: STRING     |        1 | general.architecture = 'flux'",
-                "      2: UINT32     |        1 | general.alignment = 64",
-                "      3: [STRING]   |      100 | test.tokens = ['t0', 't1', 't2', 't3', 't4', 't5', ... (100 elements)]",
-                "      4: STRING     |        1 | test.long = '" + "x".repeat(57) + "...'",
-                "      5: STRING     |        1 | test.quote = 'it\\'s\\n'",
-                "      6: UINT64     |        1 | test.u64 = 18446744073709551615",
-                "      7: FLOAT32    |        1 | test.f32 = 0.1",
-                "      8: [[INT32]]  |        2 | test.nested = [[1, 2], [3]]",
-                "* 3 tensors (shape in row-major order, outermost first)",
-                "      1: Q8_0    | [3, 64] |          204 bytes | img_in.weight",
-                "      2: F32     | [3]     |           12 bytes | img_in.bias",
-                "      3: Q8_0    | [1, 32] |           34 bytes | txt_in.weight",
-                "* totals by type",
-                "  F32     |      1 tensors |              3 elements |             12 bytes (12 B)",
-                "  Q8_0    |      2 tensors |            224 elements |            238 bytes (238 B)",
-                "  all     |      3 tensors |            227 elements |            250 bytes (250 B)");
+        assertThat(r.out)
+                .contains(
+                        "file:        " + model + " (" + size(model) + " bytes)",
+                        "version:     3",
+                        "alignment:   64",
+                        "* 8 metadata keys",
+                        "      1: STRING     |        1 | general.architecture = 'flux'",
+                        "      2: UINT32     |        1 | general.alignment = 64",
+                        "      3: [STRING]   |      100 | test.tokens = ['t0', 't1', 't2', 't3', 't4', 't5', ... (100 elements)]",
+                        "      4: STRING     |        1 | test.long = '" + "x".repeat(57) + "...'",
+                        "      5: STRING     |        1 | test.quote = 'it\\'s\\n'",
+                        "      6: UINT64     |        1 | test.u64 = 18446744073709551615",
+                        "      7: FLOAT32    |        1 | test.f32 = 0.1",
+                        "      8: [[INT32]]  |        2 | test.nested = [[1, 2], [3]]",
+                        "* 3 tensors (shape in row-major order, outermost first)",
+                        "      1: Q8_0    | [3, 64] |          204 bytes | img_in.weight",
+                        "      2: F32     | [3]     |           12 bytes | img_in.bias",
+                        "      3: Q8_0    | [1, 32] |           34 bytes | txt_in.weight",
+                        "* totals by type",
+                        "  F32     |      1 tensors |              3 elements |             12 bytes (12 B)",
+                        "  Q8_0    |      2 tensors |            224 elements |            238 bytes (238 B)",
+                        "  all     |      3 tensors |            227 elements |            250 bytes (250 B)");
         assertThat(r.out).containsPattern("data offset: \\d+\n");
     }
 
@@ -75,12 +81,15 @@ class GgufInfoTest {
     void printsJson() {
         Result r = run("--json", model.toString());
         assertThat(r.status).isZero();
-        assertThat(r.out).startsWith("{\n").endsWith("}\n").contains(
-                "\"alignment\": 64,",
-                "\"test.tokens\": {\"type\": \"[STRING]\", \"value\": [\"t0\", \"t1\"",
-                "\"t99\"]}",
-                "\"test.quote\": {\"type\": \"STRING\", \"value\": \"it's\\n\"}",
-                "{\"name\": \"img_in.weight\", \"type\": \"Q8_0\", \"shape\": [3, 64], \"offset\": ");
+        assertThat(r.out)
+                .startsWith("{\n")
+                .endsWith("}\n")
+                .contains(
+                        "\"alignment\": 64,",
+                        "\"test.tokens\": {\"type\": \"[STRING]\", \"value\": [\"t0\", \"t1\"",
+                        "\"t99\"]}",
+                        "\"test.quote\": {\"type\": \"STRING\", \"value\": \"it's\\n\"}",
+                        "{\"name\": \"img_in.weight\", \"type\": \"Q8_0\", \"shape\": [3, 64], \"offset\": ");
     }
 
     @Test
@@ -109,8 +118,7 @@ class GgufInfoTest {
         assertThat(run("--help").out).contains("Usage: gguf-info");
     }
 
-    private record Result(int status, String out, String err) {
-    }
+    private record Result(int status, String out, String err) {}
 
     private static Result run(String... args) {
         StringWriter out = new StringWriter();

@@ -66,8 +66,8 @@ class NativesBlocksIT {
                 }
             }
             """;
-    private static final Pattern TREE_LINE =
-            Pattern.compile("^[|+\\\\ -]*([^:\\s]+):([^:]+):jar(?::([^:]+))?:([^:]+):(compile|runtime|provided|test|system)$");
+    private static final Pattern TREE_LINE = Pattern.compile(
+            "^[|+\\\\ -]*([^:\\s]+):([^:]+):jar(?::([^:]+))?:([^:]+):(compile|runtime|provided|test|system)$");
 
     @TempDir
     static Path work;
@@ -82,7 +82,8 @@ class NativesBlocksIT {
         String mavenHome = System.getProperty("flux4j.it.mavenHome");
         String root = System.getProperty("flux4j.it.rootDir");
         String version = System.getProperty("flux4j.it.version");
-        assumeTrue(local != null && mavenHome != null && root != null && version != null,
+        assumeTrue(
+                local != null && mavenHome != null && root != null && version != null,
                 "run by Maven (surefire passes the local repository, Maven home and project folder)");
         userRepo = Path.of(local);
         Path rootDir = Path.of(root).toRealPath();
@@ -92,9 +93,18 @@ class NativesBlocksIT {
         install(flux4j, "flux4j-parent", version, rootDir.resolve("pom.xml"), null);
         install(flux4j, "flux-gguf", version, rootDir.resolve("flux-gguf/pom.xml"), codeSource(GgufFile.class));
         install(flux4j, "flux-core", version, rootDir.resolve("flux-core/pom.xml"), codeSource(Torch.class));
-        install(flux4j, "flux-tokenizers", version, rootDir.resolve("flux-tokenizers/pom.xml"),
+        install(
+                flux4j,
+                "flux-tokenizers",
+                version,
+                rootDir.resolve("flux-tokenizers/pom.xml"),
                 codeSource(ClipTokenizer.class));
-        install(flux4j, "flux-pipeline", version, rootDir.resolve("flux-pipeline/pom.xml"), codeSource(FluxPipeline.class));
+        install(
+                flux4j,
+                "flux-pipeline",
+                version,
+                rootDir.resolve("flux-pipeline/pom.xml"),
+                codeSource(FluxPipeline.class));
 
         Path consumers = work.resolve("consumers");
         Map<String, String> blocks = new LinkedHashMap<>();
@@ -113,8 +123,15 @@ class NativesBlocksIT {
         Map<String, String> plugins = pluginVersions(rootDir.resolve("pom.xml"));
         Files.writeString(consumers.resolve("pom.xml"), aggregatorPom(version, modules.toString(), plugins));
 
-        List<String> mvn = List.of(Path.of(mavenHome, "bin", "mvn").toString(), "-o", "-q", "-B",
-                "-Dmaven.repo.local=" + repo, "-f", consumers.resolve("pom.xml").toString(), "compile",
+        List<String> mvn = List.of(
+                Path.of(mavenHome, "bin", "mvn").toString(),
+                "-o",
+                "-q",
+                "-B",
+                "-Dmaven.repo.local=" + repo,
+                "-f",
+                consumers.resolve("pom.xml").toString(),
+                "compile",
                 "org.apache.maven.plugins:maven-dependency-plugin:" + plugins.get("maven-dependency-plugin") + ":tree",
                 "-DoutputFile=tree.txt");
         Run r = exec(mvn, consumers, 300);
@@ -128,7 +145,8 @@ class NativesBlocksIT {
                 }
             }
             TREES.put(name, deps);
-            assertThat(consumers.resolve(name).resolve("target/classes/consumer/App.class")).exists();
+            assertThat(consumers.resolve(name).resolve("target/classes/consumer/App.class"))
+                    .exists();
         }
     }
 
@@ -147,20 +165,27 @@ class NativesBlocksIT {
     @Test
     void fluxPipelineAloneBringsNoNatives() throws Exception {
         assertThat(classifiers("none")).isEmpty();
-        assertThat(coordinates("none")).contains("io.github.flux4j:flux-core", "org.bytedeco:pytorch",
-                "org.bytedeco:javacpp", "org.bytedeco:openblas", "org.bytedeco:cuda");
+        assertThat(coordinates("none"))
+                .contains(
+                        "io.github.flux4j:flux-core",
+                        "org.bytedeco:pytorch",
+                        "org.bytedeco:javacpp",
+                        "org.bytedeco:openblas",
+                        "org.bytedeco:cuda");
         Run r = runApp("none");
         assertThat(r.status).isNotZero();
-        assertThat(r.out).contains("LibTorch cannot load",
-                "No LibTorch natives for linux-x86_64 on the class path: add org.bytedeco:pytorch:2.10.0-1.5.13"
-                        + " with classifier linux-x86_64 (CPU) or linux-x86_64-gpu (CUDA)",
-                "org.bytedeco:javacpp:1.5.13 with classifier linux-x86_64");
+        assertThat(r.out)
+                .contains(
+                        "LibTorch cannot load",
+                        "No LibTorch natives for linux-x86_64 on the class path: add org.bytedeco:pytorch:2.10.0-1.5.13"
+                                + " with classifier linux-x86_64 (CPU) or linux-x86_64-gpu (CUDA)",
+                        "org.bytedeco:javacpp:1.5.13 with classifier linux-x86_64");
     }
 
     @Test
     void theCpuBlockRunsLibTorch() throws Exception {
-        assertThat(classifiers("cpu")).containsExactlyInAnyOrder("pytorch:linux-x86_64", "javacpp:linux-x86_64",
-                "openblas:linux-x86_64");
+        assertThat(classifiers("cpu"))
+                .containsExactlyInAnyOrder("pytorch:linux-x86_64", "javacpp:linux-x86_64", "openblas:linux-x86_64");
         Run r = runApp("cpu");
         assertThat(r.status).as(r.out).isZero();
         assertThat(r.out.strip()).endsWith("CPU 6.0");
@@ -168,9 +193,15 @@ class NativesBlocksIT {
 
     @Test
     void theGpuBlockResolvesTheGpuNativesOnly() throws Exception {
-        assertThat(classifiers("gpu")).containsExactlyInAnyOrder("pytorch:linux-x86_64-gpu", "cuda:linux-x86_64",
-                "javacpp:linux-x86_64", "openblas:linux-x86_64");
-        assumeTrue(gpuJarCached(), "the -gpu natives jar is not in the local repository (it is not downloaded for this test)");
+        assertThat(classifiers("gpu"))
+                .containsExactlyInAnyOrder(
+                        "pytorch:linux-x86_64-gpu",
+                        "cuda:linux-x86_64",
+                        "javacpp:linux-x86_64",
+                        "openblas:linux-x86_64");
+        assumeTrue(
+                gpuJarCached(),
+                "the -gpu natives jar is not in the local repository (it is not downloaded for this test)");
         Run r = runApp("gpu");
         if (r.status == 0) {
             assertThat(r.out.strip()).endsWith("GPU 6.0");
@@ -182,15 +213,19 @@ class NativesBlocksIT {
     @Test
     void bothBlocksFailAtOnceWithAMessage() throws Exception {
         assertThat(classifiers("both")).contains("pytorch:linux-x86_64", "pytorch:linux-x86_64-gpu");
-        assumeTrue(gpuJarCached(), "the -gpu natives jar is not in the local repository (it is not downloaded for this test)");
+        assumeTrue(
+                gpuJarCached(),
+                "the -gpu natives jar is not in the local repository (it is not downloaded for this test)");
         Run r = runApp("both");
         assertThat(r.status).isNotZero();
-        assertThat(r.out).contains("Both LibTorch natives jars are on the class path (pytorch-2.10.0-1.5.13-linux-x86_64.jar"
-                + " and pytorch-2.10.0-1.5.13-linux-x86_64-gpu.jar)");
+        assertThat(r.out)
+                .contains("Both LibTorch natives jars are on the class path (pytorch-2.10.0-1.5.13-linux-x86_64.jar"
+                        + " and pytorch-2.10.0-1.5.13-linux-x86_64-gpu.jar)");
     }
 
     private static boolean gpuJarCached() {
-        return Files.exists(userRepo.resolve("org/bytedeco/pytorch/2.10.0-1.5.13/pytorch-2.10.0-1.5.13-linux-x86_64-gpu.jar"));
+        return Files.exists(
+                userRepo.resolve("org/bytedeco/pytorch/2.10.0-1.5.13/pytorch-2.10.0-1.5.13-linux-x86_64-gpu.jar"));
     }
 
     private static List<String> classifiers(String consumer) {
@@ -210,18 +245,34 @@ class NativesBlocksIT {
     /** Runs consumer.App on the resolved class path (compile and runtime dependencies, from the repository). */
     private static Run runApp(String consumer) throws Exception {
         List<String> cp = new ArrayList<>();
-        cp.add(work.resolve("consumers").resolve(consumer).resolve("target/classes").toString());
+        cp.add(work.resolve("consumers")
+                .resolve(consumer)
+                .resolve("target/classes")
+                .toString());
         for (String[] d : TREES.get(consumer)) {
             String file = d[1] + "-" + d[3] + (d[2] == null ? "" : "-" + d[2]) + ".jar";
-            cp.add(repo.resolve(d[0].replace('.', '/')).resolve(d[1]).resolve(d[3]).resolve(file).toString());
+            cp.add(repo.resolve(d[0].replace('.', '/'))
+                    .resolve(d[1])
+                    .resolve(d[3])
+                    .resolve(file)
+                    .toString());
         }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return exec(List.of(java, "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0", "-Dorg.bytedeco.javacpp.maxBytes=0",
-                "-cp", String.join(File.pathSeparator, cp), "consumer.App"), work, 120);
+        return exec(
+                List.of(
+                        java,
+                        "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0",
+                        "-Dorg.bytedeco.javacpp.maxBytes=0",
+                        "-cp",
+                        String.join(File.pathSeparator, cp),
+                        "consumer.App"),
+                work,
+                120);
     }
 
     private static String natives(String pytorchClassifier) {
-        return dependency("pytorch", pytorchClassifier) + dependency("javacpp", "linux-x86_64")
+        return dependency("pytorch", pytorchClassifier)
+                + dependency("javacpp", "linux-x86_64")
                 + dependency("openblas", "linux-x86_64");
     }
 
@@ -273,12 +324,16 @@ class NativesBlocksIT {
                     </pluginManagement>
                   </build>
                 </project>
-                """.formatted(modules, version, plugins.get("maven-compiler-plugin"), plugins.get("maven-resources-plugin"));
+                """.formatted(
+                        modules, version, plugins.get("maven-compiler-plugin"), plugins.get("maven-resources-plugin"));
     }
 
     /** The plugin versions in flux4j's root pom (pluginManagement), so that the offline build finds them. */
     private static Map<String, String> pluginVersions(Path rootPom) throws Exception {
-        Element doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(rootPom.toFile()).getDocumentElement();
+        Element doc = DocumentBuilderFactory.newInstance()
+                .newDocumentBuilder()
+                .parse(rootPom.toFile())
+                .getDocumentElement();
         NodeList plugins = doc.getElementsByTagName("plugin");
         Map<String, String> out = new LinkedHashMap<>();
         for (int i = 0; i < plugins.getLength(); i++) {
@@ -286,7 +341,9 @@ class NativesBlocksIT {
             NodeList a = p.getElementsByTagName("artifactId");
             NodeList v = p.getElementsByTagName("version");
             if (a.getLength() > 0 && v.getLength() > 0) {
-                out.putIfAbsent(a.item(0).getTextContent().strip(), v.item(0).getTextContent().strip());
+                out.putIfAbsent(
+                        a.item(0).getTextContent().strip(),
+                        v.item(0).getTextContent().strip());
             }
         }
         for (String needed : List.of("maven-compiler-plugin", "maven-resources-plugin", "maven-dependency-plugin")) {
@@ -325,7 +382,8 @@ class NativesBlocksIT {
     }
 
     /** Puts a pom (and jar) where {@code mvn install} would (a snapshot installed locally). */
-    private static void install(Path groupDir, String artifact, String version, Path pom, Path jarOrClasses) throws IOException {
+    private static void install(Path groupDir, String artifact, String version, Path pom, Path jarOrClasses)
+            throws IOException {
         Path dir = Files.createDirectories(groupDir.resolve(artifact).resolve(version));
         Files.copy(pom, dir.resolve(artifact + "-" + version + ".pom"));
         if (jarOrClasses != null) {
@@ -344,7 +402,8 @@ class NativesBlocksIT {
 
     /** Jars a class folder (surefire may see a module's target/classes rather than its jar). */
     private static void jar(Path classes, Path jar) throws IOException {
-        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar)); Stream<Path> files = Files.walk(classes)) {
+        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar));
+                Stream<Path> files = Files.walk(classes)) {
             for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile).sorted()::iterator) {
                 out.putNextEntry(new JarEntry(classes.relativize(f).toString().replace('\\', '/')));
                 Files.copy(f, out);
@@ -353,12 +412,13 @@ class NativesBlocksIT {
         }
     }
 
-    private record Run(int status, String out) {
-    }
+    private record Run(int status, String out) {}
 
     private static Run exec(List<String> command, Path dir, long timeoutSeconds) throws Exception {
         Path log = Files.createTempFile(work, "run", ".log");
-        ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+        ProcessBuilder pb = new ProcessBuilder(command)
+                .directory(dir.toFile())
+                .redirectErrorStream(true)
                 .redirectOutput(log.toFile());
         pb.environment().put("OMP_NUM_THREADS", "1");
         pb.environment().remove("MAVEN_OPTS");

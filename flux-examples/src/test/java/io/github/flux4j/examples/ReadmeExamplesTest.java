@@ -124,7 +124,9 @@ class ReadmeExamplesTest {
             List<String> code = new ArrayList<>();
             for (String line : blocks.group(1).split("\n", -1)) {
                 if (line.startsWith("import ")) {
-                    assertThat(source).as("README import, in this test's imports").contains("\n" + line + "\n");
+                    assertThat(source)
+                            .as("README import, in this test's imports")
+                            .contains("\n" + line + "\n");
                 } else {
                     code.add(line);
                 }
@@ -132,7 +134,8 @@ class ReadmeExamplesTest {
             shown.add(dedent(code));
         }
         List<String> held = new ArrayList<>();
-        Matcher regions = Pattern.compile("// readme:begin\\n(.*?)\\n[ ]*// readme:end", Pattern.DOTALL).matcher(source);
+        Matcher regions = Pattern.compile("// readme:begin\\n(.*?)\\n[ ]*// readme:end", Pattern.DOTALL)
+                .matcher(source);
         while (regions.find()) {
             held.add(dedent(List.of(regions.group(1).split("\n", -1))));
         }

@@ -151,8 +151,9 @@ public final class GgufFile implements AutoCloseable {
      * @throws GgufException naming the file and the tensor if there is none
      */
     public TensorInfo tensor(String name) {
-        return findTensor(name).orElseThrow(
-                () -> new GgufException(path + ": no tensor named '" + name + "' (the file has " + tensors.size() + " tensors)"));
+        return findTensor(name)
+                .orElseThrow(() -> new GgufException(
+                        path + ": no tensor named '" + name + "' (the file has " + tensors.size() + " tensors)"));
     }
 
     /**
@@ -165,10 +166,12 @@ public final class GgufFile implements AutoCloseable {
     public ByteBuffer tensorData(TensorInfo tensor) {
         checkOwn(tensor);
         if (tensor.byteSize() > Integer.MAX_VALUE) {
-            throw new GgufException(path + ": tensor '" + tensor.name() + "' has " + tensor.byteSize()
-                    + " bytes, more than one buffer can address; read it in parts with tensorData(tensor, offset, length)");
+            throw new GgufException(
+                    path + ": tensor '" + tensor.name() + "' has " + tensor.byteSize()
+                            + " bytes, more than one buffer can address; read it in parts with tensorData(tensor, offset, length)");
         }
-        ByteBuffer mapped = mappings.computeIfAbsent(tensor.name(), n -> map(tensor.offset(), tensor.byteSize(), tensor.name()));
+        ByteBuffer mapped =
+                mappings.computeIfAbsent(tensor.name(), n -> map(tensor.offset(), tensor.byteSize(), tensor.name()));
         return mapped.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }
 

@@ -37,9 +37,13 @@ final class GgufHeaderReader {
     /** Smallest metadata entry: key length (8) + value type (4) + a one-byte value. */
     private static final int MIN_KV_BYTES = 13;
 
-    record Header(int version, long fileSize, GgufMetadata metadata, int alignment, long dataOffset,
-                  List<TensorInfo> tensors) {
-    }
+    record Header(
+            int version,
+            long fileSize,
+            GgufMetadata metadata,
+            int alignment,
+            long dataOffset,
+            List<TensorInfo> tensors) {}
 
     private final Path path;
     private final FileChannel channel;
@@ -47,6 +51,7 @@ final class GgufHeaderReader {
     private final ByteBuffer buf = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
     /** Absolute file position of buf's position. */
     private long pos;
+
     private long metadataElements;
 
     GgufHeaderReader(Path path, FileChannel channel) throws IOException {
@@ -114,8 +119,10 @@ final class GgufHeaderReader {
         }
         int swapped = Integer.reverseBytes(version);
         if (swapped >= 1 && swapped <= 3) {
-            throw error(4, "version field reads " + Integer.toUnsignedString(version) + ", which is version " + swapped
-                    + " byte-swapped: this is a big-endian GGUF file, and only little-endian files are supported");
+            throw error(
+                    4,
+                    "version field reads " + Integer.toUnsignedString(version) + ", which is version " + swapped
+                            + " byte-swapped: this is a big-endian GGUF file, and only little-endian files are supported");
         }
         throw error(4, "unsupported GGUF version " + Integer.toUnsignedString(version) + " (supported: 2, 3)");
     }
@@ -123,8 +130,10 @@ final class GgufHeaderReader {
     private void checkCount(long at, long count, int minBytesEach, String what) {
         long left = fileSize - (at + 8);
         if (count < 0 || count > left / minBytesEach) {
-            throw error(at, "the header claims " + Long.toUnsignedString(count) + " " + what
-                    + ", more than the " + left + " bytes left in the file can hold");
+            throw error(
+                    at,
+                    "the header claims " + Long.toUnsignedString(count) + " " + what + ", more than the " + left
+                            + " bytes left in the file can hold");
         }
     }
 
@@ -134,8 +143,8 @@ final class GgufHeaderReader {
             return GgufFile.DEFAULT_ALIGNMENT;
         }
         // The spec says UINT32; other integer types are accepted when the value is sound.
-        long a = GgufValue.integerValue(v).orElseThrow(
-                () -> error(0, "metadata key 'general.alignment' is " + v.type() + ", not an integer"));
+        long a = GgufValue.integerValue(v)
+                .orElseThrow(() -> error(0, "metadata key 'general.alignment' is " + v.type() + ", not an integer"));
         if (a <= 0 || a > (1 << 30) || Long.bitCount(a) != 1) {
             throw error(0, "metadata key 'general.alignment' is " + a + ", not a power of two between 1 and 2^30");
         }
@@ -146,21 +155,33 @@ final class GgufHeaderReader {
         long at = pos;
         int id = readInt();
         return GgufValueType.fromId(id)
-                .orElseThrow(() -> error(at, "unknown value type id " + Integer.toUnsignedString(id) + " for metadata key '" + key + "'"));
+                .orElseThrow(() -> error(
+                        at,
+                        "unknown value type id " + Integer.toUnsignedString(id) + " for metadata key '" + key + "'"));
     }
 
     private GgufValue readValue(String key, GgufValueType type, int depth) throws IOException {
         switch (type) {
-            case UINT8: return new GgufValue.UInt8(readByte());
-            case INT8: return new GgufValue.Int8(readByte());
-            case UINT16: return new GgufValue.UInt16(readShort());
-            case INT16: return new GgufValue.Int16(readShort());
-            case UINT32: return new GgufValue.UInt32(readInt());
-            case INT32: return new GgufValue.Int32(readInt());
-            case FLOAT32: return new GgufValue.Float32(Float.intBitsToFloat(readInt()));
-            case UINT64: return new GgufValue.UInt64(readLong());
-            case INT64: return new GgufValue.Int64(readLong());
-            case FLOAT64: return new GgufValue.Float64(Double.longBitsToDouble(readLong()));
+            case UINT8:
+                return new GgufValue.UInt8(readByte());
+            case INT8:
+                return new GgufValue.Int8(readByte());
+            case UINT16:
+                return new GgufValue.UInt16(readShort());
+            case INT16:
+                return new GgufValue.Int16(readShort());
+            case UINT32:
+                return new GgufValue.UInt32(readInt());
+            case INT32:
+                return new GgufValue.Int32(readInt());
+            case FLOAT32:
+                return new GgufValue.Float32(Float.intBitsToFloat(readInt()));
+            case UINT64:
+                return new GgufValue.UInt64(readLong());
+            case INT64:
+                return new GgufValue.Int64(readLong());
+            case FLOAT64:
+                return new GgufValue.Float64(Double.longBitsToDouble(readLong()));
             case BOOL: {
                 long at = pos;
                 byte b = readByte();
@@ -169,9 +190,12 @@ final class GgufHeaderReader {
                 }
                 return new GgufValue.Bool(b == 1);
             }
-            case STRING: return new GgufValue.Str(readString("value of metadata key '" + key + "'", false));
-            case ARRAY: return readArray(key, depth);
-            default: throw new AssertionError(type);
+            case STRING:
+                return new GgufValue.Str(readString("value of metadata key '" + key + "'", false));
+            case ARRAY:
+                return readArray(key, depth);
+            default:
+                throw new AssertionError(type);
         }
     }
 
@@ -186,13 +210,17 @@ final class GgufHeaderReader {
         long count = readLong();
         long left = fileSize - pos;
         if (count < 0 || count > left / elementType.minBytes()) {
-            throw error(countAt, "metadata key '" + key + "': array of " + Long.toUnsignedString(count) + " " + elementType
-                    + " elements cannot fit in the " + left + " bytes left in the file");
+            throw error(
+                    countAt,
+                    "metadata key '" + key + "': array of " + Long.toUnsignedString(count) + " " + elementType
+                            + " elements cannot fit in the " + left + " bytes left in the file");
         }
         metadataElements += count;
         if (metadataElements > MAX_METADATA_ELEMENTS) {
-            throw error(countAt, "metadata key '" + key + "': metadata holds more than " + MAX_METADATA_ELEMENTS
-                    + " array elements in all, more than this reader accepts");
+            throw error(
+                    countAt,
+                    "metadata key '" + key + "': metadata holds more than " + MAX_METADATA_ELEMENTS
+                            + " array elements in all, more than this reader accepts");
         }
         GgufValue[] elements = new GgufValue[(int) count];
         for (int i = 0; i < elements.length; i++) {
@@ -201,8 +229,7 @@ final class GgufHeaderReader {
         return new GgufValue.Array(elementType, Arrays.asList(elements));
     }
 
-    private record RawTensor(long at, String name, long[] ggmlDims, GgmlType type, long offset) {
-    }
+    private record RawTensor(long at, String name, long[] ggmlDims, GgmlType type, long offset) {}
 
     private RawTensor readTensorInfo() throws IOException {
         long at = pos;
@@ -215,7 +242,10 @@ final class GgufHeaderReader {
         long dimsAt = pos;
         int nDims = readInt();
         if (nDims < 1 || nDims > GgufFile.MAX_DIMS) {
-            throw error(dimsAt, "tensor '" + name + "' has " + Integer.toUnsignedString(nDims) + " dimensions (allowed: 1 to " + GgufFile.MAX_DIMS + ")");
+            throw error(
+                    dimsAt,
+                    "tensor '" + name + "' has " + Integer.toUnsignedString(nDims) + " dimensions (allowed: 1 to "
+                            + GgufFile.MAX_DIMS + ")");
         }
         // uint64_t dimensions[n_dimensions];   (innermost first)
         long[] dims = new long[nDims];
@@ -224,7 +254,10 @@ final class GgufHeaderReader {
             long dimAt = pos;
             dims[d] = readLong();
             if (dims[d] <= 0) {
-                throw error(dimAt, "tensor '" + name + "' has dimension " + d + " = " + Long.toUnsignedString(dims[d]) + ", which is not positive");
+                throw error(
+                        dimAt,
+                        "tensor '" + name + "' has dimension " + d + " = " + Long.toUnsignedString(dims[d])
+                                + ", which is not positive");
             }
             try {
                 elements = Math.multiplyExact(elements, dims[d]);
@@ -236,17 +269,21 @@ final class GgufHeaderReader {
         long typeAt = pos;
         int typeId = readInt();
         GgmlType type = GgmlType.fromId(typeId)
-                .orElseThrow(() -> error(typeAt, "tensor '" + name + "' has unknown GGML type id " + Integer.toUnsignedString(typeId)));
+                .orElseThrow(() -> error(
+                        typeAt, "tensor '" + name + "' has unknown GGML type id " + Integer.toUnsignedString(typeId)));
         if (dims[0] % type.blockSize() != 0) {
-            throw error(dimsAt, "tensor '" + name + "': row length " + dims[0] + " is not a multiple of the "
-                    + type + " block size " + type.blockSize());
+            throw error(
+                    dimsAt,
+                    "tensor '" + name + "': row length " + dims[0] + " is not a multiple of the " + type
+                            + " block size " + type.blockSize());
         }
         // uint64_t offset;   (relative to the data section)
         long offset = readLong();
         return new RawTensor(at, name, dims, type, offset);
     }
 
-    private List<TensorInfo> resolveTensors(List<RawTensor> raw, GgufMetadata metadata, int alignment, long dataOffset) {
+    private List<TensorInfo> resolveTensors(
+            List<RawTensor> raw, GgufMetadata metadata, int alignment, long dataOffset) {
         Set<String> storedNames = new HashSet<>();
         Map<String, RawTensor> strippedNames = new HashMap<>();
         List<TensorInfo> out = new ArrayList<>(raw.size());
@@ -255,12 +292,16 @@ final class GgufHeaderReader {
             if (!storedNames.add(r.name())) {
                 throw error(r.at(), "duplicate tensor name '" + r.name() + "'");
             }
-            String name = r.name().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX) && r.name().length() > GgufFile.DIFFUSION_MODEL_PREFIX.length()
-                    ? r.name().substring(GgufFile.DIFFUSION_MODEL_PREFIX.length()) : r.name();
+            String name = r.name().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX)
+                            && r.name().length() > GgufFile.DIFFUSION_MODEL_PREFIX.length()
+                    ? r.name().substring(GgufFile.DIFFUSION_MODEL_PREFIX.length())
+                    : r.name();
             RawTensor clash = strippedNames.put(name, r);
             if (clash != null) {
-                throw error(r.at(), "tensor '" + r.name() + "' and tensor '" + clash.name() + "' have the same name once the '"
-                        + GgufFile.DIFFUSION_MODEL_PREFIX + "' prefix is removed");
+                throw error(
+                        r.at(),
+                        "tensor '" + r.name() + "' and tensor '" + clash.name() + "' have the same name once the '"
+                                + GgufFile.DIFFUSION_MODEL_PREFIX + "' prefix is removed");
             }
             long elements = 1;
             for (long d : r.ggmlDims()) {
@@ -273,12 +314,17 @@ final class GgufHeaderReader {
                 throw error(r.at(), "tensor '" + r.name() + "': byte size overflows 64 bits");
             }
             if (r.offset() < 0 || r.offset() % alignment != 0) {
-                throw error(r.at(), "tensor '" + r.name() + "': data offset " + Long.toUnsignedString(r.offset())
-                        + " is not a multiple of the alignment " + alignment);
+                throw error(
+                        r.at(),
+                        "tensor '" + r.name() + "': data offset " + Long.toUnsignedString(r.offset())
+                                + " is not a multiple of the alignment " + alignment);
             }
             if (r.offset() > dataSize || byteSize > dataSize - r.offset()) {
-                throw error(r.at(), "tensor '" + r.name() + "': its " + byteSize + " bytes at data offset " + r.offset()
-                        + " run past the end of the file (the data section holds " + Math.max(dataSize, 0) + " bytes)");
+                throw error(
+                        r.at(),
+                        "tensor '" + r.name() + "': its " + byteSize + " bytes at data offset " + r.offset()
+                                + " run past the end of the file (the data section holds " + Math.max(dataSize, 0)
+                                + " bytes)");
             }
             long[] shape = reversed(r.ggmlDims());
             shape = shapeOverride(metadata, r, shape, elements);
@@ -311,8 +357,10 @@ final class GgufHeaderReader {
             }
         }
         if (product != elements) {
-            throw error(r.at(), "metadata key '" + key + "' gives shape " + Arrays.toString(orig) + " (" + product
-                    + " elements) but tensor '" + r.name() + "' holds " + elements + " elements");
+            throw error(
+                    r.at(),
+                    "metadata key '" + key + "' gives shape " + Arrays.toString(orig) + " (" + product
+                            + " elements) but tensor '" + r.name() + "' holds " + elements + " elements");
         }
         return orig;
     }
@@ -322,12 +370,16 @@ final class GgufHeaderReader {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        Arrays.sort(order, (a, b) -> Long.compare(infos.get(a).offset(), infos.get(b).offset()));
+        Arrays.sort(
+                order,
+                (a, b) -> Long.compare(infos.get(a).offset(), infos.get(b).offset()));
         for (int k = 1; k < order.length; k++) {
             TensorInfo prev = infos.get(order[k - 1]);
             TensorInfo cur = infos.get(order[k]);
             if (cur.offset() < prev.offset() + prev.byteSize()) {
-                throw error(raw.get(order[k]).at(), "tensor '" + cur.storedName() + "' overlaps the data of tensor '" + prev.storedName() + "'");
+                throw error(
+                        raw.get(order[k]).at(),
+                        "tensor '" + cur.storedName() + "' overlaps the data of tensor '" + prev.storedName() + "'");
             }
         }
     }
@@ -400,8 +452,10 @@ final class GgufHeaderReader {
         long at = pos;
         long len = readLong();
         if (len < 0 || len > fileSize - pos) {
-            throw error(at, what + ": string length " + Long.toUnsignedString(len) + " runs past the end of the file ("
-                    + (fileSize - pos) + " bytes left)");
+            throw error(
+                    at,
+                    what + ": string length " + Long.toUnsignedString(len) + " runs past the end of the file ("
+                            + (fileSize - pos) + " bytes left)");
         }
         if (len > Integer.MAX_VALUE - 16) {
             throw error(at, what + ": string length " + len + " is larger than this reader supports");
@@ -421,10 +475,12 @@ final class GgufHeaderReader {
             return new String(bytes, StandardCharsets.UTF_8);
         }
         try {
-            return StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(bytes)).toString();
+                    .decode(ByteBuffer.wrap(bytes))
+                    .toString();
         } catch (CharacterCodingException e) {
             throw error(at, what + " is not valid UTF-8");
         }

@@ -142,9 +142,11 @@ public final class GgufMetadata {
     }
 
     private static long asLong(String key, GgufValue v) {
-        return GgufValue.integerValue(v).orElseThrow(() -> v instanceof GgufValue.UInt64 u
-                ? new GgufMetadataException("metadata key '" + key + "': UINT64 value " + u.unsignedString() + " does not fit a long")
-                : wrongType(key, v, "an integer type"));
+        return GgufValue.integerValue(v)
+                .orElseThrow(() -> v instanceof GgufValue.UInt64 u
+                        ? new GgufMetadataException("metadata key '" + key + "': UINT64 value " + u.unsignedString()
+                                + " does not fit a long")
+                        : wrongType(key, v, "an integer type"));
     }
 
     private static int toInt(String key, long value) {

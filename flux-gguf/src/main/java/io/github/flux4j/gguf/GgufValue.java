@@ -18,73 +18,139 @@ public sealed interface GgufValue {
 
     /** An unsigned 8-bit integer. */
     record UInt8(byte bits) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.UINT8; }
-        public int value() { return bits & 0xFF; }
-        public Object toJava() { return value(); }
+        public GgufValueType type() {
+            return GgufValueType.UINT8;
+        }
+
+        public int value() {
+            return bits & 0xFF;
+        }
+
+        public Object toJava() {
+            return value();
+        }
     }
 
     /** A signed 8-bit integer. */
     record Int8(byte value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.INT8; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.INT8;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** An unsigned 16-bit integer. */
     record UInt16(short bits) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.UINT16; }
-        public int value() { return bits & 0xFFFF; }
-        public Object toJava() { return value(); }
+        public GgufValueType type() {
+            return GgufValueType.UINT16;
+        }
+
+        public int value() {
+            return bits & 0xFFFF;
+        }
+
+        public Object toJava() {
+            return value();
+        }
     }
 
     /** A signed 16-bit integer. */
     record Int16(short value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.INT16; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.INT16;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** An unsigned 32-bit integer. */
     record UInt32(int bits) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.UINT32; }
-        public long value() { return bits & 0xFFFF_FFFFL; }
-        public Object toJava() { return value(); }
+        public GgufValueType type() {
+            return GgufValueType.UINT32;
+        }
+
+        public long value() {
+            return bits & 0xFFFF_FFFFL;
+        }
+
+        public Object toJava() {
+            return value();
+        }
     }
 
     /** A signed 32-bit integer. */
     record Int32(int value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.INT32; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.INT32;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** An unsigned 64-bit integer; {@link #bits()} are the raw two's-complement bits. */
     record UInt64(long bits) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.UINT64; }
+        public GgufValueType type() {
+            return GgufValueType.UINT64;
+        }
         /** The value as a decimal string (it may exceed {@code Long.MAX_VALUE}). */
-        public String unsignedString() { return Long.toUnsignedString(bits); }
-        public Object toJava() { return bits >= 0 ? (Object) bits : new java.math.BigInteger(unsignedString()); }
+        public String unsignedString() {
+            return Long.toUnsignedString(bits);
+        }
+
+        public Object toJava() {
+            return bits >= 0 ? (Object) bits : new java.math.BigInteger(unsignedString());
+        }
     }
 
     /** A signed 64-bit integer. */
     record Int64(long value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.INT64; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.INT64;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** A 32-bit float. */
     record Float32(float value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.FLOAT32; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.FLOAT32;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** A 64-bit float. */
     record Float64(double value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.FLOAT64; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.FLOAT64;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** A boolean (one byte, 0 or 1). */
     record Bool(boolean value) implements GgufValue {
-        public GgufValueType type() { return GgufValueType.BOOL; }
-        public Object toJava() { return value; }
+        public GgufValueType type() {
+            return GgufValueType.BOOL;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /** A UTF-8 string. */
@@ -92,8 +158,14 @@ public sealed interface GgufValue {
         public Str {
             Objects.requireNonNull(value, "value");
         }
-        public GgufValueType type() { return GgufValueType.STRING; }
-        public Object toJava() { return value; }
+
+        public GgufValueType type() {
+            return GgufValueType.STRING;
+        }
+
+        public Object toJava() {
+            return value;
+        }
     }
 
     /**
@@ -112,12 +184,18 @@ public sealed interface GgufValue {
             }
         }
 
-        public GgufValueType type() { return GgufValueType.ARRAY; }
+        public GgufValueType type() {
+            return GgufValueType.ARRAY;
+        }
 
-        public Object toJava() { return elements.stream().map(GgufValue::toJava).toList(); }
+        public Object toJava() {
+            return elements.stream().map(GgufValue::toJava).toList();
+        }
 
         /** Number of elements. */
-        public int size() { return elements.size(); }
+        public int size() {
+            return elements.size();
+        }
 
         /** The elements as strings; fails unless this is an array of STRING. */
         public List<String> asStrings() {
@@ -130,7 +208,8 @@ public sealed interface GgufValue {
             long[] out = new long[elements.size()];
             for (int i = 0; i < out.length; i++) {
                 out[i] = GgufValue.integerValue(elements.get(i))
-                        .orElseThrow(() -> new GgufMetadataException("array of " + elementType + " is not an array of integers"));
+                        .orElseThrow(() ->
+                                new GgufMetadataException("array of " + elementType + " is not an array of integers"));
             }
             return out;
         }
@@ -192,12 +271,15 @@ public sealed interface GgufValue {
 
     /** An array of STRING. */
     static GgufValue strings(List<String> values) {
-        return new Array(GgufValueType.STRING, values.stream().map(GgufValue::of).toList());
+        return new Array(
+                GgufValueType.STRING, values.stream().map(GgufValue::of).toList());
     }
 
     /** An array of INT32. */
     static GgufValue int32s(int... values) {
-        return new Array(GgufValueType.INT32, java.util.Arrays.stream(values).mapToObj(GgufValue::of).toList());
+        return new Array(
+                GgufValueType.INT32,
+                java.util.Arrays.stream(values).mapToObj(GgufValue::of).toList());
     }
 
     /** An array of FLOAT32. */

@@ -101,6 +101,7 @@ public final class GgufWriter {
     private static final int BUFFER_BYTES = 1 << 20;
     /** Quantized bytes produced per step by the {@code float[]} convenience. */
     private static final int QUANTIZE_CHUNK_BYTES = 1 << 20;
+
     private static final SecureRandom TEMP_NAMES = new SecureRandom();
 
     /**
@@ -118,17 +119,16 @@ public final class GgufWriter {
         void writeTo(WritableByteChannel out) throws IOException;
     }
 
-    private record PendingTensor(String name, GgmlType type, long[] shape, long byteSize, TensorSource source) {
-    }
+    private record PendingTensor(String name, GgmlType type, long[] shape, long byteSize, TensorSource source) {}
 
     private final Map<String, GgufValue> metadata = new LinkedHashMap<>();
     private final List<PendingTensor> tensors = new ArrayList<>();
     /** Stored names, and names with the diffusion-model prefix removed, for clash detection. */
     private final Map<String, String> tensorNames = new HashMap<>();
+
     private int maxTensorNameBytes = DEFAULT_MAX_TENSOR_NAME_BYTES;
 
-    private GgufWriter() {
-    }
+    private GgufWriter() {}
 
     /** A writer with no metadata and no tensors. */
     public static GgufWriter create() {
@@ -239,8 +239,8 @@ public final class GgufWriter {
         ByteBuffer view = data.duplicate();
         long expected = checkTensor(name, type, shape.clone());
         if (view.remaining() != expected) {
-            throw new IllegalArgumentException("tensor '" + name + "': " + type + " " + Arrays.toString(shape) + " takes "
-                    + expected + " bytes but the buffer holds " + view.remaining());
+            throw new IllegalArgumentException("tensor '" + name + "': " + type + " " + Arrays.toString(shape)
+                    + " takes " + expected + " bytes but the buffer holds " + view.remaining());
         }
         return addTensor(name, type, shape, out -> {
             ByteBuffer b = view.duplicate();
@@ -268,8 +268,8 @@ public final class GgufWriter {
         checkTensor(name, targetType, shape.clone());
         long elements = product(shape);
         if (data.length != elements) {
-            throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has " + elements
-                    + " elements but " + data.length + " floats were given");
+            throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has "
+                    + elements + " elements but " + data.length + " floats were given");
         }
         if (!Quantizer.isSupported(targetType)) {
             throw new UnsupportedGgufTypeException(targetType, name, "quantization");
@@ -340,7 +340,8 @@ public final class GgufWriter {
             String base = fileName.length() > 100 ? fileName.substring(0, 100) : fileName;
             Path temp = dir.resolve("." + base + "." + Long.toUnsignedString(TEMP_NAMES.nextLong(), 36) + ".tmp");
             try {
-                Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+                Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+                        .close();
                 return temp;
             } catch (FileAlreadyExistsException e) {
                 if (attempt >= 16) {
@@ -436,8 +437,8 @@ public final class GgufWriter {
             utf8(s.value(), "metadata key '" + key + "': string value");
         } else if (value instanceof GgufValue.Array a) {
             if (depth >= MAX_ARRAY_DEPTH) {
-                throw new IllegalArgumentException("metadata key '" + key + "': arrays nested more than "
-                        + MAX_ARRAY_DEPTH + " deep");
+                throw new IllegalArgumentException(
+                        "metadata key '" + key + "': arrays nested more than " + MAX_ARRAY_DEPTH + " deep");
             }
             if (a.elementType() == GgufValueType.STRING || a.elementType() == GgufValueType.ARRAY) {
                 for (GgufValue e : a.elements()) {
@@ -449,12 +450,14 @@ public final class GgufWriter {
 
     private static void checkAlignment(GgufValue value) {
         if (!(value instanceof GgufValue.UInt32 u)) {
-            throw new IllegalArgumentException("metadata key '" + ALIGNMENT_KEY + "' must be a UINT32, not " + value.type());
+            throw new IllegalArgumentException(
+                    "metadata key '" + ALIGNMENT_KEY + "' must be a UINT32, not " + value.type());
         }
         long a = u.value();
         // Must fit an int too: alignment() returns an int and FileChannel positions are longs.
         if (a == 0 || (a & (a - 1)) != 0 || a > (1 << 30)) {
-            throw new IllegalArgumentException("metadata key '" + ALIGNMENT_KEY + "' must be a power of two (1 to 2^30), not " + a);
+            throw new IllegalArgumentException(
+                    "metadata key '" + ALIGNMENT_KEY + "' must be a power of two (1 to 2^30), not " + a);
         }
     }
 
@@ -467,12 +470,12 @@ public final class GgufWriter {
         }
         int nameBytes = utf8(name, "tensor name '" + name + "'").length;
         if (nameBytes > maxTensorNameBytes) {
-            throw new IllegalArgumentException("tensor name '" + name + "' is " + nameBytes + " UTF-8 bytes long; the limit is "
-                    + maxTensorNameBytes + " (see GgufWriter.maxTensorNameBytes)");
+            throw new IllegalArgumentException("tensor name '" + name + "' is " + nameBytes
+                    + " UTF-8 bytes long; the limit is " + maxTensorNameBytes + " (see GgufWriter.maxTensorNameBytes)");
         }
         if (shape.length < 1 || shape.length > MAX_DIMS) {
-            throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has " + shape.length
-                    + " dimensions; GGUF allows 1 to " + MAX_DIMS);
+            throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has "
+                    + shape.length + " dimensions; GGUF allows 1 to " + MAX_DIMS);
         }
         for (long d : shape) {
             if (d <= 0) {
@@ -488,22 +491,26 @@ public final class GgufWriter {
         try {
             return type.byteSize(product(shape));
         } catch (ArithmeticException e) {
-            throw new IllegalArgumentException("tensor '" + name + "': shape " + Arrays.toString(shape) + " is too large", e);
+            throw new IllegalArgumentException(
+                    "tensor '" + name + "': shape " + Arrays.toString(shape) + " is too large", e);
         }
     }
 
     private void claimName(String name) {
-        String stripped = name.startsWith(GgufFile.DIFFUSION_MODEL_PREFIX) && name.length() > GgufFile.DIFFUSION_MODEL_PREFIX.length()
-                ? name.substring(GgufFile.DIFFUSION_MODEL_PREFIX.length()) : name;
+        String stripped = name.startsWith(GgufFile.DIFFUSION_MODEL_PREFIX)
+                        && name.length() > GgufFile.DIFFUSION_MODEL_PREFIX.length()
+                ? name.substring(GgufFile.DIFFUSION_MODEL_PREFIX.length())
+                : name;
         String clash = tensorNames.get(name);
         if (clash == null && !stripped.equals(name)) {
             clash = tensorNames.get(stripped);
         }
         if (clash != null) {
-            throw new IllegalArgumentException(clash.equals(name)
-                    ? "duplicate tensor name '" + name + "'"
-                    : "tensor '" + name + "' and tensor '" + clash + "' have the same name once the '"
-                            + GgufFile.DIFFUSION_MODEL_PREFIX + "' prefix is removed, which readers do");
+            throw new IllegalArgumentException(
+                    clash.equals(name)
+                            ? "duplicate tensor name '" + name + "'"
+                            : "tensor '" + name + "' and tensor '" + clash + "' have the same name once the '"
+                                    + GgufFile.DIFFUSION_MODEL_PREFIX + "' prefix is removed, which readers do");
         }
         tensorNames.put(name, name);
         if (!stripped.equals(name)) {
@@ -526,7 +533,8 @@ public final class GgufWriter {
     /** Strict UTF-8: a lone surrogate must not silently become '?' in the file. */
     private static byte[] utf8(String s, String what) {
         try {
-            ByteBuffer b = StandardCharsets.UTF_8.newEncoder()
+            ByteBuffer b = StandardCharsets.UTF_8
+                    .newEncoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .encode(CharBuffer.wrap(s));
@@ -660,7 +668,6 @@ public final class GgufWriter {
 
         /** Does nothing: the file stays open for the next tensor. */
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 }

@@ -52,8 +52,13 @@ public record TensorInfo(String name, String storedName, GgmlType type, long[] s
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof TensorInfo t && name.equals(t.name) && storedName.equals(t.storedName)
-                && type == t.type && Arrays.equals(shape, t.shape) && offset == t.offset && byteSize == t.byteSize;
+        return o instanceof TensorInfo t
+                && name.equals(t.name)
+                && storedName.equals(t.storedName)
+                && type == t.type
+                && Arrays.equals(shape, t.shape)
+                && offset == t.offset
+                && byteSize == t.byteSize;
     }
 
     @Override

@@ -18,8 +18,8 @@ public class UnsupportedGgufTypeException extends GgufException {
      * @param operation  what was attempted, e.g. "dequantization"
      */
     public UnsupportedGgufTypeException(GgmlType type, @Nullable String tensorName, String operation) {
-        super((tensorName == null ? "" : "tensor '" + tensorName + "': ")
-                + operation + " of GGML type " + type + " is not supported");
+        super((tensorName == null ? "" : "tensor '" + tensorName + "': ") + operation + " of GGML type " + type
+                + " is not supported");
         this.type = type;
         this.tensorName = tensorName;
     }

@@ -23,7 +23,11 @@ class GgufBadInputTest {
 
     /** A valid one-tensor file: F32 [32] at data offset 0. */
     private static GgufBytes valid(long[] dims, int typeId, long offset) {
-        return new GgufBytes().header(3, 1, 1).kvU32("general.alignment", 32).tensor("t", dims, typeId, offset).pad(32);
+        return new GgufBytes()
+                .header(3, 1, 1)
+                .kvU32("general.alignment", 32)
+                .tensor("t", dims, typeId, offset)
+                .pad(32);
     }
 
     @Test
@@ -37,8 +41,13 @@ class GgufBadInputTest {
     @Test
     void versionTwoIsRead() throws IOException {
         // v2 has v3's layout (64-bit counts); v3 only added big-endian files
-        byte[] b = new GgufBytes().header(2, 1, 1).kvU32("general.alignment", 32).tensor("t", ONE_ROW, 0, 0).pad(32)
-                .zeros(128).bytes();
+        byte[] b = new GgufBytes()
+                .header(2, 1, 1)
+                .kvU32("general.alignment", 32)
+                .tensor("t", ONE_ROW, 0, 0)
+                .pad(32)
+                .zeros(128)
+                .bytes();
         try (GgufFile f = GgufFile.open(write("v2.gguf", b))) {
             assertThat(f.version()).isEqualTo(2);
             assertThat(f.tensor("t").shape()).containsExactly(32);
@@ -53,10 +62,12 @@ class GgufBadInputTest {
     void tensorsBeyondTwoGibibytes() throws IOException {
         long big = (1L << 31) + 64; // F32 elements * 4 bytes > Integer.MAX_VALUE
         long bigOffset = 1L << 30;
-        byte[] header = new GgufBytes().header(3, 2, 0)
+        byte[] header = new GgufBytes()
+                .header(3, 2, 0)
                 .tensor("small", ONE_ROW, 0, 0)
                 .tensor("big", new long[] {big / 4}, 0, bigOffset)
-                .pad(32).bytes();
+                .pad(32)
+                .bytes();
         Path p = dir.resolve("sparse.gguf");
         long dataOffset = header.length;
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
@@ -69,8 +80,10 @@ class GgufBadInputTest {
             TensorInfo t = gguf.tensor("big");
             assertThat(t.offset()).isEqualTo(dataOffset + bigOffset);
             assertThat(t.byteSize()).isEqualTo(big);
-            assertThatThrownBy(() -> gguf.tensorData(t)).isInstanceOf(GgufException.class)
-                    .hasMessageContaining("big").hasMessageContaining("in parts");
+            assertThatThrownBy(() -> gguf.tensorData(t))
+                    .isInstanceOf(GgufException.class)
+                    .hasMessageContaining("big")
+                    .hasMessageContaining("in parts");
             java.nio.ByteBuffer tail = gguf.tensorData(t, big - 8, 8);
             assertThat(tail.getInt(4)).isEqualTo(0x04030201);
             assertThat(gguf.tensorData(gguf.tensor("small")).remaining()).isEqualTo(128);
@@ -91,7 +104,13 @@ class GgufBadInputTest {
 
     @Test
     void byteSwappedHeaderIsReportedAsBigEndian() throws IOException {
-        expect("be.gguf", new GgufBytes().header(Integer.reverseBytes(3) & 0xFFFFFFFFL, 0, 0).bytes(), 4, "big-endian");
+        expect(
+                "be.gguf",
+                new GgufBytes()
+                        .header(Integer.reverseBytes(3) & 0xFFFFFFFFL, 0, 0)
+                        .bytes(),
+                4,
+                "big-endian");
     }
 
     @Test
@@ -101,7 +120,11 @@ class GgufBadInputTest {
 
     @Test
     void absurdTensorCount() throws IOException {
-        expect("tensors.gguf", new GgufBytes().header(3, 1L << 60, 0).zeros(64).bytes(), 8, "1152921504606846976 tensors");
+        expect(
+                "tensors.gguf",
+                new GgufBytes().header(3, 1L << 60, 0).zeros(64).bytes(),
+                8,
+                "1152921504606846976 tensors");
     }
 
     @Test
@@ -122,8 +145,14 @@ class GgufBadInputTest {
 
     @Test
     void arrayCountPastEndOfFile() throws IOException {
-        byte[] b = new GgufBytes().header(3, 0, 1).str("k").u32(GgufValueType.ARRAY.id())
-                .u32(GgufValueType.UINT32.id()).u64(1L << 50).zeros(16).bytes();
+        byte[] b = new GgufBytes()
+                .header(3, 0, 1)
+                .str("k")
+                .u32(GgufValueType.ARRAY.id())
+                .u32(GgufValueType.UINT32.id())
+                .u64(1L << 50)
+                .zeros(16)
+                .bytes();
         expect("arr.gguf", b, 24 + 9 + 4 + 4, "cannot fit");
     }
 
@@ -146,7 +175,12 @@ class GgufBadInputTest {
 
     @Test
     void invalidBool() throws IOException {
-        byte[] b = new GgufBytes().header(3, 0, 1).str("k").u32(GgufValueType.BOOL.id()).u8(7).bytes();
+        byte[] b = new GgufBytes()
+                .header(3, 0, 1)
+                .str("k")
+                .u32(GgufValueType.BOOL.id())
+                .u8(7)
+                .bytes();
         expect("bool.gguf", b, 24 + 9 + 4, "BOOL byte is 7");
     }
 
@@ -158,7 +192,8 @@ class GgufBadInputTest {
 
     @Test
     void badAlignment() throws IOException {
-        byte[] b = new GgufBytes().header(3, 0, 1).kvU32("general.alignment", 24).bytes();
+        byte[] b =
+                new GgufBytes().header(3, 0, 1).kvU32("general.alignment", 24).bytes();
         expectReason("align.gguf", b, "not a power of two");
     }
 
@@ -176,19 +211,31 @@ class GgufBadInputTest {
 
     @Test
     void tooManyDims() throws IOException {
-        expectReason("dims.gguf", valid(new long[] {1, 1, 1, 1, 1}, 0, 0).zeros(128).bytes(), "5 dimensions");
+        expectReason(
+                "dims.gguf", valid(new long[] {1, 1, 1, 1, 1}, 0, 0).zeros(128).bytes(), "5 dimensions");
     }
 
     @Test
     void shapeOverflow() throws IOException {
-        expectReason("overflow.gguf", valid(new long[] {1L << 32, 1L << 32, 1L << 32}, 0, 0).zeros(128).bytes(), "overflows");
+        expectReason(
+                "overflow.gguf",
+                valid(new long[] {1L << 32, 1L << 32, 1L << 32}, 0, 0)
+                        .zeros(128)
+                        .bytes(),
+                "overflows");
         // fits in elements but not in bytes: 2^62 F32 values
-        expectReason("overflow2.gguf", valid(new long[] {1L << 31, 1L << 31}, 0, 0).zeros(128).bytes(), "overflows");
+        expectReason(
+                "overflow2.gguf",
+                valid(new long[] {1L << 31, 1L << 31}, 0, 0).zeros(128).bytes(),
+                "overflows");
     }
 
     @Test
     void rowNotMultipleOfBlockSize() throws IOException {
-        expectReason("block.gguf", valid(new long[] {33}, GgmlType.Q8_0.id(), 0).zeros(128).bytes(), "not a multiple of the Q8_0 block size 32");
+        expectReason(
+                "block.gguf",
+                valid(new long[] {33}, GgmlType.Q8_0.id(), 0).zeros(128).bytes(),
+                "not a multiple of the Q8_0 block size 32");
     }
 
     @Test
@@ -208,28 +255,53 @@ class GgufBadInputTest {
 
     @Test
     void duplicateTensorNames() throws IOException {
-        byte[] b = new GgufBytes().header(3, 2, 0).tensor("t", ONE_ROW, 0, 0).tensor("t", ONE_ROW, 0, 128).pad(32).zeros(256).bytes();
+        byte[] b = new GgufBytes()
+                .header(3, 2, 0)
+                .tensor("t", ONE_ROW, 0, 0)
+                .tensor("t", ONE_ROW, 0, 128)
+                .pad(32)
+                .zeros(256)
+                .bytes();
         expectReason("dup.gguf", b, "duplicate tensor name 't'");
     }
 
     @Test
     void duplicateNamesOncePrefixIsRemoved() throws IOException {
-        byte[] b = new GgufBytes().header(3, 2, 0).tensor("t", ONE_ROW, 0, 0)
-                .tensor("model.diffusion_model.t", ONE_ROW, 0, 128).pad(32).zeros(256).bytes();
+        byte[] b = new GgufBytes()
+                .header(3, 2, 0)
+                .tensor("t", ONE_ROW, 0, 0)
+                .tensor("model.diffusion_model.t", ONE_ROW, 0, 128)
+                .pad(32)
+                .zeros(256)
+                .bytes();
         expectReason("dup2.gguf", b, "same name once the 'model.diffusion_model.' prefix is removed");
     }
 
     @Test
     void overlappingTensors() throws IOException {
-        byte[] b = new GgufBytes().header(3, 2, 0).tensor("a", ONE_ROW, 0, 0).tensor("b", ONE_ROW, 0, 64).pad(32).zeros(256).bytes();
+        byte[] b = new GgufBytes()
+                .header(3, 2, 0)
+                .tensor("a", ONE_ROW, 0, 0)
+                .tensor("b", ONE_ROW, 0, 64)
+                .pad(32)
+                .zeros(256)
+                .bytes();
         expectReason("overlap.gguf", b, "overlaps");
     }
 
     @Test
     void badOrigShapeOverride() throws IOException {
-        GgufBytes g = new GgufBytes().header(3, 1, 1).str(GgufFile.ORIG_SHAPE_PREFIX + "t")
-                .u32(GgufValueType.ARRAY.id()).u32(GgufValueType.INT32.id()).u64(2).u32(3).u32(5)
-                .tensor("t", ONE_ROW, 0, 0).pad(32).zeros(128);
+        GgufBytes g = new GgufBytes()
+                .header(3, 1, 1)
+                .str(GgufFile.ORIG_SHAPE_PREFIX + "t")
+                .u32(GgufValueType.ARRAY.id())
+                .u32(GgufValueType.INT32.id())
+                .u64(2)
+                .u32(3)
+                .u32(5)
+                .tensor("t", ONE_ROW, 0, 0)
+                .pad(32)
+                .zeros(128);
         expectReason("orig.gguf", g.bytes(), "15 elements");
     }
 
@@ -252,14 +324,18 @@ class GgufBadInputTest {
         long lastEnd;
         try (GgufFile f = GgufFile.open(GgufFileTest.resource("flux_conventions.gguf"))) {
             dataOffset = f.dataOffset();
-            lastEnd = f.tensors().stream().mapToLong(t -> t.offset() + t.byteSize()).max().orElseThrow();
+            lastEnd = f.tensors().stream()
+                    .mapToLong(t -> t.offset() + t.byteSize())
+                    .max()
+                    .orElseThrow();
         }
         assertThat(lastEnd).isEqualTo(full.length);
         Path p = dir.resolve("cut.gguf");
         for (int len = 0; len < full.length; len += len < dataOffset + 64 ? 1 : 997) {
             Files.write(p, Arrays.copyOf(full, len));
             final int cut = len;
-            assertThatThrownBy(() -> GgufFile.open(p).close()).as("cut at %d", cut)
+            assertThatThrownBy(() -> GgufFile.open(p).close())
+                    .as("cut at %d", cut)
                     .isInstanceOf(GgufFormatException.class)
                     .hasMessageContaining(p.toString());
         }
@@ -297,10 +373,14 @@ class GgufBadInputTest {
         });
     }
 
-    private AbstractThrowableAssert<?, ? extends Throwable> expectReason(String name, byte[] bytes, String reason) throws IOException {
+    private AbstractThrowableAssert<?, ? extends Throwable> expectReason(String name, byte[] bytes, String reason)
+            throws IOException {
         Path p = write(name, bytes);
-        return assertThatThrownBy(() -> GgufFile.open(p)).isInstanceOf(GgufFormatException.class)
-                .hasMessageContaining(p.toString()).hasMessageContaining(reason).hasMessageContaining("at byte");
+        return assertThatThrownBy(() -> GgufFile.open(p))
+                .isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(p.toString())
+                .hasMessageContaining(reason)
+                .hasMessageContaining("at byte");
     }
 
     private static int indexOf(byte[] b, byte v, int from) {

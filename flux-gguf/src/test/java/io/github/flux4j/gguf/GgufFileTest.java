@@ -17,9 +17,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * Reads GGUF files written by gguf-py with FLUX's conventions and compares everything with what
@@ -30,7 +30,8 @@ class GgufFileTest {
 
     static Path resource(String name) {
         try {
-            return Path.of(GgufFileTest.class.getResource("/reference/reader/" + name).toURI());
+            return Path.of(
+                    GgufFileTest.class.getResource("/reference/reader/" + name).toURI());
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
@@ -42,7 +43,8 @@ class GgufFileTest {
         try (GgufFile gguf = GgufFile.open(resource(file + ".gguf"))) {
             List<String[]> meta = manifest(file, "meta");
             // gguf-py lists general.alignment etc. like any other key: same keys, same order
-            assertThat(gguf.metadata().keys()).containsExactlyElementsOf(meta.stream().map(m -> m[1]).toList());
+            assertThat(gguf.metadata().keys())
+                    .containsExactlyElementsOf(meta.stream().map(m -> m[1]).toList());
             for (String[] m : meta) {
                 GgufValue v = gguf.metadata().get(m[1]);
                 assertThat(typeName(v)).as(m[1]).isEqualTo(m[2]);
@@ -66,7 +68,9 @@ class GgufFileTest {
                 TensorInfo t = gguf.tensors().get(i);
                 assertThat(t.storedName()).isEqualTo(r[1]);
                 assertThat(t.type().name()).isEqualTo(r[2]);
-                long[] ggmlDims = Arrays.stream(r[3].split(",")).mapToLong(Long::parseLong).toArray();
+                long[] ggmlDims = Arrays.stream(r[3].split(","))
+                        .mapToLong(Long::parseLong)
+                        .toArray();
                 long[] rowMajor = new long[ggmlDims.length];
                 for (int d = 0; d < ggmlDims.length; d++) {
                     rowMajor[d] = ggmlDims[ggmlDims.length - 1 - d];
@@ -87,7 +91,8 @@ class GgufFileTest {
                 float[] ours = Dequantizer.dequantize(t.type(), data, t.name(), t.elementCount());
                 for (int k = 0; k < count; k++) {
                     if (Float.floatToRawIntBits(ours[k]) != Float.floatToRawIntBits(expected[from + k])) {
-                        throw new AssertionError(t.name() + "[" + k + "]: " + ours[k] + " != gguf-py " + expected[from + k]);
+                        throw new AssertionError(
+                                t.name() + "[" + k + "]: " + ours[k] + " != gguf-py " + expected[from + k]);
                     }
                 }
             }
@@ -110,7 +115,8 @@ class GgufFileTest {
             assertThat(gguf.findTensor("no.such.tensor")).isEmpty();
             assertThatThrownBy(() -> gguf.tensor("no.such.tensor"))
                     .isInstanceOf(GgufException.class)
-                    .hasMessageContaining("no.such.tensor").hasMessageContaining("flux_conventions.gguf");
+                    .hasMessageContaining("no.such.tensor")
+                    .hasMessageContaining("flux_conventions.gguf");
         }
     }
 
@@ -133,13 +139,18 @@ class GgufFileTest {
             assertThat(nested.elements()).hasSize(3);
             assertThat(((GgufValue.Array) nested.elements().get(2)).asLongs()).containsExactly(4, 5, 6);
 
-            assertThatThrownBy(() -> m.getString("test.u8")).isInstanceOf(GgufMetadataException.class)
-                    .hasMessageContaining("test.u8").hasMessageContaining("UINT8");
-            assertThatThrownBy(() -> m.getInt("test.u32")).isInstanceOf(GgufMetadataException.class)
+            assertThatThrownBy(() -> m.getString("test.u8"))
+                    .isInstanceOf(GgufMetadataException.class)
+                    .hasMessageContaining("test.u8")
+                    .hasMessageContaining("UINT8");
+            assertThatThrownBy(() -> m.getInt("test.u32"))
+                    .isInstanceOf(GgufMetadataException.class)
                     .hasMessageContaining("test.u32");
-            assertThatThrownBy(() -> m.getLong("test.u64")).isInstanceOf(GgufMetadataException.class)
+            assertThatThrownBy(() -> m.getLong("test.u64"))
+                    .isInstanceOf(GgufMetadataException.class)
                     .hasMessageContaining("18000000000000000000");
-            assertThatThrownBy(() -> m.getString("missing.key")).isInstanceOf(GgufMetadataException.class)
+            assertThatThrownBy(() -> m.getString("missing.key"))
+                    .isInstanceOf(GgufMetadataException.class)
                     .hasMessageContaining("missing.key");
             assertThatThrownBy(() -> m.findBoolean("test.string")).isInstanceOf(GgufMetadataException.class);
         }
@@ -170,18 +181,22 @@ class GgufFileTest {
         for (int i = 0; i < 50; i++) {
             assertThat(part.get(i)).isEqualTo(whole.get(100 + i));
         }
-        assertThatThrownBy(() -> gguf.tensorData(t, t.byteSize() - 10, 20)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> gguf.tensorData(t, t.byteSize() - 10, 20))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("img_in.weight");
         gguf.close();
-        assertThatThrownBy(() -> gguf.tensorData(t)).isInstanceOf(GgufException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> gguf.tensorData(t))
+                .isInstanceOf(GgufException.class)
+                .hasMessageContaining("closed");
     }
 
     @Test
     void tensorFromAnotherFileIsRejected() throws IOException {
         try (GgufFile a = GgufFile.open(resource("flux_conventions.gguf"));
-             GgufFile b = GgufFile.open(resource("prefixed.gguf"))) {
+                GgufFile b = GgufFile.open(resource("prefixed.gguf"))) {
             TensorInfo foreign = b.tensor("img_in.weight");
-            assertThatThrownBy(() -> a.tensorData(foreign)).isInstanceOf(GgufException.class)
+            assertThatThrownBy(() -> a.tensorData(foreign))
+                    .isInstanceOf(GgufException.class)
                     .hasMessageContaining("does not belong");
         }
     }

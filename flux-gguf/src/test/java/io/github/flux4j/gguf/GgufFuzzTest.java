@@ -63,7 +63,10 @@ class GgufFuzzTest {
         assertThat(outcomes.getOrDefault(Outcome.READ, 0)).isGreaterThan(MUTANTS / 50);
     }
 
-    private enum Outcome { READ, REFUSED }
+    private enum Outcome {
+        READ,
+        REFUSED
+    }
 
     private static Outcome openAndReadEverything(Path p) throws IOException {
         try (GgufFile f = GgufFile.open(p)) {
@@ -90,7 +93,9 @@ class GgufFuzzTest {
                 case 0 -> b[at] = (byte) r.nextInt(256);
                 case 1 -> b[at] ^= (byte) (1 << r.nextInt(8));
                 case 2 -> { // splice an extreme 64-bit value (count, length, dim or offset)
-                    long[] extremes = {0, 1, -1, Long.MAX_VALUE, Long.MIN_VALUE, 1L << 32, 1L << 60, 0xFFFF_FFFFL, 31, 33};
+                    long[] extremes = {
+                        0, 1, -1, Long.MAX_VALUE, Long.MIN_VALUE, 1L << 32, 1L << 60, 0xFFFF_FFFFL, 31, 33
+                    };
                     long v = extremes[r.nextInt(extremes.length)];
                     for (int j = 0; j < 8 && at + j < b.length; j++) {
                         b[at + j] = (byte) (v >>> (8 * j));
@@ -103,7 +108,7 @@ class GgufFuzzTest {
                         b[at + j] = (byte) (v >>> (8 * j));
                     }
                 }
-                default -> { }
+                default -> {}
             }
         }
         if (kind >= 4) {

@@ -80,8 +80,10 @@ class GgufWriterReferenceTest {
             assertThat(m.header.get("version")).isEqualTo(String.valueOf(g.version()));
             assertThat(m.header.get("alignment")).isEqualTo(String.valueOf(g.alignment()));
             assertThat(m.header.get("data_offset")).isEqualTo(String.valueOf(g.dataOffset()));
-            assertThat(m.header.get("kv_count")).isEqualTo(String.valueOf(g.metadata().size()));
-            assertThat(m.header.get("tensor_count")).isEqualTo(String.valueOf(g.tensors().size()));
+            assertThat(m.header.get("kv_count"))
+                    .isEqualTo(String.valueOf(g.metadata().size()));
+            assertThat(m.header.get("tensor_count"))
+                    .isEqualTo(String.valueOf(g.tensors().size()));
             assertThat(m.kv).containsExactlyEntriesOf(g.metadata().asMap());
 
             assertThat(m.tensors).hasSize(g.tensors().size());
@@ -138,8 +140,7 @@ class GgufWriterReferenceTest {
         }
     }
 
-    private record ManifestTensor(String name, String type, long[] ggmlDims, long offset, long bytes, String sha256) {
-    }
+    private record ManifestTensor(String name, String type, long[] ggmlDims, long offset, long bytes, String sha256) {}
 
     /** The manifest format of gguf_writer_check.py (see its docstring). */
     private static final class Manifest {
@@ -169,10 +170,17 @@ class GgufWriterReferenceTest {
                         String[] f = c.rest().trim().split(" ");
                         assertThat(f).as(line).hasSize(5);
                         String dims = field(f[1], "dims=");
-                        long[] ggmlDims = java.util.Arrays.stream(dims.substring(1, dims.length() - 1).split(","))
-                                .mapToLong(Long::parseLong).toArray();
-                        m.tensors.add(new ManifestTensor(name, f[0], ggmlDims, Long.parseLong(field(f[2], "offset=")),
-                                Long.parseLong(field(f[3], "bytes=")), field(f[4], "sha256=")));
+                        long[] ggmlDims = java.util.Arrays.stream(
+                                        dims.substring(1, dims.length() - 1).split(","))
+                                .mapToLong(Long::parseLong)
+                                .toArray();
+                        m.tensors.add(new ManifestTensor(
+                                name,
+                                f[0],
+                                ggmlDims,
+                                Long.parseLong(field(f[2], "offset=")),
+                                Long.parseLong(field(f[3], "bytes=")),
+                                field(f[4], "sha256=")));
                     }
                     default -> m.header.put(word, c.rest());
                 }
@@ -258,11 +266,13 @@ class GgufWriterReferenceTest {
             }
             String token = s.substring(start, i);
             return switch (type) {
-                case BOOL -> new GgufValue.Bool(switch (token) {
-                    case "true" -> true;
-                    case "false" -> false;
-                    default -> throw fail("true or false");
-                });
+                case BOOL ->
+                    new GgufValue.Bool(
+                            switch (token) {
+                                case "true" -> true;
+                                case "false" -> false;
+                                default -> throw fail("true or false");
+                            });
                 case FLOAT32 -> new GgufValue.Float32((float) decimal(token));
                 case FLOAT64 -> new GgufValue.Float64(decimal(token));
                 case UINT8 -> new GgufValue.UInt8((byte) integer(token, 0, 255));

@@ -47,7 +47,8 @@ class GgufWriterTest {
         Map<String, GgufValue> all = WriterReference.main().metadata();
         for (GgufValueType type : GgufValueType.values()) {
             assertThat(all.values()).as("scalar " + type).anyMatch(v -> v.type() == type);
-            assertThat(all.values()).as("array of " + type)
+            assertThat(all.values())
+                    .as("array of " + type)
                     .anyMatch(v -> v instanceof GgufValue.Array a && a.elementType() == type);
         }
     }
@@ -57,9 +58,17 @@ class GgufWriterTest {
         GgufWriter w = GgufWriter.create()
                 .put("k", new GgufValue.UInt16((short) 0xBEEF))
                 .put("s", GgufValue.of("é"))
-                .put("a", new GgufValue.Array(GgufValueType.ARRAY, List.of(
-                        new GgufValue.Array(GgufValueType.INT8, List.of(new GgufValue.Int8((byte) -1))))))
-                .addTensor("t", GgmlType.F32, new long[] {2, 3}, le(24).putFloat(0, 1f).putFloat(20, -2f))
+                .put(
+                        "a",
+                        new GgufValue.Array(
+                                GgufValueType.ARRAY,
+                                List.of(new GgufValue.Array(
+                                        GgufValueType.INT8, List.of(new GgufValue.Int8((byte) -1))))))
+                .addTensor(
+                        "t",
+                        GgmlType.F32,
+                        new long[] {2, 3},
+                        le(24).putFloat(0, 1f).putFloat(20, -2f))
                 .addTensor("u", GgmlType.I8, new long[] {1}, ByteBuffer.wrap(new byte[] {7}));
         Path file = dir.resolve("exact.gguf");
         w.write(file);
@@ -127,7 +136,9 @@ class GgufWriterTest {
     @Test
     void putReplacesAValueInItsPlace() {
         GgufWriter w = GgufWriter.create()
-                .put("a", GgufValue.of(1)).put("b", GgufValue.of(2)).put("a", GgufValue.of("x"));
+                .put("a", GgufValue.of(1))
+                .put("b", GgufValue.of(2))
+                .put("a", GgufValue.of("x"));
         assertThat(w.metadata().keySet()).containsExactly("a", "b");
         assertThat(w.metadata().get("a")).isEqualTo(GgufValue.of("x"));
         w.remove("a");
@@ -139,18 +150,24 @@ class GgufWriterTest {
         GgufWriter w = GgufWriter.create();
         assertThatThrownBy(() -> w.put("", GgufValue.of(1))).hasMessageContaining("empty");
         assertThatThrownBy(() -> w.put("k".repeat(65536), GgufValue.of(1))).hasMessageContaining("65536 UTF-8 bytes");
-        assertThatThrownBy(() -> w.put("s", GgufValue.of("a\uD800b"))).hasMessageContaining("'s'").hasMessageContaining("surrogate");
+        assertThatThrownBy(() -> w.put("s", GgufValue.of("a\uD800b")))
+                .hasMessageContaining("'s'")
+                .hasMessageContaining("surrogate");
         assertThatThrownBy(() -> w.put(GgufWriter.ALIGNMENT_KEY, GgufValue.of(64)))
-                .hasMessageContaining("general.alignment").hasMessageContaining("UINT32");
+                .hasMessageContaining("general.alignment")
+                .hasMessageContaining("UINT32");
         assertThatThrownBy(() -> w.put(GgufWriter.ALIGNMENT_KEY, GgufValue.uint32(48)))
                 .hasMessageContaining("power of two");
-        assertThatThrownBy(() -> w.put(GgufWriter.ALIGNMENT_KEY, GgufValue.uint32(0))).hasMessageContaining("power of two");
+        assertThatThrownBy(() -> w.put(GgufWriter.ALIGNMENT_KEY, GgufValue.uint32(0)))
+                .hasMessageContaining("power of two");
         GgufValue deep = GgufValue.int32s(1);
         for (int i = 0; i < 8; i++) {
             deep = new GgufValue.Array(GgufValueType.ARRAY, List.of(deep));
         }
         GgufValue tooDeep = deep;
-        assertThatThrownBy(() -> w.put("deep", tooDeep)).hasMessageContaining("'deep'").hasMessageContaining("nested");
+        assertThatThrownBy(() -> w.put("deep", tooDeep))
+                .hasMessageContaining("'deep'")
+                .hasMessageContaining("nested");
         assertThat(w.metadata()).isEmpty();
     }
 
@@ -170,29 +187,36 @@ class GgufWriterTest {
     @Test
     void rejectsInvalidTensors() {
         GgufWriter w = GgufWriter.create();
-        GgufWriter.TensorSource none = out -> { };
+        GgufWriter.TensorSource none = out -> {};
         w.addTensor("ok", GgmlType.F32, new long[] {1}, none);
         w.addTensor("model.diffusion_model.img_in.weight", GgmlType.F32, new long[] {1}, none);
 
-        assertThatThrownBy(() -> w.addTensor("", GgmlType.F32, new long[] {1}, none)).hasMessageContaining("empty");
+        assertThatThrownBy(() -> w.addTensor("", GgmlType.F32, new long[] {1}, none))
+                .hasMessageContaining("empty");
         assertThatThrownBy(() -> w.addTensor("x".repeat(128), GgmlType.F32, new long[] {1}, none))
-                .hasMessageContaining("128 UTF-8 bytes").hasMessageContaining("127");
+                .hasMessageContaining("128 UTF-8 bytes")
+                .hasMessageContaining("127");
         assertThatThrownBy(() -> w.addTensor("t", GgmlType.F32, new long[] {}, none))
-                .hasMessageContaining("'t'").hasMessageContaining("0 dimensions");
+                .hasMessageContaining("'t'")
+                .hasMessageContaining("0 dimensions");
         assertThatThrownBy(() -> w.addTensor("t", GgmlType.F32, new long[] {1, 1, 1, 1, 1}, none))
                 .hasMessageContaining("5 dimensions");
-        assertThatThrownBy(() -> w.addTensor("t", GgmlType.F32, new long[] {2, 0}, none)).hasMessageContaining("not positive");
+        assertThatThrownBy(() -> w.addTensor("t", GgmlType.F32, new long[] {2, 0}, none))
+                .hasMessageContaining("not positive");
         assertThatThrownBy(() -> w.addTensor("t", GgmlType.Q4_K, new long[] {256, 32}, none))
-                .hasMessageContaining("innermost dimension 32").hasMessageContaining("block size 256");
+                .hasMessageContaining("innermost dimension 32")
+                .hasMessageContaining("block size 256");
         assertThatThrownBy(() -> w.addTensor("t", GgmlType.F32, new long[] {1L << 40, 1L << 40}, none))
                 .hasMessageContaining("too large");
-        assertThatThrownBy(() -> w.addTensor("ok", GgmlType.F32, new long[] {1}, none)).hasMessageContaining("duplicate tensor name 'ok'");
+        assertThatThrownBy(() -> w.addTensor("ok", GgmlType.F32, new long[] {1}, none))
+                .hasMessageContaining("duplicate tensor name 'ok'");
         assertThatThrownBy(() -> w.addTensor("img_in.weight", GgmlType.F32, new long[] {1}, none))
                 .hasMessageContaining("same name once the 'model.diffusion_model.' prefix is removed");
         assertThatThrownBy(() -> w.addTensor("model.diffusion_model.ok", GgmlType.F32, new long[] {1}, none))
                 .hasMessageContaining("'ok'");
         assertThatThrownBy(() -> w.addTensor("b", GgmlType.F32, new long[] {2}, ByteBuffer.allocate(7)))
-                .hasMessageContaining("tensor 'b'").hasMessageContaining("takes 8 bytes but the buffer holds 7");
+                .hasMessageContaining("tensor 'b'")
+                .hasMessageContaining("takes 8 bytes but the buffer holds 7");
         assertThat(w.tensorNames()).containsExactly("ok", "model.diffusion_model.img_in.weight");
 
         // The limit is the caller's to choose.
@@ -228,15 +252,17 @@ class GgufWriterTest {
         Path file = dir.resolve("model.gguf");
         GgufWriter tooFew = GgufWriter.create()
                 .addTensor("short", GgmlType.Q8_0, new long[] {2, 32}, out -> out.write(ByteBuffer.allocate(67)));
-        assertThatThrownBy(() -> tooFew.write(file)).isInstanceOf(GgufException.class)
+        assertThatThrownBy(() -> tooFew.write(file))
+                .isInstanceOf(GgufException.class)
                 .hasMessage("tensor 'short': its source wrote 67 bytes, but Q8_0 [2, 32] takes 68");
-        GgufWriter tooMany = GgufWriter.create()
-                .addTensor("long", GgmlType.F16, new long[] {4}, out -> {
-                    out.write(ByteBuffer.allocate(6));
-                    out.write(ByteBuffer.allocate(4));
-                });
-        assertThatThrownBy(() -> tooMany.write(file)).isInstanceOf(GgufException.class)
-                .hasMessageContaining("tensor 'long': its source writes more than the 8 bytes F16 [4] takes (6 written, 4 more offered)");
+        GgufWriter tooMany = GgufWriter.create().addTensor("long", GgmlType.F16, new long[] {4}, out -> {
+            out.write(ByteBuffer.allocate(6));
+            out.write(ByteBuffer.allocate(4));
+        });
+        assertThatThrownBy(() -> tooMany.write(file))
+                .isInstanceOf(GgufException.class)
+                .hasMessageContaining(
+                        "tensor 'long': its source writes more than the 8 bytes F16 [4] takes (6 written, 4 more offered)");
         assertThat(listDir()).isEmpty();
     }
 
@@ -244,7 +270,8 @@ class GgufWriterTest {
     void replacesAnExistingFileAndLeavesNoTemporaryFile() throws IOException {
         Path file = dir.resolve("model.gguf");
         Files.write(file, new byte[] {1, 2, 3});
-        GgufWriter w = GgufWriter.create().put("general.architecture", GgufValue.of("x"))
+        GgufWriter w = GgufWriter.create()
+                .put("general.architecture", GgufValue.of("x"))
                 .addTensor("t", GgmlType.I32, new long[] {2}, le(8).putInt(0, 5).putInt(4, 6));
         w.write(file);
         w.write(file); // ByteBuffer sources can be replayed
@@ -309,9 +336,11 @@ class GgufWriterTest {
         }
 
         assertThatThrownBy(() -> w.addTensor("n", new float[7], new long[] {2, 4}, GgmlType.F32))
-                .hasMessageContaining("tensor 'n'").hasMessageContaining("8 elements but 7 floats");
+                .hasMessageContaining("tensor 'n'")
+                .hasMessageContaining("8 elements but 7 floats");
         assertThatThrownBy(() -> w.addTensor("iq", new float[256], new long[] {256}, GgmlType.IQ2_XXS))
-                .isInstanceOf(UnsupportedGgufTypeException.class).hasMessageContaining("tensor 'iq'");
+                .isInstanceOf(UnsupportedGgufTypeException.class)
+                .hasMessageContaining("tensor 'iq'");
     }
 
     private static byte[] bytes(GgufFile g, String tensor) {

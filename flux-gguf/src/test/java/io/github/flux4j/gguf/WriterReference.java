@@ -25,8 +25,7 @@ import java.util.Map;
  */
 final class WriterReference {
     /** One tensor of the reference files. */
-    record Tensor(String name, GgmlType type, long[] shape, byte[] bytes) {
-    }
+    record Tensor(String name, GgmlType type, long[] shape, byte[] bytes) {}
 
     private static final Map<String, Tensor> TENSORS = new LinkedHashMap<>();
 
@@ -52,8 +51,7 @@ final class WriterReference {
         }
     }
 
-    private WriterReference() {
-    }
+    private WriterReference() {}
 
     /** The reference tensor with this stored name. */
     static Tensor tensor(String name) {
@@ -82,29 +80,63 @@ final class WriterReference {
                 .put("test.uint64", new GgufValue.UInt64(-1L))
                 .put("test.int64", GgufValue.of(Long.MIN_VALUE))
                 .put("test.float64", GgufValue.of(Math.PI))
-                .put("test.array.uint8", arr(GgufValueType.UINT8, new GgufValue.UInt8((byte) 0), new GgufValue.UInt8((byte) 255)))
-                .put("test.array.int8", arr(GgufValueType.INT8, new GgufValue.Int8((byte) -128), new GgufValue.Int8((byte) 127)))
-                .put("test.array.uint16", arr(GgufValueType.UINT16, new GgufValue.UInt16((short) 65535), new GgufValue.UInt16((short) 1)))
+                .put(
+                        "test.array.uint8",
+                        arr(GgufValueType.UINT8, new GgufValue.UInt8((byte) 0), new GgufValue.UInt8((byte) 255)))
+                .put(
+                        "test.array.int8",
+                        arr(GgufValueType.INT8, new GgufValue.Int8((byte) -128), new GgufValue.Int8((byte) 127)))
+                .put(
+                        "test.array.uint16",
+                        arr(GgufValueType.UINT16, new GgufValue.UInt16((short) 65535), new GgufValue.UInt16((short) 1)))
                 .put("test.array.int16", arr(GgufValueType.INT16, new GgufValue.Int16((short) -32768)))
-                .put("test.array.uint32", arr(GgufValueType.UINT32, GgufValue.uint32(0xFFFF_FFFFL), GgufValue.uint32(7)))
+                .put(
+                        "test.array.uint32",
+                        arr(GgufValueType.UINT32, GgufValue.uint32(0xFFFF_FFFFL), GgufValue.uint32(7)))
                 .put("test.array.int32", GgufValue.int32s(1, -2, 3, Integer.MAX_VALUE))
                 .put("test.array.float32", GgufValue.float32s(1.5f, -0.0f, 1e-30f, Float.MAX_VALUE))
-                .put("test.array.bool", arr(GgufValueType.BOOL, GgufValue.of(true), GgufValue.of(false), GgufValue.of(true)))
+                .put(
+                        "test.array.bool",
+                        arr(GgufValueType.BOOL, GgufValue.of(true), GgufValue.of(false), GgufValue.of(true)))
                 .put("test.array.string", GgufValue.strings(List.of("a", "", "ü", "tab\there")))
-                .put("test.array.uint64", arr(GgufValueType.UINT64, new GgufValue.UInt64(Long.MIN_VALUE), new GgufValue.UInt64(3)))
+                .put(
+                        "test.array.uint64",
+                        arr(GgufValueType.UINT64, new GgufValue.UInt64(Long.MIN_VALUE), new GgufValue.UInt64(3)))
                 .put("test.array.int64", arr(GgufValueType.INT64, GgufValue.of(-1L), GgufValue.of(Long.MAX_VALUE)))
-                .put("test.array.float64", arr(GgufValueType.FLOAT64, GgufValue.of(-2.5), GgufValue.of(Double.MIN_VALUE)))
-                .put("test.nested.int32", arr(GgufValueType.ARRAY, GgufValue.int32s(1, 2, 3), GgufValue.int32s(4), GgufValue.int32s(5, 6)))
-                .put("test.nested.string", arr(GgufValueType.ARRAY, GgufValue.strings(List.of("x", "y")), GgufValue.strings(List.of("z"))))
-                .put("test.nested.float32", arr(GgufValueType.ARRAY, GgufValue.float32s(0.5f), GgufValue.float32s(-1f, 2f)))
+                .put(
+                        "test.array.float64",
+                        arr(GgufValueType.FLOAT64, GgufValue.of(-2.5), GgufValue.of(Double.MIN_VALUE)))
+                .put(
+                        "test.nested.int32",
+                        arr(
+                                GgufValueType.ARRAY,
+                                GgufValue.int32s(1, 2, 3),
+                                GgufValue.int32s(4),
+                                GgufValue.int32s(5, 6)))
+                .put(
+                        "test.nested.string",
+                        arr(GgufValueType.ARRAY, GgufValue.strings(List.of("x", "y")), GgufValue.strings(List.of("z"))))
+                .put(
+                        "test.nested.float32",
+                        arr(GgufValueType.ARRAY, GgufValue.float32s(0.5f), GgufValue.float32s(-1f, 2f)))
                 .put("test.nested.bool", arr(GgufValueType.ARRAY, arr(GgufValueType.BOOL, GgufValue.of(false))))
-                .put("test.nested.deep", arr(GgufValueType.ARRAY,
-                        arr(GgufValueType.ARRAY, GgufValue.int32s(1, 2), GgufValue.int32s(3)),
-                        arr(GgufValueType.ARRAY, GgufValue.int32s(4))))
+                .put(
+                        "test.nested.deep",
+                        arr(
+                                GgufValueType.ARRAY,
+                                arr(GgufValueType.ARRAY, GgufValue.int32s(1, 2), GgufValue.int32s(3)),
+                                arr(GgufValueType.ARRAY, GgufValue.int32s(4))))
                 .put("general.file_type", GgufValue.uint32(7));
-        for (String name : List.of("img_in.weight", "img_in.bias", "double_blocks.0.img_mod.lin.weight",
-                "model.diffusion_model.double_blocks.0.img_attn.qkv.weight", "double_blocks.0.img_mlp.0.weight",
-                "double_blocks.0.img_mlp.2.weight", "single_blocks.0.linear1.weight", "positions", "final_layer.conv")) {
+        for (String name : List.of(
+                "img_in.weight",
+                "img_in.bias",
+                "double_blocks.0.img_mod.lin.weight",
+                "model.diffusion_model.double_blocks.0.img_attn.qkv.weight",
+                "double_blocks.0.img_mlp.0.weight",
+                "double_blocks.0.img_mlp.2.weight",
+                "single_blocks.0.linear1.weight",
+                "positions",
+                "final_layer.conv")) {
             add(w, name);
         }
         return w;
@@ -118,16 +150,22 @@ final class WriterReference {
                 .put(GgufWriter.ALIGNMENT_KEY, GgufValue.uint32(64))
                 .put("test.empty_string", GgufValue.of(""))
                 .put("test.empty_array", arr(GgufValueType.INT64))
-                .put("test.nested.mixed", arr(GgufValueType.ARRAY,
-                        arr(GgufValueType.UINT8, new GgufValue.UInt8((byte) 1), new GgufValue.UInt8((byte) 2)),
-                        arr(GgufValueType.UINT64, new GgufValue.UInt64(-2L)),
-                        arr(GgufValueType.STRING),
-                        arr(GgufValueType.ARRAY, arr(GgufValueType.FLOAT64, GgufValue.of(1e300)))))
+                .put(
+                        "test.nested.mixed",
+                        arr(
+                                GgufValueType.ARRAY,
+                                arr(GgufValueType.UINT8, new GgufValue.UInt8((byte) 1), new GgufValue.UInt8((byte) 2)),
+                                arr(GgufValueType.UINT64, new GgufValue.UInt64(-2L)),
+                                arr(GgufValueType.STRING),
+                                arr(GgufValueType.ARRAY, arr(GgufValueType.FLOAT64, GgufValue.of(1e300)))))
                 .put("test.nested.empty", arr(GgufValueType.ARRAY))
-                .put("test.float32.special", GgufValue.float32s(Float.NaN, Float.POSITIVE_INFINITY,
-                        Float.NEGATIVE_INFINITY, Float.MIN_VALUE))
-                .put("test.float64.special", arr(GgufValueType.FLOAT64, GgufValue.of(Double.NaN),
-                        GgufValue.of(Double.NEGATIVE_INFINITY)))
+                .put(
+                        "test.float32.special",
+                        GgufValue.float32s(
+                                Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MIN_VALUE))
+                .put(
+                        "test.float64.special",
+                        arr(GgufValueType.FLOAT64, GgufValue.of(Double.NaN), GgufValue.of(Double.NEGATIVE_INFINITY)))
                 .put("test.ünïcode.kéy", GgufValue.of("☃"));
         for (String name : List.of("edge.q5k", "edge.iq4nl", "edge.f64", "edge.i8", "edge.exact", "tensör.ünïcode")) {
             add(w, name);

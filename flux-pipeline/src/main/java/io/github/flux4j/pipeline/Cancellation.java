@@ -32,8 +32,7 @@ public final class Cancellation {
     private volatile @Nullable String reason;
 
     /** A token that is not cancelled. */
-    public Cancellation() {
-    }
+    public Cancellation() {}
 
     /** Requests cancellation. Idempotent; returns at once. */
     public void cancel() {
@@ -65,8 +64,7 @@ public final class Cancellation {
     public void throwIfCancelled(String where) {
         if (cancelled) {
             String why = reason;
-            throw new GenerationCancelledException("generation cancelled " + where
-                    + (why == null ? "" : ": " + why));
+            throw new GenerationCancelledException("generation cancelled " + where + (why == null ? "" : ": " + why));
         }
     }
 }

@@ -66,8 +66,17 @@ public final class FluxOutOfMemoryException extends FluxException {
      * @param dtype             the compute dtype
      * @param offload           the pipeline's offloading
      */
-    public record Request(int width, int height, int prompts, int imagesPerPrompt, int steps, int maxSequenceLength,
-                          boolean tiledDecode, FluxDevice device, ComputeDtype dtype, Offload offload) {
+    public record Request(
+            int width,
+            int height,
+            int prompts,
+            int imagesPerPrompt,
+            int steps,
+            int maxSequenceLength,
+            boolean tiledDecode,
+            FluxDevice device,
+            ComputeDtype dtype,
+            Offload offload) {
         /** Images in the batch. */
         public int batch() {
             return prompts * imagesPerPrompt;
@@ -87,13 +96,18 @@ public final class FluxOutOfMemoryException extends FluxException {
      * @param memory  the device's memory after the call's tensors were freed, if known
      * @param cause   LibTorch's exception
      */
-    public FluxOutOfMemoryException(Stage stage, int step, Request request, @Nullable DeviceMemory memory,
-                                    Throwable cause) {
+    public FluxOutOfMemoryException(
+            Stage stage, int step, Request request, @Nullable DeviceMemory memory, Throwable cause) {
         this(stage, step, request, memory, suggestions(stage, request), cause);
     }
 
-    private FluxOutOfMemoryException(Stage stage, int step, Request request, @Nullable DeviceMemory memory,
-                                     List<String> suggestions, Throwable cause) {
+    private FluxOutOfMemoryException(
+            Stage stage,
+            int step,
+            Request request,
+            @Nullable DeviceMemory memory,
+            List<String> suggestions,
+            Throwable cause) {
         super(message(stage, step, request, memory, suggestions, cause), cause);
         this.stage = stage;
         this.step = step;
@@ -114,9 +128,13 @@ public final class FluxOutOfMemoryException extends FluxException {
                 return true;
             }
             String m = c.getMessage();
-            if (!(c instanceof Error) && m != null && (m.contains("CUDA out of memory") || m.contains("out of memory")
-                    || m.contains("can't allocate memory") || m.contains("CUDNN_STATUS_ALLOC_FAILED")
-                    || m.contains("CUBLAS_STATUS_ALLOC_FAILED"))) {
+            if (!(c instanceof Error)
+                    && m != null
+                    && (m.contains("CUDA out of memory")
+                            || m.contains("out of memory")
+                            || m.contains("can't allocate memory")
+                            || m.contains("CUDNN_STATUS_ALLOC_FAILED")
+                            || m.contains("CUBLAS_STATUS_ALLOC_FAILED"))) {
                 return true;
             }
         }
@@ -178,18 +196,36 @@ public final class FluxOutOfMemoryException extends FluxException {
         return s;
     }
 
-    private static String message(Stage stage, int step, Request r, @Nullable DeviceMemory memory,
-                                  List<String> suggestions, Throwable cause) {
+    private static String message(
+            Stage stage,
+            int step,
+            Request r,
+            @Nullable DeviceMemory memory,
+            List<String> suggestions,
+            Throwable cause) {
         StringBuilder m = new StringBuilder();
-        m.append(r.device().isCuda() ? "CUDA out of memory" : "out of memory").append(" during ")
+        m.append(r.device().isCuda() ? "CUDA out of memory" : "out of memory")
+                .append(" during ")
                 .append(stage.description());
         if (stage == Stage.DENOISING && step > 0) {
             m.append(" (step ").append(step).append(" of ").append(r.steps()).append(')');
         }
-        m.append(" of ").append(r.width()).append('x').append(r.height()).append(" images, batch ").append(r.batch())
-                .append(" (").append(r.prompts()).append(" prompt(s) x ").append(r.imagesPerPrompt())
-                .append(" per prompt), ").append(r.dtype().name().toLowerCase(Locale.ROOT)).append(" on ")
-                .append(r.device()).append(", offload ").append(r.offload());
+        m.append(" of ")
+                .append(r.width())
+                .append('x')
+                .append(r.height())
+                .append(" images, batch ")
+                .append(r.batch())
+                .append(" (")
+                .append(r.prompts())
+                .append(" prompt(s) x ")
+                .append(r.imagesPerPrompt())
+                .append(" per prompt), ")
+                .append(r.dtype().name().toLowerCase(Locale.ROOT))
+                .append(" on ")
+                .append(r.device())
+                .append(", offload ")
+                .append(r.offload());
         String tried = tried(cause);
         if (tried != null) {
             m.append(": LibTorch tried to allocate ").append(tried);

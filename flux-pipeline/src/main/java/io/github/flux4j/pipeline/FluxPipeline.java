@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline;
 
 import io.github.flux4j.core.clip.ClipTextModel;
+import io.github.flux4j.core.offload.BlockStreamer;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.text.TokenIds;
@@ -11,15 +12,14 @@ import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
-import io.github.flux4j.core.offload.BlockStreamer;
 import io.github.flux4j.core.vae.RgbImage;
 import io.github.flux4j.core.vae.VaeDecoder;
 import io.github.flux4j.core.vae.VaeImageProcessor;
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.pipeline.latents.FluxLatents;
 import io.github.flux4j.pipeline.hub.DownloadListener;
 import io.github.flux4j.pipeline.hub.HubException;
 import io.github.flux4j.pipeline.hub.HubFiles;
+import io.github.flux4j.pipeline.latents.FluxLatents;
 import io.github.flux4j.pipeline.latents.LatentGeometry;
 import io.github.flux4j.pipeline.latents.NoiseSeed;
 import io.github.flux4j.pipeline.latents.PreparedLatents;
@@ -130,14 +130,23 @@ public final class FluxPipeline implements AutoCloseable {
     private final VaeDecoder vae;
     private final FlowMatchEulerScheduler scheduler;
     private final ModelOffloader offloader;
-    private @Nullable MemoryPlan memoryPlan;      // set by the builder
+    private @Nullable MemoryPlan memoryPlan; // set by the builder
     private MemoryPlanner.@Nullable Sizes memorySizes;
-    private @Nullable BlockStreamer streamer;     // streams the transformer's blocks (SEQUENTIAL, budgets)
+    private @Nullable BlockStreamer streamer; // streams the transformer's blocks (SEQUENTIAL, budgets)
     private boolean closed;
 
-    private FluxPipeline(FluxModelFolder folder, FluxDevice device, ComputeDtype dtype, Offload offload,
-                         ClipTokenizer clipTokenizer, T5Tokenizer t5Tokenizer, ClipTextModel clip, T5EncoderModel t5,
-                         FluxTransformer transformer, VaeDecoder vae, ModelOffloader offloader) {
+    private FluxPipeline(
+            FluxModelFolder folder,
+            FluxDevice device,
+            ComputeDtype dtype,
+            Offload offload,
+            ClipTokenizer clipTokenizer,
+            T5Tokenizer t5Tokenizer,
+            ClipTextModel clip,
+            T5EncoderModel t5,
+            FluxTransformer transformer,
+            VaeDecoder vae,
+            ModelOffloader offloader) {
         this.folder = folder;
         this.device = device;
         this.dtype = dtype;
@@ -222,24 +231,38 @@ public final class FluxPipeline implements AutoCloseable {
         int width = options.width().orElse(DEFAULT_SAMPLE_SIZE * scale);
         LatentGeometry geometry = new LatentGeometry(height, width, scale);
         if (geometry.isRounded()) {
-            warn(warnings, "`height` and `width` have to be divisible by " + geometry.multiple() + " but are " + height
-                    + " and " + width + ". Dimensions will be resized accordingly (to " + geometry.imageHeight() + "x"
-                    + geometry.imageWidth() + ", height x width)");
+            warn(
+                    warnings,
+                    "`height` and `width` have to be divisible by " + geometry.multiple() + " but are " + height
+                            + " and " + width + ". Dimensions will be resized accordingly (to " + geometry.imageHeight()
+                            + "x"
+                            + geometry.imageWidth() + ", height x width)");
         }
         boolean guided = transformer.config().guidanceEmbed();
         double guidanceScale = options.guidanceScale().orElse(GenerationOptions.DEFAULT_GUIDANCE_SCALE);
         if (!guided) {
             if (options.guidanceScale().isPresent()) {
-                warn(warnings, "guidance scale " + guidanceScale + " ignored: the transformer has no guidance"
-                        + " embedding (guidance_in; e.g. FLUX.1-schnell)");
+                warn(
+                        warnings,
+                        "guidance scale " + guidanceScale + " ignored: the transformer has no guidance"
+                                + " embedding (guidance_in; e.g. FLUX.1-schnell)");
             }
             guidanceScale = Double.NaN;
         }
         int steps = options.steps().orElse(defaultSteps());
         int maxSeq = options.maxSequenceLength();
         NoiseSeed seed = options.noiseSeed(batch);
-        oom.request(new FluxOutOfMemoryException.Request(geometry.imageWidth(), geometry.imageHeight(), ps.size(),
-                perPrompt, steps, maxSeq, options.tiledDecode(), device, dtype, offload));
+        oom.request(new FluxOutOfMemoryException.Request(
+                geometry.imageWidth(),
+                geometry.imageHeight(),
+                ps.size(),
+                perPrompt,
+                steps,
+                maxSeq,
+                options.tiledDecode(),
+                device,
+                dtype,
+                offload));
 
         checkStop(cancel, "before it started");
         long textNanos;
@@ -251,7 +274,8 @@ public final class FluxPipeline implements AutoCloseable {
         String[] stage = {"in prompt encoding"};
         CancellationPoints.Check inModels = where -> checkStop(cancel, stage[0] + ", " + where);
         try (CancellationPoints.Installed points = CancellationPoints.install(inModels);
-             NoGradGuard noGrad = Torch.noGrad(); PointerScope call = new PointerScope()) {
+                NoGradGuard noGrad = Torch.noGrad();
+                PointerScope call = new PointerScope()) {
             // 1. encode_prompt: CLIP pooled output, T5 hidden states, zero text ids.
             long t0 = System.nanoTime();
             Prompts text = encodePrompts(ps, perPrompt, maxSeq, cancel, oom, trace, warnings);
@@ -281,13 +305,13 @@ public final class FluxPipeline implements AutoCloseable {
                     stepTimes.add(time);
                     ProgressListener listener = options.progressListener();
                     if (listener != null) {
-                        listener.onStep(new StepProgress(i, total, schedule.timestep(i), time,
-                                Duration.ofNanos(System.nanoTime() - start)));
+                        listener.onStep(new StepProgress(
+                                i, total, schedule.timestep(i), time, Duration.ofNanos(System.nanoTime() - start)));
                     }
                 }
             };
-            Denoiser.Conditioning conditioning = new Denoiser.Conditioning(text.embeds(), text.textIds(),
-                    text.pooled(), prepared.imageIds(), guidance);
+            Denoiser.Conditioning conditioning = new Denoiser.Conditioning(
+                    text.embeds(), text.textIds(), text.pooled(), prepared.imageIds(), guidance);
             Tensor latents = new Denoiser(transformer, device, dtype)
                     .denoise(prepared.latents(), conditioning, schedule, trace, progress);
             checkStop(cancel, "before decoding");
@@ -302,25 +326,46 @@ public final class FluxPipeline implements AutoCloseable {
             // cancellation, so that the next generation starts from the same state.
             offloader.offloadAll();
         }
-        Timings timings = new Timings(Duration.ofNanos(textNanos), stepTimes, Duration.ofNanos(decodeNanos),
-                Duration.ofNanos(offloader.moveTime().toNanos() - moves0), Duration.ofNanos(System.nanoTime() - start));
-        LOG.debug("generated {} image(s) of {}x{}: {}", images.size(), geometry.imageHeight(), geometry.imageWidth(),
+        Timings timings = new Timings(
+                Duration.ofNanos(textNanos),
+                stepTimes,
+                Duration.ofNanos(decodeNanos),
+                Duration.ofNanos(offloader.moveTime().toNanos() - moves0),
+                Duration.ofNanos(System.nanoTime() - start));
+        LOG.debug(
+                "generated {} image(s) of {}x{}: {}",
+                images.size(),
+                geometry.imageHeight(),
+                geometry.imageWidth(),
                 timings);
-        return new GenerationResult(images, ps, seed, geometry.imageWidth(), geometry.imageHeight(), steps,
-                guidanceScale, warnings, timings);
+        return new GenerationResult(
+                images,
+                ps,
+                seed,
+                geometry.imageWidth(),
+                geometry.imageHeight(),
+                steps,
+                guidanceScale,
+                warnings,
+                timings);
     }
 
     /** The text encoders' outputs for a batch, repeated for the images per prompt. */
-    private record Prompts(Tensor pooled, Tensor embeds, Tensor textIds) {
-    }
+    private record Prompts(Tensor pooled, Tensor embeds, Tensor textIds) {}
 
     /**
      * diffusers' {@code encode_prompt}: CLIP's pooled output, T5's hidden states and the zero
      * text ids, each repeated {@code perPrompt} times (the images of a prompt next to each other),
      * in the caller's scope.
      */
-    private Prompts encodePrompts(List<String> ps, int perPrompt, int maxSeq, Cancellation cancel,
-                                  OutOfMemoryGuard oom, PipelineTrace trace, List<String> warnings) {
+    private Prompts encodePrompts(
+            List<String> ps,
+            int perPrompt,
+            int maxSeq,
+            Cancellation cancel,
+            OutOfMemoryGuard oom,
+            PipelineTrace trace,
+            List<String> warnings) {
         Device dev = device.toTorch();
         ScalarType st = dtype.scalarType();
         int batch = Math.multiplyExact(ps.size(), perPrompt);
@@ -329,8 +374,10 @@ public final class FluxPipeline implements AutoCloseable {
         int clipLength = clipTokenizer.modelMaxLength();
         EncodedBatch clipIds = clipTokenizer.encodePadded(ps, clipLength);
         if (clipIds.anyTruncated()) {
-            warn(warnings, "The following part of your input was truncated because CLIP can only handle sequences"
-                    + " up to " + clipLength + " tokens: " + abbreviated(clipIds.removedTexts()));
+            warn(
+                    warnings,
+                    "The following part of your input was truncated because CLIP can only handle sequences" + " up to "
+                            + clipLength + " tokens: " + abbreviated(clipIds.removedTexts()));
         }
         Tensor clipInput = idTensor(clipIds);
         trace.record("clip_input_ids", clipInput);
@@ -344,8 +391,10 @@ public final class FluxPipeline implements AutoCloseable {
         offloader.use(t5);
         EncodedBatch t5Ids = t5Tokenizer.encodePadded(ps, maxSeq);
         if (t5Ids.anyTruncated()) {
-            warn(warnings, "The following part of your input was truncated because `max_sequence_length` is set to "
-                    + " " + maxSeq + " tokens: " + abbreviated(t5Ids.removedTexts()));
+            warn(
+                    warnings,
+                    "The following part of your input was truncated because `max_sequence_length` is set to " + " "
+                            + maxSeq + " tokens: " + abbreviated(t5Ids.removedTexts()));
         }
         Tensor t5Input = idTensor(t5Ids);
         trace.record("t5_input_ids", t5Input);
@@ -362,15 +411,17 @@ public final class FluxPipeline implements AutoCloseable {
 
     /** {@code torch.full([1], guidance_scale, dtype=float32).expand(B)}: float32; the model casts it. */
     private Tensor guidanceVector(int batch, double guidanceScale, PipelineTrace trace) {
-        Tensor guidance = torch.full(new long[] {batch}, new Scalar(guidanceScale),
+        Tensor guidance = torch.full(
+                new long[] {batch},
+                new Scalar(guidanceScale),
                 new TensorOptions(ScalarType.Float).device(new DeviceOptional(device.toTorch())));
         trace.record("guidance", guidance);
         return guidance;
     }
 
     /** Unpacks, unscales and decodes the final latents, then postprocesses them to 8-bit RGB. */
-    private List<RgbImage> decodeImages(Tensor latents, LatentGeometry geometry, boolean tiled, OutOfMemoryGuard oom,
-                                        PipelineTrace trace) {
+    private List<RgbImage> decodeImages(
+            Tensor latents, LatentGeometry geometry, boolean tiled, OutOfMemoryGuard oom, PipelineTrace trace) {
         oom.enter(FluxOutOfMemoryException.Stage.VAE_DECODING);
         offloader.use(vae);
         Tensor unpacked = FluxLatents.unpack(latents, geometry);
@@ -389,8 +440,8 @@ public final class FluxPipeline implements AutoCloseable {
     private static void checkStop(Cancellation cancel, String where) {
         cancel.throwIfCancelled(where);
         if (Thread.currentThread().isInterrupted()) {
-            throw new GenerationCancelledException("generation cancelled " + where
-                    + ": the generating thread was interrupted");
+            throw new GenerationCancelledException(
+                    "generation cancelled " + where + ": the generating thread was interrupted");
         }
     }
 
@@ -447,7 +498,8 @@ public final class FluxPipeline implements AutoCloseable {
 
     /** The number of steps used when the options set none: 28 (dev), or 4 without guidance embedding (schnell). */
     public int defaultSteps() {
-        return transformer.config().guidanceEmbed() ? GenerationOptions.DEFAULT_STEPS
+        return transformer.config().guidanceEmbed()
+                ? GenerationOptions.DEFAULT_STEPS
                 : GenerationOptions.DEFAULT_STEPS_SCHNELL;
     }
 
@@ -569,8 +621,7 @@ public final class FluxPipeline implements AutoCloseable {
         private DequantArithmetic textEncoderArithmetic = DequantArithmetic.EXACT_FLOAT32;
         private ClipTokenizer.Flavor clipFlavor = ClipTokenizer.Flavor.FAST;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * The transformer's weights, loaded by {@link #build()} on the pipeline's device (the CPU
@@ -824,15 +875,17 @@ public final class FluxPipeline implements AutoCloseable {
             }
             if (dequantizedCacheBytes > 0 && (vramBudget != null || offload == Offload.SEQUENTIAL)) {
                 throw new IllegalArgumentException("dequantizedCacheBytes (" + dequantizedCacheBytes + " bytes) keeps"
-                        + " expanded transformer weights on the device, but " + (vramBudget != null ? "vramBudget"
-                        : "Offload.SEQUENTIAL") + " keeps the transformer's blocks off it: use one or the other");
+                        + " expanded transformer weights on the device, but "
+                        + (vramBudget != null ? "vramBudget" : "Offload.SEQUENTIAL")
+                        + " keeps the transformer's blocks off it: use one or the other");
             }
             if (folder == null && baseModelSpec == null && baseModelPath == null) {
                 throw new IllegalStateException("FluxPipeline: no base model; call baseModel(...) with a FLUX.1"
                         + " folder in diffusers' layout or a Hugging Face repo id (text encoders,"
                         + " tokenizers, VAE and scheduler come from it)");
             }
-            FluxDevice dev = device != null ? device : FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
+            FluxDevice dev =
+                    device != null ? device : FluxDevice.cudaAvailable() ? FluxDevice.cuda(0) : FluxDevice.cpu();
             if (dev.isCuda() && !FluxDevice.cudaAvailable()) {
                 throw new IllegalStateException("FluxPipeline: device " + dev + " is not usable: "
                         + FluxDevice.cudaUnavailableReason().orElse("CUDA is not available") + "; use FluxDevice.cpu()"
@@ -842,21 +895,28 @@ public final class FluxPipeline implements AutoCloseable {
             FluxModelFolder.Option[] open = t5Gguf != null || t5GgufSpec != null
                     ? new FluxModelFolder.Option[] {FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL}
                     : new FluxModelFolder.Option[0];
-            HubFiles files = hub != null ? hub
-                    : HubFiles.builder().cache(HuggingFaceCache.fromEnvironment()).offline(true).build();
+            HubFiles files = hub != null
+                    ? hub
+                    : HubFiles.builder()
+                            .cache(HuggingFaceCache.fromEnvironment())
+                            .offline(true)
+                            .build();
             Path transformerFile = transformerPath;
             if (transformerModel == null && transformerSpec != null) {
                 transformerFile = hubPath(files, "transformer", transformerSpec);
             }
             Path t5File = t5GgufSpec != null ? hubPath(files, "T5 GGUF", t5GgufSpec) : t5Gguf;
-            FluxModelFolder base = folder != null ? folder
-                    : baseModelPath != null ? FluxModelFolder.open(baseModelPath, open)
-                    : openBase(Objects.requireNonNull(baseModelSpec), files, open);
+            FluxModelFolder base = folder != null
+                    ? folder
+                    : baseModelPath != null
+                            ? FluxModelFolder.open(baseModelPath, open)
+                            : openBase(Objects.requireNonNull(baseModelSpec), files, open);
             Torch.init();
             if (transformerModel != null && transformerModel.dtype() != dtype) {
-                throw new IllegalArgumentException("FluxPipeline: the transformer computes in " + transformerModel.dtype()
-                        + " but the pipeline's compute dtype is " + dtype + "; load it with that dtype or set"
-                        + " computeDtype(" + transformerModel.dtype() + ")");
+                throw new IllegalArgumentException(
+                        "FluxPipeline: the transformer computes in " + transformerModel.dtype()
+                                + " but the pipeline's compute dtype is " + dtype + "; load it with that dtype or set"
+                                + " computeDtype(" + transformerModel.dtype() + ")");
             }
             if (t5File == null && base.weightFiles(FluxComponent.TEXT_ENCODER_2).isEmpty()) {
                 throw new ModelFolderException(base.source() + ": text_encoder_2/ has no T5 weights (the folder was"
@@ -876,15 +936,17 @@ public final class FluxPipeline implements AutoCloseable {
             LoadOptions text = new LoadOptions(loadDevice, dtype, textEncoderArithmetic, true);
             ClipTextModel clip = ClipTextModel.load(base.componentDir(FluxComponent.TEXT_ENCODER), text);
             loaded.add(clip);
-            T5EncoderModel t5 = T5EncoderModel.load(t5File != null ? t5File
-                    : base.componentDir(FluxComponent.TEXT_ENCODER_2), text);
+            T5EncoderModel t5 = T5EncoderModel.load(
+                    t5File != null ? t5File : base.componentDir(FluxComponent.TEXT_ENCODER_2), text);
             loaded.add(t5);
-            VaeDecoder vae = VaeDecoder.load(base.componentDir(FluxComponent.VAE),
+            VaeDecoder vae = VaeDecoder.load(
+                    base.componentDir(FluxComponent.VAE),
                     LoadOptions.defaults().withDevice(loadDevice).withDtype(dtype));
             loaded.add(vae);
             FluxTransformer transformer = transformerModel;
             if (transformer == null) {
-                transformer = FluxTransformer.load(Objects.requireNonNull(transformerFile),
+                transformer = FluxTransformer.load(
+                        Objects.requireNonNull(transformerFile),
                         new LoadOptions(loadDevice, dtype, transformerArithmetic, true)
                                 .withDequantizedCacheBytes(dequantizedCacheBytes));
                 loaded.add(transformer);
@@ -892,10 +954,16 @@ public final class FluxPipeline implements AutoCloseable {
             checkFit(transformer, clip, t5, vae, base, t5File);
 
             MemoryPlanner.Sizes sizes = MemorySizing.sizes(clip, t5, transformer, vae);
-            MemoryPlanner.Workload work = MemorySizing.workload(transformer, t5, dtype,
-                    DEFAULT_SAMPLE_SIZE * base.vaeScaleFactor(), transformer.config().guidanceEmbed()
-                            ? GenerationOptions.DEFAULT_STEPS : GenerationOptions.DEFAULT_STEPS_SCHNELL);
-            MemoryPlan plan = vramBudget != null ? MemoryPlanner.plan(vramBudget, sizes, work)
+            MemoryPlanner.Workload work = MemorySizing.workload(
+                    transformer,
+                    t5,
+                    dtype,
+                    DEFAULT_SAMPLE_SIZE * base.vaeScaleFactor(),
+                    transformer.config().guidanceEmbed()
+                            ? GenerationOptions.DEFAULT_STEPS
+                            : GenerationOptions.DEFAULT_STEPS_SCHNELL);
+            MemoryPlan plan = vramBudget != null
+                    ? MemoryPlanner.plan(vramBudget, sizes, work)
                     : MemoryPlanner.forMode(offload, sizes, work);
             BlockStreamer streamer = null;
             if (!plan.streamedBlocks().isEmpty()) {
@@ -910,8 +978,8 @@ public final class FluxPipeline implements AutoCloseable {
             offloader.register("vae", vae, plan.vae());
             // What PyTorch picks by default on an H100 (and what the reference runs used).
             Torch.preferCudnnAttention(dev);
-            FluxPipeline p = new FluxPipeline(base, dev, dtype, offload, clipTok, t5Tok, clip, t5, transformer, vae,
-                    offloader);
+            FluxPipeline p =
+                    new FluxPipeline(base, dev, dtype, offload, clipTok, t5Tok, clip, t5, transformer, vae, offloader);
             p.memoryPlan = plan;
             p.memorySizes = sizes;
             p.streamer = streamer;
@@ -945,27 +1013,42 @@ public final class FluxPipeline implements AutoCloseable {
             String repo = at > 0 ? spec.substring(0, at) : spec;
             if (hub != null && !isDir && HuggingFaceCache.isRepoId(repo)) {
                 try {
-                    hub.resolve(repo, at > 0 ? spec.substring(at + 1) : null, FluxModelFolder.hubPatterns(open),
+                    hub.resolve(
+                            repo,
+                            at > 0 ? spec.substring(at + 1) : null,
+                            FluxModelFolder.hubPatterns(open),
                             downloadListener);
                 } catch (HubException e) {
-                    throw new HubException(e.kind(), "base model '" + spec + "' (no such folder; as a Hugging Face"
-                            + " repository id): " + e.getMessage(), e);
+                    throw new HubException(
+                            e.kind(),
+                            "base model '" + spec + "' (no such folder; as a Hugging Face" + " repository id): "
+                                    + e.getMessage(),
+                            e);
                 }
             }
             return FluxModelFolder.resolve(spec, files.cache(), open);
         }
 
-        private void checkFit(FluxTransformer transformer, ClipTextModel clip, T5EncoderModel t5, VaeDecoder vae,
-                              FluxModelFolder base, @Nullable Path t5File) {
+        private void checkFit(
+                FluxTransformer transformer,
+                ClipTextModel clip,
+                T5EncoderModel t5,
+                VaeDecoder vae,
+                FluxModelFolder base,
+                @Nullable Path t5File) {
             FluxConfig c = transformer.config();
-            String t5Source = t5File != null ? t5File.toString() : base.componentDir(FluxComponent.TEXT_ENCODER_2).toString();
+            String t5Source = t5File != null
+                    ? t5File.toString()
+                    : base.componentDir(FluxComponent.TEXT_ENCODER_2).toString();
             if (c.contextInDim() != t5.config().dModel()) {
                 throw new IllegalStateException("FluxPipeline: the transformer's txt_in takes " + c.contextInDim()
-                        + "-wide T5 states, but the T5 encoder (" + t5Source + ") has d_model " + t5.config().dModel());
+                        + "-wide T5 states, but the T5 encoder (" + t5Source + ") has d_model "
+                        + t5.config().dModel());
             }
             if (c.vecInDim() != clip.config().hiddenSize()) {
                 throw new IllegalStateException("FluxPipeline: the transformer's vector_in takes a " + c.vecInDim()
-                        + "-wide pooled CLIP vector, but the CLIP text encoder (" + base.componentDir(FluxComponent.TEXT_ENCODER)
+                        + "-wide pooled CLIP vector, but the CLIP text encoder ("
+                        + base.componentDir(FluxComponent.TEXT_ENCODER)
                         + ") has hidden size " + clip.config().hiddenSize());
             }
             if (c.inChannels() != 4 * vae.config().latentChannels()) {

@@ -154,8 +154,9 @@ public final class GenerationOptions {
             s = NoiseSeed.of(RANDOM.nextLong());
         } else if (seedPerImage) {
             if (seeds.length != batch) {
-                throw new IllegalArgumentException("seeds: " + seeds.length + " per-image seeds given, but the batch has "
-                        + batch + " images (prompts x numImagesPerPrompt)");
+                throw new IllegalArgumentException(
+                        "seeds: " + seeds.length + " per-image seeds given, but the batch has " + batch
+                                + " images (prompts x numImagesPerPrompt)");
             }
             s = NoiseSeed.perImage(seeds);
         } else {
@@ -214,8 +215,7 @@ public final class GenerationOptions {
         private @Nullable Cancellation cancellation;
         private PipelineTrace trace = PipelineTrace.NONE;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * The image height in pixels. Sizes that are not multiples of 16 are rounded down, with a
@@ -373,8 +373,8 @@ public final class GenerationOptions {
 
         private static int side(String what, int px) {
             if (px < MIN_SIDE || px > MAX_SIDE) {
-                throw new IllegalArgumentException(what + " must be in " + MIN_SIDE + ".." + MAX_SIDE + " pixels, got "
-                        + px);
+                throw new IllegalArgumentException(
+                        what + " must be in " + MIN_SIDE + ".." + MAX_SIDE + " pixels, got " + px);
             }
             return px;
         }

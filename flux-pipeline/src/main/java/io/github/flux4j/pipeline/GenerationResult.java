@@ -25,8 +25,16 @@ import java.util.Objects;
  *                     rounding, an ignored guidance scale), in order
  * @param timings      per-stage wall-clock times
  */
-public record GenerationResult(List<RgbImage> images, List<String> prompts, NoiseSeed seed, int width, int height,
-                               int steps, double guidanceScale, List<String> warnings, Timings timings) {
+public record GenerationResult(
+        List<RgbImage> images,
+        List<String> prompts,
+        NoiseSeed seed,
+        int width,
+        int height,
+        int steps,
+        double guidanceScale,
+        List<String> warnings,
+        Timings timings) {
     /** Copies the lists. */
     public GenerationResult {
         images = List.copyOf(images);

@@ -68,13 +68,12 @@ public final class ImageFiles {
             if (n.endsWith(".jpg") || n.endsWith(".jpeg")) {
                 return JPEG;
             }
-            throw new IllegalArgumentException("cannot tell the image format of '" + file
-                    + "': use a .png, .jpg or .jpeg file name");
+            throw new IllegalArgumentException(
+                    "cannot tell the image format of '" + file + "': use a .png, .jpg or .jpeg file name");
         }
     }
 
-    private ImageFiles() {
-    }
+    private ImageFiles() {}
 
     /**
      * Writes {@code image} in the format of {@code file}'s extension (JPEG at
@@ -124,8 +123,9 @@ public final class ImageFiles {
         removeStaleTemporaries(dir, target);
         Path tmp = createTemp(dir, target);
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-                 OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+            try (FileChannel ch =
+                            FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+                    OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
                 out.write(bytes);
                 out.flush();
                 ch.force(true); // on disk before the rename makes it visible
@@ -157,13 +157,18 @@ public final class ImageFiles {
         Instant limit = Instant.now().minus(STALE_TEMPORARY_AGE);
         try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, p -> {
             String n = p.getFileName().toString();
-            return n.startsWith(prefix) && n.endsWith(".tmp")
-                    && n.substring(prefix.length(), n.length() - ".tmp".length()).chars().allMatch(Character::isDigit);
+            return n.startsWith(prefix)
+                    && n.endsWith(".tmp")
+                    && n.substring(prefix.length(), n.length() - ".tmp".length())
+                            .chars()
+                            .allMatch(Character::isDigit);
         })) {
             for (Path p : s) {
                 try {
                     if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)
-                            && Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(limit)) {
+                            && Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS)
+                                    .toInstant()
+                                    .isBefore(limit)) {
                         Files.deleteIfExists(p);
                     }
                 } catch (IOException e) {
@@ -187,7 +192,10 @@ public final class ImageFiles {
             return Files.createTempFile(dir, prefix, ".tmp");
         }
         // The mode is given to open(2), which applies the umask.
-        Path tmp = Files.createTempFile(dir, prefix, ".tmp",
+        Path tmp = Files.createTempFile(
+                dir,
+                prefix,
+                ".tmp",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-rw-rw-")));
         try {
             Set<PosixFilePermission> existing = Files.getPosixFilePermissions(target);

@@ -51,6 +51,7 @@ final class OutOfMemoryGuard {
         } catch (RuntimeException | LinkageError suppressed) {
             e.addSuppressed(suppressed);
         }
-        return new FluxOutOfMemoryException(stage, step, request, DeviceMemory.of(request.device()).orElse(null), e);
+        return new FluxOutOfMemoryException(
+                stage, step, request, DeviceMemory.of(request.device()).orElse(null), e);
     }
 }

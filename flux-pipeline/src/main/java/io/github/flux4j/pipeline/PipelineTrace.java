@@ -28,7 +28,7 @@ import org.bytedeco.pytorch.Tensor;
 @FunctionalInterface
 public interface PipelineTrace extends TensorTrace {
     /** Ignores everything. */
-    PipelineTrace NONE = (name, tensor) -> { };
+    PipelineTrace NONE = (name, tensor) -> {};
 
     /** One named intermediate. */
     @Override

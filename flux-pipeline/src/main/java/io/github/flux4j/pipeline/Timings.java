@@ -17,8 +17,8 @@ import java.util.Objects;
  *                     ({@link Offload#MODEL}; part of the stages above), zero otherwise
  * @param total        the whole {@link FluxPipeline#generate} call
  */
-public record Timings(Duration textEncoding, List<Duration> steps, Duration decode, Duration modelMoves,
-                      Duration total) {
+public record Timings(
+        Duration textEncoding, List<Duration> steps, Duration decode, Duration modelMoves, Duration total) {
     /** Copies the step list. */
     public Timings {
         Objects.requireNonNull(textEncoding, "textEncoding");
@@ -40,9 +40,15 @@ public record Timings(Duration textEncoding, List<Duration> steps, Duration deco
 
     @Override
     public String toString() {
-        return String.format("text %.3f s, %d steps %.3f s (%.3f s/step), decode %.3f s, moves %.3f s, total %.3f s",
-                seconds(textEncoding), steps.size(), seconds(denoising()), seconds(meanStep()), seconds(decode),
-                seconds(modelMoves), seconds(total));
+        return String.format(
+                "text %.3f s, %d steps %.3f s (%.3f s/step), decode %.3f s, moves %.3f s, total %.3f s",
+                seconds(textEncoding),
+                steps.size(),
+                seconds(denoising()),
+                seconds(meanStep()),
+                seconds(decode),
+                seconds(modelMoves),
+                seconds(total));
     }
 
     private static double seconds(Duration d) {

@@ -24,38 +24,52 @@ class FluxOutOfMemoryExceptionTest {
             + " memory: you tried to allocate 1152921504606846976 bytes. Error code 12 (Cannot allocate memory)";
 
     static FluxOutOfMemoryException.Request request(FluxDevice device, Offload offload, int perPrompt, boolean tiled) {
-        return new FluxOutOfMemoryException.Request(2048, 1024, 2, perPrompt, 28, 512, tiled, device,
-                ComputeDtype.BF16, offload);
+        return new FluxOutOfMemoryException.Request(
+                2048, 1024, 2, perPrompt, 28, 512, tiled, device, ComputeDtype.BF16, offload);
     }
 
     @Test
     void libTorchOutOfMemoryMessagesAreRecognisedAnywhereInTheCauseChain() {
-        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException(CUDA_OOM))).isTrue();
-        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException(CPU_OOM))).isTrue();
+        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException(CUDA_OOM)))
+                .isTrue();
+        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException(CPU_OOM)))
+                .isTrue();
         assertThat(FluxOutOfMemoryException.isOutOfMemory(
-                new IllegalStateException("moving text_encoder_2", new RuntimeException(CUDA_OOM)))).isTrue();
-        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException("cuDNN error: CUDNN_STATUS_ALLOC_FAILED")))
+                        new IllegalStateException("moving text_encoder_2", new RuntimeException(CUDA_OOM))))
+                .isTrue();
+        assertThat(FluxOutOfMemoryException.isOutOfMemory(
+                        new RuntimeException("cuDNN error: CUDNN_STATUS_ALLOC_FAILED")))
                 .isTrue();
         // Not memory: shape errors, the Java heap (the JVM cannot be trusted to go on), nothing.
         assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException(
-                "The size of tensor a (4) must match the size of tensor b (3) at non-singleton dimension 1"))).isFalse();
-        assertThat(FluxOutOfMemoryException.isOutOfMemory(new OutOfMemoryError("Java heap space"))).isFalse();
-        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException((String) null))).isFalse();
+                        "The size of tensor a (4) must match the size of tensor b (3) at non-singleton dimension 1")))
+                .isFalse();
+        assertThat(FluxOutOfMemoryException.isOutOfMemory(new OutOfMemoryError("Java heap space")))
+                .isFalse();
+        assertThat(FluxOutOfMemoryException.isOutOfMemory(new RuntimeException((String) null)))
+                .isFalse();
         assertThat(FluxOutOfMemoryException.isOutOfMemory(null)).isFalse();
     }
 
     @Test
     void theRequestedSizeIsTakenFromLibTorchsMessage() {
-        assertThat(FluxOutOfMemoryException.tried(new RuntimeException(CUDA_OOM))).isEqualTo("20.00 GiB");
-        assertThat(FluxOutOfMemoryException.tried(new RuntimeException(CPU_OOM))).isEqualTo("1152921504606846976 bytes");
-        assertThat(FluxOutOfMemoryException.tried(new RuntimeException("CUDA out of memory"))).isNull();
+        assertThat(FluxOutOfMemoryException.tried(new RuntimeException(CUDA_OOM)))
+                .isEqualTo("20.00 GiB");
+        assertThat(FluxOutOfMemoryException.tried(new RuntimeException(CPU_OOM)))
+                .isEqualTo("1152921504606846976 bytes");
+        assertThat(FluxOutOfMemoryException.tried(new RuntimeException("CUDA out of memory")))
+                .isNull();
     }
 
     @Test
     void theMessageNamesStageStepSizesMemoryAndWhatToTry() {
         DeviceMemory mem = new DeviceMemory(FluxDevice.cuda(0), 130L << 30, 133L << 30, 1L << 30, 140L << 30);
-        FluxOutOfMemoryException e = new FluxOutOfMemoryException(FluxOutOfMemoryException.Stage.DENOISING, 3,
-                request(FluxDevice.cuda(0), Offload.NONE, 2, false), mem, new RuntimeException(CUDA_OOM));
+        FluxOutOfMemoryException e = new FluxOutOfMemoryException(
+                FluxOutOfMemoryException.Stage.DENOISING,
+                3,
+                request(FluxDevice.cuda(0), Offload.NONE, 2, false),
+                mem,
+                new RuntimeException(CUDA_OOM));
         assertThat(e.stage()).isEqualTo(FluxOutOfMemoryException.Stage.DENOISING);
         assertThat(e.step()).hasValue(3);
         assertThat(e.memory()).contains(mem);
@@ -66,7 +80,9 @@ class FluxOutOfMemoryExceptionTest {
                         + " 20.00 GiB. Now cuda:0 has 140.00 GiB, 1.00 GiB free; live tensors hold 130.00 GiB,"
                         + " LibTorch's allocator 133.00 GiB. The call's tensors were freed and the pipeline is still"
                         + " usable. To fit, try: build the pipeline with offload(Offload.MODEL)")
-                .contains("a smaller image (now 2048x1024", "batch 4); generate them one by one",
+                .contains(
+                        "a smaller image (now 2048x1024",
+                        "batch 4); generate them one by one",
                         "a lower GGUF quantization");
         assertThat(e.getCause()).hasMessage(CUDA_OOM);
     }
@@ -74,24 +90,33 @@ class FluxOutOfMemoryExceptionTest {
     @Test
     void suggestionsFitTheStageAndTheSettings() {
         // VAE decoding, already offloading, one image: smaller image and tiling, nothing else.
-        assertThat(FluxOutOfMemoryException.suggestions(FluxOutOfMemoryException.Stage.VAE_DECODING,
-                request(FluxDevice.cuda(0), Offload.MODEL, 1, false)))
+        assertThat(FluxOutOfMemoryException.suggestions(
+                        FluxOutOfMemoryException.Stage.VAE_DECODING,
+                        request(FluxDevice.cuda(0), Offload.MODEL, 1, false)))
                 .hasSize(3)
                 .anySatisfy(s -> assertThat(s).startsWith("a smaller image"))
                 .anySatisfy(s -> assertThat(s).startsWith("fewer images per call"))
                 .anySatisfy(s -> assertThat(s).startsWith("VAE tiling"));
         // Tiled already: no tiling advice; T5 on the CPU: no offload advice, a shorter sequence.
-        assertThat(FluxOutOfMemoryException.suggestions(FluxOutOfMemoryException.Stage.VAE_DECODING,
-                request(FluxDevice.cuda(0), Offload.MODEL, 1, true))).noneMatch(s -> s.startsWith("VAE tiling"));
-        assertThat(FluxOutOfMemoryException.suggestions(FluxOutOfMemoryException.Stage.TEXT_ENCODING_T5,
-                request(FluxDevice.cpu(), Offload.NONE, 1, false)))
+        assertThat(FluxOutOfMemoryException.suggestions(
+                        FluxOutOfMemoryException.Stage.VAE_DECODING,
+                        request(FluxDevice.cuda(0), Offload.MODEL, 1, true)))
+                .noneMatch(s -> s.startsWith("VAE tiling"));
+        assertThat(FluxOutOfMemoryException.suggestions(
+                        FluxOutOfMemoryException.Stage.TEXT_ENCODING_T5,
+                        request(FluxDevice.cpu(), Offload.NONE, 1, false)))
                 .noneMatch(s -> s.contains("Offload.MODEL") || s.startsWith("a smaller image"))
                 .anySatisfy(s -> assertThat(s).startsWith("a shorter maxSequenceLength (now 512"));
-        FluxOutOfMemoryException cpu = new FluxOutOfMemoryException(FluxOutOfMemoryException.Stage.TEXT_ENCODING_CLIP,
-                0, request(FluxDevice.cpu(), Offload.NONE, 1, false), null, new RuntimeException(CPU_OOM));
+        FluxOutOfMemoryException cpu = new FluxOutOfMemoryException(
+                FluxOutOfMemoryException.Stage.TEXT_ENCODING_CLIP,
+                0,
+                request(FluxDevice.cpu(), Offload.NONE, 1, false),
+                null,
+                new RuntimeException(CPU_OOM));
         assertThat(cpu.step()).isEmpty();
         assertThat(cpu.memory()).isEmpty();
-        assertThat(cpu.getMessage()).startsWith("out of memory during text encoding (CLIP) of 2048x1024 images")
+        assertThat(cpu.getMessage())
+                .startsWith("out of memory during text encoding (CLIP) of 2048x1024 images")
                 .contains("tried to allocate 1152921504606846976 bytes");
     }
 }

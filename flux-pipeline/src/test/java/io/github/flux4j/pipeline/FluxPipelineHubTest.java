@@ -49,9 +49,15 @@ class FluxPipelineHubTest {
         Map<String, byte[]> ggufs = new TreeMap<>();
         ggufs.put("flux1-dev-Q8_0.gguf", Files.readAllBytes(transformer));
         ggufs.put("t5-F32.gguf", Files.readAllBytes(t5));
-        GenerationOptions o = GenerationOptions.builder().size(32, 32).steps(1).maxSequenceLength(16).seed(4).build();
+        GenerationOptions o = GenerationOptions.builder()
+                .size(32, 32)
+                .steps(1)
+                .maxSequenceLength(16)
+                .seed(4)
+                .build();
         RgbImage local;
-        try (FluxPipeline p = builder().transformer(transformer).baseModel(folder).t5Gguf(t5).build()) {
+        try (FluxPipeline p =
+                builder().transformer(transformer).baseModel(folder).t5Gguf(t5).build()) {
             local = p.generate("a fox in the snow", o).image();
         }
 
@@ -59,38 +65,65 @@ class FluxPipelineHubTest {
         try (FakeHub server = new FakeHub()) {
             server.addRepo(BASE, Map.of("main", COMMIT), Map.of(COMMIT, base), false);
             server.addRepo(GGUFS, Map.of("main", GGUF_COMMIT), Map.of(GGUF_COMMIT, ggufs), false);
-            HubFiles hub = HubFiles.builder().endpoint(server.endpoint()).cache(new HuggingFaceCache(hubDir)).build();
-            try (FluxPipeline p = builder().transformer(GGUFS + "/flux1-dev-Q8_0.gguf").baseModel(BASE)
-                    .t5Gguf(GGUFS + "/t5-F32.gguf").downloads(hub).build()) {
+            HubFiles hub = HubFiles.builder()
+                    .endpoint(server.endpoint())
+                    .cache(new HuggingFaceCache(hubDir))
+                    .build();
+            try (FluxPipeline p = builder()
+                    .transformer(GGUFS + "/flux1-dev-Q8_0.gguf")
+                    .baseModel(BASE)
+                    .t5Gguf(GGUFS + "/t5-F32.gguf")
+                    .downloads(hub)
+                    .build()) {
                 assertThat(p.generate("a fox in the snow", o).image()).isEqualTo(local);
             }
             Path snapshot = hubDir.resolve("models--flux4j-test--tiny-flux/snapshots/" + COMMIT);
-            assertThat(relativeFiles(snapshot)).containsExactlyElementsOf(base.keySet().stream()
-                    .filter(f -> !f.startsWith("transformer/") && !f.startsWith("text_encoder_2/")
-                            && !f.equals("flux1-dev.safetensors") && !f.contains(".fp16."))
-                    .sorted().toList());
+            assertThat(relativeFiles(snapshot))
+                    .containsExactlyElementsOf(base.keySet().stream()
+                            .filter(f -> !f.startsWith("transformer/")
+                                    && !f.startsWith("text_encoder_2/")
+                                    && !f.equals("flux1-dev.safetensors")
+                                    && !f.contains(".fp16."))
+                            .sorted()
+                            .toList());
 
             // Offline, from the cache alone: no request.
             int requests = server.log().size();
-            try (FluxPipeline p = builder().transformer(GGUFS + "/flux1-dev-Q8_0.gguf").baseModel(BASE)
-                    .t5Gguf(GGUFS + "/t5-F32.gguf").downloads(hub.withOffline(true)).build()) {
+            try (FluxPipeline p = builder()
+                    .transformer(GGUFS + "/flux1-dev-Q8_0.gguf")
+                    .baseModel(BASE)
+                    .t5Gguf(GGUFS + "/t5-F32.gguf")
+                    .downloads(hub.withOffline(true))
+                    .build()) {
                 assertThat(p.modelFolder().root()).isEqualTo(snapshot);
             }
             assertThat(server.log()).hasSize(requests);
             // Without a T5 GGUF the folder's T5 is needed: offline it is missing, and named.
-            assertThatThrownBy(() -> builder().transformer(GGUFS + "/flux1-dev-Q8_0.gguf").baseModel(BASE)
-                    .downloads(hub.withOffline(true)).build()).isInstanceOf(HubException.class)
-                    .hasMessageContaining("base model '" + BASE + "'").hasMessageContaining("text_encoder_2/config.json");
+            assertThatThrownBy(() -> builder()
+                            .transformer(GGUFS + "/flux1-dev-Q8_0.gguf")
+                            .baseModel(BASE)
+                            .downloads(hub.withOffline(true))
+                            .build())
+                    .isInstanceOf(HubException.class)
+                    .hasMessageContaining("base model '" + BASE + "'")
+                    .hasMessageContaining("text_encoder_2/config.json");
             // Online it is downloaded, and nothing else.
-            try (FluxPipeline p = builder().transformer(GGUFS + "/flux1-dev-Q8_0.gguf").baseModel(BASE)
-                    .downloads(hub).build()) {
+            try (FluxPipeline p = builder()
+                    .transformer(GGUFS + "/flux1-dev-Q8_0.gguf")
+                    .baseModel(BASE)
+                    .downloads(hub)
+                    .build()) {
                 assertThat(p.modelFolder().weightFiles(io.github.flux4j.pipeline.model.FluxComponent.TEXT_ENCODER_2))
                         .hasSize(2);
             }
             assertThat(relativeFiles(snapshot)).noneMatch(f -> f.startsWith("transformer/"));
             // A file the repository does not have is named with the option it came from.
-            assertThatThrownBy(() -> builder().transformer(GGUFS + "/flux1-dev-Q2_K.gguf").baseModel(BASE)
-                    .downloads(hub).build()).isInstanceOf(HubException.class)
+            assertThatThrownBy(() -> builder()
+                            .transformer(GGUFS + "/flux1-dev-Q2_K.gguf")
+                            .baseModel(BASE)
+                            .downloads(hub)
+                            .build())
+                    .isInstanceOf(HubException.class)
                     .hasMessageContaining("transformer '" + GGUFS + "/flux1-dev-Q2_K.gguf'")
                     .hasMessageContaining("flux1-dev-Q2_K.gguf is not in " + GGUFS);
         }
@@ -112,7 +145,9 @@ class FluxPipelineHubTest {
 
     private static List<String> relativeFiles(Path root) throws IOException {
         try (Stream<Path> s = Files.walk(root)) {
-            return s.filter(Files::isRegularFile).map(p -> root.relativize(p).toString().replace('\\', '/')).sorted()
+            return s.filter(Files::isRegularFile)
+                    .map(p -> root.relativize(p).toString().replace('\\', '/'))
+                    .sorted()
                     .toList();
         }
     }

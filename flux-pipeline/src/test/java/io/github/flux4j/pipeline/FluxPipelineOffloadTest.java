@@ -22,18 +22,28 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class FluxPipelineOffloadTest {
     static GenerationOptions options() {
-        return GenerationOptions.builder().size(48, 32).steps(2).maxSequenceLength(16).numImagesPerPrompt(2).seed(9)
+        return GenerationOptions.builder()
+                .size(48, 32)
+                .steps(2)
+                .maxSequenceLength(16)
+                .numImagesPerPrompt(2)
+                .seed(9)
                 .build();
     }
 
     @ParameterizedTest
-    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    @EnumSource(
+            value = ComputeDtype.class,
+            names = {"F32", "BF16"})
     void modelOffloadGivesTheSameImagesOnTheCpu(ComputeDtype dtype) throws IOException {
         GenerationResult none;
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).build()) {
+        try (FluxPipeline p =
+                TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).build()) {
             none = p.generate(List.of("a fox", "a city"), options());
         }
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).offload(Offload.MODEL).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .offload(Offload.MODEL)
+                .build()) {
             assertThat(p.offload()).isEqualTo(Offload.MODEL);
             for (int i = 0; i < 2; i++) {
                 GenerationResult model = p.generate(List.of("a fox", "a city"), options());
@@ -45,32 +55,46 @@ class FluxPipelineOffloadTest {
     @ParameterizedTest
     @EnumSource(value = Offload.class)
     void aLoadedTransformerIsOwnedByThePipeline(Offload offload) throws IOException {
-        FluxTransformer t = GgufTransformer.load(TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
-                LoadOptions.defaults().withDtype(ComputeDtype.F32)
+        FluxTransformer t = GgufTransformer.load(
+                TinyPipeline.gguf(TinyFluxFiles.Variant.DEV_Q8_0),
+                LoadOptions.defaults()
+                        .withDtype(ComputeDtype.F32)
                         .withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS)); // the pipeline's default
         GenerationResult fromModel;
-        try (FluxPipeline p = FluxPipeline.builder().transformer(t).baseModel(TinyPipeline.folder())
-                .device(FluxDevice.cpu()).computeDtype(ComputeDtype.F32).offload(offload).build()) {
+        try (FluxPipeline p = FluxPipeline.builder()
+                .transformer(t)
+                .baseModel(TinyPipeline.folder())
+                .device(FluxDevice.cpu())
+                .computeDtype(ComputeDtype.F32)
+                .offload(offload)
+                .build()) {
             fromModel = p.generate("a fox", options());
         }
         assertThatThrownBy(() -> t.moveTo(FluxDevice.cpu())).hasMessageContaining("closed");
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32)
+                .build()) {
             assertThat(p.generate("a fox", options()).images()).isEqualTo(fromModel.images());
         }
     }
 
     @ParameterizedTest
-    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    @EnumSource(
+            value = ComputeDtype.class,
+            names = {"F32", "BF16"})
     void onCudaModelOffloadMovesTheModelsAndGivesTheSameImages(ComputeDtype dtype) throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
         FluxDevice cuda = FluxDevice.cuda(0);
         GenerationResult none;
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .device(cuda)
+                .build()) {
             none = p.generate(List.of("a fox", "a city"), options());
             assertThat(none.timings().modelMoves()).isZero();
         }
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda)
-                .offload(Offload.MODEL).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .device(cuda)
+                .offload(Offload.MODEL)
+                .build()) {
             long base = CudaStats.allocated();
             GenerationResult model = p.generate(List.of("a fox", "a city"), options());
             assertThat(model.images()).isEqualTo(none.images());
@@ -84,75 +108,109 @@ class FluxPipelineOffloadTest {
     static final class CudaStats {
         static long allocated() {
             org.bytedeco.pytorch.global.torch_cuda.device_synchronize();
-            return org.bytedeco.pytorch.global.torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes()
+            return org.bytedeco
+                    .pytorch
+                    .global
+                    .torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
                     .current();
         }
     }
 
     @ParameterizedTest
-    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    @EnumSource(
+            value = ComputeDtype.class,
+            names = {"F32", "BF16"})
     void sequentialOffloadAndBudgetPlansGiveTheSameImagesOnTheCpu(ComputeDtype dtype) throws IOException {
         GenerationResult none;
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).build()) {
+        try (FluxPipeline p =
+                TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).build()) {
             none = p.generate(List.of("a fox", "a city"), options());
             assertThat(p.memoryPlan().streamedBlocks()).isEmpty();
         }
         long budget;
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).offload(Offload.SEQUENTIAL)
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .offload(Offload.SEQUENTIAL)
                 .build()) {
             assertThat(p.memoryPlan().streamedBlocks()).hasSize(4);
             // between SEQUENTIAL's needs and everything resident: the planner must stream some blocks
             budget = p.memoryPlan().peakBytes() + p.memoryPlan().streamedBytes() / 2;
             assertThat(p.describeMemoryPlan()).contains("0 of 4 blocks resident, 4 streamed");
             for (int i = 0; i < 2; i++) {
-                assertThat(p.generate(List.of("a fox", "a city"), options()).images()).isEqualTo(none.images());
+                assertThat(p.generate(List.of("a fox", "a city"), options()).images())
+                        .isEqualTo(none.images());
             }
         }
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).vramBudget(budget).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .vramBudget(budget)
+                .build()) {
             assertThat(p.memoryPlan().budgetBytes()).isEqualTo(budget);
             assertThat(p.memoryPlan().peakBytes()).isLessThanOrEqualTo(budget);
-            assertThat(p.generate(List.of("a fox", "a city"), options()).images()).isEqualTo(none.images());
+            assertThat(p.generate(List.of("a fox", "a city"), options()).images())
+                    .isEqualTo(none.images());
         }
     }
 
     @org.junit.jupiter.api.Test
     void aBudgetAndAnExplicitOffloadModeConflict() {
         assertThatThrownBy(() -> TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32)
-                .offload(Offload.SEQUENTIAL).vramBudget(1L << 30).build())
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("choose one");
+                        .offload(Offload.SEQUENTIAL)
+                        .vramBudget(1L << 30)
+                        .build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("choose one");
         assertThatThrownBy(() -> TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32)
-                .vramBudget(1L << 20).build())
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("too small");
+                        .vramBudget(1L << 20)
+                        .build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("too small");
         assertThatThrownBy(() -> FluxPipeline.builder().vramBudget(0)).hasMessageContaining("positive");
     }
 
     @ParameterizedTest
-    @EnumSource(value = ComputeDtype.class, names = {"F32", "BF16"})
+    @EnumSource(
+            value = ComputeDtype.class,
+            names = {"F32", "BF16"})
     void onCudaSequentialAndBudgetPlansGiveTheSameImagesWithinTheBudget(ComputeDtype dtype) throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
         FluxDevice cuda = FluxDevice.cuda(0);
         GenerationResult none;
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .device(cuda)
+                .build()) {
             none = p.generate(List.of("a fox", "a city"), options());
         }
         long budget;
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda)
-                .offload(Offload.SEQUENTIAL).build()) {
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .device(cuda)
+                .offload(Offload.SEQUENTIAL)
+                .build()) {
             for (int i = 0; i < 2; i++) {
-                assertThat(p.generate(List.of("a fox", "a city"), options()).images()).isEqualTo(none.images());
+                assertThat(p.generate(List.of("a fox", "a city"), options()).images())
+                        .isEqualTo(none.images());
             }
             budget = p.memoryPlan().peakBytes() + p.memoryPlan().streamedBytes() / 2;
         }
         org.bytedeco.pytorch.global.torch_cuda.getAllocator().emptyCache();
         org.bytedeco.pytorch.global.torch_cuda.getAllocator().resetPeakStats((byte) 0);
         long base = CudaStats.allocated();
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype).device(cuda).vramBudget(budget)
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q4_K, dtype)
+                .device(cuda)
+                .vramBudget(budget)
                 .build()) {
             GenerationResult planned = p.generate(List.of("a fox", "a city"), options());
             if (p.memoryPlan().t5() != io.github.flux4j.pipeline.offload.Placement.HOST) {
                 assertThat(planned.images()).isEqualTo(none.images());
             } // T5 on the CPU computes with the CPU's kernels: close, not bit-identical
-            long peak = org.bytedeco.pytorch.global.torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes()
+            long peak = org.bytedeco
+                    .pytorch
+                    .global
+                    .torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
                     .peak();
             assertThat(peak - base).as(p.describeMemoryPlan()).isLessThanOrEqualTo(budget);
         }

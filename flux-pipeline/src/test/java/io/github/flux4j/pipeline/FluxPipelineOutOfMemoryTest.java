@@ -31,7 +31,8 @@ class FluxPipelineOutOfMemoryTest {
 
     @BeforeAll
     static void load() throws IOException {
-        flux = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32).build();
+        flux = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32)
+                .build();
         before = flux.generate(List.of("a fox"), options().build());
     }
 
@@ -41,7 +42,12 @@ class FluxPipelineOutOfMemoryTest {
     }
 
     static GenerationOptions.Builder options() {
-        return GenerationOptions.builder().size(48, 32).steps(3).maxSequenceLength(16).numImagesPerPrompt(2).seed(11);
+        return GenerationOptions.builder()
+                .size(48, 32)
+                .steps(3)
+                .maxSequenceLength(16)
+                .numImagesPerPrompt(2)
+                .seed(11);
     }
 
     @ParameterizedTest
@@ -50,8 +56,10 @@ class FluxPipelineOutOfMemoryTest {
         "prompt_embeds,        TEXT_ENCODING_T5,   0",
         "latents.initial,      PREPARING_LATENTS,  0",
         "noise_pred.1,         DENOISING,          2",
-        "image.decoded,        VAE_DECODING,       0"})
-    void anOutOfMemoryNamesItsStageAndThePipelineStaysUsable(String at, FluxOutOfMemoryException.Stage stage, int step) {
+        "image.decoded,        VAE_DECODING,       0"
+    })
+    void anOutOfMemoryNamesItsStageAndThePipelineStaysUsable(
+            String at, FluxOutOfMemoryException.Stage stage, int step) {
         FluxPipeline p = flux;
         PipelineTrace failing = (name, tensor) -> {
             if (name.equals(at)) {
@@ -59,7 +67,8 @@ class FluxPipelineOutOfMemoryTest {
             }
         };
         long live = NativeMemory.livePointers();
-        FluxOutOfMemoryException e = catchThrowableOfType(FluxOutOfMemoryException.class,
+        FluxOutOfMemoryException e = catchThrowableOfType(
+                FluxOutOfMemoryException.class,
                 () -> p.generate(List.of("a fox"), options().trace(failing).build()));
         // Every tensor of the failed call was freed.
         assertThat(NativeMemory.livePointers()).isLessThanOrEqualTo(live);
@@ -71,8 +80,9 @@ class FluxPipelineOutOfMemoryTest {
             assertThat(e.step()).isEmpty();
             assertThat(e.getMessage()).contains("during " + stage.description() + " of 32x48 images, batch 2");
         }
-        assertThat(e.request()).isEqualTo(new FluxOutOfMemoryException.Request(32, 48, 1, 2, 3, 16, false,
-                FluxDevice.cpu(), ComputeDtype.F32, Offload.NONE));
+        assertThat(e.request())
+                .isEqualTo(new FluxOutOfMemoryException.Request(
+                        32, 48, 1, 2, 3, 16, false, FluxDevice.cpu(), ComputeDtype.F32, Offload.NONE));
         assertThat(e.getCause()).hasMessage(FluxOutOfMemoryExceptionTest.CUDA_OOM);
         // Usable afterwards, and unchanged.
         assertThat(p.generate(List.of("a fox"), options().build()).images()).isEqualTo(before.images());
@@ -86,7 +96,8 @@ class FluxPipelineOutOfMemoryTest {
                 throw new IllegalStateException("not memory");
             }
         };
-        IllegalStateException e = catchThrowableOfType(IllegalStateException.class,
+        IllegalStateException e = catchThrowableOfType(
+                IllegalStateException.class,
                 () -> p.generate("a fox", options().trace(failing).build()));
         assertThat(e).hasMessage("not memory");
     }
@@ -101,7 +112,8 @@ class FluxPipelineOutOfMemoryTest {
     void onCudaARealOutOfMemoryLeavesThePipelineUsable() throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
         FluxDevice cuda = FluxDevice.cuda(0);
-        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.BF16).device(cuda)
+        try (FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.BF16)
+                .device(cuda)
                 .build()) {
             GenerationResult onCuda = p.generate(List.of("a fox"), options().build());
             CUDAAllocator alloc = torch_cuda.getAllocator();
@@ -111,13 +123,24 @@ class FluxPipelineOutOfMemoryTest {
                 long total = alloc.getMemoryInfo((byte) 0).second();
                 long reserved = alloc.getDeviceStats((byte) 0).reserved_bytes().current();
                 alloc.setMemoryFraction(Math.min(1.0, (reserved + (256L << 20)) / (double) total), (byte) 0);
-                FluxOutOfMemoryException e = catchThrowableOfType(FluxOutOfMemoryException.class,
-                        () -> p.generate(List.of("a fox", "a city"), GenerationOptions.builder().size(2048, 2048)
-                                .steps(1).maxSequenceLength(16).numImagesPerPrompt(2).seed(11).build()));
+                FluxOutOfMemoryException e = catchThrowableOfType(
+                        FluxOutOfMemoryException.class,
+                        () -> p.generate(
+                                List.of("a fox", "a city"),
+                                GenerationOptions.builder()
+                                        .size(2048, 2048)
+                                        .steps(1)
+                                        .maxSequenceLength(16)
+                                        .numImagesPerPrompt(2)
+                                        .seed(11)
+                                        .build()));
                 assertThat(e).as("the allocator limit must be hit").isNotNull();
-                assertThat(e.getMessage()).startsWith("CUDA out of memory during ").contains("2048x2048 images, batch 4");
+                assertThat(e.getMessage())
+                        .startsWith("CUDA out of memory during ")
+                        .contains("2048x2048 images, batch 4");
                 assertThat(e.memory()).isPresent();
-                assertThat(p.generate(List.of("a fox"), options().build()).images()).isEqualTo(onCuda.images());
+                assertThat(p.generate(List.of("a fox"), options().build()).images())
+                        .isEqualTo(onCuda.images());
             } finally {
                 alloc.setMemoryFraction(fraction, (byte) 0);
             }

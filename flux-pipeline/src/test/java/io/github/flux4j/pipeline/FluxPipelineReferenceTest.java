@@ -20,8 +20,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class FluxPipelineReferenceTest {
     static Stream<Arguments> cases() {
-        return Stream.of(Arguments.of("a", "Q8_0"), Arguments.of("a", "Q4_K"), Arguments.of("b", "Q8_0"),
-                Arguments.of("b", "Q4_K"), Arguments.of("c", "Q8_0"));
+        return Stream.of(
+                Arguments.of("a", "Q8_0"),
+                Arguments.of("a", "Q4_K"),
+                Arguments.of("b", "Q8_0"),
+                Arguments.of("b", "Q4_K"),
+                Arguments.of("c", "Q8_0"));
     }
 
     @ParameterizedTest(name = "case {0}, {1}")
@@ -33,26 +37,40 @@ class FluxPipelineReferenceTest {
         Map<String, Values> ref = Refs.read(TinyPipeline.REFS.resolve(name + "." + qtype + ".safetensors"));
         Refs.Recorder trace = new Refs.Recorder();
         GenerationResult result;
-        try (FluxPipeline flux = TinyPipeline.builder(TinyPipeline.variant(qtype), ComputeDtype.F32).build()) {
-            result = flux.generate(prompts, TinyPipeline.options(call).trace(trace).build());
+        try (FluxPipeline flux = TinyPipeline.builder(TinyPipeline.variant(qtype), ComputeDtype.F32)
+                .build()) {
+            result = flux.generate(
+                    prompts, TinyPipeline.options(call).trace(trace).build());
         }
         int steps = call.get("num_inference_steps").asInt();
         int batch = prompts.size() * call.get("num_images_per_prompt").asInt();
 
         // Tokenization and the text ids: exact.
         for (String key : List.of("clip_input_ids", "t5_input_ids", "text_ids")) {
-            assertThat(trace.get(key).shape()).as(key).containsExactly(text.get(key).shape());
-            assertThat(trace.get(key).data()).as(key).containsExactly(text.get(key).data());
+            assertThat(trace.get(key).shape())
+                    .as(key)
+                    .containsExactly(text.get(key).shape());
+            assertThat(trace.get(key).data())
+                    .as(key)
+                    .containsExactly(text.get(key).data());
         }
         // Text encoders (CLIP pooled, T5 states, repeated per image): float32 summation order only.
         for (String key : List.of("pooled_prompt_embeds", "prompt_embeds")) {
-            assertThat(trace.get(key).shape()).as(key).containsExactly(text.get(key).shape());
-            assertThat(Refs.relativeError(trace.get(key).data(), text.get(key).data())).as(key).isLessThan(1e-5);
+            assertThat(trace.get(key).shape())
+                    .as(key)
+                    .containsExactly(text.get(key).shape());
+            assertThat(Refs.relativeError(trace.get(key).data(), text.get(key).data()))
+                    .as(key)
+                    .isLessThan(1e-5);
         }
         // Noise, ids, guidance, the transformer's timesteps: exact.
         for (String key : List.of("latents.initial", "img_ids", "guidance")) {
-            assertThat(trace.get(key).shape()).as(key).containsExactly(ref.get(key).shape());
-            assertThat(trace.get(key).data()).as(key).containsExactly(ref.get(key).data());
+            assertThat(trace.get(key).shape())
+                    .as(key)
+                    .containsExactly(ref.get(key).shape());
+            assertThat(trace.get(key).data())
+                    .as(key)
+                    .containsExactly(ref.get(key).data());
         }
         float[] timesteps = ref.get("transformer_timesteps").data();
         for (int i = 0; i < steps; i++) {
@@ -91,12 +109,26 @@ class FluxPipelineReferenceTest {
             off += d == 0 ? 0 : 1;
             maxOff = Math.max(maxOff, d);
         }
-        System.out.printf("case %s %s: pooled rel %.1e, T5 rel %.1e, latents rel %.2e (last step), decoded PSNR %.1f dB,"
-                        + " max |diff| %.2e; uint8 PSNR %.1f dB (%d of %d values differ, by at most %d)%n", name, qtype,
-                Refs.relativeError(trace.get("pooled_prompt_embeds").data(), text.get("pooled_prompt_embeds").data()),
-                Refs.relativeError(trace.get("prompt_embeds").data(), text.get("prompt_embeds").data()),
-                Refs.relativeError(trace.get("latents.step" + (steps - 1)).data(), ref.get("latents.step" + (steps - 1)).data()),
-                psnr, Refs.maxAbs(decoded.data(), ref.get("image.decoded").data()), psnr8, off, ours8.length, maxOff);
+        System.out.printf(
+                "case %s %s: pooled rel %.1e, T5 rel %.1e, latents rel %.2e (last step), decoded PSNR %.1f dB,"
+                        + " max |diff| %.2e; uint8 PSNR %.1f dB (%d of %d values differ, by at most %d)%n",
+                name,
+                qtype,
+                Refs.relativeError(
+                        trace.get("pooled_prompt_embeds").data(),
+                        text.get("pooled_prompt_embeds").data()),
+                Refs.relativeError(
+                        trace.get("prompt_embeds").data(),
+                        text.get("prompt_embeds").data()),
+                Refs.relativeError(
+                        trace.get("latents.step" + (steps - 1)).data(),
+                        ref.get("latents.step" + (steps - 1)).data()),
+                psnr,
+                Refs.maxAbs(decoded.data(), ref.get("image.decoded").data()),
+                psnr8,
+                off,
+                ours8.length,
+                maxOff);
         assertThat(psnr).as("decoded image PSNR (dB)").isGreaterThan(40);
         assertThat(psnr8).as("8-bit image PSNR (dB)").isGreaterThan(40);
         // float32 differences of ~1e-5 can only flip a rounding: one step, on a handful of values
@@ -124,14 +156,21 @@ class FluxPipelineReferenceTest {
         Map<String, Values> f32 = Refs.read(TinyPipeline.REFS.resolve(name + ".Q8_0.safetensors"));
         Refs.Recorder trace = new Refs.Recorder();
         GenerationResult r;
-        try (FluxPipeline flux = TinyPipeline.builder(TinyPipeline.variant("Q8_0"), ComputeDtype.BF16).build()) {
-            r = flux.generate(TinyPipeline.prompts(call), TinyPipeline.options(call).trace(trace).build());
+        try (FluxPipeline flux = TinyPipeline.builder(TinyPipeline.variant("Q8_0"), ComputeDtype.BF16)
+                .build()) {
+            r = flux.generate(
+                    TinyPipeline.prompts(call),
+                    TinyPipeline.options(call).trace(trace).build());
         }
-        double psnr = Refs.psnrDecoded(trace.get("image.decoded").data(), ref.get("image.decoded").data());
+        double psnr = Refs.psnrDecoded(
+                trace.get("image.decoded").data(), ref.get("image.decoded").data());
         double psnr8 = Refs.psnr8(r.image().rgb(), ref.get("image.uint8").data());
-        double vsF32 = Refs.psnrDecoded(trace.get("image.decoded").data(), f32.get("image.decoded").data());
-        System.out.printf("case %s Q8_0 bf16: decoded PSNR %.1f dB, uint8 PSNR %.1f dB vs diffusers bf16"
-                + " (%.1f dB vs diffusers f32)%n", name, psnr, psnr8, vsF32);
+        double vsF32 = Refs.psnrDecoded(
+                trace.get("image.decoded").data(), f32.get("image.decoded").data());
+        System.out.printf(
+                "case %s Q8_0 bf16: decoded PSNR %.1f dB, uint8 PSNR %.1f dB vs diffusers bf16"
+                        + " (%.1f dB vs diffusers f32)%n",
+                name, psnr, psnr8, vsF32);
         assertThat(psnr).as("bf16 decoded image PSNR (dB)").isGreaterThan(35);
     }
 }

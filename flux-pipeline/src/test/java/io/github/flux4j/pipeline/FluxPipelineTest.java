@@ -33,7 +33,8 @@ class FluxPipelineTest {
 
     @BeforeAll
     static void load() throws IOException {
-        flux = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32).build();
+        flux = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32)
+                .build();
     }
 
     @AfterAll
@@ -43,13 +44,18 @@ class FluxPipelineTest {
 
     /** Small and fast: 2x2 tokens, 8 T5 tokens, 2 steps. */
     static GenerationOptions.Builder quick() {
-        return GenerationOptions.builder().size(32, 32).steps(2).maxSequenceLength(8).seed(5);
+        return GenerationOptions.builder()
+                .size(32, 32)
+                .steps(2)
+                .maxSequenceLength(8)
+                .seed(5);
     }
 
     @Test
     void progressListenerIsCalledAfterEveryStep() {
         List<StepProgress> calls = Collections.synchronizedList(new ArrayList<>());
-        GenerationResult r = flux.generate("a fox", quick().steps(3).progressListener(calls::add).build());
+        GenerationResult r = flux.generate(
+                "a fox", quick().steps(3).progressListener(calls::add).build());
         assertThat(calls).hasSize(3);
         for (int i = 0; i < 3; i++) {
             StepProgress p = calls.get(i);
@@ -76,13 +82,17 @@ class FluxPipelineTest {
         CountDownLatch cancelled = new CountDownLatch(1);
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
-            Future<GenerationResult> run = pool.submit(() -> flux.generate("a fox", quick().steps(3).cancellation(stop)
-                    .progressListener(p -> {
-                        if (p.step() == 0) {
-                            stepDone.countDown();
-                            await(cancelled);
-                        }
-                    }).build()));
+            Future<GenerationResult> run = pool.submit(() -> flux.generate(
+                    "a fox",
+                    quick().steps(3)
+                            .cancellation(stop)
+                            .progressListener(p -> {
+                                if (p.step() == 0) {
+                                    stepDone.countDown();
+                                    await(cancelled);
+                                }
+                            })
+                            .build()));
             pool.submit(() -> {
                 await(stepDone);
                 stop.cancel("user request");
@@ -90,7 +100,9 @@ class FluxPipelineTest {
             });
             assertThatThrownBy(() -> run.get(60, TimeUnit.SECONDS))
                     .hasCauseInstanceOf(GenerationCancelledException.class)
-                    .cause().hasMessageContaining("before denoising step 2 of 3").hasMessageContaining("user request");
+                    .cause()
+                    .hasMessageContaining("before denoising step 2 of 3")
+                    .hasMessageContaining("user request");
         } finally {
             pool.shutdownNow();
         }
@@ -104,8 +116,11 @@ class FluxPipelineTest {
         Cancellation stop = new Cancellation();
         stop.cancel();
         List<StepProgress> calls = new ArrayList<>();
-        assertThatThrownBy(() -> flux.generate("a fox", quick().cancellation(stop).progressListener(calls::add).build()))
-                .isInstanceOf(GenerationCancelledException.class).hasMessageContaining("before it started");
+        assertThatThrownBy(() -> flux.generate(
+                        "a fox",
+                        quick().cancellation(stop).progressListener(calls::add).build()))
+                .isInstanceOf(GenerationCancelledException.class)
+                .hasMessageContaining("before it started");
         assertThat(calls).isEmpty();
     }
 
@@ -127,8 +142,13 @@ class FluxPipelineTest {
                 stop.cancel("user request");
             }
         };
-        assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).cancellation(stop).trace(cancelInStep2)
-                .progressListener(calls::add).build()))
+        assertThatThrownBy(() -> flux.generate(
+                        "a fox",
+                        quick().steps(3)
+                                .cancellation(stop)
+                                .trace(cancelInStep2)
+                                .progressListener(calls::add)
+                                .build()))
                 .isInstanceOf(GenerationCancelledException.class)
                 .hasMessage("generation cancelled in denoising step 2 of 3, before transformer double block 1 of 2:"
                         + " user request");
@@ -136,25 +156,36 @@ class FluxPipelineTest {
         assertThat(NativeMemory.livePointers()).isLessThanOrEqualTo(before);
 
         // The same token stays cancelled: a later call stops before any work.
-        assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).cancellation(stop).build()))
-                .isInstanceOf(GenerationCancelledException.class).hasMessageContaining("before it started");
+        assertThatThrownBy(() -> flux.generate(
+                        "a fox", quick().steps(3).cancellation(stop).build()))
+                .isInstanceOf(GenerationCancelledException.class)
+                .hasMessageContaining("before it started");
         // A fresh token: the usual image.
-        assertThat(flux.generate("a fox", quick().steps(3).cancellation(new Cancellation()).build()).image())
+        assertThat(flux.generate(
+                                "a fox",
+                                quick().steps(3)
+                                        .cancellation(new Cancellation())
+                                        .build())
+                        .image())
                 .isEqualTo(expected);
     }
 
     @Test
     void cancellationStopsInsideTheTextEncoders() {
-        for (String[] c : new String[][] {{"clip_input_ids", "in prompt encoding, before CLIP text encoder layer 1 of 1"},
-                {"t5_input_ids", "in prompt encoding, before T5 encoder layer 1 of 2"}}) {
+        for (String[] c : new String[][] {
+            {"clip_input_ids", "in prompt encoding, before CLIP text encoder layer 1 of 1"},
+            {"t5_input_ids", "in prompt encoding, before T5 encoder layer 1 of 2"}
+        }) {
             Cancellation stop = new Cancellation();
             PipelineTrace trace = (name, t) -> {
                 if (name.equals(c[0])) {
                     stop.cancel();
                 }
             };
-            assertThatThrownBy(() -> flux.generate("a fox", quick().cancellation(stop).trace(trace).build()))
-                    .isInstanceOf(GenerationCancelledException.class).hasMessage("generation cancelled " + c[1]);
+            assertThatThrownBy(() -> flux.generate(
+                            "a fox", quick().cancellation(stop).trace(trace).build()))
+                    .isInstanceOf(GenerationCancelledException.class)
+                    .hasMessage("generation cancelled " + c[1]);
         }
         assertThat(flux.generate("a fox", quick().build()).images()).hasSize(1);
     }
@@ -172,14 +203,16 @@ class FluxPipelineTest {
             }
         };
         try {
-            assertThatThrownBy(() -> flux.generate("a fox", quick().steps(3).trace(interruptInStep2).build()))
+            assertThatThrownBy(() -> flux.generate(
+                            "a fox", quick().steps(3).trace(interruptInStep2).build()))
                     .isInstanceOf(GenerationCancelledException.class)
                     .hasMessage("generation cancelled in denoising step 2 of 3, before transformer double block 1 of 2:"
                             + " the generating thread was interrupted");
             assertThat(Thread.currentThread().isInterrupted()).isTrue();
             // Still interrupted: the next call stops at once.
             assertThatThrownBy(() -> flux.generate("a fox", quick().build()))
-                    .isInstanceOf(GenerationCancelledException.class).hasMessageContaining("before it started");
+                    .isInstanceOf(GenerationCancelledException.class)
+                    .hasMessageContaining("before it started");
         } finally {
             Thread.interrupted();
         }
@@ -194,14 +227,18 @@ class FluxPipelineTest {
             CountDownLatch finished = new CountDownLatch(1);
             Future<?> run = pool.submit(() -> {
                 try {
-                    flux.generate("a fox", quick().steps(3).trace((name, t) -> {
-                        if (name.equals("timestep.1")) {
-                            started.countDown();
-                            while (!interruptSent.get()) {
-                                Thread.onSpinWait(); // not interruptible: the pipeline must notice
-                            }
-                        }
-                    }).build());
+                    flux.generate(
+                            "a fox",
+                            quick().steps(3)
+                                    .trace((name, t) -> {
+                                        if (name.equals("timestep.1")) {
+                                            started.countDown();
+                                            while (!interruptSent.get()) {
+                                                Thread.onSpinWait(); // not interruptible: the pipeline must notice
+                                            }
+                                        }
+                                    })
+                                    .build());
                 } catch (Throwable e) {
                     failure.set(e);
                 } finally {
@@ -212,11 +249,14 @@ class FluxPipelineTest {
             run.cancel(true);
             interruptSent.set(true);
             await(finished);
-            assertThat(failure.get()).isInstanceOf(GenerationCancelledException.class)
+            assertThat(failure.get())
+                    .isInstanceOf(GenerationCancelledException.class)
                     .hasMessageContaining("in denoising step 2 of 3, before transformer double block 1 of 2")
                     .hasMessageEndingWith("the generating thread was interrupted");
             // the pool thread is reusable (the executor clears the interrupt) and so is the pipeline
-            assertThat(pool.submit(() -> flux.generate("a fox", quick().steps(3).build()).image()).get(60, TimeUnit.SECONDS))
+            assertThat(pool.submit(() -> flux.generate("a fox", quick().steps(3).build())
+                                    .image())
+                            .get(60, TimeUnit.SECONDS))
                     .isEqualTo(expected);
         } finally {
             pool.shutdownNow();
@@ -225,9 +265,14 @@ class FluxPipelineTest {
 
     @Test
     void aFailingListenerEndsTheGenerationAndThePipelineStaysUsable() {
-        assertThatThrownBy(() -> flux.generate("a fox", quick().progressListener(p -> {
-            throw new IllegalStateException("listener broke");
-        }).build())).isInstanceOf(IllegalStateException.class).hasMessage("listener broke");
+        assertThatThrownBy(() -> flux.generate(
+                        "a fox",
+                        quick().progressListener(p -> {
+                                    throw new IllegalStateException("listener broke");
+                                })
+                                .build()))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("listener broke");
         assertThat(flux.generate("a fox", quick().build()).images()).hasSize(1);
     }
 
@@ -245,10 +290,12 @@ class FluxPipelineTest {
 
     @Test
     void batchesKeepTheImagesOfOnePromptTogether() {
-        GenerationResult one = flux.generate("a fox", quick().numImagesPerPrompt(2).build());
+        GenerationResult one =
+                flux.generate("a fox", quick().numImagesPerPrompt(2).build());
         assertThat(one.images()).hasSize(2);
         assertThat(one.image(0)).isNotEqualTo(one.image(1));
-        GenerationResult two = flux.generate(List.of("a fox", "a city"), quick().numImagesPerPrompt(2).build());
+        GenerationResult two = flux.generate(
+                List.of("a fox", "a city"), quick().numImagesPerPrompt(2).build());
         assertThat(two.images()).hasSize(4);
         assertThat(two.prompts()).containsExactly("a fox", "a city");
         // One generator for the whole batch: the first image is the single-image draw; the noise of
@@ -258,10 +305,13 @@ class FluxPipelineTest {
 
     @Test
     void perImageSeedsMustNumberTheBatch() {
-        assertThatThrownBy(() -> flux.generate(List.of("a", "b"), quick().seeds(1, 2, 3).build()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("3 per-image seeds")
+        assertThatThrownBy(() ->
+                        flux.generate(List.of("a", "b"), quick().seeds(1, 2, 3).build()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("3 per-image seeds")
                 .hasMessageContaining("batch has 2 images");
-        GenerationResult r = flux.generate(List.of("a fox", "a fox"), quick().seeds(21, 22).build());
+        GenerationResult r =
+                flux.generate(List.of("a fox", "a fox"), quick().seeds(21, 22).build());
         RgbImage single = flux.generate("a fox", quick().seed(22).build()).image();
         assertThat(psnr(r.image(1), single)).isGreaterThan(50);
     }
@@ -274,8 +324,13 @@ class FluxPipelineTest {
         assertThat(flux.device()).isEqualTo(FluxDevice.cpu());
         assertThat(flux.computeDtype()).isEqualTo(ComputeDtype.F32);
         assertThat(flux.offload()).isEqualTo(Offload.NONE);
-        GenerationResult r = flux.generate("a fox", GenerationOptions.builder().size(32, 48).maxSequenceLength(8)
-                .seed(1).build());
+        GenerationResult r = flux.generate(
+                "a fox",
+                GenerationOptions.builder()
+                        .size(32, 48)
+                        .maxSequenceLength(8)
+                        .seed(1)
+                        .build());
         assertThat(r.steps()).isEqualTo(28);
         assertThat(r.guidanceScale()).isEqualTo(3.5);
         assertThat(r.width()).isEqualTo(48);
@@ -289,10 +344,12 @@ class FluxPipelineTest {
         String longPrompt = String.join(" ", Collections.nCopies(60, "red fox"));
         GenerationResult r = flux.generate(longPrompt, quick().build());
         assertThat(r.warnings()).hasSize(2);
-        assertThat(r.warnings().get(0)).startsWith("The following part of your input was truncated because CLIP can"
-                + " only handle sequences up to 77 tokens: [");
-        assertThat(r.warnings().get(1)).startsWith("The following part of your input was truncated because"
-                + " `max_sequence_length` is set to  8 tokens: [");
+        assertThat(r.warnings().get(0))
+                .startsWith("The following part of your input was truncated because CLIP can"
+                        + " only handle sequences up to 77 tokens: [");
+        assertThat(r.warnings().get(1))
+                .startsWith("The following part of your input was truncated because"
+                        + " `max_sequence_length` is set to  8 tokens: [");
         assertThat(r.images()).hasSize(1);
     }
 
@@ -324,7 +381,8 @@ class FluxPipelineTest {
     void resultsSaveAsPngAndJpeg(@TempDir Path dir) throws IOException {
         GenerationResult r = flux.generate("a fox", quick().build());
         Path png = r.save(0, dir.resolve("fox.png"));
-        assertThat(javax.imageio.ImageIO.read(png.toFile()).getRGB(3, 5)).isEqualTo(0xFF000000 | r.image().rgbAt(3, 5));
+        assertThat(javax.imageio.ImageIO.read(png.toFile()).getRGB(3, 5))
+                .isEqualTo(0xFF000000 | r.image().rgbAt(3, 5));
         Path jpg = r.save(0, dir.resolve("fox.jpg"));
         assertThat(Files.size(jpg)).isPositive();
         try (var files = Files.list(dir)) {
@@ -334,12 +392,14 @@ class FluxPipelineTest {
 
     @Test
     void badArgumentsAreRefused() {
-        assertThatThrownBy(() -> flux.generate(List.of(), quick().build())).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> flux.generate(List.of(), quick().build()))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("at least one prompt");
         List<String> withNull = new ArrayList<>();
         withNull.add("a");
         withNull.add(null);
-        assertThatThrownBy(() -> flux.generate(withNull, quick().build())).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> flux.generate(withNull, quick().build()))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("prompt 1 is null");
     }
 
@@ -355,18 +415,24 @@ class FluxPipelineTest {
 
     @Test
     void aClosedPipelineRefusesToGenerate() throws IOException {
-        FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32).build();
+        FluxPipeline p = TinyPipeline.builder(TinyFluxFiles.Variant.DEV_Q8_0, ComputeDtype.F32)
+                .build();
         p.close();
         p.close();
-        assertThatThrownBy(() -> p.generate("a fox", quick().build())).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> p.generate("a fox", quick().build()))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed");
     }
 
     @Test
     void schnellIgnoresGuidanceWithAWarningAndDefaultsToFourSteps() throws IOException {
-        try (FluxPipeline schnell = TinyPipeline.builder(TinyFluxFiles.Variant.SCHNELL_Q8_0, ComputeDtype.F32).build()) {
+        try (FluxPipeline schnell = TinyPipeline.builder(TinyFluxFiles.Variant.SCHNELL_Q8_0, ComputeDtype.F32)
+                .build()) {
             assertThat(schnell.guidanceDistilled()).isFalse();
-            GenerationOptions.Builder o = GenerationOptions.builder().size(32, 32).maxSequenceLength(8).seed(3);
+            GenerationOptions.Builder o = GenerationOptions.builder()
+                    .size(32, 32)
+                    .maxSequenceLength(8)
+                    .seed(3);
             GenerationResult r = schnell.generate("a fox", o.build());
             assertThat(r.steps()).isEqualTo(4);
             assertThat(Double.isNaN(r.guidanceScale())).isTrue();

@@ -30,9 +30,11 @@ class GenerationOptionsTest {
     @Test
     void sizesOutOfRangeAreRefused() {
         GenerationOptions.Builder b = GenerationOptions.builder();
-        assertThatThrownBy(() -> b.height(15)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> b.height(15))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("height must be in 16..4096 pixels, got 15");
-        assertThatThrownBy(() -> b.width(4097)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> b.width(4097))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("width must be in 16..4096 pixels, got 4097");
         assertThatThrownBy(() -> b.size(-1, 64)).hasMessageContaining("height");
         assertThat(b.size(16, 4096).build().width()).hasValue(4096);
@@ -55,7 +57,10 @@ class GenerationOptionsTest {
 
     @Test
     void seedsBecomeNoiseSeeds() {
-        GenerationOptions one = GenerationOptions.builder().seed(-1).noiseDraw(NoiseDraw.IN_DTYPE).build();
+        GenerationOptions one = GenerationOptions.builder()
+                .seed(-1)
+                .noiseDraw(NoiseDraw.IN_DTYPE)
+                .build();
         assertThat(one.seed()).hasValue(-1);
         NoiseSeed s = one.noiseSeed(4);
         assertThat(s.seeds()).containsExactly(-1L);
@@ -66,16 +71,26 @@ class GenerationOptionsTest {
         assertThat(per.seed()).isEmpty();
         assertThat(per.noiseSeed(2).seeds()).containsExactly(3L, 4L);
         assertThat(per.noiseSeed(2).separateGenerators()).isTrue();
-        assertThatThrownBy(() -> per.noiseSeed(3)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> per.noiseSeed(3))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("2 per-image seeds given, but the batch has 3 images");
     }
 
     @Test
     void toBuilderCopiesEverything() {
         Cancellation c = new Cancellation();
-        ProgressListener l = p -> { };
-        GenerationOptions o = GenerationOptions.builder().size(64, 80).steps(7).guidanceScale(2).maxSequenceLength(77)
-                .numImagesPerPrompt(3).seed(9).tiledDecode(true).cancellation(c).progressListener(l).build();
+        ProgressListener l = p -> {};
+        GenerationOptions o = GenerationOptions.builder()
+                .size(64, 80)
+                .steps(7)
+                .guidanceScale(2)
+                .maxSequenceLength(77)
+                .numImagesPerPrompt(3)
+                .seed(9)
+                .tiledDecode(true)
+                .cancellation(c)
+                .progressListener(l)
+                .build();
         GenerationOptions copy = o.toBuilder().build();
         assertThat(copy.toString()).isEqualTo(o.toString());
         assertThat(copy.cancellation()).isSameAs(c);

@@ -10,10 +10,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
@@ -46,7 +46,8 @@ class ImageFilesTest {
         Path fresh = Files.writeString(dir.resolve(".x.png.987654321.tmp"), "a write in progress");
         Path other = Files.writeString(dir.resolve(".y.png.123456789.tmp"), "another target's");
         Path notOurs = Files.writeString(dir.resolve(".x.png.notes.tmp"), "not a temporary image");
-        FileTime old = FileTime.from(Instant.now().minus(ImageFiles.STALE_TEMPORARY_AGE).minusSeconds(60));
+        FileTime old = FileTime.from(
+                Instant.now().minus(ImageFiles.STALE_TEMPORARY_AGE).minusSeconds(60));
         for (Path p : List.of(stale, other, notOurs)) {
             Files.setLastModifiedTime(p, old);
         }
@@ -81,7 +82,8 @@ class ImageFilesTest {
         assertThat(Files.size(lo)).isLessThan(Files.size(hi));
         Path byName = ImageFiles.save(img, dir.resolve("x.jpeg"));
         assertThat(Files.readAllBytes(byName)).startsWith((byte) 0xFF, (byte) 0xD8); // JPEG SOI
-        assertThat(Files.readAllBytes(ImageFiles.savePng(img, dir.resolve("p.bin")))).startsWith((byte) 0x89, (byte) 'P');
+        assertThat(Files.readAllBytes(ImageFiles.savePng(img, dir.resolve("p.bin"))))
+                .startsWith((byte) 0x89, (byte) 'P');
         assertThat(ImageFiles.Format.forFile(Path.of("a/b.JPG"))).isEqualTo(ImageFiles.Format.JPEG);
     }
 
@@ -101,7 +103,8 @@ class ImageFilesTest {
         Path plain = dir.resolve("plain.bin");
         Files.newOutputStream(plain).close();
         Path file = ImageFiles.save(gradient(16, 16), dir.resolve("new.png"));
-        assertThat(Files.getPosixFilePermissions(file)).isEqualTo(Files.getPosixFilePermissions(plain))
+        assertThat(Files.getPosixFilePermissions(file))
+                .isEqualTo(Files.getPosixFilePermissions(plain))
                 .contains(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
         // A replaced file keeps its permissions.
         Path existing = dir.resolve("existing.jpg");
@@ -118,11 +121,14 @@ class ImageFilesTest {
     void badArgumentsAreRefusedAndTouchNothing() throws IOException {
         RgbImage img = gradient(16, 16);
         assertThatThrownBy(() -> ImageFiles.save(img, dir.resolve("out.gif")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(".png, .jpg or .jpeg");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(".png, .jpg or .jpeg");
         assertThatThrownBy(() -> ImageFiles.saveJpeg(img, dir.resolve("q.jpg"), 1.5f))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("JPEG quality");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("JPEG quality");
         assertThatThrownBy(() -> ImageFiles.save(img, dir.resolve("missing/out.png")))
-                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("no such folder");
+                .isInstanceOf(NoSuchFileException.class)
+                .hasMessageContaining("no such folder");
         assertThat(onlyFiles()).isEmpty();
     }
 

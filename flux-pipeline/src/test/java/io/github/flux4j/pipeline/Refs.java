@@ -25,8 +25,7 @@ final class Refs {
         }
     }
 
-    private Refs() {
-    }
+    private Refs() {}
 
     /** Every tensor of a reference file, as float values. */
     static Map<String, Values> read(Path file) {

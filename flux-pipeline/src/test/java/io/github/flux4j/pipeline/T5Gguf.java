@@ -19,14 +19,28 @@ import java.util.regex.Pattern;
 final class T5Gguf {
     private static final Pattern BLOCK = Pattern.compile("^encoder\\.block\\.(\\d+)\\.(.+)\\.weight$");
     private static final Map<String, String> PARTS = Map.of(
-            "layer.0.layer_norm", "attn_norm", "layer.0.SelfAttention.q", "attn_q",
-            "layer.0.SelfAttention.k", "attn_k", "layer.0.SelfAttention.v", "attn_v",
-            "layer.0.SelfAttention.o", "attn_o", "layer.0.SelfAttention.relative_attention_bias", "attn_rel_b",
-            "layer.1.layer_norm", "ffn_norm", "layer.1.DenseReluDense.wi_0", "ffn_gate",
-            "layer.1.DenseReluDense.wi_1", "ffn_up", "layer.1.DenseReluDense.wo", "ffn_down");
+            "layer.0.layer_norm",
+            "attn_norm",
+            "layer.0.SelfAttention.q",
+            "attn_q",
+            "layer.0.SelfAttention.k",
+            "attn_k",
+            "layer.0.SelfAttention.v",
+            "attn_v",
+            "layer.0.SelfAttention.o",
+            "attn_o",
+            "layer.0.SelfAttention.relative_attention_bias",
+            "attn_rel_b",
+            "layer.1.layer_norm",
+            "ffn_norm",
+            "layer.1.DenseReluDense.wi_0",
+            "ffn_gate",
+            "layer.1.DenseReluDense.wi_1",
+            "ffn_up",
+            "layer.1.DenseReluDense.wo",
+            "ffn_down");
 
-    private T5Gguf() {
-    }
+    private T5Gguf() {}
 
     /**
      * @param matrices the type of the 2-D weights (norms and the position bias stay F32, as

@@ -31,8 +31,7 @@ final class TinyPipeline {
     private static Path shared;
     private static final Map<TinyFluxFiles.Variant, Path> GGUF = new EnumMap<>(TinyFluxFiles.Variant.class);
 
-    private TinyPipeline() {
-    }
+    private TinyPipeline() {}
 
     /** A folder of this JVM's test files, deleted at exit. */
     static synchronized Path sharedDir() {

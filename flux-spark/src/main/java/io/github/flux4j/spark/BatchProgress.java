@@ -13,8 +13,8 @@ import java.time.Duration;
  * @param images       images written
  * @param elapsed      since the batch's job started
  */
-public record BatchProgress(long requestsDone, long requests, long generated, long skipped, long failed, long images,
-                            Duration elapsed) {
+public record BatchProgress(
+        long requestsDone, long requests, long generated, long skipped, long failed, long images, Duration elapsed) {
     /** Images written per second so far. */
     public double imagesPerSecond() {
         double s = elapsed.toNanos() / 1e9;

@@ -49,10 +49,22 @@ final class BatchProgressTracker extends SparkListener {
             return; // a task of another stage of the job, or a failed attempt: nothing new
         }
         lastDone = done;
-        BatchProgress p = new BatchProgress(done, requests, metrics.generated.value(), metrics.skipped.value(),
-                metrics.failed.value(), metrics.images.value(), Duration.ofNanos(System.nanoTime() - start));
-        LOG.info("flux4j batch: {}/{} requests ({} generated, {} skipped, {} failed), {} images, {} images/s",
-                p.requestsDone(), p.requests(), p.generated(), p.skipped(), p.failed(), p.images(),
+        BatchProgress p = new BatchProgress(
+                done,
+                requests,
+                metrics.generated.value(),
+                metrics.skipped.value(),
+                metrics.failed.value(),
+                metrics.images.value(),
+                Duration.ofNanos(System.nanoTime() - start));
+        LOG.info(
+                "flux4j batch: {}/{} requests ({} generated, {} skipped, {} failed), {} images, {} images/s",
+                p.requestsDone(),
+                p.requests(),
+                p.generated(),
+                p.skipped(),
+                p.failed(),
+                p.images(),
                 String.format(java.util.Locale.ROOT, "%.3f", p.imagesPerSecond()));
         if (listener != null) {
             try {

@@ -18,8 +18,16 @@ import java.util.Objects;
  * @param devices       per executor device: what it generated in this run
  * @param results       the results table's URI
  */
-public record BatchSummary(long requests, long generated, long skipped, long failed, long imagesWritten, long images,
-                           Duration elapsed, List<DeviceThroughput> devices, String results) {
+public record BatchSummary(
+        long requests,
+        long generated,
+        long skipped,
+        long failed,
+        long imagesWritten,
+        long images,
+        Duration elapsed,
+        List<DeviceThroughput> devices,
+        String results) {
     /** Copies the list. */
     public BatchSummary {
         Objects.requireNonNull(elapsed, "elapsed");
@@ -52,14 +60,27 @@ public record BatchSummary(long requests, long generated, long skipped, long fai
 
     /** A few lines for people: counts, throughput, then one line per device. */
     public String report() {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+        StringBuilder sb = new StringBuilder(String.format(
+                Locale.ROOT,
                 "%d requests: %d generated, %d skipped (already complete), %d failed%n"
                         + "%d images written in %.1f s (%.3f images/s); %d images in the output%n",
-                requests, generated, skipped, failed, imagesWritten, elapsed.toNanos() / 1e9, imagesPerSecond(),
+                requests,
+                generated,
+                skipped,
+                failed,
+                imagesWritten,
+                elapsed.toNanos() / 1e9,
+                imagesPerSecond(),
                 images));
         for (DeviceThroughput d : devices) {
-            sb.append(String.format(Locale.ROOT, "  executor %s %s: %d images in %.1f s busy (%.3f images/s)%n",
-                    d.executor(), d.device(), d.images(), d.busy().toNanos() / 1e9, d.imagesPerSecond()));
+            sb.append(String.format(
+                    Locale.ROOT,
+                    "  executor %s %s: %d images in %.1f s busy (%.3f images/s)%n",
+                    d.executor(),
+                    d.device(),
+                    d.images(),
+                    d.busy().toNanos() / 1e9,
+                    d.imagesPerSecond()));
         }
         sb.append("results: ").append(results).append(System.lineSeparator());
         return sb.toString();

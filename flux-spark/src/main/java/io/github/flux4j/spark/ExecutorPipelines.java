@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
  */
 final class ExecutorPipelines {
     private static final Logger LOG = LoggerFactory.getLogger(ExecutorPipelines.class);
-    private static final List<String> NATIVE_MEMORY_PROPERTIES = List.of("org.bytedeco.javacpp.maxPhysicalBytes",
-            "org.bytedeco.javacpp.maxBytes");
+    private static final List<String> NATIVE_MEMORY_PROPERTIES =
+            List.of("org.bytedeco.javacpp.maxPhysicalBytes", "org.bytedeco.javacpp.maxBytes");
     private static final Map<String, Slot> SLOTS = new ConcurrentHashMap<>();
     private static final AtomicInteger LOADS = new AtomicInteger();
 
@@ -46,8 +46,7 @@ final class ExecutorPipelines {
         private @Nullable FluxPipeline pipeline;
     }
 
-    private ExecutorPipelines() {
-    }
+    private ExecutorPipelines() {}
 
     /**
      * JavaCPP's native-memory caps off (LibTorch's memory is far above its default of 4x the heap),
@@ -68,8 +67,13 @@ final class ExecutorPipelines {
      * @param loadMillis told how long a load took, if one happened
      * @throws LoadException if the pipeline cannot be loaded
      */
-    static <T> T with(ModelSpec spec, FluxDevice device, @Nullable Integer cpuThreads,
-                      java.util.function.LongConsumer loadMillis, Work<T> work) throws IOException {
+    static <T> T with(
+            ModelSpec spec,
+            FluxDevice device,
+            @Nullable Integer cpuThreads,
+            java.util.function.LongConsumer loadMillis,
+            Work<T> work)
+            throws IOException {
         Slot slot = SLOTS.computeIfAbsent(device.toString(), k -> new Slot());
         synchronized (slot) {
             if (slot.pipeline == null || !spec.equals(slot.spec)) {
@@ -86,8 +90,10 @@ final class ExecutorPipelines {
                     }
                     slot.pipeline = spec.load(device);
                 } catch (IOException | RuntimeException e) {
-                    throw new LoadException("cannot load the FLUX pipeline on " + device + " (transformer "
-                            + spec.transformer() + ", base model " + spec.baseModel() + "): " + e, e);
+                    throw new LoadException(
+                            "cannot load the FLUX pipeline on " + device + " (transformer " + spec.transformer()
+                                    + ", base model " + spec.baseModel() + "): " + e,
+                            e);
                 }
                 slot.spec = spec;
                 LOADS.incrementAndGet();

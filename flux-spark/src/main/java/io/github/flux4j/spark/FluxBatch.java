@@ -161,7 +161,8 @@ public final class FluxBatch {
         LOG.info("flux4j batch: {} requests in {} tasks -> {}", count, parts, layout.root());
         long t0 = System.nanoTime();
         try {
-            PartitionWorker worker = new PartitionWorker(model, layout, imageFormat, jpegQuality, failFast, conf, metrics);
+            PartitionWorker worker =
+                    new PartitionWorker(model, layout, imageFormat, jpegQuality, failFast, conf, metrics);
             JavaRDD<Row> rows = table.toJavaRDD()
                     .zipWithIndex()
                     .mapToPair(t -> new Tuple2<>(t._2(), t._1()))
@@ -169,7 +170,8 @@ public final class FluxBatch {
                     .values()
                     .mapPartitions(worker);
             // One file: the generation keeps its tasks; only the small table is gathered.
-            writer(spark.createDataFrame(rows, ResultsTable.SCHEMA).repartition(1)).save(layout.resultsDir().toString());
+            writer(spark.createDataFrame(rows, ResultsTable.SCHEMA).repartition(1))
+                    .save(layout.resultsDir().toString());
         } catch (Exception e) { // SparkException is checked, but Scala throws it undeclared
             throw new FluxBatchException("the flux4j batch failed: " + rootMessage(e), e);
         } finally {
@@ -178,7 +180,8 @@ public final class FluxBatch {
         }
         Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
         try {
-            int n = AtomicFiles.deleteTemporaries(fs, layout.imagesDir()) + AtomicFiles.deleteTemporaries(fs, layout.completeDir());
+            int n = AtomicFiles.deleteTemporaries(fs, layout.imagesDir())
+                    + AtomicFiles.deleteTemporaries(fs, layout.completeDir());
             if (n > 0) {
                 LOG.info("deleted {} temporary file(s) left by killed task attempts", n);
             }
@@ -211,47 +214,80 @@ public final class FluxBatch {
     private BatchSummary summarize(SparkSession spark, OutputLayout layout, long requests, Duration elapsed) {
         Dataset<Row> r = reader(spark).load(layout.resultsDir().toString());
         Row c = r.agg(
-                count(when(col("status").equalTo(ResultsTable.GENERATED).and(col("image_index").equalTo(0)), lit(1))),
-                count(when(col("status").equalTo(ResultsTable.SKIPPED).and(col("image_index").equalTo(0)), lit(1))),
-                count(when(col("status").equalTo(ResultsTable.FAILED), lit(1))),
-                count(when(col("status").equalTo(ResultsTable.GENERATED), lit(1))),
-                count(col("path"))).first();
+                        count(when(
+                                col("status")
+                                        .equalTo(ResultsTable.GENERATED)
+                                        .and(col("image_index").equalTo(0)),
+                                lit(1))),
+                        count(when(
+                                col("status")
+                                        .equalTo(ResultsTable.SKIPPED)
+                                        .and(col("image_index").equalTo(0)),
+                                lit(1))),
+                        count(when(col("status").equalTo(ResultsTable.FAILED), lit(1))),
+                        count(when(col("status").equalTo(ResultsTable.GENERATED), lit(1))),
+                        count(col("path")))
+                .first();
         List<BatchSummary.DeviceThroughput> devices = new ArrayList<>();
         for (Row d : r.filter(col("status").equalTo(ResultsTable.GENERATED))
                 .groupBy(col("executor"), col("device"))
-                .agg(count(when(col("image_index").equalTo(0), lit(1))), count(lit(1)),
+                .agg(
+                        count(when(col("image_index").equalTo(0), lit(1))),
+                        count(lit(1)),
                         sum(when(col("image_index").equalTo(0), col("total_ms"))))
                 .orderBy(col("executor"), col("device"))
                 .collectAsList()) {
             double busyMs = d.isNullAt(4) ? 0 : d.getDouble(4);
-            devices.add(new BatchSummary.DeviceThroughput(d.getString(0), d.getString(1), d.getLong(2), d.getLong(3),
+            devices.add(new BatchSummary.DeviceThroughput(
+                    d.getString(0),
+                    d.getString(1),
+                    d.getLong(2),
+                    d.getLong(3),
                     Duration.ofNanos(Math.round(busyMs * 1e6))));
         }
-        return new BatchSummary(requests, c.getLong(0), c.getLong(1), c.getLong(2), c.getLong(3), c.getLong(4), elapsed,
-                devices, layout.resultsDir().toString());
+        return new BatchSummary(
+                requests,
+                c.getLong(0),
+                c.getLong(1),
+                c.getLong(2),
+                c.getLong(3),
+                c.getLong(4),
+                elapsed,
+                devices,
+                layout.resultsDir().toString());
     }
 
     private static void checkUniqueIds(Dataset<Row> table) {
-        List<Row> dup = table.filter(col("id").isNotNull()).groupBy(col("id")).count()
-                .filter(col("count").gt(1)).limit(5).collectAsList();
+        List<Row> dup = table.filter(col("id").isNotNull())
+                .groupBy(col("id"))
+                .count()
+                .filter(col("count").gt(1))
+                .limit(5)
+                .collectAsList();
         if (!dup.isEmpty()) {
-            List<String> ids = dup.stream().map(r -> "'" + r.get(0) + "' (" + r.getLong(1) + " times)").toList();
+            List<String> ids = dup.stream()
+                    .map(r -> "'" + r.get(0) + "' (" + r.getLong(1) + " times)")
+                    .toList();
             throw new IllegalArgumentException("the request table holds an id more than once: " + String.join(", ", ids)
-                    + (dup.size() == 5 ? " and maybe more" : "") + "; every request needs its own id (it names its files)");
+                    + (dup.size() == 5 ? " and maybe more" : "")
+                    + "; every request needs its own id (it names its files)");
         }
     }
 
     /** With fail-fast, a bad request stops the batch before any model loads. */
     private static void checkRequests(Dataset<Row> table) {
-        List<String> bad = table.toJavaRDD().map(row -> {
-            try {
-                ImageRequest.fromRow(row);
-                return "";
-            } catch (IllegalArgumentException e) {
-                String id = ImageRequest.idOf(row);
-                return "request " + (id == null ? "(no id)" : "'" + id + "'") + ": " + e.getMessage();
-            }
-        }).filter(s -> !s.isEmpty()).take(5);
+        List<String> bad = table.toJavaRDD()
+                .map(row -> {
+                    try {
+                        ImageRequest.fromRow(row);
+                        return "";
+                    } catch (IllegalArgumentException e) {
+                        String id = ImageRequest.idOf(row);
+                        return "request " + (id == null ? "(no id)" : "'" + id + "'") + ": " + e.getMessage();
+                    }
+                })
+                .filter(s -> !s.isEmpty())
+                .take(5);
         if (!bad.isEmpty()) {
             throw new FluxBatchException("bad requests (fail-fast): " + String.join("; ", bad));
         }
@@ -291,8 +327,7 @@ public final class FluxBatch {
         private ResultsFormat resultsFormat = ResultsFormat.PARQUET;
         private @Nullable BatchProgressListener progressListener;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /** The model the executors load (required). */
         public Builder model(ModelSpec spec) {
@@ -367,7 +402,8 @@ public final class FluxBatch {
          */
         public FluxBatch build() {
             if (model == null) {
-                throw new IllegalStateException("FluxBatch: no model; call model(ModelSpec.of(transformer, baseModel))");
+                throw new IllegalStateException(
+                        "FluxBatch: no model; call model(ModelSpec.of(transformer, baseModel))");
             }
             if (output == null) {
                 throw new IllegalStateException("FluxBatch: no output; call output(uri)");

@@ -40,14 +40,21 @@ import org.jspecify.annotations.Nullable;
  * @param guidance        the guidance scale, or null for 3.5
  * @param imagesPerPrompt images generated (in one batch)
  */
-public record ImageRequest(String id, String prompt, long seed, @Nullable Integer width, @Nullable Integer height,
-                           @Nullable Integer steps, @Nullable Double guidance, int imagesPerPrompt)
+public record ImageRequest(
+        String id,
+        String prompt,
+        long seed,
+        @Nullable Integer width,
+        @Nullable Integer height,
+        @Nullable Integer steps,
+        @Nullable Double guidance,
+        int imagesPerPrompt)
         implements Serializable {
     private static final long serialVersionUID = 1L;
 
     /** The column names read, in this order. */
-    public static final List<String> COLUMNS = List.of("id", "prompt", "seed", "width", "height", "steps", "guidance",
-            "images_per_prompt");
+    public static final List<String> COLUMNS =
+            List.of("id", "prompt", "seed", "width", "height", "steps", "guidance", "images_per_prompt");
 
     /**
      * Checks the id and prompt are given and the options are valid.
@@ -74,7 +81,8 @@ public record ImageRequest(String id, String prompt, long seed, @Nullable Intege
      */
     public static long defaultSeed(String id) {
         try {
-            byte[] h = MessageDigest.getInstance("SHA-256").digest(("flux4j-seed:" + id).getBytes(StandardCharsets.UTF_8));
+            byte[] h =
+                    MessageDigest.getInstance("SHA-256").digest(("flux4j-seed:" + id).getBytes(StandardCharsets.UTF_8));
             long s = 0;
             for (int i = 0; i < 8; i++) {
                 s = (s << 8) | (h[i] & 0xff);
@@ -90,8 +98,14 @@ public record ImageRequest(String id, String prompt, long seed, @Nullable Intege
         return toOptions(id, seed, width, height, steps, guidance, imagesPerPrompt);
     }
 
-    private static GenerationOptions toOptions(String id, long seed, @Nullable Integer width, @Nullable Integer height,
-                                               @Nullable Integer steps, @Nullable Double guidance, int n) {
+    private static GenerationOptions toOptions(
+            String id,
+            long seed,
+            @Nullable Integer width,
+            @Nullable Integer height,
+            @Nullable Integer steps,
+            @Nullable Double guidance,
+            int n) {
         GenerationOptions.Builder b = GenerationOptions.builder().seed(seed).numImagesPerPrompt(n);
         if (width != null) {
             b.width(width);
@@ -130,8 +144,15 @@ public record ImageRequest(String id, String prompt, long seed, @Nullable Intege
         Long steps = integer(row, "steps", Integer.MIN_VALUE, Integer.MAX_VALUE);
         Double guidance = number(row, "guidance");
         Long n = integer(row, "images_per_prompt", Integer.MIN_VALUE, Integer.MAX_VALUE);
-        return new ImageRequest(id, prompt, seed != null ? seed : defaultSeed(id), toInt(width), toInt(height),
-                toInt(steps), guidance, n != null ? n.intValue() : 1);
+        return new ImageRequest(
+                id,
+                prompt,
+                seed != null ? seed : defaultSeed(id),
+                toInt(width),
+                toInt(height),
+                toInt(steps),
+                guidance,
+                n != null ? n.intValue() : 1);
     }
 
     /** The id in {@code row} as {@link #fromRow} reads it, or null if it has none. */
@@ -169,7 +190,8 @@ public record ImageRequest(String id, String prompt, long seed, @Nullable Intege
         if (v instanceof Number || v instanceof Character) {
             return v instanceof BigDecimal d ? d.toPlainString() : v.toString();
         }
-        throw new IllegalArgumentException(column + ": expected text, got a " + v.getClass().getSimpleName());
+        throw new IllegalArgumentException(
+                column + ": expected text, got a " + v.getClass().getSimpleName());
     }
 
     private static @Nullable Long integer(Row row, String column, long min, long max) {
@@ -198,7 +220,8 @@ public record ImageRequest(String id, String prompt, long seed, @Nullable Intege
                 throw new IllegalArgumentException(column + ": expected an integer, got '" + s + "'", e);
             }
         } else {
-            throw new IllegalArgumentException(column + ": expected an integer, got a " + v.getClass().getSimpleName());
+            throw new IllegalArgumentException(
+                    column + ": expected an integer, got a " + v.getClass().getSimpleName());
         }
         if (x < min || x > max) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s: %d is out of range", column, x));
@@ -225,6 +248,7 @@ public record ImageRequest(String id, String prompt, long seed, @Nullable Intege
                 throw new IllegalArgumentException(column + ": expected a number, got '" + s + "'", e);
             }
         }
-        throw new IllegalArgumentException(column + ": expected a number, got a " + v.getClass().getSimpleName());
+        throw new IllegalArgumentException(
+                column + ": expected a number, got a " + v.getClass().getSimpleName());
     }
 }

@@ -22,8 +22,14 @@ import org.jspecify.annotations.Nullable;
  * @param offload     model offloading on the GPU
  * @param devices     which device a task uses
  */
-public record ModelSpec(String transformer, String baseModel, @Nullable String t5Gguf, @Nullable ComputeDtype dtype,
-                        Offload offload, DevicePolicy devices) implements Serializable {
+public record ModelSpec(
+        String transformer,
+        String baseModel,
+        @Nullable String t5Gguf,
+        @Nullable ComputeDtype dtype,
+        Offload offload,
+        DevicePolicy devices)
+        implements Serializable {
     private static final long serialVersionUID = 1L;
 
     /** Checks the required fields. */

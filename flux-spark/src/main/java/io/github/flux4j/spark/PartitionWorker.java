@@ -61,8 +61,14 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
     private final Broadcast<byte[]> hadoopConf;
     private final BatchMetrics metrics;
 
-    PartitionWorker(ModelSpec spec, OutputLayout layout, ImageFiles.Format format, float jpegQuality, boolean failFast,
-                    Broadcast<byte[]> hadoopConf, BatchMetrics metrics) {
+    PartitionWorker(
+            ModelSpec spec,
+            OutputLayout layout,
+            ImageFiles.Format format,
+            float jpegQuality,
+            boolean failFast,
+            Broadcast<byte[]> hadoopConf,
+            BatchMetrics metrics) {
         this.spec = spec;
         this.layout = layout;
         this.format = format;
@@ -88,8 +94,15 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         FluxDevice device = taskDevice(spec.devices(), task);
         Configuration conf = configuration(hadoopConf.value());
         FileSystem fs = AtomicFiles.fileSystem(new Path(layout.root()), conf);
-        String tag = task == null ? "driver" : String.format(Locale.ROOT, "s%d-p%d-a%d-t%d", task.stageId(),
-                task.partitionId(), task.attemptNumber(), task.taskAttemptId());
+        String tag = task == null
+                ? "driver"
+                : String.format(
+                        Locale.ROOT,
+                        "s%d-p%d-a%d-t%d",
+                        task.stageId(),
+                        task.partitionId(),
+                        task.attemptNumber(),
+                        task.taskAttemptId());
         Integer cpus = task == null ? null : task.cpus();
         List<Row> out = new ArrayList<>();
         while (requests.hasNext()) {
@@ -120,13 +133,18 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         GenerationResult result;
         long[] started = new long[1];
         try {
-            result = ExecutorPipelines.with(spec, device, cpus, ms -> {
-                metrics.pipelineLoads.add(1);
-                metrics.loadMs.add(ms);
-            }, p -> {
-                started[0] = System.nanoTime(); // a request's time leaves out the pipeline's load
-                return p.generate(request.prompt(), request.options());
-            });
+            result = ExecutorPipelines.with(
+                    spec,
+                    device,
+                    cpus,
+                    ms -> {
+                        metrics.pipelineLoads.add(1);
+                        metrics.loadMs.add(ms);
+                    },
+                    p -> {
+                        started[0] = System.nanoTime(); // a request's time leaves out the pipeline's load
+                        return p.generate(request.prompt(), request.options());
+                    });
         } catch (ExecutorPipelines.LoadException e) {
             throw e; // the executor's problem: the task fails and is retried
         } catch (RuntimeException e) {
@@ -146,10 +164,23 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         }
         Timings t = result.timings();
         double writeMs = millis(System.nanoTime() - w0);
-        CompletionMarker done = new CompletionMarker(fingerprint, request.id(), request.seed(), result.width(),
-                result.height(), result.steps(), result.guidanceScale(), images, device.toString(), executorName(),
-                new CompletionMarker.StageMillis(millis(t.textEncoding().toNanos()), millis(t.denoising().toNanos()),
-                        millis(t.decode().toNanos()), writeMs, millis(System.nanoTime() - started[0])),
+        CompletionMarker done = new CompletionMarker(
+                fingerprint,
+                request.id(),
+                request.seed(),
+                result.width(),
+                result.height(),
+                result.steps(),
+                result.guidanceScale(),
+                images,
+                device.toString(),
+                executorName(),
+                new CompletionMarker.StageMillis(
+                        millis(t.textEncoding().toNanos()),
+                        millis(t.denoising().toNanos()),
+                        millis(t.decode().toNanos()),
+                        writeMs,
+                        millis(System.nanoTime() - started[0])),
                 result.warnings());
         done.write(fs, markerFile, tag);
         metrics.generated.add(1);
@@ -181,8 +212,26 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         }
         LOG.warn("{} failed: {}", what, error);
         metrics.failed.add(1);
-        return RowFactory.create(id, null, seed, null, null, ResultsTable.FAILED, error, null, null, null, null,
-                device.toString(), executorName(), null, null, null, null, null, null);
+        return RowFactory.create(
+                id,
+                null,
+                seed,
+                null,
+                null,
+                ResultsTable.FAILED,
+                error,
+                null,
+                null,
+                null,
+                null,
+                device.toString(),
+                executorName(),
+                null,
+                null,
+                null,
+                null,
+                null,
+                null);
     }
 
     private static List<Row> rows(CompletionMarker m, String status) {
@@ -191,9 +240,26 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         CompletionMarker.StageMillis t = m.timings();
         for (int i = 0; i < m.images().size(); i++) {
             CompletionMarker.Image image = m.images().get(i);
-            rows.add(RowFactory.create(m.id(), i, m.seed(), image.uri(), image.sha256(), status, null, m.width(),
-                    m.height(), m.steps(), m.guidance(), m.device(), m.executor(), t.textEncoding(), t.denoising(),
-                    t.decode(), t.write(), t.total(), warnings));
+            rows.add(RowFactory.create(
+                    m.id(),
+                    i,
+                    m.seed(),
+                    image.uri(),
+                    image.sha256(),
+                    status,
+                    null,
+                    m.width(),
+                    m.height(),
+                    m.steps(),
+                    m.guidance(),
+                    m.device(),
+                    m.executor(),
+                    t.textEncoding(),
+                    t.denoising(),
+                    t.decode(),
+                    t.write(),
+                    t.total(),
+                    warnings));
         }
         return rows;
     }
@@ -220,20 +286,26 @@ final class PartitionWorker implements FlatMapFunction<Iterator<Row>, Row> {
         if (gpu != null && gpu.addresses().length > 0) {
             String address = gpu.addresses()[0];
             if (gpu.addresses().length > 1) {
-                LOG.warn("the task was given GPUs {}; flux4j runs one pipeline per GPU and uses {} only",
-                        String.join(", ", gpu.addresses()), address);
+                LOG.warn(
+                        "the task was given GPUs {}; flux4j runs one pipeline per GPU and uses {} only",
+                        String.join(", ", gpu.addresses()),
+                        address);
             }
             try {
                 return FluxDevice.cuda(Integer.parseInt(address.strip()));
             } catch (IllegalArgumentException e) {
-                throw new ExecutorPipelines.LoadException("Spark assigned this task GPU address '" + address
-                        + "', which is not a CUDA device index: the GPU discovery script must print indices (0, 1, ...)", e);
+                throw new ExecutorPipelines.LoadException(
+                        "Spark assigned this task GPU address '" + address
+                                + "', which is not a CUDA device index: the GPU discovery script must print indices (0, 1, ...)",
+                        e);
             }
         }
         if (policy == DevicePolicy.GPU) {
-            throw new ExecutorPipelines.LoadException("no GPU was assigned to this task, and the batch asks for GPUs: set"
-                    + " spark.executor.resource.gpu.amount, spark.task.resource.gpu.amount and"
-                    + " spark.executor.resource.gpu.discoveryScript (docs/spark.md), or use --device auto", null);
+            throw new ExecutorPipelines.LoadException(
+                    "no GPU was assigned to this task, and the batch asks for GPUs: set"
+                            + " spark.executor.resource.gpu.amount, spark.task.resource.gpu.amount and"
+                            + " spark.executor.resource.gpu.discoveryScript (docs/spark.md), or use --device auto",
+                    null);
         }
         if (FluxDevice.cudaAvailable()) {
             if (!warnedUnassigned) {

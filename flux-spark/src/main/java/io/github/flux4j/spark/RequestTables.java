@@ -57,8 +57,7 @@ public final class RequestTables {
         }
     }
 
-    private RequestTables() {
-    }
+    private RequestTables() {}
 
     /**
      * Reads the request table at {@code uri} (any Hadoop file system URI; a file or a folder of parts).
@@ -71,7 +70,11 @@ public final class RequestTables {
             case PARQUET -> spark.read().parquet(uri);
             // No schema inference: every value stays text and ImageRequest parses it, so a bad
             // cell fails its request (with the column named), not the job.
-            case CSV -> spark.read().option("header", "true").option("inferSchema", "false").csv(uri);
+            case CSV ->
+                spark.read()
+                        .option("header", "true")
+                        .option("inferSchema", "false")
+                        .csv(uri);
             case JSON -> spark.read().option("mode", "FAILFAST").json(uri);
         };
     }
@@ -88,7 +91,10 @@ public final class RequestTables {
         List<Column> select = new ArrayList<>();
         List<String> missing = new ArrayList<>();
         for (String name : ImageRequest.COLUMNS) {
-            String found = have.stream().filter(c -> c.equalsIgnoreCase(name)).findFirst().orElse(null);
+            String found = have.stream()
+                    .filter(c -> c.equalsIgnoreCase(name))
+                    .findFirst()
+                    .orElse(null);
             if (found != null) {
                 select.add(col("`" + found.replace("`", "``") + "`").as(name));
             } else if (name.equals("id") || name.equals("prompt")) {

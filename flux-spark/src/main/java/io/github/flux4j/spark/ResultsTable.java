@@ -38,27 +38,26 @@ public final class ResultsTable {
 
     /** The table's schema. */
     public static final StructType SCHEMA = new StructType(new StructField[] {
-            DataTypes.createStructField("id", DataTypes.StringType, true),
-            DataTypes.createStructField("image_index", DataTypes.IntegerType, true),
-            DataTypes.createStructField("seed", DataTypes.LongType, true),
-            DataTypes.createStructField("path", DataTypes.StringType, true),
-            DataTypes.createStructField("sha256", DataTypes.StringType, true),
-            DataTypes.createStructField("status", DataTypes.StringType, false),
-            DataTypes.createStructField("error", DataTypes.StringType, true),
-            DataTypes.createStructField("width", DataTypes.IntegerType, true),
-            DataTypes.createStructField("height", DataTypes.IntegerType, true),
-            DataTypes.createStructField("steps", DataTypes.IntegerType, true),
-            DataTypes.createStructField("guidance", DataTypes.DoubleType, true),
-            DataTypes.createStructField("device", DataTypes.StringType, true),
-            DataTypes.createStructField("executor", DataTypes.StringType, true),
-            DataTypes.createStructField("text_encoding_ms", DataTypes.DoubleType, true),
-            DataTypes.createStructField("denoising_ms", DataTypes.DoubleType, true),
-            DataTypes.createStructField("decode_ms", DataTypes.DoubleType, true),
-            DataTypes.createStructField("write_ms", DataTypes.DoubleType, true),
-            DataTypes.createStructField("total_ms", DataTypes.DoubleType, true),
-            DataTypes.createStructField("warnings", DataTypes.StringType, true),
+        DataTypes.createStructField("id", DataTypes.StringType, true),
+        DataTypes.createStructField("image_index", DataTypes.IntegerType, true),
+        DataTypes.createStructField("seed", DataTypes.LongType, true),
+        DataTypes.createStructField("path", DataTypes.StringType, true),
+        DataTypes.createStructField("sha256", DataTypes.StringType, true),
+        DataTypes.createStructField("status", DataTypes.StringType, false),
+        DataTypes.createStructField("error", DataTypes.StringType, true),
+        DataTypes.createStructField("width", DataTypes.IntegerType, true),
+        DataTypes.createStructField("height", DataTypes.IntegerType, true),
+        DataTypes.createStructField("steps", DataTypes.IntegerType, true),
+        DataTypes.createStructField("guidance", DataTypes.DoubleType, true),
+        DataTypes.createStructField("device", DataTypes.StringType, true),
+        DataTypes.createStructField("executor", DataTypes.StringType, true),
+        DataTypes.createStructField("text_encoding_ms", DataTypes.DoubleType, true),
+        DataTypes.createStructField("denoising_ms", DataTypes.DoubleType, true),
+        DataTypes.createStructField("decode_ms", DataTypes.DoubleType, true),
+        DataTypes.createStructField("write_ms", DataTypes.DoubleType, true),
+        DataTypes.createStructField("total_ms", DataTypes.DoubleType, true),
+        DataTypes.createStructField("warnings", DataTypes.StringType, true),
     });
 
-    private ResultsTable() {
-    }
+    private ResultsTable() {}
 }

@@ -24,6 +24,7 @@ public final class FaultyFileSystem extends RawLocalFileSystem {
     static final AtomicReference<String> failOn = new AtomicReference<>();
     /** Set once the write failed. */
     static final AtomicBoolean failed = new AtomicBoolean();
+
     private static final AtomicReference<Path> leftBehind = new AtomicReference<>();
 
     @Override
@@ -37,48 +38,60 @@ public final class FaultyFileSystem extends RawLocalFileSystem {
     }
 
     @Override
-    public FSDataOutputStream create(Path f, boolean overwrite, int bufferSize, short replication, long blockSize,
-                                     Progressable progress) throws IOException {
+    public FSDataOutputStream create(
+            Path f, boolean overwrite, int bufferSize, short replication, long blockSize, Progressable progress)
+            throws IOException {
         FSDataOutputStream real = super.create(f, overwrite, bufferSize, replication, blockSize, progress);
         String prefix = failOn.get();
         if (prefix == null || !f.getName().startsWith("." + prefix) || !failed.compareAndSet(false, true)) {
             return real;
         }
         leftBehind.set(f);
-        return new FSDataOutputStream(new OutputStream() {
-            private int written;
+        return new FSDataOutputStream(
+                new OutputStream() {
+                    private int written;
 
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[] {(byte) b}, 0, 1);
-            }
+                    @Override
+                    public void write(int b) throws IOException {
+                        write(new byte[] {(byte) b}, 0, 1);
+                    }
 
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                int half = len / 2;
-                real.write(b, off, half);
-                written += half;
-                real.hflush();
-                throw new IOException("injected failure after " + written + " bytes of " + f);
-            }
+                    @Override
+                    public void write(byte[] b, int off, int len) throws IOException {
+                        int half = len / 2;
+                        real.write(b, off, half);
+                        written += half;
+                        real.hflush();
+                        throw new IOException("injected failure after " + written + " bytes of " + f);
+                    }
 
-            @Override
-            public void close() throws IOException {
-                real.close();
-            }
-        }, null);
+                    @Override
+                    public void close() throws IOException {
+                        real.close();
+                    }
+                },
+                null);
     }
 
     @Override
-    public FSDataOutputStream create(Path f, FsPermission permission, boolean overwrite, int bufferSize,
-                                     short replication, long blockSize, Progressable progress) throws IOException {
+    public FSDataOutputStream create(
+            Path f,
+            FsPermission permission,
+            boolean overwrite,
+            int bufferSize,
+            short replication,
+            long blockSize,
+            Progressable progress)
+            throws IOException {
         return create(f, overwrite, bufferSize, replication, blockSize, progress);
     }
 
     @Override
     public boolean delete(Path p, boolean recursive) throws IOException {
         Path left = leftBehind.get();
-        if (left != null && p.getName().equals(left.getName()) && p.getName().endsWith(AtomicFiles.TEMP_SUFFIX)
+        if (left != null
+                && p.getName().equals(left.getName())
+                && p.getName().endsWith(AtomicFiles.TEMP_SUFFIX)
                 && leftBehind.compareAndSet(left, null)) {
             return false; // the killed writer's cleanup never ran
         }

@@ -63,9 +63,14 @@ class FluxBatchTest {
     @BeforeAll
     static void start() throws IOException {
         DemoModel demo = DemoModel.ensureIn(Path.of("target", "demo-cache"));
-        spec = ModelSpec.of(demo.transformer().toString(), demo.baseModel().toString()).withDevices(DevicePolicy.CPU);
-        reference = FluxPipeline.builder().transformer(demo.transformer()).baseModel(demo.baseModel())
-                .device(FluxDevice.cpu()).computeDtype(ComputeDtype.F32).build();
+        spec = ModelSpec.of(demo.transformer().toString(), demo.baseModel().toString())
+                .withDevices(DevicePolicy.CPU);
+        reference = FluxPipeline.builder()
+                .transformer(demo.transformer())
+                .baseModel(demo.baseModel())
+                .device(FluxDevice.cpu())
+                .computeDtype(ComputeDtype.F32)
+                .build();
         spark = SparkSession.builder()
                 .master("local[2,3]")
                 .appName("flux-spark test")
@@ -89,7 +94,8 @@ class FluxBatchTest {
         }
     }
 
-    private static Row request(String id, String prompt, @Nullable Long seed, @Nullable Integer side, @Nullable Integer n) {
+    private static Row request(
+            String id, String prompt, @Nullable Long seed, @Nullable Integer side, @Nullable Integer n) {
         return RowFactory.create(id, prompt, seed, side, side, STEPS, 4.0, n);
     }
 
@@ -115,9 +121,14 @@ class FluxBatchTest {
 
     private static List<byte[]> generate(Row r, ImageFiles.Format format) throws IOException {
         ImageRequest req = ImageRequest.fromRow(new org.apache.spark.sql.catalyst.expressions.GenericRowWithSchema(
-                new Object[] {r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)}, REQUESTS));
-        GenerationOptions.Builder o = GenerationOptions.builder().seed(req.seed()).size(req.height(), req.width())
-                .steps(STEPS).guidanceScale(4.0).numImagesPerPrompt(r.isNullAt(7) ? 1 : r.getInt(7));
+                new Object[] {r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6), r.get(7)},
+                REQUESTS));
+        GenerationOptions.Builder o = GenerationOptions.builder()
+                .seed(req.seed())
+                .size(req.height(), req.width())
+                .steps(STEPS)
+                .guidanceScale(4.0)
+                .numImagesPerPrompt(r.isNullAt(7) ? 1 : r.getInt(7));
         GenerationResult g = reference.generate(r.getString(1), o.build());
         List<byte[]> files = new ArrayList<>();
         for (int i = 0; i < g.images().size(); i++) {
@@ -135,11 +146,15 @@ class FluxBatchTest {
     }
 
     private List<Row> results(Path out) {
-        return spark.read().parquet(out.resolve("results").toString()).orderBy("id", "image_index").collectAsList();
+        return spark.read()
+                .parquet(out.resolve("results").toString())
+                .orderBy("id", "image_index")
+                .collectAsList();
     }
 
     private static byte[] bytesAt(String uri) throws IOException {
-        return Files.readAllBytes(Path.of(java.net.URI.create(uri.replaceFirst("^" + FaultyFileSystem.SCHEME + ":", "file:"))));
+        return Files.readAllBytes(
+                Path.of(java.net.URI.create(uri.replaceFirst("^" + FaultyFileSystem.SCHEME + ":", "file:"))));
     }
 
     private static List<String> hiddenOrTemporary(Path out) throws IOException {
@@ -155,7 +170,9 @@ class FluxBatchTest {
             throws IOException {
         Map<String, Row> byKey = new HashMap<>();
         for (Row r : rows) {
-            assertThat(byKey.put(r.getAs("id") + "#" + r.getAs("image_index"), r)).as("duplicate row").isNull();
+            assertThat(byKey.put(r.getAs("id") + "#" + r.getAs("image_index"), r))
+                    .as("duplicate row")
+                    .isNull();
         }
         int images = 0;
         for (Row req : requests) {
@@ -179,8 +196,12 @@ class FluxBatchTest {
         Path out = dir.resolve("out");
         List<Row> requests = fiveRequests();
         List<BatchProgress> progress = new ArrayList<>();
-        BatchSummary first = FluxBatch.builder().model(spec).output(out.toString())
-                .progressListener(progress::add).build().run(spark, table(requests));
+        BatchSummary first = FluxBatch.builder()
+                .model(spec)
+                .output(out.toString())
+                .progressListener(progress::add)
+                .build()
+                .run(spark, table(requests));
 
         assertThat(first.requests()).isEqualTo(5);
         assertThat(first.generated()).isEqualTo(5);
@@ -198,16 +219,26 @@ class FluxBatchTest {
         List<Row> rows = results(out);
         assertMatchesReference(rows, requests, ImageFiles.Format.PNG);
         assertThat(rows).allSatisfy(r -> assertThat((String) r.getAs("status")).isEqualTo(ResultsTable.GENERATED));
-        Row noSeed = rows.stream().filter(r -> r.getAs("id").equals("no-seed")).findFirst().orElseThrow();
+        Row noSeed = rows.stream()
+                .filter(r -> r.getAs("id").equals("no-seed"))
+                .findFirst()
+                .orElseThrow();
         assertThat((Long) noSeed.getAs("seed")).isEqualTo(ImageRequest.defaultSeed("no-seed"));
-        Row tall = rows.stream().filter(r -> r.getAs("id").equals("tall")).findFirst().orElseThrow();
+        Row tall = rows.stream()
+                .filter(r -> r.getAs("id").equals("tall"))
+                .findFirst()
+                .orElseThrow();
         assertThat((Integer) tall.getAs("width")).isEqualTo(32);
         assertThat(hiddenOrTemporary(out)).isEmpty();
         try (Stream<Path> images = Files.list(out.resolve("images"))) {
-            assertThat(images.map(p -> p.getFileName().toString()).sorted().toList()).containsExactly(
-                    "cat_s1_0.png", "dog_s2_0.png", "dog_s2_1.png",
-                    "no-seed_s" + ImageRequest.defaultSeed("no-seed") + "_0.png", "tall_s5_0.png",
-                    io.github.flux4j.spark.output.OutputLayout.fileId("wide/id:1") + "_s4_0.png");
+            assertThat(images.map(p -> p.getFileName().toString()).sorted().toList())
+                    .containsExactly(
+                            "cat_s1_0.png",
+                            "dog_s2_0.png",
+                            "dog_s2_1.png",
+                            "no-seed_s" + ImageRequest.defaultSeed("no-seed") + "_0.png",
+                            "tall_s5_0.png",
+                            io.github.flux4j.spark.output.OutputLayout.fileId("wide/id:1") + "_s4_0.png");
         }
 
         // The same batch again: everything is complete, nothing is generated or written.
@@ -248,7 +279,11 @@ class FluxBatchTest {
         BatchSummary s;
         try {
             // two tasks: the killed one has finished requests before it, which its retry skips
-            s = FluxBatch.builder().model(spec).output(FaultyFileSystem.SCHEME + "://" + out).partitions(2).build()
+            s = FluxBatch.builder()
+                    .model(spec)
+                    .output(FaultyFileSystem.SCHEME + "://" + out)
+                    .partitions(2)
+                    .build()
                     .run(spark, table(requests));
         } finally {
             FaultyFileSystem.failOn.set(null);
@@ -291,12 +326,21 @@ class FluxBatchTest {
         assertThat(errors.get("words")).isEqualTo("seed: expected an integer, got 'abc'");
         assertThat(errors.get("null")).contains("id: missing");
         assertThat(errors.get("noprompt")).isEqualTo("prompt: missing");
-        assertThat(bytesAt(results(out).stream().filter(r -> "good".equals(r.getAs("id"))).findFirst().orElseThrow()
-                .getAs("path"))).isEqualTo(expected(request("good", "a cat", 1L, SIDE, null), ImageFiles.Format.PNG).get(0));
+        assertThat(bytesAt(results(out).stream()
+                        .filter(r -> "good".equals(r.getAs("id")))
+                        .findFirst()
+                        .orElseThrow()
+                        .getAs("path")))
+                .isEqualTo(expected(request("good", "a cat", 1L, SIDE, null), ImageFiles.Format.PNG)
+                        .get(0));
 
         Path out2 = dir.resolve("out2");
-        assertThatThrownBy(() -> FluxBatch.builder().model(spec).output(out2.toString()).failFast(true).build()
-                .run(spark, csv.toString(), null))
+        assertThatThrownBy(() -> FluxBatch.builder()
+                        .model(spec)
+                        .output(out2.toString())
+                        .failFast(true)
+                        .build()
+                        .run(spark, csv.toString(), null))
                 .isInstanceOf(FluxBatchException.class)
                 .hasMessageContaining("request 'tiny': width must be in 16..4096 pixels, got 8");
         assertThat(out2.resolve("images")).doesNotExist(); // checked before any work
@@ -308,7 +352,8 @@ class FluxBatchTest {
         assertThatThrownBy(() -> batch(dir.toString()).run(spark, dup))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("'a' (2 times)");
-        Dataset<Row> noPrompt = table(List.of(request("a", "x", 1L, SIDE, null))).drop("prompt");
+        Dataset<Row> noPrompt =
+                table(List.of(request("a", "x", 1L, SIDE, null))).drop("prompt");
         assertThatThrownBy(() -> batch(dir.toString()).run(spark, noPrompt))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("no column prompt");
@@ -319,12 +364,18 @@ class FluxBatchTest {
         Dataset<Row> one = table(List.of(request("a", "x", 1L, SIDE, null)));
         ModelSpec missing = ModelSpec.of(dir.resolve("nope.gguf").toString(), spec.baseModel())
                 .withDevices(DevicePolicy.CPU);
-        assertThatThrownBy(() -> FluxBatch.builder().model(missing).output(dir.resolve("o1").toString()).build()
-                .run(spark, one))
+        assertThatThrownBy(() -> FluxBatch.builder()
+                        .model(missing)
+                        .output(dir.resolve("o1").toString())
+                        .build()
+                        .run(spark, one))
                 .isInstanceOf(FluxBatchException.class)
                 .hasMessageContaining("cannot load the FLUX pipeline on cpu (transformer " + dir.resolve("nope.gguf"));
-        assertThatThrownBy(() -> FluxBatch.builder().model(spec.withDevices(DevicePolicy.GPU))
-                .output(dir.resolve("o2").toString()).build().run(spark, one))
+        assertThatThrownBy(() -> FluxBatch.builder()
+                        .model(spec.withDevices(DevicePolicy.GPU))
+                        .output(dir.resolve("o2").toString())
+                        .build()
+                        .run(spark, one))
                 .isInstanceOf(FluxBatchException.class)
                 .hasMessageContaining("no GPU was assigned to this task")
                 .hasMessageContaining("spark.task.resource.gpu.amount");
@@ -340,18 +391,41 @@ class FluxBatchTest {
         Path out = dir.resolve("out");
         StringWriter o = new StringWriter();
         StringWriter e = new StringWriter();
-        int status = io.github.flux4j.spark.cli.FluxSparkJob.run(new PrintWriter(o), new PrintWriter(e),
-                "--requests", json.toString(), "--output", out.toString(), "--transformer", spec.transformer(),
-                "--base-model", spec.baseModel(), "--device", "cpu", "--image-format", "jpeg");
+        int status = io.github.flux4j.spark.cli.FluxSparkJob.run(
+                new PrintWriter(o),
+                new PrintWriter(e),
+                "--requests",
+                json.toString(),
+                "--output",
+                out.toString(),
+                "--transformer",
+                spec.transformer(),
+                "--base-model",
+                spec.baseModel(),
+                "--device",
+                "cpu",
+                "--image-format",
+                "jpeg");
         assertThat(e.toString()).isEmpty();
         assertThat(status).isZero();
         assertThat(o.toString()).contains("2 requests: 2 generated, 0 skipped (already complete), 0 failed");
-        assertMatchesReference(results(out), List.of(request("7", "a cat", 3L, SIDE, null),
-                request("8", "a dog", 4L, SIDE, null)), ImageFiles.Format.JPEG);
+        assertMatchesReference(
+                results(out),
+                List.of(request("7", "a cat", 3L, SIDE, null), request("8", "a dog", 4L, SIDE, null)),
+                ImageFiles.Format.JPEG);
 
         StringWriter e2 = new StringWriter();
-        assertThat(io.github.flux4j.spark.cli.FluxSparkJob.run(new PrintWriter(new StringWriter()), new PrintWriter(e2),
-                "--requests", "r.txt", "--output", out.toString(), "--transformer", "t", "--base-model", "b"))
+        assertThat(io.github.flux4j.spark.cli.FluxSparkJob.run(
+                        new PrintWriter(new StringWriter()),
+                        new PrintWriter(e2),
+                        "--requests",
+                        "r.txt",
+                        "--output",
+                        out.toString(),
+                        "--transformer",
+                        "t",
+                        "--base-model",
+                        "b"))
                 .isEqualTo(2);
         assertThat(e2.toString()).contains("cannot tell the format of the request table 'r.txt'");
     }

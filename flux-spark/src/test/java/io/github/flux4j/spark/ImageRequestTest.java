@@ -17,17 +17,25 @@ class ImageRequestTest {
     }
 
     private static final StructType TEXT = new StructType()
-            .add("id", DataTypes.StringType).add("prompt", DataTypes.StringType)
-            .add("seed", DataTypes.StringType).add("width", DataTypes.StringType)
-            .add("guidance", DataTypes.StringType).add("images_per_prompt", DataTypes.StringType);
+            .add("id", DataTypes.StringType)
+            .add("prompt", DataTypes.StringType)
+            .add("seed", DataTypes.StringType)
+            .add("width", DataTypes.StringType)
+            .add("guidance", DataTypes.StringType)
+            .add("images_per_prompt", DataTypes.StringType);
 
     @Test
     void readsTypedAndTextValues() {
-        StructType typed = new StructType().add("id", DataTypes.LongType).add("prompt", DataTypes.StringType)
-                .add("seed", DataTypes.IntegerType).add("width", DataTypes.DoubleType)
-                .add("height", DataTypes.createDecimalType(10, 0)).add("steps", DataTypes.ShortType)
+        StructType typed = new StructType()
+                .add("id", DataTypes.LongType)
+                .add("prompt", DataTypes.StringType)
+                .add("seed", DataTypes.IntegerType)
+                .add("width", DataTypes.DoubleType)
+                .add("height", DataTypes.createDecimalType(10, 0))
+                .add("steps", DataTypes.ShortType)
                 .add("guidance", DataTypes.FloatType);
-        ImageRequest r = ImageRequest.fromRow(row(typed, 12L, "a cat", 7, 512.0, new BigDecimal("768"), (short) 20, 2.5f));
+        ImageRequest r =
+                ImageRequest.fromRow(row(typed, 12L, "a cat", 7, 512.0, new BigDecimal("768"), (short) 20, 2.5f));
         assertThat(r).isEqualTo(new ImageRequest("12", "a cat", 7, 512, 768, 20, 2.5, 1));
 
         ImageRequest t = ImageRequest.fromRow(row(TEXT, "x", "p", " -3 ", "64", "4", "2"));
@@ -48,11 +56,15 @@ class ImageRequestTest {
     void namesTheBadColumn() {
         assertThatThrownBy(() -> ImageRequest.fromRow(row(TEXT, "x", "p", "1.5", null, null, null)))
                 .hasMessage("seed: expected an integer, got '1.5'");
-        StructType typed = new StructType().add("id", DataTypes.StringType).add("prompt", DataTypes.StringType)
+        StructType typed = new StructType()
+                .add("id", DataTypes.StringType)
+                .add("prompt", DataTypes.StringType)
                 .add("width", DataTypes.DoubleType);
         assertThatThrownBy(() -> ImageRequest.fromRow(row(typed, "x", "p", 32.5)))
                 .hasMessageStartingWith("width: expected an integer, got 32.5");
-        StructType wide = new StructType().add("id", DataTypes.StringType).add("prompt", DataTypes.StringType)
+        StructType wide = new StructType()
+                .add("id", DataTypes.StringType)
+                .add("prompt", DataTypes.StringType)
                 .add("width", DataTypes.LongType);
         assertThatThrownBy(() -> ImageRequest.fromRow(row(wide, "x", "p", 1L << 40)))
                 .hasMessage("width: 1099511627776 is out of range");

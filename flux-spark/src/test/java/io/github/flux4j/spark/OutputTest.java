@@ -54,15 +54,26 @@ class OutputTest {
         }
         Files.writeString(dir.resolve("sub/.a.png.t3" + AtomicFiles.TEMP_SUFFIX), "partial");
         assertThat(AtomicFiles.deleteTemporaries(fs, target.getParent())).isEqualTo(1);
-        assertThat(AtomicFiles.deleteTemporaries(fs, new Path(new Path(dir.toUri()), "none"))).isZero();
+        assertThat(AtomicFiles.deleteTemporaries(fs, new Path(new Path(dir.toUri()), "none")))
+                .isZero();
     }
 
     @Test
     void markerRoundTripsAndRejectsOtherFiles() throws Exception {
-        CompletionMarker m = new CompletionMarker("f00d", "id=1 ü", -3, 64, 48, 2, Double.NaN,
-                List.of(new CompletionMarker.Image("file:/o/images/x_s-3_0.png", "ab"),
+        CompletionMarker m = new CompletionMarker(
+                "f00d",
+                "id=1 ü",
+                -3,
+                64,
+                48,
+                2,
+                Double.NaN,
+                List.of(
+                        new CompletionMarker.Image("file:/o/images/x_s-3_0.png", "ab"),
                         new CompletionMarker.Image("file:/o/images/x_s-3_1.png", "cd")),
-                "cuda:1", "3@host", new CompletionMarker.StageMillis(1.5, 20, 3, 0.25, 30),
+                "cuda:1",
+                "3@host",
+                new CompletionMarker.StageMillis(1.5, 20, 3, 0.25, 30),
                 List.of("line one\nline two", "#not a comment"));
         assertThat(CompletionMarker.parse(m.toText())).isEqualTo(m);
         assertThat(m.toText()).isEqualTo(CompletionMarker.parse(m.toText()).toText());

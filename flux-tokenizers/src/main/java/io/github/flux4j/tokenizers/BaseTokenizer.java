@@ -21,7 +21,8 @@ abstract class BaseTokenizer implements PromptTokenizer {
     private final int modelMaxLength;
     private final Decoder decoder;
 
-    BaseTokenizer(Engine engine, int[] prefix, int[] suffix, int padId, int eosId, int modelMaxLength, Decoder decoder) {
+    BaseTokenizer(
+            Engine engine, int[] prefix, int[] suffix, int padId, int eosId, int modelMaxLength, Decoder decoder) {
         this.engine = engine;
         this.prefix = prefix.clone();
         this.suffix = suffix.clone();
@@ -65,7 +66,8 @@ abstract class BaseTokenizer implements PromptTokenizer {
     public EncodedBatch encode(List<String> texts, int maxLength, Padding padding, boolean truncation) {
         int specials = prefix.length + suffix.length;
         if ((truncation || padding == Padding.MAX_LENGTH) && maxLength < specials) {
-            throw new IllegalArgumentException("maxLength " + maxLength + " cannot hold the " + specials + " special tokens");
+            throw new IllegalArgumentException(
+                    "maxLength " + maxLength + " cannot hold the " + specials + " special tokens");
         }
         int n = texts.size();
         int[][] content = new int[n][];

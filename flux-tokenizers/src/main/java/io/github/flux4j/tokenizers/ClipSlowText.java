@@ -68,32 +68,53 @@ final class ClipSlowText {
             return false;
         }
         int t = Character.getType(cp);
-        return t == Character.CONTROL || t == Character.FORMAT || t == Character.SURROGATE
-                || t == Character.PRIVATE_USE || t == Character.UNASSIGNED;
+        return t == Character.CONTROL
+                || t == Character.FORMAT
+                || t == Character.SURROGATE
+                || t == Character.PRIVATE_USE
+                || t == Character.UNASSIGNED;
     }
 
     /** transformers' _is_whitespace: space, tab, newline, carriage return, or category Zs. */
     private static boolean isWhitespace(int cp) {
-        return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || Character.getType(cp) == Character.SPACE_SEPARATOR;
+        return cp == ' '
+                || cp == '\t'
+                || cp == '\n'
+                || cp == '\r'
+                || Character.getType(cp) == Character.SPACE_SEPARATOR;
     }
 
     /** Python's str.isspace(), which str.split() splits on. */
     private static boolean isPythonSpace(int cp) {
-        return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680
-                || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F
+        return (cp >= 0x09 && cp <= 0x0D)
+                || (cp >= 0x1C && cp <= 0x20)
+                || cp == 0x85
+                || cp == 0xA0
+                || cp == 0x1680
+                || (cp >= 0x2000 && cp <= 0x200A)
+                || cp == 0x2028
+                || cp == 0x2029
+                || cp == 0x202F
+                || cp == 0x205F
                 || cp == 0x3000;
     }
 
     /** BERT's "Chinese character" ranges (CJK Unified Ideographs and extensions, compatibility ideographs). */
     private static boolean isCjk(int cp) {
-        return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF)
-                || (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF)
-                || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+        return (cp >= 0x4E00 && cp <= 0x9FFF)
+                || (cp >= 0x3400 && cp <= 0x4DBF)
+                || (cp >= 0x20000 && cp <= 0x2A6DF)
+                || (cp >= 0x2A700 && cp <= 0x2B73F)
+                || (cp >= 0x2B740 && cp <= 0x2B81F)
+                || (cp >= 0x2B820 && cp <= 0x2CEAF)
+                || (cp >= 0xF900 && cp <= 0xFAFF)
+                || (cp >= 0x2F800 && cp <= 0x2FA1F);
     }
 
     /** re.findall(CLIP's pattern, IGNORECASE): each match, byte-level mapped, is a word. */
     static PreTokenizer findAll() {
-        Pattern pattern = Pattern.compile(ClipTokenizer.PATTERN,
+        Pattern pattern = Pattern.compile(
+                ClipTokenizer.PATTERN,
                 Pattern.UNICODE_CHARACTER_CLASS | Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE);
         return (text, atOrigin, out) -> {
             Matcher m = pattern.matcher(text);

@@ -61,7 +61,14 @@ public final class ClipTokenizer extends BaseTokenizer {
     }
 
     private ClipTokenizer(Engine engine, int bos, int eos, int pad, int maxLength) {
-        super(engine, new int[] {bos}, new int[] {eos}, pad, eos, maxLength, Decoders.clip(ByteLevel.decoder(), SUFFIX));
+        super(
+                engine,
+                new int[] {bos},
+                new int[] {eos},
+                pad,
+                eos,
+                maxLength,
+                Decoders.clip(ByteLevel.decoder(), SUFFIX));
     }
 
     /**
@@ -115,14 +122,18 @@ public final class ClipTokenizer extends BaseTokenizer {
 
     private static ClipTokenizer fromTokenizerJson(Path file, TokenizerConfig config) throws IOException {
         TokenizerJson tj = TokenizerJson.read(file, "BPE");
-        Engine engine = new Engine(new AddedVocabulary(tj.addedTokens, tj.normalizer), tj.normalizer, tj.preTokenizer, tj.model);
+        Engine engine = new Engine(
+                new AddedVocabulary(tj.addedTokens, tj.normalizer), tj.normalizer, tj.preTokenizer, tj.model);
         if (tj.prefix.length != 1 || tj.suffix.length != 1) {
-            throw new TokenizerFormatException(file, "post_processor adds " + tj.prefix.length + " token(s) before and "
-                    + tj.suffix.length + " after the text; CLIP needs exactly one of each");
+            throw new TokenizerFormatException(
+                    file,
+                    "post_processor adds " + tj.prefix.length + " token(s) before and " + tj.suffix.length
+                            + " after the text; CLIP needs exactly one of each");
         }
         int pad = engine.tokenToId(config.content("pad_token", EOS));
         if (pad < 0) {
-            throw new TokenizerFormatException(file, "padding token \"" + config.content("pad_token", EOS) + "\" is not in the vocabulary");
+            throw new TokenizerFormatException(
+                    file, "padding token \"" + config.content("pad_token", EOS) + "\" is not in the vocabulary");
         }
         return new ClipTokenizer(engine, tj.prefix[0], tj.suffix[0], pad, maxLength(config));
     }
@@ -131,10 +142,11 @@ public final class ClipTokenizer extends BaseTokenizer {
         return config.modelMaxLength > 0 ? config.modelMaxLength : DEFAULT_MAX_LENGTH;
     }
 
-    private static ClipTokenizer fromVocabAndMerges(Path vocabFile, Path mergesFile, TokenizerConfig config, Flavor flavor)
-            throws IOException {
+    private static ClipTokenizer fromVocabAndMerges(
+            Path vocabFile, Path mergesFile, TokenizerConfig config, Flavor flavor) throws IOException {
         if (!Files.isRegularFile(vocabFile)) {
-            throw new NoSuchFileException(vocabFile.toString(), null, "CLIP tokenizer: no vocab.json (nor tokenizer.json)");
+            throw new NoSuchFileException(
+                    vocabFile.toString(), null, "CLIP tokenizer: no vocab.json (nor tokenizer.json)");
         }
         if (!Files.isRegularFile(mergesFile)) {
             throw new NoSuchFileException(mergesFile.toString(), null, "CLIP tokenizer: no merges.txt");
@@ -153,7 +165,9 @@ public final class ClipTokenizer extends BaseTokenizer {
         roles.put("unk_token", new TokenizerConfig.Special(EOS, false, false, false, false));
         roles.put("pad_token", new TokenizerConfig.Special(EOS, false, false, false, false));
         roles.putAll(config.specials);
-        for (String role : new String[] {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+        for (String role :
+                new String[] {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"
+                }) {
             TokenizerConfig.Special s = roles.get(role);
             if (s != null) {
                 byContent.put(s.content(), s);
@@ -163,7 +177,8 @@ public final class ClipTokenizer extends BaseTokenizer {
         for (TokenizerConfig.Special s : byContent.values()) {
             Integer id = vocab.get(s.content());
             if (id == null) {
-                throw new TokenizerFormatException(vocabFile, "special token \"" + s.content() + "\" is not in the vocabulary");
+                throw new TokenizerFormatException(
+                        vocabFile, "special token \"" + s.content() + "\" is not in the vocabulary");
             }
             // The Python tokenizer matches its special tokens in the raw text only.
             boolean normalized = flavor == Flavor.FAST && s.normalized();
@@ -178,8 +193,8 @@ public final class ClipTokenizer extends BaseTokenizer {
         }
         Engine engine;
         if (flavor == Flavor.FAST) {
-            Normalizer normalizer = Normalizers.sequence(List.of(
-                    Normalizers.nfc(), Normalizers.replaceRegex("\\s+", " "), Normalizers.lowercase()));
+            Normalizer normalizer = Normalizers.sequence(
+                    List.of(Normalizers.nfc(), Normalizers.replaceRegex("\\s+", " "), Normalizers.lowercase()));
             PreTokenizer pre = PreTokenizers.sequence(List.of(
                     PreTokenizers.regexSplit(PATTERN, PreTokenizers.Behavior.REMOVED, true),
                     ByteLevel.preTokenizer(false, true)));
@@ -191,7 +206,10 @@ public final class ClipTokenizer extends BaseTokenizer {
                     specialWords.put(w, vocab.get(w));
                 }
             }
-            engine = new Engine(new AddedVocabulary(added, null), ClipSlowText.basicClean(), ClipSlowText.findAll(),
+            engine = new Engine(
+                    new AddedVocabulary(added, null),
+                    ClipSlowText.basicClean(),
+                    ClipSlowText.findAll(),
                     ClipSlowText.withSpecialWords(model, specialWords));
         }
         int bos = id(vocab, vocabFile, roles.get("bos_token"));
@@ -200,10 +218,12 @@ public final class ClipTokenizer extends BaseTokenizer {
         return new ClipTokenizer(engine, bos, eos, pad, maxLength(config));
     }
 
-    private static int id(Map<String, Integer> vocab, Path file, TokenizerConfig.@Nullable Special s) throws TokenizerFormatException {
+    private static int id(Map<String, Integer> vocab, Path file, TokenizerConfig.@Nullable Special s)
+            throws TokenizerFormatException {
         Integer id = s == null ? null : vocab.get(s.content());
         if (id == null) {
-            throw new TokenizerFormatException(file, "special token \"" + (s == null ? "?" : s.content()) + "\" is not in the vocabulary");
+            throw new TokenizerFormatException(
+                    file, "special token \"" + (s == null ? "?" : s.content()) + "\" is not in the vocabulary");
         }
         return id;
     }
@@ -216,7 +236,8 @@ public final class ClipTokenizer extends BaseTokenizer {
         Map<String, Integer> vocab = new HashMap<>(root.size() * 2);
         for (Map.Entry<String, JsonNode> e : root.properties()) {
             if (!e.getValue().canConvertToInt() || e.getValue().asInt() < 0) {
-                throw new TokenizerFormatException(file, "token \"" + e.getKey() + "\" has id " + e.getValue() + ", not a non-negative integer");
+                throw new TokenizerFormatException(
+                        file, "token \"" + e.getKey() + "\" has id " + e.getValue() + ", not a non-negative integer");
             }
             vocab.put(e.getKey(), e.getValue().asInt());
         }
@@ -237,7 +258,8 @@ public final class ClipTokenizer extends BaseTokenizer {
             }
             String[] pair = line.split(" ", -1);
             if (pair.length != 2 || pair[0].isEmpty() || pair[1].isEmpty()) {
-                throw new TokenizerFormatException(file, "line " + (i + 1) + " is not a pair of tokens separated by one space: \"" + line + "\"");
+                throw new TokenizerFormatException(
+                        file, "line " + (i + 1) + " is not a pair of tokens separated by one space: \"" + line + "\"");
             }
             merges.add(pair);
         }

@@ -15,7 +15,10 @@ final class Decoders {
             StringBuilder sb = new StringBuilder();
             for (int i = 0; i < tokens.size(); i++) {
                 String t = tokens.get(i);
-                sb.append(i == 0 && dropInFirst ? t.replace(String.valueOf(replacement), "") : t.replace(replacement, ' '));
+                sb.append(
+                        i == 0 && dropInFirst
+                                ? t.replace(String.valueOf(replacement), "")
+                                : t.replace(replacement, ' '));
             }
             return sb.toString();
         };

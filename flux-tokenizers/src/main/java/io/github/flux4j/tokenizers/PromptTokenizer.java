@@ -39,7 +39,8 @@ public interface PromptTokenizer {
     List<String> tokens(String text);
 
     /** The token with this id, or {@code null}. */
-    @org.jspecify.annotations.Nullable String idToToken(int id);
+    @org.jspecify.annotations.Nullable
+    String idToToken(int id);
 
     /** The id of this token, or -1. */
     int tokenToId(String token);

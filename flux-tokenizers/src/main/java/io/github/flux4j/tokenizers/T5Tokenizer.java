@@ -59,8 +59,8 @@ public final class T5Tokenizer extends BaseTokenizer {
             }
             Path model = dir.resolve("spiece.model");
             if (!Files.isRegularFile(model)) {
-                throw new NoSuchFileException(model.toString(), null,
-                        "T5 tokenizer: no spiece.model (nor tokenizer.json)");
+                throw new NoSuchFileException(
+                        model.toString(), null, "T5 tokenizer: no spiece.model (nor tokenizer.json)");
             }
             return fromSentencePiece(model, DEFAULT_EXTRA_IDS, config);
         });
@@ -87,14 +87,18 @@ public final class T5Tokenizer extends BaseTokenizer {
 
     private static T5Tokenizer fromTokenizerJson(Path file, TokenizerConfig config) throws IOException {
         TokenizerJson tj = TokenizerJson.read(file, "Unigram");
-        Engine engine = new Engine(new AddedVocabulary(tj.addedTokens, tj.normalizer), tj.normalizer, tj.preTokenizer, tj.model);
+        Engine engine = new Engine(
+                new AddedVocabulary(tj.addedTokens, tj.normalizer), tj.normalizer, tj.preTokenizer, tj.model);
         if (tj.prefix.length != 0 || tj.suffix.length != 1) {
-            throw new TokenizerFormatException(file, "post_processor adds " + tj.prefix.length + " token(s) before and "
-                    + tj.suffix.length + " after the text; T5 needs none before and </s> after");
+            throw new TokenizerFormatException(
+                    file,
+                    "post_processor adds " + tj.prefix.length + " token(s) before and " + tj.suffix.length
+                            + " after the text; T5 needs none before and </s> after");
         }
         int pad = engine.tokenToId(config.content("pad_token", "<pad>"));
         if (pad < 0) {
-            throw new TokenizerFormatException(file, "padding token \"" + config.content("pad_token", "<pad>") + "\" is not in the vocabulary");
+            throw new TokenizerFormatException(
+                    file, "padding token \"" + config.content("pad_token", "<pad>") + "\" is not in the vocabulary");
         }
         return new T5Tokenizer(engine, tj.suffix, pad, tj.suffix[0], maxLength(config));
     }
@@ -110,7 +114,8 @@ public final class T5Tokenizer extends BaseTokenizer {
             throw new TokenizerFormatException(file, "not a valid SentencePiece model: " + e.getMessage(), e);
         }
         if (sp.modelType() != SentencePieceModel.UNIGRAM) {
-            throw new TokenizerFormatException(file, "SentencePiece model type " + sp.modelType() + " is not Unigram (1)");
+            throw new TokenizerFormatException(
+                    file, "SentencePiece model type " + sp.modelType() + " is not Unigram (1)");
         }
         if (sp.byteFallback()) {
             throw new TokenizerFormatException(file, "SentencePiece byte_fallback is not supported (T5 has none)");
@@ -146,7 +151,7 @@ public final class T5Tokenizer extends BaseTokenizer {
                     added.add(AddedToken.special(i, p.piece()));
                 }
                 case CONTROL -> added.add(AddedToken.special(i, p.piece()));
-                case UNUSED, BYTE -> { }
+                case UNUSED, BYTE -> {}
             }
         }
         if (unkId < 0) {
@@ -156,8 +161,8 @@ public final class T5Tokenizer extends BaseTokenizer {
         for (int i = 0; i < extraIds; i++) {
             added.add(AddedToken.special(n + extraIds - 1 - i, "<extra_id_" + i + ">"));
         }
-        UnigramModel model = new UnigramModel(texts, scores, inTrie, userDefined, unkId, min, max,
-                UnigramModel.Flavor.SENTENCEPIECE);
+        UnigramModel model = new UnigramModel(
+                texts, scores, inTrie, userDefined, unkId, min, max, UnigramModel.Flavor.SENTENCEPIECE);
         SentencePieceNormalizer normalizer;
         try {
             normalizer = new SentencePieceNormalizer(sp.normalizer(), sp.treatWhitespaceAsSuffix(), userSymbols);
@@ -169,10 +174,12 @@ public final class T5Tokenizer extends BaseTokenizer {
         Engine engine = new Engine(new AddedVocabulary(added, null), normalizer, null, model);
         String eosPiece = config.content("eos_token", "</s>");
         int eos = sp.eosId() >= 0 && eosPiece.equals("</s>") ? sp.eosId() : engine.tokenToId(eosPiece);
-        int pad = sp.padId() >= 0 && config.content("pad_token", "<pad>").equals("<pad>") ? sp.padId()
+        int pad = sp.padId() >= 0 && config.content("pad_token", "<pad>").equals("<pad>")
+                ? sp.padId()
                 : engine.tokenToId(config.content("pad_token", "<pad>"));
         if (eos < 0 || pad < 0) {
-            throw new TokenizerFormatException(file, "SentencePiece model has no " + (eos < 0 ? "end-of-sequence" : "padding") + " piece");
+            throw new TokenizerFormatException(
+                    file, "SentencePiece model has no " + (eos < 0 ? "end-of-sequence" : "padding") + " piece");
         }
         return new T5Tokenizer(engine, new int[] {eos}, pad, eos, maxLength(config));
     }

@@ -48,7 +48,9 @@ final class TokenizerConfig {
         if (!root.isObject()) {
             throw new TokenizerFormatException(file, "not a JSON object");
         }
-        for (String role : new String[] {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
+        for (String role :
+                new String[] {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"
+                }) {
             JsonNode t = root.get(role);
             if (t == null || t.isNull()) {
                 continue;
@@ -56,8 +58,14 @@ final class TokenizerConfig {
             if (t.isTextual()) {
                 specials.put(role, new Special(t.asText(), false, false, false, false));
             } else if (t.isObject() && t.has("content")) {
-                specials.put(role, new Special(t.get("content").asText(), flag(t, "normalized", true),
-                        flag(t, "lstrip", false), flag(t, "rstrip", false), flag(t, "single_word", false)));
+                specials.put(
+                        role,
+                        new Special(
+                                t.get("content").asText(),
+                                flag(t, "normalized", true),
+                                flag(t, "lstrip", false),
+                                flag(t, "rstrip", false),
+                                flag(t, "single_word", false)));
             } else {
                 throw new TokenizerFormatException(file, "\"" + role + "\" is neither a string nor a token object");
             }

@@ -51,8 +51,8 @@ final class TokenizerJson {
         JsonNode typeNode = modelNode.get("type");
         this.modelType = typeNode != null && typeNode.isTextual() ? typeNode.textValue() : String.valueOf(typeNode);
         if (!modelType.equals(expectedModel)) {
-            throw new TokenizerFormatException(file, "unsupported model type \"" + modelType + "\" (expected \""
-                    + expectedModel + "\")");
+            throw new TokenizerFormatException(
+                    file, "unsupported model type \"" + modelType + "\" (expected \"" + expectedModel + "\")");
         }
         try {
             this.addedTokens = addedTokens(root.get("added_tokens"));
@@ -108,10 +108,13 @@ final class TokenizerJson {
      * the same for the model-folder configs; this module depends on Jackson only, not on flux-core.)
      */
     private static String describe(JsonProcessingException e) {
-        String what = e.getOriginalMessage() == null ? e.getClass().getSimpleName() : e.getOriginalMessage().strip();
+        String what = e.getOriginalMessage() == null
+                ? e.getClass().getSimpleName()
+                : e.getOriginalMessage().strip();
         what = JACKSON_SOURCE.matcher(what).replaceAll("line $1, column $2");
         var at = e.getLocation();
-        return at == null || at.getLineNr() <= 0 ? what
+        return at == null || at.getLineNr() <= 0
+                ? what
                 : what + " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
     }
 
@@ -183,12 +186,21 @@ final class TokenizerJson {
             throw new IllegalArgumentException("\"added_tokens\" must be an array, got " + array);
         }
         for (JsonNode t : array) {
-            if (!t.isObject() || !t.has("id") || !t.has("content") || !t.get("content").isTextual()
+            if (!t.isObject()
+                    || !t.has("id")
+                    || !t.has("content")
+                    || !t.get("content").isTextual()
                     || t.get("content").textValue().isEmpty()) {
-                throw new IllegalArgumentException("added token without an \"id\" or a non-empty \"content\" string: " + t);
+                throw new IllegalArgumentException(
+                        "added token without an \"id\" or a non-empty \"content\" string: " + t);
             }
-            out.add(new AddedToken(id(t.get("id"), "added token id"), t.get("content").textValue(), bool(t, "single_word", false),
-                    bool(t, "lstrip", false), bool(t, "rstrip", false), bool(t, "normalized", true),
+            out.add(new AddedToken(
+                    id(t.get("id"), "added token id"),
+                    t.get("content").textValue(),
+                    bool(t, "single_word", false),
+                    bool(t, "lstrip", false),
+                    bool(t, "rstrip", false),
+                    bool(t, "normalized", true),
                     bool(t, "special", false)));
         }
         return out;
@@ -210,13 +222,20 @@ final class TokenizerJson {
                 }
                 return Normalizers.sequence(steps);
             }
-            case "NFC": return Normalizers.nfc();
-            case "NFD": return Normalizers.nfd();
-            case "NFKC": return Normalizers.nfkc();
-            case "NFKD": return Normalizers.nfkd();
-            case "Lowercase": return Normalizers.lowercase();
-            case "Strip": return Normalizers.strip(bool(n, "strip_left", true), bool(n, "strip_right", true));
-            case "Prepend": return Normalizers.prepend(text(n, "prepend", ""));
+            case "NFC":
+                return Normalizers.nfc();
+            case "NFD":
+                return Normalizers.nfd();
+            case "NFKC":
+                return Normalizers.nfkc();
+            case "NFKD":
+                return Normalizers.nfkd();
+            case "Lowercase":
+                return Normalizers.lowercase();
+            case "Strip":
+                return Normalizers.strip(bool(n, "strip_left", true), bool(n, "strip_right", true));
+            case "Prepend":
+                return Normalizers.prepend(text(n, "prepend", ""));
             case "Replace": {
                 JsonNode p = n.get("pattern");
                 String content = text(n, "content", "");
@@ -262,10 +281,14 @@ final class TokenizerJson {
                 }
                 return PreTokenizers.sequence(steps);
             }
-            case "WhitespaceSplit": return PreTokenizers.whitespaceSplit();
-            case "Whitespace": return PreTokenizers.whitespace();
-            case "Metaspace": return PreTokenizers.metaspace(replacement(n), prependScheme(n), bool(n, "split", true));
-            case "ByteLevel": return ByteLevel.preTokenizer(bool(n, "add_prefix_space", true), bool(n, "use_regex", true));
+            case "WhitespaceSplit":
+                return PreTokenizers.whitespaceSplit();
+            case "Whitespace":
+                return PreTokenizers.whitespace();
+            case "Metaspace":
+                return PreTokenizers.metaspace(replacement(n), prependScheme(n), bool(n, "split", true));
+            case "ByteLevel":
+                return ByteLevel.preTokenizer(bool(n, "add_prefix_space", true), bool(n, "use_regex", true));
             case "Split": {
                 JsonNode p = n.get("pattern");
                 PreTokenizers.Behavior behavior = PreTokenizers.Behavior.parse(text(n, "behavior", ""));
@@ -297,10 +320,15 @@ final class TokenizerJson {
             return PreTokenizers.PrependScheme.NEVER;
         }
         switch (text(n, "prepend_scheme", "always")) {
-            case "always": return PreTokenizers.PrependScheme.ALWAYS;
-            case "first": return PreTokenizers.PrependScheme.FIRST;
-            case "never": return PreTokenizers.PrependScheme.NEVER;
-            default: throw new IllegalArgumentException("unknown Metaspace prepend_scheme \"" + text(n, "prepend_scheme", "") + "\"");
+            case "always":
+                return PreTokenizers.PrependScheme.ALWAYS;
+            case "first":
+                return PreTokenizers.PrependScheme.FIRST;
+            case "never":
+                return PreTokenizers.PrependScheme.NEVER;
+            default:
+                throw new IllegalArgumentException(
+                        "unknown Metaspace prepend_scheme \"" + text(n, "prepend_scheme", "") + "\"");
         }
     }
 
@@ -320,8 +348,8 @@ final class TokenizerJson {
         for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
             JsonNode id = e.getValue();
             if (!id.isIntegralNumber() || !id.canConvertToInt() || id.intValue() < 0) {
-                throw new IllegalArgumentException("BPE vocab: token \"" + e.getKey() + "\" has id " + id
-                        + ", not a non-negative 32-bit integer");
+                throw new IllegalArgumentException(
+                        "BPE vocab: token \"" + e.getKey() + "\" has id " + id + ", not a non-negative 32-bit integer");
             }
             vocab.put(e.getKey(), id.intValue());
         }
@@ -337,7 +365,10 @@ final class TokenizerJson {
                 String[] pair;
                 if (merge.isTextual()) {
                     pair = merge.asText().split(" ", -1);
-                } else if (merge.isArray() && merge.size() == 2 && merge.get(0).isTextual() && merge.get(1).isTextual()) {
+                } else if (merge.isArray()
+                        && merge.size() == 2
+                        && merge.get(0).isTextual()
+                        && merge.get(1).isTextual()) {
                     pair = new String[] {merge.get(0).textValue(), merge.get(1).textValue()};
                 } else {
                     pair = new String[0];
@@ -350,8 +381,14 @@ final class TokenizerJson {
         }
         String unk = text(m, "unk_token", "");
         int unkId = unk.isEmpty() ? -1 : vocab.getOrDefault(unk, -1);
-        return new BpeModel(vocab, merges, text(m, "continuing_subword_prefix", ""), text(m, "end_of_word_suffix", ""),
-                unkId, bool(m, "fuse_unk", false), bool(m, "ignore_merges", false));
+        return new BpeModel(
+                vocab,
+                merges,
+                text(m, "continuing_subword_prefix", ""),
+                text(m, "end_of_word_suffix", ""),
+                unkId,
+                bool(m, "fuse_unk", false),
+                bool(m, "ignore_merges", false));
     }
 
     private static UnigramModel unigram(JsonNode m) {
@@ -367,7 +404,10 @@ final class TokenizerJson {
         double[] scores = new double[n];
         for (int i = 0; i < n; i++) {
             JsonNode e = vocabNode.get(i);
-            if (!e.isArray() || e.size() != 2 || !e.get(0).isTextual() || !e.get(1).isNumber()) {
+            if (!e.isArray()
+                    || e.size() != 2
+                    || !e.get(0).isTextual()
+                    || !e.get(1).isNumber()) {
                 throw new IllegalArgumentException("Unigram vocab entry " + i + " is not [piece, score]: " + e);
             }
             pieces.add(e.get(0).asText());
@@ -380,8 +420,8 @@ final class TokenizerJson {
         int unkId = id(unk, "Unigram unk_id");
         boolean[] all = new boolean[n];
         java.util.Arrays.fill(all, true);
-        return new UnigramModel(pieces, scores, all, null, unkId, UnigramModel.minScore(scores), 0.0,
-                UnigramModel.Flavor.TOKENIZERS);
+        return new UnigramModel(
+                pieces, scores, all, null, unkId, UnigramModel.minScore(scores), 0.0, UnigramModel.Flavor.TOKENIZERS);
     }
 
     private static void postProcessor(@Nullable JsonNode n, List<Integer> pre, List<Integer> post) {
@@ -412,15 +452,18 @@ final class TokenizerJson {
                         JsonNode token = piece.get("SpecialToken");
                         JsonNode idNode = token.get("id");
                         if (idNode == null || !idNode.isTextual()) {
-                            throw new IllegalArgumentException("TemplateProcessing: SpecialToken without a string \"id\": " + piece);
+                            throw new IllegalArgumentException(
+                                    "TemplateProcessing: SpecialToken without a string \"id\": " + piece);
                         }
                         String id = idNode.textValue();
                         JsonNode special = specials == null ? null : specials.get(id);
                         if (special == null || !special.has("ids")) {
-                            throw new IllegalArgumentException("TemplateProcessing: special token \"" + id + "\" has no ids");
+                            throw new IllegalArgumentException(
+                                    "TemplateProcessing: special token \"" + id + "\" has no ids");
                         }
                         for (JsonNode i : array(special, "ids", "TemplateProcessing special token \"" + id + "\"")) {
-                            (seenSequence ? post : pre).add(id(i, "TemplateProcessing special token \"" + id + "\" id"));
+                            (seenSequence ? post : pre)
+                                    .add(id(i, "TemplateProcessing special token \"" + id + "\" id"));
                         }
                     }
                 }

@@ -56,7 +56,8 @@ class ClipTokenizerTest {
         // Differs from the configured folder only where <|startoftext|> is matched case-insensitively.
         for (int i = 0; i < texts.size(); i++) {
             if (!texts.get(i).toLowerCase(Locale.ROOT).contains("<|startoftext|>")) {
-                assertThat(tok.encode(texts.get(i))).as(Refs.label(i, texts.get(i)))
+                assertThat(tok.encode(texts.get(i)))
+                        .as(Refs.label(i, texts.get(i)))
                         .containsExactly(Refs.ints(refs.get("untruncated").get(i)));
             }
         }
@@ -70,7 +71,9 @@ class ClipTokenizerTest {
         int differing = 0;
         for (int i = 0; i < texts.size(); i++) {
             int[] expected = Refs.ints(refs.get("slow_v4").get(i));
-            assertThat(slow.encode(texts.get(i))).as(Refs.label(i, texts.get(i))).containsExactly(expected);
+            assertThat(slow.encode(texts.get(i)))
+                    .as(Refs.label(i, texts.get(i)))
+                    .containsExactly(expected);
             if (!Arrays.equals(expected, fast.encode(texts.get(i)))) {
                 differing++;
             }
@@ -88,8 +91,12 @@ class ClipTokenizerTest {
         assertThat(tok.modelMaxLength()).isEqualTo(77);
         for (int i = 0; i < texts.size(); i++) {
             String t = texts.get(i);
-            assertThat(tok.tokens(t)).as(Refs.label(i, t)).containsExactlyElementsOf(Refs.strings(refs.get("tokens").get(i)));
-            assertThat(tok.encode(t)).as(Refs.label(i, t)).containsExactly(Refs.ints(refs.get("untruncated").get(i)));
+            assertThat(tok.tokens(t))
+                    .as(Refs.label(i, t))
+                    .containsExactlyElementsOf(Refs.strings(refs.get("tokens").get(i)));
+            assertThat(tok.encode(t))
+                    .as(Refs.label(i, t))
+                    .containsExactly(Refs.ints(refs.get("untruncated").get(i)));
         }
         for (String len : new String[] {"77", "16"}) {
             int maxLength = Integer.parseInt(len);
@@ -97,7 +104,8 @@ class ClipTokenizerTest {
             assertThat(batch.sequenceLength()).isEqualTo(maxLength);
             for (int i = 0; i < texts.size(); i++) {
                 int[] real = Refs.ints(refs.get(len).get(i));
-                assertThat(batch.inputIds(i)).as(Refs.label(i, texts.get(i)) + " @" + len)
+                assertThat(batch.inputIds(i))
+                        .as(Refs.label(i, texts.get(i)) + " @" + len)
                         .containsExactly(Refs.padded(real, maxLength, pad));
                 assertThat(batch.attentionMask(i)).containsExactly(Refs.mask(real.length, maxLength));
             }
@@ -117,7 +125,9 @@ class ClipTokenizerTest {
         ClipTokenizer tok = ClipTokenizer.fromDirectory(Refs.resource("clip"));
         for (int i = 0; i < texts.size(); i++) {
             int[] ids = Refs.ints(refs.get("untruncated").get(i));
-            assertThat(tok.decode(ids, true)).as(Refs.label(i, texts.get(i))).isEqualTo(refs.get("decoded").get(i).asText());
+            assertThat(tok.decode(ids, true))
+                    .as(Refs.label(i, texts.get(i)))
+                    .isEqualTo(refs.get("decoded").get(i).asText());
         }
     }
 
@@ -135,7 +145,9 @@ class ClipTokenizerTest {
                 // diffusers: untruncated_ids[:, 76:-1], i.e. the text tokens after the 75 kept ones.
                 int[] removed = Arrays.copyOfRange(full, 76, full.length - 1);
                 assertThat(batch.removedIds(i)).containsExactly(removed);
-                assertThat(batch.removedText(i)).isEqualTo(tok.decode(removed, false)).isNotEmpty();
+                assertThat(batch.removedText(i))
+                        .isEqualTo(tok.decode(removed, false))
+                        .isNotEmpty();
                 assertThat(batch.inputIds(i)[76]).isEqualTo(tok.eosTokenId());
             } else {
                 assertThat(batch.truncated(i)).isFalse();
@@ -164,11 +176,13 @@ class ClipTokenizerTest {
     @Test
     void specialTokenIdsAndVocabulary() throws IOException {
         ClipTokenizer tok = ClipTokenizer.fromDirectory(Refs.resource("clip"));
-        assertThat(tok.tokenToId("<|startoftext|>")).isEqualTo(refs.get("bos_id").asInt());
+        assertThat(tok.tokenToId("<|startoftext|>"))
+                .isEqualTo(refs.get("bos_id").asInt());
         assertThat(tok.tokenToId("<|endoftext|>")).isEqualTo(refs.get("eos_id").asInt());
         assertThat(tok.idToToken(tok.eosTokenId())).isEqualTo("<|endoftext|>");
         assertThat(tok.tokenToId("no such token")).isEqualTo(-1);
         assertThat(tok.vocabSize()).isEqualTo(tok.eosTokenId() + 1);
-        assertThat(tok.encode("")).containsExactly(refs.get("bos_id").asInt(), refs.get("eos_id").asInt());
+        assertThat(tok.encode(""))
+                .containsExactly(refs.get("bos_id").asInt(), refs.get("eos_id").asInt());
     }
 }

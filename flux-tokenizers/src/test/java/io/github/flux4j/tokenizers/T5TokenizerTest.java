@@ -60,7 +60,8 @@ class T5TokenizerTest {
             assertThat(batch.sequenceLength()).isEqualTo(maxLength);
             for (int i = 0; i < texts.size(); i++) {
                 int[] real = Refs.ints(refs.get(len).get(i));
-                assertThat(batch.inputIds(i)).as(Refs.label(i, texts.get(i)) + " @" + len)
+                assertThat(batch.inputIds(i))
+                        .as(Refs.label(i, texts.get(i)) + " @" + len)
                         .containsExactly(Refs.padded(real, maxLength, pad));
                 assertThat(batch.attentionMask(i)).containsExactly(Refs.mask(real.length, maxLength));
                 if (batch.truncated(i)) {
@@ -83,7 +84,9 @@ class T5TokenizerTest {
         Normalizer n = TokenizerJson.read(Refs.resource("t5/tokenizer.json"), "Unigram").normalizer;
         assertThat(n).isNotNull();
         for (int i = 0; i < texts.size(); i++) {
-            assertThat(n.normalize(texts.get(i))).as(Refs.label(i, texts.get(i))).isEqualTo(refs.get("normalized").get(i).asText());
+            assertThat(n.normalize(texts.get(i)))
+                    .as(Refs.label(i, texts.get(i)))
+                    .isEqualTo(refs.get("normalized").get(i).asText());
         }
     }
 
@@ -92,7 +95,9 @@ class T5TokenizerTest {
         T5Tokenizer tok = T5Tokenizer.fromDirectory(Refs.resource("t5"));
         for (int i = 0; i < texts.size(); i++) {
             int[] ids = Refs.ints(refs.get("untruncated").get(i));
-            assertThat(tok.decode(ids, true)).as(Refs.label(i, texts.get(i))).isEqualTo(refs.get("decoded").get(i).asText());
+            assertThat(tok.decode(ids, true))
+                    .as(Refs.label(i, texts.get(i)))
+                    .isEqualTo(refs.get("decoded").get(i).asText());
         }
     }
 
@@ -102,20 +107,30 @@ class T5TokenizerTest {
         ObjectMapper mapper = new ObjectMapper();
         JsonNode doc = mapper.readTree(Refs.resource("t5/tokenizer.json").toFile());
         JsonNode norm = doc.get("normalizer");
-        String charsmap = norm.get("type").asText().equals("Precompiled") ? norm.get("precompiled_charsmap").asText()
+        String charsmap = norm.get("type").asText().equals("Precompiled")
+                ? norm.get("precompiled_charsmap").asText()
                 : findPrecompiled(norm).get("precompiled_charsmap").asText();
         String pre = "{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"" + charsmap + "\"}";
         String collapse = "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},\"content\":\" \"}";
         String[][] variants = {
-            {"legacy", "{\"type\":\"Sequence\",\"normalizers\":[" + pre + "," + collapse + "]}",
+            {
+                "legacy",
+                "{\"type\":\"Sequence\",\"normalizers\":[" + pre + "," + collapse + "]}",
                 "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"WhitespaceSplit\"},"
-                        + "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"add_prefix_space\":true}]}"},
-            {"spm_converter", "{\"type\":\"Sequence\",\"normalizers\":[" + pre
-                    + ",{\"type\":\"Strip\",\"strip_left\":false,\"strip_right\":true},"
-                    + "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},\"content\":\"\u2581\"}]}",
-                "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"prepend_scheme\":\"always\",\"split\":true}"},
-            {"prepend_first", pre,
-                "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"prepend_scheme\":\"first\",\"split\":false}"},
+                        + "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"add_prefix_space\":true}]}"
+            },
+            {
+                "spm_converter",
+                "{\"type\":\"Sequence\",\"normalizers\":[" + pre
+                        + ",{\"type\":\"Strip\",\"strip_left\":false,\"strip_right\":true},"
+                        + "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}\"},\"content\":\"\u2581\"}]}",
+                "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"prepend_scheme\":\"always\",\"split\":true}"
+            },
+            {
+                "prepend_first",
+                pre,
+                "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"prepend_scheme\":\"first\",\"split\":false}"
+            },
         };
         for (String[] v : variants) {
             ObjectNode copy = doc.deepCopy();
@@ -126,7 +141,8 @@ class T5TokenizerTest {
             T5Tokenizer tok = T5Tokenizer.fromTokenizerJson(file);
             JsonNode expected = refs.get("variants").get(v[0]);
             for (int i = 0; i < texts.size(); i++) {
-                assertThat(tok.encode(texts.get(i))).as(v[0] + " " + Refs.label(i, texts.get(i)))
+                assertThat(tok.encode(texts.get(i)))
+                        .as(v[0] + " " + Refs.label(i, texts.get(i)))
                         .containsExactly(Refs.ints(expected.get(i)));
             }
         }
@@ -148,7 +164,8 @@ class T5TokenizerTest {
         assertThat(tok.padTokenId()).isZero();
         assertThat(tok.eosTokenId()).isEqualTo(1);
         for (int i = 0; i < texts.size(); i++) {
-            assertThat(tok.encode(texts.get(i))).as(Refs.label(i, texts.get(i)))
+            assertThat(tok.encode(texts.get(i)))
+                    .as(Refs.label(i, texts.get(i)))
                     .containsExactly(Refs.ints(sp.get("untruncated").get(i)));
         }
         for (String len : new String[] {"512", "77"}) {
@@ -181,7 +198,9 @@ class T5TokenizerTest {
         SentencePieceNormalizer n = new SentencePieceNormalizer(model.normalizer(), false, List.of());
         JsonNode expected = refs.get("sentencepiece").get("normalized");
         for (int i = 0; i < texts.size(); i++) {
-            assertThat(n.normalize(texts.get(i))).as(Refs.label(i, texts.get(i))).isEqualTo(expected.get(i).asText());
+            assertThat(n.normalize(texts.get(i)))
+                    .as(Refs.label(i, texts.get(i)))
+                    .isEqualTo(expected.get(i).asText());
         }
     }
 
@@ -191,7 +210,9 @@ class T5TokenizerTest {
             Files.copy(Refs.resource("t5/" + f), tmp.resolve(f));
         }
         T5Tokenizer tok = T5Tokenizer.fromDirectory(tmp);
-        assertThat(tok.encode(texts.get(3))).containsExactly(Refs.ints(refs.get("sentencepiece").get("untruncated").get(3)));
+        assertThat(tok.encode(texts.get(3)))
+                .containsExactly(
+                        Refs.ints(refs.get("sentencepiece").get("untruncated").get(3)));
         assertThat(tok.tokenToId("<extra_id_0>")).isEqualTo(1099);
         assertThat(tok.tokenToId("<extra_id_99>")).isEqualTo(1000);
         assertThat(tok.vocabSize()).isEqualTo(1100);
@@ -207,5 +228,4 @@ class T5TokenizerTest {
             assertThat(tok.encode(texts.get(i))).containsExactly(expected.get(i));
         });
     }
-
 }

@@ -31,18 +31,21 @@ class TokenizerErrorsTest {
     @Test
     void missingClipFiles(@TempDir Path tmp) throws IOException {
         assertThatThrownBy(() -> ClipTokenizer.fromDirectory(tmp))
-                .isInstanceOf(FluxIoException.class).hasCauseInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("vocab.json");
         Files.copy(Refs.resource("clip/vocab.json"), tmp.resolve("vocab.json"));
         assertThatThrownBy(() -> ClipTokenizer.fromDirectory(tmp))
-                .isInstanceOf(FluxIoException.class).hasCauseInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("merges.txt");
     }
 
     @Test
     void missingT5Files(@TempDir Path tmp) {
         assertThatThrownBy(() -> T5Tokenizer.fromDirectory(tmp))
-                .isInstanceOf(FluxIoException.class).hasCauseInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("spiece.model");
     }
 
@@ -56,7 +59,8 @@ class TokenizerErrorsTest {
                 .isInstanceOf(TokenizerFormatException.class)
                 .hasMessageContaining("merges.txt")
                 .hasMessageContaining("line 3")
-                .satisfies(e -> assertThat(((TokenizerFormatException) e).file()).endsWith("merges.txt"));
+                .satisfies(
+                        e -> assertThat(((TokenizerFormatException) e).file()).endsWith("merges.txt"));
     }
 
     @Test
@@ -87,7 +91,8 @@ class TokenizerErrorsTest {
     @Test
     void specialTokenMissingFromVocab(@TempDir Path tmp) throws IOException {
         copyClip(tmp);
-        ObjectNode vocab = (ObjectNode) MAPPER.readTree(tmp.resolve("vocab.json").toFile());
+        ObjectNode vocab =
+                (ObjectNode) MAPPER.readTree(tmp.resolve("vocab.json").toFile());
         vocab.remove("<|startoftext|>");
         MAPPER.writeValue(tmp.resolve("vocab.json").toFile(), vocab);
         assertThatThrownBy(() -> ClipTokenizer.fromDirectory(tmp))
@@ -98,7 +103,8 @@ class TokenizerErrorsTest {
 
     @Test
     void tokenizerJsonWithUnsupportedModelType(@TempDir Path tmp) throws IOException {
-        ObjectNode doc = (ObjectNode) MAPPER.readTree(Refs.resource("clip/tokenizer.json").toFile());
+        ObjectNode doc = (ObjectNode)
+                MAPPER.readTree(Refs.resource("clip/tokenizer.json").toFile());
         ((ObjectNode) doc.get("model")).put("type", "WordPiece");
         Path file = tmp.resolve("tokenizer.json");
         MAPPER.writeValue(file.toFile(), doc);
@@ -108,14 +114,17 @@ class TokenizerErrorsTest {
                 .hasMessageContaining("unsupported model type \"WordPiece\"");
         // A Unigram file is not a CLIP tokenizer, and a BPE file not a T5 one.
         assertThatThrownBy(() -> ClipTokenizer.fromTokenizerJson(Refs.resource("t5/tokenizer.json")))
-                .isInstanceOf(TokenizerFormatException.class).hasMessageContaining("\"Unigram\"");
+                .isInstanceOf(TokenizerFormatException.class)
+                .hasMessageContaining("\"Unigram\"");
         assertThatThrownBy(() -> T5Tokenizer.fromTokenizerJson(Refs.resource("clip/tokenizer.json")))
-                .isInstanceOf(TokenizerFormatException.class).hasMessageContaining("\"BPE\"");
+                .isInstanceOf(TokenizerFormatException.class)
+                .hasMessageContaining("\"BPE\"");
     }
 
     @Test
     void tokenizerJsonWithUnsupportedComponents(@TempDir Path tmp) throws IOException {
-        ObjectNode doc = (ObjectNode) MAPPER.readTree(Refs.resource("t5/tokenizer.json").toFile());
+        ObjectNode doc =
+                (ObjectNode) MAPPER.readTree(Refs.resource("t5/tokenizer.json").toFile());
         doc.set("normalizer", MAPPER.readTree("{\"type\":\"BertNormalizer\"}"));
         Path file = tmp.resolve("tokenizer.json");
         MAPPER.writeValue(file.toFile(), doc);
@@ -129,7 +138,8 @@ class TokenizerErrorsTest {
                 .hasMessageContaining("precompiled_charsmap");
         Files.writeString(file, "[1, 2]");
         assertThatThrownBy(() -> T5Tokenizer.fromTokenizerJson(file))
-                .isInstanceOf(TokenizerFormatException.class).hasMessageContaining("not a JSON object");
+                .isInstanceOf(TokenizerFormatException.class)
+                .hasMessageContaining("not a JSON object");
     }
 
     @Test
@@ -145,11 +155,13 @@ class TokenizerErrorsTest {
 
         Files.write(file, new byte[0]);
         assertThatThrownBy(() -> T5Tokenizer.fromSentencePiece(file))
-                .isInstanceOf(TokenizerFormatException.class).hasMessageContaining("empty");
+                .isInstanceOf(TokenizerFormatException.class)
+                .hasMessageContaining("empty");
 
         Files.writeString(file, "this is not a protobuf file at all", StandardCharsets.UTF_8);
         assertThatThrownBy(() -> T5Tokenizer.fromSentencePiece(file))
-                .isInstanceOf(TokenizerFormatException.class).hasMessageContaining("spiece.model");
+                .isInstanceOf(TokenizerFormatException.class)
+                .hasMessageContaining("spiece.model");
     }
 
     /** Random corruption never escapes as anything but TokenizerFormatException (or loads). */
@@ -179,7 +191,8 @@ class TokenizerErrorsTest {
     void maxLengthTooSmallForSpecialTokens() throws IOException {
         ClipTokenizer clip = ClipTokenizer.fromDirectory(Refs.resource("clip"));
         assertThatThrownBy(() -> clip.encodePadded(List.of("a cat"), 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("special tokens");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("special tokens");
         EncodedBatch two = clip.encodePadded(List.of("a cat"), 2);
         assertThat(two.inputIds(0)).containsExactly(clip.tokenToId("<|startoftext|>"), clip.eosTokenId());
         assertThat(two.truncated(0)).isTrue();

@@ -13,9 +13,9 @@ import org.bytedeco.pytorch.global.torch;
  * with {@code is_causal=True} and the scale {@code head_dim ** -0.5}.
  */
 final class ClipAttention {
-    private final LinearOp qProj;   // q_proj   [hidden, hidden] + bias
-    private final LinearOp kProj;   // k_proj   [hidden, hidden] + bias
-    private final LinearOp vProj;   // v_proj   [hidden, hidden] + bias
+    private final LinearOp qProj; // q_proj   [hidden, hidden] + bias
+    private final LinearOp kProj; // k_proj   [hidden, hidden] + bias
+    private final LinearOp vProj; // v_proj   [hidden, hidden] + bias
     private final LinearOp outProj; // out_proj [hidden, hidden] + bias
     private final long heads;
     private final double scale;
@@ -35,8 +35,8 @@ final class ClipAttention {
         Tensor q = qProj.forward(x).unflatten(-1, heads, -1).transpose(1, 2);
         Tensor k = kProj.forward(x).unflatten(-1, heads, -1).transpose(1, 2);
         Tensor v = vProj.forward(x).unflatten(-1, heads, -1).transpose(1, 2);
-        Tensor a = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, true,
-                new DoubleOptional(scale), false);
+        Tensor a = torch.scaled_dot_product_attention(
+                q, k, v, new TensorOptional(), 0.0, true, new DoubleOptional(scale), false);
         return outProj.forward(a.transpose(1, 2).reshape(x.size(0), x.size(1), -1));
     }
 }

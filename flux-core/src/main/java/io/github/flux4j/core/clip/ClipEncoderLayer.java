@@ -5,10 +5,10 @@ import org.bytedeco.pytorch.Tensor;
 
 /** {@code text_model.encoder.layers.N}: a pre-LayerNorm transformer layer. */
 final class ClipEncoderLayer {
-    private final LayerNorm layerNorm1;  // layer_norm1.{weight,bias} [hidden]
+    private final LayerNorm layerNorm1; // layer_norm1.{weight,bias} [hidden]
     private final ClipAttention selfAttn; // self_attn.{q,k,v,out}_proj
-    private final LayerNorm layerNorm2;  // layer_norm2.{weight,bias} [hidden]
-    private final ClipMlp mlp;           // mlp.fc1, mlp.fc2
+    private final LayerNorm layerNorm2; // layer_norm2.{weight,bias} [hidden]
+    private final ClipMlp mlp; // mlp.fc1, mlp.fc2
 
     ClipEncoderLayer(ClipTextConfig c, WeightPath w) {
         this.selfAttn = new ClipAttention(c, w.at("self_attn"));

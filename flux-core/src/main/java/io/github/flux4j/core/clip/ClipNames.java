@@ -14,8 +14,7 @@ public final class ClipNames {
     /** A buffer older transformers versions saved; not a weight. */
     public static final String POSITION_IDS = "text_model.embeddings.position_ids";
 
-    private ClipNames() {
-    }
+    private ClipNames() {}
 
     /**
      * The text-model name of a stored tensor, or null for tensors that are not part of the
@@ -32,7 +31,8 @@ public final class ClipNames {
         int i = stored.startsWith(TEXT_MODEL) ? 0 : stored.indexOf("." + TEXT_MODEL);
         if (i >= 0) {
             name = i == 0 ? stored : stored.substring(i + 1);
-        } else if (stored.startsWith("embeddings.") || stored.startsWith("encoder.layers.")
+        } else if (stored.startsWith("embeddings.")
+                || stored.startsWith("encoder.layers.")
                 || stored.startsWith("final_layer_norm.")) {
             name = TEXT_MODEL + stored;
         } else {

@@ -25,9 +25,16 @@ import java.util.regex.Pattern;
  *                              pooling at the position of the largest id (see
  *                              {@link #legacyEosPooling()})
  */
-public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize, int numHiddenLayers,
-                             int numAttentionHeads, int maxPositionEmbeddings, HfActivation hiddenAct,
-                             double layerNormEps, int eosTokenId) {
+public record ClipTextConfig(
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int numHiddenLayers,
+        int numAttentionHeads,
+        int maxPositionEmbeddings,
+        HfActivation hiddenAct,
+        double layerNormEps,
+        int eosTokenId) {
 
     /** The head width FLUX-era CLIP text models all use, assumed when a checkpoint has no config. */
     public static final int DEFAULT_HEAD_DIM = 64;
@@ -41,15 +48,20 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
      *                                  hidden size
      */
     public ClipTextConfig {
-        if (vocabSize <= 0 || hiddenSize <= 0 || intermediateSize <= 0 || numHiddenLayers <= 0
-                || numAttentionHeads <= 0 || maxPositionEmbeddings <= 0) {
-            throw new IllegalArgumentException("CLIP text config sizes must be positive: vocab " + vocabSize + ", hidden "
+        if (vocabSize <= 0
+                || hiddenSize <= 0
+                || intermediateSize <= 0
+                || numHiddenLayers <= 0
+                || numAttentionHeads <= 0
+                || maxPositionEmbeddings <= 0) {
+            throw new IllegalArgumentException("CLIP text config sizes must be positive: vocab " + vocabSize
+                    + ", hidden "
                     + hiddenSize + ", intermediate " + intermediateSize + ", layers " + numHiddenLayers + ", heads "
                     + numAttentionHeads + ", positions " + maxPositionEmbeddings);
         }
         if (hiddenSize % numAttentionHeads != 0) {
-            throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not a multiple of num_attention_heads "
-                    + numAttentionHeads);
+            throw new IllegalArgumentException(
+                    "hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + numAttentionHeads);
         }
         if (!(layerNormEps > 0)) {
             throw new IllegalArgumentException("layer_norm_eps must be positive, got " + layerNormEps);
@@ -89,11 +101,16 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
             c = json;
         }
         try {
-            return new ClipTextConfig(c.getInt("vocab_size", 49408), c.getInt("hidden_size", 512),
-                    c.getInt("intermediate_size", 2048), c.getInt("num_hidden_layers", 12),
-                    c.getInt("num_attention_heads", 8), c.getInt("max_position_embeddings", 77),
+            return new ClipTextConfig(
+                    c.getInt("vocab_size", 49408),
+                    c.getInt("hidden_size", 512),
+                    c.getInt("intermediate_size", 2048),
+                    c.getInt("num_hidden_layers", 12),
+                    c.getInt("num_attention_heads", 8),
+                    c.getInt("max_position_embeddings", 77),
                     HfActivation.fromConfigName(c.getString("hidden_act", "quick_gelu")),
-                    c.getDouble("layer_norm_eps", 1e-5), c.getInt("eos_token_id", 49407));
+                    c.getDouble("layer_norm_eps", 1e-5),
+                    c.getInt("eos_token_id", 49407));
         } catch (IllegalArgumentException e) {
             throw new WeightException(c.where() + ": " + e.getMessage(), e);
         }
@@ -117,8 +134,11 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         if (!source.config().isEmpty()) {
             return fromJson(new HfConfig(source.config(), source.path() + " config.json"));
         }
-        WeightInfo tok = source.find("text_model.embeddings.token_embedding.weight").orElseThrow(() -> new WeightException(
-                source.path() + " has no text_model.embeddings.token_embedding.weight and no config.json: not a CLIP text model"));
+        WeightInfo tok = source.find("text_model.embeddings.token_embedding.weight")
+                .orElseThrow(
+                        () -> new WeightException(
+                                source.path()
+                                        + " has no text_model.embeddings.token_embedding.weight and no config.json: not a CLIP text model"));
         WeightInfo pos = source.tensor("text_model.embeddings.position_embedding.weight");
         if (tok.rank() != 2 || pos.rank() != 2) {
             throw new WeightException(source.path() + ": CLIP embeddings must be 2-D, got " + tok + " and " + pos);
@@ -139,7 +159,15 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
             throw new WeightException(source.path() + ": hidden size " + hidden + " is not a multiple of "
                     + DEFAULT_HEAD_DIM + "; the head count cannot be inferred, pass a config");
         }
-        return new ClipTextConfig(Math.toIntExact(tok.dim(0)), hidden, Math.toIntExact(fc1.dim(0)), layers,
-                hidden / DEFAULT_HEAD_DIM, Math.toIntExact(pos.dim(0)), HfActivation.QUICK_GELU, 1e-5, 2);
+        return new ClipTextConfig(
+                Math.toIntExact(tok.dim(0)),
+                hidden,
+                Math.toIntExact(fc1.dim(0)),
+                layers,
+                hidden / DEFAULT_HEAD_DIM,
+                Math.toIntExact(pos.dim(0)),
+                HfActivation.QUICK_GELU,
+                1e-5,
+                2);
     }
 }

@@ -10,7 +10,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** {@code text_model.embeddings}: token embedding plus learned absolute position embedding. */
 final class ClipTextEmbeddings {
-    private final Tensor tokenEmbedding;    // token_embedding.weight    [vocab, hidden]
+    private final Tensor tokenEmbedding; // token_embedding.weight    [vocab, hidden]
     private final Tensor positionEmbedding; // position_embedding.weight [maxPositions, hidden]
 
     ClipTextEmbeddings(ClipTextConfig c, WeightPath w) {

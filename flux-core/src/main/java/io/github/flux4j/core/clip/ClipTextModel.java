@@ -50,13 +50,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClipTextModel extends LoadedModel {
     private static final Logger LOG = LoggerFactory.getLogger(ClipTextModel.class);
-    private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
-            ScalarType.Byte, ScalarType.Char);
+    private static final Set<ScalarType> ID_TYPES =
+            Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short, ScalarType.Byte, ScalarType.Char);
 
     private final ClipTextConfig config;
-    private final ClipTextEmbeddings embeddings;   // text_model.embeddings.{token,position}_embedding
-    private final List<ClipEncoderLayer> layers;   // text_model.encoder.layers.0 .. numHiddenLayers-1
-    private final LayerNorm finalLayerNorm;        // text_model.final_layer_norm.{weight,bias} [hidden]
+    private final ClipTextEmbeddings embeddings; // text_model.embeddings.{token,position}_embedding
+    private final List<ClipEncoderLayer> layers; // text_model.encoder.layers.0 .. numHiddenLayers-1
+    private final LayerNorm finalLayerNorm; // text_model.final_layer_norm.{weight,bias} [hidden]
 
     /** Binds every weight under {@code root} (names as {@link ClipNames} presents them). */
     private ClipTextModel(ClipTextConfig config, WeightPath root) {
@@ -74,9 +74,14 @@ public final class ClipTextModel extends LoadedModel {
 
     // ------------------------------------------------------------------------------ loading
 
-    private static final ModelLoader<ClipTextConfig, ClipTextModel> LOADER = new ModelLoader<>("a CLIP text model",
-            List.of("clip"), p -> TextEncoderWeights.open(p, "text_encoder"), ClipTextModel::textModelView,
-            ClipTextConfig::inferFrom, ClipTextModel::describe, ClipTextModel::new);
+    private static final ModelLoader<ClipTextConfig, ClipTextModel> LOADER = new ModelLoader<>(
+            "a CLIP text model",
+            List.of("clip"),
+            p -> TextEncoderWeights.open(p, "text_encoder"),
+            ClipTextModel::textModelView,
+            ClipTextConfig::inferFrom,
+            ClipTextModel::describe,
+            ClipTextModel::new);
 
     /**
      * Opens {@code path} ({@link TextEncoderWeights#open}: a transformers folder, a FLUX pipeline
@@ -112,7 +117,10 @@ public final class ClipTextModel extends LoadedModel {
     private static WeightSource textModelView(WeightSource source) {
         RenamedWeightSource view = ClipNames.textModelView(source);
         if (!view.hidden().isEmpty()) {
-            LOG.debug("{}: {} tensors outside the CLIP text model ignored: {}", source.path(), view.hidden().size(),
+            LOG.debug(
+                    "{}: {} tensors outside the CLIP text model ignored: {}",
+                    source.path(),
+                    view.hidden().size(),
                     view.hidden().stream().limit(5).map(WeightInfo::name).toList());
         }
         return view;
@@ -149,7 +157,8 @@ public final class ClipTextModel extends LoadedModel {
         checkIds(inputIds);
         Tensor last;
         Tensor pooled;
-        try (NoGradGuard noGrad = Torch.noGrad(); PointerScope scope = new PointerScope()) {
+        try (NoGradGuard noGrad = Torch.noGrad();
+                PointerScope scope = new PointerScope()) {
             Tensor ids = inputIds.to(device().toTorch(), ScalarType.Long);
             try (TensorSlot h = TensorSlot.of(() -> embeddings.forward(ids))) {
                 trace.record("embeddings", h.get());
@@ -175,8 +184,9 @@ public final class ClipTextModel extends LoadedModel {
         // Cast to int32 as transformers does (an ONNX workaround that does not change argmax).
         Tensor ints = ids.to(ScalarType.Int);
         Tensor position = config.legacyEosPooling()
-                ? torch.argmax(ints, new LongOptional(-1), false)                                  // first largest id
-                : torch.argmax(ints.eq(new Scalar(config.eosTokenId())).to(ScalarType.Int), new LongOptional(-1), false);
+                ? torch.argmax(ints, new LongOptional(-1), false) // first largest id
+                : torch.argmax(
+                        ints.eq(new Scalar(config.eosTokenId())).to(ScalarType.Int), new LongOptional(-1), false);
         long b = last.size(0);
         Tensor index = position.view(b, 1, 1).expand(b, 1, last.size(2));
         return torch.gather(last, 1, index).squeeze(1);
@@ -201,8 +211,8 @@ public final class ClipTextModel extends LoadedModel {
             long min = ids.min().item_long();
             long max = ids.max().item_long();
             if (min < 0 || max >= config.vocabSize()) {
-                throw new IllegalArgumentException("token ids must be in [0, " + config.vocabSize() + "), got "
-                        + (min < 0 ? min : max));
+                throw new IllegalArgumentException(
+                        "token ids must be in [0, " + config.vocabSize() + "), got " + (min < 0 ? min : max));
             }
         }
     }

@@ -11,5 +11,4 @@ import org.bytedeco.pytorch.Tensor;
  * @param pooledOutput    {@code [B, hidden]}: the hidden state at each row's end-of-text
  *                        position ({@code pooler_output}, what FLUX's pipeline takes)
  */
-public record ClipTextOutput(Tensor lastHiddenState, Tensor pooledOutput) {
-}
+public record ClipTextOutput(Tensor lastHiddenState, Tensor pooledOutput) {}

@@ -12,7 +12,7 @@ import org.bytedeco.pytorch.global.torch;
  */
 final class LayerNorm {
     private final Tensor weight; // weight [dim]
-    private final Tensor bias;   // bias [dim]
+    private final Tensor bias; // bias [dim]
     private final double eps;
 
     LayerNorm(WeightPath w, long dim, double eps) {
@@ -22,6 +22,7 @@ final class LayerNorm {
     }
 
     Tensor forward(Tensor x) {
-        return torch.layer_norm(x, new long[] {x.size(-1)}, new TensorOptional(weight), new TensorOptional(bias), eps, true);
+        return torch.layer_norm(
+                x, new long[] {x.size(-1)}, new TensorOptional(weight), new TensorOptional(bias), eps, true);
     }
 }

@@ -11,7 +11,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.cuda.cudart.CUstream_st;
-import org.bytedeco.pytorch.Device;
+import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -19,7 +19,6 @@ import org.bytedeco.pytorch.cuda.CUDAStream;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch_cuda;
-import org.bytedeco.cuda.cudart.cudaDeviceProp;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,10 +56,21 @@ public final class CudaKernels {
     private static final Map<Integer, String> STATUS = new ConcurrentHashMap<>();
 
     private static final Set<GgmlType> TYPES = EnumSet.of(
-            GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-            GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-            GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+            GgmlType.F32,
+            GgmlType.F16,
+            GgmlType.BF16,
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q8_0,
+            GgmlType.Q2_K,
+            GgmlType.Q3_K,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K,
+            GgmlType.IQ4_NL,
+            GgmlType.IQ4_XS);
 
     private static final int THREADS = 256;
 
@@ -96,7 +106,8 @@ public final class CudaKernels {
 
     /** Whether {@code -Dflux4j.cuda.kernels=false} is absent. */
     public static boolean enabledByProperty() {
-        return !"false".equalsIgnoreCase(System.getProperty(ENABLED_PROPERTY, "true").trim());
+        return !"false"
+                .equalsIgnoreCase(System.getProperty(ENABLED_PROPERTY, "true").trim());
     }
 
     private static Optional<CudaKernels> create(int index) {
@@ -157,7 +168,8 @@ public final class CudaKernels {
      * @param raw contiguous uint8 bytes on this device: {@code type.byteSize(numel)} of them
      * @throws IllegalArgumentException if {@link #supports} says no, or sizes, dtype or device do not fit
      */
-    public Tensor dequantize(Tensor raw, GgmlType type, long[] shape, ScalarType outDtype, DequantArithmetic arithmetic) {
+    public Tensor dequantize(
+            Tensor raw, GgmlType type, long[] shape, ScalarType outDtype, DequantArithmetic arithmetic) {
         long numel = 1;
         for (long d : shape) {
             if (d < 0) {
@@ -187,10 +199,12 @@ public final class CudaKernels {
             case F32 -> "convert_i0_o" + outCode(out);
             case F16 -> "convert_i1_o" + outCode(out);
             case BF16 -> "convert_i2_o" + outCode(out);
-            default -> "dequant_" + type.name() + "_a" + (arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS ? 1 : 0)
-                    + "_o" + outCode(out);
+            default ->
+                "dequant_" + type.name() + "_a" + (arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS ? 1 : 0)
+                        + "_o" + outCode(out);
         };
-        KernelModule.LaunchArgs a = module.args().ptr(address(raw)).ptr(address(dst)).i64(octets);
+        KernelModule.LaunchArgs a =
+                module.args().ptr(address(raw)).ptr(address(dst)).i64(octets);
         module.launch(name, (octets + THREADS - 1) / THREADS, THREADS, 0, stream(raw), a);
         return dst;
     }
@@ -199,12 +213,16 @@ public final class CudaKernels {
 
     /** Input rows {@link #matvec} takes at most (one per image: modulation, timestep, pooled text). */
     public static final int MATVEC_MAX_ROWS = 8;
+
     private static final int MATVEC_WARPS = 8;
 
     /** Whether {@link #matvec} takes this block type, dtype and input width. */
     public static boolean supportsMatvec(GgmlType type, ScalarType dtype, long inFeatures) {
-        return TYPES.contains(type) && type.isQuantized() && outCode(dtype) >= 0
-                && inFeatures % type.blockSize() == 0 && inFeatures <= Integer.MAX_VALUE;
+        return TYPES.contains(type)
+                && type.isQuantized()
+                && outCode(dtype) >= 0
+                && inFeatures % type.blockSize() == 0
+                && inFeatures <= Integer.MAX_VALUE;
     }
 
     /**
@@ -221,25 +239,33 @@ public final class CudaKernels {
      * @throws IllegalArgumentException if {@link #supportsMatvec} says no, or shapes, dtypes or
      *     devices do not fit
      */
-    public Tensor matvec(Tensor raw, GgmlType type, long out, long in, Tensor x, @Nullable Tensor bias,
+    public Tensor matvec(
+            Tensor raw,
+            GgmlType type,
+            long out,
+            long in,
+            Tensor x,
+            @Nullable Tensor bias,
             DequantArithmetic arithmetic) {
         checkDevice(raw, "raw");
         checkDevice(x, "x");
         int t = sameDtype(x);
         ScalarType dtype = Torch.dtype(x);
         if (!supportsMatvec(type, dtype, in) || out <= 0 || out > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("no fused matvec for " + type + " [" + out + ", " + in + "] in " + dtype);
+            throw new IllegalArgumentException(
+                    "no fused matvec for " + type + " [" + out + ", " + in + "] in " + dtype);
         }
         if (x.dim() < 1 || x.size(-1) != in) {
             throw new IllegalArgumentException("x must be [..., " + in + "], got " + Arrays.toString(shape(x)));
         }
         long rows = x.numel() / in;
         if (rows > MATVEC_MAX_ROWS) {
-            throw new IllegalArgumentException("x has " + rows + " rows; the fused matvec takes at most " + MATVEC_MAX_ROWS);
+            throw new IllegalArgumentException(
+                    "x has " + rows + " rows; the fused matvec takes at most " + MATVEC_MAX_ROWS);
         }
         if (Torch.dtype(raw) != ScalarType.Byte || !raw.is_contiguous() || raw.numel() != type.byteSize(out * in)) {
-            throw new IllegalArgumentException("raw must be " + type.byteSize(out * in) + " contiguous uint8 bytes for a "
-                    + type + " [" + out + ", " + in + "] weight");
+            throw new IllegalArgumentException("raw must be " + type.byteSize(out * in)
+                    + " contiguous uint8 bytes for a " + type + " [" + out + ", " + in + "] weight");
         }
         checkAligned(raw, "raw");
         Tensor xc = x.contiguous();
@@ -248,8 +274,8 @@ public final class CudaKernels {
         if (bias != null) {
             checkDevice(bias, "bias");
             if (Torch.dtype(bias) != dtype || bias.dim() != 1 || bias.size(0) != out) {
-                throw new IllegalArgumentException("bias must be [" + out + "] " + dtype + ", got " + Arrays.toString(shape(bias))
-                        + " " + Torch.dtype(bias));
+                throw new IllegalArgumentException("bias must be [" + out + "] " + dtype + ", got "
+                        + Arrays.toString(shape(bias)) + " " + Torch.dtype(bias));
             }
             bias = bias.contiguous();
             bAddr = address(bias);
@@ -257,9 +283,16 @@ public final class CudaKernels {
         long[] ys = shape(x);
         ys[ys.length - 1] = out;
         Tensor y = torch.empty(ys, options(dtype, x), null);
-        String name = "matvec_" + type.name() + "_a" + (arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS ? 1 : 0) + "_t" + t;
-        KernelModule.LaunchArgs a = module.args().ptr(address(raw)).ptr(address(xc)).ptr(bAddr).ptr(address(y))
-                .i32((int) out).i32((int) in).i32((int) rows);
+        String name = "matvec_" + type.name() + "_a" + (arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS ? 1 : 0)
+                + "_t" + t;
+        KernelModule.LaunchArgs a = module.args()
+                .ptr(address(raw))
+                .ptr(address(xc))
+                .ptr(bAddr)
+                .ptr(address(y))
+                .i32((int) out)
+                .i32((int) in)
+                .i32((int) rows);
         module.launch(name, (out + MATVEC_WARPS - 1) / MATVEC_WARPS, MATVEC_WARPS * 32, 0, stream(x), a);
         return y;
     }
@@ -291,15 +324,22 @@ public final class CudaKernels {
         }
         int vec = vecWidth(t);
         if (d % vec != 0 || d / vec > 1024) {
-            throw new IllegalArgumentException("LayerNorm width " + d + " must be a multiple of " + vec + " and at most "
-                    + 1024 * vec);
+            throw new IllegalArgumentException(
+                    "LayerNorm width " + d + " must be a multiple of " + vec + " and at most " + 1024 * vec);
         }
         Tensor xc = x.contiguous();
         Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
         checkAligned(xc, "x");
         int threads = (int) ((d / vec + 31) / 32 * 32);
-        KernelModule.LaunchArgs a = module.args().ptr(address(xc)).ptr(address(shift)).ptr(address(scale)).ptr(address(out))
-                .i32((int) d).i64(s[1]).i64(shift.stride(0)).f32((float) eps);
+        KernelModule.LaunchArgs a = module.args()
+                .ptr(address(xc))
+                .ptr(address(shift))
+                .ptr(address(scale))
+                .ptr(address(out))
+                .i32((int) d)
+                .i64(s[1])
+                .i64(shift.stride(0))
+                .f32((float) eps);
         module.launch("ln_modulate_t" + t, s[0] * s[1], threads, 0, stream(x), a);
         return out;
     }
@@ -336,8 +376,13 @@ public final class CudaKernels {
         int t = sameDtype(x, weight, out);
         long[] s = shape(x);
         long[] o = shape(out);
-        if (s.length != 4 || o.length != 4 || o[0] != s[0] || o[2] != s[2] || o[3] != s[3]
-                || tokenOffset < 0 || tokenOffset + s[1] > o[1]) {
+        if (s.length != 4
+                || o.length != 4
+                || o[0] != s[0]
+                || o[2] != s[2]
+                || o[3] != s[3]
+                || tokenOffset < 0
+                || tokenOffset + s[1] > o[1]) {
             throw new IllegalArgumentException("x " + Arrays.toString(s) + " does not fit at token " + tokenOffset
                     + " of out " + Arrays.toString(o));
         }
@@ -350,10 +395,13 @@ public final class CudaKernels {
                     + "projection is fine) and out must be contiguous");
         }
         for (Tensor table : new Tensor[] {cos, sin}) {
-            if (Torch.dtype(table) != ScalarType.Float || table.dim() != 2 || table.size(0) != o[1] || table.size(1) != d
+            if (Torch.dtype(table) != ScalarType.Float
+                    || table.dim() != 2
+                    || table.size(0) != o[1]
+                    || table.size(1) != d
                     || !table.is_contiguous()) {
-                throw new IllegalArgumentException("RoPE tables must be contiguous float32 [" + o[1] + ", " + d + "], got "
-                        + Torch.dtype(table) + " " + Arrays.toString(shape(table)));
+                throw new IllegalArgumentException("RoPE tables must be contiguous float32 [" + o[1] + ", " + d
+                        + "], got " + Torch.dtype(table) + " " + Arrays.toString(shape(table)));
             }
         }
         if (weight.numel() != d) {
@@ -362,9 +410,21 @@ public final class CudaKernels {
         Tensor w = weight.contiguous();
         long rows = s[0] * s[1] * s[2];
         int warps = THREADS / 32;
-        KernelModule.LaunchArgs a = module.args().ptr(address(x)).ptr(address(w)).ptr(address(cos)).ptr(address(sin))
-                .ptr(address(out)).i64(rows).i32((int) s[1]).i32((int) s[2]).i32((int) d).i32((int) o[1])
-                .i32((int) tokenOffset).f32((float) eps).i64(x.stride(1)).i64(x.stride(0));
+        KernelModule.LaunchArgs a = module.args()
+                .ptr(address(x))
+                .ptr(address(w))
+                .ptr(address(cos))
+                .ptr(address(sin))
+                .ptr(address(out))
+                .i64(rows)
+                .i32((int) s[1])
+                .i32((int) s[2])
+                .i32((int) d)
+                .i32((int) o[1])
+                .i32((int) tokenOffset)
+                .f32((float) eps)
+                .i64(x.stride(1))
+                .i64(x.stride(0));
         module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
     }
 
@@ -381,8 +441,8 @@ public final class CudaKernels {
         int t = sameDtype(x, gate, y);
         long[] s = shape(x);
         if (s.length != 3 || !Arrays.equals(s, shape(y))) {
-            throw new IllegalArgumentException("x and y must both be [B, S, D], got " + Arrays.toString(s) + " and "
-                    + Arrays.toString(shape(y)));
+            throw new IllegalArgumentException(
+                    "x and y must both be [B, S, D], got " + Arrays.toString(s) + " and " + Arrays.toString(shape(y)));
         }
         int vec = vecWidth(t);
         if (s[2] % vec != 0) {
@@ -398,8 +458,15 @@ public final class CudaKernels {
         checkAligned(yc, "y");
         Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
         long vectors = xc.numel() / vec;
-        KernelModule.LaunchArgs a = module.args().ptr(address(xc)).ptr(address(gate)).ptr(address(yc)).ptr(address(out))
-                .i64(vectors).i32((int) s[2]).i64(s[1]).i64(gate.stride(0));
+        KernelModule.LaunchArgs a = module.args()
+                .ptr(address(xc))
+                .ptr(address(gate))
+                .ptr(address(yc))
+                .ptr(address(out))
+                .i64(vectors)
+                .i32((int) s[2])
+                .i64(s[1])
+                .i64(gate.stride(0));
         module.launch("gated_residual_t" + t, (vectors + THREADS - 1) / THREADS, THREADS, 0, stream(x), a);
         return out;
     }
@@ -459,8 +526,8 @@ public final class CudaKernels {
 
     private static void checkModRows(String what, Tensor m, long batch, long width) {
         if (m.dim() != 2 || m.size(0) != batch || m.size(1) != width || m.stride(1) != 1) {
-            throw new IllegalArgumentException(what + " must be [" + batch + ", " + width + "] with unit column stride, got "
-                    + Arrays.toString(shape(m)));
+            throw new IllegalArgumentException(what + " must be [" + batch + ", " + width
+                    + "] with unit column stride, got " + Arrays.toString(shape(m)));
         }
     }
 

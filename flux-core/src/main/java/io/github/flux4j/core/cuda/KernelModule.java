@@ -87,7 +87,9 @@ final class KernelModule {
         String key = sha256(source + "\n" + String.join(" ", options) + "\nnvrtc " + vMajor[0] + "." + vMinor[0]);
         byte[] cubin = null;
         boolean cached = false;
-        Path cacheFile = cacheDir == null ? null : cacheDir.resolve("flux_kernels-" + arch + "-" + key.substring(0, 16) + ".cubin");
+        Path cacheFile = cacheDir == null
+                ? null
+                : cacheDir.resolve("flux_kernels-" + arch + "-" + key.substring(0, 16) + ".cubin");
         if (cacheFile != null && Files.isRegularFile(cacheFile)) {
             try {
                 cubin = Files.readAllBytes(cacheFile);
@@ -114,8 +116,9 @@ final class KernelModule {
         check(cuModuleLoadData(mod, image), "cuModuleLoadData");
         image.close();
         double ms = (System.nanoTime() - t0) / 1e6;
-        String description = String.format("NVRTC %d.%d kernels for %s on cuda:%d (%s in %.0f ms)", vMajor[0], vMinor[0],
-                arch, device, cached ? "cached CUBIN loaded" : "compiled", ms);
+        String description = String.format(
+                "NVRTC %d.%d kernels for %s on cuda:%d (%s in %.0f ms)",
+                vMajor[0], vMinor[0], arch, device, cached ? "cached CUBIN loaded" : "compiled", ms);
         KernelModule m = new KernelModule(device, arch, ctx, mod, description);
         m.contextCurrent.set(true);
         return m;
@@ -152,7 +155,8 @@ final class KernelModule {
             check(cuModuleGetFunction(f, module, n), "cuModuleGetFunction(" + n + ")");
             return f;
         });
-        check(cuLaunchKernel(fn, (int) grid, 1, 1, block, 1, 1, sharedBytes, stream, a.pointers(), null),
+        check(
+                cuLaunchKernel(fn, (int) grid, 1, 1, block, 1, 1, sharedBytes, stream, a.pointers(), null),
                 "cuLaunchKernel(" + name + ")");
     }
 
@@ -162,8 +166,15 @@ final class KernelModule {
 
     private static byte[] compile(String source, String[] options) {
         _nvrtcProgram prog = new _nvrtcProgram();
-        checkNvrtc(nvrtcCreateProgram(prog, new BytePointer(source, StandardCharsets.UTF_8),
-                new BytePointer("flux_kernels.cu"), 0, (PointerPointer<?>) null, (PointerPointer<?>) null), "nvrtcCreateProgram");
+        checkNvrtc(
+                nvrtcCreateProgram(
+                        prog,
+                        new BytePointer(source, StandardCharsets.UTF_8),
+                        new BytePointer("flux_kernels.cu"),
+                        0,
+                        (PointerPointer<?>) null,
+                        (PointerPointer<?>) null),
+                "nvrtcCreateProgram");
         try {
             int rc = nvrtcCompileProgram(prog, options.length, new PointerPointer<>(options));
             if (rc != NVRTC_SUCCESS) {
@@ -213,7 +224,8 @@ final class KernelModule {
 
     private static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

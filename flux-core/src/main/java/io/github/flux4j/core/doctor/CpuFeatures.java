@@ -16,8 +16,21 @@ import java.util.Set;
  */
 public record CpuFeatures(String model, Set<String> flags) {
     /** The flags worth reporting, in the order printed. */
-    public static final List<String> NOTABLE = List.of("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
-            "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8");
+    public static final List<String> NOTABLE = List.of(
+            "sse4_2",
+            "avx",
+            "avx2",
+            "fma",
+            "f16c",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512_vnni",
+            "avx512_bf16",
+            "avx512_fp16",
+            "amx_tile",
+            "amx_bf16",
+            "amx_int8");
 
     /** Copies the flags. */
     public CpuFeatures {

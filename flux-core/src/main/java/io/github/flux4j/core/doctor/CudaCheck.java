@@ -33,8 +33,7 @@ public final class CudaCheck {
     /** The cuDNN the presets ({@code cuda:13.1-9.19-1.5.13}) are built against, hence the oldest runtime cuDNN. */
     public static final NumericVersion MIN_CUDNN = NumericVersion.parse("9.19");
 
-    private CudaCheck() {
-    }
+    private CudaCheck() {}
 
     /**
      * The check's findings.
@@ -46,8 +45,13 @@ public final class CudaCheck {
      * @param problems what keeps CUDA from working, one sentence each; empty when ready
      * @param warnings what may limit it (a library for some kernels missing, a version that cannot be told)
      */
-    public record Report(PytorchNatives natives, NvidiaDriver driver, Map<CudaLibrary, LibrarySearch.Found> found,
-            List<String> searched, List<String> problems, List<String> warnings) {
+    public record Report(
+            PytorchNatives natives,
+            NvidiaDriver driver,
+            Map<CudaLibrary, LibrarySearch.Found> found,
+            List<String> searched,
+            List<String> problems,
+            List<String> warnings) {
         /** Copies the collections. */
         public Report {
             found = Map.copyOf(found);
@@ -79,7 +83,9 @@ public final class CudaCheck {
         public String message() {
             StringBuilder sb = new StringBuilder();
             if (ready()) {
-                sb.append("CUDA is ready (GPU natives, driver ").append(driver.version()).append(", all CUDA libraries found).");
+                sb.append("CUDA is ready (GPU natives, driver ")
+                        .append(driver.version())
+                        .append(", all CUDA libraries found).");
             } else {
                 sb.append("CUDA cannot be used:");
                 for (String p : problems) {
@@ -127,8 +133,8 @@ public final class CudaCheck {
         /** The findings as lines for {@code flux doctor}: driver, GPUs, each library and where it is. */
         public List<String> describe() {
             List<String> lines = new ArrayList<>();
-            lines.add("driver: " + (driver.version() == null ? "none" : driver.version()) + " (" + driver.versionSource()
-                    + "; CUDA 13 needs " + MIN_DRIVER + " or newer)");
+            lines.add("driver: " + (driver.version() == null ? "none" : driver.version()) + " ("
+                    + driver.versionSource() + "; CUDA 13 needs " + MIN_DRIVER + " or newer)");
             if (driver.gpus().isEmpty()) {
                 lines.add("GPUs: none listed (" + driver.gpuSource() + ")");
             }
@@ -141,7 +147,8 @@ public final class CudaCheck {
             lines.add("libraries searched in: " + String.join("; ", searched));
             for (CudaLibrary lib : CudaLibrary.values()) {
                 LibrarySearch.Found f = found.get(lib);
-                String where = f == null ? "MISSING" + (lib.need() == CudaLibrary.Need.RECOMMENDED ? " (recommended)" : "")
+                String where = f == null
+                        ? "MISSING" + (lib.need() == CudaLibrary.Need.RECOMMENDED ? " (recommended)" : "")
                         : f.path() + " [" + f.source() + "]" + (f.version() == null ? "" : " version " + f.version());
                 lines.add(String.format("  %-24s %s", lib.fileName(), where));
             }
@@ -176,7 +183,10 @@ public final class CudaCheck {
     /** Where {@link LibrarySearch#system()} looks, for the report. */
     static List<String> describeSearch(LibrarySearch search) {
         List<String> where = new ArrayList<>();
-        where.add(LibrarySearch.ENV + " " + (search.preloadRoots().isEmpty() ? "(unset)" : search.preloadRoots().toString()));
+        where.add(LibrarySearch.ENV + " "
+                + (search.preloadRoots().isEmpty()
+                        ? "(unset)"
+                        : search.preloadRoots().toString()));
         String ld = System.getenv("LD_LIBRARY_PATH");
         where.add("LD_LIBRARY_PATH " + (ld == null || ld.isBlank() ? "(unset)" : ld));
         where.add("/usr/local/cuda/lib64 and the natives' other run paths");
@@ -193,7 +203,10 @@ public final class CudaCheck {
      * @param found the libraries found
      * @param searched where they were looked for
      */
-    public static Report evaluate(PytorchNatives natives, NvidiaDriver driver, Map<CudaLibrary, LibrarySearch.Found> found,
+    public static Report evaluate(
+            PytorchNatives natives,
+            NvidiaDriver driver,
+            Map<CudaLibrary, LibrarySearch.Found> found,
             List<String> searched) {
         List<String> problems = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
@@ -208,7 +221,8 @@ public final class CudaCheck {
         if (driver.version() == null) {
             problems.add("No NVIDIA driver: " + driver.versionSource() + ". CUDA 13 needs driver " + MIN_DRIVER
                     + " or newer (https://www.nvidia.com/drivers).");
-        } else if (driver.parsedVersion().isPresent() && !driver.parsedVersion().get().atLeast(MIN_DRIVER)) {
+        } else if (driver.parsedVersion().isPresent()
+                && !driver.parsedVersion().get().atLeast(MIN_DRIVER)) {
             problems.add("NVIDIA driver " + driver.version() + " is too old: CUDA 13 needs " + MIN_DRIVER
                     + " or newer (https://www.nvidia.com/drivers).");
         }
@@ -235,7 +249,8 @@ public final class CudaCheck {
         for (CudaLibrary lib : CudaLibrary.values()) {
             LibrarySearch.Found f = found.get(lib);
             if (f == null && lib.need() == CudaLibrary.Need.RECOMMENDED) {
-                warnings.add(lib.fileName() + " not found: kernels compiled at run time (some cuDNN engines) will fail.");
+                warnings.add(
+                        lib.fileName() + " not found: kernels compiled at run time (some cuDNN engines) will fail.");
             }
             if (f != null && lib == CudaLibrary.CUDNN) {
                 if (f.version() == null) {

@@ -26,8 +26,7 @@ public final class CudaLibraryPreloader {
     private static final Logger LOG = LoggerFactory.getLogger(CudaLibraryPreloader.class);
     private static @Nullable Result environmentResult;
 
-    private CudaLibraryPreloader() {
-    }
+    private CudaLibraryPreloader() {}
 
     /**
      * What a preload did.
@@ -53,14 +52,21 @@ public final class CudaLibraryPreloader {
      */
     public static synchronized Result preloadFromEnvironment() {
         if (environmentResult == null) {
-            List<Path> candidates = new LibrarySearch(LibrarySearch.preloadRootsFromEnvironment(), List.of(),
-                    List.of(), Map.of(), List.of()).preloadCandidates();
+            List<Path> candidates = new LibrarySearch(
+                            LibrarySearch.preloadRootsFromEnvironment(), List.of(), List.of(), Map.of(), List.of())
+                    .preloadCandidates();
             environmentResult = preload(candidates, p -> System.load(p.toString()));
             if (!environmentResult.failed().isEmpty()) {
-                LOG.warn("Could not preload {} CUDA libraries from {}: {}", environmentResult.failed().size(),
-                        LibrarySearch.ENV, environmentResult.failed());
+                LOG.warn(
+                        "Could not preload {} CUDA libraries from {}: {}",
+                        environmentResult.failed().size(),
+                        LibrarySearch.ENV,
+                        environmentResult.failed());
             } else {
-                LOG.debug("Preloaded {} CUDA libraries from {}", environmentResult.loaded().size(), LibrarySearch.ENV);
+                LOG.debug(
+                        "Preloaded {} CUDA libraries from {}",
+                        environmentResult.loaded().size(),
+                        LibrarySearch.ENV);
             }
         }
         return environmentResult;

@@ -42,18 +42,25 @@ public final class LibrarySearch {
     public static final String PROPERTY = "flux4j.cuda.libs";
 
     /** Folders in the RUNPATH of the GPU natives ({@code readelf -d}), where the linker also looks. */
-    static final List<Path> RUNPATH_DIRS = List.of(Path.of("/usr/local/cuda/lib64"), Path.of("/usr/local/cuda/lib"),
-            Path.of("/usr/local/cuda-13.1/targets/x86_64-linux/lib"), Path.of("/usr/local/cuda/targets/x86_64-linux/lib"));
+    static final List<Path> RUNPATH_DIRS = List.of(
+            Path.of("/usr/local/cuda/lib64"),
+            Path.of("/usr/local/cuda/lib"),
+            Path.of("/usr/local/cuda-13.1/targets/x86_64-linux/lib"),
+            Path.of("/usr/local/cuda/targets/x86_64-linux/lib"));
     /** The linker's built-in folders on x86-64 Linux. */
-    static final List<Path> DEFAULT_DIRS = List.of(Path.of("/lib64"), Path.of("/usr/lib64"), Path.of("/lib"), Path.of("/usr/lib"));
+    static final List<Path> DEFAULT_DIRS =
+            List.of(Path.of("/lib64"), Path.of("/usr/lib64"), Path.of("/lib"), Path.of("/usr/lib"));
 
     /** How deep the recursive search of a {@link #ENV} folder goes ({@code nvidia/cu13/lib} is 3). */
     private static final int MAX_DEPTH = 6;
+
     private static final Pattern LDCONFIG_LINE = Pattern.compile("^\\s*(\\S+)\\s+\\(([^)]*)\\)\\s+=>\\s+(\\S.*?)\\s*$");
     private static final Pattern VERSIONED_NAME = Pattern.compile("^(lib[^/]+\\.so)\\.(\\d+(?:\\.\\d+)*)$");
-    private static final Pattern CUDNN_DIST_INFO = Pattern.compile("^nvidia_cudnn_cu\\d+-(\\d+(?:\\.\\d+)*)\\.dist-info$");
+    private static final Pattern CUDNN_DIST_INFO =
+            Pattern.compile("^nvidia_cudnn_cu\\d+-(\\d+(?:\\.\\d+)*)\\.dist-info$");
     /** Companion files loaded with a preload folder's libraries: cuDNN's sub-libraries, NVRTC's builtins. */
-    private static final Pattern COMPANION = Pattern.compile("^(libcudnn_\\w+\\.so\\.9|libnvrtc-builtins\\.so\\.13(\\.\\d+)*)$");
+    private static final Pattern COMPANION =
+            Pattern.compile("^(libcudnn_\\w+\\.so\\.9|libnvrtc-builtins\\.so\\.13(\\.\\d+)*)$");
 
     /**
      * Where a library was found.
@@ -65,8 +72,11 @@ public final class LibrarySearch {
      * @param version the library's full version when it can be told (from the real file's name or, for
      *     cuDNN from pip, the wheel's {@code .dist-info} folder), else null
      */
-    public record Found(CudaLibrary library, Path path, String source, @Nullable NumericVersion version) {
-    }
+    public record Found(
+            CudaLibrary library,
+            Path path,
+            String source,
+            @Nullable NumericVersion version) {}
 
     private final List<Path> preloadRoots;
     private final List<Path> libraryPath;
@@ -83,8 +93,12 @@ public final class LibrarySearch {
      * @param ldconfigCache file name to path, as {@code ldconfig -p} lists it
      * @param defaultDirs the linker's built-in folders
      */
-    public LibrarySearch(List<Path> preloadRoots, List<Path> libraryPath, List<Path> runpathDirs,
-            Map<String, Path> ldconfigCache, List<Path> defaultDirs) {
+    public LibrarySearch(
+            List<Path> preloadRoots,
+            List<Path> libraryPath,
+            List<Path> runpathDirs,
+            Map<String, Path> ldconfigCache,
+            List<Path> defaultDirs) {
         this.preloadRoots = List.copyOf(preloadRoots);
         this.libraryPath = List.copyOf(libraryPath);
         this.runpathDirs = List.copyOf(runpathDirs);
@@ -94,8 +108,12 @@ public final class LibrarySearch {
 
     /** The search this process's linker would do, plus {@link #ENV} / {@link #PROPERTY}. */
     public static LibrarySearch system() {
-        return new LibrarySearch(preloadRootsFromEnvironment(), splitPath(System.getenv("LD_LIBRARY_PATH")),
-                RUNPATH_DIRS, parseLdconfig(runLdconfig()), DEFAULT_DIRS);
+        return new LibrarySearch(
+                preloadRootsFromEnvironment(),
+                splitPath(System.getenv("LD_LIBRARY_PATH")),
+                RUNPATH_DIRS,
+                parseLdconfig(runLdconfig()),
+                DEFAULT_DIRS);
     }
 
     /** The folders of {@link #PROPERTY}, else {@link #ENV}; empty if neither is set. */
@@ -208,8 +226,10 @@ public final class LibrarySearch {
                         + "' is not a folder (expected e.g. .../site-packages/nvidia)");
             }
             try (Stream<Path> files = Files.walk(root, MAX_DEPTH)) {
-                files.filter(f -> f.getFileName() != null && f.getFileName().toString().startsWith("lib")
-                                && f.getFileName().toString().contains(".so") && !Files.isDirectory(f))
+                files.filter(f -> f.getFileName() != null
+                                && f.getFileName().toString().startsWith("lib")
+                                && f.getFileName().toString().contains(".so")
+                                && !Files.isDirectory(f))
                         .sorted()
                         .forEach(f -> index.putIfAbsent(f.getFileName().toString(), f));
             } catch (IOException | UncheckedIOException e) {
@@ -234,7 +254,8 @@ public final class LibrarySearch {
         String stem = own.group(1);
         NumericVersion soVersion = NumericVersion.parse(own.group(2));
         try {
-            Matcher real = VERSIONED_NAME.matcher(file.toRealPath().getFileName().toString());
+            Matcher real =
+                    VERSIONED_NAME.matcher(file.toRealPath().getFileName().toString());
             if (real.matches() && real.group(1).equals(stem)) {
                 NumericVersion v = NumericVersion.parse(real.group(2));
                 if (v.parts().size() > soVersion.parts().size()) {
@@ -247,10 +268,12 @@ public final class LibrarySearch {
         Path dir = file.getParent();
         if (dir != null) {
             try (Stream<Path> siblings = Files.list(dir)) {
-                Optional<NumericVersion> longest = siblings.map(s -> VERSIONED_NAME.matcher(s.getFileName().toString()))
+                Optional<NumericVersion> longest = siblings.map(
+                                s -> VERSIONED_NAME.matcher(s.getFileName().toString()))
                         .filter(m -> m.matches() && m.group(1).equals(stem))
                         .map(m -> NumericVersion.parse(m.group(2)))
-                        .filter(v -> v.major() == soVersion.major() && v.parts().size() > soVersion.parts().size())
+                        .filter(v -> v.major() == soVersion.major()
+                                && v.parts().size() > soVersion.parts().size())
                         .max(NumericVersion::compareTo);
                 if (longest.isPresent()) {
                     return longest.get();
@@ -263,8 +286,11 @@ public final class LibrarySearch {
             Path up = dir;
             for (int i = 0; i < 4 && up != null; i++, up = up.getParent()) {
                 try (Stream<Path> entries = Files.list(up)) {
-                    Optional<NumericVersion> v = entries.map(e -> CUDNN_DIST_INFO.matcher(e.getFileName().toString()))
-                            .filter(Matcher::matches).map(m -> NumericVersion.parse(m.group(1))).findFirst();
+                    Optional<NumericVersion> v = entries.map(
+                                    e -> CUDNN_DIST_INFO.matcher(e.getFileName().toString()))
+                            .filter(Matcher::matches)
+                            .map(m -> NumericVersion.parse(m.group(1)))
+                            .findFirst();
                     if (v.isPresent()) {
                         return v.get();
                     }

@@ -10,8 +10,7 @@ import java.util.Map;
  * that fails later).
  */
 public final class NativesCheck {
-    private NativesCheck() {
-    }
+    private NativesCheck() {}
 
     /** {@code -Dflux4j.nativesCheck=false} skips {@link #beforeTorchLoads()}. */
     public static final String SKIP_PROPERTY = "flux4j.nativesCheck";
@@ -47,8 +46,8 @@ public final class NativesCheck {
             }
         }
         if (!loadable) {
-            CudaCheck.Report report = CudaCheck.evaluate(natives, NvidiaDriver.probe(), found,
-                    CudaCheck.describeSearch(search));
+            CudaCheck.Report report =
+                    CudaCheck.evaluate(natives, NvidiaDriver.probe(), found, CudaCheck.describeSearch(search));
             throw new IllegalStateException("The GPU LibTorch natives (" + String.join(", ", natives.gpu())
                     + ") need libcudart.so.13 and libcupti.so.13 even on the CPU. For CPU only, use the CPU natives"
                     + " block instead (README.md, section GPU).\n" + report.message());

@@ -24,7 +24,9 @@ import org.jspecify.annotations.Nullable;
 public record NvidiaDriver(@Nullable String version, String versionSource, List<Gpu> gpus, String gpuSource) {
     /** The kernel module's banner, e.g. "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.95.05  ...". */
     public static final Path PROC_VERSION = Path.of("/proc/driver/nvidia/version");
-    private static final Pattern NVRM = Pattern.compile("NVRM version:.*?Kernel Module(?: for \\S+)?\\s+(\\d+\\.\\d+(?:\\.\\d+)?)");
+
+    private static final Pattern NVRM =
+            Pattern.compile("NVRM version:.*?Kernel Module(?: for \\S+)?\\s+(\\d+\\.\\d+(?:\\.\\d+)?)");
 
     /**
      * One GPU.
@@ -34,8 +36,7 @@ public record NvidiaDriver(@Nullable String version, String versionSource, List<
      * @param computeCapability e.g. {@code 9.0}; null if nvidia-smi did not say
      * @param memoryMiB total memory in MiB; -1 if unknown
      */
-    public record Gpu(int index, String name, @Nullable NumericVersion computeCapability, long memoryMiB) {
-    }
+    public record Gpu(int index, String name, @Nullable NumericVersion computeCapability, long memoryMiB) {}
 
     /** Copies the list. */
     public NvidiaDriver {
@@ -58,9 +59,16 @@ public record NvidiaDriver(@Nullable String version, String versionSource, List<
     public static NvidiaDriver probe() {
         String proc = Files.isReadable(PROC_VERSION) ? LibrarySearch.readOrEmpty(PROC_VERSION) : null;
         Path smi = findOnPath("nvidia-smi");
-        String smiOut = smi == null ? null : Processes.run(List.of(smi.toString(),
-                "--query-gpu=index,name,compute_cap,driver_version,memory.total",
-                "--format=csv,noheader,nounits"), 15, TimeUnit.SECONDS).orElse("");
+        String smiOut = smi == null
+                ? null
+                : Processes.run(
+                                List.of(
+                                        smi.toString(),
+                                        "--query-gpu=index,name,compute_cap,driver_version,memory.total",
+                                        "--format=csv,noheader,nounits"),
+                                15,
+                                TimeUnit.SECONDS)
+                        .orElse("");
         return from(proc, smiOut);
     }
 

@@ -10,8 +10,7 @@ import java.util.concurrent.TimeUnit;
 
 /** Runs a small diagnostic program ({@code ldconfig -p}, {@code nvidia-smi}) with a time limit. */
 final class Processes {
-    private Processes() {
-    }
+    private Processes() {}
 
     /**
      * The standard output of {@code command} if it exits with status 0 within the limit; empty if
@@ -20,7 +19,9 @@ final class Processes {
     static Optional<String> run(List<String> command, long timeout, TimeUnit unit) {
         Process p;
         try {
-            p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            p = new ProcessBuilder(command)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD)
+                    .start();
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }

@@ -26,8 +26,14 @@ import org.jspecify.annotations.Nullable;
  * @param cuda where the CUDA presets' natives ({@code jnicudart}) were found
  * @param extension the {@code org.bytedeco.javacpp.platform.extension} system property, or null if unset
  */
-public record PytorchNatives(String platform, List<String> cpu, List<String> gpu, List<String> javacpp,
-        List<String> openblas, List<String> cuda, @Nullable String extension) {
+public record PytorchNatives(
+        String platform,
+        List<String> cpu,
+        List<String> gpu,
+        List<String> javacpp,
+        List<String> openblas,
+        List<String> cuda,
+        @Nullable String extension) {
     /** JavaCPP's switch between the {@code -gpu} and the plain natives. */
     public static final String EXTENSION_PROPERTY = "org.bytedeco.javacpp.platform.extension";
 
@@ -53,7 +59,9 @@ public record PytorchNatives(String platform, List<String> cpu, List<String> gpu
     /** Looks at this class's class loader, for JavaCPP's platform and the current system property. */
     public static PytorchNatives find() {
         ClassLoader loader = PytorchNatives.class.getClassLoader();
-        return find(loader == null ? ClassLoader.getSystemClassLoader() : loader, Loader.getPlatform(),
+        return find(
+                loader == null ? ClassLoader.getSystemClassLoader() : loader,
+                Loader.getPlatform(),
                 System.getProperty(EXTENSION_PROPERTY));
     }
 
@@ -63,7 +71,8 @@ public record PytorchNatives(String platform, List<String> cpu, List<String> gpu
      * @param extension the value of {@link #EXTENSION_PROPERTY}, or null if unset
      */
     public static PytorchNatives find(ClassLoader loader, String platform, @Nullable String extension) {
-        return new PytorchNatives(platform,
+        return new PytorchNatives(
+                platform,
                 locate(loader, "org/bytedeco/pytorch/" + platform + "/", "jnitorch"),
                 locate(loader, "org/bytedeco/pytorch/" + platform + "-gpu/", "jnitorch"),
                 locate(loader, "org/bytedeco/javacpp/" + platform + "/", "jnijavacpp"),
@@ -160,7 +169,8 @@ public record PytorchNatives(String platform, List<String> cpu, List<String> gpu
     /** The manifest version of the jar holding {@code className}, without initialising the class. */
     static String versionOf(String className, String fallback) {
         try {
-            Package p = Class.forName(className, false, PytorchNatives.class.getClassLoader()).getPackage();
+            Package p = Class.forName(className, false, PytorchNatives.class.getClassLoader())
+                    .getPackage();
             String v = p == null ? null : p.getImplementationVersion();
             return v == null ? fallback : v;
         } catch (ClassNotFoundException | LinkageError e) {

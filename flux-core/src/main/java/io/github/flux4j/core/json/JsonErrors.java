@@ -15,8 +15,7 @@ public final class JsonErrors {
     /** Jackson's location text, e.g. {@code [Source: REDACTED (...); line: 1, column: 9]}. */
     private static final Pattern LOCATION = Pattern.compile("\\[Source: [^;\\]]*; line: (\\d+), column: (\\d+)]");
 
-    private JsonErrors() {
-    }
+    private JsonErrors() {}
 
     /**
      * What went wrong and where: {@code "Unexpected end-of-input in field name (line 3, column 8)"}.

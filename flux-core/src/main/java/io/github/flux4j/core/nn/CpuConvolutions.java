@@ -49,6 +49,7 @@ public final class CpuConvolutions {
     static final double HALF_TOLERANCE = 1e-2;
     /** Probe input height and width: not multiples of 16 or of the kernels' width blocks. */
     static final long PROBE_HEIGHT = 7;
+
     static final long PROBE_WIDTH = 13;
     /**
      * {@link #gemmConv2d} works through the image in row bands so that neither its float32 copy of
@@ -59,8 +60,7 @@ public final class CpuConvolutions {
 
     private static final ConcurrentHashMap<Signature, Verdict> VERDICTS = new ConcurrentHashMap<>();
 
-    private CpuConvolutions() {
-    }
+    private CpuConvolutions() {}
 
     /**
      * A CPU convolution's shape class: what oneDNN's choice of kernel and layout depends on, apart
@@ -100,12 +100,17 @@ public final class CpuConvolutions {
      * @param conv2dError relative error of {@code at::conv2d} against float64 at the probe size
      * @param tolerance the bound both errors were held to
      */
-    public record Verdict(Signature signature, boolean useLibTorch, double oneDnnError, double conv2dError,
-            double tolerance) {
+    public record Verdict(
+            Signature signature, boolean useLibTorch, double oneDnnError, double conv2dError, double tolerance) {
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s: %s (oneDNN %.2e, at::conv2d %.2e, bound %.0e)", signature,
-                    useLibTorch ? "LibTorch conv2d" : "float32 GEMM convolution", oneDnnError, conv2dError,
+            return String.format(
+                    Locale.ROOT,
+                    "%s: %s (oneDNN %.2e, at::conv2d %.2e, bound %.0e)",
+                    signature,
+                    useLibTorch ? "LibTorch conv2d" : "float32 GEMM convolution",
+                    oneDnnError,
+                    conv2dError,
                     tolerance);
         }
     }
@@ -164,8 +169,10 @@ public final class CpuConvolutions {
             long outH = h + 2L * padding - k + 1;
             long outW = w + 2L * padding - k + 1;
             long paddedW = w + 2L * padding;
-            Tensor y = torch.empty(new long[] {batch, out, outH, outW},
-                    new TensorOptions(Torch.dtype(x)).device(new DeviceOptional(x.device())), null);
+            Tensor y = torch.empty(
+                    new long[] {batch, out, outH, outW},
+                    new TensorOptions(Torch.dtype(x)).device(new DeviceOptional(x.device())),
+                    null);
             if (outH <= 0 || outW <= 0) {
                 return y;
             }
@@ -177,8 +184,9 @@ public final class CpuConvolutions {
             long band = Math.max(1, Math.min(outH, bandElements / perRow - (k - 1)));
             // One zeroed float32 slab for all bands: its padding columns stay zero, the input rows
             // are converted into it in place (no separate float32 copy and padded copy).
-            Tensor slab = torch.zeros(new long[] {in, band + k - 1, paddedW}, new TensorOptions(ScalarType.Float)
-                    .device(new DeviceOptional(x.device())));
+            Tensor slab = torch.zeros(
+                    new long[] {in, band + k - 1, paddedW},
+                    new TensorOptions(ScalarType.Float).device(new DeviceOptional(x.device())));
             for (long b = 0; b < batch; b++) {
                 Tensor image = x.select(0, b);
                 for (long r0 = 0; r0 < outH; r0 += band) {
@@ -199,7 +207,8 @@ public final class CpuConvolutions {
                             rowsView.narrow(1, from - first, last - from).zero_();
                         }
                         if (hi > lo) {
-                            rowsView.narrow(1, lo - first, hi - lo).narrow(2, padding, w)
+                            rowsView.narrow(1, lo - first, hi - lo)
+                                    .narrow(2, padding, w)
                                     .copy_(image.narrow(1, lo, hi - lo));
                         }
                         Tensor products = torch.mm(taps, rowsView.reshape(in, slabRows * paddedW))
@@ -207,7 +216,10 @@ public final class CpuConvolutions {
                         Tensor acc = bias32.expand(out, rows, outW).clone();
                         for (int i = 0; i < k; i++) {
                             for (int j = 0; j < k; j++) {
-                                acc.add_(products.select(0, i).select(0, j).narrow(1, i, rows).narrow(2, j, outW));
+                                acc.add_(products.select(0, i)
+                                        .select(0, j)
+                                        .narrow(1, i, rows)
+                                        .narrow(2, j, outW));
                             }
                         }
                         y.select(0, b).narrow(1, r0, rows).copy_(acc);
@@ -226,8 +238,12 @@ public final class CpuConvolutions {
         if (x.isNull() || weight.isNull() || bias.isNull()) {
             throw new IllegalArgumentException("conv2d: a tensor is freed (null)");
         }
-        if (x.dim() != 4 || weight.dim() != 4 || weight.size(2) != weight.size(3) || weight.size(1) != x.size(1)
-                || bias.dim() != 1 || bias.size(0) != weight.size(0)) {
+        if (x.dim() != 4
+                || weight.dim() != 4
+                || weight.size(2) != weight.size(3)
+                || weight.size(1) != x.size(1)
+                || bias.dim() != 1
+                || bias.size(0) != weight.size(0)) {
             throw new IllegalArgumentException("conv2d: input " + LinearChecks.shape(x) + ", weight "
                     + LinearChecks.shape(weight) + " and bias " + LinearChecks.shape(bias)
                     + " do not fit [B, in, H, W], [out, in, k, k], [out]");
@@ -255,17 +271,23 @@ public final class CpuConvolutions {
             long w = PROBE_WIDTH + 2L * Math.max(0, s.kernel() - 1 - 2 * s.padding());
             double weightScale = 1.0 / Math.sqrt((double) s.inChannels() * s.kernel() * s.kernel());
             Tensor x = quasiRandom(0.7548776662466927, 1.0, s.dtype(), 1, s.inChannels(), h, w);
-            Tensor weight = quasiRandom(0.5698402909980532, weightScale, s.dtype(), s.outChannels(), s.inChannels(),
-                    s.kernel(), s.kernel());
+            Tensor weight = quasiRandom(
+                    0.5698402909980532,
+                    weightScale,
+                    s.dtype(),
+                    s.outChannels(),
+                    s.inChannels(),
+                    s.kernel(),
+                    s.kernel());
             Tensor bias = quasiRandom(0.6180339887498949, 0.5, s.dtype(), s.outChannels());
-            Tensor reference = libTorchConv2d(x.to(ScalarType.Double), weight.to(ScalarType.Double),
-                    bias.to(ScalarType.Double), s.padding());
+            Tensor reference = libTorchConv2d(
+                    x.to(ScalarType.Double), weight.to(ScalarType.Double), bias.to(ScalarType.Double), s.padding());
             oneDnn = Double.NaN;
             if (torch.hasMKLDNN()) {
                 Tensor y = null;
                 try {
-                    y = torch.mkldnn_convolution(x, weight, new TensorOptional(bias),
-                            new long[] {s.padding(), s.padding()}, ONES, ONES, 1);
+                    y = torch.mkldnn_convolution(
+                            x, weight, new TensorOptional(bias), new long[] {s.padding(), s.padding()}, ONES, ONES, 1);
                 } catch (RuntimeException e) {
                     // This CPU or build has no oneDNN kernel for the dtype (e.g. bf16 without
                     // AVX-512 BW/VL/DQ); at::conv2d then does not call oneDNN either.
@@ -283,9 +305,12 @@ public final class CpuConvolutions {
         if (ok) {
             LOG.debug("CPU conv2d checked in {} ms: {}", String.format(Locale.ROOT, "%.1f", millis), v);
         } else {
-            LOG.info("CPU conv2d {} is wrong in this LibTorch's oneDNN on this CPU; using a float32 GEMM "
-                    + "convolution for it instead (checked in {} ms: {})", s,
-                    String.format(Locale.ROOT, "%.1f", millis), v);
+            LOG.info(
+                    "CPU conv2d {} is wrong in this LibTorch's oneDNN on this CPU; using a float32 GEMM "
+                            + "convolution for it instead (checked in {} ms: {})",
+                    s,
+                    String.format(Locale.ROOT, "%.1f", millis),
+                    v);
         }
         return v;
     }
@@ -301,8 +326,13 @@ public final class CpuConvolutions {
             n *= d;
         }
         Tensor i = torch.arange(new Scalar(n), new TensorOptions(ScalarType.Double));
-        return i.mul(new Scalar(alpha)).add(new Scalar(0.5)).frac().mul(new Scalar(2 * scale))
-                .sub(new Scalar(scale)).reshape(shape).to(dtype);
+        return i.mul(new Scalar(alpha))
+                .add(new Scalar(0.5))
+                .frac()
+                .mul(new Scalar(2 * scale))
+                .sub(new Scalar(scale))
+                .reshape(shape)
+                .to(dtype);
     }
 
     /**

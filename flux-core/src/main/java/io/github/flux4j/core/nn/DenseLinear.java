@@ -1,9 +1,9 @@
 package io.github.flux4j.core.nn;
 
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -40,7 +40,8 @@ public final class DenseLinear implements LinearOp {
                         + LinearChecks.shape(weight) + ", got " + LinearChecks.shape(bias));
             }
             if (Torch.dtype(bias) != dtype) {
-                throw new IllegalArgumentException("bias dtype " + Torch.dtype(bias) + " differs from weight dtype " + dtype);
+                throw new IllegalArgumentException(
+                        "bias dtype " + Torch.dtype(bias) + " differs from weight dtype " + dtype);
             }
         }
         this.weight = Scopes.keep(weight);
@@ -51,7 +52,8 @@ public final class DenseLinear implements LinearOp {
     public Tensor forward(Tensor x) {
         checkOpen();
         LinearChecks.checkInput("DenseLinear", x, in, dtype);
-        return Scopes.scoped(() -> torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
+        return Scopes.scoped(
+                () -> torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
     }
 
     /** The weight {@code [out, in]}; still owned by this layer (do not close it). */

@@ -13,8 +13,7 @@ import org.bytedeco.pytorch.global.torch;
  * caller's enclosing PointerScope (these run per block, so they open no scope of their own).
  */
 public final class Functional {
-    private Functional() {
-    }
+    private Functional() {}
 
     /**
      * {@code nn.LayerNorm(D, elementwise_affine=False, eps)} over the last dimension:
@@ -36,8 +35,8 @@ public final class Functional {
      */
     public static Tensor rmsNorm(Tensor x, Tensor scale, double eps) {
         if (scale.dim() != 1 || scale.size(0) != x.size(-1)) {
-            throw new IllegalArgumentException("rmsNorm: scale must be [" + x.size(-1) + "], got "
-                    + LinearChecks.shape(scale));
+            throw new IllegalArgumentException(
+                    "rmsNorm: scale must be [" + x.size(-1) + "], got " + LinearChecks.shape(scale));
         }
         return torch.rms_norm(x, new long[] {x.size(-1)}, new TensorOptional(scale), new DoubleOptional(eps));
     }

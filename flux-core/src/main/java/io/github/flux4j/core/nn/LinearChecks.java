@@ -7,8 +7,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Argument checks shared by the linear layers, so their messages read the same. */
 final class LinearChecks {
-    private LinearChecks() {
-    }
+    private LinearChecks() {}
 
     static void checkInput(String layer, Tensor x, long in, ScalarType dtype) {
         if (x.isNull()) {
@@ -16,8 +15,8 @@ final class LinearChecks {
         }
         long dims = x.dim();
         if (dims < 1 || x.size(-1) != in) {
-            throw new IllegalArgumentException(layer + ": input of shape " + shape(x) + " does not end in "
-                    + "inFeatures " + in);
+            throw new IllegalArgumentException(
+                    layer + ": input of shape " + shape(x) + " does not end in " + "inFeatures " + in);
         }
         ScalarType t = Torch.dtype(x);
         if (t != dtype) {

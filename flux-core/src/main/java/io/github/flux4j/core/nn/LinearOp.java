@@ -1,7 +1,7 @@
 package io.github.flux4j.core.nn;
 
-import java.util.function.BiConsumer;
 import io.github.flux4j.gguf.GgmlType;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 import org.jspecify.annotations.Nullable;
 
@@ -31,7 +31,8 @@ public interface LinearOp extends AutoCloseable {
     long outFeatures();
 
     /** The GGML type the weight is kept in, or null for a dense weight in the compute dtype. */
-    @Nullable GgmlType quantType();
+    @Nullable
+    GgmlType quantType();
 
     /** Frees the weights. Idempotent. */
     @Override

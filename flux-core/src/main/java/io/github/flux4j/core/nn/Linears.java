@@ -35,8 +35,7 @@ import org.jspecify.annotations.Nullable;
  * packed and become a {@link QuantizedLinear} that expands them on every forward.
  */
 public final class Linears {
-    private Linears() {
-    }
+    private Linears() {}
 
     /**
      * A linear layer from GGUF bytes, with float32 dequantization arithmetic
@@ -44,8 +43,15 @@ public final class Linears {
      *
      * @see #fromGguf(GgmlType, ByteBuffer, long, long, ByteBuffer, GgmlType, FluxDevice, ComputeDtype, DequantArithmetic)
      */
-    public static LinearOp fromGguf(GgmlType type, ByteBuffer bytes, long out, long in,
-            @Nullable ByteBuffer biasBytes, @Nullable GgmlType biasType, FluxDevice device, ComputeDtype dtype) {
+    public static LinearOp fromGguf(
+            GgmlType type,
+            ByteBuffer bytes,
+            long out,
+            long in,
+            @Nullable ByteBuffer biasBytes,
+            @Nullable GgmlType biasType,
+            FluxDevice device,
+            ComputeDtype dtype) {
         return fromGguf(type, bytes, out, in, biasBytes, biasType, device, dtype, DequantArithmetic.EXACT_FLOAT32);
     }
 
@@ -69,19 +75,35 @@ public final class Linears {
      * @throws IllegalArgumentException if a byte count does not match the shape, or a bias type is
      *     missing
      */
-    public static LinearOp fromGguf(GgmlType type, ByteBuffer bytes, long out, long in,
-            @Nullable ByteBuffer biasBytes, @Nullable GgmlType biasType, FluxDevice device, ComputeDtype dtype,
+    public static LinearOp fromGguf(
+            GgmlType type,
+            ByteBuffer bytes,
+            long out,
+            long in,
+            @Nullable ByteBuffer biasBytes,
+            @Nullable GgmlType biasType,
+            FluxDevice device,
+            ComputeDtype dtype,
             DequantArithmetic arithmetic) {
-        return fromGguf(type, bytes, out, in, biasBytes, biasType, device, dtype, arithmetic, WeightExpansion.defaults());
+        return fromGguf(
+                type, bytes, out, in, biasBytes, biasType, device, dtype, arithmetic, WeightExpansion.defaults());
     }
 
     /**
      * As {@link #fromGguf(GgmlType, ByteBuffer, long, long, ByteBuffer, GgmlType, FluxDevice, ComputeDtype, DequantArithmetic)},
      * quantized weights expanded under the model's {@code expansion} policy.
      */
-    public static LinearOp fromGguf(GgmlType type, ByteBuffer bytes, long out, long in,
-            @Nullable ByteBuffer biasBytes, @Nullable GgmlType biasType, FluxDevice device, ComputeDtype dtype,
-            DequantArithmetic arithmetic, WeightExpansion expansion) {
+    public static LinearOp fromGguf(
+            GgmlType type,
+            ByteBuffer bytes,
+            long out,
+            long in,
+            @Nullable ByteBuffer biasBytes,
+            @Nullable GgmlType biasType,
+            FluxDevice device,
+            ComputeDtype dtype,
+            DequantArithmetic arithmetic,
+            WeightExpansion expansion) {
         if (!TorchDequantizer.isSupported(type)) {
             throw new UnsupportedGgufTypeException(type, null, "loading a linear weight");
         }
@@ -94,7 +116,8 @@ public final class Linears {
         try (PointerScope scope = new PointerScope()) {
             // Everything made here is freed with `scope` except what the layer retains.
             Tensor bias = biasBytes == null || biasType == null
-                    ? null : tensorFromGguf(biasType, biasBytes, new long[] {out}, device, dtype);
+                    ? null
+                    : tensorFromGguf(biasType, biasBytes, new long[] {out}, device, dtype);
             if (type.isQuantized()) {
                 Tensor raw = upload(bytes, weightBytes(type, out, in), device, type + " weight");
                 return new QuantizedLinear(type, raw, out, in, bias, dtype.scalarType(), arithmetic, expansion);
@@ -114,8 +137,8 @@ public final class Linears {
      * @throws UnsupportedGgufTypeException if {@code type} cannot be dequantized
      * @throws IllegalArgumentException if the byte count does not match {@code shape}
      */
-    public static Tensor tensorFromGguf(GgmlType type, ByteBuffer bytes, long[] shape, FluxDevice device,
-            ComputeDtype dtype) {
+    public static Tensor tensorFromGguf(
+            GgmlType type, ByteBuffer bytes, long[] shape, FluxDevice device, ComputeDtype dtype) {
         if (!TorchDequantizer.isSupported(type)) {
             throw new UnsupportedGgufTypeException(type, null, "loading a tensor");
         }
@@ -141,8 +164,8 @@ public final class Linears {
 
     private static long weightBytes(GgmlType type, long out, long in) {
         if (in % type.blockSize() != 0) {
-            throw new IllegalArgumentException("in " + in + " is not a multiple of " + type + "'s block size "
-                    + type.blockSize());
+            throw new IllegalArgumentException(
+                    "in " + in + " is not a multiple of " + type + "'s block size " + type.blockSize());
         }
         return type.byteSize(Math.multiplyExact(out, in));
     }

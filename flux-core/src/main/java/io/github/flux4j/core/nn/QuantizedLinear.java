@@ -1,15 +1,15 @@
 package io.github.flux4j.core.nn;
 
-import java.util.Optional;
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.cuda.CudaKernels;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.torch.Scopes;
-import org.bytedeco.javacpp.PointerScope;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.UnsupportedGgufTypeException;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -36,6 +36,7 @@ public final class QuantizedLinear implements LinearOp {
     private WeightExpansion.@Nullable Path path;
     /** The expanded weight kept under {@link WeightExpansion.Path#CACHED}, else null. */
     private @Nullable Tensor cached;
+
     private long cachedBytes;
     private boolean closed;
 
@@ -55,8 +56,14 @@ public final class QuantizedLinear implements LinearOp {
      * @throws UnsupportedGgufTypeException if {@code type} cannot be dequantized
      * @throws IllegalArgumentException if sizes or dtypes do not fit together
      */
-    public QuantizedLinear(GgmlType type, Tensor rawBlocks, long outFeatures, long inFeatures,
-            @Nullable Tensor bias, ScalarType computeDtype, DequantArithmetic arithmetic) {
+    public QuantizedLinear(
+            GgmlType type,
+            Tensor rawBlocks,
+            long outFeatures,
+            long inFeatures,
+            @Nullable Tensor bias,
+            ScalarType computeDtype,
+            DequantArithmetic arithmetic) {
         this(type, rawBlocks, outFeatures, inFeatures, bias, computeDtype, arithmetic, WeightExpansion.defaults());
     }
 
@@ -64,17 +71,25 @@ public final class QuantizedLinear implements LinearOp {
      * As {@link #QuantizedLinear(GgmlType, Tensor, long, long, Tensor, ScalarType, DequantArithmetic)},
      * with the model's expansion policy (kernels, resident cache).
      */
-    public QuantizedLinear(GgmlType type, Tensor rawBlocks, long outFeatures, long inFeatures,
-            @Nullable Tensor bias, ScalarType computeDtype, DequantArithmetic arithmetic, WeightExpansion expansion) {
+    public QuantizedLinear(
+            GgmlType type,
+            Tensor rawBlocks,
+            long outFeatures,
+            long inFeatures,
+            @Nullable Tensor bias,
+            ScalarType computeDtype,
+            DequantArithmetic arithmetic,
+            WeightExpansion expansion) {
         if (!TorchDequantizer.isSupported(type)) {
             throw new UnsupportedGgufTypeException(type, null, "QuantizedLinear");
         }
         if (outFeatures <= 0 || inFeatures <= 0) {
-            throw new IllegalArgumentException("features must be positive, got out=" + outFeatures + ", in=" + inFeatures);
+            throw new IllegalArgumentException(
+                    "features must be positive, got out=" + outFeatures + ", in=" + inFeatures);
         }
         if (inFeatures % type.blockSize() != 0) {
-            throw new IllegalArgumentException("inFeatures " + inFeatures + " is not a multiple of " + type
-                    + "'s block size " + type.blockSize());
+            throw new IllegalArgumentException(
+                    "inFeatures " + inFeatures + " is not a multiple of " + type + "'s block size " + type.blockSize());
         }
         if (Torch.dtype(rawBlocks) != ScalarType.Byte) {
             throw new IllegalArgumentException("rawBlocks must be uint8 (Byte), got " + Torch.dtype(rawBlocks));
@@ -87,10 +102,12 @@ public final class QuantizedLinear implements LinearOp {
         ScalarType dtype = computeDtype.intern();
         if (bias != null) {
             if (bias.dim() != 1 || bias.size(0) != outFeatures) {
-                throw new IllegalArgumentException("bias must be [" + outFeatures + "], got " + LinearChecks.shape(bias));
+                throw new IllegalArgumentException(
+                        "bias must be [" + outFeatures + "], got " + LinearChecks.shape(bias));
             }
             if (Torch.dtype(bias) != dtype) {
-                throw new IllegalArgumentException("bias dtype " + Torch.dtype(bias) + " differs from computeDtype " + dtype);
+                throw new IllegalArgumentException(
+                        "bias dtype " + Torch.dtype(bias) + " differs from computeDtype " + dtype);
             }
         }
         this.type = type;
@@ -113,7 +130,8 @@ public final class QuantizedLinear implements LinearOp {
             if (mv.isPresent()) {
                 return mv.get().matvec(rawBlocks, type, out, in, x, bias, arithmetic);
             }
-            return torch.linear(x, w != null ? w : expand(), bias == null ? new TensorOptional() : new TensorOptional(bias));
+            return torch.linear(
+                    x, w != null ? w : expand(), bias == null ? new TensorOptional() : new TensorOptional(bias));
         });
     }
 

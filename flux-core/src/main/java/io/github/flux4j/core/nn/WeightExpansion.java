@@ -104,7 +104,9 @@ public final class WeightExpansion {
 
     /** System property that turns the fused matvec off ({@code false}). */
     public static final String MATVEC_PROPERTY = "flux4j.cuda.matvec";
-    private static final boolean MATVEC = !"false".equalsIgnoreCase(System.getProperty(MATVEC_PROPERTY, "true").trim());
+
+    private static final boolean MATVEC = !"false"
+            .equalsIgnoreCase(System.getProperty(MATVEC_PROPERTY, "true").trim());
 
     /**
      * The kernels to run one call of a weight on {@code path} as a fused matvec, or empty to expand
@@ -112,11 +114,16 @@ public final class WeightExpansion {
      * {@link CudaKernels#MATVEC_MAX_ROWS} rows.
      */
     Optional<CudaKernels> matvecFor(@Nullable Path path, Tensor raw, GgmlType type, Tensor x, long inFeatures) {
-        if (!MATVEC || path != Path.CUDA_KERNEL || !x.is_cuda() || x.numel() > CudaKernels.MATVEC_MAX_ROWS * inFeatures
+        if (!MATVEC
+                || path != Path.CUDA_KERNEL
+                || !x.is_cuda()
+                || x.numel() > CudaKernels.MATVEC_MAX_ROWS * inFeatures
                 || !CudaKernels.supportsMatvec(type, Torch.dtype(x), inFeatures)) {
             return Optional.empty();
         }
-        return kernelsFor(raw, type, raw.numel(), Torch.dtype(x)).isPresent() ? CudaKernels.forTensor(raw) : Optional.empty();
+        return kernelsFor(raw, type, raw.numel(), Torch.dtype(x)).isPresent()
+                ? CudaKernels.forTensor(raw)
+                : Optional.empty();
     }
 
     /** Returns bytes reserved by {@link #choose}. */

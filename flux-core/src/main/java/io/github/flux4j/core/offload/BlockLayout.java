@@ -25,8 +25,7 @@ public record BlockLayout(List<Entry> entries, long totalBytes) {
      * @param offset its first byte in the buffer, a multiple of {@link #ALIGNMENT}
      * @param bytes  its size
      */
-    public record Entry(String name, long offset, long bytes) {
-    }
+    public record Entry(String name, long offset, long bytes) {}
 
     /** Validates and copies. */
     public BlockLayout {

@@ -56,13 +56,13 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
 
     private final FluxTransformer model;
     private final FluxDevice device;
-    private final int[] streamed;          // block indices, ascending
-    private final int[] position;          // block index -> position in `streamed`, or -1
+    private final int[] streamed; // block indices, ascending
+    private final int[] position; // block index -> position in `streamed`, or -1
     private final List<List<Tensor>> params = new ArrayList<>(); // per streamed position: the block's tensors
-    private final List<List<long[]>> shapes = new ArrayList<>();  // their shapes
+    private final List<List<long[]>> shapes = new ArrayList<>(); // their shapes
     private final List<List<ScalarType>> dtypes = new ArrayList<>();
     private final List<BlockLayout> layouts = new ArrayList<>();
-    private final List<Tensor> hostBlocks = new ArrayList<>();   // per streamed position, owned by the copier
+    private final List<Tensor> hostBlocks = new ArrayList<>(); // per streamed position, owned by the copier
     private final @Nullable BlockCopier copier;
     private final int slots;
     private final int[] inSlot = {-1, -1}; // streamed position held (or being copied) by each arena slot
@@ -70,8 +70,13 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
     private final List<Tensor> placeholders = new ArrayList<>(); // one empty tensor per dtype, on the device
     private boolean closed;
 
-    private BlockStreamer(FluxTransformer model, FluxDevice device, int[] streamed, @Nullable BlockCopier copierOrNull,
-                          long arenaBytes, int slots) {
+    private BlockStreamer(
+            FluxTransformer model,
+            FluxDevice device,
+            int[] streamed,
+            @Nullable BlockCopier copierOrNull,
+            long arenaBytes,
+            int slots) {
         this.model = model;
         this.device = device;
         this.streamed = streamed;
@@ -128,11 +133,12 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
         if (model.blockHook() != null) {
             throw new IllegalArgumentException("the transformer has a block hook already (" + model.blockHook() + ")");
         }
-        int[] streamed = new TreeSet<>(streamedBlocks).stream().mapToInt(Integer::intValue).toArray();
+        int[] streamed = new TreeSet<>(streamedBlocks)
+                .stream().mapToInt(Integer::intValue).toArray();
         for (int b : streamed) {
             if (b < 0 || b >= model.blockCount()) {
-                throw new IllegalArgumentException("block " + b + " does not exist: the transformer has blocks 0.."
-                        + (model.blockCount() - 1));
+                throw new IllegalArgumentException(
+                        "block " + b + " does not exist: the transformer has blocks 0.." + (model.blockCount() - 1));
             }
         }
         List<BlockLayout> layouts = new ArrayList<>();
@@ -141,7 +147,8 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
         }
         long arena = BlockLayout.arenaBytes(layouts);
         int slots = Math.min(2, streamed.length);
-        BlockCopier copier = streamed.length == 0 ? null
+        BlockCopier copier = streamed.length == 0
+                ? null
                 : device.isCuda() ? new CudaBlockCopier(device, arena, slots) : new HostBlockCopier(arena, slots);
         BlockStreamer s = new BlockStreamer(model, device, streamed, copier, arena, slots);
         try {
@@ -155,14 +162,21 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
             throw e;
         }
         model.setBlockHook(s);
-        LOG.debug("streaming {} of {} blocks to {}: {} MiB in host buffers, arenas {} x {} MiB", streamed.length,
-                model.blockCount(), device, s.hostBytes() >> 20, slots, arena >> 20);
+        LOG.debug(
+                "streaming {} of {} blocks to {}: {} MiB in host buffers, arenas {} x {} MiB",
+                streamed.length,
+                model.blockCount(),
+                device,
+                s.hostBytes() >> 20,
+                slots,
+                arena >> 20);
         return s;
     }
 
     /** Moves the streamed blocks' weights into their host buffers, re-pointing the tensors at placeholders. */
     private void pack(List<BlockLayout> blockLayouts) {
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = Torch.noGrad()) {
+        try (PointerScope scope = new PointerScope();
+                NoGradGuard noGrad = Torch.noGrad()) {
             for (int p = 0; p < streamed.length; p++) {
                 BlockLayout layout = blockLayouts.get(p);
                 List<Tensor> ts = new ArrayList<>();
@@ -197,8 +211,8 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
             }
         }
         try (PointerScope scope = new PointerScope()) {
-            Tensor t = Scopes.keep(torch.empty(new long[] {0}, new TensorOptions(dtype)
-                    .device(new DeviceOptional(device.toTorch())), null));
+            Tensor t = Scopes.keep(torch.empty(
+                    new long[] {0}, new TensorOptions(dtype).device(new DeviceOptional(device.toTorch())), null));
             placeholders.add(t);
             return t;
         }
@@ -231,8 +245,12 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
             List<Tensor> ts = params.get(p);
             BlockLayout layout = layouts.get(p);
             for (int j = 0; j < ts.size(); j++) {
-                ts.get(j).__dispatch_set_data(view(arena, layout.entries().get(j), shapes.get(p).get(j),
-                        dtypes.get(p).get(j)));
+                ts.get(j)
+                        .__dispatch_set_data(view(
+                                arena,
+                                layout.entries().get(j),
+                                shapes.get(p).get(j),
+                                dtypes.get(p).get(j)));
             }
         }
         // Prefetch: the next streamed block (the first one after the last) into the other slot.
@@ -361,15 +379,20 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
 
     /** Gives the packed tensors their own CPU storage again (when the model is still open). */
     private void restore() {
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = Torch.noGrad()) {
+        try (PointerScope scope = new PointerScope();
+                NoGradGuard noGrad = Torch.noGrad()) {
             for (int p = 0; p < params.size(); p++) {
                 List<Tensor> ts = params.get(p);
                 for (int j = 0; j < ts.size(); j++) {
                     if (ts.get(j).isNull()) {
                         continue; // the model was closed first: its tensors are gone
                     }
-                    Tensor own = view(hostBlocks.get(p), layouts.get(p).entries().get(j), shapes.get(p).get(j),
-                            dtypes.get(p).get(j)).clone();
+                    Tensor own = view(
+                                    hostBlocks.get(p),
+                                    layouts.get(p).entries().get(j),
+                                    shapes.get(p).get(j),
+                                    dtypes.get(p).get(j))
+                            .clone();
                     ts.get(j).__dispatch_set_data(own);
                 }
             }

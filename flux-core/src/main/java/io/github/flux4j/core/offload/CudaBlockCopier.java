@@ -77,8 +77,10 @@ final class CudaBlockCopier implements BlockCopier {
             try {
                 for (int i = 0; i < slots; i++) {
                     try (PointerScope scope = new PointerScope()) {
-                        arenas[i] = Scopes.keep(torch.empty(new long[] {arenaBytes}, new TensorOptions(ScalarType.Byte)
-                                .device(new DeviceOptional(device.toTorch())), null));
+                        arenas[i] = Scopes.keep(torch.empty(
+                                new long[] {arenaBytes},
+                                new TensorOptions(ScalarType.Byte).device(new DeviceOptional(device.toTorch())),
+                                null));
                     }
                     copied[i] = newEvent();
                     released[i] = newEvent();
@@ -139,7 +141,9 @@ final class CudaBlockCopier implements BlockCopier {
         try (PointerScope scope = new PointerScope()) {
             Pointer dst = arena(slot).data_ptr();
             Pointer src = host.data_ptr();
-            check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, side), "cudaMemcpyAsync of " + bytes + " bytes");
+            check(
+                    cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, side),
+                    "cudaMemcpyAsync of " + bytes + " bytes");
         }
         check(cudaEventRecord(copied[slot], side), "cudaEventRecord(copied)");
     }

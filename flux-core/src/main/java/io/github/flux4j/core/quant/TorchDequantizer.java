@@ -43,17 +43,27 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  */
 public final class TorchDequantizer {
     private static final Set<GgmlType> SUPPORTED = EnumSet.of(
-            GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-            GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-            GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+            GgmlType.F32,
+            GgmlType.F16,
+            GgmlType.BF16,
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q8_0,
+            GgmlType.Q2_K,
+            GgmlType.Q3_K,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K,
+            GgmlType.IQ4_NL,
+            GgmlType.IQ4_XS);
 
-    private static final Set<ScalarType> OUTPUT_TYPES = EnumSet.of(
-            ScalarType.Float, ScalarType.Half, ScalarType.BFloat16, ScalarType.Double);
+    private static final Set<ScalarType> OUTPUT_TYPES =
+            EnumSet.of(ScalarType.Float, ScalarType.Half, ScalarType.BFloat16, ScalarType.Double);
 
     /** IQ4_NL / IQ4_XS codebook (ggml's kvalues_iq4nl). */
-    private static final float[] IQ4_VALUES = {
-        -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113
+    private static final float[] IQ4_VALUES = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113
     };
 
     /**
@@ -63,8 +73,7 @@ public final class TorchDequantizer {
      */
     private static final Map<String, Tensor> IQ4_TABLES = new ConcurrentHashMap<>();
 
-    private TorchDequantizer() {
-    }
+    private TorchDequantizer() {}
 
     /** Whether {@link #dequantize} handles {@code type}. */
     public static boolean isSupported(GgmlType type) {
@@ -119,8 +128,8 @@ public final class TorchDequantizer {
         }
         // GGML rows are whole blocks: a block never straddles two rows.
         if (type.isQuantized() && shape.length > 0 && shape[shape.length - 1] % type.blockSize() != 0) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + ": the last dimension of "
-                    + type + " data must be a multiple of its block size " + type.blockSize());
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + ": the last dimension of " + type
+                    + " data must be a multiple of its block size " + type.blockSize());
         }
         long expectedBytes;
         try {
@@ -135,7 +144,8 @@ public final class TorchDequantizer {
         long[] outShape = shape.clone();
         return Scopes.scoped(() -> {
             if (expectedBytes == 0) {
-                return torch.empty(outShape, options(ScalarType.Float, raw.device()), null).to(target);
+                return torch.empty(outShape, options(ScalarType.Float, raw.device()), null)
+                        .to(target);
             }
             Tensor flat = dense(type, raw, arithmetic == DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
             return flat.reshape(outShape).to(target);
@@ -265,7 +275,8 @@ public final class TorchDequantizer {
         Tensor ql = unpackMajor(qs.reshape(n, 2, 32), 2, 4).reshape(n, 16, 16);
         Tensor hbit = unpackMajor(hmask.reshape(n, 1, 32), 1, 8).reshape(n, 16, 16);
         // A set hmask bit means "no offset": subtract 4 where it is clear.
-        Tensor q = ql.to(ScalarType.Char).sub_(hbit.bitwise_xor(s(1)).bitwise_left_shift(s(2)).to(ScalarType.Char));
+        Tensor q = ql.to(ScalarType.Char)
+                .sub_(hbit.bitwise_xor(s(1)).bitwise_left_shift(s(2)).to(ScalarType.Char));
         return q.to(a).mul_(dl).view(n, 256);
     }
 
@@ -300,16 +311,19 @@ public final class TorchDequantizer {
         Tensor dd = packed.select(1, 0);
         Tensor mm = packed.select(1, 1);
         Tensor md = packed.select(1, 2);
-        Tensor sc = torch.cat(new TensorVector(
-                dd.bitwise_and(s(0x3F)),
-                md.bitwise_and(s(0x0F)).bitwise_or(dd.bitwise_right_shift(s(2)).bitwise_and(s(0x30)))), 1);
-        Tensor mn = torch.cat(new TensorVector(
-                mm.bitwise_and(s(0x3F)),
-                md.bitwise_right_shift(s(4)).bitwise_or(mm.bitwise_right_shift(s(2)).bitwise_and(s(0x30)))), 1);
-        return new Tensor[] {
-            sc.to(a).mul_(d).view(n, 8, 1),
-            mn.to(a).mul_(dmin).view(n, 8, 1)
-        };
+        Tensor sc = torch.cat(
+                new TensorVector(
+                        dd.bitwise_and(s(0x3F)),
+                        md.bitwise_and(s(0x0F))
+                                .bitwise_or(dd.bitwise_right_shift(s(2)).bitwise_and(s(0x30)))),
+                1);
+        Tensor mn = torch.cat(
+                new TensorVector(
+                        mm.bitwise_and(s(0x3F)),
+                        md.bitwise_right_shift(s(4))
+                                .bitwise_or(mm.bitwise_right_shift(s(2)).bitwise_and(s(0x30)))),
+                1);
+        return new Tensor[] {sc.to(a).mul_(d).view(n, 8, 1), mn.to(a).mul_(dmin).view(n, 8, 1)};
     }
 
     /**
@@ -382,7 +396,8 @@ public final class TorchDequantizer {
     private static Tensor half(Tensor blocks, int offset) {
         // A fresh contiguous copy of the two bytes: view(Half) needs an even storage offset, which a
         // narrow of an arbitrary buffer does not guarantee.
-        return blocks.narrow(1, offset, 2).clone(new MemoryFormatOptional(MemoryFormat.Contiguous))
+        return blocks.narrow(1, offset, 2)
+                .clone(new MemoryFormatOptional(MemoryFormat.Contiguous))
                 .view(ScalarType.Half);
     }
 

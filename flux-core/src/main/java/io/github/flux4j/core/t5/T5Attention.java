@@ -20,11 +20,12 @@ import org.jspecify.annotations.Nullable;
  * one {@code scaled_dot_product_attention} with the bias as additive mask and scale 1.
  */
 final class T5Attention {
-    private final LinearOp q;                          // q [inner, dModel]
-    private final LinearOp k;                          // k [inner, dModel]
-    private final LinearOp v;                          // v [inner, dModel]
-    private final LinearOp o;                          // o [dModel, inner]
-    private final @Nullable Tensor relativeAttentionBias; // relative_attention_bias.weight [buckets, heads] (block 0 only)
+    private final LinearOp q; // q [inner, dModel]
+    private final LinearOp k; // k [inner, dModel]
+    private final LinearOp v; // v [inner, dModel]
+    private final LinearOp o; // o [dModel, inner]
+    private final @Nullable Tensor
+            relativeAttentionBias; // relative_attention_bias.weight [buckets, heads] (block 0 only)
     private final T5Config config;
 
     T5Attention(T5Config c, WeightPath w, boolean hasRelativeAttentionBias) {
@@ -34,7 +35,8 @@ final class T5Attention {
         this.v = w.linear("v", inner, c.dModel(), false);
         this.o = w.linear("o", c.dModel(), inner, false);
         this.relativeAttentionBias = hasRelativeAttentionBias
-                ? w.tensor("relative_attention_bias.weight", c.relativeAttentionNumBuckets(), c.numHeads()) : null;
+                ? w.tensor("relative_attention_bias.weight", c.relativeAttentionNumBuckets(), c.numHeads())
+                : null;
         this.config = c;
     }
 
@@ -53,9 +55,9 @@ final class T5Attention {
         }
         TensorOptions longs = new TensorOptions(ScalarType.Long).device(new DeviceOptional(device));
         Tensor context = torch.arange(new Scalar(queryLength), longs).unsqueeze(1); // [q, 1]
-        Tensor memory = torch.arange(new Scalar(keyLength), longs).unsqueeze(0);    // [1, k]
-        Tensor bucket = relativePositionBucket(memory.sub(context), true, config.relativeAttentionNumBuckets(),
-                config.relativeAttentionMaxDistance());
+        Tensor memory = torch.arange(new Scalar(keyLength), longs).unsqueeze(0); // [1, k]
+        Tensor bucket = relativePositionBucket(
+                memory.sub(context), true, config.relativeAttentionNumBuckets(), config.relativeAttentionMaxDistance());
         return torch.embedding(relativeAttentionBias, bucket).permute(2, 0, 1).unsqueeze(0);
     }
 
@@ -67,7 +69,8 @@ final class T5Attention {
      * @param relativePosition int64 {@code memory_position - query_position}
      * @return int64 buckets in {@code [0, numBuckets)}, same shape
      */
-    static Tensor relativePositionBucket(Tensor relativePosition, boolean bidirectional, int numBuckets, int maxDistance) {
+    static Tensor relativePositionBucket(
+            Tensor relativePosition, boolean bidirectional, int numBuckets, int maxDistance) {
         Tensor buckets = torch.zeros_like(relativePosition);
         Tensor rel = relativePosition;
         int n = numBuckets;
@@ -81,9 +84,13 @@ final class T5Attention {
         int maxExact = n / 2;
         Tensor isSmall = rel.lt(new Scalar(maxExact));
         // max_exact + (log(rel.float() / max_exact) / math.log(max_distance / max_exact) * (n - max_exact)).long()
-        Tensor large = rel.to(ScalarType.Float).div(new Scalar(maxExact)).log()
-                .div(new Scalar(Math.log((double) maxDistance / maxExact))).mul(new Scalar(n - maxExact))
-                .to(ScalarType.Long).add(new Scalar(maxExact));
+        Tensor large = rel.to(ScalarType.Float)
+                .div(new Scalar(maxExact))
+                .log()
+                .div(new Scalar(Math.log((double) maxDistance / maxExact)))
+                .mul(new Scalar(n - maxExact))
+                .to(ScalarType.Long)
+                .add(new Scalar(maxExact));
         large = torch.minimum(large, torch.full_like(large, new Scalar(n - 1)));
         return buckets.add(torch.where(isSmall, rel, large));
     }
@@ -95,8 +102,8 @@ final class T5Attention {
         Tensor qs = q.forward(x).unflatten(-1, heads, dKv).transpose(1, 2);
         Tensor ks = k.forward(x).unflatten(-1, heads, dKv).transpose(1, 2);
         Tensor vs = v.forward(x).unflatten(-1, heads, dKv).transpose(1, 2);
-        Tensor a = torch.scaled_dot_product_attention(qs, ks, vs, new TensorOptional(positionBias), 0.0, false,
-                new DoubleOptional(1.0), false);
+        Tensor a = torch.scaled_dot_product_attention(
+                qs, ks, vs, new TensorOptional(positionBias), 0.0, false, new DoubleOptional(1.0), false);
         return o.forward(a.transpose(1, 2).reshape(x.size(0), x.size(1), -1));
     }
 }

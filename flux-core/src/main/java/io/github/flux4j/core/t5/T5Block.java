@@ -19,7 +19,7 @@ final class T5Block {
     private static final double F16_MAX = 65504.0;
 
     private final T5LayerSelfAttention layer0; // layer.0
-    private final T5LayerFF layer1;            // layer.1
+    private final T5LayerFF layer1; // layer.1
 
     T5Block(T5Config c, WeightPath w, boolean hasRelativeAttentionBias) {
         this.layer0 = new T5LayerSelfAttention(c, w.at("layer").at(0), hasRelativeAttentionBias);

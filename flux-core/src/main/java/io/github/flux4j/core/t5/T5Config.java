@@ -30,9 +30,18 @@ import java.util.regex.Pattern;
  * @param gatedAct                     whether the feed-forward is gated ({@code wi_0}, {@code wi_1})
  *                                     rather than plain ({@code wi})
  */
-public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayers, int numHeads,
-                       int relativeAttentionNumBuckets, int relativeAttentionMaxDistance, double layerNormEpsilon,
-                       HfActivation denseActFn, boolean gatedAct) {
+public record T5Config(
+        int vocabSize,
+        int dModel,
+        int dKv,
+        int dFf,
+        int numLayers,
+        int numHeads,
+        int relativeAttentionNumBuckets,
+        int relativeAttentionMaxDistance,
+        double layerNormEpsilon,
+        HfActivation denseActFn,
+        boolean gatedAct) {
 
     private static final Pattern BLOCK = Pattern.compile("^encoder\\.block\\.(\\d+)\\.");
 
@@ -42,9 +51,16 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
      * @throws IllegalArgumentException if a size is not positive
      */
     public T5Config {
-        if (vocabSize <= 0 || dModel <= 0 || dKv <= 0 || dFf <= 0 || numLayers <= 0 || numHeads <= 0
-                || relativeAttentionNumBuckets <= 1 || relativeAttentionMaxDistance <= 0) {
-            throw new IllegalArgumentException("T5 config sizes must be positive: vocab " + vocabSize + ", d_model " + dModel
+        if (vocabSize <= 0
+                || dModel <= 0
+                || dKv <= 0
+                || dFf <= 0
+                || numLayers <= 0
+                || numHeads <= 0
+                || relativeAttentionNumBuckets <= 1
+                || relativeAttentionMaxDistance <= 0) {
+            throw new IllegalArgumentException("T5 config sizes must be positive: vocab " + vocabSize + ", d_model "
+                    + dModel
                     + ", d_kv " + dKv + ", d_ff " + dFf + ", layers " + numLayers + ", heads " + numHeads + ", buckets "
                     + relativeAttentionNumBuckets + ", max distance " + relativeAttentionMaxDistance);
         }
@@ -80,12 +96,21 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
         }
         boolean gated = parts.length == 2;
         try {
-            HfActivation act = proj.equals("gated-gelu") ? HfActivation.GELU_NEW
+            HfActivation act = proj.equals("gated-gelu")
+                    ? HfActivation.GELU_NEW
                     : HfActivation.fromConfigName(parts[parts.length - 1]);
-            return new T5Config(c.getInt("vocab_size", 32128), c.getInt("d_model", 512), c.getInt("d_kv", 64),
-                    c.getInt("d_ff", 2048), c.getInt("num_layers", 6), c.getInt("num_heads", 8),
-                    c.getInt("relative_attention_num_buckets", 32), c.getInt("relative_attention_max_distance", 128),
-                    c.getDouble("layer_norm_epsilon", 1e-6), act, gated);
+            return new T5Config(
+                    c.getInt("vocab_size", 32128),
+                    c.getInt("d_model", 512),
+                    c.getInt("d_kv", 64),
+                    c.getInt("d_ff", 2048),
+                    c.getInt("num_layers", 6),
+                    c.getInt("num_heads", 8),
+                    c.getInt("relative_attention_num_buckets", 32),
+                    c.getInt("relative_attention_max_distance", 128),
+                    c.getDouble("layer_norm_epsilon", 1e-6),
+                    act,
+                    gated);
         } catch (IllegalArgumentException e) {
             throw new WeightException(c.where() + ": " + e.getMessage(), e);
         }
@@ -117,14 +142,16 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
     }
 
     private static T5Config fromShapes(WeightSource s, GgufMetadata md) {
-        WeightInfo shared = s.find(T5Names.SHARED).orElseThrow(() -> new WeightException(s.path() + " has no "
-                + T5Names.SHARED + " (token_embd in GGUF) and no config.json: not a T5 encoder"));
+        WeightInfo shared = s.find(T5Names.SHARED)
+                .orElseThrow(() -> new WeightException(s.path() + " has no " + T5Names.SHARED
+                        + " (token_embd in GGUF) and no config.json: not a T5 encoder"));
         WeightInfo q = s.tensor("encoder.block.0.layer.0.SelfAttention.q.weight");
         WeightInfo rel = s.tensor(T5Names.RELATIVE_ATTENTION_BIAS);
         Optional<WeightInfo> wi0 = s.find("encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
         WeightInfo wi = wi0.orElseGet(() -> s.tensor("encoder.block.0.layer.1.DenseReluDense.wi.weight"));
         if (shared.rank() != 2 || q.rank() != 2 || rel.rank() != 2 || wi.rank() != 2) {
-            throw new WeightException(s.path() + ": T5 weights must be 2-D: " + shared + ", " + q + ", " + rel + ", " + wi);
+            throw new WeightException(
+                    s.path() + ": T5 weights must be 2-D: " + shared + ", " + q + ", " + rel + ", " + wi);
         }
         int layers = 0;
         for (WeightInfo t : s.tensors()) {
@@ -144,11 +171,21 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
         int dFf = key(md, a + ".feed_forward_length", Math.toIntExact(wi.dim(0)));
         int blocks = key(md, a + ".block_count", layers);
         int buckets = key(md, a + ".attention.relative_buckets_count", Math.toIntExact(rel.dim(0)));
-        double eps = decimal(md, a + ".attention.layer_norm_rms_epsilon",
-                decimal(md, a + ".attention.layer_norm_epsilon", 1e-6));
+        double eps = decimal(
+                md, a + ".attention.layer_norm_rms_epsilon", decimal(md, a + ".attention.layer_norm_epsilon", 1e-6));
         boolean gated = wi0.isPresent();
-        return new T5Config(Math.toIntExact(shared.dim(0)), dModel, dKv, dFf, blocks, heads, buckets, 128, eps,
-                gated ? HfActivation.GELU_NEW : HfActivation.RELU, gated);
+        return new T5Config(
+                Math.toIntExact(shared.dim(0)),
+                dModel,
+                dKv,
+                dFf,
+                blocks,
+                heads,
+                buckets,
+                128,
+                eps,
+                gated ? HfActivation.GELU_NEW : HfActivation.RELU,
+                gated);
     }
 
     /**

@@ -26,10 +26,10 @@ import org.jspecify.annotations.Nullable;
  * the binder loaded (which equals the stored value unless that was not representable in float16).
  */
 final class T5DenseActDense {
-    private final @Nullable LinearOp wi;   // wi   [dFf, dModel] (plain)
-    private final @Nullable LinearOp wi0;  // wi_0 [dFf, dModel] (gated: activation branch)
-    private final @Nullable LinearOp wi1;  // wi_1 [dFf, dModel] (gated: linear branch)
-    private final LinearOp wo;             // wo   [dModel, dFf]
+    private final @Nullable LinearOp wi; // wi   [dFf, dModel] (plain)
+    private final @Nullable LinearOp wi0; // wi_0 [dFf, dModel] (gated: activation branch)
+    private final @Nullable LinearOp wi1; // wi_1 [dFf, dModel] (gated: linear branch)
+    private final LinearOp wo; // wo   [dModel, dFf]
     private final HfActivation act;
     private final boolean woInFloat32;
 
@@ -70,8 +70,12 @@ final class T5DenseActDense {
 
     private Tensor woFloat32() {
         if (wo instanceof QuantizedLinear ql) {
-            return TorchDequantizer.dequantize(ql.rawBlocks(), ql.quantType(), new long[] {ql.outFeatures(), ql.inFeatures()},
-                    ScalarType.Float, ql.arithmetic());
+            return TorchDequantizer.dequantize(
+                    ql.rawBlocks(),
+                    ql.quantType(),
+                    new long[] {ql.outFeatures(), ql.inFeatures()},
+                    ScalarType.Float,
+                    ql.arithmetic());
         }
         if (wo instanceof DenseLinear dl) {
             return dl.weight().to(ScalarType.Float);

@@ -58,13 +58,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class T5EncoderModel extends LoadedModel {
     private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
-    private static final Set<ScalarType> ID_TYPES = Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short,
-            ScalarType.Byte, ScalarType.Char);
+    private static final Set<ScalarType> ID_TYPES =
+            Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short, ScalarType.Byte, ScalarType.Char);
 
     private final T5Config config;
-    private final Tensor shared;               // shared.weight [vocab, dModel]
-    private final List<T5Block> blocks;        // encoder.block.0 .. numLayers-1
-    private final T5LayerNorm finalLayerNorm;  // encoder.final_layer_norm.weight [dModel]
+    private final Tensor shared; // shared.weight [vocab, dModel]
+    private final List<T5Block> blocks; // encoder.block.0 .. numLayers-1
+    private final T5LayerNorm finalLayerNorm; // encoder.final_layer_norm.weight [dModel]
 
     /** Binds every weight under {@code root} (transformers names, see {@link T5Names}). */
     private T5EncoderModel(T5Config config, WeightPath root) {
@@ -82,9 +82,14 @@ public final class T5EncoderModel extends LoadedModel {
 
     // ------------------------------------------------------------------------------ loading
 
-    private static final ModelLoader<T5Config, T5EncoderModel> LOADER = new ModelLoader<>("a T5 encoder",
-            List.of("t5encoder", "t5"), p -> TextEncoderWeights.open(p, "text_encoder_2"), T5EncoderModel::encoderView,
-            T5Config::inferFrom, T5EncoderModel::describe, T5EncoderModel::new);
+    private static final ModelLoader<T5Config, T5EncoderModel> LOADER = new ModelLoader<>(
+            "a T5 encoder",
+            List.of("t5encoder", "t5"),
+            p -> TextEncoderWeights.open(p, "text_encoder_2"),
+            T5EncoderModel::encoderView,
+            T5Config::inferFrom,
+            T5EncoderModel::describe,
+            T5EncoderModel::new);
 
     /**
      * Opens {@code path} ({@link TextEncoderWeights#open}: a GGUF file, a transformers folder
@@ -118,15 +123,18 @@ public final class T5EncoderModel extends LoadedModel {
     private static WeightSource encoderView(WeightSource source) {
         RenamedWeightSource view = T5Names.encoderView(source);
         if (!view.hidden().isEmpty()) {
-            LOG.debug("{}: {} tensors not used by a T5 encoder ignored: {}", source.path(), view.hidden().size(),
+            LOG.debug(
+                    "{}: {} tensors not used by a T5 encoder ignored: {}",
+                    source.path(),
+                    view.hidden().size(),
                     view.hidden().stream().limit(5).map(WeightInfo::name).toList());
         }
         return view;
     }
 
     private static String describe(WeightSource source, T5Config config) {
-        return "a T5 encoder (d_model " + config.dModel() + ", " + config.numLayers() + " layers, "
-                + config.numHeads() + " heads)";
+        return "a T5 encoder (d_model " + config.dModel() + ", " + config.numLayers() + " layers, " + config.numHeads()
+                + " heads)";
     }
 
     // ------------------------------------------------------------------------------ forward
@@ -219,15 +227,18 @@ public final class T5EncoderModel extends LoadedModel {
             throw new IllegalArgumentException("input ids must be an integer tensor, got " + Torch.dtype(ids));
         }
         if (mask != null && (mask.isNull() || !Arrays.equals(mask.sizes().vec().get(), shape))) {
-            throw new IllegalArgumentException("attention mask must be " + Arrays.toString(shape) + " like the ids, got "
-                    + (mask.isNull() ? "a freed tensor" : Arrays.toString(mask.sizes().vec().get())));
+            throw new IllegalArgumentException(
+                    "attention mask must be " + Arrays.toString(shape) + " like the ids, got "
+                            + (mask.isNull()
+                                    ? "a freed tensor"
+                                    : Arrays.toString(mask.sizes().vec().get())));
         }
         try (PointerScope scope = new PointerScope()) {
             long min = ids.min().item_long();
             long max = ids.max().item_long();
             if (min < 0 || max >= config.vocabSize()) {
-                throw new IllegalArgumentException("token ids must be in [0, " + config.vocabSize() + "), got "
-                        + (min < 0 ? min : max));
+                throw new IllegalArgumentException(
+                        "token ids must be in [0, " + config.vocabSize() + "), got " + (min < 0 ? min : max));
             }
         }
     }

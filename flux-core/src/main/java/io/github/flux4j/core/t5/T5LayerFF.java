@@ -6,7 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 /** {@code layer.1}: pre-norm feed-forward with a residual connection. */
 final class T5LayerFF {
     private final T5DenseActDense denseReluDense; // DenseReluDense.{wi_0,wi_1 | wi},wo
-    private final T5LayerNorm layerNorm;          // layer_norm.weight [dModel]
+    private final T5LayerNorm layerNorm; // layer_norm.weight [dModel]
 
     T5LayerFF(T5Config c, WeightPath w) {
         this.denseReluDense = new T5DenseActDense(c, w.at("DenseReluDense"));

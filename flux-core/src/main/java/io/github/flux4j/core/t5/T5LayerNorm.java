@@ -24,7 +24,8 @@ final class T5LayerNorm {
     }
 
     Tensor forward(Tensor h) {
-        Tensor variance = h.to(ScalarType.Float).pow(new Scalar(2)).mean(new long[] {-1}, true, new ScalarTypeOptional());
+        Tensor variance =
+                h.to(ScalarType.Float).pow(new Scalar(2)).mean(new long[] {-1}, true, new ScalarTypeOptional());
         Tensor normed = h.mul(torch.rsqrt(variance.add(new Scalar(eps))));
         ScalarType wt = Torch.dtype(weight);
         if (wt == ScalarType.Half || wt == ScalarType.BFloat16) {

@@ -6,7 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 /** {@code layer.0}: pre-norm self-attention with a residual connection. */
 final class T5LayerSelfAttention {
     private final T5Attention selfAttention; // SelfAttention.{q,k,v,o}[, relative_attention_bias]
-    private final T5LayerNorm layerNorm;     // layer_norm.weight [dModel]
+    private final T5LayerNorm layerNorm; // layer_norm.weight [dModel]
 
     T5LayerSelfAttention(T5Config c, WeightPath w, boolean hasRelativeAttentionBias) {
         this.selfAttention = new T5Attention(c, w.at("SelfAttention"), hasRelativeAttentionBias);

@@ -22,7 +22,8 @@ public final class T5Names {
     /** The tied copy of {@link #SHARED} some checkpoints store as well. */
     public static final String EMBED_TOKENS = "encoder.embed_tokens.weight";
     /** The relative position bias table: only block 0 has one; every block reuses it. */
-    public static final String RELATIVE_ATTENTION_BIAS = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
+    public static final String RELATIVE_ATTENTION_BIAS =
+            "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight";
 
     private static final Pattern LLAMA_BLOCK = Pattern.compile("^enc\\.blk\\.(\\d+)\\.([a-z_]+)\\.weight$");
     private static final Map<String, String> LLAMA_BLOCK_PARTS = Map.ofEntries(
@@ -36,8 +37,7 @@ public final class T5Names {
             Map.entry("ffn_gate", "layer.1.DenseReluDense.wi_0"),
             Map.entry("ffn_down", "layer.1.DenseReluDense.wo"));
 
-    private T5Names() {
-    }
+    private T5Names() {}
 
     /**
      * The transformers name of a llama.cpp T5 tensor; null for the decoder half of an
@@ -65,7 +65,8 @@ public final class T5Names {
         if (!m.matches()) {
             return name;
         }
-        String part = m.group(2).equals("ffn_up") ? (gated ? "layer.1.DenseReluDense.wi_1" : "layer.1.DenseReluDense.wi")
+        String part = m.group(2).equals("ffn_up")
+                ? (gated ? "layer.1.DenseReluDense.wi_1" : "layer.1.DenseReluDense.wi")
                 : LLAMA_BLOCK_PARTS.get(m.group(2));
         return part == null ? name : "encoder.block." + m.group(1) + "." + part + ".weight";
     }

@@ -72,7 +72,8 @@ public enum HfActivation {
             //     * (input + 0.044715 * torch.pow(input, 3.0)))), left to right.
             case GELU_NEW -> {
                 Tensor half = x.mul(new Scalar(0.5));
-                Tensor inner = x.add(x.pow(new Scalar(3.0)).mul(new Scalar(0.044715))).mul(new Scalar(SQRT_2_OVER_PI));
+                Tensor inner =
+                        x.add(x.pow(new Scalar(3.0)).mul(new Scalar(0.044715))).mul(new Scalar(SQRT_2_OVER_PI));
                 yield half.mul(torch.tanh(inner).add(new Scalar(1.0)));
             }
             case GELU_PYTORCH_TANH -> torch.gelu(x, "tanh");

@@ -37,7 +37,8 @@ public record HfConfig(Map<String, Object> values, String where) {
      */
     public static HfConfig read(Path file) throws IOException {
         try {
-            Map<String, Object> map = JSON.readValue(file.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
+            Map<String, Object> map =
+                    JSON.readValue(file.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
             return new HfConfig(map, file.toString());
         } catch (JsonProcessingException e) {
             throw new WeightException(file + " is not a JSON object: " + JsonErrors.describe(e), e);

@@ -12,8 +12,7 @@ import java.util.Locale;
 
 /** Opens the files a text encoder is published as. */
 public final class TextEncoderWeights {
-    private TextEncoderWeights() {
-    }
+    private TextEncoderWeights() {}
 
     /**
      * Opens a text encoder's weights: a GGUF file (names as stored), a single safetensors file,

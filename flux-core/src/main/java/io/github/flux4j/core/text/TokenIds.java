@@ -5,8 +5,7 @@ import org.bytedeco.pytorch.Tensor;
 
 /** Token-id batches as the int64 tensors the encoders take. */
 public final class TokenIds {
-    private TokenIds() {
-    }
+    private TokenIds() {}
 
     /**
      * A CPU int64 tensor {@code [rows, length]} of the given rows, in the caller's PointerScope.

@@ -37,8 +37,7 @@ public final class CancellationPoints {
 
     private static final ThreadLocal<@Nullable Check> CURRENT = new ThreadLocal<>();
 
-    private CancellationPoints() {
-    }
+    private CancellationPoints() {}
 
     /**
      * Installs {@code check} on this thread until the returned handle is closed (which restores

@@ -35,8 +35,12 @@ public record DeviceMemory(FluxDevice device, long allocated, long reserved, lon
             DeviceStats stats = alloc.getDeviceStats(index);
             SizeTPair info = alloc.getMemoryInfo(index);
             // StatArrays: element 0 is the aggregate over the pools.
-            return Optional.of(new DeviceMemory(device, stats.allocated_bytes().current(),
-                    stats.reserved_bytes().current(), info.first(), info.second()));
+            return Optional.of(new DeviceMemory(
+                    device,
+                    stats.allocated_bytes().current(),
+                    stats.reserved_bytes().current(),
+                    info.first(),
+                    info.second()));
         } catch (RuntimeException | LinkageError e) {
             return Optional.empty();
         }

@@ -86,8 +86,7 @@ public record FluxDevice(Kind kind, int index) {
                 }
             }
         }
-        throw new IllegalArgumentException(
-                "device '" + spec + "' is not one of: cpu, cuda, cuda:N (N in 0..127)");
+        throw new IllegalArgumentException("device '" + spec + "' is not one of: cpu, cuda, cuda:N (N in 0..127)");
     }
 
     /** True for a CUDA device. */
@@ -162,13 +161,15 @@ public record FluxDevice(Kind kind, int index) {
 
         private static String reason(Throwable e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
-                if (t instanceof TypeNotPresentException || t instanceof ClassNotFoundException
+                if (t instanceof TypeNotPresentException
+                        || t instanceof ClassNotFoundException
                         || t instanceof NoClassDefFoundError) {
                     return "this build has LibTorch's CPU natives only (the CUDA classes are not on the classpath)";
                 }
             }
             String message = e.getMessage();
-            return "the CUDA natives did not load: " + (message == null || message.isBlank() ? e.toString() : message.strip());
+            return "the CUDA natives did not load: "
+                    + (message == null || message.isBlank() ? e.toString() : message.strip());
         }
     }
 }

@@ -14,8 +14,7 @@ public final class NativeMemory {
     private static final Path STATM = Path.of("/proc/self/statm");
     private static final long PAGE_SIZE = 4096;
 
-    private NativeMemory() {
-    }
+    private NativeMemory() {}
 
     /**
      * The resident set size of this process in bytes: from {@code /proc/self/statm} on Linux,

@@ -22,8 +22,7 @@ import org.jspecify.annotations.Nullable;
  * See {@code docs/memory.md}.
  */
 public final class Scopes {
-    private Scopes() {
-    }
+    private Scopes() {}
 
     /**
      * Runs {@code body} in a fresh inner scope, frees every native object it created except its
@@ -60,7 +59,7 @@ public final class Scopes {
     public static Tensor handOver(Tensor owned) {
         PointerScope outer = PointerScope.getInnerScope();
         if (outer != null) {
-            outer.attach(owned);     // the outer scope now holds a reference ...
+            outer.attach(owned); // the outer scope now holds a reference ...
             owned.releaseReference(); // ... and ours is dropped, so `outer` alone decides
         }
         return owned;

@@ -25,8 +25,7 @@ public final class StageTimings implements TensorTrace {
     private long last = System.nanoTime();
 
     /** Timings starting now. */
-    public StageTimings() {
-    }
+    public StageTimings() {}
 
     /** Forgets the stages measured so far and restarts the clock (call it right before a forward). */
     public void start() {

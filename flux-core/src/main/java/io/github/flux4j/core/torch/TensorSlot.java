@@ -32,8 +32,7 @@ public final class TensorSlot implements AutoCloseable {
     private @Nullable Tensor value;
 
     /** An empty slot. */
-    public TensorSlot() {
-    }
+    public TensorSlot() {}
 
     /** A slot holding {@code body}'s result, computed in its own scope (its temporaries freed). */
     public static TensorSlot of(Supplier<Tensor> body) {

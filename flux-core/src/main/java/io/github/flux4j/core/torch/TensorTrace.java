@@ -16,7 +16,7 @@ import org.bytedeco.pytorch.Tensor;
 @FunctionalInterface
 public interface TensorTrace {
     /** Ignores everything. */
-    TensorTrace NONE = (name, value) -> { };
+    TensorTrace NONE = (name, value) -> {};
 
     /** One named intermediate. */
     void record(String name, Tensor value);

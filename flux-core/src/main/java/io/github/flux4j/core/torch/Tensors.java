@@ -30,8 +30,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * Arrays are row-major (C order), as PyTorch's.
  */
 public final class Tensors {
-    private Tensors() {
-    }
+    private Tensors() {}
 
     /** A CPU float32 tensor of {@code shape} holding a copy of {@code data}. */
     public static Tensor fromFloats(float[] data, long... shape) {
@@ -46,8 +45,10 @@ public final class Tensors {
      */
     public static Tensor fromFloats(float[] data, long[] shape, ComputeDtype dtype, FluxDevice device) {
         checkCount(data.length, shape);
-        return Scopes.scoped(() -> onDevice(torch.from_blob(new FloatPointer(data), shape.clone(),
-                new TensorOptions(ScalarType.Float)), dtype.scalarType(), device));
+        return Scopes.scoped(() -> onDevice(
+                torch.from_blob(new FloatPointer(data), shape.clone(), new TensorOptions(ScalarType.Float)),
+                dtype.scalarType(),
+                device));
     }
 
     /** A CPU int64 tensor of {@code shape} holding a copy of {@code data} (token ids, positions). */
@@ -58,8 +59,10 @@ public final class Tensors {
     /** An int64 tensor of {@code shape} holding a copy of {@code data}, on {@code device}. */
     public static Tensor fromLongs(long[] data, long[] shape, FluxDevice device) {
         checkCount(data.length, shape);
-        return Scopes.scoped(() -> onDevice(torch.from_blob(new LongPointer(data), shape.clone(),
-                new TensorOptions(ScalarType.Long)), ScalarType.Long, device));
+        return Scopes.scoped(() -> onDevice(
+                torch.from_blob(new LongPointer(data), shape.clone(), new TensorOptions(ScalarType.Long)),
+                ScalarType.Long,
+                device));
     }
 
     /**
@@ -73,8 +76,10 @@ public final class Tensors {
     /** An int64 tensor of {@code shape} holding {@code data} widened to int64, on {@code device}. */
     public static Tensor fromInts(int[] data, long[] shape, FluxDevice device) {
         checkCount(data.length, shape);
-        return Scopes.scoped(() -> onDevice(torch.from_blob(new IntPointer(data), shape.clone(),
-                new TensorOptions(ScalarType.Int)), ScalarType.Long, device));
+        return Scopes.scoped(() -> onDevice(
+                torch.from_blob(new IntPointer(data), shape.clone(), new TensorOptions(ScalarType.Int)),
+                ScalarType.Long,
+                device));
     }
 
     /**
@@ -153,8 +158,8 @@ public final class Tensors {
             count = Math.multiplyExact(count, s);
         }
         if (count != length) {
-            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " holds " + count
-                    + " values, but the array has " + length);
+            throw new IllegalArgumentException(
+                    "shape " + Arrays.toString(shape) + " holds " + count + " values, but the array has " + length);
         }
     }
 }

@@ -40,8 +40,7 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * rewritten.
  */
 public final class Torch {
-    private Torch() {
-    }
+    private Torch() {}
 
     private static volatile boolean initialised;
 
@@ -135,8 +134,12 @@ public final class Torch {
      */
     public static void setSdpaPriority(SdpaBackend... order) {
         List<SdpaBackend> full = new ArrayList<>(List.of(order));
-        for (SdpaBackend b : List.of(SdpaBackend.FLASH, SdpaBackend.EFFICIENT, SdpaBackend.MATH,
-                SdpaBackend.CUDNN, SdpaBackend.OVERRIDEABLE)) {
+        for (SdpaBackend b : List.of(
+                SdpaBackend.FLASH,
+                SdpaBackend.EFFICIENT,
+                SdpaBackend.MATH,
+                SdpaBackend.CUDNN,
+                SdpaBackend.OVERRIDEABLE)) {
             if (!full.contains(b)) {
                 full.add(b);
             }
@@ -196,8 +199,7 @@ public final class Torch {
         init();
         Loader.load(torch_cuda.class);
         try (PointerScope scope = new PointerScope()) {
-            TensorOptions opts = new TensorOptions(ScalarType.BFloat16)
-                    .device(new DeviceOptional(device.toTorch()));
+            TensorOptions opts = new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(device.toTorch()));
             Tensor q = torch.zeros(new long[] {1, 1, 16, 64}, opts);
             torch.scaled_dot_product_attention(q, q, q);
             torch_cuda.device_synchronize();

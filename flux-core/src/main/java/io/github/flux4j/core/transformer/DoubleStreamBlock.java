@@ -1,8 +1,8 @@
 package io.github.flux4j.core.transformer;
 
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -22,12 +22,12 @@ import org.bytedeco.pytorch.global.torch;
  * </pre>
  */
 final class DoubleStreamBlock {
-    private final Modulation imgMod;     // img_mod.lin [6h, h]
+    private final Modulation imgMod; // img_mod.lin [6h, h]
     private final SelfAttention imgAttn; // img_attn.{qkv, norm, proj}
-    private final Mlp imgMlp;            // img_mlp.{0, 2}
-    private final Modulation txtMod;     // txt_mod.lin [6h, h]
+    private final Mlp imgMlp; // img_mlp.{0, 2}
+    private final Modulation txtMod; // txt_mod.lin [6h, h]
     private final SelfAttention txtAttn; // txt_attn.{qkv, norm, proj}
-    private final Mlp txtMlp;            // txt_mlp.{0, 2}
+    private final Mlp txtMlp; // txt_mlp.{0, 2}
     private final boolean clipF16;
     private final FluxOps ops;
 
@@ -50,10 +50,14 @@ final class DoubleStreamBlock {
         Tensor[] iqkv = imgAttn.qkvRaw(ops.modulatedLayerNorm(img, im[0].shift(), im[0].scale()));
         Tensor[] tqkv = txtAttn.qkvRaw(ops.modulatedLayerNorm(txt, tm[0].shift(), tm[0].scale()));
         // QK norm per stream, then RoPE over the joint [txt | img] sequence (one kernel per part on CUDA)
-        Tensor q = ops.normRopeJoint(new Tensor[] {tqkv[0], iqkv[0]},
-                new Tensor[] {txtAttn.norm().queryScale(), imgAttn.norm().queryScale()}, pe);
-        Tensor k = ops.normRopeJoint(new Tensor[] {tqkv[1], iqkv[1]},
-                new Tensor[] {txtAttn.norm().keyScale(), imgAttn.norm().keyScale()}, pe);
+        Tensor q = ops.normRopeJoint(
+                new Tensor[] {tqkv[0], iqkv[0]},
+                new Tensor[] {txtAttn.norm().queryScale(), imgAttn.norm().queryScale()},
+                pe);
+        Tensor k = ops.normRopeJoint(
+                new Tensor[] {tqkv[1], iqkv[1]},
+                new Tensor[] {txtAttn.norm().keyScale(), imgAttn.norm().keyScale()},
+                pe);
         Tensor v = torch.cat(new TensorVector(tqkv[2], iqkv[2]), 1);
         Tensor attn = FluxMath.attention(q, k, v);
         long txtLen = txt.size(1);
@@ -61,10 +65,12 @@ final class DoubleStreamBlock {
         Tensor imgAttnOut = attn.narrow(1, txtLen, attn.size(1) - txtLen);
 
         img = ops.gatedAdd(img, im[0].gate(), imgAttn.proj(imgAttnOut));
-        img = ops.gatedAdd(img, im[1].gate(), imgMlp.forward(ops.modulatedLayerNorm(img, im[1].shift(), im[1].scale())));
+        img = ops.gatedAdd(
+                img, im[1].gate(), imgMlp.forward(ops.modulatedLayerNorm(img, im[1].shift(), im[1].scale())));
 
         txt = ops.gatedAdd(txt, tm[0].gate(), txtAttn.proj(txtAttnOut));
-        txt = ops.gatedAdd(txt, tm[1].gate(), txtMlp.forward(ops.modulatedLayerNorm(txt, tm[1].shift(), tm[1].scale())));
+        txt = ops.gatedAdd(
+                txt, tm[1].gate(), txtMlp.forward(ops.modulatedLayerNorm(txt, tm[1].shift(), tm[1].scale())));
         if (clipF16) {
             // diffusers clips the text stream of fp16 runs to the finite fp16 range
             txt = txt.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));

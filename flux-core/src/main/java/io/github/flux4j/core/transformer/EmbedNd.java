@@ -29,8 +29,7 @@ final class EmbedNd {
     }
 
     /** The cos and sin tables, float32 {@code [S, headDim]} each. */
-    record Rope(Tensor cos, Tensor sin) {
-    }
+    record Rope(Tensor cos, Tensor sin) {}
 
     /** Tables for {@code ids [S, axes]} (any floating or integer dtype; read as float32 first, as diffusers' {@code ids.float()}). */
     Rope forward(Tensor ids) {
@@ -46,13 +45,18 @@ final class EmbedNd {
             int d = axesDim.get(i);
             // 1.0 / (theta ** (arange(0, d, 2, float64)[: d // 2] / d)); Python's 1.0 / t is t.reciprocal() * 1.0
             Tensor exponent = torch.arange(new Scalar(0L), new Scalar((long) d), new Scalar(2L), f64)
-                    .narrow(0, 0, d / 2).div(new Scalar((long) d));
+                    .narrow(0, 0, d / 2)
+                    .div(new Scalar((long) d));
             Tensor freqs = torch.pow(new Scalar((double) theta), exponent).reciprocal();
             Tensor angles = torch.outer(pos.select(1, i), freqs);
-            cos.push_back(angles.cos().repeat_interleave(2L, new org.bytedeco.pytorch.LongOptional(1L),
-                    new org.bytedeco.pytorch.LongOptional()).to(ScalarType.Float));
-            sin.push_back(angles.sin().repeat_interleave(2L, new org.bytedeco.pytorch.LongOptional(1L),
-                    new org.bytedeco.pytorch.LongOptional()).to(ScalarType.Float));
+            cos.push_back(angles.cos()
+                    .repeat_interleave(
+                            2L, new org.bytedeco.pytorch.LongOptional(1L), new org.bytedeco.pytorch.LongOptional())
+                    .to(ScalarType.Float));
+            sin.push_back(angles.sin()
+                    .repeat_interleave(
+                            2L, new org.bytedeco.pytorch.LongOptional(1L), new org.bytedeco.pytorch.LongOptional())
+                    .to(ScalarType.Float));
         }
         return new Rope(torch.cat(cos, -1), torch.cat(sin, -1));
     }

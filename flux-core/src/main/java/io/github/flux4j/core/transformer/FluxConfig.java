@@ -27,9 +27,19 @@ import java.util.regex.Pattern;
  * @param qkvBias           whether the attention qkv projections have a bias
  * @param guidanceEmbed     whether the model takes a guidance value ({@code guidance_in}; dev: yes, schnell: no)
  */
-public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hiddenSize, double mlpRatio, int numHeads,
-                         int depth, int depthSingleBlocks, List<Integer> axesDim, int theta, boolean qkvBias,
-                         boolean guidanceEmbed) {
+public record FluxConfig(
+        int inChannels,
+        int vecInDim,
+        int contextInDim,
+        int hiddenSize,
+        double mlpRatio,
+        int numHeads,
+        int depth,
+        int depthSingleBlocks,
+        List<Integer> axesDim,
+        int theta,
+        boolean qkvBias,
+        boolean guidanceEmbed) {
 
     /** The RoPE axes of FLUX.1 (head dim 128). */
     public static final List<Integer> DEFAULT_AXES = List.of(16, 56, 56);
@@ -52,12 +62,13 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
             throw new IllegalArgumentException("mlpRatio " + mlpRatio + " must be positive and give a whole MLP width");
         }
         if (hiddenSize % numHeads != 0) {
-            throw new IllegalArgumentException("hiddenSize " + hiddenSize + " is not divisible by numHeads " + numHeads);
+            throw new IllegalArgumentException(
+                    "hiddenSize " + hiddenSize + " is not divisible by numHeads " + numHeads);
         }
         int sum = axesDim.stream().mapToInt(Integer::intValue).sum();
         if (sum != hiddenSize / numHeads || axesDim.stream().anyMatch(a -> a <= 0 || a % 2 != 0)) {
-            throw new IllegalArgumentException("axesDim " + axesDim + " must be positive even widths summing to the head dim "
-                    + hiddenSize / numHeads);
+            throw new IllegalArgumentException("axesDim " + axesDim
+                    + " must be positive even widths summing to the head dim " + hiddenSize / numHeads);
         }
         positive("theta", theta);
     }
@@ -127,9 +138,11 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
         int depth = maxIndex(source, DOUBLE) + 1;
         int depthSingle = maxIndex(source, SINGLE) + 1;
         if (depth == 0 && depthSingle == 0) {
-            throw new WeightException(source.path() + " is not a FLUX transformer: it has no double_blocks.N or single_blocks.N tensors");
+            throw new WeightException(
+                    source.path() + " is not a FLUX transformer: it has no double_blocks.N or single_blocks.N tensors");
         }
-        String normName = depth > 0 ? "double_blocks.0.img_attn.norm.query_norm.scale" : "single_blocks.0.norm.query_norm.scale";
+        String normName =
+                depth > 0 ? "double_blocks.0.img_attn.norm.query_norm.scale" : "single_blocks.0.norm.query_norm.scale";
         WeightInfo norm = need(source, normName, 1);
         int headDim = Math.toIntExact(norm.dim(0));
         if (headDim <= 0 || hidden % headDim != 0) {
@@ -138,11 +151,15 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
         }
         int mlp;
         if (depth > 0) {
-            mlp = Math.toIntExact(need(source, "double_blocks.0.img_mlp.0.weight", 2).dim(0));
+            mlp = Math.toIntExact(
+                    need(source, "double_blocks.0.img_mlp.0.weight", 2).dim(0));
         } else {
-            mlp = Math.toIntExact(need(source, "single_blocks.0.linear1.weight", 2).dim(0)) - 3 * hidden;
+            mlp = Math.toIntExact(
+                            need(source, "single_blocks.0.linear1.weight", 2).dim(0))
+                    - 3 * hidden;
         }
-        boolean qkvBias = depth > 0 ? source.find("double_blocks.0.img_attn.qkv.bias").isPresent()
+        boolean qkvBias = depth > 0
+                ? source.find("double_blocks.0.img_attn.qkv.bias").isPresent()
                 : source.find("single_blocks.0.linear1.bias").isPresent();
         boolean guidance = source.find("guidance_in.in_layer.weight").isPresent();
         List<Integer> axes = axesFromConfig(source).orElse(null);
@@ -154,16 +171,28 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
             axes = DEFAULT_AXES;
         }
         try {
-            return new FluxConfig(Math.toIntExact(imgIn.dim(1)), Math.toIntExact(vectorIn.dim(1)), Math.toIntExact(txtIn.dim(1)),
-                    hidden, (double) mlp / hidden, hidden / headDim, depth, depthSingle, axes, 10_000, qkvBias, guidance);
+            return new FluxConfig(
+                    Math.toIntExact(imgIn.dim(1)),
+                    Math.toIntExact(vectorIn.dim(1)),
+                    Math.toIntExact(txtIn.dim(1)),
+                    hidden,
+                    (double) mlp / hidden,
+                    hidden / headDim,
+                    depth,
+                    depthSingle,
+                    axes,
+                    10_000,
+                    qkvBias,
+                    guidance);
         } catch (IllegalArgumentException e) {
             throw new WeightException(source.path() + ": inconsistent FLUX transformer shapes: " + e.getMessage(), e);
         }
     }
 
     private static WeightInfo need(WeightSource source, String name, int rank) {
-        WeightInfo t = source.find(name).orElseThrow(() -> new WeightException(
-                source.path() + " is not a FLUX transformer: it has no tensor " + name + source.missingHint(name)));
+        WeightInfo t = source.find(name)
+                .orElseThrow(() -> new WeightException(source.path() + " is not a FLUX transformer: it has no tensor "
+                        + name + source.missingHint(name)));
         if (t.rank() != rank) {
             throw new WeightException(source.path() + ": " + name + " has rank " + t.rank() + ", expected " + rank);
         }
@@ -187,9 +216,12 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
             return Optional.empty();
         }
         // Present but unusable is an error, not a silent fall-back to FLUX.1's axes.
-        if (value instanceof List<?> list && !list.isEmpty() && list.stream().allMatch(
-                o -> (o instanceof Integer || o instanceof Long) && ((Number) o).longValue() > 0
-                        && ((Number) o).longValue() <= Integer.MAX_VALUE)) {
+        if (value instanceof List<?> list
+                && !list.isEmpty()
+                && list.stream()
+                        .allMatch(o -> (o instanceof Integer || o instanceof Long)
+                                && ((Number) o).longValue() > 0
+                                && ((Number) o).longValue() <= Integer.MAX_VALUE)) {
             return Optional.of(list.stream().map(o -> ((Number) o).intValue()).toList());
         }
         throw new WeightException(source.path() + " config.json: axes_dims_rope must be a non-empty list of positive"
@@ -198,7 +230,18 @@ public record FluxConfig(int inChannels, int vecInDim, int contextInDim, int hid
 
     /** A copy with another number of double and single blocks (for tests and partial models). */
     public FluxConfig withDepths(int depth, int depthSingleBlocks) {
-        return new FluxConfig(inChannels, vecInDim, contextInDim, hiddenSize, mlpRatio, numHeads, depth, depthSingleBlocks,
-                axesDim, theta, qkvBias, guidanceEmbed);
+        return new FluxConfig(
+                inChannels,
+                vecInDim,
+                contextInDim,
+                hiddenSize,
+                mlpRatio,
+                numHeads,
+                depth,
+                depthSingleBlocks,
+                axesDim,
+                theta,
+                qkvBias,
+                guidanceEmbed);
     }
 }

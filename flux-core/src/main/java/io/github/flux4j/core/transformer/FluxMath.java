@@ -27,8 +27,7 @@ final class FluxMath {
     /** diffusers multiplies the timestep and the guidance it receives by this. */
     static final long TIME_FACTOR = 1000;
 
-    private FluxMath() {
-    }
+    private FluxMath() {}
 
     /**
      * {@code x * (1 + scale[:, None]) + shift[:, None]}: each of the three ops rounds to the
@@ -123,10 +122,14 @@ final class FluxMath {
         long[] shape = Tensors.shape(x);
         long[] pairs = {shape[0], shape[1], shape[2], shape[3] / 2, 2};
         TensorVector reIm = x.reshape(pairs).unbind(-1);
-        Tensor rotated = torch.stack(new TensorVector(reIm.get(1).neg(), reIm.get(0)), -1).flatten(3, -1);
+        Tensor rotated = torch.stack(new TensorVector(reIm.get(1).neg(), reIm.get(0)), -1)
+                .flatten(3, -1);
         Tensor c = cos.unsqueeze(0).unsqueeze(2);
         Tensor s = sin.unsqueeze(0).unsqueeze(2);
-        return x.to(ScalarType.Float).mul(c).add(rotated.to(ScalarType.Float).mul(s)).to(x.scalar_type());
+        return x.to(ScalarType.Float)
+                .mul(c)
+                .add(rotated.to(ScalarType.Float).mul(s))
+                .to(x.scalar_type());
     }
 
     /**

@@ -1,7 +1,7 @@
 package io.github.flux4j.core.transformer;
 
-import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.cuda.CudaKernels;
+import io.github.flux4j.core.nn.Functional;
 import java.util.Optional;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -29,7 +29,9 @@ final class FluxOps {
     /** {@code LN(x) * (1 + scale) + shift} for {@code x [B, S, D]}, shift/scale {@code [B, D]}. */
     Tensor modulatedLayerNorm(Tensor x, Tensor shift, Tensor scale) {
         Optional<CudaKernels> k = kernelsFor(x);
-        if (k.isPresent() && CudaKernels.supportsWidth(x.size(-1), x.scalar_type()) && shift.stride(1) == 1
+        if (k.isPresent()
+                && CudaKernels.supportsWidth(x.size(-1), x.scalar_type())
+                && shift.stride(1) == 1
                 && scale.stride(1) == 1) {
             return k.get().layerNormModulate(x, shift, scale, FluxMath.EPS);
         }
@@ -59,8 +61,10 @@ final class FluxOps {
         long headDim = parts[0].size(3);
         if (k.isPresent() && headDim % 2 == 0 && headDim <= 256) {
             Tensor first = parts[0];
-            Tensor out = torch.empty(new long[] {first.size(0), total, first.size(2), headDim},
-                    new TensorOptions(first.scalar_type()).device(new DeviceOptional(first.device())), null);
+            Tensor out = torch.empty(
+                    new long[] {first.size(0), total, first.size(2), headDim},
+                    new TensorOptions(first.scalar_type()).device(new DeviceOptional(first.device())),
+                    null);
             long offset = 0;
             for (int i = 0; i < parts.length; i++) {
                 Tensor p = parts[i];

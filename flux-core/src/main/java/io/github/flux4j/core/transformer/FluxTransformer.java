@@ -4,8 +4,8 @@ import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.TensorSlot;
-import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.torch.Tensors;
+import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.ModelLoader;
@@ -51,15 +51,15 @@ import org.jspecify.annotations.Nullable;
  */
 public final class FluxTransformer extends LoadedModel {
     private final FluxConfig config;
-    private final LinearOp imgIn;                  // img_in [h, inChannels]
-    private final MlpEmbedder timeIn;              // time_in.{in,out}_layer [h, 256], [h, h]
-    private final MlpEmbedder vectorIn;            // vector_in.{in,out}_layer [h, vecInDim], [h, h]
+    private final LinearOp imgIn; // img_in [h, inChannels]
+    private final MlpEmbedder timeIn; // time_in.{in,out}_layer [h, 256], [h, h]
+    private final MlpEmbedder vectorIn; // vector_in.{in,out}_layer [h, vecInDim], [h, h]
     private final @Nullable MlpEmbedder guidanceIn; // guidance_in.{in,out}_layer [h, 256], [h, h] (dev only)
-    private final LinearOp txtIn;                  // txt_in [h, contextInDim]
+    private final LinearOp txtIn; // txt_in [h, contextInDim]
     private final EmbedNd peEmbedder;
     private final List<DoubleStreamBlock> doubleBlocks; // double_blocks.0 .. depth-1
     private final List<SingleStreamBlock> singleBlocks; // single_blocks.0 .. depthSingleBlocks-1
-    private final LastLayer finalLayer;            // final_layer.{adaLN_modulation.1, linear}
+    private final LastLayer finalLayer; // final_layer.{adaLN_modulation.1, linear}
     private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
 
     /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
@@ -70,7 +70,8 @@ public final class FluxTransformer extends LoadedModel {
         this.imgIn = w.linear("img_in", h, config.inChannels());
         this.timeIn = new MlpEmbedder(w.at("time_in"), FluxMath.TIME_EMBED_DIM, h);
         this.vectorIn = new MlpEmbedder(w.at("vector_in"), config.vecInDim(), h);
-        this.guidanceIn = config.guidanceEmbed() ? new MlpEmbedder(w.at("guidance_in"), FluxMath.TIME_EMBED_DIM, h) : null;
+        this.guidanceIn =
+                config.guidanceEmbed() ? new MlpEmbedder(w.at("guidance_in"), FluxMath.TIME_EMBED_DIM, h) : null;
         this.txtIn = w.linear("txt_in", h, config.contextInDim());
         this.peEmbedder = new EmbedNd(config);
         List<DoubleStreamBlock> dbl = new ArrayList<>();
@@ -89,8 +90,13 @@ public final class FluxTransformer extends LoadedModel {
     // ------------------------------------------------------------------------------ loading
 
     /** Loads from any of the three weight formats ({@link WeightSource#open}). */
-    private static final ModelLoader<FluxConfig, FluxTransformer> LOADER = new ModelLoader<>("a FLUX transformer",
-            List.of("flux"), WeightSource::open, s -> s, FluxConfig::inferFrom, FluxTransformer::describe,
+    private static final ModelLoader<FluxConfig, FluxTransformer> LOADER = new ModelLoader<>(
+            "a FLUX transformer",
+            List.of("flux"),
+            WeightSource::open,
+            s -> s,
+            FluxConfig::inferFrom,
+            FluxTransformer::describe,
             FluxTransformer::new);
 
     /**
@@ -121,8 +127,8 @@ public final class FluxTransformer extends LoadedModel {
     }
 
     private static String describe(WeightSource source, FluxConfig config) {
-        return "a FLUX transformer (" + (config.guidanceEmbed() ? "dev" : "schnell") + ", depth " + config.depth()
-                + "+" + config.depthSingleBlocks() + ", hidden " + config.hiddenSize() + ")";
+        return "a FLUX transformer (" + (config.guidanceEmbed() ? "dev" : "schnell") + ", depth " + config.depth() + "+"
+                + config.depthSingleBlocks() + ", hidden " + config.hiddenSize() + ")";
     }
 
     // ------------------------------------------------------------------------------ forward
@@ -130,8 +136,14 @@ public final class FluxTransformer extends LoadedModel {
     /**
      * The velocity for packed latents; see {@link #forward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, ForwardTrace)}.
      */
-    public Tensor forward(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
-                          @Nullable Tensor guidance) {
+    public Tensor forward(
+            Tensor img,
+            Tensor imgIds,
+            Tensor txt,
+            Tensor txtIds,
+            Tensor timestep,
+            Tensor y,
+            @Nullable Tensor guidance) {
         return forward(img, imgIds, txt, txtIds, timestep, y, guidance, ForwardTrace.NONE);
     }
 
@@ -155,8 +167,15 @@ public final class FluxTransformer extends LoadedModel {
      *         model's device, owned by the caller's scope
      * @throws IllegalArgumentException on inconsistent shapes or a missing guidance
      */
-    public Tensor forward(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
-                          @Nullable Tensor guidance, ForwardTrace trace) {
+    public Tensor forward(
+            Tensor img,
+            Tensor imgIds,
+            Tensor txt,
+            Tensor txtIds,
+            Tensor timestep,
+            Tensor y,
+            @Nullable Tensor guidance,
+            ForwardTrace trace) {
         checkOpen();
         checkInputs(img, imgIds, txt, txtIds, timestep, y, guidance);
         try (NoGradGuard noGrad = Torch.noGrad()) {
@@ -164,8 +183,15 @@ public final class FluxTransformer extends LoadedModel {
         }
     }
 
-    private Tensor run(Tensor img0, Tensor imgIds0, Tensor txt0, Tensor txtIds0, Tensor timestep0, Tensor y0,
-                       @Nullable Tensor guidance0, ForwardTrace trace) {
+    private Tensor run(
+            Tensor img0,
+            Tensor imgIds0,
+            Tensor txt0,
+            Tensor txtIds0,
+            Tensor timestep0,
+            Tensor y0,
+            @Nullable Tensor guidance0,
+            ForwardTrace trace) {
         Device dev = device().toTorch();
         ScalarType act = dtype().scalarType();
         Tensor imgIds = flattenIds(imgIds0).to(dev, ScalarType.Float);
@@ -203,8 +229,9 @@ public final class FluxTransformer extends LoadedModel {
         // weights) lived until the end, and a 1024x1024 FLUX.1-dev forward ran out of 80 GB. The
         // streams a block makes are held in slots (in no scope) until the next block replaces
         // them, and freed on the way out if a block fails.
-        try (TensorSlot imgSlot = new TensorSlot(); TensorSlot txtSlot = new TensorSlot();
-             TensorSlot joint = new TensorSlot()) {
+        try (TensorSlot imgSlot = new TensorSlot();
+                TensorSlot txtSlot = new TensorSlot();
+                TensorSlot joint = new TensorSlot()) {
             for (int i = 0; i < doubleBlocks.size(); i++) {
                 CancellationPoints.reached("transformer double block", i, doubleBlocks.size());
                 Tensor[] out;
@@ -257,32 +284,43 @@ public final class FluxTransformer extends LoadedModel {
         return ids.dim() == 3 ? ids.select(0, 0) : ids;
     }
 
-    private void checkInputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor timestep, Tensor y,
-                             @Nullable Tensor guidance) {
+    private void checkInputs(
+            Tensor img,
+            Tensor imgIds,
+            Tensor txt,
+            Tensor txtIds,
+            Tensor timestep,
+            Tensor y,
+            @Nullable Tensor guidance) {
         long[] is = Tensors.shape(img);
         long[] ts = Tensors.shape(txt);
         long[] ys = Tensors.shape(y);
         if (is.length != 3 || is[2] != config.inChannels()) {
-            throw new IllegalArgumentException("img must be [B, Simg, " + config.inChannels() + "], got " + Arrays.toString(is));
+            throw new IllegalArgumentException(
+                    "img must be [B, Simg, " + config.inChannels() + "], got " + Arrays.toString(is));
         }
         long b = is[0];
         if (ts.length != 3 || ts[0] != b || ts[2] != config.contextInDim()) {
-            throw new IllegalArgumentException("txt must be [" + b + ", Stxt, " + config.contextInDim() + "], got " + Arrays.toString(ts));
+            throw new IllegalArgumentException(
+                    "txt must be [" + b + ", Stxt, " + config.contextInDim() + "], got " + Arrays.toString(ts));
         }
         if (ys.length != 2 || ys[0] != b || ys[1] != config.vecInDim()) {
-            throw new IllegalArgumentException("y must be [" + b + ", " + config.vecInDim() + "], got " + Arrays.toString(ys));
+            throw new IllegalArgumentException(
+                    "y must be [" + b + ", " + config.vecInDim() + "], got " + Arrays.toString(ys));
         }
         checkIds("imgIds", imgIds, is[1]);
         checkIds("txtIds", txtIds, ts[1]);
         if (timestep.dim() != 1 || timestep.size(0) != b) {
-            throw new IllegalArgumentException("timestep must be [" + b + "], got " + Arrays.toString(Tensors.shape(timestep)));
+            throw new IllegalArgumentException(
+                    "timestep must be [" + b + "], got " + Arrays.toString(Tensors.shape(timestep)));
         }
         if (config.guidanceEmbed()) {
             if (guidance == null) {
                 throw new IllegalArgumentException("this is a guidance-distilled model (dev): guidance must be given");
             }
             if (guidance.dim() != 1 || guidance.size(0) != b) {
-                throw new IllegalArgumentException("guidance must be [" + b + "], got " + Arrays.toString(Tensors.shape(guidance)));
+                throw new IllegalArgumentException(
+                        "guidance must be [" + b + "], got " + Arrays.toString(Tensors.shape(guidance)));
             }
         }
     }
@@ -290,9 +328,11 @@ public final class FluxTransformer extends LoadedModel {
     private void checkIds(String what, Tensor ids, long len) {
         long[] s = Tensors.shape(ids);
         int axes = config.axesDim().size();
-        boolean ok = (s.length == 2 && s[0] == len && s[1] == axes) || (s.length == 3 && s[0] == 1 && s[1] == len && s[2] == axes);
+        boolean ok = (s.length == 2 && s[0] == len && s[1] == axes)
+                || (s.length == 3 && s[0] == 1 && s[1] == len && s[2] == axes);
         if (!ok) {
-            throw new IllegalArgumentException(what + " must be [" + len + ", " + axes + "], got " + Arrays.toString(s));
+            throw new IllegalArgumentException(
+                    what + " must be [" + len + ", " + axes + "], got " + Arrays.toString(s));
         }
     }
 
@@ -311,7 +351,8 @@ public final class FluxTransformer extends LoadedModel {
     @Override
     public String toString() {
         return "FluxTransformer[" + (config.guidanceEmbed() ? "dev" : "schnell") + ", " + config.depth() + "+"
-                + config.depthSingleBlocks() + " blocks, hidden " + config.hiddenSize() + ", " + device() + ", " + dtype() + "]";
+                + config.depthSingleBlocks() + " blocks, hidden " + config.hiddenSize() + ", " + device() + ", "
+                + dtype() + "]";
     }
 
     // ------------------------------------------------------------------------------ block streaming

@@ -31,7 +31,7 @@ import org.bytedeco.pytorch.Tensor;
 @FunctionalInterface
 public interface ForwardTrace {
     /** A trace that ignores everything. */
-    ForwardTrace NONE = (name, value) -> { };
+    ForwardTrace NONE = (name, value) -> {};
 
     /** Called with each named intermediate. */
     void record(String name, Tensor value);

@@ -19,8 +19,7 @@ import java.nio.file.Path;
  * without the key (stable-diffusion.cpp writes none) is accepted and judged by its tensors.
  */
 public final class GgufTransformer {
-    private GgufTransformer() {
-    }
+    private GgufTransformer() {}
 
     /** Loads with {@link LoadOptions#defaults()} (CPU, BF16, strict). */
     public static FluxTransformer load(Path file) throws IOException {

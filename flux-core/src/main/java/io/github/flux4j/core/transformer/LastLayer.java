@@ -16,7 +16,7 @@ import org.bytedeco.pytorch.TensorVector;
  */
 final class LastLayer {
     private final LinearOp adaLnModulation; // adaLN_modulation.1 [2h, h] (shift rows, then scale rows)
-    private final LinearOp linear;          // linear [outChannels, h]
+    private final LinearOp linear; // linear [outChannels, h]
     private final FluxOps ops;
 
     LastLayer(FluxConfig c, WeightPath w) {

@@ -1,9 +1,9 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.Functional;
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 
 /**

@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.Tensor;
  * {@code PixArtAlphaTextProjection}, both {@code linear_1 -> silu -> linear_2}).
  */
 final class MlpEmbedder {
-    private final LinearOp inLayer;  // in_layer  [hidden, inDim]
+    private final LinearOp inLayer; // in_layer  [hidden, inDim]
     private final LinearOp outLayer; // out_layer [hidden, hidden]
 
     MlpEmbedder(WeightPath w, long inDim, long hidden) {

@@ -1,9 +1,9 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.Functional;
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 
@@ -15,8 +15,7 @@ import org.bytedeco.pytorch.TensorVector;
  */
 final class Modulation {
     /** One group, each {@code [B, hidden]}. */
-    record Out(Tensor shift, Tensor scale, Tensor gate) {
-    }
+    record Out(Tensor shift, Tensor scale, Tensor gate) {}
 
     private final LinearOp lin; // lin [groups * 3 * hidden, hidden]
     private final int groups;

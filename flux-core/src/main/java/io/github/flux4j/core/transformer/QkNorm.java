@@ -1,8 +1,8 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.Functional;
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -12,7 +12,7 @@ import org.bytedeco.pytorch.Tensor;
  */
 final class QkNorm {
     private final Tensor queryNorm; // query_norm.scale [headDim]
-    private final Tensor keyNorm;   // key_norm.scale   [headDim]
+    private final Tensor keyNorm; // key_norm.scale   [headDim]
 
     QkNorm(WeightPath w, long headDim) {
         this.queryNorm = w.tensor("query_norm.scale", headDim);

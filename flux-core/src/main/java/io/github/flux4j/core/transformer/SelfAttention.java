@@ -1,8 +1,8 @@
 package io.github.flux4j.core.transformer;
 
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -15,9 +15,9 @@ import org.bytedeco.pytorch.Tensor;
  * kernels and round differently.
  */
 final class SelfAttention {
-    private final LinearOp qkv;       // qkv [3 * hidden, hidden]: one GEMM, q, k, v are its column slices
-    private final QkNorm norm;        // norm.{query,key}_norm.scale [headDim]
-    private final LinearOp proj;      // proj [hidden, hidden]
+    private final LinearOp qkv; // qkv [3 * hidden, hidden]: one GEMM, q, k, v are its column slices
+    private final QkNorm norm; // norm.{query,key}_norm.scale [headDim]
+    private final LinearOp proj; // proj [hidden, hidden]
     private final long numHeads;
     private final long hidden;
 

@@ -1,10 +1,10 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.Functional;
-import java.util.function.BiConsumer;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -22,12 +22,12 @@ import org.bytedeco.pytorch.global.torch;
  * </pre>
  */
 final class SingleStreamBlock {
-    private final LinearOp linear1;       // linear1 [3h + mlp, h]: one GEMM; q, k, v, mlp are its column slices
+    private final LinearOp linear1; // linear1 [3h + mlp, h]: one GEMM; q, k, v, mlp are its column slices
     private final long hidden;
     private final long mlpHidden;
-    private final LinearOp linear2;       // linear2 [h, h + mlp]
-    private final QkNorm norm;            // norm.{query,key}_norm.scale [headDim]
-    private final Modulation modulation;  // modulation.lin [3h, h]
+    private final LinearOp linear2; // linear2 [h, h + mlp]
+    private final QkNorm norm; // norm.{query,key}_norm.scale [headDim]
+    private final Modulation modulation; // modulation.lin [3h, h]
     private final long numHeads;
     private final boolean clipF16;
     private final FluxOps ops;
@@ -56,10 +56,14 @@ final class SingleStreamBlock {
         // a full read and write of the 5h-wide activations per block (same values as cat).
         Tensor joint = torch.empty(new long[] {y.size(0), y.size(1), hidden + mlpHidden}, y.options(), null);
         Functional.geluTanhInto(joint.narrow(-1, hidden, mlpHidden), y.narrow(-1, 3 * hidden, mlpHidden));
-        Tensor q = ops.normRopeJoint(new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
-                new Tensor[] {norm.queryScale()}, pe);
-        Tensor k = ops.normRopeJoint(new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
-                new Tensor[] {norm.keyScale()}, pe);
+        Tensor q = ops.normRopeJoint(
+                new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
+                new Tensor[] {norm.queryScale()},
+                pe);
+        Tensor k = ops.normRopeJoint(
+                new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
+                new Tensor[] {norm.keyScale()},
+                pe);
         Tensor v = y.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
         joint.narrow(-1, 0, hidden).copy_(FluxMath.attention(q, k, v));
         Tensor out = ops.gatedAdd(x, mod.gate(), linear2.forward(joint));

@@ -23,10 +23,10 @@ final class Attention {
 
     private final long channels;
     private final GroupNorm groupNorm; // group_norm [C]
-    private final LinearOp toQ;        // to_q [C, C]
-    private final LinearOp toK;        // to_k [C, C]
-    private final LinearOp toV;        // to_v [C, C]
-    private final LinearOp toOut0;     // to_out.0 [C, C]
+    private final LinearOp toQ; // to_q [C, C]
+    private final LinearOp toK; // to_k [C, C]
+    private final LinearOp toV; // to_v [C, C]
+    private final LinearOp toOut0; // to_out.0 [C, C]
 
     /** Binds {@code w.group_norm, w.to_q, w.to_k, w.to_v, w.to_out.0}. */
     Attention(WeightPath w, long channels, int groups) {

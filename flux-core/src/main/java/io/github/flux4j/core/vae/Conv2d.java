@@ -12,7 +12,7 @@ import org.bytedeco.pytorch.Tensor;
  */
 final class Conv2d {
     private final Tensor weight; // [out, in, k, k]
-    private final Tensor bias;   // [out]
+    private final Tensor bias; // [out]
     private final int padding;
 
     /** Binds {@code weight [out, in, k, k]} and {@code bias [out]} under {@code w}. */

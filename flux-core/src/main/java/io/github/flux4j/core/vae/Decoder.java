@@ -15,11 +15,11 @@ import org.bytedeco.pytorch.global.torch;
  * SiLU, {@code conv_out}.
  */
 final class Decoder {
-    final Conv2d convIn;                  // conv_in [C_mid, latent, 3, 3]
-    final UNetMidBlock2D midBlock;        // mid_block
+    final Conv2d convIn; // conv_in [C_mid, latent, 3, 3]
+    final UNetMidBlock2D midBlock; // mid_block
     final List<UpDecoderBlock2D> upBlocks; // up_blocks.0 (widest, lowest resolution) .. up_blocks.(n-1)
-    private final GroupNorm convNormOut;          // conv_norm_out [C_0]
-    private final Conv2d convOut;                 // conv_out [out_channels, C_0, 3, 3]
+    private final GroupNorm convNormOut; // conv_norm_out [C_0]
+    private final Conv2d convOut; // conv_out [out_channels, C_0, 3, 3]
 
     /** Binds everything under {@code w} ({@code decoder.}). */
     Decoder(WeightPath w, VaeConfig config) {
@@ -32,8 +32,8 @@ final class Decoder {
         long prev = config.midChannels();
         for (int i = 0; i < levels; i++) {
             long out = widths.get(levels - 1 - i); // reversed(block_out_channels)[i]
-            ups.add(new UpDecoderBlock2D(w.at("up_blocks").at(i), prev, out, config.layersPerBlock() + 1,
-                    i != levels - 1, groups));
+            ups.add(new UpDecoderBlock2D(
+                    w.at("up_blocks").at(i), prev, out, config.layersPerBlock() + 1, i != levels - 1, groups));
             prev = out;
         }
         this.upBlocks = List.copyOf(ups);

@@ -14,7 +14,7 @@ final class GroupNorm {
     static final double EPS = 1e-6;
 
     private final Tensor weight; // [channels]
-    private final Tensor bias;   // [channels]
+    private final Tensor bias; // [channels]
     private final long groups;
 
     /** Binds {@code weight [channels]} and {@code bias [channels]} under {@code w}. */

@@ -13,11 +13,11 @@ import org.jspecify.annotations.Nullable;
  * 1x1 {@code conv_shortcut} when the width changes and the identity otherwise.
  */
 final class ResnetBlock2D {
-    private final GroupNorm norm1;                 // norm1 [in]
-    private final Conv2d conv1;                    // conv1 [out, in, 3, 3]
-    private final GroupNorm norm2;                 // norm2 [out]
-    private final Conv2d conv2;                    // conv2 [out, out, 3, 3]
-    private final @Nullable Conv2d convShortcut;   // conv_shortcut [out, in, 1, 1], only if in != out
+    private final GroupNorm norm1; // norm1 [in]
+    private final Conv2d conv1; // conv1 [out, in, 3, 3]
+    private final GroupNorm norm2; // norm2 [out]
+    private final Conv2d conv2; // conv2 [out, out, 3, 3]
+    private final @Nullable Conv2d convShortcut; // conv_shortcut [out, in, 1, 1], only if in != out
 
     /** Binds {@code w.norm1 ... w.conv_shortcut}. */
     ResnetBlock2D(WeightPath w, long in, long out, int groups) {

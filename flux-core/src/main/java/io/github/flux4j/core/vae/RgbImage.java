@@ -23,8 +23,8 @@ public final class RgbImage {
             throw new IllegalArgumentException("image size must be positive, got " + width + "x" + height);
         }
         if ((long) width * height * 3 != rgb.length) {
-            throw new IllegalArgumentException(width + "x" + height + " RGB needs " + (long) width * height * 3
-                    + " bytes, got " + rgb.length);
+            throw new IllegalArgumentException(
+                    width + "x" + height + " RGB needs " + (long) width * height * 3 + " bytes, got " + rgb.length);
         }
         this.width = width;
         this.height = height;
@@ -49,7 +49,8 @@ public final class RgbImage {
     /** Channel {@code c} (0 R, 1 G, 2 B) of pixel ({@code x}, {@code y}), 0..255. */
     public int channel(int x, int y, int c) {
         if (x < 0 || x >= width || y < 0 || y >= height || c < 0 || c > 2) {
-            throw new IndexOutOfBoundsException("(" + x + ", " + y + ", " + c + ") outside " + width + "x" + height + "x3");
+            throw new IndexOutOfBoundsException(
+                    "(" + x + ", " + y + ", " + c + ") outside " + width + "x" + height + "x3");
         }
         return rgb[(y * width + x) * 3 + c] & 0xFF;
     }

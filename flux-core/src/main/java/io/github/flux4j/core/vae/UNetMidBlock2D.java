@@ -11,16 +11,17 @@ import org.jspecify.annotations.Nullable;
  * widest width.
  */
 final class UNetMidBlock2D {
-    final ResnetBlock2D resnets0;          // resnets.0 [C -> C]
+    final ResnetBlock2D resnets0; // resnets.0 [C -> C]
     final @Nullable Attention attentions0; // attentions.0 [C]
-    private final ResnetBlock2D resnets1;          // resnets.1 [C -> C]
+    private final ResnetBlock2D resnets1; // resnets.1 [C -> C]
 
     /** Binds {@code w.resnets.0}, {@code w.attentions.0}, {@code w.resnets.1}. */
     UNetMidBlock2D(WeightPath w, VaeConfig config) {
         long c = config.midChannels();
         int groups = config.normNumGroups();
         this.resnets0 = new ResnetBlock2D(w.at("resnets").at(0), c, c, groups);
-        this.attentions0 = config.midBlockAddAttention() ? new Attention(w.at("attentions").at(0), c, groups) : null;
+        this.attentions0 =
+                config.midBlockAddAttention() ? new Attention(w.at("attentions").at(0), c, groups) : null;
         this.resnets1 = new ResnetBlock2D(w.at("resnets").at(1), c, c, groups);
     }
 

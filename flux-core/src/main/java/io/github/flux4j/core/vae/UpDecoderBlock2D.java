@@ -12,7 +12,7 @@ import org.jspecify.annotations.Nullable;
  * width), then {@code upsamplers.0} except in the last block.
  */
 final class UpDecoderBlock2D {
-    private final List<ResnetBlock2D> resnets;    // resnets.0 [in -> out], resnets.1.. [out -> out]
+    private final List<ResnetBlock2D> resnets; // resnets.0 [in -> out], resnets.1.. [out -> out]
     private final @Nullable Upsample2D upsamplers0; // upsamplers.0.conv [out, out, 3, 3]
 
     /** Binds {@code w.resnets.N} and, if {@code addUpsample}, {@code w.upsamplers.0}. */

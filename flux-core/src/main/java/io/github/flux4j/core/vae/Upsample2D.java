@@ -26,8 +26,8 @@ final class Upsample2D {
 
     /** {@code [B, C, H, W] -> [B, C, 2H, 2W]}, in the caller's scope. */
     Tensor forward(Tensor x) {
-        try (TensorSlot up = TensorSlot.of(() -> torch.upsample_nearest2d(x, new long[] {x.size(2) * 2, x.size(3) * 2},
-                new DoubleOptional(SCALE), new DoubleOptional(SCALE)))) {
+        try (TensorSlot up = TensorSlot.of(() -> torch.upsample_nearest2d(
+                x, new long[] {x.size(2) * 2, x.size(3) * 2}, new DoubleOptional(SCALE), new DoubleOptional(SCALE)))) {
             return up.update(conv::forward).handOver();
         }
     }

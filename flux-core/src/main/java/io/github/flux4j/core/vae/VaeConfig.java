@@ -23,9 +23,18 @@ import org.jspecify.annotations.Nullable;
  * @param sampleSize          image size the model was trained at (FLUX: 1024); the tile size of
  *                            {@link VaeDecoder#decodeTiled}
  */
-public record VaeConfig(int inChannels, int outChannels, int latentChannels, List<Integer> blockOutChannels,
-                        int layersPerBlock, int normNumGroups, double scalingFactor, double shiftFactor,
-                        boolean usePostQuantConv, boolean midBlockAddAttention, int sampleSize) {
+public record VaeConfig(
+        int inChannels,
+        int outChannels,
+        int latentChannels,
+        List<Integer> blockOutChannels,
+        int layersPerBlock,
+        int normNumGroups,
+        double scalingFactor,
+        double shiftFactor,
+        boolean usePostQuantConv,
+        boolean midBlockAddAttention,
+        int sampleSize) {
 
     /** diffusers' decoder block type, the only one this decoder implements. */
     static final String UP_DECODER_BLOCK = "UpDecoderBlock2D";
@@ -91,13 +100,13 @@ public record VaeConfig(int inChannels, int outChannels, int latentChannels, Lis
                 }
                 for (Object t : list) {
                     if (!UP_DECODER_BLOCK.equals(t)) {
-                        throw new IllegalArgumentException("up_block_types " + list + ": only \"" + UP_DECODER_BLOCK
-                                + "\" is implemented");
+                        throw new IllegalArgumentException(
+                                "up_block_types " + list + ": only \"" + UP_DECODER_BLOCK + "\" is implemented");
                     }
                 }
                 if (list.size() != channels.size()) {
-                    throw new IllegalArgumentException("up_block_types has " + list.size() + " entries but block_out_channels "
-                            + channels.size());
+                    throw new IllegalArgumentException(
+                            "up_block_types has " + list.size() + " entries but block_out_channels " + channels.size());
                 }
             }
             Object shift = json.get("shift_factor");

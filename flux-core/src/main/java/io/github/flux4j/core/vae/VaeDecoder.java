@@ -56,21 +56,28 @@ public final class VaeDecoder extends LoadedModel {
 
     private final VaeConfig config;
     private final @Nullable Conv2d postQuantConv; // post_quant_conv [latent, latent, 1, 1] (not in FLUX)
-    final Decoder decoder;                         // decoder.*
+    final Decoder decoder; // decoder.*
 
     private VaeDecoder(VaeConfig config, WeightPath w) {
         super("VaeDecoder", w.weights(), w.device(), w.dtype());
         this.config = config;
         this.postQuantConv = config.usePostQuantConv()
-                ? new Conv2d(w.at("post_quant_conv"), config.latentChannels(), config.latentChannels(), 1) : null;
+                ? new Conv2d(w.at("post_quant_conv"), config.latentChannels(), config.latentChannels(), 1)
+                : null;
         this.decoder = new Decoder(w.at("decoder"), config);
     }
 
     // ------------------------------------------------------------------------------ loading
 
     /** Opens {@link VaeWeightSource}s, whose names are already the decoder's. No GGUF file holds a VAE. */
-    private static final ModelLoader<VaeConfig, VaeDecoder> LOADER = new ModelLoader<>("a VAE decoder", List.of(),
-            VaeWeightSource::open, s -> s, VaeDecoder::configOf, VaeDecoder::describe, VaeDecoder::new);
+    private static final ModelLoader<VaeConfig, VaeDecoder> LOADER = new ModelLoader<>(
+            "a VAE decoder",
+            List.of(),
+            VaeWeightSource::open,
+            s -> s,
+            VaeDecoder::configOf,
+            VaeDecoder::describe,
+            VaeDecoder::new);
 
     /**
      * Loads a decoder: from a diffusers VAE folder ({@code .../vae} or the pipeline folder above it)
@@ -95,13 +102,17 @@ public final class VaeDecoder extends LoadedModel {
     }
 
     private static VaeConfig configOf(WeightSource source) {
-        return source.config().isEmpty() ? VaeConfig.flux()
-                : VaeConfig.fromJson(source.config(), source.path().resolve(VaeWeightSource.CONFIG).toString());
+        return source.config().isEmpty()
+                ? VaeConfig.flux()
+                : VaeConfig.fromJson(
+                        source.config(),
+                        source.path().resolve(VaeWeightSource.CONFIG).toString());
     }
 
     private static String describe(WeightSource source, VaeConfig config) {
         return "a VAE decoder (block_out_channels " + config.blockOutChannels() + ", latent_channels "
-                + config.latentChannels() + ", " + (source.format() == WeightFormat.BFL_SAFETENSORS ? "BFL" : "diffusers")
+                + config.latentChannels() + ", "
+                + (source.format() == WeightFormat.BFL_SAFETENSORS ? "BFL" : "diffusers")
                 + " names)";
     }
 
@@ -119,7 +130,8 @@ public final class VaeDecoder extends LoadedModel {
         checkOpen();
         checkLatents(latents);
         return Scopes.scoped(() -> latents.to(device().toTorch(), dtype().scalarType())
-                .div(new Scalar(config.scalingFactor())).add(new Scalar(config.shiftFactor())));
+                .div(new Scalar(config.scalingFactor()))
+                .add(new Scalar(config.shiftFactor())));
     }
 
     /**
@@ -173,8 +185,8 @@ public final class VaeDecoder extends LoadedModel {
         checkOpen();
         checkLatents(z);
         if (tileSampleSize <= 0 || tileSampleSize % config.upscale() != 0) {
-            throw new IllegalArgumentException("tileSampleSize " + tileSampleSize + " must be a positive multiple of "
-                    + config.upscale());
+            throw new IllegalArgumentException(
+                    "tileSampleSize " + tileSampleSize + " must be a positive multiple of " + config.upscale());
         }
         if (!(overlapFactor >= 0 && overlapFactor < 1)) {
             throw new IllegalArgumentException("overlapFactor must be in [0, 1), got " + overlapFactor);
@@ -185,15 +197,15 @@ public final class VaeDecoder extends LoadedModel {
         int blendExtent = (int) (tileSampleSize * overlapFactor);
         int rowLimit = tileSampleSize - blendExtent;
         if (overlapSize <= 0) {
-            throw new IllegalArgumentException("tiles of " + tileLatent + " latent pixels with overlap " + overlapFactor
-                    + " do not advance");
+            throw new IllegalArgumentException(
+                    "tiles of " + tileLatent + " latent pixels with overlap " + overlapFactor + " do not advance");
         }
         if (z.size(2) <= tileLatent && z.size(3) <= tileLatent) {
             return decode(z);
         }
         try (NoGradGuard noGrad = Torch.noGrad()) {
-            return Scopes.scoped(() -> tiled(z.to(device().toTorch(), dtype().scalarType()), tileLatent,
-                    overlapSize, blendExtent, rowLimit));
+            return Scopes.scoped(() -> tiled(
+                    z.to(device().toTorch(), dtype().scalarType()), tileLatent, overlapSize, blendExtent, rowLimit));
         }
     }
 
@@ -241,8 +253,10 @@ public final class VaeDecoder extends LoadedModel {
                 for (long j = 0; j < width; j += overlapSize) {
                     long ti = i;
                     long tj = j;
-                    row.add(Scopes.owned(() -> decodeOne(z.narrow(2, ti, Math.min(tileLatent, height - ti))
-                            .narrow(3, tj, Math.min(tileLatent, width - tj)), TensorTrace.NONE)));
+                    row.add(Scopes.owned(() -> decodeOne(
+                            z.narrow(2, ti, Math.min(tileLatent, height - ti))
+                                    .narrow(3, tj, Math.min(tileLatent, width - tj)),
+                            TensorTrace.NONE)));
                 }
             }
             // Blends in place, in diffusers' order: a tile blended into its neighbour below/right has
@@ -283,7 +297,8 @@ public final class VaeDecoder extends LoadedModel {
                 // b[..., y, ...] = a[..., -extent + y, ...] * (1 - y / extent) + b[..., y, ...] * (y / extent),
                 // the weights Python floats (doubles) as there.
                 double t = (double) y / extent;
-                Tensor mixed = a.select(dim, a.size(dim) - extent + y).mul(new Scalar(1 - t))
+                Tensor mixed = a.select(dim, a.size(dim) - extent + y)
+                        .mul(new Scalar(1 - t))
                         .add(b.select(dim, y).mul(new Scalar(t)));
                 b.select(dim, y).copy_(mixed);
             }
@@ -299,8 +314,8 @@ public final class VaeDecoder extends LoadedModel {
 
     private void checkLatents(Tensor z) {
         if (z.dim() != 4 || z.size(1) != config.latentChannels() || z.size(2) <= 0 || z.size(3) <= 0) {
-            throw new IllegalArgumentException("latents must be [B, " + config.latentChannels() + ", h, w], got "
-                    + Arrays.toString(z.shape()));
+            throw new IllegalArgumentException(
+                    "latents must be [B, " + config.latentChannels() + ", h, w], got " + Arrays.toString(z.shape()));
         }
     }
 }

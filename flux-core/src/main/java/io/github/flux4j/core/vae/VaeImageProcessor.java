@@ -23,14 +23,14 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * </ol>
  */
 public final class VaeImageProcessor {
-    private VaeImageProcessor() {
-    }
+    private VaeImageProcessor() {}
 
     /**
      * {@code (images * 0.5 + 0.5).clamp(0, 1)}: [-1, 1] to [0, 1], in the caller's scope.
      */
     public static Tensor denormalize(Tensor images) {
-        return Scopes.scoped(() -> images.mul(new Scalar(0.5)).add(new Scalar(0.5))
+        return Scopes.scoped(() -> images.mul(new Scalar(0.5))
+                .add(new Scalar(0.5))
                 .clamp(new ScalarOptional(new Scalar(0L)), new ScalarOptional(new Scalar(1L))));
     }
 
@@ -42,15 +42,19 @@ public final class VaeImageProcessor {
      */
     public static List<RgbImage> postprocess(Tensor images) {
         if (images.dim() != 4 || images.size(1) != 3) {
-            throw new IllegalArgumentException("images must be [B, 3, H, W], got " + java.util.Arrays.toString(images.shape()));
+            throw new IllegalArgumentException(
+                    "images must be [B, 3, H, W], got " + java.util.Arrays.toString(images.shape()));
         }
         int b = Math.toIntExact(images.size(0));
         int h = Math.toIntExact(images.size(2));
         int w = Math.toIntExact(images.size(3));
         List<RgbImage> out = new ArrayList<>(b);
         try (PointerScope scope = new PointerScope()) {
-            Tensor unit = denormalize(images).to(new Device(DeviceType.CPU), ScalarType.Float).permute(0, 2, 3, 1);
-            Tensor bytes = unit.mul(new Scalar(255L)).round().to(ScalarType.Byte).contiguous();
+            Tensor unit = denormalize(images)
+                    .to(new Device(DeviceType.CPU), ScalarType.Float)
+                    .permute(0, 2, 3, 1);
+            Tensor bytes =
+                    unit.mul(new Scalar(255L)).round().to(ScalarType.Byte).contiguous();
             byte[] rgb = new byte[Math.multiplyExact(Math.multiplyExact(h, w), 3)];
             for (int i = 0; i < b; i++) {
                 bytes.select(0, i).data_ptr_byte().get(rgb);

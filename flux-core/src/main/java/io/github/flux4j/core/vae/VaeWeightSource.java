@@ -45,13 +45,20 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
 
     private static final Pattern BFL_UP = Pattern.compile("decoder\\.up\\.(\\d+)\\.(block|upsample)\\.(.*)");
     private static final Pattern BFL_MID_BLOCK = Pattern.compile("decoder\\.mid\\.block_(\\d+)\\.(.*)");
-    private static final Pattern BFL_ATTN = Pattern.compile("decoder\\.mid\\.attn_1\\.(norm|q|k|v|proj_out)\\.(weight|bias)");
+    private static final Pattern BFL_ATTN =
+            Pattern.compile("decoder\\.mid\\.attn_1\\.(norm|q|k|v|proj_out)\\.(weight|bias)");
 
     private final SafetensorsFile file;
     private final int skipped;
 
-    private VaeWeightSource(WeightFormat format, Path path, SafetensorsFile file, Map<String, Object> config,
-                            Map<String, WeightInfo> byName, Map<String, SafetensorsFile.Entry> entries, int skipped) {
+    private VaeWeightSource(
+            WeightFormat format,
+            Path path,
+            SafetensorsFile file,
+            Map<String, Object> config,
+            Map<String, WeightInfo> byName,
+            Map<String, SafetensorsFile.Entry> entries,
+            int skipped) {
         super(format, path, config, byName, entries);
         this.file = file;
         this.skipped = skipped;
@@ -73,7 +80,8 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
             if (!Files.isRegularFile(weights)) {
                 throw new WeightException(dir + " is not a diffusers VAE folder: it has no " + DIFFUSERS_WEIGHTS
                         + (Files.exists(dir.resolve(DIFFUSERS_WEIGHTS + ".index.json"))
-                        ? " (sharded VAE weights are not supported)" : ""));
+                                ? " (sharded VAE weights are not supported)"
+                                : ""));
             }
             Path cfg = dir.resolve(CONFIG);
             if (!Files.isRegularFile(cfg)) {
@@ -104,7 +112,8 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
                 }
             }
             int cut = prefix.length();
-            boolean bfl = own.stream().map(e -> e.name().substring(cut))
+            boolean bfl = own.stream()
+                    .map(e -> e.name().substring(cut))
                     .anyMatch(n -> n.startsWith("decoder.up.") || n.startsWith("decoder.mid."));
             int levels = bfl ? bflLevels(own, cut) : 0;
             Map<String, WeightInfo> byName = new LinkedHashMap<>();
@@ -121,15 +130,18 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
                 long[] shape = e.shape();
                 if (bfl) {
                     name = bflToDiffusers(stored, levels);
-                    if (!name.equals(stored) && BFL_ATTN.matcher(stored).matches() && shape.length == 4
-                            && shape[2] == 1 && shape[3] == 1) {
+                    if (!name.equals(stored)
+                            && BFL_ATTN.matcher(stored).matches()
+                            && shape.length == 4
+                            && shape[2] == 1
+                            && shape[3] == 1) {
                         shape = new long[] {shape[0], shape[1]}; // 1x1 conv weight read as a linear weight
                     }
                 }
                 SafetensorsFile.Entry earlier = entries.get(name); // entries and byName share their keys
                 if (earlier != null) {
-                    throw new WeightException(path + ": tensor " + name + " is stored twice (as "
-                            + earlier.name() + " and " + e.name() + ")");
+                    throw new WeightException(path + ": tensor " + name + " is stored twice (as " + earlier.name()
+                            + " and " + e.name() + ")");
                 }
                 @Nullable GgmlType type = e.dtype().ggmlType().orElse(null);
                 String origin = e.name() + " in " + fileName;

@@ -27,12 +27,17 @@ public final class DiffusersNames {
      * @param parts      how many parts the BFL tensor is joined from (1: the tensor itself)
      * @param swapHalves true if the BFL tensor is this one with its two row halves swapped
      */
-    public record Target(String bflName, int part, int parts, boolean swapHalves) {
-    }
+    public record Target(String bflName, int part, int parts, boolean swapHalves) {}
 
-    private record Rule(Pattern diffusers, String diffusersTemplate, Pattern bfl, String bflTemplate,
-                        int part, int parts, boolean norm, boolean swap) {
-    }
+    private record Rule(
+            Pattern diffusers,
+            String diffusersTemplate,
+            Pattern bfl,
+            String bflTemplate,
+            int part,
+            int parts,
+            boolean norm,
+            boolean swap) {}
 
     private static final List<Rule> RULES = new ArrayList<>();
 
@@ -82,8 +87,7 @@ public final class DiffusersNames {
         rule("proj_out", "final_layer.linear");
     }
 
-    private DiffusersNames() {
-    }
+    private DiffusersNames() {}
 
     private static void rule(String diffusers, String bfl) {
         RULES.add(compile(diffusers, bfl, 0, 1, false, false));
@@ -107,8 +111,10 @@ public final class DiffusersNames {
 
     /** True if the name looks like a diffusers Flux transformer parameter (as opposed to a BFL one). */
     public static boolean isDiffusersName(String name) {
-        return name.startsWith("transformer_blocks.") || name.startsWith("single_transformer_blocks.")
-                || name.startsWith("x_embedder.") || name.startsWith("time_text_embed.")
+        return name.startsWith("transformer_blocks.")
+                || name.startsWith("single_transformer_blocks.")
+                || name.startsWith("x_embedder.")
+                || name.startsWith("time_text_embed.")
                 || name.startsWith("context_embedder.");
     }
 

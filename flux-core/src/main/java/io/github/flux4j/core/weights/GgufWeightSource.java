@@ -32,13 +32,14 @@ final class GgufWeightSource implements WeightSource {
         String fileName = String.valueOf(file.path().getFileName());
         // As for safetensors: if any name carries the diffusion-model prefix, only those are the
         // transformer (an all-in-one file's VAE / text encoder tensors are not its business).
-        boolean prefixed = file.tensors().stream().anyMatch(t -> t.storedName().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX));
+        boolean prefixed =
+                file.tensors().stream().anyMatch(t -> t.storedName().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX));
         for (TensorInfo t : file.tensors()) {
             if (prefixed && !t.storedName().startsWith(GgufFile.DIFFUSION_MODEL_PREFIX)) {
                 continue;
             }
-            WeightInfo w = new WeightInfo(t.name(), t.type(), t.type().name(), t.shape(), t.byteSize(),
-                    t.storedName() + " in " + fileName);
+            WeightInfo w = new WeightInfo(
+                    t.name(), t.type(), t.type().name(), t.shape(), t.byteSize(), t.storedName() + " in " + fileName);
             list.add(w);
             names.put(w.name(), w);
             raw.put(w.name(), t);

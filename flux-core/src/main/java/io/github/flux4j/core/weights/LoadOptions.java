@@ -37,8 +37,13 @@ import java.util.Objects;
  * @param dequantizedCacheBytes device bytes of expanded quantized weights kept resident (0, the
  *                   default: none): on a card with room to spare, dense speed from a GGUF file
  */
-public record LoadOptions(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict,
-                          boolean cudaKernels, long dequantizedCacheBytes) {
+public record LoadOptions(
+        FluxDevice device,
+        ComputeDtype dtype,
+        DequantArithmetic arithmetic,
+        boolean strict,
+        boolean cudaKernels,
+        long dequantizedCacheBytes) {
 
     /** Validates the fields. */
     public LoadOptions {

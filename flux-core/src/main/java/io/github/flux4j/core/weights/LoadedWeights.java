@@ -28,6 +28,7 @@ public final class LoadedWeights implements AutoCloseable {
     private final List<Tensor> movable = new ArrayList<>();
     /** Per entry of {@link #movable}: its CPU storage kept while it lives elsewhere, or null. */
     private final List<@Nullable Tensor> hostCopies = new ArrayList<>();
+
     private final List<WeightInfo> leftovers;
     private long bytes;
     private boolean closed;
@@ -45,7 +46,8 @@ public final class LoadedWeights implements AutoCloseable {
             track(q.rawBlocks());
             track(q.bias());
         } else {
-            throw new IllegalArgumentException("cannot track the tensors of a " + op.getClass().getName());
+            throw new IllegalArgumentException(
+                    "cannot track the tensors of a " + op.getClass().getName());
         }
         bytes += sourceBytes;
     }
@@ -91,7 +93,8 @@ public final class LoadedWeights implements AutoCloseable {
             }
         }
         @Nullable Tensor[] previous = new Tensor[n];
-        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = Torch.noGrad()) {
+        try (PointerScope scope = new PointerScope();
+                NoGradGuard noGrad = Torch.noGrad()) {
             Device dev = target.toTorch();
             try {
                 for (int i = 0; i < n; i++) {

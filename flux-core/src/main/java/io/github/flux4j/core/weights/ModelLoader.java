@@ -59,9 +59,14 @@ public final class ModelLoader<C, M> {
      *                      ("a FLUX transformer (dev, depth 19+38, hidden 3072)")
      * @param factory       the model's constructor, the binder's factory (runs twice: check, then load)
      */
-    public ModelLoader(String model, List<String> architectures, Opener opener, UnaryOperator<WeightSource> view,
-                       Function<WeightSource, C> configOf, BiFunction<WeightSource, C, String> describe,
-                       BiFunction<C, WeightPath, M> factory) {
+    public ModelLoader(
+            String model,
+            List<String> architectures,
+            Opener opener,
+            UnaryOperator<WeightSource> view,
+            Function<WeightSource, C> configOf,
+            BiFunction<WeightSource, C, String> describe,
+            BiFunction<C, WeightPath, M> factory) {
         this.model = Objects.requireNonNull(model, "model");
         this.architectures = List.copyOf(architectures);
         this.opener = Objects.requireNonNull(opener, "opener");
@@ -123,7 +128,10 @@ public final class ModelLoader<C, M> {
         Optional<String> arch = source.architecture();
         if (arch.isPresent() && !architectures.isEmpty() && !architectures.contains(arch.get())) {
             throw new WeightException(source.path() + " is a '" + arch.get() + "' model (general.architecture), not "
-                    + model + " (" + String.join(" or ", architectures.stream().map(a -> "'" + a + "'").toList())
+                    + model + " ("
+                    + String.join(
+                            " or ",
+                            architectures.stream().map(a -> "'" + a + "'").toList())
                     + ")");
         }
     }

@@ -38,14 +38,18 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
          * @param storedName the underlying source's name
          * @return the new name, the same name to keep it, or null to hide the tensor
          */
-        @Nullable String map(String storedName);
+        @Nullable
+        String map(String storedName);
     }
 
     private final WeightSource source;
     private final List<WeightInfo> hidden;
 
-    private RenamedWeightSource(WeightSource source, Map<String, WeightInfo> byName, Map<String, WeightInfo> underlying,
-                                List<WeightInfo> hidden) {
+    private RenamedWeightSource(
+            WeightSource source,
+            Map<String, WeightInfo> byName,
+            Map<String, WeightInfo> underlying,
+            List<WeightInfo> hidden) {
         super(source.format(), source.path(), Map.of(), byName, underlying);
         this.source = source;
         this.hidden = List.copyOf(hidden);
@@ -66,8 +70,11 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
                 throw new WeightException(source.path() + ": tensors " + previous.name() + " and " + t.name()
                         + " would both be read as " + name);
             }
-            names.put(name, name.equals(t.name()) ? t
-                    : new WeightInfo(name, t.type(), t.storedType(), t.shape(), t.byteSize(), t.origin()));
+            names.put(
+                    name,
+                    name.equals(t.name())
+                            ? t
+                            : new WeightInfo(name, t.type(), t.storedType(), t.shape(), t.byteSize(), t.origin()));
             under.put(name, t);
         }
         return new RenamedWeightSource(source, names, under, dropped);

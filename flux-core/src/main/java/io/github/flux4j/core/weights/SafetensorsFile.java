@@ -54,8 +54,7 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The JSON key of the free-form string metadata. */
     public static final String METADATA_KEY = "__metadata__";
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     /**
      * One tensor of the file.
@@ -90,8 +89,12 @@ public final class SafetensorsFile implements AutoCloseable {
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Entry e && name.equals(e.name) && dtype == e.dtype && Arrays.equals(shape, e.shape)
-                    && offset == e.offset && byteSize == e.byteSize;
+            return o instanceof Entry e
+                    && name.equals(e.name)
+                    && dtype == e.dtype
+                    && Arrays.equals(shape, e.shape)
+                    && offset == e.offset
+                    && byteSize == e.byteSize;
         }
 
         @Override
@@ -115,8 +118,13 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, ByteBuffer> mappings = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    private SafetensorsFile(Path path, FileChannel channel, long fileSize, long dataOffset,
-                            Map<String, String> metadata, List<Entry> tensors) {
+    private SafetensorsFile(
+            Path path,
+            FileChannel channel,
+            long fileSize,
+            long dataOffset,
+            Map<String, String> metadata,
+            List<Entry> tensors) {
         this.path = path;
         this.channel = channel;
         this.fileSize = fileSize;
@@ -149,18 +157,22 @@ public final class SafetensorsFile implements AutoCloseable {
     private static SafetensorsFile read(Path path, FileChannel channel) throws IOException {
         long fileSize = channel.size();
         if (fileSize < 8) {
-            throw new SafetensorsFormatException(path, "file of " + fileSize + " bytes is too short for a safetensors header (8-byte length)");
+            throw new SafetensorsFormatException(
+                    path, "file of " + fileSize + " bytes is too short for a safetensors header (8-byte length)");
         }
         ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         readFully(path, channel, lenBuf, 0);
         long headerLen = lenBuf.getLong(0);
         if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
-            throw new SafetensorsFormatException(path, "header length " + Long.toUnsignedString(headerLen)
-                    + " is outside [2, " + MAX_HEADER_BYTES + "] (not a safetensors file?)");
+            throw new SafetensorsFormatException(
+                    path,
+                    "header length " + Long.toUnsignedString(headerLen) + " is outside [2, " + MAX_HEADER_BYTES
+                            + "] (not a safetensors file?)");
         }
         if (headerLen > fileSize - 8) {
-            throw new SafetensorsFormatException(path, "header length " + headerLen + " runs past the end of the "
-                    + fileSize + "-byte file (truncated?)");
+            throw new SafetensorsFormatException(
+                    path,
+                    "header length " + headerLen + " runs past the end of the " + fileSize + "-byte file (truncated?)");
         }
         ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLen);
         readFully(path, channel, headerBuf, 8);
@@ -185,8 +197,12 @@ public final class SafetensorsFile implements AutoCloseable {
                 if (!node.isObject()) {
                     throw new SafetensorsFormatException(path, METADATA_KEY + " is not a JSON object");
                 }
-                node.properties().forEach(m -> metadata.put(m.getKey(),
-                        m.getValue().isTextual() ? m.getValue().textValue() : m.getValue().toString()));
+                node.properties()
+                        .forEach(m -> metadata.put(
+                                m.getKey(),
+                                m.getValue().isTextual()
+                                        ? m.getValue().textValue()
+                                        : m.getValue().toString()));
                 continue;
             }
             entries.add(parseEntry(path, name, node, dataOffset, dataSize));
@@ -203,8 +219,9 @@ public final class SafetensorsFile implements AutoCloseable {
         if (dtypeNode == null || !dtypeNode.isTextual()) {
             throw new SafetensorsFormatException(path, "tensor '" + name + "': missing or non-string \"dtype\"");
         }
-        SafetensorsDtype dtype = SafetensorsDtype.fromHeaderName(dtypeNode.textValue()).orElseThrow(
-                () -> new SafetensorsFormatException(path, "tensor '" + name + "': unknown dtype '" + dtypeNode.textValue() + "'"));
+        SafetensorsDtype dtype = SafetensorsDtype.fromHeaderName(dtypeNode.textValue())
+                .orElseThrow(() -> new SafetensorsFormatException(
+                        path, "tensor '" + name + "': unknown dtype '" + dtypeNode.textValue() + "'"));
         JsonNode shapeNode = node.get("shape");
         if (shapeNode == null || !shapeNode.isArray()) {
             throw new SafetensorsFormatException(path, "tensor '" + name + "': missing or non-array \"shape\"");
@@ -214,7 +231,8 @@ public final class SafetensorsFile implements AutoCloseable {
         for (int i = 0; i < shape.length; i++) {
             JsonNode d = shapeNode.get(i);
             if (!d.isIntegralNumber() || !d.canConvertToLong() || d.longValue() < 0) {
-                throw new SafetensorsFormatException(path, "tensor '" + name + "': shape " + shapeNode + " has an invalid dimension " + d);
+                throw new SafetensorsFormatException(
+                        path, "tensor '" + name + "': shape " + shapeNode + " has an invalid dimension " + d);
             }
             shape[i] = d.longValue();
             try {
@@ -224,19 +242,27 @@ public final class SafetensorsFile implements AutoCloseable {
             }
         }
         JsonNode offsets = node.get("data_offsets");
-        if (offsets == null || !offsets.isArray() || offsets.size() != 2
-                || !offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()
-                || !offsets.get(0).canConvertToLong() || !offsets.get(1).canConvertToLong()) {
-            throw new SafetensorsFormatException(path, "tensor '" + name + "': \"data_offsets\" must be [begin, end], got " + offsets);
+        if (offsets == null
+                || !offsets.isArray()
+                || offsets.size() != 2
+                || !offsets.get(0).isIntegralNumber()
+                || !offsets.get(1).isIntegralNumber()
+                || !offsets.get(0).canConvertToLong()
+                || !offsets.get(1).canConvertToLong()) {
+            throw new SafetensorsFormatException(
+                    path, "tensor '" + name + "': \"data_offsets\" must be [begin, end], got " + offsets);
         }
         long begin = offsets.get(0).longValue();
         long end = offsets.get(1).longValue();
         if (begin < 0 || end < begin) {
-            throw new SafetensorsFormatException(path, "tensor '" + name + "': data_offsets [" + begin + ", " + end + "] are invalid");
+            throw new SafetensorsFormatException(
+                    path, "tensor '" + name + "': data_offsets [" + begin + ", " + end + "] are invalid");
         }
         if (end > dataSize) {
-            throw new SafetensorsFormatException(path, "tensor '" + name + "': data_offsets [" + begin + ", " + end
-                    + "] run past the end of the " + dataSize + "-byte data section (truncated file?)");
+            throw new SafetensorsFormatException(
+                    path,
+                    "tensor '" + name + "': data_offsets [" + begin + ", " + end + "] run past the end of the "
+                            + dataSize + "-byte data section (truncated file?)");
         }
         long expected;
         try {
@@ -245,8 +271,10 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new SafetensorsFormatException(path, "tensor '" + name + "': size overflows");
         }
         if (end - begin != expected) {
-            throw new SafetensorsFormatException(path, "tensor '" + name + "': " + (end - begin) + " bytes for " + dtype + " "
-                    + Arrays.toString(shape) + ", which needs " + expected);
+            throw new SafetensorsFormatException(
+                    path,
+                    "tensor '" + name + "': " + (end - begin) + " bytes for " + dtype + " " + Arrays.toString(shape)
+                            + ", which needs " + expected);
         }
         return new Entry(name, dtype, shape, dataOffset + begin, end - begin);
     }
@@ -260,7 +288,8 @@ public final class SafetensorsFile implements AutoCloseable {
                 continue;
             }
             if (prev != null && e.offset() < prev.offset() + prev.byteSize()) {
-                throw new SafetensorsFormatException(path, "tensors '" + prev.name() + "' and '" + e.name() + "' overlap");
+                throw new SafetensorsFormatException(
+                        path, "tensors '" + prev.name() + "' and '" + e.name() + "' overlap");
             }
             prev = e;
         }
@@ -315,7 +344,8 @@ public final class SafetensorsFile implements AutoCloseable {
     public Entry tensor(String name) {
         Entry e = byName.get(name);
         if (e == null) {
-            throw new WeightException(path + ": no tensor named '" + name + "' (the file has " + tensors.size() + " tensors)");
+            throw new WeightException(
+                    path + ": no tensor named '" + name + "' (the file has " + tensors.size() + " tensors)");
         }
         return e;
     }

@@ -26,19 +26,25 @@ import org.jspecify.annotations.Nullable;
 final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWeightSource.Part>> {
     /** The prefix ComfyUI-style all-in-one checkpoints put before transformer names. */
     static final String DIFFUSION_MODEL_PREFIX = "model.diffusion_model.";
+
     static final String DIFFUSERS_SINGLE = "diffusion_pytorch_model.safetensors";
     static final String DIFFUSERS_INDEX = "diffusion_pytorch_model.safetensors.index.json";
     static final String DIFFUSERS_CONFIG = "config.json";
 
     /** A byte range of one stored tensor. */
-    record Part(SafetensorsFile file, SafetensorsFile.Entry entry, long offset, long length) {
-    }
+    record Part(SafetensorsFile file, SafetensorsFile.Entry entry, long offset, long length) {}
 
     private final List<SafetensorsFile> files;
     private final Map<String, String> hints;
 
-    private SafetensorsWeightSource(WeightFormat format, Path path, List<SafetensorsFile> files, Map<String, Object> config,
-                                    Map<String, WeightInfo> byName, Map<String, List<Part>> parts, Map<String, String> hints) {
+    private SafetensorsWeightSource(
+            WeightFormat format,
+            Path path,
+            List<SafetensorsFile> files,
+            Map<String, Object> config,
+            Map<String, WeightInfo> byName,
+            Map<String, List<Part>> parts,
+            Map<String, String> hints) {
         super(format, path, config, byName, parts);
         this.files = List.copyOf(files);
         this.hints = hints;
@@ -64,16 +70,20 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
         if (!Files.isDirectory(dir)) {
             throw new NoSuchFileException(dir.toString(), null, "not a folder");
         }
-        if (!Files.exists(dir.resolve(DIFFUSERS_INDEX)) && !Files.exists(dir.resolve(DIFFUSERS_SINGLE))
+        if (!Files.exists(dir.resolve(DIFFUSERS_INDEX))
+                && !Files.exists(dir.resolve(DIFFUSERS_SINGLE))
                 && Files.isDirectory(dir.resolve("transformer"))) {
             dir = dir.resolve("transformer");
         }
         Map<String, Object> config = readConfig(dir.resolve(DIFFUSERS_CONFIG));
         Path folder = dir;
         Path index = dir.resolve(DIFFUSERS_INDEX);
-        return openFolder(dir, Files.exists(index) ? index : null, dir.resolve(DIFFUSERS_SINGLE),
-                () -> folder + " is not a diffusers transformer folder: it has neither "
-                        + DIFFUSERS_INDEX + " nor " + DIFFUSERS_SINGLE,
+        return openFolder(
+                dir,
+                Files.exists(index) ? index : null,
+                dir.resolve(DIFFUSERS_SINGLE),
+                () -> folder + " is not a diffusers transformer folder: it has neither " + DIFFUSERS_INDEX + " nor "
+                        + DIFFUSERS_SINGLE,
                 opened -> diffusers(folder, opened, config));
     }
 
@@ -97,10 +107,12 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
             byName.put(name, info(name, e.dtype(), e.shape(), e.byteSize(), e.name() + " in " + fileName));
             parts.put(name, List.of(new Part(st, e, 0, e.byteSize())));
         }
-        return new SafetensorsWeightSource(WeightFormat.BFL_SAFETENSORS, file, List.of(st), Map.of(), byName, parts, Map.of());
+        return new SafetensorsWeightSource(
+                WeightFormat.BFL_SAFETENSORS, file, List.of(st), Map.of(), byName, parts, Map.of());
     }
 
-    private static SafetensorsWeightSource diffusers(Path path, List<SafetensorsFile> files, Map<String, Object> config) {
+    private static SafetensorsWeightSource diffusers(
+            Path path, List<SafetensorsFile> files, Map<String, Object> config) {
         // Group the stored tensors by the BFL tensor they form.
         Map<String, SafetensorsFile.Entry[]> groups = new LinkedHashMap<>();
         Map<String, SafetensorsFile[]> groupFiles = new LinkedHashMap<>();
@@ -116,13 +128,22 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
                 Optional<DiffusersNames.Target> t = DiffusersNames.toBfl(e.name());
                 if (t.isEmpty()) {
                     // Not a Flux parameter: kept under its own name so that binding reports it.
-                    byName.put(e.name(), info(e.name(), e.dtype(), e.shape(), e.byteSize(), e.name() + " in " + f.path().getFileName()));
+                    byName.put(
+                            e.name(),
+                            info(
+                                    e.name(),
+                                    e.dtype(),
+                                    e.shape(),
+                                    e.byteSize(),
+                                    e.name() + " in " + f.path().getFileName()));
                     parts.put(e.name(), List.of(new Part(f, e, 0, e.byteSize())));
                     continue;
                 }
                 DiffusersNames.Target target = t.get();
-                groups.computeIfAbsent(target.bflName(), k -> new SafetensorsFile.Entry[target.parts()])[target.part()] = e;
-                groupFiles.computeIfAbsent(target.bflName(), k -> new SafetensorsFile[target.parts()])[target.part()] = f;
+                groups.computeIfAbsent(target.bflName(), k -> new SafetensorsFile.Entry[target.parts()])[
+                        target.part()] = e;
+                groupFiles.computeIfAbsent(target.bflName(), k -> new SafetensorsFile[target.parts()])[target.part()] =
+                        f;
                 targets.put(target.bflName(), target);
             }
         }
@@ -141,22 +162,29 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
                 }
             }
             if (!absent.isEmpty()) {
-                hints.put(bfl, " (joined from diffusers " + String.join(" + ", expected) + "; absent: "
-                        + String.join(", ", absent) + ")");
+                hints.put(
+                        bfl,
+                        " (joined from diffusers " + String.join(" + ", expected) + "; absent: "
+                                + String.join(", ", absent) + ")");
                 continue;
             }
             SafetensorsFile.Entry first = entries[0];
-            long[] trailing = Arrays.copyOfRange(first.shape(), Math.min(1, first.shape().length), first.shape().length);
+            long[] trailing =
+                    Arrays.copyOfRange(first.shape(), Math.min(1, first.shape().length), first.shape().length);
             long rows = 0;
             List<Part> list = new ArrayList<>();
             for (int i = 0; i < entries.length; i++) {
                 SafetensorsFile.Entry e = entries[i];
                 long[] s = e.shape();
-                if (e.dtype() != first.dtype() || s.length != first.shape().length || s.length == 0
+                if (e.dtype() != first.dtype()
+                        || s.length != first.shape().length
+                        || s.length == 0
                         || !Arrays.equals(Arrays.copyOfRange(s, 1, s.length), trailing)) {
-                    throw new WeightException(path + ": cannot join diffusers " + first.name() + " (" + first.dtype() + " "
-                            + Arrays.toString(first.shape()) + ") and " + e.name() + " (" + e.dtype() + " " + Arrays.toString(s)
-                            + ") into " + bfl + ": the row parts must share dtype and trailing dims");
+                    throw new WeightException(
+                            path + ": cannot join diffusers " + first.name() + " (" + first.dtype() + " "
+                                    + Arrays.toString(first.shape()) + ") and " + e.name() + " (" + e.dtype() + " "
+                                    + Arrays.toString(s)
+                                    + ") into " + bfl + ": the row parts must share dtype and trailing dims");
                 }
                 rows += s[0];
                 list.add(new Part(owners[i], e, 0, e.byteSize()));
@@ -173,10 +201,12 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
                 list = List.of(new Part(owners[0], first, half, half), new Part(owners[0], first, 0, half));
             }
             long bytes = list.stream().mapToLong(Part::length).sum();
-            String fileNames = Arrays.stream(owners).map(f -> String.valueOf(f.path().getFileName())).distinct()
+            String fileNames = Arrays.stream(owners)
+                    .map(f -> String.valueOf(f.path().getFileName()))
+                    .distinct()
                     .collect(Collectors.joining(", "));
-            String origin = (target.swapHalves() ? "halves swapped of " : "")
-                    + String.join(" + ", expected) + " in " + fileNames;
+            String origin = (target.swapHalves() ? "halves swapped of " : "") + String.join(" + ", expected) + " in "
+                    + fileNames;
             byName.put(bfl, info(bfl, first.dtype(), shape, bytes, origin));
             parts.put(bfl, List.copyOf(list));
         }

@@ -45,15 +45,13 @@ public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final SecureRandom TEMP_NAMES = new SecureRandom();
 
-    private record Item(String name, SafetensorsDtype dtype, long[] shape, byte[] data) {
-    }
+    private record Item(String name, SafetensorsDtype dtype, long[] shape, byte[] data) {}
 
     private final Map<String, String> metadata = new LinkedHashMap<>();
     private final List<Item> items = new ArrayList<>();
     private final Set<String> names = new HashSet<>();
 
-    private SafetensorsWriter() {
-    }
+    private SafetensorsWriter() {}
 
     /** A writer without tensors or metadata. */
     public static SafetensorsWriter create() {
@@ -85,7 +83,8 @@ public final class SafetensorsWriter {
         long numel = 1;
         for (long d : shape) {
             if (d < 0) {
-                throw new IllegalArgumentException("tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
+                throw new IllegalArgumentException(
+                        "tensor '" + name + "': negative dimension in " + Arrays.toString(shape));
             }
             numel = Math.multiplyExact(numel, d);
         }
@@ -156,7 +155,8 @@ public final class SafetensorsWriter {
             throw new IllegalStateException("cannot serialize a safetensors header", e);
         }
         int padded = (json.length + 7) / 8 * 8;
-        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out =
+                ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
         out.putLong(padded).put(json);
         for (int i = json.length; i < padded; i++) {
             out.put((byte) ' ');
@@ -207,7 +207,8 @@ public final class SafetensorsWriter {
         for (int attempt = 0; ; attempt++) {
             Path temp = dir.resolve("." + base + "." + Long.toUnsignedString(TEMP_NAMES.nextLong(), 36) + ".tmp");
             try {
-                Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+                Files.newByteChannel(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)
+                        .close();
                 return temp;
             } catch (FileAlreadyExistsException e) {
                 if (attempt >= 16) {

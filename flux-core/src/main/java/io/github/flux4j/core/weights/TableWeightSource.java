@@ -49,8 +49,12 @@ public abstract class TableWeightSource<T> implements WeightSource {
      * @param byName the presented tensors, in order, by name
      * @param stored where each presented tensor's bytes are, by the same names
      */
-    protected TableWeightSource(WeightFormat format, Path path, Map<String, Object> config,
-                                Map<String, WeightInfo> byName, Map<String, T> stored) {
+    protected TableWeightSource(
+            WeightFormat format,
+            Path path,
+            Map<String, Object> config,
+            Map<String, WeightInfo> byName,
+            Map<String, T> stored) {
         this.format = format;
         this.path = path;
         this.config = Collections.unmodifiableMap(config);
@@ -115,7 +119,7 @@ public abstract class TableWeightSource<T> implements WeightSource {
             return Map.of();
         }
         try {
-            return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
+            return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
         } catch (JsonProcessingException e) {
             throw new WeightException(cfg + " is not a JSON object: " + JsonErrors.describe(e), e);
         }
@@ -167,8 +171,8 @@ public abstract class TableWeightSource<T> implements WeightSource {
      *
      * @param neither the message when there is no index and no {@code single} file
      */
-    static <S> S openFolder(Path dir, @Nullable Path index, Path single, Supplier<String> neither,
-                            Build<S> build) throws IOException {
+    static <S> S openFolder(Path dir, @Nullable Path index, Path single, Supplier<String> neither, Build<S> build)
+            throws IOException {
         List<SafetensorsFile> opened = new ArrayList<>();
         try {
             if (index != null) {
@@ -179,8 +183,8 @@ public abstract class TableWeightSource<T> implements WeightSource {
                     try {
                         shardPath = dir.resolve(shard).normalize();
                     } catch (java.nio.file.InvalidPathException e) { // a NUL character, say
-                        throw new WeightException(index + ": shard name '" + shard + "' is not a file name: "
-                                + e.getReason(), e);
+                        throw new WeightException(
+                                index + ": shard name '" + shard + "' is not a file name: " + e.getReason(), e);
                     }
                     if (shard.isEmpty() || !shardPath.startsWith(dir.normalize())) {
                         throw new WeightException(index + ": shard name '" + shard + "' points outside the folder");

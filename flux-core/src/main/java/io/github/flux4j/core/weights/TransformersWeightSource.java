@@ -39,13 +39,16 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
     /** The model configuration in a transformers model folder. */
     public static final String CONFIG = "config.json";
 
-    record Stored(SafetensorsFile file, SafetensorsFile.Entry entry) {
-    }
+    record Stored(SafetensorsFile file, SafetensorsFile.Entry entry) {}
 
     private final List<SafetensorsFile> files;
 
-    private TransformersWeightSource(Path path, List<SafetensorsFile> files, Map<String, Object> config,
-                                     Map<String, WeightInfo> byName, Map<String, Stored> stored) {
+    private TransformersWeightSource(
+            Path path,
+            List<SafetensorsFile> files,
+            Map<String, Object> config,
+            Map<String, WeightInfo> byName,
+            Map<String, Stored> stored) {
         super(WeightFormat.TRANSFORMERS, path, config, byName, stored);
         this.files = List.copyOf(files);
     }
@@ -61,8 +64,15 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
                             + entries.get(e.name()).file().path().getFileName() + ", " + fileName + ")");
                 }
                 @Nullable GgmlType type = e.dtype().ggmlType().orElse(null);
-                infos.put(e.name(), new WeightInfo(e.name(), type, e.dtype().name(), e.shape(), e.byteSize(),
-                        e.name() + " in " + fileName));
+                infos.put(
+                        e.name(),
+                        new WeightInfo(
+                                e.name(),
+                                type,
+                                e.dtype().name(),
+                                e.shape(),
+                                e.byteSize(),
+                                e.name() + " in " + fileName));
                 entries.put(e.name(), new Stored(f, e));
             }
         }
@@ -89,7 +99,10 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
         }
         Map<String, Object> config = readConfig(path.resolve(CONFIG));
         Path index = path.resolve(INDEX);
-        return openFolder(path, Files.isRegularFile(index) ? index : null, path.resolve(SINGLE),
+        return openFolder(
+                path,
+                Files.isRegularFile(index) ? index : null,
+                path.resolve(SINGLE),
                 () -> path + " is not a transformers model folder: it has neither " + INDEX + " nor " + SINGLE,
                 opened -> of(path, opened, config));
     }

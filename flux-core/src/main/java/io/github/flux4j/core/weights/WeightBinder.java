@@ -1,8 +1,8 @@
 package io.github.flux4j.core.weights;
 
 import io.github.flux4j.core.nn.LinearOp;
-import io.github.flux4j.core.nn.WeightExpansion;
 import io.github.flux4j.core.nn.Linears;
+import io.github.flux4j.core.nn.WeightExpansion;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -59,8 +59,12 @@ public final class WeightBinder {
     /** Requests by name, in order, when the binder only records shapes ({@link #shapes}); null otherwise. */
     private @Nullable Map<String, long[]> recorded;
 
-    private WeightBinder(WeightSource source, LoadOptions options, WeightExpansion expansion, boolean checking,
-                         List<WeightInfo> leftovers) {
+    private WeightBinder(
+            WeightSource source,
+            LoadOptions options,
+            WeightExpansion expansion,
+            boolean checking,
+            List<WeightInfo> leftovers) {
         this.source = source;
         this.device = options.device();
         this.dtype = options.dtype();
@@ -93,17 +97,23 @@ public final class WeightBinder {
             // A configuration asking for far more tensors than the source holds (a config.json
             // saying 2147483647 layers, say) would otherwise build placeholders for ever.
             List<WeightBindingException.Problem> first = new ArrayList<>(check.problems.subList(0, 20));
-            first.add(new WeightBindingException.Problem(WeightBindingException.Kind.MISSING, "...",
+            first.add(new WeightBindingException.Problem(
+                    WeightBindingException.Kind.MISSING,
+                    "...",
                     "and more: the configuration asks for over " + check.problems.size() + " tensors the source does"
                             + " not have, while it holds " + source.tensors().size() + " in all (a config.json that"
                             + " does not describe these weights?)"));
             throw new WeightBindingException(source.path(), what, first);
         }
         List<WeightBindingException.Problem> problems = new ArrayList<>(check.problems);
-        List<WeightInfo> leftovers = source.tensors().stream().filter(t -> !check.used.contains(t.name())).toList();
+        List<WeightInfo> leftovers = source.tensors().stream()
+                .filter(t -> !check.used.contains(t.name()))
+                .toList();
         if (strict) {
             for (WeightInfo t : leftovers) {
-                problems.add(new WeightBindingException.Problem(WeightBindingException.Kind.UNEXPECTED, t.name(),
+                problems.add(new WeightBindingException.Problem(
+                        WeightBindingException.Kind.UNEXPECTED,
+                        t.name(),
                         t.storedType() + " " + Arrays.toString(t.shape()) + " (" + t.origin() + ")"));
             }
         }
@@ -111,15 +121,19 @@ public final class WeightBinder {
             throw new WeightBindingException(source.path(), what, problems);
         }
         if (!leftovers.isEmpty()) {
-            LOG.warn("{}: {} tensors not used by {}: {}", source.path(), leftovers.size(), what,
+            LOG.warn(
+                    "{}: {} tensors not used by {}: {}",
+                    source.path(),
+                    leftovers.size(),
+                    what,
                     leftovers.stream().limit(10).map(WeightInfo::name).toList());
         }
         WeightBinder load = new WeightBinder(source, options, expansion, false, leftovers);
         try {
             T model = factory.apply(load.root());
             if (!load.problems.isEmpty()) {
-                throw new IllegalStateException("the factory asked for other weights when loading than when checking: "
-                        + load.problems);
+                throw new IllegalStateException(
+                        "the factory asked for other weights when loading than when checking: " + load.problems);
             }
             return model;
         } catch (RuntimeException | Error e) {
@@ -141,8 +155,8 @@ public final class WeightBinder {
      * @return a new map the caller may change
      */
     public static Map<String, long[]> shapes(Function<WeightPath, ?> factory) {
-        WeightBinder recorder = new WeightBinder(NoWeights.INSTANCE, LoadOptions.defaults(), WeightExpansion.defaults(),
-                true, List.of());
+        WeightBinder recorder = new WeightBinder(
+                NoWeights.INSTANCE, LoadOptions.defaults(), WeightExpansion.defaults(), true, List.of());
         recorder.recorded = new LinkedHashMap<>();
         try (PointerScope scope = new PointerScope()) {
             factory.apply(recorder.root());
@@ -190,7 +204,10 @@ public final class WeightBinder {
         }
         Optional<WeightInfo> found = source.find(name);
         if (found.isEmpty()) {
-            problem(WeightBindingException.Kind.MISSING, name, "expected " + Arrays.toString(shape) + source.missingHint(name));
+            problem(
+                    WeightBindingException.Kind.MISSING,
+                    name,
+                    "expected " + Arrays.toString(shape) + source.missingHint(name));
             return null;
         }
         WeightInfo t = found.get();
@@ -198,17 +215,27 @@ public final class WeightBinder {
         used.add(t.name());
         boolean ok = true;
         if (!t.hasShape(shape)) {
-            problem(WeightBindingException.Kind.SHAPE, name, "expected " + Arrays.toString(shape) + ", found "
-                    + t.storedType() + " " + Arrays.toString(t.shape()) + " (" + t.origin() + ")");
+            problem(
+                    WeightBindingException.Kind.SHAPE,
+                    name,
+                    "expected " + Arrays.toString(shape) + ", found " + t.storedType() + " "
+                            + Arrays.toString(t.shape()) + " (" + t.origin() + ")");
             ok = false;
         }
         GgmlType type = t.type();
         if (type == null) {
-            problem(WeightBindingException.Kind.TYPE, name, "dtype " + t.storedType()
-                    + " cannot be loaded; FLUX weights must be F32, F16, BF16 or GGML blocks (" + t.origin() + ")");
+            problem(
+                    WeightBindingException.Kind.TYPE,
+                    name,
+                    "dtype " + t.storedType()
+                            + " cannot be loaded; FLUX weights must be F32, F16, BF16 or GGML blocks (" + t.origin()
+                            + ")");
             ok = false;
         } else if (!TorchDequantizer.isSupported(type)) {
-            problem(WeightBindingException.Kind.TYPE, name, "GGML type " + type + " is not supported (" + t.origin() + ")");
+            problem(
+                    WeightBindingException.Kind.TYPE,
+                    name,
+                    "GGML type " + type + " is not supported (" + t.origin() + ")");
             ok = false;
         }
         return ok ? t : null;
@@ -260,7 +287,8 @@ public final class WeightBinder {
         }
         ByteBuffer wBytes = source.read(w);
         ByteBuffer bBytes = b == null ? null : source.read(b);
-        LinearOp op = Linears.fromGguf(typeOf(w), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
+        LinearOp op = Linears.fromGguf(
+                typeOf(w), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
         loaded.add(op, w.byteSize() + (b == null ? 0 : b.byteSize()));
         return op;
     }
@@ -318,12 +346,15 @@ public final class WeightBinder {
         }
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 
     /** What a check run hands out instead of a linear layer. */
-    private record Placeholder(String name, long outFeatures, long inFeatures, @Nullable GgmlType type) implements LinearOp {
+    private record Placeholder(
+            String name,
+            long outFeatures,
+            long inFeatures,
+            @Nullable GgmlType type) implements LinearOp {
         @Override
         public Tensor forward(Tensor x) {
             throw new IllegalStateException(name + " is a placeholder of the binding check; weights are not loaded");
@@ -335,7 +366,6 @@ public final class WeightBinder {
         }
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 }

@@ -65,7 +65,11 @@ public final class WeightBindingException extends WeightException {
 
     private static String message(Path source, String what, List<Problem> problems) {
         StringBuilder sb = new StringBuilder();
-        sb.append(source).append(" does not fit ").append(what).append(": ").append(problems.size())
+        sb.append(source)
+                .append(" does not fit ")
+                .append(what)
+                .append(": ")
+                .append(problems.size())
                 .append(problems.size() == 1 ? " problem" : " problems");
         for (Kind kind : Kind.values()) {
             List<Problem> of = problems.stream().filter(p -> p.kind() == kind).toList();

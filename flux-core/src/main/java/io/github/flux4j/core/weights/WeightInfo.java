@@ -18,8 +18,8 @@ import org.jspecify.annotations.Nullable;
  * @param byteSize bytes of data
  * @param origin   where the bytes come from, for messages: file and stored name(s)
  */
-public record WeightInfo(String name, @Nullable GgmlType type, String storedType, long[] shape, long byteSize,
-                         String origin) {
+public record WeightInfo(
+        String name, @Nullable GgmlType type, String storedType, long[] shape, long byteSize, String origin) {
 
     public WeightInfo {
         Objects.requireNonNull(name, "name");
@@ -60,8 +60,13 @@ public record WeightInfo(String name, @Nullable GgmlType type, String storedType
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof WeightInfo w && name.equals(w.name) && type == w.type && storedType.equals(w.storedType)
-                && Arrays.equals(shape, w.shape) && byteSize == w.byteSize && origin.equals(w.origin);
+        return o instanceof WeightInfo w
+                && name.equals(w.name)
+                && type == w.type
+                && storedType.equals(w.storedType)
+                && Arrays.equals(shape, w.shape)
+                && byteSize == w.byteSize
+                && origin.equals(w.origin);
     }
 
     @Override

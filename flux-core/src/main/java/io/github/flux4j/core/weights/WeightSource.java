@@ -81,8 +81,7 @@ public interface WeightSource extends AutoCloseable {
      * @throws WeightException naming the source and the tensor if there is none
      */
     default WeightInfo tensor(String name) {
-        return find(name).orElseThrow(() -> new WeightException(
-                path() + ": no tensor " + name + missingHint(name)));
+        return find(name).orElseThrow(() -> new WeightException(path() + ": no tensor " + name + missingHint(name)));
     }
 
     /**

@@ -8,6 +8,7 @@ import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.text.TokenIds;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.TransformersWeightSource;
@@ -17,12 +18,11 @@ import io.github.flux4j.core.weights.WeightSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
-import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterAll;
@@ -86,7 +86,8 @@ class ClipTextModelTest {
 
     @Test
     void float32MatchesTransformers() throws IOException {
-        try (ClipTextModel m = ClipTextModel.load(CLIP, F32); PointerScope scope = new PointerScope()) {
+        try (ClipTextModel m = ClipTextModel.load(CLIP, F32);
+                PointerScope scope = new PointerScope()) {
             ClipTextOutput out = m.forward(refs.get("clip.input_ids"));
             assertThat(Torch.dtype(out.lastHiddenState())).isEqualTo(ScalarType.Float);
             assertThat(out.lastHiddenState().sizes().vec().get()).containsExactly(2, 77, 64);
@@ -101,7 +102,8 @@ class ClipTextModelTest {
 
     @Test
     void bfloat16MatchesTransformers() throws IOException {
-        try (ClipTextModel m = ClipTextModel.load(CLIP, BF16); PointerScope scope = new PointerScope()) {
+        try (ClipTextModel m = ClipTextModel.load(CLIP, BF16);
+                PointerScope scope = new PointerScope()) {
             ClipTextOutput out = m.forward(refs.get("clip.input_ids"));
             assertThat(Torch.dtype(out.pooledOutput())).isEqualTo(ScalarType.BFloat16);
             double last = TextRefs.relError(out.lastHiddenState(), refs.get("clip.bf16.last_hidden_state"));
@@ -115,25 +117,36 @@ class ClipTextModelTest {
     @Test
     void nonLegacyEosIdPoolsAtTheFirstEosToken() throws IOException {
         ClipTextConfig legacy = ClipTextConfig.read(CLIP.resolve("config.json"));
-        ClipTextConfig eos500 = new ClipTextConfig(legacy.vocabSize(), legacy.hiddenSize(), legacy.intermediateSize(),
-                legacy.numHiddenLayers(), legacy.numAttentionHeads(), legacy.maxPositionEmbeddings(), legacy.hiddenAct(),
-                legacy.layerNormEps(), 500);
+        ClipTextConfig eos500 = new ClipTextConfig(
+                legacy.vocabSize(),
+                legacy.hiddenSize(),
+                legacy.intermediateSize(),
+                legacy.numHiddenLayers(),
+                legacy.numAttentionHeads(),
+                legacy.maxPositionEmbeddings(),
+                legacy.hiddenAct(),
+                legacy.layerNormEps(),
+                500);
         try (WeightSource s = TransformersWeightSource.open(CLIP);
-             ClipTextModel m = ClipTextModel.load(s, eos500, F32);
-             PointerScope scope = new PointerScope()) {
+                ClipTextModel m = ClipTextModel.load(s, eos500, F32);
+                PointerScope scope = new PointerScope()) {
             Tensor pooled = m.forward(refs.get("clip.input_ids")).pooledOutput();
-            assertThat(TextRefs.relError(pooled, refs.get("clip.f32.pooled_eos500"))).isLessThan(F32_TOL);
+            assertThat(TextRefs.relError(pooled, refs.get("clip.f32.pooled_eos500")))
+                    .isLessThan(F32_TOL);
         }
     }
 
     @Test
     void shorterInputsAndIntIdsWork() throws IOException {
-        try (ClipTextModel m = ClipTextModel.load(CLIP, F32); PointerScope scope = new PointerScope()) {
+        try (ClipTextModel m = ClipTextModel.load(CLIP, F32);
+                PointerScope scope = new PointerScope()) {
             // Causal attention: a prefix of the input gives the same hidden states as the full input.
             Tensor ids = refs.get("clip.input_ids");
             ClipTextOutput full = m.forward(ids);
             ClipTextOutput prefix = m.forward(ids.narrow(1, 0, 20).to(ScalarType.Int));
-            assertThat(TextRefs.maxAbsError(prefix.lastHiddenState(), full.lastHiddenState().narrow(1, 0, 20))).isLessThan(1e-5);
+            assertThat(TextRefs.maxAbsError(
+                            prefix.lastHiddenState(), full.lastHiddenState().narrow(1, 0, 20)))
+                    .isLessThan(1e-5);
             ClipTextOutput single = m.forward(TokenIds.batch(new int[] {1849, 5, 1850}));
             assertThat(single.pooledOutput().sizes().vec().get()).containsExactly(1, 64);
         }
@@ -141,7 +154,8 @@ class ClipTextModelTest {
 
     @Test
     void badInputsAreRejected() throws IOException {
-        try (ClipTextModel m = ClipTextModel.load(CLIP, F32); PointerScope scope = new PointerScope()) {
+        try (ClipTextModel m = ClipTextModel.load(CLIP, F32);
+                PointerScope scope = new PointerScope()) {
             assertThatThrownBy(() -> m.forward(TokenIds.batch(new int[78])))
                     .hasMessageContaining("sequence length 78 exceeds max_position_embeddings 77");
             assertThatThrownBy(() -> m.forward(TokenIds.batch(new int[] {1, 1851})))
@@ -158,15 +172,16 @@ class ClipTextModelTest {
         // nest them under text_model. and a checkpoint prefix.
         Map<String, StTensor> combined = new LinkedHashMap<>();
         stored.forEach((name, t) -> combined.put("cond_stage_model.transformer.text_model." + name, t));
-        combined.put("cond_stage_model.transformer.text_model.embeddings.position_ids",
+        combined.put(
+                "cond_stage_model.transformer.text_model.embeddings.position_ids",
                 new StTensor("I64", new long[] {1, 2}, new byte[16]));
         combined.put("logit_scale", new StTensor("F32", new long[] {}, new byte[4]));
         combined.put("vision_model.post_layernorm.weight", new StTensor("F32", new long[] {2}, new byte[8]));
         Path file = dir.resolve("clip_l.safetensors");
         TextRefs.writeSafetensors(file, combined);
         try (WeightSource s = TransformersWeightSource.open(file);
-             ClipTextModel m = ClipTextModel.load(s, ClipTextConfig.read(CLIP.resolve("config.json")), F32);
-             PointerScope scope = new PointerScope()) {
+                ClipTextModel m = ClipTextModel.load(s, ClipTextConfig.read(CLIP.resolve("config.json")), F32);
+                PointerScope scope = new PointerScope()) {
             assertThat(m.leftovers()).isEmpty();
             Tensor pooled = m.forward(refs.get("clip.input_ids")).pooledOutput();
             assertThat(TextRefs.relError(pooled, refs.get("clip.f32.pooled"))).isLessThan(F32_TOL);
@@ -187,11 +202,14 @@ class ClipTextModelTest {
                 .isInstanceOf(WeightBindingException.class)
                 .satisfies(e -> {
                     WeightBindingException w = (WeightBindingException) e;
-                    assertThat(w.problems(WeightBindingException.Kind.MISSING)).extracting(WeightBindingException.Problem::name)
+                    assertThat(w.problems(WeightBindingException.Kind.MISSING))
+                            .extracting(WeightBindingException.Problem::name)
                             .containsExactly("text_model.encoder.layers.1.mlp.fc2.bias");
-                    assertThat(w.problems(WeightBindingException.Kind.SHAPE)).extracting(WeightBindingException.Problem::name)
+                    assertThat(w.problems(WeightBindingException.Kind.SHAPE))
+                            .extracting(WeightBindingException.Problem::name)
                             .containsExactly("text_model.encoder.layers.0.self_attn.q_proj.weight");
-                    assertThat(w.problems(WeightBindingException.Kind.UNEXPECTED)).extracting(WeightBindingException.Problem::name)
+                    assertThat(w.problems(WeightBindingException.Kind.UNEXPECTED))
+                            .extracting(WeightBindingException.Problem::name)
                             .containsExactly("text_model.encoder.layers.2.mlp.fc1.bias");
                 })
                 .hasMessageContaining("expected [64, 64], found BF16 [32, 128]");
@@ -207,18 +225,21 @@ class ClipTextModelTest {
 
     @Test
     void traceGivesEachStageInOrder() throws IOException {
-        try (ClipTextModel m = ClipTextModel.load(CLIP, F32); PointerScope scope = new PointerScope()) {
+        try (ClipTextModel m = ClipTextModel.load(CLIP, F32);
+                PointerScope scope = new PointerScope()) {
             List<String> names = new ArrayList<>();
             Map<String, float[]> values = new LinkedHashMap<>();
             ClipTextOutput out = m.forward(refs.get("clip.input_ids"), (name, t) -> {
                 names.add(name);
                 values.put(name, Tensors.toFloats(t));
             });
-            assertThat(names).containsExactly("embeddings", "encoder.layers.0", "encoder.layers.1", "final_layer_norm",
-                    "pooler_output");
+            assertThat(names)
+                    .containsExactly(
+                            "embeddings", "encoder.layers.0", "encoder.layers.1", "final_layer_norm", "pooler_output");
             assertThat(values.get("final_layer_norm")).containsExactly(Tensors.toFloats(out.lastHiddenState()));
             assertThat(values.get("pooler_output")).containsExactly(Tensors.toFloats(out.pooledOutput()));
-            assertThat(TextRefs.relError(out.pooledOutput(), refs.get("clip.f32.pooled"))).isLessThan(F32_TOL);
+            assertThat(TextRefs.relError(out.pooledOutput(), refs.get("clip.f32.pooled")))
+                    .isLessThan(F32_TOL);
         }
     }
 }

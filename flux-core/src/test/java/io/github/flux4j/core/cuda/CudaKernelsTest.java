@@ -40,9 +40,19 @@ import org.junit.jupiter.api.Test;
  */
 class CudaKernelsTest {
     private static final FluxDevice GPU = FluxDevice.cuda(0);
-    private static final EnumSet<GgmlType> QUANT = EnumSet.of(GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0,
-            GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-            GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+    private static final EnumSet<GgmlType> QUANT = EnumSet.of(
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q8_0,
+            GgmlType.Q2_K,
+            GgmlType.Q3_K,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K,
+            GgmlType.IQ4_NL,
+            GgmlType.IQ4_XS);
     /** Byte offsets of each type's float16 scales inside a block. */
     private static int[] halves(GgmlType t) {
         return switch (t) {
@@ -54,15 +64,27 @@ class CudaKernelsTest {
         };
     }
     /** Edge scales: zeros of both signs, ±1, the smallest normal and subnormal, the largest, negatives. */
-    private static final short[] EDGE = {0x0000, (short) 0x8000, 0x3C00, (short) 0xBC00, 0x0400, 0x0001,
-        (short) 0x8001, 0x7BFF, (short) 0x9920, 0x2303, (short) 0xFBFF};
+    private static final short[] EDGE = {
+        0x0000,
+        (short) 0x8000,
+        0x3C00,
+        (short) 0xBC00,
+        0x0400,
+        0x0001,
+        (short) 0x8001,
+        0x7BFF,
+        (short) 0x9920,
+        0x2303,
+        (short) 0xFBFF
+    };
 
     private static CudaKernels kernels;
 
     @BeforeAll
     static void needsCuda() {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device / GPU natives");
-        kernels = CudaKernels.forDevice(0).orElseThrow(() -> new AssertionError("kernels unavailable: " + CudaKernels.status(0)));
+        kernels = CudaKernels.forDevice(0)
+                .orElseThrow(() -> new AssertionError("kernels unavailable: " + CudaKernels.status(0)));
         System.out.println("CUDA kernels: " + CudaKernels.status(0));
     }
 
@@ -76,8 +98,10 @@ class CudaKernelsTest {
         for (int i = 0; i < nBlocks; i++) {
             for (int off : halves(type)) {
                 // edge values first, then random finite halves of magnitude 2^-10 .. 2^-1
-                short h = i < EDGE.length * 2 ? EDGE[i % EDGE.length]
-                        : (short) ((rnd.nextBoolean() ? 0x8000 : 0) | ((5 + rnd.nextInt(10)) << 10) | rnd.nextInt(1024));
+                short h = i < EDGE.length * 2
+                        ? EDGE[i % EDGE.length]
+                        : (short)
+                                ((rnd.nextBoolean() ? 0x8000 : 0) | ((5 + rnd.nextInt(10)) << 10) | rnd.nextInt(1024));
                 bb.putShort(i * ts + off, h);
             }
         }
@@ -89,28 +113,36 @@ class CudaKernelsTest {
         // 2053 blocks: the last CTA of the staged kernel is only partly filled and its bytes end off a
         // 16-byte boundary
         for (GgmlType type : QUANT) {
-          for (int nBlocks : new int[] {2048, 2053}) {
-            byte[] blocks = randomBlocks(type, nBlocks, type.ordinal());
-            long numel = (long) nBlocks * type.blockSize();
-            float[] gguf = Dequantizer.dequantize(type, ByteBuffer.wrap(blocks).order(ByteOrder.LITTLE_ENDIAN),
-                    type.name(), numel);
-            try (PointerScope scope = new PointerScope()) {
-                Tensor cpuRaw = uint8(blocks);
-                Tensor gpuRaw = cpuRaw.to(GPU.toTorch(), ScalarType.Byte);
-                long[] shape = {numel / 256 > 0 && numel % 256 == 0 ? numel / 256 : 1, numel % 256 == 0 ? 256 : numel};
-                Tensor f32 = kernels.dequantize(gpuRaw, type, shape, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32);
-                assertThat(bits(toFloats(f32))).as("%s float32 vs gguf-py arithmetic", type).isEqualTo(bits(gguf));
-                for (DequantArithmetic a : DequantArithmetic.values()) {
-                    for (ScalarType out : new ScalarType[] {ScalarType.Float, ScalarType.Half, ScalarType.BFloat16}) {
-                        Tensor want = TorchDequantizer.dequantize(cpuRaw, type, shape, out, a);
-                        Tensor got = kernels.dequantize(gpuRaw, type, shape, out, a);
-                        assertThat(io.github.flux4j.core.torch.Torch.dtype(got)).isEqualTo(out.intern());
-                        assertThat(bits(toFloats(got))).as("%s %s -> %s (%d blocks)", type, a, out, nBlocks)
-                                .isEqualTo(bits(toFloats(want)));
+            for (int nBlocks : new int[] {2048, 2053}) {
+                byte[] blocks = randomBlocks(type, nBlocks, type.ordinal());
+                long numel = (long) nBlocks * type.blockSize();
+                float[] gguf = Dequantizer.dequantize(
+                        type, ByteBuffer.wrap(blocks).order(ByteOrder.LITTLE_ENDIAN), type.name(), numel);
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor cpuRaw = uint8(blocks);
+                    Tensor gpuRaw = cpuRaw.to(GPU.toTorch(), ScalarType.Byte);
+                    long[] shape = {
+                        numel / 256 > 0 && numel % 256 == 0 ? numel / 256 : 1, numel % 256 == 0 ? 256 : numel
+                    };
+                    Tensor f32 =
+                            kernels.dequantize(gpuRaw, type, shape, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32);
+                    assertThat(bits(toFloats(f32)))
+                            .as("%s float32 vs gguf-py arithmetic", type)
+                            .isEqualTo(bits(gguf));
+                    for (DequantArithmetic a : DequantArithmetic.values()) {
+                        for (ScalarType out :
+                                new ScalarType[] {ScalarType.Float, ScalarType.Half, ScalarType.BFloat16}) {
+                            Tensor want = TorchDequantizer.dequantize(cpuRaw, type, shape, out, a);
+                            Tensor got = kernels.dequantize(gpuRaw, type, shape, out, a);
+                            assertThat(io.github.flux4j.core.torch.Torch.dtype(got))
+                                    .isEqualTo(out.intern());
+                            assertThat(bits(toFloats(got)))
+                                    .as("%s %s -> %s (%d blocks)", type, a, out, nBlocks)
+                                    .isEqualTo(bits(toFloats(want)));
+                        }
                     }
                 }
             }
-          }
         }
     }
 
@@ -127,8 +159,8 @@ class CudaKernelsTest {
             int ts = (int) type.typeSize();
             for (int i = 0; i < blocks.length / ts; i++) {
                 for (int off : halves(type)) {
-                    bb.putShort(i * ts + off, (short) ((rnd.nextBoolean() ? 0x8000 : 0) | ((5 + rnd.nextInt(10)) << 10)
-                            | rnd.nextInt(1024)));
+                    bb.putShort(i * ts + off, (short)
+                            ((rnd.nextBoolean() ? 0x8000 : 0) | ((5 + rnd.nextInt(10)) << 10) | rnd.nextInt(1024)));
                 }
             }
             for (DequantArithmetic a : DequantArithmetic.values()) {
@@ -139,20 +171,25 @@ class CudaKernelsTest {
                             Tensor x = rand(dt, 31 + rows, rows, in);
                             Tensor bias = rows == 3 ? rand(dt, 41, out) : null;
                             Tensor w = kernels.dequantize(raw, type, new long[] {out, in}, dt, a);
-                            Tensor exact = x.to(ScalarType.Double).matmul(w.to(ScalarType.Double).t());
+                            Tensor exact = x.to(ScalarType.Double)
+                                    .matmul(w.to(ScalarType.Double).t());
                             if (bias != null) {
                                 exact = exact.add(bias.to(ScalarType.Double));
                             }
-                            Tensor unfused = torch.linear(x, w, bias == null ? new TensorOptional() : new TensorOptional(bias));
+                            Tensor unfused =
+                                    torch.linear(x, w, bias == null ? new TensorOptional() : new TensorOptional(bias));
                             Tensor got = kernels.matvec(raw, type, out, in, x, bias, a);
-                            assertThat(io.github.flux4j.core.torch.Torch.dtype(got)).isEqualTo(dt.intern());
+                            assertThat(io.github.flux4j.core.torch.Torch.dtype(got))
+                                    .isEqualTo(dt.intern());
                             double relFused = rel(got, exact);
                             double relUnfused = rel(unfused, exact);
                             // both are the exact product rounded once to dt, up to float32 summation order
                             double bound = dt == ScalarType.Float ? 1e-5 : dt == ScalarType.Half ? 2e-3 : 6e-3;
-                            assertThat(relFused).as("%s %s %s rows %d (unfused: %.2e)", type, a, dt, rows, relUnfused)
+                            assertThat(relFused)
+                                    .as("%s %s %s rows %d (unfused: %.2e)", type, a, dt, rows, relUnfused)
                                     .isLessThan(bound);
-                            assertThat(rel(got, unfused)).as("%s %s %s rows %d vs unfused", type, a, dt, rows)
+                            assertThat(rel(got, unfused))
+                                    .as("%s %s %s rows %d vs unfused", type, a, dt, rows)
                                     .isLessThan(2 * bound);
                         }
                     }
@@ -162,21 +199,30 @@ class CudaKernelsTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor raw = uint8(randomBlocks(GgmlType.Q8_0, 8, 1)).to(GPU.toTorch(), ScalarType.Byte);
             Tensor tooMany = rand(ScalarType.BFloat16, 5, CudaKernels.MATVEC_MAX_ROWS + 1, 32);
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> kernels.matvec(raw, GgmlType.Q8_0, 8, 32, tooMany, null,
-                    DequantArithmetic.EXACT_FLOAT32)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rows");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() ->
+                            kernels.matvec(raw, GgmlType.Q8_0, 8, 32, tooMany, null, DequantArithmetic.EXACT_FLOAT32))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("rows");
         }
     }
 
     @Test
     void plainTypesConvertLikeLibTorch() {
         try (PointerScope scope = new PointerScope()) {
-            Tensor src = torch.randn(new long[] {64, 256}, new GeneratorOptional(gen(3)), new TensorOptions(ScalarType.Float));
+            Tensor src = torch.randn(
+                    new long[] {64, 256}, new GeneratorOptional(gen(3)), new TensorOptions(ScalarType.Float));
             for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.F16, GgmlType.BF16}) {
-                ScalarType st = type == GgmlType.F32 ? ScalarType.Float : type == GgmlType.F16 ? ScalarType.Half : ScalarType.BFloat16;
+                ScalarType st = type == GgmlType.F32
+                        ? ScalarType.Float
+                        : type == GgmlType.F16 ? ScalarType.Half : ScalarType.BFloat16;
                 Tensor raw = src.to(st).contiguous().view(ScalarType.Byte).reshape(-1);
                 for (ScalarType out : new ScalarType[] {ScalarType.Float, ScalarType.Half, ScalarType.BFloat16}) {
                     Tensor want = TorchDequantizer.dequantize(raw, type, new long[] {64, 256}, out);
-                    Tensor got = kernels.dequantize(raw.to(GPU.toTorch(), ScalarType.Byte), type, new long[] {64, 256}, out,
+                    Tensor got = kernels.dequantize(
+                            raw.to(GPU.toTorch(), ScalarType.Byte),
+                            type,
+                            new long[] {64, 256},
+                            out,
                             DequantArithmetic.EXACT_FLOAT32);
                     assertThat(bits(toFloats(got))).as("%s -> %s", type, out).isEqualTo(bits(toFloats(want)));
                 }
@@ -207,7 +253,8 @@ class CudaKernelsTest {
                 Tensor mod = rand(dt, 22, 2, 6 * 3072);
                 Tensor shift = mod.narrow(1, 0, 3072);
                 Tensor scale = mod.narrow(1, 3072, 3072);
-                Tensor ln = torch.layer_norm(x, new long[] {3072}, new TensorOptional(), new TensorOptional(), 1e-6, true);
+                Tensor ln =
+                        torch.layer_norm(x, new long[] {3072}, new TensorOptional(), new TensorOptional(), 1e-6, true);
                 Tensor want = ln.mul(scale.unsqueeze(1).add(new Scalar(1L))).add(shift.unsqueeze(1));
                 Tensor got = kernels.layerNormModulate(x, shift, scale, 1e-6);
                 double rel = rel(got, want);
@@ -232,8 +279,10 @@ class CudaKernelsTest {
                 long d = 128;
                 Tensor qt = rand(dt, 31, b, txt, heads, d);
                 // the image part as a column slice of a fused projection's output (strided tokens)
-                Tensor qi = rand(dt, 32, b, img, 3 * heads * d).mul(new Scalar(4.0))
-                        .narrow(2, heads * d, heads * d).unflatten(-1, heads, -1);
+                Tensor qi = rand(dt, 32, b, img, 3 * heads * d)
+                        .mul(new Scalar(4.0))
+                        .narrow(2, heads * d, heads * d)
+                        .unflatten(-1, heads, -1);
                 Tensor wt = rand(dt, 33, d).add(new Scalar(1.0));
                 Tensor wi = rand(dt, 34, d).add(new Scalar(1.0));
                 Tensor angles = rand(ScalarType.Float, 35, txt + img, d).mul(new Scalar(50.0));
@@ -259,10 +308,14 @@ class CudaKernelsTest {
     private static Tensor rope(Tensor x, Tensor cos, Tensor sin) {
         long[] s = {x.size(0), x.size(1), x.size(2), x.size(3) / 2, 2};
         TensorVector reIm = x.reshape(s).unbind(-1);
-        Tensor rotated = torch.stack(new TensorVector(reIm.get(1).neg(), reIm.get(0)), -1).flatten(3, -1);
+        Tensor rotated = torch.stack(new TensorVector(reIm.get(1).neg(), reIm.get(0)), -1)
+                .flatten(3, -1);
         Tensor c = cos.unsqueeze(0).unsqueeze(2);
         Tensor si = sin.unsqueeze(0).unsqueeze(2);
-        return x.to(ScalarType.Float).mul(c).add(rotated.to(ScalarType.Float).mul(si)).to(x.scalar_type());
+        return x.to(ScalarType.Float)
+                .mul(c)
+                .add(rotated.to(ScalarType.Float).mul(si))
+                .to(x.scalar_type());
     }
 
     private static Generator gen(long seed) {

@@ -16,8 +16,9 @@ class CpuFeaturesTest {
 
     @Test
     void reportsWhatIsMissing() {
-        CpuFeatures cpu = CpuFeatures.parse("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse4_2 avx avx2 fma\n"
-                + "processor\t: 1\nmodel name\t: Old CPU\nflags\t\t: fpu\n");
+        CpuFeatures cpu =
+                CpuFeatures.parse("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse4_2 avx avx2 fma\n"
+                        + "processor\t: 1\nmodel name\t: Old CPU\nflags\t\t: fpu\n");
         assertThat(cpu.present()).containsExactly("sse4_2", "avx", "avx2", "fma");
         assertThat(cpu.absent()).contains("avx512f", "avx512_bf16", "amx_tile");
         assertThat(CpuFeatures.parse("").model()).isEqualTo("unknown");

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 class CudaLibraryPreloaderTest {
     /** A fake linker: a library loads once everything it needs is loaded. */
     private static final Map<String, List<String>> NEEDS = Map.of(
-            "libcusolver.so.12", List.of("libcublas.so.13", "libcublasLt.so.13", "libcusparse.so.12", "libnvJitLink.so.13"),
+            "libcusolver.so.12",
+                    List.of("libcublas.so.13", "libcublasLt.so.13", "libcusparse.so.12", "libnvJitLink.so.13"),
             "libcublas.so.13", List.of("libcublasLt.so.13"),
             "libcusparse.so.12", List.of("libnvJitLink.so.13"),
             "libcudnn_cnn.so.9", List.of("libcudnn_ops.so.9", "libcudnn_graph.so.9"),
@@ -21,9 +22,19 @@ class CudaLibraryPreloaderTest {
 
     @Test
     void loadsInRoundsUntilDependenciesAreSatisfied() {
-        List<Path> files = List.of("libcusolver.so.12", "libcudnn_cnn.so.9", "libcublas.so.13", "libcusparse.so.12",
-                "libcudnn_ops.so.9", "libcublasLt.so.13", "libnvJitLink.so.13", "libcudnn_graph.so.9", "libbroken.so.1")
-                .stream().map(n -> Path.of("/site/nvidia/lib", n)).toList();
+        List<Path> files = List.of(
+                        "libcusolver.so.12",
+                        "libcudnn_cnn.so.9",
+                        "libcublas.so.13",
+                        "libcusparse.so.12",
+                        "libcudnn_ops.so.9",
+                        "libcublasLt.so.13",
+                        "libnvJitLink.so.13",
+                        "libcudnn_graph.so.9",
+                        "libbroken.so.1")
+                .stream()
+                .map(n -> Path.of("/site/nvidia/lib", n))
+                .toList();
         Set<String> loaded = new HashSet<>();
         CudaLibraryPreloader.Result r = CudaLibraryPreloader.preload(files, p -> {
             String name = p.getFileName().toString();
@@ -34,7 +45,8 @@ class CudaLibraryPreloaderTest {
             }
             loaded.add(name);
         });
-        List<String> order = r.loaded().stream().map(p -> p.getFileName().toString()).toList();
+        List<String> order =
+                r.loaded().stream().map(p -> p.getFileName().toString()).toList();
         assertThat(order).hasSize(8).doesNotContain("libbroken.so.1");
         for (String lib : order) {
             for (String dep : NEEDS.getOrDefault(lib, List.of())) {

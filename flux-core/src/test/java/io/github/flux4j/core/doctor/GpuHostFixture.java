@@ -13,8 +13,7 @@ import java.util.List;
  * site-packages tree with the same file names (empty files) as that host's CUDA 13 pip wheels.
  */
 final class GpuHostFixture {
-    private GpuHostFixture() {
-    }
+    private GpuHostFixture() {}
 
     static String read(String name) throws IOException {
         try (InputStream in = GpuHostFixture.class.getResourceAsStream("/doctor/h200/" + name)) {

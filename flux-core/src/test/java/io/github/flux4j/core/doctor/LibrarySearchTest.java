@@ -39,15 +39,19 @@ class LibrarySearchTest {
     void preloadsTheLibrariesAndTheirCompanionsOnly() throws Exception {
         Path nvidia = GpuHostFixture.sitePackages(tmp).resolve("nvidia");
         List<String> names = only(List.of(nvidia)).preloadCandidates().stream()
-                .map(p -> p.getFileName().toString()).toList();
+                .map(p -> p.getFileName().toString())
+                .toList();
         List<String> expected = new ArrayList<>();
         for (CudaLibrary lib : CudaLibrary.values()) {
             if (lib != CudaLibrary.DRIVER) {
                 expected.add(lib.fileName());
             }
         }
-        expected.addAll(List.of("libcudnn_engines_precompiled.so.9", "libcudnn_engines_runtime_compiled.so.9",
-                "libcudnn_heuristic.so.9", "libnvrtc-builtins.so.13.0"));
+        expected.addAll(List.of(
+                "libcudnn_engines_precompiled.so.9",
+                "libcudnn_engines_runtime_compiled.so.9",
+                "libcudnn_heuristic.so.9",
+                "libnvrtc-builtins.so.13.0"));
         // Not libcusolverMg, libnvblas, libcusparseLt, nvshmem, the .alt NVRTC: nothing links them.
         assertThat(names).containsExactlyInAnyOrderElementsOf(expected);
     }
@@ -62,12 +66,11 @@ class LibrarySearchTest {
         Files.createSymbolicLink(sys.resolve("libcudnn.so.9"), Path.of("libcudnn.so.9.10.2"));
         Files.createFile(sys.resolve("libcuda.so.580.159.04"));
         Files.createSymbolicLink(sys.resolve("libcuda.so.1"), Path.of("libcuda.so.580.159.04"));
-        Map<String, Path> cache = LibrarySearch.parseLdconfig(
-                "3 libs found in cache `/etc/ld.so.cache'\n"
-                        + "\tlibcudnn.so.9 (libc6,x86-64) => " + sys.resolve("libcudnn.so.9") + "\n"
-                        + "\tlibcuda.so.1 (libc6) => /usr/lib32/libcuda.so.1\n"
-                        + "\tlibcuda.so.1 (libc6,x86-64) => " + sys.resolve("libcuda.so.1") + "\n"
-                        + "\tlibcudart.so.13 (libc6,x86-64) => " + sys.resolve("libcudart.so.13") + "\n");
+        Map<String, Path> cache = LibrarySearch.parseLdconfig("3 libs found in cache `/etc/ld.so.cache'\n"
+                + "\tlibcudnn.so.9 (libc6,x86-64) => " + sys.resolve("libcudnn.so.9") + "\n"
+                + "\tlibcuda.so.1 (libc6) => /usr/lib32/libcuda.so.1\n"
+                + "\tlibcuda.so.1 (libc6,x86-64) => " + sys.resolve("libcuda.so.1") + "\n"
+                + "\tlibcudart.so.13 (libc6,x86-64) => " + sys.resolve("libcudart.so.13") + "\n");
         assertThat(cache.get("libcuda.so.1")).isEqualTo(sys.resolve("libcuda.so.1")); // the 32-bit one skipped
 
         Map<CudaLibrary, LibrarySearch.Found> found =
@@ -92,8 +95,10 @@ class LibrarySearchTest {
     @Test
     void aMissingFolderIsNamed() {
         Path missing = tmp.resolve("no-such-site-packages/nvidia");
-        assertThatThrownBy(() -> only(List.of(missing)).find()).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("FLUX4J_CUDA_LIBS").hasMessageContaining(missing.toString());
+        assertThatThrownBy(() -> only(List.of(missing)).find())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("FLUX4J_CUDA_LIBS")
+                .hasMessageContaining(missing.toString());
     }
 
     @Test

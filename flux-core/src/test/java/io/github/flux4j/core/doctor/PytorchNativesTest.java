@@ -62,8 +62,13 @@ class PytorchNativesTest {
     void bothNativesJarsAreAnErrorUnlessTheExtensionIsChosen() throws Exception {
         try (URLClassLoader cl = classPath("pytorch-cpu", "pytorch-gpu", "javacpp", "openblas")) {
             PytorchNatives n = PytorchNatives.find(cl, PLATFORM, null);
-            assertThat(n.loadProblems()).singleElement().asString()
-                    .contains("Both LibTorch natives jars", "pytorch-cpu", "pytorch-gpu",
+            assertThat(n.loadProblems())
+                    .singleElement()
+                    .asString()
+                    .contains(
+                            "Both LibTorch natives jars",
+                            "pytorch-cpu",
+                            "pytorch-gpu",
                             "-Dorg.bytedeco.javacpp.platform.extension=-gpu");
             assertThat(PytorchNatives.find(cl, PLATFORM, "").variant()).isEqualTo(PytorchNatives.Variant.CPU);
             assertThat(PytorchNatives.find(cl, PLATFORM, "").loadProblems()).isEmpty();
@@ -77,13 +82,16 @@ class PytorchNativesTest {
             PytorchNatives n = PytorchNatives.find(cl, PLATFORM, null);
             assertThat(n.variant()).isEqualTo(PytorchNatives.Variant.NONE);
             assertThat(n.loadProblems()).hasSize(3);
-            assertThat(String.join("\n", n.loadProblems())).contains(
-                    "org.bytedeco:pytorch:2.10.0-1.5.13 with classifier linux-x86_64 (CPU) or linux-x86_64-gpu (CUDA)",
-                    "org.bytedeco:javacpp:1.5.13 with classifier linux-x86_64",
-                    "org.bytedeco:openblas:0.3.31-1.5.13 with classifier linux-x86_64");
+            assertThat(String.join("\n", n.loadProblems()))
+                    .contains(
+                            "org.bytedeco:pytorch:2.10.0-1.5.13 with classifier linux-x86_64 (CPU) or linux-x86_64-gpu (CUDA)",
+                            "org.bytedeco:javacpp:1.5.13 with classifier linux-x86_64",
+                            "org.bytedeco:openblas:0.3.31-1.5.13 with classifier linux-x86_64");
         }
         try (URLClassLoader cl = classPath("pytorch-gpu", "javacpp", "openblas")) {
-            assertThat(PytorchNatives.find(cl, PLATFORM, null).cudaProblems()).singleElement().asString()
+            assertThat(PytorchNatives.find(cl, PLATFORM, null).cudaProblems())
+                    .singleElement()
+                    .asString()
                     .contains("org.bytedeco:cuda:13.1-9.19-1.5.13 with classifier linux-x86_64");
         }
     }
@@ -98,7 +106,8 @@ class PytorchNativesTest {
     @Test
     void jarUrlsNameTheJar() throws Exception {
         String resource = "org/bytedeco/pytorch/linux-x86_64/libjnitorch.so";
-        assertThat(PytorchNatives.containerOf(new URL("jar:file:/m2/pytorch-2.10.0-1.5.13-linux-x86_64.jar!/" + resource),
-                resource)).isEqualTo("/m2/pytorch-2.10.0-1.5.13-linux-x86_64.jar");
+        assertThat(PytorchNatives.containerOf(
+                        new URL("jar:file:/m2/pytorch-2.10.0-1.5.13-linux-x86_64.jar!/" + resource), resource))
+                .isEqualTo("/m2/pytorch-2.10.0-1.5.13-linux-x86_64.jar");
     }
 }

@@ -18,10 +18,11 @@ class JsonErrorsTest {
     void positionsWithoutJacksonsSourceText() {
         // Jackson: "... (start marker at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION`
         // disabled); line: 1, column: 1])" plus " at [Source: REDACTED ...; line: 2, column: 12]"
-        assertThat(describe("{\"a\": 1,\n \"b\": [1, 2")).isEqualTo(
-                "Unexpected end-of-input: expected close marker for Array (start marker at line 2, column 7)"
+        assertThat(describe("{\"a\": 1,\n \"b\": [1, 2"))
+                .isEqualTo("Unexpected end-of-input: expected close marker for Array (start marker at line 2, column 7)"
                         + " (line 2, column 12)");
-        assertThat(describe("{\"a\" 1}")).isEqualTo("Unexpected character ('1' (code 49)): was expecting a colon to"
-                + " separate field name and value (line 1, column 6)");
+        assertThat(describe("{\"a\" 1}"))
+                .isEqualTo("Unexpected character ('1' (code 49)): was expecting a colon to"
+                        + " separate field name and value (line 1, column 6)");
     }
 }

@@ -53,10 +53,25 @@ class CpuConvolutionsTest {
 
     /** in, out, kernel: FLUX.1's VAE decoder, then the tiny VAEs' (16/16/24/24 and 8/8/16/16 widths). */
     static final long[][] SIGNATURES = {
-        {16, 512, 3}, {512, 512, 3}, {512, 256, 3}, {256, 256, 3}, {256, 128, 3}, {128, 128, 3}, {128, 3, 3},
-        {512, 256, 1}, {256, 128, 1},
-        {16, 24, 3}, {24, 24, 3}, {24, 16, 3}, {16, 16, 3}, {16, 3, 3}, {24, 16, 1},
-        {16, 8, 3}, {8, 8, 3}, {8, 3, 3}, {16, 8, 1},
+        {16, 512, 3},
+        {512, 512, 3},
+        {512, 256, 3},
+        {256, 256, 3},
+        {256, 128, 3},
+        {128, 128, 3},
+        {128, 3, 3},
+        {512, 256, 1},
+        {256, 128, 1},
+        {16, 24, 3},
+        {24, 24, 3},
+        {24, 16, 3},
+        {16, 16, 3},
+        {16, 3, 3},
+        {24, 16, 1},
+        {16, 8, 3},
+        {8, 8, 3},
+        {8, 3, 3},
+        {16, 8, 1},
     };
 
     static Stream<Arguments> signatures() {
@@ -72,7 +87,8 @@ class CpuConvolutionsTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("signatures")
     void decoderPathMatchesFloat64(Signature s) {
-        try (InferenceMode im = Torch.inference(); PointerScope scope = new PointerScope()) {
+        try (InferenceMode im = Torch.inference();
+                PointerScope scope = new PointerScope()) {
             // Batch 2 (16 for 1x1 kernels): at::conv2d then picks oneDNN for float32 too, as it does
             // for the decoder's image sizes (a 1x7x11 float32 input would run ATen's own kernel).
             Conv c = Conv.random(s, s.kernel() == 1 ? 16 : 2, 5, 11, 1);
@@ -87,7 +103,8 @@ class CpuConvolutionsTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("signatures")
     void gemmFallbackMatchesFloat64(Signature s) {
-        try (InferenceMode im = Torch.inference(); PointerScope scope = new PointerScope()) {
+        try (InferenceMode im = Torch.inference();
+                PointerScope scope = new PointerScope()) {
             Conv c = Conv.random(s, 2, 5, 11, 2);
             Tensor y = CpuConvolutions.gemmConv2d(c.x, c.weight, c.bias, s.padding());
             assertThat(Torch.dtype(y)).isEqualTo(s.dtype());
@@ -96,7 +113,9 @@ class CpuConvolutionsTest {
             // band: the BLAS may sum a column differently depending on where it falls in a block.
             long band = Math.max(s.kernel() * s.kernel() * s.outChannels(), s.inChannels()) * (11 + 2L * s.padding());
             Tensor banded = CpuConvolutions.gemmConv2d(c.x, c.weight, c.bias, s.padding(), band * (s.kernel() + 1));
-            assertThat(CpuConvolutions.channelError(banded, c.reference())).as("banded").isLessThan(tolerance(s));
+            assertThat(CpuConvolutions.channelError(banded, c.reference()))
+                    .as("banded")
+                    .isLessThan(tolerance(s));
         }
     }
 
@@ -105,31 +124,45 @@ class CpuConvolutionsTest {
     void trustedOneDnnIsRightAtAnotherSize(Signature s) {
         Verdict v = CpuConvolutions.verdict(s);
         assumeTrue(v.useLibTorch() && !Double.isNaN(v.oneDnnError()), "oneDNN not used for " + s);
-        try (InferenceMode im = Torch.inference(); PointerScope scope = new PointerScope()) {
+        try (InferenceMode im = Torch.inference();
+                PointerScope scope = new PointerScope()) {
             Conv c = Conv.random(s, 1, 12, 21, 3);
-            Tensor y = torch.mkldnn_convolution(c.x, c.weight, new TensorOptional(c.bias),
-                    new long[] {s.padding(), s.padding()}, new long[] {1, 1}, new long[] {1, 1}, 1);
+            Tensor y = torch.mkldnn_convolution(
+                    c.x,
+                    c.weight,
+                    new TensorOptional(c.bias),
+                    new long[] {s.padding(), s.padding()},
+                    new long[] {1, 1},
+                    new long[] {1, 1},
+                    1);
             assertThat(CpuConvolutions.channelError(y, c.reference())).isLessThan(tolerance(s));
         }
     }
 
     @Test
     void gemmFallbackWithoutPaddingAndOddShapes() {
-        try (InferenceMode im = Torch.inference(); PointerScope scope = new PointerScope()) {
-            for (Signature s : List.of(new Signature(ScalarType.Float, 24, 16, 3, 0),
-                    new Signature(ScalarType.BFloat16, 5, 7, 3, 2), new Signature(ScalarType.Float, 3, 4, 5, 2))) {
+        try (InferenceMode im = Torch.inference();
+                PointerScope scope = new PointerScope()) {
+            for (Signature s : List.of(
+                    new Signature(ScalarType.Float, 24, 16, 3, 0),
+                    new Signature(ScalarType.BFloat16, 5, 7, 3, 2),
+                    new Signature(ScalarType.Float, 3, 4, 5, 2))) {
                 Conv c = Conv.random(s, 3, 6, 9, 4);
                 Tensor ref = c.reference();
                 Tensor y = CpuConvolutions.gemmConv2d(c.x, c.weight, c.bias, s.padding(), 1);
-                assertThat(y.sizes().vec().get()).containsExactly(ref.sizes().vec().get());
-                assertThat(CpuConvolutions.channelError(y, ref)).as(s.toString()).isLessThan(tolerance(s));
+                assertThat(y.sizes().vec().get())
+                        .containsExactly(ref.sizes().vec().get());
+                assertThat(CpuConvolutions.channelError(y, ref))
+                        .as(s.toString())
+                        .isLessThan(tolerance(s));
             }
         }
     }
 
     @Test
     void float64ReferenceIsTheConvolutionSum() {
-        try (InferenceMode im = Torch.inference(); PointerScope scope = new PointerScope()) {
+        try (InferenceMode im = Torch.inference();
+                PointerScope scope = new PointerScope()) {
             Signature s = new Signature(ScalarType.Float, 24, 5, 3, 1);
             Conv c = Conv.random(s, 1, 4, 6, 5);
             double[] x = doubles(c.x);
@@ -155,7 +188,8 @@ class CpuConvolutionsTest {
                                 }
                             }
                         }
-                        assertThat(ref[(o * h + r) * wd + q]).isCloseTo(sum, org.assertj.core.data.Offset.offset(1e-12));
+                        assertThat(ref[(o * h + r) * wd + q])
+                                .isCloseTo(sum, org.assertj.core.data.Offset.offset(1e-12));
                     }
                 }
             }
@@ -165,8 +199,8 @@ class CpuConvolutionsTest {
     @Test
     void verdictsAreCachedPerSignature() {
         Signature s = new Signature(ScalarType.Float, 16, 3, 3, 1);
-        assertThat(CpuConvolutions.verdict(s)).isSameAs(CpuConvolutions.verdict(
-                new Signature(ScalarType.Float, 16, 3, 3, 1)));
+        assertThat(CpuConvolutions.verdict(s))
+                .isSameAs(CpuConvolutions.verdict(new Signature(ScalarType.Float, 16, 3, 3, 1)));
     }
 
     @Test
@@ -177,12 +211,15 @@ class CpuConvolutionsTest {
             Tensor b = torch.zeros(3);
             assertThatThrownBy(() -> CpuConvolutions.conv2d(x, w, b, 1))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("[1, 4, 5, 5]").hasMessageContaining("[3, 5, 3, 3]");
+                    .hasMessageContaining("[1, 4, 5, 5]")
+                    .hasMessageContaining("[3, 5, 3, 3]");
             Tensor w4 = torch.zeros(3, 4, 3, 3).to(ScalarType.BFloat16);
             assertThatThrownBy(() -> CpuConvolutions.conv2d(x, w4, b, 1))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dtype");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dtype");
             assertThatThrownBy(() -> CpuConvolutions.conv2d(x, torch.zeros(3, 4, 3, 3), b, -1))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("padding");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("padding");
         }
     }
 
@@ -202,7 +239,9 @@ class CpuConvolutionsTest {
         static Conv random(Signature s, long batch, long h, long w, long seed) {
             SplittableRandom random = new SplittableRandom(seed);
             double scale = 1.0 / Math.sqrt((double) s.inChannels() * s.kernel() * s.kernel());
-            return new Conv(s, uniform(random, 1, s.dtype(), batch, s.inChannels(), h, w),
+            return new Conv(
+                    s,
+                    uniform(random, 1, s.dtype(), batch, s.inChannels(), h, w),
                     uniform(random, scale, s.dtype(), s.outChannels(), s.inChannels(), s.kernel(), s.kernel()),
                     uniform(random, 0.5, s.dtype(), s.outChannels()));
         }
@@ -210,9 +249,14 @@ class CpuConvolutionsTest {
         /** The float64 convolution of the same (rounded) numbers. */
         Tensor reference() {
             long p = s.padding();
-            return torch.conv2d(x.to(ScalarType.Double), weight.to(ScalarType.Double),
-                    new TensorOptional(bias.to(ScalarType.Double)), new long[] {1, 1}, new long[] {p, p},
-                    new long[] {1, 1}, 1);
+            return torch.conv2d(
+                    x.to(ScalarType.Double),
+                    weight.to(ScalarType.Double),
+                    new TensorOptional(bias.to(ScalarType.Double)),
+                    new long[] {1, 1},
+                    new long[] {p, p},
+                    new long[] {1, 1},
+                    1);
         }
 
         private static Tensor uniform(SplittableRandom random, double scale, ScalarType dtype, long... shape) {

@@ -34,9 +34,22 @@ import org.junit.jupiter.api.Test;
  */
 class CudaTest {
     private static final FluxDevice GPU = FluxDevice.cuda(0);
-    private static final EnumSet<GgmlType> TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K,
-            GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+    private static final EnumSet<GgmlType> TYPES = EnumSet.of(
+            GgmlType.F32,
+            GgmlType.F16,
+            GgmlType.BF16,
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q8_0,
+            GgmlType.Q2_K,
+            GgmlType.Q3_K,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K,
+            GgmlType.IQ4_NL,
+            GgmlType.IQ4_XS);
 
     @BeforeAll
     static void needsCuda() {
@@ -55,7 +68,11 @@ class CudaTest {
                 assertThat(bits(toFloats(out))).as("%s exact", type).isEqualTo(bits(expected));
                 if (type != GgmlType.F32 && type != GgmlType.F16) {
                     float[] bf16 = TensorData.readBfloat16s(TensorData.DIFFUSERS_REFERENCE.resolve(type + ".bf16"));
-                    Tensor d = TorchDequantizer.dequantize(raw, type, new long[] {expected.length}, ScalarType.BFloat16,
+                    Tensor d = TorchDequantizer.dequantize(
+                            raw,
+                            type,
+                            new long[] {expected.length},
+                            ScalarType.BFloat16,
                             DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
                     assertThat(bits(toFloats(d))).as("%s diffusers", type).isEqualTo(bits(bf16));
                 }
@@ -71,8 +88,8 @@ class CudaTest {
         float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
         long out = w.length / 256;
         try (PointerScope scope = new PointerScope();
-             LinearOp gpu = Linears.fromGguf(type, direct, out, 256, null, null, GPU, ComputeDtype.F32);
-             DenseLinear cpu = new DenseLinear(TensorData.floats(w, out, 256), null)) {
+                LinearOp gpu = Linears.fromGguf(type, direct, out, 256, null, null, GPU, ComputeDtype.F32);
+                DenseLinear cpu = new DenseLinear(TensorData.floats(w, out, 256), null)) {
             assertThat(((QuantizedLinear) gpu).rawBlocks().device().is_cuda()).isTrue();
             Tensor x = TensorData.floats(QuantizedLinearTest.random(8 * 256, 5), 8, 256);
             float[] yGpu = toFloats(gpu.forward(x.to(GPU.toTorch(), ScalarType.Float)));
@@ -87,24 +104,39 @@ class CudaTest {
     void forwardsDoNotGrowGpuMemory() {
         GgmlType type = GgmlType.Q6_K;
         try (PointerScope setup = new PointerScope();
-             QuantizedLinear layer = new QuantizedLinear(type,
-                     uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))).to(GPU.toTorch(), ScalarType.Byte),
-                     64, 256, null, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32)) {
-            Tensor x = TensorData.floats(QuantizedLinearTest.random(16 * 256, 6), 16, 256).to(GPU.toTorch(), ScalarType.BFloat16);
+                QuantizedLinear layer = new QuantizedLinear(
+                        type,
+                        uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks")))
+                                .to(GPU.toTorch(), ScalarType.Byte),
+                        64,
+                        256,
+                        null,
+                        ScalarType.BFloat16,
+                        DequantArithmetic.EXACT_FLOAT32)) {
+            Tensor x = TensorData.floats(QuantizedLinearTest.random(16 * 256, 6), 16, 256)
+                    .to(GPU.toTorch(), ScalarType.BFloat16);
             for (int i = 0; i < 50; i++) {
                 try (PointerScope s = new PointerScope()) {
                     layer.forward(x);
                 }
             }
             torch_cuda.device_synchronize();
-            long before = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long before = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
             for (int i = 0; i < 1000; i++) {
                 try (PointerScope s = new PointerScope()) {
                     layer.forward(x);
                 }
             }
             torch_cuda.device_synchronize();
-            long after = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long after = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
             assertThat(after - before).isZero();
         }
     }
@@ -135,16 +167,31 @@ class CudaTest {
                 try (PointerScope scope = new PointerScope()) {
                     TensorOptions u8 = new TensorOptions(ScalarType.Byte).device(new DeviceOptional(GPU.toTorch()));
                     Tensor raw = torch.randint(256, new long[] {type.byteSize(out * in)}, u8);
-                    TensorOptions bf16 = new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(GPU.toTorch()));
+                    TensorOptions bf16 =
+                            new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(GPU.toTorch()));
                     Tensor x = torch.randn(new long[] {4096, in}, bf16);
-                    try (QuantizedLinear layer = new QuantizedLinear(type, raw, out, in, null, ScalarType.BFloat16, arithmetic)) {
+                    try (QuantizedLinear layer =
+                            new QuantizedLinear(type, raw, out, in, null, ScalarType.BFloat16, arithmetic)) {
                         Tensor dense = layer.dequantizeWeight();
                         double tDeq = time(() -> layer.dequantizeWeight());
                         double tDense = time(() -> torch.linear(x, dense));
                         double tFwd = time(() -> layer.forward(x));
-                        System.out.printf("CUDA %s %-22s %dx%d: dequantize %.3f ms, dense linear %.3f ms, "
-                                + "quantized forward %.3f ms, peak alloc %.0f MiB%n", type, arithmetic, out, in, tDeq,
-                                tDense, tFwd, torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().peak() / 1048576.0);
+                        System.out.printf(
+                                "CUDA %s %-22s %dx%d: dequantize %.3f ms, dense linear %.3f ms, "
+                                        + "quantized forward %.3f ms, peak alloc %.0f MiB%n",
+                                type,
+                                arithmetic,
+                                out,
+                                in,
+                                tDeq,
+                                tDense,
+                                tFwd,
+                                torch_cuda
+                                                .getAllocator()
+                                                .getDeviceStats((byte) 0)
+                                                .allocated_bytes()
+                                                .peak()
+                                        / 1048576.0);
                     }
                 }
             }

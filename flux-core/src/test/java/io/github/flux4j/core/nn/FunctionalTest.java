@@ -65,8 +65,10 @@ class FunctionalTest {
                 double halfUlp = Math.scalb(1.0, Math.getExponent(exact[i]) - 8); // bf16: 8 significant bits
                 assertThat((double) got[i]).isCloseTo(exact[i], within(halfUlp + Math.abs(exact[i]) * 1e-6));
             }
-            assertThatThrownBy(() -> Functional.rmsNorm(TensorData.floats(x, ROWS, D), TensorData.floats(new float[3], 3), 1e-6))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[16]");
+            assertThatThrownBy(() ->
+                            Functional.rmsNorm(TensorData.floats(x, ROWS, D), TensorData.floats(new float[3], 3), 1e-6))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[16]");
         }
     }
 
@@ -94,7 +96,9 @@ class FunctionalTest {
         float[] k = QuantizedLinearTest.random(l * hd, 16);
         float[] v = QuantizedLinearTest.random(l * hd, 17);
         try (PointerScope scope = new PointerScope()) {
-            float[] y = toFloats(Functional.sdpa(TensorData.floats(q, 1, 1, l, hd), TensorData.floats(k, 1, 1, l, hd),
+            float[] y = toFloats(Functional.sdpa(
+                    TensorData.floats(q, 1, 1, l, hd),
+                    TensorData.floats(k, 1, 1, l, hd),
                     TensorData.floats(v, 1, 1, l, hd)));
             for (int i = 0; i < l; i++) {
                 double[] s = new double[l];

@@ -40,7 +40,7 @@ class LinearsTest {
         buf.position(3);
         ByteBuffer bias = littleEndian(b);
         try (PointerScope scope = new PointerScope();
-             LinearOp op = Linears.fromGguf(GgmlType.F32, buf, 4, 8, bias, GgmlType.F32, CPU, ComputeDtype.F32)) {
+                LinearOp op = Linears.fromGguf(GgmlType.F32, buf, 4, 8, bias, GgmlType.F32, CPU, ComputeDtype.F32)) {
             assertThat(op).isInstanceOf(DenseLinear.class);
             assertThat(op.quantType()).isNull();
             assertThat(buf.position()).isEqualTo(3);
@@ -60,7 +60,8 @@ class LinearsTest {
     void floatWeightsAreConvertedOnceToTheComputeDtype() {
         float[] w = QuantizedLinearTest.random(2 * 32, 8);
         try (PointerScope scope = new PointerScope();
-             LinearOp op = Linears.fromGguf(GgmlType.F32, littleEndian(w), 2, 32, null, null, CPU, ComputeDtype.BF16)) {
+                LinearOp op =
+                        Linears.fromGguf(GgmlType.F32, littleEndian(w), 2, 32, null, null, CPU, ComputeDtype.BF16)) {
             Tensor weight = ((DenseLinear) op).weight();
             assertThat(Torch.dtype(weight)).isSameAs(ScalarType.BFloat16);
             assertThat(bits(toFloats(weight)))
@@ -79,10 +80,11 @@ class LinearsTest {
         System.arraycopy(blocks, 0, padded, 32, blocks.length);
         Files.write(file, padded);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
-             PointerScope scope = new PointerScope()) {
-            ByteBuffer mapped = ch.map(FileChannel.MapMode.READ_ONLY, 32, blocks.length).asReadOnlyBuffer();
+                PointerScope scope = new PointerScope()) {
+            ByteBuffer mapped =
+                    ch.map(FileChannel.MapMode.READ_ONLY, 32, blocks.length).asReadOnlyBuffer();
             try (LinearOp op = Linears.fromGguf(type, mapped, out, 256, null, null, CPU, ComputeDtype.F32);
-                 DenseLinear dense = new DenseLinear(TensorData.floats(w, out, 256), null)) {
+                    DenseLinear dense = new DenseLinear(TensorData.floats(w, out, 256), null)) {
                 assertThat(op).isInstanceOf(QuantizedLinear.class);
                 assertThat(op.quantType()).isEqualTo(type);
                 assertThat(((QuantizedLinear) op).rawBlocks().numel()).isEqualTo(blocks.length);
@@ -95,8 +97,8 @@ class LinearsTest {
     @Test
     void tensorFromGgufConvertsAndDequantizes() {
         try (PointerScope scope = new PointerScope()) {
-            Tensor scale = Linears.tensorFromGguf(GgmlType.F32, littleEndian(new float[] {1.5f, -0.1f, 3f}),
-                    new long[] {3}, CPU, ComputeDtype.BF16);
+            Tensor scale = Linears.tensorFromGguf(
+                    GgmlType.F32, littleEndian(new float[] {1.5f, -0.1f, 3f}), new long[] {3}, CPU, ComputeDtype.BF16);
             assertThat(Torch.dtype(scale)).isSameAs(ScalarType.BFloat16);
             assertThat(toFloats(scale)).containsExactly(1.5f, -0.10009765625f, 3f);
 
@@ -114,12 +116,15 @@ class LinearsTest {
         assertThatThrownBy(() -> Linears.fromGguf(GgmlType.F32, eight, 3, 3, null, null, CPU, ComputeDtype.F32))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("buffer holds 32 bytes, expected 36");
-        assertThatThrownBy(() -> Linears.fromGguf(GgmlType.F32, eight, 2, 4, littleEndian(new float[2]), null, CPU,
-                ComputeDtype.F32)).hasMessageContaining("biasType is required");
-        assertThatThrownBy(() -> Linears.fromGguf(GgmlType.F32, eight, 2, 4, littleEndian(new float[3]), GgmlType.F32,
-                CPU, ComputeDtype.F32)).hasMessageContaining("buffer holds 12 bytes, expected 8");
+        assertThatThrownBy(() -> Linears.fromGguf(
+                        GgmlType.F32, eight, 2, 4, littleEndian(new float[2]), null, CPU, ComputeDtype.F32))
+                .hasMessageContaining("biasType is required");
+        assertThatThrownBy(() -> Linears.fromGguf(
+                        GgmlType.F32, eight, 2, 4, littleEndian(new float[3]), GgmlType.F32, CPU, ComputeDtype.F32))
+                .hasMessageContaining("buffer holds 12 bytes, expected 8");
         assertThatThrownBy(() -> Linears.fromGguf(GgmlType.Q8_1, eight, 1, 32, null, null, CPU, ComputeDtype.F32))
-                .isInstanceOf(UnsupportedGgufTypeException.class).hasMessageContaining("Q8_1");
+                .isInstanceOf(UnsupportedGgufTypeException.class)
+                .hasMessageContaining("Q8_1");
         assertThatThrownBy(() -> Linears.fromGguf(GgmlType.Q8_0, eight, 1, 16, null, null, CPU, ComputeDtype.F32))
                 .hasMessageContaining("not a multiple of Q8_0's block size 32");
         assertThatThrownBy(() -> Linears.tensorFromGguf(GgmlType.Q8_0, eight, new long[] {16}, CPU, ComputeDtype.F32))

@@ -39,8 +39,14 @@ class NativeMemoryLeakTest {
 
     @BeforeEach
     void setUp() {
-        layer = new QuantizedLinear(TYPE, uint8(read(TensorData.GGUF_REFERENCE.resolve(TYPE + ".blocks"))),
-                64, 256, null, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32);
+        layer = new QuantizedLinear(
+                TYPE,
+                uint8(read(TensorData.GGUF_REFERENCE.resolve(TYPE + ".blocks"))),
+                64,
+                256,
+                null,
+                ScalarType.Float,
+                DequantArithmetic.EXACT_FLOAT32);
         x = Scopes.keep(TensorData.floats(QuantizedLinearTest.random(4 * 256, 21), 4, 256));
     }
 

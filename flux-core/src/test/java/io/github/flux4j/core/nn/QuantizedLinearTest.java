@@ -17,9 +17,9 @@ import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * QuantizedLinear on flux-gguf's reference blocks (weights = gguf-py's dequantization of random
@@ -39,9 +39,15 @@ class QuantizedLinearTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor xs = TensorData.floats(x, 3, IN);
             Tensor bias = TensorData.floats(b, out);
-            try (QuantizedLinear q = new QuantizedLinear(type, uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
-                    out, IN, bias, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32);
-                 DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
+            try (QuantizedLinear q = new QuantizedLinear(
+                            type,
+                            uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
+                            out,
+                            IN,
+                            bias,
+                            ScalarType.Float,
+                            DequantArithmetic.EXACT_FLOAT32);
+                    DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
                 assertThat(q.quantType()).isEqualTo(type);
                 assertThat(q.outFeatures()).isEqualTo(out);
                 assertThat(q.inFeatures()).isEqualTo(IN);
@@ -65,8 +71,14 @@ class QuantizedLinearTest {
         float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
         long out = w.length / IN;
         try (PointerScope scope = new PointerScope();
-             QuantizedLinear q = new QuantizedLinear(type, uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
-                     out, IN, null, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32)) {
+                QuantizedLinear q = new QuantizedLinear(
+                        type,
+                        uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
+                        out,
+                        IN,
+                        null,
+                        ScalarType.BFloat16,
+                        DequantArithmetic.EXACT_FLOAT32)) {
             Tensor x = TensorData.floats(random(2 * 5 * IN, 3), 2, 5, IN).to(ScalarType.BFloat16);
             Tensor y = q.forward(x);
             assertThat(Torch.dtype(y)).isSameAs(ScalarType.BFloat16);
@@ -83,28 +95,58 @@ class QuantizedLinearTest {
     void argumentErrors() {
         try (PointerScope scope = new PointerScope()) {
             Tensor raw = uint8(new byte[34 * 8]); // Q8_0: 8 blocks = 256 values
-            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.IQ2_XXS, raw, 1, 256, null, ScalarType.Float,
-                    DequantArithmetic.EXACT_FLOAT32)).isInstanceOf(UnsupportedGgufTypeException.class);
-            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 2, 256, null, ScalarType.Float,
-                    DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("holds 272 bytes").hasMessageContaining("needs 544");
-            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 16, 16, null, ScalarType.Float,
-                    DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("block size 32");
-            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw.to(ScalarType.Char), 1, 256, null,
-                    ScalarType.Float, DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("uint8");
-            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 1, 256, TensorData.floats(new float[2], 2),
-                    ScalarType.Float, DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("bias must be [1]");
-            assertThatThrownBy(() -> new QuantizedLinear(GgmlType.Q8_0, raw, 1, 256, TensorData.floats(new float[1], 1),
-                    ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32)).hasMessageContaining("bias dtype");
+            assertThatThrownBy(() -> new QuantizedLinear(
+                            GgmlType.IQ2_XXS, raw, 1, 256, null, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32))
+                    .isInstanceOf(UnsupportedGgufTypeException.class);
+            assertThatThrownBy(() -> new QuantizedLinear(
+                            GgmlType.Q8_0, raw, 2, 256, null, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32))
+                    .hasMessageContaining("holds 272 bytes")
+                    .hasMessageContaining("needs 544");
+            assertThatThrownBy(() -> new QuantizedLinear(
+                            GgmlType.Q8_0, raw, 16, 16, null, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32))
+                    .hasMessageContaining("block size 32");
+            assertThatThrownBy(() -> new QuantizedLinear(
+                            GgmlType.Q8_0,
+                            raw.to(ScalarType.Char),
+                            1,
+                            256,
+                            null,
+                            ScalarType.Float,
+                            DequantArithmetic.EXACT_FLOAT32))
+                    .hasMessageContaining("uint8");
+            assertThatThrownBy(() -> new QuantizedLinear(
+                            GgmlType.Q8_0,
+                            raw,
+                            1,
+                            256,
+                            TensorData.floats(new float[2], 2),
+                            ScalarType.Float,
+                            DequantArithmetic.EXACT_FLOAT32))
+                    .hasMessageContaining("bias must be [1]");
+            assertThatThrownBy(() -> new QuantizedLinear(
+                            GgmlType.Q8_0,
+                            raw,
+                            1,
+                            256,
+                            TensorData.floats(new float[1], 1),
+                            ScalarType.BFloat16,
+                            DequantArithmetic.EXACT_FLOAT32))
+                    .hasMessageContaining("bias dtype");
 
-            QuantizedLinear q = new QuantizedLinear(GgmlType.Q8_0, raw, 1, 256, null, ScalarType.Float,
-                    DequantArithmetic.EXACT_FLOAT32);
+            QuantizedLinear q = new QuantizedLinear(
+                    GgmlType.Q8_0, raw, 1, 256, null, ScalarType.Float, DequantArithmetic.EXACT_FLOAT32);
             assertThatThrownBy(() -> q.forward(TensorData.floats(new float[255], 255)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[255]").hasMessageContaining("inFeatures 256");
-            assertThatThrownBy(() -> q.forward(TensorData.floats(new float[256], 256).to(ScalarType.Half)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dtype Half");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[255]")
+                    .hasMessageContaining("inFeatures 256");
+            assertThatThrownBy(() ->
+                            q.forward(TensorData.floats(new float[256], 256).to(ScalarType.Half)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("dtype Half");
             q.close();
             q.close();
-            assertThatThrownBy(() -> q.forward(TensorData.floats(new float[256], 256))).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> q.forward(TensorData.floats(new float[256], 256)))
+                    .isInstanceOf(IllegalStateException.class);
         }
     }
 

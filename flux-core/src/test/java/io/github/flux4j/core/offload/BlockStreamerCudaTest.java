@@ -42,11 +42,14 @@ class BlockStreamerCudaTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = Variant.class, names = {"DEV_BF16", "DEV_Q4_K", "DEV_Q8_0"})
+    @EnumSource(
+            value = Variant.class,
+            names = {"DEV_BF16", "DEV_Q4_K", "DEV_Q8_0"})
     void streamedForwardsAreBitIdenticalToResidentOnes(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
         LoadOptions cpu = LoadOptions.defaults().withDtype(ComputeDtype.BF16);
-        try (FluxTransformer m = GgufTransformer.load(file, cpu); PointerScope scope = new PointerScope()) {
+        try (FluxTransformer m = GgufTransformer.load(file, cpu);
+                PointerScope scope = new PointerScope()) {
             List<BlockLayout> layouts = BlockStreamer.layouts(m);
             long base = allocated();
             m.moveTo(GPU);
@@ -59,26 +62,37 @@ class BlockStreamerCudaTest {
             try (BlockStreamer s = BlockStreamer.attach(m, GPU, new TreeSet<>(List.of(0, 1, 2, 3)))) {
                 m.moveTo(GPU); // the rest of the model: embedders and final layer
                 torch_cuda.device_synchronize();
-                long streamedBytes = layouts.stream().mapToLong(BlockLayout::totalBytes).sum();
+                long streamedBytes =
+                        layouts.stream().mapToLong(BlockLayout::totalBytes).sum();
                 assertThat(s.hostBytes()).isEqualTo(streamedBytes);
                 for (int i = 0; i < 3; i++) {
                     Tensor out = StreamerInputs.forward(m, 16, 7);
                     assertThat(out.is_cuda()).isTrue();
-                    assertThat(torch.equal(out.cpu(), expected)).as("%s forward %d", v, i).isTrue();
+                    assertThat(torch.equal(out.cpu(), expected))
+                            .as("%s forward %d", v, i)
+                            .isTrue();
                 }
                 torch_cuda.device_synchronize();
                 long resident = allocated() - before;
                 // arenas + the unstreamed rest; no streamed block is left on the device
-                long blockBytes = layouts.stream().flatMap(l -> l.entries().stream()).mapToLong(BlockLayout.Entry::bytes).sum();
+                long blockBytes = layouts.stream()
+                        .flatMap(l -> l.entries().stream())
+                        .mapToLong(BlockLayout.Entry::bytes)
+                        .sum();
                 assertThat(resident).isLessThan(2 * s.arenaBytes() + (modelBytes - blockBytes) + (1 << 20));
             }
             // closed: the blocks are back on the CPU, the model runs unstreamed again
             m.moveTo(GPU);
-            assertThat(torch.equal(StreamerInputs.forward(m, 16, 7).cpu(), expected)).isTrue();
+            assertThat(torch.equal(StreamerInputs.forward(m, 16, 7).cpu(), expected))
+                    .isTrue();
         }
     }
 
     private static long allocated() {
-        return torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+        return torch_cuda
+                .getAllocator()
+                .getDeviceStats((byte) 0)
+                .allocated_bytes()
+                .current();
     }
 }

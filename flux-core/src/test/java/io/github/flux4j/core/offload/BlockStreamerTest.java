@@ -35,11 +35,14 @@ class BlockStreamerTest {
     static Path dir;
 
     private static FluxTransformer load(Variant v, ComputeDtype dtype) throws IOException {
-        return GgufTransformer.load(TinyFluxFiles.write(v, dir), LoadOptions.defaults().withDtype(dtype));
+        return GgufTransformer.load(
+                TinyFluxFiles.write(v, dir), LoadOptions.defaults().withDtype(dtype));
     }
 
     @ParameterizedTest
-    @EnumSource(value = Variant.class, names = {"DEV_F32", "DEV_Q8_0", "DEV_Q4_K"})
+    @EnumSource(
+            value = Variant.class,
+            names = {"DEV_F32", "DEV_Q8_0", "DEV_Q4_K"})
     void blockParametersAreTheCheckpointsBlockTensors(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
         long fileBlockBytes = 0;
@@ -68,21 +71,26 @@ class BlockStreamerTest {
             assertThat(bytes[0]).isEqualTo(fileBlockBytes);
             List<BlockLayout> layouts = BlockStreamer.layouts(m);
             assertThat(layouts).hasSize(m.blockCount());
-            assertThat(layouts.get(0).totalBytes()).isGreaterThanOrEqualTo(layouts.get(0).entries().stream()
-                    .mapToLong(BlockLayout.Entry::bytes).sum());
-            assertThatThrownBy(() -> m.forEachBlockParameter(m.blockCount(), (n, t) -> { }))
+            assertThat(layouts.get(0).totalBytes())
+                    .isGreaterThanOrEqualTo(layouts.get(0).entries().stream()
+                            .mapToLong(BlockLayout.Entry::bytes)
+                            .sum());
+            assertThatThrownBy(() -> m.forEachBlockParameter(m.blockCount(), (n, t) -> {}))
                     .isInstanceOf(IndexOutOfBoundsException.class);
         }
     }
 
     @ParameterizedTest
-    @EnumSource(value = Variant.class, names = {"DEV_BF16", "DEV_Q4_K", "SCHNELL_Q8_0"})
+    @EnumSource(
+            value = Variant.class,
+            names = {"DEV_BF16", "DEV_Q4_K", "SCHNELL_Q8_0"})
     void streamingGivesBitIdenticalOutputs(Variant v) throws IOException {
-        try (FluxTransformer m = load(v, ComputeDtype.BF16); PointerScope scope = new PointerScope()) {
+        try (FluxTransformer m = load(v, ComputeDtype.BF16);
+                PointerScope scope = new PointerScope()) {
             Tensor expected = StreamerInputs.forward(m, 12, 5);
             List<BlockLayout> layouts = BlockStreamer.layouts(m);
-            for (TreeSet<Integer> streamed : List.of(new TreeSet<>(List.of(0, 1, 2, 3)), new TreeSet<>(List.of(1, 3)),
-                    new TreeSet<>(List.of(2)))) {
+            for (TreeSet<Integer> streamed : List.of(
+                    new TreeSet<>(List.of(0, 1, 2, 3)), new TreeSet<>(List.of(1, 3)), new TreeSet<>(List.of(2)))) {
                 try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), streamed)) {
                     assertThat(m.blockHook()).isSameAs(s);
                     assertThat(s.arenaCount()).isEqualTo(Math.min(2, streamed.size()));
@@ -92,14 +100,19 @@ class BlockStreamerTest {
                     }
                     assertThat(s.hostBytes()).isEqualTo(sum);
                     // between forwards, the streamed tensors hold no storage
-                    m.forEachBlockParameter(streamed.first(), (n, t) -> assertThat(t.numel()).as(n).isZero());
+                    m.forEachBlockParameter(
+                            streamed.first(),
+                            (n, t) -> assertThat(t.numel()).as(n).isZero());
                     for (int i = 0; i < 3; i++) { // the ring wraps around across forwards
-                        assertThat(torch.equal(StreamerInputs.forward(m, 12, 5), expected)).as("%s forward %d", streamed, i)
+                        assertThat(torch.equal(StreamerInputs.forward(m, 12, 5), expected))
+                                .as("%s forward %d", streamed, i)
                                 .isTrue();
                     }
                 }
                 assertThat(m.blockHook()).isNull();
-                assertThat(torch.equal(StreamerInputs.forward(m, 12, 5), expected)).as("after close").isTrue();
+                assertThat(torch.equal(StreamerInputs.forward(m, 12, 5), expected))
+                        .as("after close")
+                        .isTrue();
             }
         }
     }
@@ -108,14 +121,16 @@ class BlockStreamerTest {
     void blocksRunOutOfOrderAreStillCorrect() throws IOException {
         // A forward that fails half-way leaves the ring mid-cycle; the next forward must still see
         // the right weights in every block.
-        try (FluxTransformer m = load(Variant.DEV_Q8_0, ComputeDtype.F32); PointerScope scope = new PointerScope()) {
+        try (FluxTransformer m = load(Variant.DEV_Q8_0, ComputeDtype.F32);
+                PointerScope scope = new PointerScope()) {
             Tensor expected = StreamerInputs.forward(m, 8, 3);
             try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(0, 1, 2, 3)))) {
                 s.beforeBlock(0);
                 s.afterBlock(0);
                 s.beforeBlock(2);
                 s.afterBlock(2);
-                assertThat(torch.equal(StreamerInputs.forward(m, 8, 3), expected)).isTrue();
+                assertThat(torch.equal(StreamerInputs.forward(m, 8, 3), expected))
+                        .isTrue();
             }
         }
     }
@@ -124,10 +139,12 @@ class BlockStreamerTest {
     void badArgumentsAreRejected() throws IOException {
         try (FluxTransformer m = load(Variant.DEV_Q8_0, ComputeDtype.F32)) {
             assertThatThrownBy(() -> BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(4))))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("block 4 does not exist");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("block 4 does not exist");
             try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(0)))) {
                 assertThatThrownBy(() -> BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(1))))
-                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("block hook already");
+                        .isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("block hook already");
             }
             try (BlockStreamer none = BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>())) {
                 assertThat(none.arenaCount()).isZero();
@@ -141,7 +158,8 @@ class BlockStreamerTest {
         BlockLayout l = BlockLayout.of(List.of("a", "b", "c"), List.of(10L, 256L, 0L));
         assertThat(l.entries()).extracting(BlockLayout.Entry::offset).containsExactly(0L, 256L, 512L);
         assertThat(l.totalBytes()).isEqualTo(512);
-        assertThat(BlockLayout.arenaBytes(List.of(l, BlockLayout.of(List.of("x"), List.of(1000L))))).isEqualTo(1024);
+        assertThat(BlockLayout.arenaBytes(List.of(l, BlockLayout.of(List.of("x"), List.of(1000L)))))
+                .isEqualTo(1024);
         assertThatThrownBy(() -> BlockLayout.of(List.of("a"), List.of(-1L))).hasMessageContaining("tensor a");
         assertThatThrownBy(() -> BlockLayout.of(List.of("a"), List.of())).hasMessageContaining("1 names but 0 sizes");
     }

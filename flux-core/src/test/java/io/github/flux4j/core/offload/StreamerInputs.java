@@ -10,15 +10,16 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Deterministic (seedless) transformer inputs for any configuration: smooth patterns, no generator. */
 final class StreamerInputs {
-    private StreamerInputs() {
-    }
+    private StreamerInputs() {}
 
     static Tensor pattern(long[] shape, double freq) {
         long n = 1;
         for (long s : shape) {
             n *= s;
         }
-        return torch.arange(new Scalar(n), new TensorOptions(ScalarType.Float)).mul(new Scalar(freq)).sin()
+        return torch.arange(new Scalar(n), new TensorOptions(ScalarType.Float))
+                .mul(new Scalar(freq))
+                .sin()
                 .view(shape);
     }
 
@@ -31,7 +32,9 @@ final class StreamerInputs {
         Tensor txtIds = torch.zeros(new long[] {txt, 3}, new TensorOptions(ScalarType.Float));
         Tensor timestep = torch.full(new long[] {1}, new Scalar(0.75), new TensorOptions(ScalarType.Float));
         Tensor y = pattern(new long[] {1, c.vecInDim()}, 0.29);
-        Tensor guidance = c.guidanceEmbed() ? torch.full(new long[] {1}, new Scalar(3.5), new TensorOptions(ScalarType.Float)) : null;
+        Tensor guidance = c.guidanceEmbed()
+                ? torch.full(new long[] {1}, new Scalar(3.5), new TensorOptions(ScalarType.Float))
+                : null;
         return m.forward(img, imgIds, t5, txtIds, timestep, y, guidance);
     }
 }

@@ -19,10 +19,10 @@ public final class TensorData {
     /** flux-gguf's reference blocks and gguf-py float32 output (surefire runs in the module dir). */
     public static final Path GGUF_REFERENCE = Path.of("../flux-gguf/src/test/resources/reference/dequant");
     /** diffusers' float16-arithmetic output for the same blocks. */
-    public static final Path DIFFUSERS_REFERENCE = Path.of("src/test/resources/io/github/flux4j/core/quant/diffusers-f16");
+    public static final Path DIFFUSERS_REFERENCE =
+            Path.of("src/test/resources/io/github/flux4j/core/quant/diffusers-f16");
 
-    private TensorData() {
-    }
+    private TensorData() {}
 
     public static byte[] read(Path p) {
         try {
@@ -37,7 +37,8 @@ public final class TensorData {
         Tensor out;
         try (PointerScope inner = new PointerScope()) {
             BytePointer p = new BytePointer(bytes);
-            out = torch.from_blob(p, new long[] {bytes.length}, new TensorOptions(ScalarType.Byte)).clone()
+            out = torch.from_blob(p, new long[] {bytes.length}, new TensorOptions(ScalarType.Byte))
+                    .clone()
                     .retainReference();
         }
         PointerScope outer = PointerScope.getInnerScope();

@@ -27,8 +27,11 @@ class TorchDequantizerTest {
 
     /** Every supported type, float32 output: bit-identical to gguf.quants.dequantize. */
     @ParameterizedTest
-    @EnumSource(names = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K",
-        "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+    @EnumSource(
+            names = {
+                "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+                "IQ4_NL", "IQ4_XS"
+            })
     void float32IsBitExactWithGgufPy(GgmlType type) {
         float[] expected = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
         try (PointerScope scope = new PointerScope()) {
@@ -44,8 +47,10 @@ class TorchDequantizerTest {
 
     /** BF16/F16 output = the exact float32 result rounded once. */
     @ParameterizedTest
-    @EnumSource(names = {"F32", "F16", "BF16", "Q4_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
-        "Q6_K", "IQ4_NL", "IQ4_XS"})
+    @EnumSource(
+            names = {
+                "F32", "F16", "BF16", "Q4_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"
+            })
     void reducedPrecisionOutputIsTheFloat32ResultCast(GgmlType type) {
         try (PointerScope scope = new PointerScope()) {
             Tensor raw = uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks")));
@@ -65,8 +70,11 @@ class TorchDequantizerTest {
      * float16 (or float32) values they return and the bf16 weight GGUFLinear feeds to F.linear.
      */
     @ParameterizedTest
-    @EnumSource(names = {"BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
-        "Q6_K", "IQ4_NL", "IQ4_XS"})
+    @EnumSource(
+            names = {
+                "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL",
+                "IQ4_XS"
+            })
     void float16ModeMatchesDiffusers(GgmlType type) {
         Path dir = TensorData.DIFFUSERS_REFERENCE;
         String outDtype = manifestDtype(type);
@@ -77,10 +85,10 @@ class TorchDequantizerTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor raw = uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks")));
             long[] shape = {expected.length};
-            Tensor f32 = TorchDequantizer.dequantize(raw, type, shape, ScalarType.Float,
-                    DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
-            Tensor bf16 = TorchDequantizer.dequantize(raw, type, shape, ScalarType.BFloat16,
-                    DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
+            Tensor f32 = TorchDequantizer.dequantize(
+                    raw, type, shape, ScalarType.Float, DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
+            Tensor bf16 = TorchDequantizer.dequantize(
+                    raw, type, shape, ScalarType.BFloat16, DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
 
             assertThat(bits(toFloats(f32))).isEqualTo(bits(expected));
             assertThat(bits(toFloats(bf16))).isEqualTo(bits(expectedBf16));
@@ -94,8 +102,8 @@ class TorchDequantizerTest {
             Tensor raw = uint8(read(TensorData.GGUF_REFERENCE.resolve("Q4_K.blocks")));
             long[] shape = {raw.numel() / 144 * 256};
             float[] exact = toFloats(TorchDequantizer.dequantize(raw, GgmlType.Q4_K, shape, ScalarType.Float));
-            float[] f16 = toFloats(TorchDequantizer.dequantize(raw, GgmlType.Q4_K, shape, ScalarType.Float,
-                    DequantArithmetic.FLOAT16_LIKE_DIFFUSERS));
+            float[] f16 = toFloats(TorchDequantizer.dequantize(
+                    raw, GgmlType.Q4_K, shape, ScalarType.Float, DequantArithmetic.FLOAT16_LIKE_DIFFUSERS));
             long differing = 0;
             for (int i = 0; i < exact.length; i++) {
                 if (Float.floatToIntBits(exact[i]) != Float.floatToIntBits(f16[i])) {
@@ -150,8 +158,8 @@ class TorchDequantizerTest {
     @Test
     void emptyTensor() {
         try (PointerScope scope = new PointerScope()) {
-            Tensor out = TorchDequantizer.dequantize(uint8(new byte[0]), GgmlType.Q4_K, new long[] {0, 256},
-                    ScalarType.BFloat16);
+            Tensor out = TorchDequantizer.dequantize(
+                    uint8(new byte[0]), GgmlType.Q4_K, new long[] {0, 256}, ScalarType.BFloat16);
             assertThat(out.sizes().vec().get()).containsExactly(0, 256);
             assertThat(Torch.dtype(out)).isEqualTo(ScalarType.BFloat16);
         }
@@ -161,22 +169,30 @@ class TorchDequantizerTest {
     void argumentErrorsNameTheProblem() {
         try (PointerScope scope = new PointerScope()) {
             Tensor raw = uint8(new byte[18]);
-            assertThatThrownBy(() -> TorchDequantizer.dequantize(raw.to(ScalarType.Int), GgmlType.Q4_0,
-                    new long[] {32}, ScalarType.Float))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("uint8");
+            assertThatThrownBy(() -> TorchDequantizer.dequantize(
+                            raw.to(ScalarType.Int), GgmlType.Q4_0, new long[] {32}, ScalarType.Float))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("uint8");
             assertThatThrownBy(() -> TorchDequantizer.dequantize(raw, GgmlType.Q4_0, new long[] {64}, ScalarType.Float))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("raw holds 18 bytes").hasMessageContaining("needs 36");
-            assertThatThrownBy(() -> TorchDequantizer.dequantize(raw, GgmlType.Q4_0, new long[] {2, 16}, ScalarType.Float))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[2, 16]");
-            assertThatThrownBy(() -> TorchDequantizer.dequantize(raw, GgmlType.Q4_0, new long[] {-32}, ScalarType.Float))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("negative");
+                    .hasMessageContaining("raw holds 18 bytes")
+                    .hasMessageContaining("needs 36");
+            assertThatThrownBy(
+                            () -> TorchDequantizer.dequantize(raw, GgmlType.Q4_0, new long[] {2, 16}, ScalarType.Float))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[2, 16]");
+            assertThatThrownBy(
+                            () -> TorchDequantizer.dequantize(raw, GgmlType.Q4_0, new long[] {-32}, ScalarType.Float))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("negative");
             assertThatThrownBy(() -> TorchDequantizer.dequantize(raw, GgmlType.Q4_0, new long[] {32}, ScalarType.Long))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("outDtype");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("outDtype");
             for (GgmlType t : new GgmlType[] {GgmlType.Q8_1, GgmlType.IQ2_XXS, GgmlType.I8, GgmlType.TQ1_0}) {
                 assertThat(TorchDequantizer.isSupported(t)).isFalse();
                 assertThatThrownBy(() -> TorchDequantizer.dequantize(raw, t, new long[] {32}, ScalarType.Float))
-                        .isInstanceOf(UnsupportedGgufTypeException.class).hasMessageContaining(t.name());
+                        .isInstanceOf(UnsupportedGgufTypeException.class)
+                        .hasMessageContaining(t.name());
             }
         }
     }
@@ -186,6 +202,7 @@ class TorchDequantizerTest {
         return Arrays.stream(manifest.split("\n"))
                 .filter(l -> l.startsWith(type.name() + " "))
                 .map(l -> l.split(" ")[1])
-                .findFirst().orElseThrow(() -> new AssertionError("no manifest line for " + type));
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no manifest line for " + type));
     }
 }

@@ -8,6 +8,8 @@ import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.StageTimings;
+import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
@@ -18,13 +20,11 @@ import io.github.flux4j.gguf.GgufValue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
-import io.github.flux4j.core.torch.Tensors;
-import io.github.flux4j.core.torch.StageTimings;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -83,10 +83,12 @@ class T5EncoderModelTest {
     }
 
     private static double run(Path path, LoadOptions options, String idsKey, String refKey) throws IOException {
-        try (T5EncoderModel m = T5EncoderModel.load(path, options); PointerScope scope = new PointerScope()) {
+        try (T5EncoderModel m = T5EncoderModel.load(path, options);
+                PointerScope scope = new PointerScope()) {
             Tensor out = m.forward(refs.get(idsKey));
             Tensor ref = refs.get(refKey);
-            assertThat(out.sizes().vec().get()).containsExactly(ref.sizes().vec().get());
+            assertThat(out.sizes().vec().get())
+                    .containsExactly(ref.sizes().vec().get());
             assertThat(Torch.dtype(out)).isEqualTo(options.dtype().scalarType());
             double err = TextRefs.relError(out, ref);
             System.out.printf("%s %s vs %s: %.3g%n", path.getFileName(), options.dtype(), refKey, err);
@@ -104,26 +106,30 @@ class T5EncoderModelTest {
 
     @Test
     void feedForwardProjDecidesTheActivation() {
-        T5Config relu = T5Config.fromJson(new io.github.flux4j.core.text.HfConfig(Map.of("feed_forward_proj", "relu"), "x"));
+        T5Config relu =
+                T5Config.fromJson(new io.github.flux4j.core.text.HfConfig(Map.of("feed_forward_proj", "relu"), "x"));
         assertThat(relu.gatedAct()).isFalse();
         assertThat(relu.denseActFn()).isEqualTo(HfActivation.RELU);
         T5Config gatedSilu = T5Config.fromJson(new io.github.flux4j.core.text.HfConfig(
                 Map.of("feed_forward_proj", "gated-silu", "dense_act_fn", "relu"), "x"));
         assertThat(gatedSilu.gatedAct()).isTrue();
         assertThat(gatedSilu.denseActFn()).isEqualTo(HfActivation.SILU);
-        assertThatThrownBy(() -> T5Config.fromJson(new io.github.flux4j.core.text.HfConfig(
-                Map.of("feed_forward_proj", "fancy-gelu"), "cfg.json")))
+        assertThatThrownBy(() -> T5Config.fromJson(
+                        new io.github.flux4j.core.text.HfConfig(Map.of("feed_forward_proj", "fancy-gelu"), "cfg.json")))
                 .hasMessageContaining("cfg.json: feed_forward_proj 'fancy-gelu'");
     }
 
     @Test
     void ggufConfigComesFromMetadataOrShapes() throws IOException {
-        try (WeightSource s = WeightSource.gguf(Q8); T5EncoderModel m = T5EncoderModel.load(s, F32)) {
+        try (WeightSource s = WeightSource.gguf(Q8);
+                T5EncoderModel m = T5EncoderModel.load(s, F32)) {
             assertThat(m.config()).isEqualTo(T5Config.read(DENSE.resolve("config.json")));
         }
         // No hyper-parameter keys: all from shapes (inner dim 128 != d_model 256).
-        try (WeightSource s = WeightSource.gguf(KQUANT); T5EncoderModel m = T5EncoderModel.load(s, F32)) {
-            assertThat(m.config()).isEqualTo(new T5Config(300, 256, 64, 256, 1, 2, 32, 128, 1e-6, HfActivation.GELU_NEW, true));
+        try (WeightSource s = WeightSource.gguf(KQUANT);
+                T5EncoderModel m = T5EncoderModel.load(s, F32)) {
+            assertThat(m.config())
+                    .isEqualTo(new T5Config(300, 256, 64, 256, 1, 2, 32, 128, 1e-6, HfActivation.GELU_NEW, true));
         }
     }
 
@@ -132,7 +138,9 @@ class T5EncoderModelTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor rel = refs.get("t5.buckets_relative_positions").to(ScalarType.Long);
             Tensor buckets = T5Attention.relativePositionBucket(rel, true, 32, 128);
-            assertThat(torch.equal(buckets, refs.get("t5.buckets_bidirectional_32_128").to(ScalarType.Long))).isTrue();
+            assertThat(torch.equal(
+                            buckets, refs.get("t5.buckets_bidirectional_32_128").to(ScalarType.Long)))
+                    .isTrue();
         }
     }
 
@@ -145,7 +153,8 @@ class T5EncoderModelTest {
 
     @Test
     void bfloat16MatchesTransformers() throws IOException {
-        assertThat(run(DENSE, BF16, "t5.input_ids", "t5.bf16.last_hidden_state")).isLessThan(BF16_TOL);
+        assertThat(run(DENSE, BF16, "t5.input_ids", "t5.bf16.last_hidden_state"))
+                .isLessThan(BF16_TOL);
     }
 
     @Test
@@ -156,15 +165,18 @@ class T5EncoderModelTest {
 
     @Test
     void attentionMaskMatchesTransformers() throws IOException {
-        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32); PointerScope scope = new PointerScope()) {
+        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32);
+                PointerScope scope = new PointerScope()) {
             Tensor masked = m.forward(refs.get("t5.input_ids"), refs.get("t5.attention_mask"));
             double err = TextRefs.relError(masked, refs.get("t5.f32.masked_last_hidden_state"));
             System.out.printf("t5 F32 with attention mask vs transformers: %.3g%n", err);
             assertThat(err).isLessThan(F32_TOL);
             // Without a mask (FLUX) the padding is attended to: row 0 (padded) differs, row 1 (full) does not.
             Tensor unmasked = m.forward(refs.get("t5.input_ids"));
-            assertThat(TextRefs.relError(unmasked.select(0, 0), masked.select(0, 0))).isGreaterThan(0.1);
-            assertThat(TextRefs.relError(unmasked.select(0, 1), masked.select(0, 1))).isLessThan(F32_TOL);
+            assertThat(TextRefs.relError(unmasked.select(0, 0), masked.select(0, 0)))
+                    .isGreaterThan(0.1);
+            assertThat(TextRefs.relError(unmasked.select(0, 1), masked.select(0, 1)))
+                    .isLessThan(F32_TOL);
         }
     }
 
@@ -191,17 +203,26 @@ class T5EncoderModelTest {
     void kQuantGgufMatchesItsDequantizedTwin(String dtype) throws IOException {
         LoadOptions o = BF16.withDtype(ComputeDtype.valueOf(dtype));
         double tol = dtype.equals("F32") ? F32_TOL : BF16_TOL;
-        assertThat(run(KQUANT, o, "t5k.input_ids", "t5k." + dtype.toLowerCase() + ".last_hidden_state")).isLessThan(tol);
+        assertThat(run(KQUANT, o, "t5k.input_ids", "t5k." + dtype.toLowerCase() + ".last_hidden_state"))
+                .isLessThan(tol);
     }
 
     @Test
     void ggufMatricesStayQuantizedAndDecoderTensorsAreIgnored() throws IOException {
-        try (WeightSource s = WeightSource.gguf(KQUANT); T5EncoderModel m = T5EncoderModel.load(s, BF16)) {
+        try (WeightSource s = WeightSource.gguf(KQUANT);
+                T5EncoderModel m = T5EncoderModel.load(s, BF16)) {
             assertThat(m.leftovers()).isEmpty();
             // Every matrix keeps its GGUF type (expanded on each forward), q, k, v, o, wi_0, wi_1, wo:
-            assertThat(m.blocks().get(0).linears()).extracting(LinearOp::quantType)
-                    .containsExactly(GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q4_K, GgmlType.Q8_0, GgmlType.Q4_K,
-                            GgmlType.Q6_K, GgmlType.Q4_K);
+            assertThat(m.blocks().get(0).linears())
+                    .extracting(LinearOp::quantType)
+                    .containsExactly(
+                            GgmlType.Q4_K,
+                            GgmlType.Q6_K,
+                            GgmlType.Q4_K,
+                            GgmlType.Q8_0,
+                            GgmlType.Q4_K,
+                            GgmlType.Q6_K,
+                            GgmlType.Q4_K);
             // and the bytes loaded are those stored, minus the ignored decoder norm (1 KiB).
             long fileBytes = Files.size(KQUANT);
             assertThat(m.weightBytes()).isLessThan(fileBytes).isGreaterThan(fileBytes - 10_000);
@@ -219,7 +240,8 @@ class T5EncoderModelTest {
         TextRefs.copyGguf(Q8, file, n -> !n.equals("enc.blk.1.attn_k.weight"), Map.of());
         assertThatThrownBy(() -> T5EncoderModel.load(file, F32))
                 .isInstanceOf(WeightBindingException.class)
-                .satisfies(e -> assertThat(((WeightBindingException) e).problems()).extracting(WeightBindingException.Problem::name)
+                .satisfies(e -> assertThat(((WeightBindingException) e).problems())
+                        .extracting(WeightBindingException.Problem::name)
                         .containsExactly("encoder.block.1.layer.0.SelfAttention.k.weight"))
                 .hasMessageContaining("missing.gguf does not fit a T5 encoder");
     }
@@ -229,24 +251,31 @@ class T5EncoderModelTest {
         // The dense checkpoint as one model.safetensors, with one tensor's shape changed.
         Map<String, StTensor> all = new LinkedHashMap<>();
         try (var files = Files.list(DENSE)) {
-            for (Path shard : files.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList()) {
+            for (Path shard : files.filter(p -> p.toString().endsWith(".safetensors"))
+                    .sorted()
+                    .toList()) {
                 all.putAll(TextRefs.readSafetensors(shard));
             }
         }
         StTensor wo = all.get("encoder.block.1.layer.1.DenseReluDense.wo.weight");
-        all.put("encoder.block.1.layer.1.DenseReluDense.wo.weight", new StTensor(wo.dtype(), new long[] {128, 64}, wo.data()));
+        all.put(
+                "encoder.block.1.layer.1.DenseReluDense.wo.weight",
+                new StTensor(wo.dtype(), new long[] {128, 64}, wo.data()));
         TextRefs.writeSafetensors(dir.resolve("model.safetensors"), all);
         Files.copy(DENSE.resolve("config.json"), dir.resolve("config.json"));
         assertThatThrownBy(() -> T5EncoderModel.load(dir, F32))
                 .isInstanceOf(WeightBindingException.class)
-                .hasMessageContaining("encoder.block.1.layer.1.DenseReluDense.wo.weight: expected [64, 128], found BF16 [128, 64]");
+                .hasMessageContaining(
+                        "encoder.block.1.layer.1.DenseReluDense.wo.weight: expected [64, 128], found BF16 [128, 64]");
     }
 
     @Test
     void aTiedEmbeddingCopyIsAcceptedAndAloneItStandsForShared(@TempDir Path dir) throws IOException {
         Map<String, StTensor> all = new LinkedHashMap<>();
         try (var files = Files.list(DENSE)) {
-            for (Path shard : files.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList()) {
+            for (Path shard : files.filter(p -> p.toString().endsWith(".safetensors"))
+                    .sorted()
+                    .toList()) {
                 all.putAll(TextRefs.readSafetensors(shard));
             }
         }
@@ -259,10 +288,12 @@ class T5EncoderModelTest {
         TextRefs.writeSafetensors(dir.resolve("copy-only/t5xxl.safetensors"), all);
         for (String variant : new String[] {"both", "copy-only"}) {
             try (T5EncoderModel m = T5EncoderModel.load(dir.resolve(variant + "/t5xxl.safetensors"), F32);
-                 PointerScope scope = new PointerScope()) {
+                    PointerScope scope = new PointerScope()) {
                 assertThat(m.config()).isEqualTo(T5Config.read(DENSE.resolve("config.json")));
                 Tensor out = m.forward(refs.get("t5.input_ids"));
-                assertThat(TextRefs.relError(out, refs.get("t5.f32.last_hidden_state"))).as(variant).isLessThan(F32_TOL);
+                assertThat(TextRefs.relError(out, refs.get("t5.f32.last_hidden_state")))
+                        .as(variant)
+                        .isLessThan(F32_TOL);
             }
         }
     }
@@ -273,12 +304,14 @@ class T5EncoderModelTest {
         TextRefs.copyGguf(Q8, file, n -> true, Map.of("general.architecture", new GgufValue.Str("flux")));
         assertThatThrownBy(() -> T5EncoderModel.load(file, F32))
                 .isInstanceOf(WeightException.class)
-                .hasMessageContaining("is a 'flux' model (general.architecture), not a T5 encoder ('t5encoder' or 't5')");
+                .hasMessageContaining(
+                        "is a 'flux' model (general.architecture), not a T5 encoder ('t5encoder' or 't5')");
     }
 
     @Test
     void badInputsAreRejected() throws IOException {
-        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32); PointerScope scope = new PointerScope()) {
+        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32);
+                PointerScope scope = new PointerScope()) {
             Tensor ids = refs.get("t5.input_ids");
             assertThatThrownBy(() -> m.forward(ids.select(0, 0))).hasMessageContaining("input ids must be [B, L]");
             assertThatThrownBy(() -> m.forward(ids, torch.ones(new long[] {2, 3}, new TensorOptions(ScalarType.Long))))
@@ -287,16 +320,19 @@ class T5EncoderModelTest {
                     .hasMessageContaining("token ids must be in [0, 1100)");
         }
         assertThatThrownBy(() -> {
-            try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32)) {
-                m.close();
-                m.forward(refs.get("t5.input_ids"));
-            }
-        }).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+                    try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32)) {
+                        m.close();
+                        m.forward(refs.get("t5.input_ids"));
+                    }
+                })
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
     }
 
     @Test
     void traceGivesEachStageInOrderWithTimings() throws IOException {
-        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32); PointerScope scope = new PointerScope()) {
+        try (T5EncoderModel m = T5EncoderModel.load(DENSE, F32);
+                PointerScope scope = new PointerScope()) {
             StageTimings timings = new StageTimings();
             Map<String, float[]> values = new LinkedHashMap<>();
             Tensor out = m.forward(refs.get("t5.input_ids"), null, (name, t) -> {
@@ -312,7 +348,8 @@ class T5EncoderModelTest {
             assertThat(timings.durations().keySet()).containsExactlyElementsOf(expected);
             assertThat(timings.total()).isPositive();
             assertThat(values.get("encoder.final_layer_norm")).containsExactly(Tensors.toFloats(out));
-            assertThat(TextRefs.relError(out, refs.get("t5.f32.last_hidden_state"))).isLessThan(F32_TOL);
+            assertThat(TextRefs.relError(out, refs.get("t5.f32.last_hidden_state")))
+                    .isLessThan(F32_TOL);
         }
     }
 }

@@ -25,8 +25,7 @@ public final class ConfigFuzz {
      */
     public static final int MUTANTS = Integer.getInteger("fuzz.mutants", 700);
 
-    private ConfigFuzz() {
-    }
+    private ConfigFuzz() {}
 
     /** What is done with the folder after its {@code config.json} was replaced. */
     @FunctionalInterface
@@ -55,8 +54,9 @@ public final class ConfigFuzz {
      * As {@link #run(String, Path, long, int, FolderLoader)} for another JSON file of the folder
      * (such as {@code model.safetensors.index.json}).
      */
-    public static FuzzRunner.Report run(String resource, Path folder, String fileName, long seed, int mutants,
-                                        FolderLoader loader) throws IOException {
+    public static FuzzRunner.Report run(
+            String resource, Path folder, String fileName, long seed, int mutants, FolderLoader loader)
+            throws IOException {
         byte[] text;
         try (InputStream in = Objects.requireNonNull(ConfigFuzz.class.getResourceAsStream(resource), resource)) {
             text = in.readAllBytes();
@@ -72,11 +72,17 @@ public final class ConfigFuzz {
         Files.write(config, text);
         loader.load(folder);
         List<byte[]> systematic = Mutator.everyKeyHostile(json);
-        FuzzRunner.Report report = FuzzRunner.run(resource, seed, systematic.size() + mutants, Duration.ofSeconds(5),
-                i -> i < systematic.size() ? systematic.get(i) : mutator.json(json, text, i), m -> {
+        FuzzRunner.Report report = FuzzRunner.run(
+                resource,
+                seed,
+                systematic.size() + mutants,
+                Duration.ofSeconds(5),
+                i -> i < systematic.size() ? systematic.get(i) : mutator.json(json, text, i),
+                m -> {
                     Files.write(config, m);
                     loader.load(folder);
-                }, e -> e instanceof WeightException && e.getMessage().contains(where));
+                },
+                e -> e instanceof WeightException && e.getMessage().contains(where));
         // Both outcomes must occur, or the test proves little (a transformer's config.json has few
         // keys that matter, so few of its mutants are refused).
         assertThat(report.refused()).as("%s", report).isGreaterThan(mutants / 50);
@@ -105,7 +111,8 @@ public final class ConfigFuzz {
     /** The folder of a classpath resource folder (test resources are plain files). */
     public static Path resourceFolder(String resource) {
         try {
-            return Path.of(Objects.requireNonNull(ConfigFuzz.class.getResource(resource), resource).toURI());
+            return Path.of(Objects.requireNonNull(ConfigFuzz.class.getResource(resource), resource)
+                    .toURI());
         } catch (java.net.URISyntaxException e) {
             throw new IllegalStateException(e);
         }

@@ -44,8 +44,7 @@ public final class FuzzRunner {
      */
     public record Report(int accepted, int refused, Map<String, Integer> byType, List<String> samples) {}
 
-    private FuzzRunner() {
-    }
+    private FuzzRunner() {}
 
     /**
      * Runs {@code mutants} cases.
@@ -57,8 +56,14 @@ public final class FuzzRunner {
      * @param loader  what is done with each mutant
      * @param allowed the exceptions a refusal may raise (typically: the documented type, naming the file)
      */
-    public static Report run(String name, long seed, int mutants, Duration perCase, IntFunction<byte[]> mutant,
-                             Loader loader, Predicate<Throwable> allowed) {
+    public static Report run(
+            String name,
+            long seed,
+            int mutants,
+            Duration perCase,
+            IntFunction<byte[]> mutant,
+            Loader loader,
+            Predicate<Throwable> allowed) {
         Map<String, Integer> byType = new TreeMap<>();
         int accepted = 0;
         int refused = 0;
@@ -110,8 +115,7 @@ public final class FuzzRunner {
         return new Report(accepted, refused, byType, samples);
     }
 
-    private static AssertionError fail(String name, long seed, int index, byte[] mutant, String what,
-                                       Throwable cause) {
+    private static AssertionError fail(String name, long seed, int index, byte[] mutant, String what, Throwable cause) {
         String saved;
         try {
             Path dir = Files.createDirectories(Path.of("target", "fuzz-failures"));
@@ -127,7 +131,8 @@ public final class FuzzRunner {
             cause.printStackTrace(new PrintWriter(w));
             trace = "\n" + w;
         }
-        return new AssertionError(name + " mutant " + index + " (seed " + seed + ") " + what + "; mutant saved to "
-                + saved + trace, cause);
+        return new AssertionError(
+                name + " mutant " + index + " (seed " + seed + ") " + what + "; mutant saved to " + saved + trace,
+                cause);
     }
 }

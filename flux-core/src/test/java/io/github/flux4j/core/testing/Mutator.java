@@ -25,13 +25,51 @@ public final class Mutator {
 
     /** Numbers that break naive size, count and index arithmetic. */
     private static final String[] EXTREME_NUMBERS = {
-        "0", "-1", "1", "2", "-2147483648", "2147483647", "2147483648", "4294967296", "-9223372036854775808",
-        "9223372036854775807", "18446744073709551616", "1e308", "-1e308", "1e999", "1.5", "-0.0", "0.1",
-        "123456789012345678901234567890", "1E10", "65536", "77", "3", "32", "33", "127", "-32769"};
+        "0",
+        "-1",
+        "1",
+        "2",
+        "-2147483648",
+        "2147483647",
+        "2147483648",
+        "4294967296",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "18446744073709551616",
+        "1e308",
+        "-1e308",
+        "1e999",
+        "1.5",
+        "-0.0",
+        "0.1",
+        "123456789012345678901234567890",
+        "1E10",
+        "65536",
+        "77",
+        "3",
+        "32",
+        "33",
+        "127",
+        "-32769"
+    };
     /** Values of every JSON type, for "wrong type" mutations. */
     private static final String[] WRONG_TYPES = {
-        "null", "true", "false", "\"\"", "\"x\"", "\"-1\"", "[]", "{}", "[1,2]", "[\"a\",\"b\"]", "[null]",
-        "{\"type\":null}", "[[]]", "\"\\u0000\"", "\"\\ud800\""};
+        "null",
+        "true",
+        "false",
+        "\"\"",
+        "\"x\"",
+        "\"-1\"",
+        "[]",
+        "{}",
+        "[1,2]",
+        "[\"a\",\"b\"]",
+        "[null]",
+        "{\"type\":null}",
+        "[[]]",
+        "\"\\u0000\"",
+        "\"\\ud800\""
+    };
 
     private final long seed;
 
@@ -62,12 +100,33 @@ public final class Mutator {
             switch (kind) {
                 case 0 -> b[at] = (byte) r.nextInt(256);
                 case 1 -> b[at] ^= (byte) (1 << r.nextInt(8));
-                case 2 -> splice(b, at, new long[] {0, 1, -1, Long.MAX_VALUE, Long.MIN_VALUE, 1L << 32, 1L << 60,
-                    0xFFFF_FFFFL, 0x7FFF_FFFFL, 255}[r.nextInt(10)], 8);
-                case 3 -> splice(b, at, new long[] {0, 1, 2, 3, 4, 5, 8, 10, 0x7F, 0x80, -1, 0x7FFF_FFFF,
-                    0x8000_0000L}[r.nextInt(13)], 4);
+                case 2 ->
+                    splice(
+                            b,
+                            at,
+                            new long[] {
+                                        0,
+                                        1,
+                                        -1,
+                                        Long.MAX_VALUE,
+                                        Long.MIN_VALUE,
+                                        1L << 32,
+                                        1L << 60,
+                                        0xFFFF_FFFFL,
+                                        0x7FFF_FFFFL,
+                                        255
+                                    }
+                                    [r.nextInt(10)],
+                            8);
+                case 3 ->
+                    splice(
+                            b,
+                            at,
+                            new long[] {0, 1, 2, 3, 4, 5, 8, 10, 0x7F, 0x80, -1, 0x7FFF_FFFF, 0x8000_0000L}
+                                    [r.nextInt(13)],
+                            4);
                 case 4 -> b[at] = (byte) "{}[]\",:\\0-e.1 \u00ff".charAt(r.nextInt(15));
-                default -> { }
+                default -> {}
             }
         }
         return switch (kind) {
@@ -145,7 +204,8 @@ public final class Mutator {
 
     /** Values every top-level key (and every element of a top-level array) is set to by {@link #everyKeyHostile}. */
     private static final String[] HOSTILE = {
-        "2147483647", "-1", "0", "1e999", "65536", "-2147483648", "4294967296", "null", "\"x\"", "[]", "{}", "0.5"};
+        "2147483647", "-1", "0", "1e999", "65536", "-2147483648", "4294967296", "null", "\"x\"", "[]", "{}", "0.5"
+    };
 
     /**
      * Systematic mutants: each top-level value of the object {@code root}, and each element of a
@@ -247,7 +307,9 @@ public final class Mutator {
                 write(f.getValue(), path, plan, out);
                 path.remove(path.size() - 1);
                 if (dup != null && k == 0) { // the first key again, with another value
-                    out.append(',').append(JSON.getNodeFactory().textNode(f.getKey())).append(':')
+                    out.append(',')
+                            .append(JSON.getNodeFactory().textNode(f.getKey()))
+                            .append(':')
                             .append(WRONG_TYPES[(int) Math.floorMod(dup.salt, (long) WRONG_TYPES.length)]);
                 }
             }
@@ -277,7 +339,9 @@ public final class Mutator {
             case 2, 3 -> out.append(EXTREME_NUMBERS[r.nextInt(EXTREME_NUMBERS.length)]);
             case 4 -> { // the same value, deeply nested
                 int depth = new int[] {2, 50, 999, 1001, 5000}[r.nextInt(5)];
-                out.append("[".repeat(depth)).append(n.isContainerNode() ? "0" : n.toString()).append("]".repeat(depth));
+                out.append("[".repeat(depth))
+                        .append(n.isContainerNode() ? "0" : n.toString())
+                        .append("]".repeat(depth));
             }
             case 5 -> out.append(n.isObject() ? "{}" : n.isArray() ? "[]" : "\"\"");
             case 6 -> { // a container with one element removed or repeated, a string doubled or emptied
@@ -301,7 +365,8 @@ public final class Mutator {
                     out.append(']');
                 } else if (n.isTextual()) {
                     String s = n.textValue();
-                    out.append(JSON.getNodeFactory().textNode(r.nextBoolean() ? s + s : s.substring(0, s.length() / 2)));
+                    out.append(
+                            JSON.getNodeFactory().textNode(r.nextBoolean() ? s + s : s.substring(0, s.length() / 2)));
                 } else if (n.isNumber()) {
                     out.append(r.nextBoolean() ? n.asText() + "0000000000" : "-" + n.asText());
                 } else {

@@ -78,8 +78,9 @@ public final class TextRefs implements AutoCloseable {
             direct = ByteBuffer.allocateDirect(bytes.remaining());
             direct.put(bytes.duplicate()).flip();
         }
-        return torch.from_blob(new BytePointer(direct), new long[] {direct.remaining()},
-                new TensorOptions(ScalarType.Byte)).clone();
+        return torch.from_blob(
+                        new BytePointer(direct), new long[] {direct.remaining()}, new TensorOptions(ScalarType.Byte))
+                .clone();
     }
 
     /** ‖actual − expected‖₂ / ‖expected‖₂, in float64. */
@@ -91,7 +92,12 @@ public final class TextRefs implements AutoCloseable {
 
     /** max |actual − expected|, in float64. */
     public static double maxAbsError(Tensor actual, Tensor expected) {
-        return actual.to(ScalarType.Double).cpu().sub(expected.to(ScalarType.Double).cpu()).abs().max().item_double();
+        return actual.to(ScalarType.Double)
+                .cpu()
+                .sub(expected.to(ScalarType.Double).cpu())
+                .abs()
+                .max()
+                .item_double();
     }
 
     /**
@@ -100,7 +106,8 @@ public final class TextRefs implements AutoCloseable {
      * @param keep     which stored tensor names to copy
      * @param metadata entries put after the original ones (replacing same keys)
      */
-    public static void copyGguf(Path from, Path to, Predicate<String> keep, Map<String, io.github.flux4j.gguf.GgufValue> metadata)
+    public static void copyGguf(
+            Path from, Path to, Predicate<String> keep, Map<String, io.github.flux4j.gguf.GgufValue> metadata)
             throws IOException {
         try (GgufFile in = GgufFile.open(from)) {
             GgufWriter w = GgufWriter.create().putAll(in.metadata());
@@ -115,8 +122,7 @@ public final class TextRefs implements AutoCloseable {
     }
 
     /** A tensor to write into a safetensors file: dtype name as in the header, shape, raw bytes. */
-    public record StTensor(String dtype, long[] shape, byte[] data) {
-    }
+    public record StTensor(String dtype, long[] shape, byte[] data) {}
 
     /** All tensors of a safetensors file, in file order. */
     public static Map<String, StTensor> readSafetensors(Path file) throws IOException {
@@ -145,9 +151,17 @@ public final class TextRefs implements AutoCloseable {
             for (long d : t.shape()) {
                 shape.append(shape.length() == 0 ? "" : ",").append(d);
             }
-            json.append('"').append(e.getKey()).append("\":{\"dtype\":\"").append(t.dtype()).append("\",\"shape\":[")
-                    .append(shape).append("],\"data_offsets\":[").append(offset).append(',')
-                    .append(offset + t.data().length).append("]}");
+            json.append('"')
+                    .append(e.getKey())
+                    .append("\":{\"dtype\":\"")
+                    .append(t.dtype())
+                    .append("\",\"shape\":[")
+                    .append(shape)
+                    .append("],\"data_offsets\":[")
+                    .append(offset)
+                    .append(',')
+                    .append(offset + t.data().length)
+                    .append("]}");
             offset += t.data().length;
         }
         json.append('}');

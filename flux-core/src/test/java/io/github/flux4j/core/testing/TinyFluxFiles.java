@@ -5,7 +5,6 @@ import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufValue;
 import io.github.flux4j.gguf.GgufWriter;
 import io.github.flux4j.gguf.quant.Float16;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -39,6 +38,7 @@ import java.util.TreeMap;
 public final class TinyFluxFiles {
     /** Model shape: hidden = heads x head_dim. */
     public static final int HIDDEN = 256;
+
     public static final int HEADS = 2;
     public static final int HEAD_DIM = 128;
     public static final int IN_CHANNELS = 64;
@@ -46,6 +46,7 @@ public final class TinyFluxFiles {
     public static final int JOINT_DIM = 128;
     /** CLIP pooled width (vector_in's in_features). */
     public static final int POOLED_DIM = 96;
+
     public static final int MLP = 4 * HIDDEN;
     public static final int NUM_DOUBLE = 2;
     public static final int NUM_SINGLE = 2;
@@ -61,6 +62,7 @@ public final class TinyFluxFiles {
     public static final String BFL_SAFETENSORS = "tiny-flux-dev-F32.safetensors";
     /** Folder name of the test-time diffusers-format transformer (the DEV_F32 weights). */
     public static final String DIFFUSERS_FOLDER = "tiny-flux-dev-diffusers";
+
     public static final String DIFFUSERS_INDEX = "diffusion_pytorch_model.safetensors.index.json";
 
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
@@ -74,8 +76,7 @@ public final class TinyFluxFiles {
     private static final List<String> MODULATION_SUFFIXES =
             List.of("_mod.lin.weight", "modulation.lin.weight", "adaLN_modulation.1.weight");
 
-    private TinyFluxFiles() {
-    }
+    private TinyFluxFiles() {}
 
     /** The GGUF files, as in the manifest. */
     public enum Variant {
@@ -101,8 +102,14 @@ public final class TinyFluxFiles {
         private final boolean architecture;
         private final String base;
 
-        Variant(String baseName, boolean guidance, GgmlType matrixType, GgmlType embedderType, String prefix,
-                boolean architecture, String base) {
+        Variant(
+                String baseName,
+                boolean guidance,
+                GgmlType matrixType,
+                GgmlType embedderType,
+                String prefix,
+                boolean architecture,
+                String base) {
             this.baseName = baseName;
             this.guidance = guidance;
             this.matrixType = matrixType;
@@ -183,7 +190,10 @@ public final class TinyFluxFiles {
      */
     public record Tensor(String name, String canonical, GgmlType type, long[] shape, byte[] data) {
         public ByteBuffer buffer() {
-            return ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            return ByteBuffer.wrap(data)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .asReadOnlyBuffer()
+                    .order(ByteOrder.LITTLE_ENDIAN);
         }
 
         public long elements() {
@@ -200,8 +210,19 @@ public final class TinyFluxFiles {
 
     /** BFL names and PyTorch shapes of the tiny model, sorted by name (the file order). */
     public static Map<String, long[]> shapes(boolean guidance) {
-        FluxConfig config = new FluxConfig(IN_CHANNELS, POOLED_DIM, JOINT_DIM, HIDDEN, (double) MLP / HIDDEN,
-                HIDDEN / HEAD_DIM, NUM_DOUBLE, NUM_SINGLE, FluxConfig.DEFAULT_AXES, 10_000, true, guidance);
+        FluxConfig config = new FluxConfig(
+                IN_CHANNELS,
+                POOLED_DIM,
+                JOINT_DIM,
+                HIDDEN,
+                (double) MLP / HIDDEN,
+                HIDDEN / HEAD_DIM,
+                NUM_DOUBLE,
+                NUM_SINGLE,
+                FluxConfig.DEFAULT_AXES,
+                10_000,
+                true,
+                guidance);
         return new LinkedHashMap<>(new TreeMap<>(config.bflTensorShapes()));
     }
 
@@ -346,15 +367,14 @@ public final class TinyFluxFiles {
             int sign = signed ? h & 0x8000 : 0;
             putHalf(raw, o + off, half(sign, e, j));
             switch (type) {
-                case Q5_1 -> putHalf(raw, o + 2, half(0x8000, e + 4, j));    // m = -16 d
-                case Q4_K -> putHalf(raw, o + 2, half(0, e + 3, j));         // dmin = 8 d
+                case Q5_1 -> putHalf(raw, o + 2, half(0x8000, e + 4, j)); // m = -16 d
+                case Q4_K -> putHalf(raw, o + 2, half(0, e + 3, j)); // dmin = 8 d
                 case Q6_K -> {
-                    for (int k = 192; k < 208; k++) {                        // int8 scales >> 2
+                    for (int k = 192; k < 208; k++) { // int8 scales >> 2
                         raw[o + k] = (byte) (raw[o + k] >> 2);
                     }
                 }
-                default -> {
-                }
+                default -> {}
             }
         }
         return raw;
@@ -378,8 +398,8 @@ public final class TinyFluxFiles {
         for (long d : shape) {
             n *= d;
         }
-        return floatValues(tensorSeed(canonical), Math.toIntExact(n), floatScale(canonical, shape),
-                floatOffset(canonical, shape));
+        return floatValues(
+                tensorSeed(canonical), Math.toIntExact(n), floatScale(canonical, shape), floatOffset(canonical, shape));
     }
 
     /** Every tensor of a variant, in file order. */
@@ -401,7 +421,8 @@ public final class TinyFluxFiles {
     }
 
     private static byte[] encode(float[] values, GgmlType type) {
-        ByteBuffer b = ByteBuffer.allocate(values.length * (type == GgmlType.F32 ? 4 : 2)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(values.length * (type == GgmlType.F32 ? 4 : 2))
+                .order(ByteOrder.LITTLE_ENDIAN);
         for (float f : values) {
             switch (type) {
                 case F32 -> b.putFloat(f);
@@ -485,10 +506,17 @@ public final class TinyFluxFiles {
                 total += 4L * a.data().length;
             }
         }
-        StringBuilder idx = new StringBuilder("{\"metadata\":{\"total_size\":").append(total).append("},\"weight_map\":{");
+        StringBuilder idx = new StringBuilder("{\"metadata\":{\"total_size\":")
+                .append(total)
+                .append("},\"weight_map\":{");
         boolean first = true;
         for (Map.Entry<String, String> en : weightMap.entrySet()) {
-            idx.append(first ? "" : ",").append('"').append(en.getKey()).append("\":\"").append(en.getValue()).append('"');
+            idx.append(first ? "" : ",")
+                    .append('"')
+                    .append(en.getKey())
+                    .append("\":\"")
+                    .append(en.getValue())
+                    .append('"');
             first = false;
         }
         idx.append("}}\n");
@@ -508,8 +536,7 @@ public final class TinyFluxFiles {
     }
 
     /** A float32 tensor with its name and shape. */
-    public record NamedArray(String name, long[] shape, float[] data) {
-    }
+    public record NamedArray(String name, long[] shape, float[] data) {}
 
     /**
      * The DEV_F32 weights under diffusers' names, sorted by name: BFL's qkv and linear1 split
@@ -524,8 +551,8 @@ public final class TinyFluxFiles {
                 d.put(dst + suffix, new NamedArray(dst + suffix, shapes.get(src + suffix), bfl.get(src + suffix)));
             }
         };
-        java.util.function.BiConsumer<String, String> copy = (src, dst) ->
-                d.put(dst, new NamedArray(dst, shapes.get(src), bfl.get(src)));
+        java.util.function.BiConsumer<String, String> copy =
+                (src, dst) -> d.put(dst, new NamedArray(dst, shapes.get(src), bfl.get(src)));
         lin.accept("img_in", "x_embedder");
         lin.accept("txt_in", "context_embedder");
         lin.accept("time_in.in_layer", "time_text_embed.timestep_embedder.linear_1");
@@ -540,10 +567,22 @@ public final class TinyFluxFiles {
             lin.accept(s + "img_mod.lin", t + "norm1.linear");
             lin.accept(s + "txt_mod.lin", t + "norm1_context.linear");
             for (String suffix : List.of("weight", "bias")) {
-                splitRows(d, shapes, bfl, s + "img_attn.qkv." + suffix, new int[] {HIDDEN, HIDDEN, HIDDEN},
+                splitRows(
+                        d,
+                        shapes,
+                        bfl,
+                        s + "img_attn.qkv." + suffix,
+                        new int[] {HIDDEN, HIDDEN, HIDDEN},
                         List.of(t + "attn.to_q." + suffix, t + "attn.to_k." + suffix, t + "attn.to_v." + suffix));
-                splitRows(d, shapes, bfl, s + "txt_attn.qkv." + suffix, new int[] {HIDDEN, HIDDEN, HIDDEN},
-                        List.of(t + "attn.add_q_proj." + suffix, t + "attn.add_k_proj." + suffix,
+                splitRows(
+                        d,
+                        shapes,
+                        bfl,
+                        s + "txt_attn.qkv." + suffix,
+                        new int[] {HIDDEN, HIDDEN, HIDDEN},
+                        List.of(
+                                t + "attn.add_q_proj." + suffix,
+                                t + "attn.add_k_proj." + suffix,
                                 t + "attn.add_v_proj." + suffix));
             }
             copy.accept(s + "img_attn.norm.query_norm.scale", t + "attn.norm_q.weight");
@@ -561,8 +600,16 @@ public final class TinyFluxFiles {
             String s = "single_blocks." + i + ".";
             String t = "single_transformer_blocks." + i + ".";
             for (String suffix : List.of("weight", "bias")) {
-                splitRows(d, shapes, bfl, s + "linear1." + suffix, new int[] {HIDDEN, HIDDEN, HIDDEN, MLP},
-                        List.of(t + "attn.to_q." + suffix, t + "attn.to_k." + suffix, t + "attn.to_v." + suffix,
+                splitRows(
+                        d,
+                        shapes,
+                        bfl,
+                        s + "linear1." + suffix,
+                        new int[] {HIDDEN, HIDDEN, HIDDEN, MLP},
+                        List.of(
+                                t + "attn.to_q." + suffix,
+                                t + "attn.to_k." + suffix,
+                                t + "attn.to_v." + suffix,
                                 t + "proj_mlp." + suffix));
             }
             copy.accept(s + "norm.query_norm.scale", t + "attn.norm_q.weight");
@@ -585,8 +632,13 @@ public final class TinyFluxFiles {
         return new LinkedHashMap<>(d);
     }
 
-    private static void splitRows(Map<String, NamedArray> d, Map<String, long[]> shapes, Map<String, float[]> bfl,
-                                  String src, int[] rows, List<String> dst) {
+    private static void splitRows(
+            Map<String, NamedArray> d,
+            Map<String, long[]> shapes,
+            Map<String, float[]> bfl,
+            String src,
+            int[] rows,
+            List<String> dst) {
         long[] shape = shapes.get(src);
         float[] a = bfl.get(src);
         int rowLen = shape.length == 2 ? (int) shape[1] : 1;
@@ -618,7 +670,11 @@ public final class TinyFluxFiles {
             for (int i = 0; i < t.shape().length; i++) {
                 h.append(i == 0 ? "" : ",").append(t.shape()[i]);
             }
-            h.append("],\"data_offsets\":[").append(offset).append(',').append(offset + bytes).append("]}");
+            h.append("],\"data_offsets\":[")
+                    .append(offset)
+                    .append(',')
+                    .append(offset + bytes)
+                    .append("]}");
             offset += bytes;
         }
         h.append('}');
@@ -626,7 +682,8 @@ public final class TinyFluxFiles {
             h.append(' ');
         }
         byte[] header = h.toString().getBytes(StandardCharsets.US_ASCII);
-        ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(8 + header.length + offset)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b =
+                ByteBuffer.allocate(Math.toIntExact(8 + header.length + offset)).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(header.length).put(header);
         for (NamedArray t : tensors) {
             for (float f : t.data()) {

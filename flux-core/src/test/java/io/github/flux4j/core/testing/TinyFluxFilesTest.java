@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.flux4j.core.testing.TinyFluxFiles.Tensor;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
-
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.stream.Collectors;
-
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,12 +33,19 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class TinyFluxFilesTest {
 
-    record FileLine(String file, String flavor, String qtype, String embed, String prefix, String arch, String seed,
-                    int tensors, long size, String sha256) {
-    }
+    record FileLine(
+            String file,
+            String flavor,
+            String qtype,
+            String embed,
+            String prefix,
+            String arch,
+            String seed,
+            int tensors,
+            long size,
+            String sha256) {}
 
-    record TensorLine(String name, String type, String shape, long bytes, String sha256, String gen) {
-    }
+    record TensorLine(String name, String type, String shape, long bytes, String sha256, String gen) {}
 
     static final Map<String, FileLine> FILES = new LinkedHashMap<>();
     static final Map<String, List<TensorLine>> TENSORS = new LinkedHashMap<>();
@@ -51,7 +56,7 @@ class TinyFluxFilesTest {
     static void readManifest() throws IOException {
         String res = TinyFluxFiles.RESOURCE_DIR + "manifest.tsv";
         try (InputStream in = Objects.requireNonNull(TinyFluxFilesTest.class.getResourceAsStream(res), res);
-             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII))) {
+                BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.US_ASCII))) {
             String line;
             while ((line = r.readLine()) != null) {
                 if (line.isEmpty() || line.startsWith("#")) {
@@ -59,11 +64,25 @@ class TinyFluxFilesTest {
                 }
                 String[] f = line.split("\t", -1);
                 switch (f[0]) {
-                    case "file" -> FILES.put(f[1], new FileLine(f[1], f[2], f[3], f[4], f[5], f[6], f[7],
-                            Integer.parseInt(f[8]), Long.parseLong(f[9]), f[10]));
-                    case "kv" -> KVS.computeIfAbsent(f[1], k -> new ArrayList<>()).add(Arrays.copyOfRange(f, 2, f.length));
-                    case "tensor" -> TENSORS.computeIfAbsent(f[1], k -> new ArrayList<>())
-                            .add(new TensorLine(f[2], f[3], f[4], Long.parseLong(f[5]), f[6], f[7]));
+                    case "file" ->
+                        FILES.put(
+                                f[1],
+                                new FileLine(
+                                        f[1],
+                                        f[2],
+                                        f[3],
+                                        f[4],
+                                        f[5],
+                                        f[6],
+                                        f[7],
+                                        Integer.parseInt(f[8]),
+                                        Long.parseLong(f[9]),
+                                        f[10]));
+                    case "kv" ->
+                        KVS.computeIfAbsent(f[1], k -> new ArrayList<>()).add(Arrays.copyOfRange(f, 2, f.length));
+                    case "tensor" ->
+                        TENSORS.computeIfAbsent(f[1], k -> new ArrayList<>())
+                                .add(new TensorLine(f[2], f[3], f[4], Long.parseLong(f[5]), f[6], f[7]));
                     case "aux" -> AUX.put(f[1], Arrays.copyOfRange(f, 2, f.length));
                     default -> throw new IllegalStateException("bad manifest line: " + line);
                 }
@@ -83,11 +102,17 @@ class TinyFluxFilesTest {
             assertThat(f.prefix()).isEqualTo(v.prefix().isEmpty() ? "-" : v.prefix());
             assertThat(f.arch()).isEqualTo(v.hasArchitecture() ? "flux" : "-");
             assertThat(Long.parseUnsignedLong(f.seed().substring(2), 16)).isEqualTo(TinyFluxFiles.GLOBAL_SEED);
-            List<String> kv = KVS.getOrDefault(v.fileName(), List.of()).stream().map(a -> String.join("=", a)).toList();
-            assertThat(kv).containsExactlyElementsOf(v.hasArchitecture()
-                    ? List.of("general.architecture=STRING=flux", "general.quantization_version=UINT32=2",
-                            "general.file_type=UINT32=" + v.fileType())
-                    : List.of());
+            List<String> kv = KVS.getOrDefault(v.fileName(), List.of()).stream()
+                    .map(a -> String.join("=", a))
+                    .toList();
+            assertThat(kv)
+                    .containsExactlyElementsOf(
+                            v.hasArchitecture()
+                                    ? List.of(
+                                            "general.architecture=STRING=flux",
+                                            "general.quantization_version=UINT32=2",
+                                            "general.file_type=UINT32=" + v.fileType())
+                                    : List.of());
         }
     }
 
@@ -105,7 +130,9 @@ class TinyFluxFilesTest {
     void tensorsMatchTheManifest(Variant v) {
         List<TensorLine> expected = TENSORS.get(v.fileName());
         List<Tensor> tensors = TinyFluxFiles.tensors(v);
-        assertThat(tensors).hasSize(expected.size()).hasSize(FILES.get(v.fileName()).tensors());
+        assertThat(tensors)
+                .hasSize(expected.size())
+                .hasSize(FILES.get(v.fileName()).tensors());
         for (int i = 0; i < tensors.size(); i++) {
             Tensor t = tensors.get(i);
             TensorLine e = expected.get(i);

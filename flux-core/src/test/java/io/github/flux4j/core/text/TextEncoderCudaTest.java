@@ -34,6 +34,7 @@ class TextEncoderCudaTest {
      * random K-quant one, whose bound is therefore wider.
      */
     static final double HALF_TOL = 1e-2;
+
     static final double KQUANT_HALF_TOL = 3e-2;
     static TextRefs refs;
 
@@ -58,12 +59,14 @@ class TextEncoderCudaTest {
     @CsvSource({"F32, f32", "BF16, bf16"})
     void clipMatchesTransformers(String dtype, String tag) throws IOException {
         try (ClipTextModel m = ClipTextModel.load(TextRefs.resource("clip"), options(dtype));
-             PointerScope scope = new PointerScope()) {
+                PointerScope scope = new PointerScope()) {
             ClipTextOutput out = m.forward(refs.get("clip.input_ids"));
             assertThat(out.pooledOutput().is_cuda()).isTrue();
             double tol = dtype.equals("F32") ? F32_TOL : HALF_TOL;
-            assertThat(TextRefs.relError(out.lastHiddenState(), refs.get("clip." + tag + ".last_hidden_state"))).isLessThan(tol);
-            assertThat(TextRefs.relError(out.pooledOutput(), refs.get("clip." + tag + ".pooled"))).isLessThan(tol);
+            assertThat(TextRefs.relError(out.lastHiddenState(), refs.get("clip." + tag + ".last_hidden_state")))
+                    .isLessThan(tol);
+            assertThat(TextRefs.relError(out.pooledOutput(), refs.get("clip." + tag + ".pooled")))
+                    .isLessThan(tol);
         }
     }
 
@@ -75,10 +78,11 @@ class TextEncoderCudaTest {
         "t5-gguf/t5-tiny-Q8_0.gguf, F32, t5.input_ids, t5q8.f32.last_hidden_state",
         "t5-gguf/t5-tiny-Q8_0.gguf, BF16, t5.input_ids, t5q8.bf16.last_hidden_state",
         "t5-gguf/t5-kquant.gguf, F32, t5k.input_ids, t5k.f32.last_hidden_state",
-        "t5-gguf/t5-kquant.gguf, BF16, t5k.input_ids, t5k.bf16.last_hidden_state"})
+        "t5-gguf/t5-kquant.gguf, BF16, t5k.input_ids, t5k.bf16.last_hidden_state"
+    })
     void t5MatchesTransformers(String file, String dtype, String ids, String ref) throws IOException {
         try (T5EncoderModel m = T5EncoderModel.load(TextRefs.resource(file), options(dtype));
-             PointerScope scope = new PointerScope()) {
+                PointerScope scope = new PointerScope()) {
             Tensor out = m.forward(refs.get(ids));
             assertThat(out.is_cuda()).isTrue();
             double err = TextRefs.relError(out, refs.get(ref));
@@ -91,9 +95,10 @@ class TextEncoderCudaTest {
     @Test
     void t5AttentionMaskOnTheGpu() throws IOException {
         try (T5EncoderModel m = T5EncoderModel.load(TextRefs.resource("t5"), options("F32"));
-             PointerScope scope = new PointerScope()) {
+                PointerScope scope = new PointerScope()) {
             Tensor out = m.forward(refs.get("t5.input_ids"), refs.get("t5.attention_mask"));
-            assertThat(TextRefs.relError(out, refs.get("t5.f32.masked_last_hidden_state"))).isLessThan(F32_TOL);
+            assertThat(TextRefs.relError(out, refs.get("t5.f32.masked_last_hidden_state")))
+                    .isLessThan(F32_TOL);
         }
     }
 }

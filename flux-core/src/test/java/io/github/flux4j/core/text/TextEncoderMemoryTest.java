@@ -42,8 +42,9 @@ class TextEncoderMemoryTest {
     @Test
     void forwardsFreeEverythingButTheirResults() throws IOException {
         try (TextRefs refs = TextRefs.open();
-             T5EncoderModel t5 = T5EncoderModel.load(TextRefs.resource("t5-gguf/t5-tiny-Q8_0.gguf"), LoadOptions.defaults());
-             ClipTextModel clip = ClipTextModel.load(TextRefs.resource("clip"), LoadOptions.defaults())) {
+                T5EncoderModel t5 =
+                        T5EncoderModel.load(TextRefs.resource("t5-gguf/t5-tiny-Q8_0.gguf"), LoadOptions.defaults());
+                ClipTextModel clip = ClipTextModel.load(TextRefs.resource("clip"), LoadOptions.defaults())) {
             Tensor t5Ids = Scopes.keep(refs.get("t5.input_ids"));
             Tensor t5Mask = Scopes.keep(refs.get("t5.attention_mask"));
             Tensor clipIds = Scopes.keep(refs.get("clip.input_ids"));
@@ -53,10 +54,13 @@ class TextEncoderMemoryTest {
                 // unrelated garbage meanwhile.
                 assertThat(pointerGrowth(t5::forward, t5Ids)).isBetween(-100L, 10L);
                 assertThat(pointerGrowth(ids -> t5.forward(ids, t5Mask), t5Ids)).isBetween(-100L, 10L);
-                assertThat(pointerGrowth(ids -> {
-                    ClipTextOutput out = clip.forward(ids);
-                    assertThat(out.pooledOutput().isNull()).isFalse();
-                }, clipIds)).isBetween(-100L, 10L);
+                assertThat(pointerGrowth(
+                                ids -> {
+                                    ClipTextOutput out = clip.forward(ids);
+                                    assertThat(out.pooledOutput().isNull()).isFalse();
+                                },
+                                clipIds))
+                        .isBetween(-100L, 10L);
             } finally {
                 t5Ids.close();
                 t5Mask.close();

@@ -24,7 +24,8 @@ class FluxDeviceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "gpu", "cuda:", "cuda:-1", "cuda:128", "cuda:1x", "cuda 1", "cpu:0", "mps", "cuda:0001"})
+    @ValueSource(
+            strings = {"", "gpu", "cuda:", "cuda:-1", "cuda:128", "cuda:1x", "cuda 1", "cpu:0", "mps", "cuda:0001"})
     void rejectsAnythingElseNamingTheText(String spec) {
         assertThatThrownBy(() -> FluxDevice.parse(spec))
                 .isInstanceOf(IllegalArgumentException.class)
@@ -42,7 +43,8 @@ class FluxDeviceTest {
 
     @Test
     void constructorValidates() {
-        assertThatThrownBy(() -> new FluxDevice(FluxDevice.Kind.CPU, 1)).hasMessageContaining("CPU device index must be 0");
+        assertThatThrownBy(() -> new FluxDevice(FluxDevice.Kind.CPU, 1))
+                .hasMessageContaining("CPU device index must be 0");
         assertThatThrownBy(() -> FluxDevice.cuda(-1)).hasMessageContaining("0..127");
         assertThatThrownBy(() -> FluxDevice.cuda(200)).hasMessageContaining("0..127");
     }
@@ -65,8 +67,8 @@ class FluxDeviceTest {
         // a reason exactly when CUDA is not usable
         assertThat(FluxDevice.cudaUnavailableReason().isPresent()).isEqualTo(!first);
         if (!first && !isGpuBuild()) {
-            assertThat(FluxDevice.cudaUnavailableReason()).hasValue(
-                    "this build has LibTorch's CPU natives only (the CUDA classes are not on the classpath)");
+            assertThat(FluxDevice.cudaUnavailableReason())
+                    .hasValue("this build has LibTorch's CPU natives only (the CUDA classes are not on the classpath)");
         }
         if (!first) {
             // CPU natives (the default build): the helpers that need CUDA are harmless no-ops.

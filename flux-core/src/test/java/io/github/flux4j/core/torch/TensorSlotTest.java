@@ -22,7 +22,8 @@ class TensorSlotTest {
 
     @Test
     void updateFreesThePreviousTensorOnceTheNextExists() {
-        try (PointerScope outer = new PointerScope(); TensorSlot slot = TensorSlot.of(TensorSlotTest::ones)) {
+        try (PointerScope outer = new PointerScope();
+                TensorSlot slot = TensorSlot.of(TensorSlotTest::ones)) {
             Tensor first = slot.get();
             slot.update(t -> {
                 assertThat(first.isNull()).isFalse(); // still alive while the next is computed
@@ -53,8 +54,9 @@ class TensorSlotTest {
         TensorSlot slot = TensorSlot.of(TensorSlotTest::ones);
         Tensor first = slot.get();
         assertThatThrownBy(() -> slot.update(t -> {
-            throw new IllegalStateException("boom");
-        })).hasMessage("boom");
+                    throw new IllegalStateException("boom");
+                }))
+                .hasMessage("boom");
         assertThat(first.isNull()).isTrue();
         assertThat(slot.isEmpty()).isTrue();
         assertThatThrownBy(slot::get).isInstanceOf(IllegalStateException.class).hasMessageContaining("empty");
@@ -67,8 +69,9 @@ class TensorSlotTest {
         try (TensorSlot slot = TensorSlot.of(TensorSlotTest::ones)) {
             first = slot.get();
             assertThatThrownBy(() -> slot.compute(() -> {
-                throw new IllegalStateException("boom");
-            })).hasMessage("boom");
+                        throw new IllegalStateException("boom");
+                    }))
+                    .hasMessage("boom");
             assertThat(slot.get()).isSameAs(first);
         }
         assertThat(first.isNull()).isTrue();
@@ -94,7 +97,7 @@ class TensorSlotTest {
     void aLongChainHoldsOneTensorAtATime() {
         long big = 1 << 20; // 4 MiB per tensor: 200 of them kept would be 800 MiB
         try (PointerScope scope = new PointerScope();
-             TensorSlot h = TensorSlot.of(() -> org.bytedeco.pytorch.global.torch.zeros(big))) {
+                TensorSlot h = TensorSlot.of(() -> org.bytedeco.pytorch.global.torch.zeros(big))) {
             NativeMemory.trim();
             long rss0 = NativeMemory.rssBytes();
             for (int i = 0; i < 200; i++) {

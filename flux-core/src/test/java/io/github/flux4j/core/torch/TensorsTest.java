@@ -68,9 +68,11 @@ class TensorsTest {
     @Test
     void aShapeThatDoesNotHoldTheArrayIsRefused() {
         assertThatThrownBy(() -> Tensors.fromFloats(new float[5], 2, 3))
-                .isInstanceOf(IllegalArgumentException.class).hasMessage("shape [2, 3] holds 6 values, but the array has 5");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("shape [2, 3] holds 6 values, but the array has 5");
         assertThatThrownBy(() -> Tensors.fromLongs(new long[1], -1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("negative");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("negative");
     }
 
     @Test

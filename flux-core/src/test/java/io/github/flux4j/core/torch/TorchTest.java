@@ -43,7 +43,8 @@ class TorchTest {
     @Test
     void inferenceGuardIsScopedToTheTryBlock() {
         assertThat(InferenceMode.is_enabled()).isFalse();
-        try (InferenceMode im = Torch.inference(); PointerScope scope = new PointerScope()) {
+        try (InferenceMode im = Torch.inference();
+                PointerScope scope = new PointerScope()) {
             assertThat(InferenceMode.is_enabled()).isTrue();
             Tensor y = torch.ones(2, 2).matmul(torch.ones(2, 2));
             assertThat(y.is_inference()).isTrue();
@@ -56,8 +57,13 @@ class TorchTest {
         List<SdpaBackend> before = Torch.sdpaPriority();
         try {
             Torch.setSdpaPriority(SdpaBackend.CUDNN, SdpaBackend.FLASH);
-            assertThat(Torch.sdpaPriority()).containsExactly(SdpaBackend.CUDNN, SdpaBackend.FLASH,
-                    SdpaBackend.EFFICIENT, SdpaBackend.MATH, SdpaBackend.OVERRIDEABLE);
+            assertThat(Torch.sdpaPriority())
+                    .containsExactly(
+                            SdpaBackend.CUDNN,
+                            SdpaBackend.FLASH,
+                            SdpaBackend.EFFICIENT,
+                            SdpaBackend.MATH,
+                            SdpaBackend.OVERRIDEABLE);
         } finally {
             Torch.setSdpaPriority(before.toArray(SdpaBackend[]::new));
         }
@@ -79,7 +85,8 @@ class TorchTest {
             } finally {
                 Torch.enableAllSdpa();
             }
-            assertThat(torch.scaled_dot_product_attention(q, q, q).equal(reference)).isTrue();
+            assertThat(torch.scaled_dot_product_attention(q, q, q).equal(reference))
+                    .isTrue();
         }
     }
 

@@ -40,11 +40,14 @@ class FluxConfigTest {
 
     @Test
     void validates() {
-        assertThatThrownBy(() -> new FluxConfig(64, 96, 128, 256, 4.0, 3, 2, 2, List.of(16, 56, 56), 10_000, true, true))
+        assertThatThrownBy(
+                        () -> new FluxConfig(64, 96, 128, 256, 4.0, 3, 2, 2, List.of(16, 56, 56), 10_000, true, true))
                 .hasMessageContaining("not divisible");
-        assertThatThrownBy(() -> new FluxConfig(64, 96, 128, 256, 4.0, 2, 2, 2, List.of(16, 56, 50), 10_000, true, true))
+        assertThatThrownBy(
+                        () -> new FluxConfig(64, 96, 128, 256, 4.0, 2, 2, 2, List.of(16, 56, 50), 10_000, true, true))
                 .hasMessageContaining("axesDim");
-        assertThatThrownBy(() -> new FluxConfig(64, 96, 128, 256, 0.0, 2, 2, 2, List.of(16, 56, 56), 10_000, true, true))
+        assertThatThrownBy(
+                        () -> new FluxConfig(64, 96, 128, 256, 0.0, 2, 2, 2, List.of(16, 56, 56), 10_000, true, true))
                 .hasMessageContaining("mlpRatio");
     }
 
@@ -71,7 +74,8 @@ class FluxConfigTest {
     void depthIsTheHighestBlockIndexPlusOne() throws IOException {
         // Drop single block 1: the single depth becomes 1, the double depth stays 2.
         List<TinyFluxFiles.Tensor> tensors = TinyFluxFiles.tensors(Variant.DEV_F32).stream()
-                .filter(t -> !t.canonical().startsWith("single_blocks.1.")).toList();
+                .filter(t -> !t.canonical().startsWith("single_blocks.1."))
+                .toList();
         try (WeightSource s = WeightSource.open(TinyFluxFiles.write(Variant.DEV_F32, dir, tensors))) {
             FluxConfig c = FluxConfig.inferFrom(s);
             assertThat(c.depth()).isEqualTo(2);
@@ -82,12 +86,15 @@ class FluxConfigTest {
     @Test
     void notAFluxModel() throws IOException {
         Path p = dir.resolve("llama.gguf");
-        GgufWriter.create().put("general.architecture", new GgufValue.Str("llama"))
+        GgufWriter.create()
+                .put("general.architecture", new GgufValue.Str("llama"))
                 .addTensor("token_embd.weight", GgmlType.F32, new long[] {4, 8}, ByteBuffer.allocate(128))
                 .write(p);
         try (WeightSource s = WeightSource.open(p)) {
-            assertThatThrownBy(() -> FluxConfig.inferFrom(s)).isInstanceOf(WeightException.class)
-                    .hasMessageContaining(p.toString()).hasMessageContaining("not a FLUX transformer")
+            assertThatThrownBy(() -> FluxConfig.inferFrom(s))
+                    .isInstanceOf(WeightException.class)
+                    .hasMessageContaining(p.toString())
+                    .hasMessageContaining("not a FLUX transformer")
                     .hasMessageContaining("img_in.weight");
         }
     }
@@ -101,14 +108,19 @@ class FluxConfigTest {
     void bflTensorShapesOfDevAndSchnell() throws IOException {
         java.util.Map<String, long[]> dev = FluxConfig.dev().bflTensorShapes();
         assertThat(dev).hasSize(780);
-        assertThat(dev.values().stream().mapToLong(s -> java.util.Arrays.stream(s).reduce(1, (a, b) -> a * b)).sum())
+        assertThat(dev.values().stream()
+                        .mapToLong(s -> java.util.Arrays.stream(s).reduce(1, (a, b) -> a * b))
+                        .sum())
                 .isEqualTo(11_901_408_320L);
         assertThat(dev.get("double_blocks.0.img_attn.qkv.weight")).containsExactly(9216, 3072);
         assertThat(dev.get("single_blocks.37.linear1.weight")).containsExactly(21504, 3072);
-        assertThat(FluxConfig.schnell().bflTensorShapes()).hasSize(776).doesNotContainKey("guidance_in.in_layer.weight");
+        assertThat(FluxConfig.schnell().bflTensorShapes())
+                .hasSize(776)
+                .doesNotContainKey("guidance_in.in_layer.weight");
         try (WeightSource w = WeightSource.gguf(TinyFluxFiles.write(Variant.DEV_F32, dir))) {
             assertThat(FluxConfig.inferFrom(w).bflTensorShapes().keySet())
-                    .containsExactlyInAnyOrderElementsOf(w.tensors().stream().map(t -> t.name()).toList());
+                    .containsExactlyInAnyOrderElementsOf(
+                            w.tensors().stream().map(t -> t.name()).toList());
         }
     }
 }

@@ -2,8 +2,8 @@ package io.github.flux4j.core.transformer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.torch.Tensors;
+import io.github.flux4j.core.torch.Torch;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;

@@ -54,19 +54,27 @@ class FluxTransformerCudaTest {
     }
 
     private static Tensor run(FluxTransformer m, FluxReference ref) {
-        return m.forward(ref.get("input.hidden_states"), ref.get("input.img_ids"), ref.get("input.encoder_hidden_states"),
-                ref.get("input.txt_ids"), ref.get("input.timestep"), ref.get("input.pooled_projections"),
+        return m.forward(
+                ref.get("input.hidden_states"),
+                ref.get("input.img_ids"),
+                ref.get("input.encoder_hidden_states"),
+                ref.get("input.txt_ids"),
+                ref.get("input.timestep"),
+                ref.get("input.pooled_projections"),
                 m.config().guidanceEmbed() ? ref.get("input.guidance") : null);
     }
 
     @ParameterizedTest
-    @EnumSource(value = Variant.class, names = {"DEV_F32", "DEV_BF16", "DEV_Q8_0", "DEV_Q4_K", "DEV_Q6_K", "SCHNELL_Q8_0"})
+    @EnumSource(
+            value = Variant.class,
+            names = {"DEV_F32", "DEV_BF16", "DEV_Q8_0", "DEV_Q4_K", "DEV_Q6_K", "SCHNELL_Q8_0"})
     void matchesDiffusersOnTheGpu(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
         LoadOptions f32 = LoadOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.F32);
-        LoadOptions bf16 = LoadOptions.defaults().withDevice(GPU)
-                .withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
-        try (FluxReference ref = FluxReference.of(v); PointerScope scope = new PointerScope()) {
+        LoadOptions bf16 =
+                LoadOptions.defaults().withDevice(GPU).withArithmetic(DequantArithmetic.FLOAT16_LIKE_DIFFUSERS);
+        try (FluxReference ref = FluxReference.of(v);
+                PointerScope scope = new PointerScope()) {
             double e32;
             double e16;
             try (FluxTransformer m = GgufTransformer.load(file, f32)) {
@@ -87,14 +95,23 @@ class FluxTransformerCudaTest {
     void forwardKeepsOnlyItsResultOnTheDevice() throws IOException {
         Path file = TinyFluxFiles.write(Variant.DEV_Q4_K, dir);
         try (FluxReference ref = FluxReference.of(Variant.DEV_Q4_K);
-             FluxTransformer m = GgufTransformer.load(file, LoadOptions.defaults().withDevice(GPU));
-             PointerScope scope = new PointerScope()) {
+                FluxTransformer m =
+                        GgufTransformer.load(file, LoadOptions.defaults().withDevice(GPU));
+                PointerScope scope = new PointerScope()) {
             run(m, ref); // warm-up: lazily created tables, cuDNN plans
             torch_cuda.device_synchronize();
-            long before = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long before = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
             Tensor out = run(m, ref);
             torch_cuda.device_synchronize();
-            long after = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long after = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
             long outBytes = out.numel() * 2;
             // the result, rounded up to the caching allocator's 512-byte blocks
             assertThat(after - before).isBetween(outBytes, outBytes + 512);
@@ -107,12 +124,15 @@ class FluxTransformerCudaTest {
      * the resident cache of expanded weights against the per-forward kernels (same bits expected).
      */
     @ParameterizedTest
-    @EnumSource(value = Variant.class, names = {"DEV_F32", "DEV_Q8_0", "DEV_Q4_K", "DEV_Q6_K", "DEV_Q5_1", "SCHNELL_Q8_0"})
+    @EnumSource(
+            value = Variant.class,
+            names = {"DEV_F32", "DEV_Q8_0", "DEV_Q4_K", "DEV_Q6_K", "DEV_Q5_1", "SCHNELL_Q8_0"})
     void fastPathMatchesTheReferencePath(Variant v) throws IOException {
         Path file = TinyFluxFiles.write(v, dir);
         for (ComputeDtype dtype : new ComputeDtype[] {ComputeDtype.F32, ComputeDtype.BF16}) {
             LoadOptions fast = LoadOptions.defaults().withDevice(GPU).withDtype(dtype);
-            try (FluxReference ref = FluxReference.of(v); PointerScope scope = new PointerScope()) {
+            try (FluxReference ref = FluxReference.of(v);
+                    PointerScope scope = new PointerScope()) {
                 Tensor outFast;
                 Tensor outRef;
                 Tensor outCached;
@@ -128,7 +148,8 @@ class FluxTransformerCudaTest {
                 }
                 double e = FluxReference.relError(outFast, outRef);
                 double c = FluxReference.relError(outCached, outFast);
-                System.out.printf("CUDA %-24s %s fast vs reference path %.2e, cached vs kernels %.2e (%s)%n",
+                System.out.printf(
+                        "CUDA %-24s %s fast vs reference path %.2e, cached vs kernels %.2e (%s)%n",
                         v.variantName(), dtype, e, c, io.github.flux4j.core.cuda.CudaKernels.status(0));
                 assertThat(e).as(v + " " + dtype).isLessThan(dtype == ComputeDtype.F32 ? 1e-5 : 1e-2);
                 assertThat(c).as(v + " " + dtype + " cached").isEqualTo(0.0);

@@ -40,6 +40,7 @@ class FluxTransformerLoadingTest {
 
     @TempDir
     static Path dir;
+
     static Path gguf;
 
     @BeforeAll
@@ -70,8 +71,15 @@ class FluxTransformerLoadingTest {
     }
 
     static Tensor forward(FluxTransformer m, Map<String, Tensor> in, ForwardTrace trace) {
-        return m.forward(in.get("img"), in.get("imgIds"), in.get("txt"), in.get("txtIds"), in.get("timestep"), in.get("y"),
-                m.config().guidanceEmbed() ? in.get("guidance") : null, trace);
+        return m.forward(
+                in.get("img"),
+                in.get("imgIds"),
+                in.get("txt"),
+                in.get("txtIds"),
+                in.get("timestep"),
+                in.get("y"),
+                m.config().guidanceEmbed() ? in.get("guidance") : null,
+                trace);
     }
 
     @Test
@@ -89,7 +97,8 @@ class FluxTransformerLoadingTest {
             try (FluxTransformer m = FluxTransformer.load(bfl, F32)) {
                 b = forward(m, in, ForwardTrace.NONE);
             }
-            try (WeightSource s = WeightSource.diffusers(folder); FluxTransformer m = FluxTransformer.load(s, F32)) {
+            try (WeightSource s = WeightSource.diffusers(folder);
+                    FluxTransformer m = FluxTransformer.load(s, F32)) {
                 c = forward(m, in, ForwardTrace.NONE);
             }
             assertThat(Tensors.shape(a)).containsExactly(1, 24, 64);
@@ -119,12 +128,25 @@ class FluxTransformerLoadingTest {
                 Tensor again = forward(m, in, ForwardTrace.NONE);
                 assertThat(torch.equal(out, again)).isTrue();
             }
-            assertThat(seen.keySet()).containsExactly("x_embedder", "timestep_proj", "guidance_proj", "temb",
-                    "context_embedder", "rope_cos", "rope_sin",
-                    "double.0.encoder_hidden_states", "double.0.hidden_states",
-                    "double.1.encoder_hidden_states", "double.1.hidden_states",
-                    "single.0.encoder_hidden_states", "single.0.hidden_states",
-                    "single.1.encoder_hidden_states", "single.1.hidden_states", "norm_out", "output");
+            assertThat(seen.keySet())
+                    .containsExactly(
+                            "x_embedder",
+                            "timestep_proj",
+                            "guidance_proj",
+                            "temb",
+                            "context_embedder",
+                            "rope_cos",
+                            "rope_sin",
+                            "double.0.encoder_hidden_states",
+                            "double.0.hidden_states",
+                            "double.1.encoder_hidden_states",
+                            "double.1.hidden_states",
+                            "single.0.encoder_hidden_states",
+                            "single.0.hidden_states",
+                            "single.1.encoder_hidden_states",
+                            "single.1.hidden_states",
+                            "norm_out",
+                            "output");
             assertThat(seen.get("rope_cos")).containsExactly(32, 128);
             assertThat(seen.get("single.1.hidden_states")).containsExactly(1, 24, 256);
             assertThat(seen.get("timestep_proj")).containsExactly(1, 256);
@@ -133,16 +155,38 @@ class FluxTransformerLoadingTest {
 
     @Test
     void forwardChecksItsInputs() throws IOException {
-        try (FluxTransformer m = GgufTransformer.load(gguf, F32); PointerScope scope = new PointerScope()) {
+        try (FluxTransformer m = GgufTransformer.load(gguf, F32);
+                PointerScope scope = new PointerScope()) {
             Map<String, Tensor> in = inputs(3);
-            assertThatThrownBy(() -> m.forward(in.get("img"), in.get("imgIds"), in.get("txt"), in.get("txtIds"),
-                    in.get("timestep"), in.get("y"), null)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> m.forward(
+                            in.get("img"),
+                            in.get("imgIds"),
+                            in.get("txt"),
+                            in.get("txtIds"),
+                            in.get("timestep"),
+                            in.get("y"),
+                            null))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("guidance");
-            assertThatThrownBy(() -> m.forward(in.get("txt"), in.get("imgIds"), in.get("txt"), in.get("txtIds"),
-                    in.get("timestep"), in.get("y"), in.get("guidance"))).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> m.forward(
+                            in.get("txt"),
+                            in.get("imgIds"),
+                            in.get("txt"),
+                            in.get("txtIds"),
+                            in.get("timestep"),
+                            in.get("y"),
+                            in.get("guidance")))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("img must be [B, Simg, 64]");
-            assertThatThrownBy(() -> m.forward(in.get("img"), in.get("txtIds"), in.get("txt"), in.get("txtIds"),
-                    in.get("timestep"), in.get("y"), in.get("guidance"))).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> m.forward(
+                            in.get("img"),
+                            in.get("txtIds"),
+                            in.get("txt"),
+                            in.get("txtIds"),
+                            in.get("timestep"),
+                            in.get("y"),
+                            in.get("guidance")))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("imgIds must be [24, 3]");
         }
     }
@@ -150,12 +194,25 @@ class FluxTransformerLoadingTest {
     @Test
     void schnellIgnoresGuidance() throws IOException {
         Path schnell = TinyFluxFiles.write(Variant.SCHNELL_F32, dir);
-        try (FluxTransformer m = GgufTransformer.load(schnell, F32); PointerScope scope = new PointerScope()) {
+        try (FluxTransformer m = GgufTransformer.load(schnell, F32);
+                PointerScope scope = new PointerScope()) {
             Map<String, Tensor> in = inputs(4);
-            Tensor a = m.forward(in.get("img"), in.get("imgIds"), in.get("txt"), in.get("txtIds"), in.get("timestep"),
-                    in.get("y"), null);
-            Tensor b = m.forward(in.get("img"), in.get("imgIds"), in.get("txt"), in.get("txtIds"), in.get("timestep"),
-                    in.get("y"), in.get("guidance"));
+            Tensor a = m.forward(
+                    in.get("img"),
+                    in.get("imgIds"),
+                    in.get("txt"),
+                    in.get("txtIds"),
+                    in.get("timestep"),
+                    in.get("y"),
+                    null);
+            Tensor b = m.forward(
+                    in.get("img"),
+                    in.get("imgIds"),
+                    in.get("txt"),
+                    in.get("txtIds"),
+                    in.get("timestep"),
+                    in.get("y"),
+                    in.get("guidance"));
             assertThat(torch.equal(a, b)).isTrue();
             assertThat(m.config().guidanceEmbed()).isFalse();
         }
@@ -173,31 +230,46 @@ class FluxTransformerLoadingTest {
         list.removeIf(t -> t.canonical().equals("double_blocks.1.txt_attn.norm.key_norm.scale"));
         list.removeIf(t -> t.canonical().equals("single_blocks.0.linear2.bias"));
         list.replaceAll(t -> t.canonical().equals("double_blocks.0.img_mlp.2.weight")
-                ? new TinyFluxFiles.Tensor(t.name(), t.canonical(), GgmlType.F32, new long[] {256, 512}, new byte[256 * 512 * 4])
+                ? new TinyFluxFiles.Tensor(
+                        t.name(), t.canonical(), GgmlType.F32, new long[] {256, 512}, new byte[256 * 512 * 4])
                 : t);
-        list.add(new TinyFluxFiles.Tensor("lora_unet.extra", "lora_unet.extra", GgmlType.F32, new long[] {4}, new byte[16]));
+        list.add(new TinyFluxFiles.Tensor(
+                "lora_unet.extra", "lora_unet.extra", GgmlType.F32, new long[] {4}, new byte[16]));
         Path bad = TinyFluxFiles.write(Variant.DEV_Q4_K, dir.resolve("bad"), list);
         assertThatThrownBy(() -> GgufTransformer.load(bad, F32))
                 .isInstanceOfSatisfying(WeightBindingException.class, e -> {
                     assertThat(e.problems()).hasSize(4);
-                    assertThat(e.problems(Kind.MISSING)).extracting(WeightBindingException.Problem::name)
-                            .containsExactly("double_blocks.1.txt_attn.norm.key_norm.scale", "single_blocks.0.linear2.bias");
-                    assertThat(e.problems(Kind.SHAPE)).extracting(WeightBindingException.Problem::name)
+                    assertThat(e.problems(Kind.MISSING))
+                            .extracting(WeightBindingException.Problem::name)
+                            .containsExactly(
+                                    "double_blocks.1.txt_attn.norm.key_norm.scale", "single_blocks.0.linear2.bias");
+                    assertThat(e.problems(Kind.SHAPE))
+                            .extracting(WeightBindingException.Problem::name)
                             .containsExactly("double_blocks.0.img_mlp.2.weight");
-                    assertThat(e.problems(Kind.UNEXPECTED)).extracting(WeightBindingException.Problem::name)
+                    assertThat(e.problems(Kind.UNEXPECTED))
+                            .extracting(WeightBindingException.Problem::name)
                             .containsExactly("lora_unet.extra");
-                    assertThat(e.getMessage()).contains(bad.toString(), "4 problems", "expected [256, 1024], found F32 [256, 512]",
-                            "double_blocks.1.txt_attn.norm.key_norm.scale: expected [128]");
+                    assertThat(e.getMessage())
+                            .contains(
+                                    bad.toString(),
+                                    "4 problems",
+                                    "expected [256, 1024], found F32 [256, 512]",
+                                    "double_blocks.1.txt_attn.norm.key_norm.scale: expected [128]");
                 });
 
         // Lenient: the extra tensor alone is tolerated and listed.
         List<TinyFluxFiles.Tensor> extra = tensors(Variant.DEV_Q4_K);
-        extra.add(new TinyFluxFiles.Tensor("lora_unet.extra", "lora_unet.extra", GgmlType.F32, new long[] {4}, new byte[16]));
+        extra.add(new TinyFluxFiles.Tensor(
+                "lora_unet.extra", "lora_unet.extra", GgmlType.F32, new long[] {4}, new byte[16]));
         Path withExtra = TinyFluxFiles.write(Variant.DEV_Q4_K, dir.resolve("extra"), extra);
-        assertThatThrownBy(() -> GgufTransformer.load(withExtra, F32)).isInstanceOf(WeightBindingException.class)
-                .hasMessageContaining("1 problem").hasMessageContaining("lora_unet.extra");
+        assertThatThrownBy(() -> GgufTransformer.load(withExtra, F32))
+                .isInstanceOf(WeightBindingException.class)
+                .hasMessageContaining("1 problem")
+                .hasMessageContaining("lora_unet.extra");
         try (FluxTransformer m = GgufTransformer.load(withExtra, F32.withStrict(false))) {
-            assertThat(m.leftovers()).extracting(io.github.flux4j.core.weights.WeightInfo::name).containsExactly("lora_unet.extra");
+            assertThat(m.leftovers())
+                    .extracting(io.github.flux4j.core.weights.WeightInfo::name)
+                    .containsExactly("lora_unet.extra");
         }
     }
 
@@ -205,7 +277,8 @@ class FluxTransformerLoadingTest {
     void diffusersFolderProblemsNameTheDiffusersTensors() throws IOException {
         Path folder = dir.resolve("diff-missing");
         Files.createDirectories(folder);
-        List<TinyFluxFiles.NamedArray> all = new ArrayList<>(TinyFluxFiles.diffusersWeights().values());
+        List<TinyFluxFiles.NamedArray> all =
+                new ArrayList<>(TinyFluxFiles.diffusersWeights().values());
         all.removeIf(a -> a.name().equals("single_transformer_blocks.1.proj_mlp.bias"));
         Files.write(folder.resolve("diffusion_pytorch_model.safetensors"), TinyFluxFiles.safetensors(all));
         assertThatThrownBy(() -> FluxTransformer.load(folder, F32))
@@ -224,8 +297,11 @@ class FluxTransformerLoadingTest {
             w.addTensor(t.name(), t.type(), t.shape(), java.nio.ByteBuffer.wrap(t.data()));
         }
         w.write(llama);
-        assertThatThrownBy(() -> GgufTransformer.load(llama, F32)).isInstanceOf(WeightException.class)
-                .hasMessageContaining(llama.toString()).hasMessageContaining("'sd3'").hasMessageContaining("not a FLUX transformer");
+        assertThatThrownBy(() -> GgufTransformer.load(llama, F32))
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining(llama.toString())
+                .hasMessageContaining("'sd3'")
+                .hasMessageContaining("not a FLUX transformer");
 
         Path noArch = TinyFluxFiles.write(Variant.DEV_Q4_K_NOARCH, dir);
         try (FluxTransformer m = GgufTransformer.load(noArch, F32)) {
@@ -241,14 +317,17 @@ class FluxTransformerLoadingTest {
         try (RandomAccessFile raf = new RandomAccessFile(cut.toFile(), "rw")) {
             raf.setLength(raf.length() - 1000);
         }
-        assertThatThrownBy(() -> GgufTransformer.load(cut, F32)).isInstanceOf(GgufException.class)
+        assertThatThrownBy(() -> GgufTransformer.load(cut, F32))
+                .isInstanceOf(GgufException.class)
                 .hasMessageContaining(cut.toString());
 
         Path bfl = TinyFluxFiles.writeBflSafetensors(dir.resolve("cut-st"));
         try (RandomAccessFile raf = new RandomAccessFile(bfl.toFile(), "rw")) {
             raf.setLength(raf.length() - 1000);
         }
-        assertThatThrownBy(() -> FluxTransformer.load(bfl, F32)).isInstanceOf(WeightException.class)
-                .hasMessageContaining(bfl.toString()).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> FluxTransformer.load(bfl, F32))
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining(bfl.toString())
+                .hasMessageContaining("truncated");
     }
 }

@@ -81,6 +81,7 @@ class FluxTransformerReferenceTest {
 
     @TempDir
     static Path dir;
+
     static final Map<Variant, Path> FILES = new LinkedHashMap<>();
 
     @BeforeAll
@@ -93,16 +94,23 @@ class FluxTransformerReferenceTest {
     /** Runs the model on the reference inputs (with timestep/guidance overridden by {@code prefix} keys where given). */
     private static Tensor run(FluxTransformer m, FluxReference ref, String condPrefix, ForwardTrace trace) {
         Tensor guidance = m.config().guidanceEmbed() ? ref.get(condPrefix + "guidance") : null;
-        return m.forward(ref.get("input.hidden_states"), ref.get("input.img_ids"), ref.get("input.encoder_hidden_states"),
-                ref.get("input.txt_ids"), ref.get(condPrefix + "timestep"), ref.get("input.pooled_projections"), guidance, trace);
+        return m.forward(
+                ref.get("input.hidden_states"),
+                ref.get("input.img_ids"),
+                ref.get("input.encoder_hidden_states"),
+                ref.get("input.txt_ids"),
+                ref.get(condPrefix + "timestep"),
+                ref.get("input.pooled_projections"),
+                guidance,
+                trace);
     }
 
     @ParameterizedTest
     @EnumSource(Variant.class)
     void float32MatchesDiffusersIncludingIntermediates(Variant v) throws IOException {
         try (FluxReference ref = FluxReference.of(v);
-             FluxTransformer m = GgufTransformer.load(FILES.get(v), F32);
-             PointerScope scope = new PointerScope()) {
+                FluxTransformer m = GgufTransformer.load(FILES.get(v), F32);
+                PointerScope scope = new PointerScope()) {
             Set<String> intermediates = ref.keys("f32.");
             Map<String, Double> errors = new LinkedHashMap<>();
             Tensor out = run(m, ref, "input.", (name, t) -> {
@@ -112,16 +120,21 @@ class FluxTransformerReferenceTest {
             });
             assertThat(io.github.flux4j.core.torch.Torch.dtype(out)).isEqualTo(ScalarType.Float);
             errors.put("output", FluxReference.relError(out, ref.get("f32.output")));
-            Map.Entry<String, Double> worst = errors.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
-            System.out.printf("%-28s f32 rel error: output %.2e, max %.2e (%s) over %d tensors%n", v.variantName(),
-                    errors.get("output"), worst.getValue(), worst.getKey(), errors.size());
+            Map.Entry<String, Double> worst =
+                    errors.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
+            System.out.printf(
+                    "%-28s f32 rel error: output %.2e, max %.2e (%s) over %d tensors%n",
+                    v.variantName(), errors.get("output"), worst.getValue(), worst.getKey(), errors.size());
             // every stored intermediate was compared
             assertThat(errors.keySet()).containsAll(intermediates);
-            assertThat(errors).allSatisfy((name, err) -> assertThat(err).as(v + " " + name)
-                    .isLessThan(BEFORE_CONDITIONING.contains(name) ? F32_EXACT_TOL : F32_TOL));
+            assertThat(errors)
+                    .allSatisfy((name, err) -> assertThat(err)
+                            .as(v + " " + name)
+                            .isLessThan(BEFORE_CONDITIONING.contains(name) ? F32_EXACT_TOL : F32_TOL));
 
             if (ref.has("rounding.f32.output")) {
-                double err = FluxReference.relError(run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.f32.output"));
+                double err = FluxReference.relError(
+                        run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.f32.output"));
                 System.out.printf("%-28s f32 rel error: rounding.f32.output %.2e%n", v.variantName(), err);
                 assertThat(err).as(v + " rounding.f32.output").isLessThan(F32_TOL);
             }
@@ -131,7 +144,8 @@ class FluxTransformerReferenceTest {
     @ParameterizedTest
     @EnumSource(Variant.class)
     void bfloat16MatchesDiffusersGgufPath(Variant v) throws IOException {
-        try (FluxReference ref = FluxReference.of(v); PointerScope scope = new PointerScope()) {
+        try (FluxReference ref = FluxReference.of(v);
+                PointerScope scope = new PointerScope()) {
             Tensor expected = ref.get("bf16.output");
             double exact;
             try (FluxTransformer m = GgufTransformer.load(FILES.get(v), BF16)) {
@@ -145,10 +159,12 @@ class FluxTransformerReferenceTest {
                 likeDiffusers = FluxReference.relError(run(m, ref, "input.", ForwardTrace.NONE), expected);
                 if (ref.has("rounding.bf16.output")) {
                     // t = 0.75, g = 3.5: diffusers feeds bf16(750) = 752 and bf16(3500) = 3504
-                    rounding = FluxReference.relError(run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.bf16.output"));
+                    rounding = FluxReference.relError(
+                            run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.bf16.output"));
                 }
             }
-            System.out.printf("%-28s bf16 rel error: exact dequant %.2e, diffusers' fp16 dequant %.2e, rounding extra %.2e%n",
+            System.out.printf(
+                    "%-28s bf16 rel error: exact dequant %.2e, diffusers' fp16 dequant %.2e, rounding extra %.2e%n",
                     v.variantName(), exact, likeDiffusers, rounding);
             assertThat(exact).as(v + " bf16, exact dequantization").isLessThan(BF16_EXACT_DEQUANT_TOL);
             assertThat(likeDiffusers).as(v + " bf16, diffusers' dequantization").isLessThan(BF16_DIFFUSERS_DEQUANT_TOL);
@@ -161,8 +177,8 @@ class FluxTransformerReferenceTest {
     @Test
     void ropeTablesEqualDiffusersExactly() throws IOException {
         try (FluxReference ref = FluxReference.of(Variant.DEV_F32);
-             FluxTransformer m = GgufTransformer.load(FILES.get(Variant.DEV_F32), F32);
-             PointerScope scope = new PointerScope()) {
+                FluxTransformer m = GgufTransformer.load(FILES.get(Variant.DEV_F32), F32);
+                PointerScope scope = new PointerScope()) {
             Map<String, Boolean> equal = new LinkedHashMap<>();
             run(m, ref, "input.", (name, t) -> {
                 if (name.startsWith("rope_")) {

@@ -16,11 +16,9 @@ import java.util.function.Consumer;
 /** Copies a safetensors file with tensors removed, reshaped or added, for loading-error tests. */
 final class SafetensorsRewriter {
     /** One tensor: dtype as the header names it, shape, raw bytes. */
-    record Item(String name, String dtype, long[] shape, byte[] data) {
-    }
+    record Item(String name, String dtype, long[] shape, byte[] data) {}
 
-    private SafetensorsRewriter() {
-    }
+    private SafetensorsRewriter() {}
 
     /** Reads every tensor of {@code src}, lets {@code edit} change the list, writes {@code dst}. */
     static void rewrite(Path src, Path dst, Consumer<List<Item>> edit) throws IOException {
@@ -41,9 +39,17 @@ final class SafetensorsRewriter {
         StringBuilder h = new StringBuilder("{\"__metadata__\":{\"format\":\"pt\"}");
         long offset = 0;
         for (Item it : items) {
-            h.append(",\"").append(it.name()).append("\":{\"dtype\":\"").append(it.dtype()).append("\",\"shape\":")
-                    .append(Arrays.toString(it.shape()).replace(" ", "")).append(",\"data_offsets\":[").append(offset)
-                    .append(',').append(offset + it.data().length).append("]}");
+            h.append(",\"")
+                    .append(it.name())
+                    .append("\":{\"dtype\":\"")
+                    .append(it.dtype())
+                    .append("\",\"shape\":")
+                    .append(Arrays.toString(it.shape()).replace(" ", ""))
+                    .append(",\"data_offsets\":[")
+                    .append(offset)
+                    .append(',')
+                    .append(offset + it.data().length)
+                    .append("]}");
             offset += it.data().length;
         }
         h.append('}');
@@ -52,7 +58,10 @@ final class SafetensorsRewriter {
         }
         byte[] header = h.toString().getBytes(StandardCharsets.UTF_8);
         try (OutputStream out = Files.newOutputStream(dst)) {
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+            out.write(ByteBuffer.allocate(8)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putLong(header.length)
+                    .array());
             out.write(header);
             for (Item it : items) {
                 out.write(it.data());

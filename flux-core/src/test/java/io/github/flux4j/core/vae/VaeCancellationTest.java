@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
 class VaeCancellationTest {
     @Test
     void aCheckStopsTheDecoderBetweenStagesAndItStaysUsable() throws IOException {
-        try (VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), LoadOptions.defaults().withDtype(ComputeDtype.F32));
-             PointerScope scope = new PointerScope()) {
+        try (VaeDecoder vae = VaeDecoder.load(
+                        VaeReference.folder(), LoadOptions.defaults().withDtype(ComputeDtype.F32));
+                PointerScope scope = new PointerScope()) {
             torch.manual_seed(3);
             Tensor z = torch.randn(1, vae.config().latentChannels(), 8, 8);
             Tensor expected = vae.decode(z);
@@ -31,7 +32,8 @@ class VaeCancellationTest {
                 assertThat(vae.decode(z).equal(expected)).isTrue();
             }
             int ups = vae.decoder.upBlocks.size();
-            assertThat(points).startsWith("before the VAE decoder", "before the VAE mid block", "before VAE up block 1 of " + ups)
+            assertThat(points)
+                    .startsWith("before the VAE decoder", "before the VAE mid block", "before VAE up block 1 of " + ups)
                     .hasSize(2 + ups);
 
             long before = NativeMemory.livePointers();
@@ -40,10 +42,13 @@ class VaeCancellationTest {
                     throw new CancellationException("cancelled " + where);
                 }
             })) {
-                assertThatThrownBy(() -> vae.decode(z)).isInstanceOf(CancellationException.class)
+                assertThatThrownBy(() -> vae.decode(z))
+                        .isInstanceOf(CancellationException.class)
                         .hasMessage("cancelled before VAE up block 2 of " + ups);
             }
-            assertThat(NativeMemory.livePointers()).as("the stages' activations are freed").isLessThanOrEqualTo(before);
+            assertThat(NativeMemory.livePointers())
+                    .as("the stages' activations are freed")
+                    .isLessThanOrEqualTo(before);
             assertThat(vae.decode(z).equal(expected)).isTrue();
         }
     }

@@ -31,19 +31,44 @@ class VaeConfigTest {
     void fluxDevsConfigJsonReadsAsThePreset() {
         // black-forest-labs/FLUX.1-dev vae/config.json, the fields that matter
         Map<String, Object> json = new HashMap<>(Map.of(
-                "_class_name", "AutoencoderKL", "act_fn", "silu", "block_out_channels", List.of(128, 256, 512, 512),
-                "in_channels", 3, "latent_channels", 16, "layers_per_block", 2, "norm_num_groups", 32,
-                "out_channels", 3, "sample_size", 1024, "scaling_factor", 0.3611));
-        json.putAll(Map.of("shift_factor", 0.1159, "use_post_quant_conv", false, "use_quant_conv", false,
-                "force_upcast", true, "up_block_types", List.of("UpDecoderBlock2D", "UpDecoderBlock2D",
-                        "UpDecoderBlock2D", "UpDecoderBlock2D")));
+                "_class_name",
+                "AutoencoderKL",
+                "act_fn",
+                "silu",
+                "block_out_channels",
+                List.of(128, 256, 512, 512),
+                "in_channels",
+                3,
+                "latent_channels",
+                16,
+                "layers_per_block",
+                2,
+                "norm_num_groups",
+                32,
+                "out_channels",
+                3,
+                "sample_size",
+                1024,
+                "scaling_factor",
+                0.3611));
+        json.putAll(Map.of(
+                "shift_factor",
+                0.1159,
+                "use_post_quant_conv",
+                false,
+                "use_quant_conv",
+                false,
+                "force_upcast",
+                true,
+                "up_block_types",
+                List.of("UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D")));
         assertThat(VaeConfig.fromJson(json, "config.json")).isEqualTo(VaeConfig.flux());
     }
 
     @Test
     void absentFieldsTakeDiffusersDefaults() {
-        Map<String, Object> json = new HashMap<>(Map.of("block_out_channels", List.of(64), "latent_channels", 4,
-                "scaling_factor", 0.18215));
+        Map<String, Object> json = new HashMap<>(
+                Map.of("block_out_channels", List.of(64), "latent_channels", 4, "scaling_factor", 0.18215));
         json.put("shift_factor", null); // SD VAEs write null
         json.put("sample_size", List.of(512, 768));
         VaeConfig c = VaeConfig.fromJson(json, "sd.json");
@@ -63,9 +88,19 @@ class VaeConfigTest {
                 .hasMessageContaining("scaling_factor");
         assertThatThrownBy(() -> new VaeConfig(3, 3, 0, List.of(128), 2, 32, 1, 0, false, true, 1024))
                 .hasMessageContaining("latent_channels must be positive");
-        assertThatThrownBy(() -> VaeConfig.fromJson(Map.of("block_out_channels", List.of(64), "latent_channels", 4,
-                "scaling_factor", 1, "up_block_types", List.of("UpDecoderBlock2D", "UpDecoderBlock2D")), "x.json"))
+        assertThatThrownBy(() -> VaeConfig.fromJson(
+                        Map.of(
+                                "block_out_channels",
+                                List.of(64),
+                                "latent_channels",
+                                4,
+                                "scaling_factor",
+                                1,
+                                "up_block_types",
+                                List.of("UpDecoderBlock2D", "UpDecoderBlock2D")),
+                        "x.json"))
                 .isInstanceOf(WeightException.class)
-                .hasMessage("x.json: not a usable AutoencoderKL config: up_block_types has 2 entries but block_out_channels 1");
+                .hasMessage(
+                        "x.json: not a usable AutoencoderKL config: up_block_types has 2 entries but block_out_channels 1");
     }
 }

@@ -66,11 +66,13 @@ class VaeCudaTest {
     void tinyVaeMatchesTheReferences() throws IOException {
         String sameGpu = System.getProperty(CUDA_REFERENCE);
         try (VaeReference ref = VaeReference.open();
-             VaeReference gpuRef = sameGpu == null ? null : VaeReference.open(Path.of(sameGpu))) {
+                VaeReference gpuRef = sameGpu == null ? null : VaeReference.open(Path.of(sameGpu))) {
             for (ComputeDtype dt : List.of(ComputeDtype.F32, ComputeDtype.BF16)) {
                 String tag = dt == ComputeDtype.F32 ? "f32" : "bf16";
-                try (VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), LoadOptions.defaults().withDevice(GPU).withDtype(dt));
-                     PointerScope scope = new PointerScope()) {
+                try (VaeDecoder vae = VaeDecoder.load(
+                                VaeReference.folder(),
+                                LoadOptions.defaults().withDevice(GPU).withDtype(dt));
+                        PointerScope scope = new PointerScope()) {
                     for (String c : List.of("square", "wide", "tiled")) {
                         Tensor decoded = vae.decodeLatents(ref.get("input." + c), c.equals("tiled"));
                         assertThat(decoded.device().is_cuda()).isTrue();
@@ -78,15 +80,23 @@ class VaeCudaTest {
                         double relF32 = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
                         double relCpu = VaeReference.relError(decoded, ref.get(tag + "." + c + ".decoded"));
                         int[] px = VaeReference.pixelDiffs(image, ref.image(tag + "." + c + ".image"));
-                        System.out.printf("VAE cuda %s %s: rel vs CPU f32 %.3e, vs CPU %s %.3e, image vs CPU max diff %d,"
-                                + " values differing %d%n", tag, c, relF32, tag, relCpu, px[0], px[1]);
+                        System.out.printf(
+                                "VAE cuda %s %s: rel vs CPU f32 %.3e, vs CPU %s %.3e, image vs CPU max diff %d,"
+                                        + " values differing %d%n",
+                                tag, c, relF32, tag, relCpu, px[0], px[1]);
                         assertThat(relF32).as(tag + " " + c).isLessThan(dt == ComputeDtype.F32 ? F32_TOL : BF16_TOL);
                         if (gpuRef != null) {
                             double rel = VaeReference.relError(decoded, gpuRef.get(tag + "." + c + ".decoded"));
                             int[] g = VaeReference.pixelDiffs(image, gpuRef.image(tag + "." + c + ".image"));
-                            System.out.printf("VAE cuda %s %s: vs diffusers on this GPU rel %.3e, max abs %.3e, image max diff"
-                                    + " %d, values differing %d%n", tag, c, rel,
-                                    VaeReference.maxAbs(decoded, gpuRef.get(tag + "." + c + ".decoded")), g[0], g[1]);
+                            System.out.printf(
+                                    "VAE cuda %s %s: vs diffusers on this GPU rel %.3e, max abs %.3e, image max diff"
+                                            + " %d, values differing %d%n",
+                                    tag,
+                                    c,
+                                    rel,
+                                    VaeReference.maxAbs(decoded, gpuRef.get(tag + "." + c + ".decoded")),
+                                    g[0],
+                                    g[1]);
                             assertThat(rel).as("same GPU " + tag + " " + c).isLessThan(SAME_GPU_TOL);
                         }
                     }
@@ -98,11 +108,15 @@ class VaeCudaTest {
     @Test
     void fluxSizedDecodeTimeAndMemory() throws IOException {
         Path dir = writeRandomFluxVae(tmp.resolve("vae"));
-        try (VaeDecoder vae = VaeDecoder.load(dir, LoadOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.BF16))) {
+        try (VaeDecoder vae =
+                VaeDecoder.load(dir, LoadOptions.defaults().withDevice(GPU).withDtype(ComputeDtype.BF16))) {
             for (int side : new int[] {128, 256}) {
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor lat = torch.randn(new long[] {1, 16, side, side}, new GeneratorOptional(torch.make_generator_cpu(7)),
-                            new TensorOptions(ScalarType.BFloat16)).to(GPU.toTorch(), ScalarType.BFloat16);
+                    Tensor lat = torch.randn(
+                                    new long[] {1, 16, side, side},
+                                    new GeneratorOptional(torch.make_generator_cpu(7)),
+                                    new TensorOptions(ScalarType.BFloat16))
+                            .to(GPU.toTorch(), ScalarType.BFloat16);
                     for (boolean tiled : new boolean[] {false, true}) {
                         // Warm-up: cuDNN plans, and cuBLAS/cuDNN workspaces, which the libraries keep
                         // allocated for the process (not a leak of the decode).
@@ -118,12 +132,17 @@ class VaeCudaTest {
                         Tensor img = vae.decodeLatents(lat, tiled);
                         torch_cuda.device_synchronize();
                         double ms = (System.nanoTime() - t0) / 1e6 / runs;
-                        long peak = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().peak();
+                        long peak = torch_cuda
+                                .getAllocator()
+                                .getDeviceStats((byte) 0)
+                                .allocated_bytes()
+                                .peak();
                         assertThat(img.shape()).containsExactly(1, 3, side * 8L, side * 8L);
                         try (PointerScope check = new PointerScope()) {
                             assertThat(torch.isfinite(img).all().item_bool()).isTrue();
                         }
-                        System.out.printf("VAE cuda FLUX-size bf16 %dx%d %s: %.1f ms, peak above weights+latents %.0f MiB%n",
+                        System.out.printf(
+                                "VAE cuda FLUX-size bf16 %dx%d %s: %.1f ms, peak above weights+latents %.0f MiB%n",
                                 side * 8, side * 8, tiled ? "tiled" : "whole", ms, (peak - before) / 1048576.0);
                         img.close();
                         torch_cuda.device_synchronize();
@@ -136,7 +155,11 @@ class VaeCudaTest {
     }
 
     private static long allocated() {
-        return torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+        return torch_cuda
+                .getAllocator()
+                .getDeviceStats((byte) 0)
+                .allocated_bytes()
+                .current();
     }
 
     // ------------------------------------------------------------------------------ random weights
@@ -208,7 +231,8 @@ class VaeCudaTest {
             double bound = 1 / Math.sqrt(fanIn);
             ByteBuffer b = ByteBuffer.allocate(2 * n).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < n; i++) {
-                float v = norm ? (e.getKey().endsWith("weight") ? 1f : 0f)
+                float v = norm
+                        ? (e.getKey().endsWith("weight") ? 1f : 0f)
                         : (float) ((rnd.nextDouble() * 2 - 1) * (s.length == 1 ? 0.05 : bound));
                 b.putShort(Float16.floatToBf16(v));
             }

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.NativeMemory;
+import io.github.flux4j.core.torch.StageTimings;
+import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
-import io.github.flux4j.core.torch.TensorTrace;
-import io.github.flux4j.core.torch.StageTimings;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -85,7 +85,9 @@ class VaeDecoderReferenceTest {
             for (String c : List.of("square", "wide", "tiled")) {
                 // The same two float32 ATen ops on the same inputs: bit-identical.
                 Tensor z = f32.unscale(ref.get("input." + c));
-                assertThat(VaeReference.maxAbs(z, ref.get("f32." + c + ".z"))).as(c).isZero();
+                assertThat(VaeReference.maxAbs(z, ref.get("f32." + c + ".z")))
+                        .as(c)
+                        .isZero();
             }
         }
     }
@@ -100,13 +102,20 @@ class VaeDecoderReferenceTest {
             Tensor attn = d.midBlock.attentions0.forward(res0);
             Tensor mid = d.midBlock.forward(convIn);
             Tensor up0 = d.upBlocks.get(0).forward(mid);
-            assertThat(VaeReference.relError(convIn, ref.get("f32.square.conv_in"))).as("conv_in").isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(res0, ref.get("f32.square.mid_block.resnets.0"))).as("resnets.0")
+            assertThat(VaeReference.relError(convIn, ref.get("f32.square.conv_in")))
+                    .as("conv_in")
                     .isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(attn, ref.get("f32.square.mid_block.attentions.0"))).as("attentions.0")
+            assertThat(VaeReference.relError(res0, ref.get("f32.square.mid_block.resnets.0")))
+                    .as("resnets.0")
                     .isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(mid, ref.get("f32.square.mid_block"))).as("mid_block").isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(up0, ref.get("f32.square.up_blocks.0"))).as("up_blocks.0")
+            assertThat(VaeReference.relError(attn, ref.get("f32.square.mid_block.attentions.0")))
+                    .as("attentions.0")
+                    .isLessThan(F32_STAGE_TOL);
+            assertThat(VaeReference.relError(mid, ref.get("f32.square.mid_block")))
+                    .as("mid_block")
+                    .isLessThan(F32_STAGE_TOL);
+            assertThat(VaeReference.relError(up0, ref.get("f32.square.up_blocks.0")))
+                    .as("up_blocks.0")
                     .isLessThan(F32_STAGE_TOL);
         }
     }
@@ -121,12 +130,13 @@ class VaeDecoderReferenceTest {
             RgbImage image = VaeImageProcessor.postprocess(decoded).get(0);
             RgbImage expected = ref.image("f32." + c + ".image");
             int[] diffs = VaeReference.pixelDiffs(image, expected);
-            System.out.printf("VAE cpu f32 %s: rel %.3e, image max diff %d, values differing %d%n", c, rel, diffs[0], diffs[1]);
+            System.out.printf(
+                    "VAE cpu f32 %s: rel %.3e, image max diff %d, values differing %d%n", c, rel, diffs[0], diffs[1]);
             assertThat(rel).isLessThan(F32_TOL);
 
             assertThat(diffs[0]).as("max channel difference").isLessThanOrEqualTo(F32_IMAGE_LSB);
-            assertThat(diffs[1]).as("channel values off by one").isLessThanOrEqualTo(
-                    (int) (F32_IMAGE_FLIPS * 3 * image.width() * image.height()));
+            assertThat(diffs[1]).as("channel values off by one").isLessThanOrEqualTo((int)
+                    (F32_IMAGE_FLIPS * 3 * image.width() * image.height()));
         }
     }
 
@@ -137,11 +147,13 @@ class VaeDecoderReferenceTest {
             Tensor decoded = bf16.decodeLatents(ref.get("input." + c), c.equals("tiled"));
             assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.BFloat16);
             double rel = VaeReference.relError(decoded, ref.get("bf16." + c + ".decoded"));
-            RgbImage image = bf16.decodeToImages(ref.get("input." + c), c.equals("tiled")).get(0);
+            RgbImage image = bf16.decodeToImages(ref.get("input." + c), c.equals("tiled"))
+                    .get(0);
             int[] diffs = VaeReference.pixelDiffs(image, ref.image("bf16." + c + ".image"));
             double relF32 = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
-            System.out.printf("VAE cpu bf16 %s: rel %.3e (vs f32 %.3e), image max diff %d, values differing %d%n", c, rel,
-                    relF32, diffs[0], diffs[1]);
+            System.out.printf(
+                    "VAE cpu bf16 %s: rel %.3e (vs f32 %.3e), image max diff %d, values differing %d%n",
+                    c, rel, relF32, diffs[0], diffs[1]);
             assertThat(rel).isLessThan(BF16_TOL);
             assertThat(relF32).isLessThan(BF16_TOL);
             assertThat(diffs[0]).isLessThanOrEqualTo(BF16_IMAGE_LSB);
@@ -154,7 +166,8 @@ class VaeDecoderReferenceTest {
             // 4x4-latent tiles are far from seamless, so an untiled decode cannot meet the tiled
             // reference: float32DecodeMatchesDiffusers("tiled") does test the tiling.
             Tensor whole = f32.decodeLatents(ref.get("input.tiled"), false);
-            assertThat(VaeReference.relError(whole, ref.get("f32.tiled.decoded"))).isGreaterThan(0.1);
+            assertThat(VaeReference.relError(whole, ref.get("f32.tiled.decoded")))
+                    .isGreaterThan(0.1);
             // Latents within one tile are decoded whole, as diffusers does.
             Tensor z = f32.unscale(ref.get("input.square").narrow(2, 0, 4).narrow(3, 0, 4));
             assertThat(torch.equal(f32.decodeTiled(z), f32.decode(z))).isTrue();
@@ -164,11 +177,12 @@ class VaeDecoderReferenceTest {
     @Test
     void tilesWithoutOverlapAreLaidSideBySide() {
         try (PointerScope scope = new PointerScope()) {
-            Tensor z = bf16.unscale(ref.get("input.wide"));   // 6x10 latent: 2x3 tiles of 4x4
+            Tensor z = bf16.unscale(ref.get("input.wide")); // 6x10 latent: 2x3 tiles of 4x4
             Tensor tiled = bf16.decodeTiled(z, 32, 0.0);
             assertThat(tiled.shape()).containsExactly(1, 3, 48, 80);
             Tensor tile = bf16.decode(z.narrow(2, 4, 2).narrow(3, 4, 4));
-            assertThat(VaeReference.maxAbs(tiled.narrow(2, 32, 16).narrow(3, 32, 32), tile)).isZero();
+            assertThat(VaeReference.maxAbs(tiled.narrow(2, 32, 16).narrow(3, 32, 32), tile))
+                    .isZero();
         }
     }
 
@@ -181,8 +195,10 @@ class VaeDecoderReferenceTest {
             assertThat(both.shape()).containsExactly(2, 3, 64, 64);
             // GroupNorm and attention are per sample, so only the summation order of the batched
             // float32 kernels differs (observed 1.8e-6); mixing samples would be off by O(1).
-            assertThat(VaeReference.relError(both.narrow(0, 0, 1), f32.decodeLatents(a, false))).isLessThan(F32_TOL);
-            assertThat(VaeReference.relError(both.narrow(0, 1, 1), f32.decodeLatents(b, false))).isLessThan(F32_TOL);
+            assertThat(VaeReference.relError(both.narrow(0, 0, 1), f32.decodeLatents(a, false)))
+                    .isLessThan(F32_TOL);
+            assertThat(VaeReference.relError(both.narrow(0, 1, 1), f32.decodeLatents(b, false)))
+                    .isLessThan(F32_TOL);
             assertThat(VaeImageProcessor.postprocess(both)).hasSize(2);
         }
     }
@@ -190,14 +206,15 @@ class VaeDecoderReferenceTest {
     @Test
     void bflNamedFileDecodesLikeTheDiffusersFolder() throws IOException {
         VaeConfig config = readTinyConfig();
-        try (VaeDecoder bfl = VaeDecoder.load(VaeReference.bflFile(), config,
-                LoadOptions.defaults().withDtype(ComputeDtype.F32));
-             PointerScope scope = new PointerScope()) {
+        try (VaeDecoder bfl = VaeDecoder.load(
+                        VaeReference.bflFile(), config, LoadOptions.defaults().withDtype(ComputeDtype.F32));
+                PointerScope scope = new PointerScope()) {
             assertThat(bfl.leftovers()).isEmpty();
             assertThat(bfl.sourceBytes()).isEqualTo(f32.sourceBytes());
             Tensor lat = ref.get("input.wide");
             // Both files hold the same (bf16-exact) values: the same model, bit for bit.
-            assertThat(torch.equal(bfl.decodeLatents(lat, false), f32.decodeLatents(lat, false))).isTrue();
+            assertThat(torch.equal(bfl.decodeLatents(lat, false), f32.decodeLatents(lat, false)))
+                    .isTrue();
         }
     }
 
@@ -220,9 +237,10 @@ class VaeDecoderReferenceTest {
     }
 
     static VaeConfig readTinyConfig() throws IOException {
-        Map<String, Object> json = new com.fasterxml.jackson.databind.ObjectMapper().readValue(
-                VaeReference.folder().resolve("config.json").toFile(),
-                new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
+        Map<String, Object> json = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readValue(
+                        VaeReference.folder().resolve("config.json").toFile(),
+                        new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
         return VaeConfig.fromJson(json, "tiny config.json");
     }
 
@@ -233,8 +251,13 @@ class VaeDecoderReferenceTest {
         StageTimings timings = new StageTimings();
         try (PointerScope scope = new PointerScope()) {
             Tensor z = f32.unscale(ref.get("input.square"));
-            Map<String, String> refs = Map.of("decoder.conv_in", "f32.square.conv_in",
-                    "decoder.mid_block", "f32.square.mid_block", "decoder.up_blocks.0", "f32.square.up_blocks.0");
+            Map<String, String> refs = Map.of(
+                    "decoder.conv_in",
+                    "f32.square.conv_in",
+                    "decoder.mid_block",
+                    "f32.square.mid_block",
+                    "decoder.up_blocks.0",
+                    "f32.square.up_blocks.0");
             TensorTrace trace = (name, t) -> {
                 names.add(name);
                 timings.record(name, t);

@@ -17,9 +17,18 @@ class VaeImageProcessorTest {
         try (PointerScope scope = new PointerScope()) {
             // [1, 3, 1, 4]; expected values from numpy: (np.float32(x) * 0.5 + 0.5).clip(0, 1) * 255, np.round, uint8
             float[] x = {
-                -1f, 1f, 0f, -3f,          // R: 0, 255, 127.5 -> 128 (the only tie; half to even), clamped 0
-                2f, 0.1f, -0.1f, 0.0039f,  // G: clamped 255, 140.25 -> 140, 114.75 -> 115, 127.997 -> 128
-                -0.99f, 0.99f, 0.5f, -0.5f // B: 1.275 -> 1, 253.725 -> 254, 191.25 -> 191, 63.75 -> 64
+                -1f,
+                1f,
+                0f,
+                -3f, // R: 0, 255, 127.5 -> 128 (the only tie; half to even), clamped 0
+                2f,
+                0.1f,
+                -0.1f,
+                0.0039f, // G: clamped 255, 140.25 -> 140, 114.75 -> 115, 127.997 -> 128
+                -0.99f,
+                0.99f,
+                0.5f,
+                -0.5f // B: 1.275 -> 1, 253.725 -> 254, 191.25 -> 191, 63.75 -> 64
             };
             Tensor t = Tensor.create(x, 1, 3, 1, 4);
             List<RgbImage> images = VaeImageProcessor.postprocess(t);
@@ -30,7 +39,9 @@ class VaeImageProcessorTest {
             int[][] expected = {{0, 255, 1}, {255, 140, 254}, {128, 115, 191}, {0, 128, 64}}; // [pixel][channel]
             for (int px = 0; px < 4; px++) {
                 for (int c = 0; c < 3; c++) {
-                    assertThat(img.channel(px, 0, c)).as("pixel %d channel %d", px, c).isEqualTo(expected[px][c]);
+                    assertThat(img.channel(px, 0, c))
+                            .as("pixel %d channel %d", px, c)
+                            .isEqualTo(expected[px][c]);
                 }
             }
         }
@@ -42,7 +53,8 @@ class VaeImageProcessorTest {
             // bf16(0.99) = 0.98828125; * 0.5 = 0.494140625 (exact); + 0.5 = 0.994140625 is a bf16 tie
             // between 0.9921875 and 0.99609375 and rounds to the even 0.9921875 -> 253.01 -> 253.
             // Denormalizing in float32 would give 0.994140625 * 255 = 253.5 -> 254.
-            Tensor t = Tensor.create(new float[] {0.99f, 0.99f, 0.99f}, 1, 3, 1, 1).to(ScalarType.BFloat16);
+            Tensor t =
+                    Tensor.create(new float[] {0.99f, 0.99f, 0.99f}, 1, 3, 1, 1).to(ScalarType.BFloat16);
             Tensor d = VaeImageProcessor.denormalize(t);
             assertThat(io.github.flux4j.core.torch.Torch.dtype(d)).isEqualTo(ScalarType.BFloat16);
             assertThat(d.select(1, 0).item_float()).isEqualTo(0.9921875f);
@@ -54,7 +66,8 @@ class VaeImageProcessorTest {
     void postprocessNeedsThreeChannels() {
         try (PointerScope scope = new PointerScope()) {
             Tensor t = Tensor.create(new float[4], 1, 1, 2, 2);
-            assertThatThrownBy(() -> VaeImageProcessor.postprocess(t)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> VaeImageProcessor.postprocess(t))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("[B, 3, H, W]");
         }
     }

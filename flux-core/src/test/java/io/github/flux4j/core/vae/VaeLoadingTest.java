@@ -46,11 +46,18 @@ class VaeLoadingTest {
         long decoderTensors;
         long encoderTensors;
         long decoderBytes;
-        try (SafetensorsFile f = SafetensorsFile.open(VaeReference.folder().resolve(VaeWeightSource.DIFFUSERS_WEIGHTS))) {
-            decoderTensors = f.tensors().stream().filter(e -> e.name().startsWith("decoder.")).count();
-            decoderBytes = f.tensors().stream().filter(e -> e.name().startsWith("decoder."))
-                    .mapToLong(SafetensorsFile.Entry::byteSize).sum();
-            encoderTensors = f.tensors().stream().filter(e -> e.name().startsWith("encoder.")).count();
+        try (SafetensorsFile f =
+                SafetensorsFile.open(VaeReference.folder().resolve(VaeWeightSource.DIFFUSERS_WEIGHTS))) {
+            decoderTensors = f.tensors().stream()
+                    .filter(e -> e.name().startsWith("decoder."))
+                    .count();
+            decoderBytes = f.tensors().stream()
+                    .filter(e -> e.name().startsWith("decoder."))
+                    .mapToLong(SafetensorsFile.Entry::byteSize)
+                    .sum();
+            encoderTensors = f.tensors().stream()
+                    .filter(e -> e.name().startsWith("encoder."))
+                    .count();
         }
         assertThat(encoderTensors).isEqualTo(104); // a realistic file: the whole encoder is there
         try (VaeWeightSource source = VaeWeightSource.open(VaeReference.folder())) {
@@ -77,10 +84,12 @@ class VaeLoadingTest {
 
     @Test
     void aMissingTensorIsNamed() throws IOException {
-        Path dir = folderWith(items -> items.removeIf(i -> i.name().equals("decoder.up_blocks.1.resnets.2.conv2.weight")));
+        Path dir =
+                folderWith(items -> items.removeIf(i -> i.name().equals("decoder.up_blocks.1.resnets.2.conv2.weight")));
         WeightBindingException e = catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(dir, F32));
         assertThat(e.problems()).hasSize(1);
-        assertThat(e.problems(Kind.MISSING)).extracting(WeightBindingException.Problem::name)
+        assertThat(e.problems(Kind.MISSING))
+                .extracting(WeightBindingException.Problem::name)
                 .containsExactly("decoder.up_blocks.1.resnets.2.conv2.weight");
         assertThat(e.getMessage()).contains(dir.toString()).contains("expected [24, 24, 3, 3]");
     }
@@ -89,7 +98,8 @@ class VaeLoadingTest {
     void aWrongShapeIsNamedWithBothShapes() throws IOException {
         String name = "decoder.mid_block.attentions.0.to_q.weight";
         Path dir = folderWith(items -> items.replaceAll(i -> i.name().equals(name)
-                ? new SafetensorsRewriter.Item(name, i.dtype(), new long[] {12, 48}, i.data()) : i));
+                ? new SafetensorsRewriter.Item(name, i.dtype(), new long[] {12, 48}, i.data())
+                : i));
         WeightBindingException e = catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(dir, F32));
         assertThat(e.problems()).singleElement().satisfies(p -> {
             assertThat(p.kind()).isEqualTo(Kind.SHAPE);
@@ -105,15 +115,18 @@ class VaeLoadingTest {
             items.removeIf(i -> i.name().equals("decoder.up_blocks.2.resnets.0.conv_shortcut.bias"));
         });
         WeightBindingException e = catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(dir, F32));
-        assertThat(e.problems(Kind.MISSING)).extracting(WeightBindingException.Problem::name).containsExactlyInAnyOrder(
-                "decoder.conv_norm_out.weight", "decoder.conv_norm_out.bias",
-                "decoder.up_blocks.2.resnets.0.conv_shortcut.bias");
+        assertThat(e.problems(Kind.MISSING))
+                .extracting(WeightBindingException.Problem::name)
+                .containsExactlyInAnyOrder(
+                        "decoder.conv_norm_out.weight",
+                        "decoder.conv_norm_out.bias",
+                        "decoder.up_blocks.2.resnets.0.conv_shortcut.bias");
     }
 
     @Test
     void anUnknownDecoderTensorFailsStrictAndIsALeftoverOtherwise() throws IOException {
-        Path dir = folderWith(items -> items.add(new SafetensorsRewriter.Item("decoder.extra.weight", "F32",
-                new long[] {2}, new byte[8])));
+        Path dir = folderWith(items ->
+                items.add(new SafetensorsRewriter.Item("decoder.extra.weight", "F32", new long[] {2}, new byte[8])));
         WeightBindingException e = catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(dir, F32));
         assertThat(e.problems()).singleElement().satisfies(p -> {
             assertThat(p.kind()).isEqualTo(Kind.UNEXPECTED);
@@ -127,10 +140,12 @@ class VaeLoadingTest {
     @Test
     void aNonFloatTensorIsATypeProblem() throws IOException {
         String name = "decoder.conv_in.bias";
-        Path dir = folderWith(items -> items.replaceAll(i -> i.name().equals(name)
-                ? new SafetensorsRewriter.Item(name, "I16", i.shape(), i.data()) : i));
+        Path dir = folderWith(items -> items.replaceAll(
+                i -> i.name().equals(name) ? new SafetensorsRewriter.Item(name, "I16", i.shape(), i.data()) : i));
         WeightBindingException e = catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(dir, F32));
-        assertThat(e.problems(Kind.TYPE)).extracting(WeightBindingException.Problem::name).containsExactly(name);
+        assertThat(e.problems(Kind.TYPE))
+                .extracting(WeightBindingException.Problem::name)
+                .containsExactly(name);
     }
 
     static Stream<Arguments> badConfigs() {
@@ -142,8 +157,10 @@ class VaeLoadingTest {
                 Arguments.of("latent_channels", 16.5, "latent_channels must be an integer, got 16.5"),
                 Arguments.of("block_out_channels", null, "block_out_channels is missing"),
                 Arguments.of("block_out_channels", List.of(16, 16, 24, -24), "block_out_channels [16, 16, 24, -24]"),
-                Arguments.of("up_block_types", List.of("UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D",
-                        "AttnUpDecoderBlock2D"), "only \"UpDecoderBlock2D\" is implemented"),
+                Arguments.of(
+                        "up_block_types",
+                        List.of("UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D", "AttnUpDecoderBlock2D"),
+                        "only \"UpDecoderBlock2D\" is implemented"),
                 Arguments.of("use_post_quant_conv", "no", "use_post_quant_conv must be true or false"),
                 Arguments.of("_class_name", "AutoencoderTiny", "_class_name is \"AutoencoderTiny\""));
     }
@@ -158,15 +175,18 @@ class VaeLoadingTest {
                 cfg.put(field, value);
             }
         });
-        assertThatThrownBy(() -> VaeDecoder.load(dir, F32)).isInstanceOf(WeightException.class)
-                .hasMessageContaining(dir.resolve("config.json").toString()).hasMessageContaining(message);
+        assertThatThrownBy(() -> VaeDecoder.load(dir, F32))
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining(dir.resolve("config.json").toString())
+                .hasMessageContaining(message);
     }
 
     @Test
     void aConfigAskingForAPostQuantConvNeedsIt() throws IOException {
         Path dir = folderWithConfig(cfg -> cfg.put("use_post_quant_conv", true));
         WeightBindingException e = catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(dir, F32));
-        assertThat(e.problems(Kind.MISSING)).extracting(WeightBindingException.Problem::name)
+        assertThat(e.problems(Kind.MISSING))
+                .extracting(WeightBindingException.Problem::name)
                 .containsExactly("post_quant_conv.weight", "post_quant_conv.bias");
     }
 
@@ -174,17 +194,20 @@ class VaeLoadingTest {
     void incompleteFoldersAreRejected() throws IOException {
         Path noConfig = copyFolder(tmp.resolve("no-config"));
         Files.delete(noConfig.resolve("config.json"));
-        assertThatThrownBy(() -> VaeDecoder.load(noConfig, F32)).isInstanceOf(WeightException.class)
+        assertThatThrownBy(() -> VaeDecoder.load(noConfig, F32))
+                .isInstanceOf(WeightException.class)
                 .hasMessageContaining("has no config.json");
 
         Path noWeights = Files.createDirectories(tmp.resolve("no-weights"));
         Files.copy(VaeReference.folder().resolve("config.json"), noWeights.resolve("config.json"));
-        assertThatThrownBy(() -> VaeDecoder.load(noWeights, F32)).isInstanceOf(WeightException.class)
+        assertThatThrownBy(() -> VaeDecoder.load(noWeights, F32))
+                .isInstanceOf(WeightException.class)
                 .hasMessageContaining("has no diffusion_pytorch_model.safetensors");
 
         Path badJson = copyFolder(tmp.resolve("bad-json"));
         Files.writeString(badJson.resolve("config.json"), "{\"block_out_channels\": [16,");
-        assertThatThrownBy(() -> VaeDecoder.load(badJson, F32)).isInstanceOf(WeightException.class)
+        assertThatThrownBy(() -> VaeDecoder.load(badJson, F32))
+                .isInstanceOf(WeightException.class)
                 .hasMessageContaining("config.json is not a JSON object");
 
         assertThatThrownBy(() -> VaeDecoder.load(tmp.resolve("absent.safetensors"), F32))
@@ -207,10 +230,12 @@ class VaeLoadingTest {
                 .isEqualTo("decoder.mid_block.attentions.0.to_out.0.bias");
         assertThat(VaeWeightSource.bflToDiffusers("decoder.mid.attn_1.k.weight", 4))
                 .isEqualTo("decoder.mid_block.attentions.0.to_k.weight");
-        assertThat(VaeWeightSource.bflToDiffusers("decoder.norm_out.weight", 4)).isEqualTo("decoder.conv_norm_out.weight");
+        assertThat(VaeWeightSource.bflToDiffusers("decoder.norm_out.weight", 4))
+                .isEqualTo("decoder.conv_norm_out.weight");
         assertThat(VaeWeightSource.bflToDiffusers("decoder.conv_in.weight", 4)).isEqualTo("decoder.conv_in.weight");
         assertThat(VaeWeightSource.bflToDiffusers("decoder.up.4.block.0.conv1.weight", 4))
-                .as("beyond the levels: kept, so binding reports it").isEqualTo("decoder.up.4.block.0.conv1.weight");
+                .as("beyond the levels: kept, so binding reports it")
+                .isEqualTo("decoder.up.4.block.0.conv1.weight");
     }
 
     @Test
@@ -221,7 +246,8 @@ class VaeLoadingTest {
             WeightInfo q = source.tensor("decoder.mid_block.attentions.0.to_q.weight");
             assertThat(q.shape()).containsExactly(24, 24);
             assertThat(q.origin()).contains("decoder.mid.attn_1.q.weight");
-            assertThat(source.find("decoder.up_blocks.0.resnets.2.conv2.weight")).isPresent();
+            assertThat(source.find("decoder.up_blocks.0.resnets.2.conv2.weight"))
+                    .isPresent();
             assertThat(source.tensors()).noneMatch(t -> t.name().startsWith("encoder."));
         }
     }
@@ -230,9 +256,10 @@ class VaeLoadingTest {
     void theBflFileNeedsItsConfigWhenNotFluxSized() throws IOException {
         // Without config.json a file is taken to be FLUX's VAE; the tiny one then fails on shapes,
         // every one listed.
-        WeightBindingException e = catchThrowableOfType(WeightBindingException.class,
-                () -> VaeDecoder.load(VaeReference.bflFile(), F32));
-        assertThat(e.problems(Kind.SHAPE)).extracting(WeightBindingException.Problem::name)
+        WeightBindingException e =
+                catchThrowableOfType(WeightBindingException.class, () -> VaeDecoder.load(VaeReference.bflFile(), F32));
+        assertThat(e.problems(Kind.SHAPE))
+                .extracting(WeightBindingException.Problem::name)
                 .contains("decoder.conv_in.weight");
         assertThat(e.getMessage()).contains("expected [512, 16, 3, 3]").contains("BFL names");
     }
@@ -241,8 +268,10 @@ class VaeLoadingTest {
     void anAllInOneCheckpointsVaeIsFoundByItsPrefix() throws IOException {
         Path file = tmp.resolve("all-in-one.safetensors");
         SafetensorsRewriter.rewrite(VaeReference.bflFile(), file, items -> {
-            items.replaceAll(i -> new SafetensorsRewriter.Item("first_stage_model." + i.name(), i.dtype(), i.shape(), i.data()));
-            items.add(new SafetensorsRewriter.Item("model.diffusion_model.img_in.bias", "F32", new long[] {2}, new byte[8]));
+            items.replaceAll(
+                    i -> new SafetensorsRewriter.Item("first_stage_model." + i.name(), i.dtype(), i.shape(), i.data()));
+            items.add(new SafetensorsRewriter.Item(
+                    "model.diffusion_model.img_in.bias", "F32", new long[] {2}, new byte[8]));
         });
         try (VaeDecoder vae = VaeDecoder.load(file, VaeDecoderReferenceTest.readTinyConfig(), F32)) {
             assertThat(vae.leftovers()).isEmpty();
@@ -253,9 +282,11 @@ class VaeLoadingTest {
     void theShapeListOfTheCudaTestIsTheTinyFilesDecoder() throws IOException {
         Map<String, long[]> shapes = VaeCudaTest.decoderShapes(VaeDecoderReferenceTest.readTinyConfig());
         try (VaeWeightSource source = VaeWeightSource.open(VaeReference.folder())) {
-            assertThat(shapes.keySet()).containsExactlyInAnyOrderElementsOf(
-                    source.tensors().stream().map(WeightInfo::name).toList());
-            shapes.forEach((name, shape) -> assertThat(source.tensor(name).shape()).as(name).containsExactly(shape));
+            assertThat(shapes.keySet())
+                    .containsExactlyInAnyOrderElementsOf(
+                            source.tensors().stream().map(WeightInfo::name).toList());
+            shapes.forEach((name, shape) ->
+                    assertThat(source.tensor(name).shape()).as(name).containsExactly(shape));
         }
     }
 
@@ -265,10 +296,11 @@ class VaeLoadingTest {
         // FLUX config.json bind it strictly; a 4x4 latent keeps the CPU decode short.
         Path dir = VaeCudaTest.writeRandomFluxVae(tmp.resolve("flux-vae"));
         try (VaeDecoder vae = VaeDecoder.load(dir, LoadOptions.defaults());
-             PointerScope scope = new PointerScope()) {
+                PointerScope scope = new PointerScope()) {
             assertThat(vae.config()).isEqualTo(VaeConfig.flux());
             assertThat(vae.sourceBytes()).isEqualTo(2L * 49_545_475); // decoder parameters, bf16
-            Tensor img = vae.decodeLatents(torch.randn(new long[] {1, 16, 4, 4}, new TensorOptions(ScalarType.Float)), false);
+            Tensor img = vae.decodeLatents(
+                    torch.randn(new long[] {1, 16, 4, 4}, new TensorOptions(ScalarType.Float)), false);
             assertThat(img.shape()).containsExactly(1, 3, 32, 32);
             assertThat(torch.isfinite(img).all().item_bool()).isTrue();
         }
@@ -279,14 +311,17 @@ class VaeLoadingTest {
         VaeDecoder vae = VaeDecoder.load(VaeReference.folder(), F32);
         try (PointerScope scope = new PointerScope()) {
             Tensor wrong = torch.zeros(new long[] {1, 4, 8, 8}, new TensorOptions(ScalarType.Float));
-            assertThatThrownBy(() -> vae.decode(wrong)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> vae.decode(wrong))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("latents must be [B, 16, h, w], got [1, 4, 8, 8]");
-            assertThatThrownBy(() -> vae.decodeTiled(torch.zeros(new long[] {1, 16, 8, 8},
-                    new TensorOptions(ScalarType.Float)), 12, 0.25)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> vae.decodeTiled(
+                            torch.zeros(new long[] {1, 16, 8, 8}, new TensorOptions(ScalarType.Float)), 12, 0.25))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("multiple of 8");
             vae.close();
             vae.close(); // idempotent
-            assertThatThrownBy(() -> vae.decode(wrong)).isInstanceOf(IllegalStateException.class)
+            assertThatThrownBy(() -> vae.decode(wrong))
+                    .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("closed");
         }
     }
@@ -305,17 +340,22 @@ class VaeLoadingTest {
     private Path folderWith(Consumer<List<SafetensorsRewriter.Item>> edit) throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("edited"));
         Files.copy(VaeReference.folder().resolve("config.json"), dir.resolve("config.json"));
-        SafetensorsRewriter.rewrite(VaeReference.folder().resolve(VaeWeightSource.DIFFUSERS_WEIGHTS),
-                dir.resolve(VaeWeightSource.DIFFUSERS_WEIGHTS), edit);
+        SafetensorsRewriter.rewrite(
+                VaeReference.folder().resolve(VaeWeightSource.DIFFUSERS_WEIGHTS),
+                dir.resolve(VaeWeightSource.DIFFUSERS_WEIGHTS),
+                edit);
         return dir;
     }
 
     /** The tiny folder with its config.json edited. */
     private Path folderWithConfig(Consumer<Map<String, Object>> edit) throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("config-edited"));
-        Files.copy(VaeReference.folder().resolve(VaeWeightSource.DIFFUSERS_WEIGHTS), dir.resolve(VaeWeightSource.DIFFUSERS_WEIGHTS));
-        Map<String, Object> cfg = JSON.readValue(VaeReference.folder().resolve("config.json").toFile(),
-                new TypeReference<LinkedHashMap<String, Object>>() { });
+        Files.copy(
+                VaeReference.folder().resolve(VaeWeightSource.DIFFUSERS_WEIGHTS),
+                dir.resolve(VaeWeightSource.DIFFUSERS_WEIGHTS));
+        Map<String, Object> cfg = JSON.readValue(
+                VaeReference.folder().resolve("config.json").toFile(),
+                new TypeReference<LinkedHashMap<String, Object>>() {});
         edit.accept(cfg);
         JSON.writeValue(dir.resolve("config.json").toFile(), cfg);
         return dir;

@@ -47,7 +47,8 @@ final class VaeReference implements AutoCloseable {
     /** A file or folder under {@code reference/vae/} on the test classpath. */
     static Path resource(String name) {
         try {
-            return Path.of(Objects.requireNonNull(VaeReference.class.getResource(DIR + name), DIR + name).toURI());
+            return Path.of(Objects.requireNonNull(VaeReference.class.getResource(DIR + name), DIR + name)
+                    .toURI());
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
@@ -99,7 +100,12 @@ final class VaeReference implements AutoCloseable {
 
     /** max |actual − expected|, in float64. */
     static double maxAbs(Tensor actual, Tensor expected) {
-        return actual.to(ScalarType.Double).cpu().sub(expected.to(ScalarType.Double).cpu()).abs().max().item_double();
+        return actual.to(ScalarType.Double)
+                .cpu()
+                .sub(expected.to(ScalarType.Double).cpu())
+                .abs()
+                .max()
+                .item_double();
     }
 
     /** Largest per-channel difference between two images of the same size. */

@@ -46,7 +46,7 @@ class ConfigJsonFuzzTest {
             }
             if (!c.equals(seed)) {
                 try (PointerScope scope = new PointerScope();
-                     ClipTextModel m = ClipTextModel.load(f, LoadOptions.defaults())) {
+                        ClipTextModel m = ClipTextModel.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }
@@ -65,7 +65,7 @@ class ConfigJsonFuzzTest {
             }
             if (!c.equals(seed)) {
                 try (PointerScope scope = new PointerScope();
-                     T5EncoderModel m = T5EncoderModel.load(f, LoadOptions.defaults())) {
+                        T5EncoderModel m = T5EncoderModel.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }
@@ -75,10 +75,15 @@ class ConfigJsonFuzzTest {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void shardIndex() throws IOException {
-        Path folder = ConfigFuzz.linkedCopy(ConfigFuzz.resourceFolder("/reference/text/t5"), dir, "t5-index",
-                TransformersWeightSource.INDEX);
-        ConfigFuzz.run("/reference/text/t5/" + TransformersWeightSource.INDEX, folder, TransformersWeightSource.INDEX,
-                0x1D5L, ConfigFuzz.MUTANTS, f -> {
+        Path folder = ConfigFuzz.linkedCopy(
+                ConfigFuzz.resourceFolder("/reference/text/t5"), dir, "t5-index", TransformersWeightSource.INDEX);
+        ConfigFuzz.run(
+                "/reference/text/t5/" + TransformersWeightSource.INDEX,
+                folder,
+                TransformersWeightSource.INDEX,
+                0x1D5L,
+                ConfigFuzz.MUTANTS,
+                f -> {
                     try (WeightSource s = TransformersWeightSource.open(f)) {
                         for (WeightInfo t : s.tensors()) {
                             if (s.read(t).remaining() != t.byteSize()) {
@@ -100,7 +105,8 @@ class ConfigJsonFuzzTest {
             // As VaeDecoder.load reads it (TableWeightSource.readConfig: the same mapper and map type).
             VaeConfig c = VaeConfig.fromJson(HfConfig.read(file).values(), file.toString());
             if (!c.equals(seed)) {
-                try (PointerScope scope = new PointerScope(); VaeDecoder m = VaeDecoder.load(f, LoadOptions.defaults())) {
+                try (PointerScope scope = new PointerScope();
+                        VaeDecoder m = VaeDecoder.load(f, LoadOptions.defaults())) {
                     m.config();
                 }
             }
@@ -115,19 +121,23 @@ class ConfigJsonFuzzTest {
         try (WeightSource s = WeightSource.open(folder)) {
             seed = FluxConfig.inferFrom(s);
         }
-        ConfigFuzz.run(TinyFluxFiles.RESOURCE_DIR + "config/dev/config.json", folder, 0xF1L,
+        ConfigFuzz.run(
+                TinyFluxFiles.RESOURCE_DIR + "config/dev/config.json",
+                folder,
+                0xF1L,
                 // Opening a diffusers transformer folder renames and fuses its tensors: slower cases.
-                Math.min(ConfigFuzz.MUTANTS, 200), f -> {
-            FluxConfig c;
-            try (WeightSource s = WeightSource.open(f)) {
-                c = FluxConfig.inferFrom(s);
-            }
-            if (!c.equals(seed)) {
-                try (PointerScope scope = new PointerScope();
-                     FluxTransformer m = FluxTransformer.load(f, LoadOptions.defaults())) {
-                    m.config();
-                }
-            }
-        });
+                Math.min(ConfigFuzz.MUTANTS, 200),
+                f -> {
+                    FluxConfig c;
+                    try (WeightSource s = WeightSource.open(f)) {
+                        c = FluxConfig.inferFrom(s);
+                    }
+                    if (!c.equals(seed)) {
+                        try (PointerScope scope = new PointerScope();
+                                FluxTransformer m = FluxTransformer.load(f, LoadOptions.defaults())) {
+                            m.config();
+                        }
+                    }
+                });
     }
 }

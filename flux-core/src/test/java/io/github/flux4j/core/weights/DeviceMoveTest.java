@@ -47,7 +47,8 @@ class DeviceMoveTest {
     Path dir;
 
     private static Tensor arange(long n) {
-        return torch.arange(new Scalar(0), new Scalar(n), new TensorOptions(ScalarType.Float)).div(new Scalar(n));
+        return torch.arange(new Scalar(0), new Scalar(n), new TensorOptions(ScalarType.Float))
+                .div(new Scalar(n));
     }
 
     private static float[] values(Tensor t) {
@@ -81,8 +82,10 @@ class DeviceMoveTest {
     void loadedWeightsTrackEveryTensorAndMoveToTheCpuAsANoOp() {
         LoadedWeights weights = new LoadedWeights(List.of());
         Tensor wq = torch.zeros(new long[] {GgmlType.Q8_0.byteSize(4L * 32)}, new TensorOptions(ScalarType.Byte));
-        weights.add(new QuantizedLinear(GgmlType.Q8_0, wq, 4, 32, arange(4), ScalarType.Float,
-                DequantArithmetic.EXACT_FLOAT32), 1);
+        weights.add(
+                new QuantizedLinear(
+                        GgmlType.Q8_0, wq, 4, 32, arange(4), ScalarType.Float, DequantArithmetic.EXACT_FLOAT32),
+                1);
         weights.add(new DenseLinear(arange(8).view(2, 4), null), 1);
         weights.add(arange(5), 1);
         assertThat(weights.devices()).containsExactly(FluxDevice.cpu());
@@ -91,7 +94,8 @@ class DeviceMoveTest {
         assertThat(weights.hostCopyBytes()).isZero();
         weights.close();
         assertThat(weights.devices()).isEmpty();
-        assertThatThrownBy(() -> weights.moveTo(FluxDevice.cpu(), false)).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> weights.moveTo(FluxDevice.cpu(), false))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed");
     }
 
@@ -120,10 +124,10 @@ class DeviceMoveTest {
             }
 
             @Override
-            public void close() {
-            }
+            public void close() {}
         };
-        assertThatThrownBy(() -> weights.add(other, 0)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> weights.add(other, 0))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("cannot track");
     }
 
@@ -135,7 +139,9 @@ class DeviceMoveTest {
                 GgufTransformer.load(gguf, LoadOptions.defaults().withDtype(ComputeDtype.F32)),
                 ClipTextModel.load(TextRefs.resource("clip"), text),
                 T5EncoderModel.load(TextRefs.resource("t5"), text),
-                VaeDecoder.load(Path.of(Objects.requireNonNull(getClass().getResource("/reference/vae/tiny-vae")).toURI()),
+                VaeDecoder.load(
+                        Path.of(Objects.requireNonNull(getClass().getResource("/reference/vae/tiny-vae"))
+                                .toURI()),
                         LoadOptions.defaults().withDtype(ComputeDtype.F32)));
         for (DeviceMovable m : models) {
             assertThat(m.device()).isEqualTo(FluxDevice.cpu());
@@ -149,7 +155,8 @@ class DeviceMoveTest {
             } catch (Exception e) {
                 throw new AssertionError(e);
             }
-            assertThatThrownBy(() -> m.moveTo(FluxDevice.cpu())).isInstanceOf(IllegalStateException.class)
+            assertThatThrownBy(() -> m.moveTo(FluxDevice.cpu()))
+                    .isInstanceOf(IllegalStateException.class)
                     .hasMessageContaining("closed");
         }
     }
@@ -161,8 +168,8 @@ class DeviceMoveTest {
         Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q4_K, dir);
         LoadOptions f32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
         try (FluxTransformer onCpu = GgufTransformer.load(gguf, f32);
-             FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
-             PointerScope scope = new PointerScope()) {
+                FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
+                PointerScope scope = new PointerScope()) {
             Tensor img = arange(24 * 64).view(1, 24, 64);
             Tensor imgIds = torch.zeros(new long[] {24, 3}, new TensorOptions(ScalarType.Float));
             Tensor txt = arange(8 * 128).view(1, 8, 128);
@@ -171,18 +178,30 @@ class DeviceMoveTest {
             Tensor y = arange(96).view(1, 96);
             float[] expected = values(onCuda.forward(img, imgIds, txt, txtIds, t, y, t));
             torch_cuda.device_synchronize();
-            long base = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long base = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
 
             onCpu.moveTo(cuda, true);
             assertThat(onCpu.device()).isEqualTo(cuda);
             assertThat(values(onCpu.forward(img, imgIds, txt, txtIds, t, y, t))).containsExactly(expected);
-            long onDevice = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long onDevice = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
             assertThat(onDevice - base).isGreaterThanOrEqualTo(onCpu.weightBytes() / 2);
 
             onCpu.moveTo(FluxDevice.cpu(), true);
             assertThat(onCpu.device()).isEqualTo(FluxDevice.cpu());
             Torch.emptyCudaCache();
-            long after = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+            long after = torch_cuda
+                    .getAllocator()
+                    .getDeviceStats((byte) 0)
+                    .allocated_bytes()
+                    .current();
             assertThat(after).isLessThanOrEqualTo(base + (1 << 20));
             // Back on the CPU, it computes as before (within the CPU/GPU kernel difference).
             float[] cpu = values(onCpu.forward(img, imgIds, txt, txtIds, t, y, t));

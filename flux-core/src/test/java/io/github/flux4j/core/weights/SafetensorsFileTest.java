@@ -50,8 +50,8 @@ class SafetensorsFileTest {
     @Test
     void readsTensorsMetadataAndData() throws IOException {
         byte[] a = floats(1f, 2f, 3f, 4f, 5f, 6f);
-        byte[] h = {0x00, 0x3C, 0x00, (byte) 0xC0};       // F16 1.0, -2.0
-        byte[] bf = {(byte) 0x80, 0x3F, 0x40, 0x40};       // BF16 1.0, 3.0
+        byte[] h = {0x00, 0x3C, 0x00, (byte) 0xC0}; // F16 1.0, -2.0
+        byte[] bf = {(byte) 0x80, 0x3F, 0x40, 0x40}; // BF16 1.0, 3.0
         String json = "{\"__metadata__\":{\"format\":\"pt\",\"n\":\"1\"},"
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
                 + "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[24,28]},"
@@ -78,7 +78,9 @@ class SafetensorsFileTest {
             // a part of a tensor
             assertThat(st.data(e, 8, 8).getFloat(0)).isEqualTo(3f);
             assertThat(st.find("nope")).isEmpty();
-            assertThatThrownBy(() -> st.tensor("nope")).isInstanceOf(WeightException.class).hasMessageContaining("'nope'");
+            assertThatThrownBy(() -> st.tensor("nope"))
+                    .isInstanceOf(WeightException.class)
+                    .hasMessageContaining("'nope'");
             assertThat(SafetensorsDtype.BF16.ggmlType()).hasValue(io.github.flux4j.gguf.GgmlType.BF16);
             assertThat(SafetensorsDtype.F8_E4M3.ggmlType()).isEmpty();
         }
@@ -106,16 +108,36 @@ class SafetensorsFileTest {
     void rejectsBadHeaders() throws IOException {
         rejects("[1,2]", new byte[0], "not a JSON object");
         rejects("{\"a\":", new byte[0], "not valid JSON");
-        rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-                new byte[8], "not valid JSON", "Duplicate");
-        rejects("{\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4], "'a'", "unknown dtype 'Q4'");
+        rejects(
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                new byte[8],
+                "not valid JSON",
+                "Duplicate");
+        rejects(
+                "{\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                new byte[4],
+                "'a'",
+                "unknown dtype 'Q4'");
         rejects("{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4], "'a'", "dtype");
-        rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", new byte[4], "'a'", "invalid dimension");
+        rejects(
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
+                new byte[4],
+                "'a'",
+                "invalid dimension");
         rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", new byte[4], "'a'", "data_offsets");
         rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", new byte[4], "'a'", "invalid");
-        rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", new byte[4], "'a'", "4 bytes", "needs 8");
-        rejects("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
-                new byte[8], "'a'", "'b'", "overlap");
+        rejects(
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+                new byte[4],
+                "'a'",
+                "4 bytes",
+                "needs 8");
+        rejects(
+                "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
+                new byte[8],
+                "'a'",
+                "'b'",
+                "overlap");
         rejects("{\"__metadata__\":[1]}", new byte[0], "__metadata__");
     }
 
@@ -126,20 +148,27 @@ class SafetensorsFileTest {
 
         Path tiny = dir.resolve("tiny.safetensors");
         Files.write(tiny, new byte[] {1, 2, 3});
-        assertThatThrownBy(() -> SafetensorsFile.open(tiny)).isInstanceOf(SafetensorsFormatException.class)
+        assertThatThrownBy(() -> SafetensorsFile.open(tiny))
+                .isInstanceOf(SafetensorsFormatException.class)
                 .hasMessageContaining("too short");
 
         // header length larger than the file
         Path cut = dir.resolve("cut.safetensors");
-        ByteBuffer b = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN).putLong(100).put(new byte[12]);
+        ByteBuffer b = ByteBuffer.allocate(20)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(100)
+                .put(new byte[12]);
         Files.write(cut, b.array());
-        assertThatThrownBy(() -> SafetensorsFile.open(cut)).isInstanceOf(SafetensorsFormatException.class)
-                .hasMessageContaining("header length 100").hasMessageContaining("truncated");
+        assertThatThrownBy(() -> SafetensorsFile.open(cut))
+                .isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining("header length 100")
+                .hasMessageContaining("truncated");
 
         // absurd header length (e.g. a GGUF or other binary file)
         Path other = dir.resolve("other.safetensors");
         Files.write(other, "GGUF\u0003\0\0\0\0\0\0\0\0\0\0\0".getBytes(StandardCharsets.ISO_8859_1));
-        assertThatThrownBy(() -> SafetensorsFile.open(other)).isInstanceOf(SafetensorsFormatException.class)
+        assertThatThrownBy(() -> SafetensorsFile.open(other))
+                .isInstanceOf(SafetensorsFormatException.class)
                 .hasMessageContaining("not a safetensors file");
     }
 
@@ -150,7 +179,8 @@ class SafetensorsFileTest {
         byte[] h = json.getBytes(StandardCharsets.UTF_8);
         Path p = dir.resolve("big.safetensors");
         try (RandomAccessFile raf = new RandomAccessFile(p.toFile(), "rw")) {
-            ByteBuffer head = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length);
+            ByteBuffer head =
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(h.length);
             raf.write(head.array());
             raf.write(h);
             raf.setLength(8 + h.length + n); // sparse: no disk used
@@ -160,7 +190,9 @@ class SafetensorsFileTest {
         try (SafetensorsFile st = SafetensorsFile.open(p)) {
             SafetensorsFile.Entry e = st.tensor("big");
             assertThat(e.byteSize()).isEqualTo(n);
-            assertThatThrownBy(() -> st.data(e)).isInstanceOf(WeightException.class).hasMessageContaining("in parts");
+            assertThatThrownBy(() -> st.data(e))
+                    .isInstanceOf(WeightException.class)
+                    .hasMessageContaining("in parts");
             ByteBuffer tail = st.data(e, n - 16, 16);
             assertThat(tail.get(15)).isEqualTo((byte) 42);
             assertThat(tail.get(0)).isEqualTo((byte) 0);

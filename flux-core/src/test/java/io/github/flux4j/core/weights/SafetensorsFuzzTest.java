@@ -33,33 +33,45 @@ class SafetensorsFuzzTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"/reference/flux/tiny-flux-dev-Q8_0-prefixed.safetensors",
-        "/reference/text/t5/model-00003-of-00003.safetensors"})
+    @ValueSource(
+            strings = {
+                "/reference/flux/tiny-flux-dev-Q8_0-prefixed.safetensors",
+                "/reference/text/t5/model-00003-of-00003.safetensors"
+            })
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void mutatedFilesOnlyEverRaiseSafetensorsFormatException(String resource) throws IOException {
         byte[] seed;
         try (InputStream in = Objects.requireNonNull(getClass().getResourceAsStream(resource), resource)) {
             seed = in.readAllBytes();
         }
-        int headerLen = (int) ByteBuffer.wrap(seed).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        int headerLen =
+                (int) ByteBuffer.wrap(seed).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
         byte[] header = Arrays.copyOfRange(seed, 8, 8 + headerLen);
         byte[] data = Arrays.copyOfRange(seed, 8 + headerLen, seed.length);
         JsonNode headerJson = Mutator.parse(header);
         Mutator mutator = new Mutator(SEED);
         Path p = dir.resolve("mutant.safetensors");
-        FuzzRunner.Report report = FuzzRunner.run(resource, SEED, MUTANTS, Duration.ofSeconds(5), i -> {
-            if (i % 2 == 0) {
-                return mutator.bytes(seed, i, 8 + headerLen);
-            }
-            // The header's JSON mutated, re-framed with its new length (mostly) or the old one.
-            byte[] h = mutator.json(headerJson, header, i);
-            ByteBuffer b = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
-            b.putLong(i % 10 == 1 ? headerLen : h.length).put(h).put(data);
-            return b.array();
-        }, m -> {
-            Files.write(p, m);
-            readEverything(p);
-        }, e -> e instanceof SafetensorsFormatException && e.getMessage().startsWith(p.toString()));
+        FuzzRunner.Report report = FuzzRunner.run(
+                resource,
+                SEED,
+                MUTANTS,
+                Duration.ofSeconds(5),
+                i -> {
+                    if (i % 2 == 0) {
+                        return mutator.bytes(seed, i, 8 + headerLen);
+                    }
+                    // The header's JSON mutated, re-framed with its new length (mostly) or the old one.
+                    byte[] h = mutator.json(headerJson, header, i);
+                    ByteBuffer b =
+                            ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+                    b.putLong(i % 10 == 1 ? headerLen : h.length).put(h).put(data);
+                    return b.array();
+                },
+                m -> {
+                    Files.write(p, m);
+                    readEverything(p);
+                },
+                e -> e instanceof SafetensorsFormatException && e.getMessage().startsWith(p.toString()));
         // Both paths must be exercised, or the test proves little.
         assertThat(report.refused()).as("%s", report).isGreaterThan(MUTANTS / 4);
         assertThat(report.accepted()).as("%s", report).isGreaterThan(MUTANTS / 50);

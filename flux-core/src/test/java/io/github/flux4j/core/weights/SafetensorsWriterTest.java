@@ -32,14 +32,30 @@ class SafetensorsWriterTest {
                 .addFloats("a.weight", new long[] {2, 3}, a, SafetensorsDtype.F32)
                 .addFloats("b", new long[] {6}, a, SafetensorsDtype.BF16)
                 .addFloats("c", new long[] {3, 2}, a, SafetensorsDtype.F16)
-                .add("ids", SafetensorsDtype.I64, new long[] {2},
-                        ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(7).putLong(-1).array())
-                .add("scalar", SafetensorsDtype.F32, new long[0], ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(9f).array())
+                .add(
+                        "ids",
+                        SafetensorsDtype.I64,
+                        new long[] {2},
+                        ByteBuffer.allocate(16)
+                                .order(ByteOrder.LITTLE_ENDIAN)
+                                .putLong(7)
+                                .putLong(-1)
+                                .array())
+                .add(
+                        "scalar",
+                        SafetensorsDtype.F32,
+                        new long[0],
+                        ByteBuffer.allocate(4)
+                                .order(ByteOrder.LITTLE_ENDIAN)
+                                .putFloat(9f)
+                                .array())
                 .add("empty", SafetensorsDtype.F32, new long[] {0, 4}, new byte[0])
                 .write(p);
         try (SafetensorsFile st = SafetensorsFile.open(p)) {
-            assertThat(st.metadata()).containsExactly(Map.entry("format", "pt"), Map.entry("note", "ünïcode \"quoted\""));
-            assertThat(st.tensors()).extracting(SafetensorsFile.Entry::name)
+            assertThat(st.metadata())
+                    .containsExactly(Map.entry("format", "pt"), Map.entry("note", "ünïcode \"quoted\""));
+            assertThat(st.tensors())
+                    .extracting(SafetensorsFile.Entry::name)
                     .containsExactly("a.weight", "b", "c", "ids", "scalar", "empty");
             assertThat(st.dataOffset() % 8).isZero();
             SafetensorsFile.Entry ea = st.tensor("a.weight");
@@ -75,7 +91,8 @@ class SafetensorsWriterTest {
         long n = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         String header = new String(file, 8, (int) n, StandardCharsets.UTF_8);
         assertThat(n % 8).isZero();
-        assertThat(header.stripTrailing()).isEqualTo("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}");
+        assertThat(header.stripTrailing())
+                .isEqualTo("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}");
         assertThat(header.substring(header.stripTrailing().length())).matches(" *");
     }
 
@@ -85,8 +102,10 @@ class SafetensorsWriterTest {
         // its sha256 is in the manifest (checked against Python there).
         SafetensorsWriter w = SafetensorsWriter.create().metadata("format", "pt");
         Map<String, long[]> shapes = TinyFluxFiles.shapes(true);
-        TinyFluxFiles.bflWeights().forEach((name, values) -> w.addFloats(name, shapes.get(name), values, SafetensorsDtype.F32));
-        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(w.toBytes()));
+        TinyFluxFiles.bflWeights()
+                .forEach((name, values) -> w.addFloats(name, shapes.get(name), values, SafetensorsDtype.F32));
+        String sha =
+                HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(w.toBytes()));
         String manifest = Files.readString(Path.of("src/test/resources/reference/flux/manifest.tsv"));
         assertThat(manifest).contains("aux\t" + TinyFluxFiles.BFL_SAFETENSORS + "\t29043240\t" + sha);
     }
@@ -95,15 +114,20 @@ class SafetensorsWriterTest {
     void rejectsBadTensors() {
         SafetensorsWriter w = SafetensorsWriter.create().add("a", SafetensorsDtype.U8, new long[] {2}, new byte[2]);
         assertThatThrownBy(() -> w.add("a", SafetensorsDtype.U8, new long[] {1}, new byte[1]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'a' added twice");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'a' added twice");
         assertThatThrownBy(() -> w.add("b", SafetensorsDtype.F32, new long[] {2}, new byte[4]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'b': 4 bytes for F32 [2], which needs 8");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'b': 4 bytes for F32 [2], which needs 8");
         assertThatThrownBy(() -> w.add("c", SafetensorsDtype.F32, new long[] {-1}, new byte[0]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("negative dimension");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("negative dimension");
         assertThatThrownBy(() -> w.add("__metadata__", SafetensorsDtype.U8, new long[] {1}, new byte[1]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("invalid tensor name");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("invalid tensor name");
         assertThatThrownBy(() -> w.addFloats("d", new long[] {1}, new float[1], SafetensorsDtype.I32))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot be stored as I32");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cannot be stored as I32");
         assertThat(w.tensorNames()).containsExactly("a");
     }
 

@@ -32,7 +32,9 @@ class TransformersWeightSourceTest {
             WeightInfo q = s.tensor("encoder.block.1.layer.0.SelfAttention.q.weight");
             assertThat(q.type()).isEqualTo(GgmlType.BF16);
             assertThat(q.shape()).containsExactly(64, 64);
-            assertThat(q.origin()).matches("encoder\\.block\\.1\\.layer\\.0\\.SelfAttention\\.q\\.weight in model-0000\\d-of-00003\\.safetensors");
+            assertThat(q.origin())
+                    .matches(
+                            "encoder\\.block\\.1\\.layer\\.0\\.SelfAttention\\.q\\.weight in model-0000\\d-of-00003\\.safetensors");
             ByteBuffer b = s.read(q);
             assertThat(b.remaining()).isEqualTo(64 * 64 * 2);
             assertThat(s.read(q, 128, 128).remaining()).isEqualTo(128);
@@ -49,33 +51,44 @@ class TransformersWeightSourceTest {
             assertThat(s.config()).containsEntry("hidden_size", 64);
         }
         assertThatThrownBy(() -> TransformersWeightSource.open(dir))
-                .isInstanceOf(WeightException.class).hasMessageContaining("neither model.safetensors.index.json nor model.safetensors");
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining("neither model.safetensors.index.json nor model.safetensors");
         assertThatThrownBy(() -> TransformersWeightSource.open(dir.resolve("absent")))
                 .isInstanceOf(NoSuchFileException.class);
     }
 
     @Test
     void indexProblemsAreNamed(@TempDir Path dir) throws IOException {
-        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"a.weight\": \"model-1.safetensors\"}}");
+        Files.writeString(
+                dir.resolve("model.safetensors.index.json"),
+                "{\"weight_map\": {\"a.weight\": \"model-1.safetensors\"}}");
         assertThatThrownBy(() -> TransformersWeightSource.open(dir))
-                .isInstanceOf(WeightException.class).hasMessageContaining("names shard model-1.safetensors, which is missing");
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining("names shard model-1.safetensors, which is missing");
         Map<String, StTensor> one = new LinkedHashMap<>();
         one.put("b.weight", new StTensor("F32", new long[] {1}, new byte[4]));
         TextRefs.writeSafetensors(dir.resolve("model-1.safetensors"), one);
         assertThatThrownBy(() -> TransformersWeightSource.open(dir))
-                .isInstanceOf(WeightException.class).hasMessageContaining("puts a.weight in model-1.safetensors, which has no such tensor");
-        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"b.weight\": \"../x.safetensors\"}}");
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining("puts a.weight in model-1.safetensors, which has no such tensor");
+        Files.writeString(
+                dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"b.weight\": \"../x.safetensors\"}}");
         assertThatThrownBy(() -> TransformersWeightSource.open(dir))
-                .isInstanceOf(WeightException.class).hasMessageContaining("points outside the folder");
-        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"b.weight\": \"model-1.safetensors\"}}");
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining("points outside the folder");
+        Files.writeString(
+                dir.resolve("model.safetensors.index.json"),
+                "{\"weight_map\": {\"b.weight\": \"model-1.safetensors\"}}");
         Files.writeString(dir.resolve("config.json"), "[1, 2]");
         assertThatThrownBy(() -> TransformersWeightSource.open(dir))
-                .isInstanceOf(WeightException.class).hasMessageContaining("config.json is not a JSON object");
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining("config.json is not a JSON object");
     }
 
     @Test
     void renamingMapsHidesAndReadsThrough() throws IOException {
-        try (RenamedWeightSource s = RenamedWeightSource.of(TransformersWeightSource.open(T5),
+        try (RenamedWeightSource s = RenamedWeightSource.of(
+                TransformersWeightSource.open(T5),
                 n -> n.startsWith("encoder.block.1.") ? null : n.replace("encoder.", "enc."))) {
             assertThat(s.tensors()).hasSize(12);
             assertThat(s.hidden()).hasSize(9).allMatch(t -> t.name().startsWith("encoder.block.1."));
@@ -86,7 +99,8 @@ class TransformersWeightSourceTest {
             assertThat(s.config()).containsEntry("num_layers", 2);
             WeightInfo foreign = s.underlying().tensor("shared.weight");
             assertThatThrownBy(() -> s.read(new WeightInfo("x", GgmlType.BF16, "BF16", new long[] {1}, 2, "nowhere")))
-                    .isInstanceOf(WeightException.class).hasMessageContaining("does not belong");
+                    .isInstanceOf(WeightException.class)
+                    .hasMessageContaining("does not belong");
             assertThat(s.read(s.tensor(foreign.name())).remaining()).isEqualTo(foreign.byteSize());
         }
     }
@@ -95,7 +109,8 @@ class TransformersWeightSourceTest {
     void twoNamesMappedToOneAreRefused() throws IOException {
         try (TransformersWeightSource t5 = TransformersWeightSource.open(T5)) {
             assertThatThrownBy(() -> RenamedWeightSource.of(t5, n -> n.endsWith("layer_norm.weight") ? "norm" : n))
-                    .isInstanceOf(WeightException.class).hasMessageContaining("would both be read as norm");
+                    .isInstanceOf(WeightException.class)
+                    .hasMessageContaining("would both be read as norm");
             assertThat(List.of(t5.tensors().size())).containsExactly(21);
         }
     }

@@ -42,8 +42,7 @@ class WeightBinderTest {
     private record Toy(LinearOp lin, LinearOp whole, Tensor s, LoadedWeights weights) {
         static Toy bind(WeightPath w) {
             WeightPath ab = w.at("a").at("b");
-            return new Toy(ab.linear("lin", 4, 2), ab.linear("whole", 4, 2), w.tensor("s", 2),
-                    w.weights());
+            return new Toy(ab.linear("lin", 4, 2), ab.linear("whole", 4, 2), w.tensor("s", 2), w.weights());
         }
     }
 
@@ -66,7 +65,8 @@ class WeightBinderTest {
     void boundLinearsAndTensorsComputeFromTheFile() throws IOException {
         try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
             Toy toy = WeightBinder.bind(src, STRICT, "a toy", Toy::bind);
-            try (LoadedWeights weights = toy.weights(); PointerScope scope = new PointerScope()) {
+            try (LoadedWeights weights = toy.weights();
+                    PointerScope scope = new PointerScope()) {
                 assertThat(weights.linearCount()).isEqualTo(2);
                 assertThat(weights.tensorCount()).isEqualTo(1);
                 assertThat(weights.leftovers()).isEmpty();
@@ -93,13 +93,17 @@ class WeightBinderTest {
         List<Boolean> runs = new ArrayList<>();
         try (WeightSource src = WeightSource.open(file(true, new long[] {3}))) {
             assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {
-                runs.add(w.checking());
-                return Toy.bind(w);
-            })).isInstanceOfSatisfying(WeightBindingException.class, e -> {
-                assertThat(e.problems()).extracting(WeightBindingException.Problem::kind)
-                        .containsExactly(WeightBindingException.Kind.SHAPE, WeightBindingException.Kind.UNEXPECTED);
-                assertThat(e.getMessage()).contains("does not fit a toy", "s: expected [2], found F32 [3]", "extra");
-            });
+                        runs.add(w.checking());
+                        return Toy.bind(w);
+                    }))
+                    .isInstanceOfSatisfying(WeightBindingException.class, e -> {
+                        assertThat(e.problems())
+                                .extracting(WeightBindingException.Problem::kind)
+                                .containsExactly(
+                                        WeightBindingException.Kind.SHAPE, WeightBindingException.Kind.UNEXPECTED);
+                        assertThat(e.getMessage())
+                                .contains("does not fit a toy", "s: expected [2], found F32 [3]", "extra");
+                    });
             assertThat(runs).containsExactly(true); // the load run never started
         }
     }
@@ -110,16 +114,21 @@ class WeightBinderTest {
             int held = src.tensors().size();
             // As a model built from a config.json saying 2147483647 layers: the check must not visit them all.
             assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a deep toy", w -> {
-                for (int i = 0; i < Integer.MAX_VALUE; i++) {
-                    w.at("layers").at(i).tensor("weight", 2);
-                }
-                return null;
-            })).isInstanceOfSatisfying(WeightBindingException.class, e -> {
-                assertThat(e.problems()).hasSize(21);
-                assertThat(e.problems().get(0).name()).isEqualTo("layers.0.weight");
-                assertThat(e.getMessage()).contains("does not fit a deep toy", "and more: the configuration asks for over "
-                        + (held + 65) + " tensors the source does not have, while it holds " + held + " in all");
-            });
+                        for (int i = 0; i < Integer.MAX_VALUE; i++) {
+                            w.at("layers").at(i).tensor("weight", 2);
+                        }
+                        return null;
+                    }))
+                    .isInstanceOfSatisfying(WeightBindingException.class, e -> {
+                        assertThat(e.problems()).hasSize(21);
+                        assertThat(e.problems().get(0).name()).isEqualTo("layers.0.weight");
+                        assertThat(e.getMessage())
+                                .contains(
+                                        "does not fit a deep toy",
+                                        "and more: the configuration asks for over " + (held + 65)
+                                                + " tensors the source does not have, while it holds " + held
+                                                + " in all");
+                    });
         }
     }
 
@@ -127,14 +136,19 @@ class WeightBinderTest {
     void placeholdersRefuseToRunAndTensorsCannotBeBoundTwice() throws IOException {
         try (WeightSource src = WeightSource.open(file(false, new long[] {2}))) {
             assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {
-                LinearOp op = w.at("a").at("b").linear("whole", 4, 2);
-                assertThat(w.checking()).isTrue();
-                return op.forward(new Tensor());
-            })).isInstanceOf(IllegalStateException.class).hasMessageContaining("a.b.whole").hasMessageContaining("placeholder");
+                        LinearOp op = w.at("a").at("b").linear("whole", 4, 2);
+                        assertThat(w.checking()).isTrue();
+                        return op.forward(new Tensor());
+                    }))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("a.b.whole")
+                    .hasMessageContaining("placeholder");
             assertThatThrownBy(() -> WeightBinder.bind(src, STRICT, "a toy", w -> {
-                w.tensor("s", 2);
-                return w.tensor("s", 2);
-            })).isInstanceOf(IllegalStateException.class).hasMessageContaining("s bound twice");
+                        w.tensor("s", 2);
+                        return w.tensor("s", 2);
+                    }))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("s bound twice");
         }
     }
 

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 class WeightSourceTest {
     @TempDir
     static Path dir;
+
     static Path gguf;
     static Path bfl;
     static Path folder;
@@ -61,7 +62,9 @@ class WeightSourceTest {
 
     @Test
     void threeFormatsPresentTheSameTensors() throws IOException {
-        try (WeightSource g = WeightSource.open(gguf); WeightSource b = WeightSource.open(bfl); WeightSource d = WeightSource.open(folder)) {
+        try (WeightSource g = WeightSource.open(gguf);
+                WeightSource b = WeightSource.open(bfl);
+                WeightSource d = WeightSource.open(folder)) {
             assertThat(g.format()).isEqualTo(WeightFormat.GGUF);
             assertThat(b.format()).isEqualTo(WeightFormat.BFL_SAFETENSORS);
             assertThat(d.format()).isEqualTo(WeightFormat.DIFFUSERS);
@@ -73,8 +76,11 @@ class WeightSourceTest {
             assertSameTensors(g, d);
 
             WeightInfo qkv = d.tensor("double_blocks.0.img_attn.qkv.weight");
-            assertThat(qkv.origin()).contains("transformer_blocks.0.attn.to_q.weight", "to_v.weight",
-                    "diffusion_pytorch_model-00001-of-00002.safetensors");
+            assertThat(qkv.origin())
+                    .contains(
+                            "transformer_blocks.0.attn.to_q.weight",
+                            "to_v.weight",
+                            "diffusion_pytorch_model-00001-of-00002.safetensors");
             WeightInfo mod = d.tensor("final_layer.adaLN_modulation.1.weight");
             assertThat(mod.origin()).contains("halves swapped", "norm_out.linear.weight");
             // reading across the parts of a joined tensor, and within one part (a view)
@@ -95,7 +101,8 @@ class WeightSourceTest {
         Files.createDirectories(transformer);
         List<NamedArray> all = new ArrayList<>(TinyFluxFiles.diffusersWeights().values());
         Files.write(transformer.resolve("diffusion_pytorch_model.safetensors"), TinyFluxFiles.safetensors(all));
-        try (WeightSource g = WeightSource.open(gguf); WeightSource d = WeightSource.open(pipeline)) {
+        try (WeightSource g = WeightSource.open(gguf);
+                WeightSource d = WeightSource.open(pipeline)) {
             assertThat(d.format()).isEqualTo(WeightFormat.DIFFUSERS);
             assertThat(d.path()).isEqualTo(transformer);
             assertThat(d.config()).isEmpty();
@@ -103,7 +110,7 @@ class WeightSourceTest {
         }
         // the same diffusers-named file opened as a single file
         try (WeightSource g = WeightSource.open(gguf);
-             WeightSource d = WeightSource.safetensors(transformer.resolve("diffusion_pytorch_model.safetensors"))) {
+                WeightSource d = WeightSource.safetensors(transformer.resolve("diffusion_pytorch_model.safetensors"))) {
             assertThat(d.format()).isEqualTo(WeightFormat.DIFFUSERS);
             assertSameTensors(g, d);
         }
@@ -120,8 +127,12 @@ class WeightSourceTest {
         }
         // an all-in-one GGUF: the transformer under the prefix, a VAE tensor beside it
         List<TinyFluxFiles.Tensor> aioTensors = new ArrayList<>(TinyFluxFiles.tensors(Variant.DEV_Q8_0_PREFIXED));
-        aioTensors.add(new TinyFluxFiles.Tensor("first_stage_model.decoder.conv_in.bias", "first_stage_model.decoder.conv_in.bias",
-                GgmlType.F32, new long[] {4}, new byte[16]));
+        aioTensors.add(new TinyFluxFiles.Tensor(
+                "first_stage_model.decoder.conv_in.bias",
+                "first_stage_model.decoder.conv_in.bias",
+                GgmlType.F32,
+                new long[] {4},
+                new byte[16]));
         Path aioGguf = TinyFluxFiles.write(Variant.DEV_Q8_0_PREFIXED, dir.resolve("aio"), aioTensors);
         try (WeightSource s = WeightSource.open(aioGguf)) {
             assertThat(names(s)).isEqualTo(TinyFluxFiles.shapes(true).keySet());
@@ -129,11 +140,13 @@ class WeightSourceTest {
         // an all-in-one BFL checkpoint: the transformer under the prefix, the VAE beside it
         List<NamedArray> list = new ArrayList<>();
         Map<String, long[]> shapes = TinyFluxFiles.shapes(true);
-        TinyFluxFiles.bflWeights().forEach((k, v) -> list.add(new NamedArray("model.diffusion_model." + k, shapes.get(k), v)));
+        TinyFluxFiles.bflWeights()
+                .forEach((k, v) -> list.add(new NamedArray("model.diffusion_model." + k, shapes.get(k), v)));
         list.add(new NamedArray("first_stage_model.decoder.conv_in.bias", new long[] {4}, new float[4]));
         Path aio = dir.resolve("all-in-one.safetensors");
         Files.write(aio, TinyFluxFiles.safetensors(list));
-        try (WeightSource g = WeightSource.open(gguf); WeightSource s = WeightSource.open(aio)) {
+        try (WeightSource g = WeightSource.open(gguf);
+                WeightSource s = WeightSource.open(aio)) {
             assertThat(s.format()).isEqualTo(WeightFormat.BFL_SAFETENSORS);
             assertSameTensors(g, s);
         }
@@ -151,7 +164,8 @@ class WeightSourceTest {
             assertThat(s.find("double_blocks.1.img_attn.qkv.bias")).isPresent();
             assertThat(s.missingHint("double_blocks.1.img_attn.qkv.weight"))
                     .contains("transformer_blocks.1.attn.to_q.weight", "absent: transformer_blocks.1.attn.to_v.weight");
-            assertThatThrownBy(() -> s.tensor("double_blocks.1.img_attn.qkv.weight")).isInstanceOf(WeightException.class)
+            assertThatThrownBy(() -> s.tensor("double_blocks.1.img_attn.qkv.weight"))
+                    .isInstanceOf(WeightException.class)
                     .hasMessageContaining("absent: transformer_blocks.1.attn.to_v.weight");
         }
     }
@@ -159,17 +173,24 @@ class WeightSourceTest {
     @Test
     void emptyAndForeignFilesAreReportedInTheFormatTheirNameSays() throws IOException {
         Path emptyGguf = Files.createFile(dir.resolve("empty.gguf"));
-        assertThatThrownBy(() -> WeightSource.open(emptyGguf)).isInstanceOf(GgufFormatException.class)
-                .hasMessageContaining(emptyGguf.toString()).hasMessageContaining("invalid GGUF");
+        assertThatThrownBy(() -> WeightSource.open(emptyGguf))
+                .isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(emptyGguf.toString())
+                .hasMessageContaining("invalid GGUF");
         Path textGguf = Files.writeString(dir.resolve("not-really.GGUF"), "<html>404</html>");
-        assertThatThrownBy(() -> WeightSource.open(textGguf)).isInstanceOf(GgufFormatException.class)
-                .hasMessageContaining(textGguf.toString()).hasMessageContaining("bad magic");
+        assertThatThrownBy(() -> WeightSource.open(textGguf))
+                .isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(textGguf.toString())
+                .hasMessageContaining("bad magic");
         assertThatThrownBy(() -> TextEncoderWeights.open(emptyGguf, "text_encoder_2"))
-                .isInstanceOf(GgufFormatException.class).hasMessageContaining(emptyGguf.toString());
+                .isInstanceOf(GgufFormatException.class)
+                .hasMessageContaining(emptyGguf.toString());
 
         Path emptySafetensors = Files.createFile(dir.resolve("empty.safetensors"));
-        assertThatThrownBy(() -> WeightSource.open(emptySafetensors)).isInstanceOf(SafetensorsFormatException.class)
-                .hasMessageContaining(emptySafetensors.toString()).hasMessageContaining("safetensors header");
+        assertThatThrownBy(() -> WeightSource.open(emptySafetensors))
+                .isInstanceOf(SafetensorsFormatException.class)
+                .hasMessageContaining(emptySafetensors.toString())
+                .hasMessageContaining("safetensors header");
         // The magic still wins over the name: a GGUF file named .safetensors (or .bin) is read as GGUF.
         Path misnamed = Files.copy(gguf, dir.resolve("misnamed.safetensors"));
         try (WeightSource s = WeightSource.open(misnamed)) {
@@ -181,23 +202,29 @@ class WeightSourceTest {
     void badDiffusersFoldersAreRejected() throws IOException {
         Path empty = dir.resolve("empty");
         Files.createDirectories(empty);
-        assertThatThrownBy(() -> WeightSource.open(empty)).isInstanceOf(WeightException.class)
+        assertThatThrownBy(() -> WeightSource.open(empty))
+                .isInstanceOf(WeightException.class)
                 .hasMessageContaining("not a diffusers transformer folder");
 
         Path missingShard = dir.resolve("missing-shard");
         Files.createDirectories(missingShard);
-        Files.writeString(missingShard.resolve("diffusion_pytorch_model.safetensors.index.json"),
+        Files.writeString(
+                missingShard.resolve("diffusion_pytorch_model.safetensors.index.json"),
                 "{\"weight_map\":{\"x_embedder.weight\":\"diffusion_pytorch_model-00001-of-00002.safetensors\"}}");
-        assertThatThrownBy(() -> WeightSource.open(missingShard)).isInstanceOf(WeightException.class)
-                .hasMessageContaining("diffusion_pytorch_model-00001-of-00002.safetensors").hasMessageContaining("missing");
+        assertThatThrownBy(() -> WeightSource.open(missingShard))
+                .isInstanceOf(WeightException.class)
+                .hasMessageContaining("diffusion_pytorch_model-00001-of-00002.safetensors")
+                .hasMessageContaining("missing");
 
         Path mixed = dir.resolve("mixed");
         Files.createDirectories(mixed);
         List<NamedArray> all = new ArrayList<>(TinyFluxFiles.diffusersWeights().values());
         all.replaceAll(a -> a.name().equals("transformer_blocks.0.attn.to_k.weight")
-                ? new NamedArray(a.name(), new long[] {a.shape()[0], a.shape()[1] / 2}, new float[a.data().length / 2]) : a);
+                ? new NamedArray(a.name(), new long[] {a.shape()[0], a.shape()[1] / 2}, new float[a.data().length / 2])
+                : a);
         Files.write(mixed.resolve("diffusion_pytorch_model.safetensors"), TinyFluxFiles.safetensors(all));
-        assertThatThrownBy(() -> WeightSource.open(mixed)).isInstanceOf(WeightException.class)
+        assertThatThrownBy(() -> WeightSource.open(mixed))
+                .isInstanceOf(WeightException.class)
                 .hasMessageContaining("transformer_blocks.0.attn.to_k.weight")
                 .hasMessageContaining("double_blocks.0.img_attn.qkv.weight");
     }
@@ -218,13 +245,16 @@ class WeightSourceTest {
         for (String d : diffusersNames) {
             assertThat(DiffusersNames.toBfl(d)).as(d).isPresent();
         }
-        assertThat(DiffusersNames.toDiffusers("single_blocks.7.linear1.weight")).containsExactly(
-                "single_transformer_blocks.7.attn.to_q.weight", "single_transformer_blocks.7.attn.to_k.weight",
-                "single_transformer_blocks.7.attn.to_v.weight", "single_transformer_blocks.7.proj_mlp.weight");
+        assertThat(DiffusersNames.toDiffusers("single_blocks.7.linear1.weight"))
+                .containsExactly(
+                        "single_transformer_blocks.7.attn.to_q.weight", "single_transformer_blocks.7.attn.to_k.weight",
+                        "single_transformer_blocks.7.attn.to_v.weight", "single_transformer_blocks.7.proj_mlp.weight");
         assertThat(DiffusersNames.toDiffusers("double_blocks.3.txt_attn.norm.key_norm.scale"))
                 .containsExactly("transformer_blocks.3.attn.norm_added_k.weight");
-        assertThat(DiffusersNames.toBfl("norm_out.linear.bias").orElseThrow().swapHalves()).isTrue();
-        assertThat(DiffusersNames.toBfl("transformer_blocks.0.attn.norm_q.bias")).isEmpty();
+        assertThat(DiffusersNames.toBfl("norm_out.linear.bias").orElseThrow().swapHalves())
+                .isTrue();
+        assertThat(DiffusersNames.toBfl("transformer_blocks.0.attn.norm_q.bias"))
+                .isEmpty();
         assertThat(DiffusersNames.toBfl("unknown.weight")).isEmpty();
     }
 }

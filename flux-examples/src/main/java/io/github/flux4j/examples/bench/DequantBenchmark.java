@@ -47,7 +47,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Threads(1)
-@Fork(value = 1, jvmArgsAppend = {"-Xms3g", "-Xmx3g"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xms3g", "-Xmx3g"})
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class DequantBenchmark {
@@ -120,9 +122,16 @@ public class DequantBenchmark {
 
     private static int[] f16Fields(GgmlType type) {
         switch (type) {
-            case Q4_0: case Q5_0: case Q8_0: case IQ4_NL: case IQ4_XS:
+            case Q4_0:
+            case Q5_0:
+            case Q8_0:
+            case IQ4_NL:
+            case IQ4_XS:
                 return new int[] {0};
-            case Q4_1: case Q5_1: case Q4_K: case Q5_K:
+            case Q4_1:
+            case Q5_1:
+            case Q4_K:
+            case Q5_K:
                 return new int[] {0, 2};
             case Q2_K:
                 return new int[] {80, 82};
@@ -161,7 +170,8 @@ public class DequantBenchmark {
             Result<?> r = run.getPrimaryResult();
             double gbs = r.getScore() * bytes / 1e9;
             double err = Double.isNaN(r.getScoreError()) ? 0 : r.getScoreError() * bytes / 1e9;
-            lines.add(String.format("%-14s %-6s %7.2f GB/s +- %.2f  (%.0f MB float32 per op)",
+            lines.add(String.format(
+                    "%-14s %-6s %7.2f GB/s +- %.2f  (%.0f MB float32 per op)",
                     bench.substring(bench.lastIndexOf('.') + 1), t, gbs, err, bytes / 1e6));
         }
         System.out.println();

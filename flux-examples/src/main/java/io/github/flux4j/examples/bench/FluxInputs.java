@@ -1,10 +1,10 @@
 package io.github.flux4j.examples.bench;
 
-import io.github.flux4j.core.transformer.FluxConfig;
-import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Tensors;
+import io.github.flux4j.core.transformer.FluxConfig;
+import io.github.flux4j.core.transformer.FluxTransformer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
@@ -50,7 +50,8 @@ final class FluxInputs implements AutoCloseable {
             Generator g = torch.make_generator_cpu(seed);
             TensorOptions f32 = new TensorOptions(ScalarType.Float);
             var dev = device.toTorch();
-            img = torch.randn(new long[] {1, imageTokens, config.inChannels()}, new GeneratorOptional(g), f32).to(dev, ScalarType.Float);
+            img = torch.randn(new long[] {1, imageTokens, config.inChannels()}, new GeneratorOptional(g), f32)
+                    .to(dev, ScalarType.Float);
             float[] ids = new float[imageTokens * 3];
             for (int r = 0; r < rows; r++) {
                 for (int c = 0; c < cols; c++) {
@@ -60,10 +61,12 @@ final class FluxInputs implements AutoCloseable {
                 }
             }
             imgIds = Tensors.fromFloats(ids, new long[] {imageTokens, 3}, ComputeDtype.F32, device);
-            txt = torch.randn(new long[] {1, textTokens, config.contextInDim()}, new GeneratorOptional(g), f32).to(dev, ScalarType.Float);
+            txt = torch.randn(new long[] {1, textTokens, config.contextInDim()}, new GeneratorOptional(g), f32)
+                    .to(dev, ScalarType.Float);
             txtIds = torch.zeros(new long[] {textTokens, 3}, f32).to(dev, ScalarType.Float);
             timestep = torch.full(new long[] {1}, new Scalar(1.0), f32).to(dev, ScalarType.Float);
-            y = torch.randn(new long[] {1, config.vecInDim()}, new GeneratorOptional(g), f32).to(dev, ScalarType.Float);
+            y = torch.randn(new long[] {1, config.vecInDim()}, new GeneratorOptional(g), f32)
+                    .to(dev, ScalarType.Float);
             guidance = torch.full(new long[] {1}, new Scalar(3.5), f32).to(dev, ScalarType.Float);
             for (Tensor t : new Tensor[] {img, imgIds, txt, txtIds, timestep, y, guidance}) {
                 t.retainReference();
@@ -75,7 +78,8 @@ final class FluxInputs implements AutoCloseable {
 
     /** One forward; the result belongs to the caller's scope. */
     Tensor forward(FluxTransformer model) {
-        return model.forward(img, imgIds, txt, txtIds, timestep, y, model.config().guidanceEmbed() ? guidance : null);
+        return model.forward(
+                img, imgIds, txt, txtIds, timestep, y, model.config().guidanceEmbed() ? guidance : null);
     }
 
     String size() {

@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
  * (launch gaps and the few ops outside the blocks are not in it): compare it with
  * {@code TransformerBenchmark}'s step time to see what is left between ops.
  */
-@Command(name = "op-benchmark", mixinStandardHelpOptions = true,
+@Command(
+        name = "op-benchmark",
+        mixinStandardHelpOptions = true,
         description = "Times each FLUX block operation on the GPU (CUDA events) and sums them per step.")
 public final class OpBenchmark implements Callable<Integer> {
     @Option(names = "--size", description = "WIDTHxHEIGHT (default 1024x1024).", defaultValue = "1024x1024")
@@ -73,7 +75,8 @@ public final class OpBenchmark implements Callable<Integer> {
         int dbl = 19;
         int sgl = 38;
         Torch.preferCudnnAttention(dev);
-        try (InferenceMode im = new InferenceMode(); PointerScope scope = new PointerScope()) {
+        try (InferenceMode im = new InferenceMode();
+                PointerScope scope = new PointerScope()) {
             TensorOptions bf = new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(dev.toTorch()));
             CudaKernels k = CudaKernels.forDevice(0).orElseThrow();
             System.out.println("kernels: " + k.description());
@@ -107,9 +110,21 @@ public final class OpBenchmark implements Callable<Integer> {
             Tensor attnOut = torch.randn(new long[] {1, all, h}, bf);
 
             // GEMMs, per their count in one forward (double: img + txt streams; single: the joint one)
-            time("linear qkv split (3 x h->h)", "double img", 3 * dbl, () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
-            time("linear qkv fused (h->3h)", "double img (alt)", 0, () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
-            time("linear qkv split (3 x h->h)", "double txt", 3 * dbl, () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
+            time(
+                    "linear qkv split (3 x h->h)",
+                    "double img",
+                    3 * dbl,
+                    () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
+            time(
+                    "linear qkv fused (h->3h)",
+                    "double img (alt)",
+                    0,
+                    () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
+            time(
+                    "linear qkv split (3 x h->h)",
+                    "double txt",
+                    3 * dbl,
+                    () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
             time("linear proj h->h", "double img", dbl, () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
             time("linear proj h->h", "double txt", dbl, () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
             time("linear mlp0 h->4h", "double img", dbl, () -> torch.linear(xImg, wMlp0, new TensorOptional(bMlp)));
@@ -123,55 +138,123 @@ public final class OpBenchmark implements Callable<Integer> {
             time("linear1 fused (h->7h)", "single (alt)", 0, () -> torch.linear(xAll, wL1, new TensorOptional(bL1)));
             Tensor catIn = torch.randn(new long[] {1, all, h + mlp}, bf);
             time("linear2 5h->h", "single", sgl, () -> torch.linear(catIn, wL2, new TensorOptional(bH)));
-            time("modulation GEMV h->6h (dense bf16)", "(cached path)", 0, () -> torch.linear(torch.silu(vec), wMod, new TensorOptional()));
+            time(
+                    "modulation GEMV h->6h (dense bf16)",
+                    "(cached path)",
+                    0,
+                    () -> torch.linear(torch.silu(vec), wMod, new TensorOptional()));
             // the fast path: packed Q8_0 blocks read once by the fused dequantization + matvec kernel
-            Tensor rawMod = torch.randint(0, 256, new long[] {GgmlType.Q8_0.byteSize(6 * h * h)},
+            Tensor rawMod = torch.randint(
+                    0,
+                    256,
+                    new long[] {GgmlType.Q8_0.byteSize(6 * h * h)},
                     new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
-            time("modulation matvec Q8_0 fused h->6h", "double x2", 2 * dbl, () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h,
-                    vec, null, DequantArithmetic.EXACT_FLOAT32));
-            time("modulation matvec Q8_0 fused h->3h", "single", sgl, () -> k.matvec(rawMod.narrow(0, 0, GgmlType.Q8_0.byteSize(3 * h * h)),
-                    GgmlType.Q8_0, 3 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
-            time("modulation dequant+GEMV Q8_0 h->6h", "(unfused alt)", 0, () -> torch.linear(vec,
-                    k.dequantize(rawMod, GgmlType.Q8_0, new long[] {6 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32),
-                    new TensorOptional()));
-            time("sdpa (cuDNN first)", "all blocks", dbl + sgl, () -> torch.scaled_dot_product_attention(q.permute(0, 2, 1, 3),
-                    kk.permute(0, 2, 1, 3), v.permute(0, 2, 1, 3), new TensorOptional(), 0.0, false, new DoubleOptional(), false)
-                    .permute(0, 2, 1, 3).flatten(2, 3));
+            time(
+                    "modulation matvec Q8_0 fused h->6h",
+                    "double x2",
+                    2 * dbl,
+                    () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
+            time(
+                    "modulation matvec Q8_0 fused h->3h",
+                    "single",
+                    sgl,
+                    () -> k.matvec(
+                            rawMod.narrow(0, 0, GgmlType.Q8_0.byteSize(3 * h * h)),
+                            GgmlType.Q8_0,
+                            3 * h,
+                            h,
+                            vec,
+                            null,
+                            DequantArithmetic.EXACT_FLOAT32));
+            time(
+                    "modulation dequant+GEMV Q8_0 h->6h",
+                    "(unfused alt)",
+                    0,
+                    () -> torch.linear(
+                            vec,
+                            k.dequantize(
+                                    rawMod,
+                                    GgmlType.Q8_0,
+                                    new long[] {6 * h, h},
+                                    ScalarType.BFloat16,
+                                    DequantArithmetic.EXACT_FLOAT32),
+                            new TensorOptional()));
+            time(
+                    "sdpa (cuDNN first)",
+                    "all blocks",
+                    dbl + sgl,
+                    () -> torch.scaled_dot_product_attention(
+                                    q.permute(0, 2, 1, 3),
+                                    kk.permute(0, 2, 1, 3),
+                                    v.permute(0, 2, 1, 3),
+                                    new TensorOptional(),
+                                    0.0,
+                                    false,
+                                    new DoubleOptional(),
+                                    false)
+                            .permute(0, 2, 1, 3)
+                            .flatten(2, 3));
             // element-wise: fused kernels and the LibTorch chains they replace
             time("ln+modulate kernel", "img/all", 2 * dbl + sgl, () -> k.layerNormModulate(xAll, shift, scale, 1e-6));
-            time("ln+modulate LibTorch chain", "(reference)", 0, () -> torch.layer_norm(xAll, new long[] {h}, new TensorOptional(),
-                    new TensorOptional(), 1e-6, true).mul(scale.unsqueeze(1).add(new Scalar(1L))).add(shift.unsqueeze(1)));
+            time(
+                    "ln+modulate LibTorch chain",
+                    "(reference)",
+                    0,
+                    () -> torch.layer_norm(xAll, new long[] {h}, new TensorOptional(), new TensorOptional(), 1e-6, true)
+                            .mul(scale.unsqueeze(1).add(new Scalar(1L)))
+                            .add(shift.unsqueeze(1)));
             time("rms+rope kernel (q or k)", "all", 2 * (dbl + sgl), () -> {
                 k.rmsNormRope(q, w128, cos, sin, qOut, 0, 1e-6);
                 return qOut;
             });
             time("gated residual kernel", "all", 2 * dbl + sgl, () -> k.gatedResidual(xAll, shift, attnOut));
-            time("gated residual LibTorch", "(reference)", 0, () -> xAll.add(shift.unsqueeze(1).mul(attnOut)));
+            time(
+                    "gated residual LibTorch",
+                    "(reference)",
+                    0,
+                    () -> xAll.add(shift.unsqueeze(1).mul(attnOut)));
             time("gelu tanh (4h wide)", "all", dbl + sgl, () -> torch.gelu(big, "tanh"));
             time("cat attn|mlp (5h wide)", "single", sgl, () -> torch.cat(new TensorVector(attnOut, big), 2));
-            time("cat v (txt|img)", "double", dbl, () -> torch.cat(new TensorVector(v.narrow(1, 0, txt), v.narrow(1, txt, img)), 1));
+            time(
+                    "cat v (txt|img)",
+                    "double",
+                    dbl,
+                    () -> torch.cat(new TensorVector(v.narrow(1, 0, txt), v.narrow(1, txt, img)), 1));
             // dequantization of the block weights: Q8_0, every forward
             // (the modulation weights are not expanded: the fused matvec rows above)
             long blockParams = dbl * (2 * (4 * h * h) + 2 * (2 * mlp * h)) + sgl * ((3 * h + mlp) * h + (h + mlp) * h);
             long n = 3 * h * h;
-            Tensor raw = torch.randint(0, 256, new long[] {GgmlType.Q8_0.byteSize(n)},
+            Tensor raw = torch.randint(
+                    0,
+                    256,
+                    new long[] {GgmlType.Q8_0.byteSize(n)},
                     new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
-            for (GgmlType t : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q4_0}) {
-                Tensor r = torch.randint(0, 256, new long[] {t.byteSize(n)}, new TensorOptions(ScalarType.Byte)
-                        .device(new DeviceOptional(dev.toTorch())));
-                double ms = median(() -> k.dequantize(r, t, new long[] {3 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32));
+            for (GgmlType t :
+                    new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q4_0}) {
+                Tensor r = torch.randint(
+                        0,
+                        256,
+                        new long[] {t.byteSize(n)},
+                        new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
+                double ms = median(() -> k.dequantize(
+                        r, t, new long[] {3 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32));
                 double perParam = ms / n;
                 double gbs = (t.byteSize(n) + 2.0 * n) / (ms / 1e3) / 1e9;
-                rows.add(new Row("dequant " + t + " -> bf16 (" + String.format(Locale.ROOT, "%.0f GB/s", gbs) + ")",
-                        t == GgmlType.Q8_0 ? "all block weights" : "(alt type)", t == GgmlType.Q8_0 ? 1 : 0, perParam * blockParams));
+                rows.add(new Row(
+                        "dequant " + t + " -> bf16 (" + String.format(Locale.ROOT, "%.0f GB/s", gbs) + ")",
+                        t == GgmlType.Q8_0 ? "all block weights" : "(alt type)",
+                        t == GgmlType.Q8_0 ? 1 : 0,
+                        perParam * blockParams));
             }
             raw.close();
         }
         double sum = 0;
-        System.out.printf(Locale.ROOT, "%n| op | where | per step | ms each | ms per step |%n| --- | --- | --- | --- | --- |%n");
+        System.out.printf(
+                Locale.ROOT, "%n| op | where | per step | ms each | ms per step |%n| --- | --- | --- | --- | --- |%n");
         for (Row r : rows) {
             sum += r.total();
-            System.out.printf(Locale.ROOT, "| %s | %s | %d | %.3f | %.2f |%n", r.op, r.where, r.perStep, r.ms, r.total());
+            System.out.printf(
+                    Locale.ROOT, "| %s | %s | %d | %.3f | %.2f |%n", r.op, r.where, r.perStep, r.ms, r.total());
         }
         System.out.printf(Locale.ROOT, "| **sum** | | | | **%.1f** |%n", sum);
         return 0;

@@ -1,12 +1,12 @@
 package io.github.flux4j.examples.bench;
 
-import io.github.flux4j.examples.FileTrees;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.examples.ByteSizes;
+import io.github.flux4j.examples.FileTrees;
 import io.github.flux4j.examples.Main;
 import io.github.flux4j.examples.tools.SyntheticFluxBase;
 import io.github.flux4j.examples.tools.SyntheticFluxGguf;
@@ -54,7 +54,9 @@ import picocli.CommandLine.Option;
  * size (not reported). Also runs on the CPU with {@code --device cpu --size tiny} to check the
  * program.
  */
-@Command(name = "pipeline-benchmark", mixinStandardHelpOptions = true,
+@Command(
+        name = "pipeline-benchmark",
+        mixinStandardHelpOptions = true,
         description = "Times the whole FLUX pipeline per memory mode (offload none/model/sequential, VRAM budgets).")
 public final class PipelineBenchmark implements Callable<Integer> {
     @Option(names = "--transformer", description = "Transformer GGUF (default: a synthetic FLUX.1-dev Q8_0).")
@@ -66,18 +68,31 @@ public final class PipelineBenchmark implements Callable<Integer> {
     @Option(names = "--size", description = "Synthetic model size: dev (default) or tiny.", defaultValue = "dev")
     private String size = "dev";
 
-    @Option(names = "--generate", description = "Block type of the synthetic GGUF (default Q8_0).", defaultValue = "Q8_0")
+    @Option(
+            names = "--generate",
+            description = "Block type of the synthetic GGUF (default Q8_0).",
+            defaultValue = "Q8_0")
     private GgmlType generate = GgmlType.Q8_0;
 
-    @Option(names = "--modes", split = ",", description = "none, model, sequential and budgets such as 12G (default "
-            + "none,model,sequential,12G,8G,6G,4G).", defaultValue = "none,model,sequential,12G,8G,6G,4G")
+    @Option(
+            names = "--modes",
+            split = ",",
+            description = "none, model, sequential and budgets such as 12G (default "
+                    + "none,model,sequential,12G,8G,6G,4G).",
+            defaultValue = "none,model,sequential,12G,8G,6G,4G")
     private List<String> modes = new ArrayList<>();
 
-    @Option(names = "--runs", split = ",", description = "WIDTHxHEIGHT:STEPS (default 1024x1024:28,680x496:60).",
+    @Option(
+            names = "--runs",
+            split = ",",
+            description = "WIDTHxHEIGHT:STEPS (default 1024x1024:28,680x496:60).",
             defaultValue = "1024x1024:28,680x496:60")
     private List<String> runs = new ArrayList<>();
 
-    @Option(names = "--prompt", description = "The prompt.", defaultValue = "a lighthouse on a cliff at dusk, oil painting")
+    @Option(
+            names = "--prompt",
+            description = "The prompt.",
+            defaultValue = "a lighthouse on a cliff at dusk, oil painting")
     private String prompt = "";
 
     @Option(names = "--seed", description = "Noise seed (default 42).", defaultValue = "42")
@@ -104,7 +119,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
     /** Runs the command and exits with its status. */
     public static void main(String[] args) {
         Main.configureNativeMemory();
-        System.exit(new CommandLine(new PipelineBenchmark()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new PipelineBenchmark())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .execute(args));
     }
 
     private static final double GIB = 1024.0 * 1024 * 1024;
@@ -137,8 +154,11 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 if (base == null) {
                     base = folder.resolve("flux-synthetic-base");
                     long t0 = System.nanoTime();
-                    SyntheticFluxBase.write(base, tiny ? SyntheticFluxBase.Spec.tiny() : SyntheticFluxBase.Spec.fluxDev(),
-                            0, Runtime.getRuntime().availableProcessors());
+                    SyntheticFluxBase.write(
+                            base,
+                            tiny ? SyntheticFluxBase.Spec.tiny() : SyntheticFluxBase.Spec.fluxDev(),
+                            0,
+                            Runtime.getRuntime().availableProcessors());
                     System.out.printf(Locale.ROOT, "wrote %s in %.1f s%n", base, (System.nanoTime() - t0) / 1e9);
                 }
             }
@@ -173,7 +193,11 @@ public final class PipelineBenchmark implements Callable<Integer> {
     private List<Map<String, Object>> runMode(String mode, Path gguf, Path base, FluxDevice dev, List<int[]> runList) {
         List<Map<String, Object>> rows = new ArrayList<>();
         boolean hostReset = resetHostPeak();
-        FluxPipeline.Builder b = FluxPipeline.builder().transformer(gguf).baseModel(base).device(dev).computeDtype(dtype);
+        FluxPipeline.Builder b = FluxPipeline.builder()
+                .transformer(gguf)
+                .baseModel(base)
+                .device(dev)
+                .computeDtype(dtype);
         String m = mode.strip().toLowerCase(Locale.ROOT);
         Long budget = null;
         switch (m) {
@@ -197,11 +221,19 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 row.put("loadSeconds", load);
                 row.put("plan", plan);
                 try {
-                    GenerationOptions warm = GenerationOptions.builder().size(r[1], r[0]).steps(1).seed(seed)
-                            .maxSequenceLength(GenerationOptions.MAX_SEQUENCE_LENGTH).build();
+                    GenerationOptions warm = GenerationOptions.builder()
+                            .size(r[1], r[0])
+                            .steps(1)
+                            .seed(seed)
+                            .maxSequenceLength(GenerationOptions.MAX_SEQUENCE_LENGTH)
+                            .build();
                     p.generate(prompt, warm);
                     resetPeak(dev);
-                    GenerationOptions opts = GenerationOptions.builder().size(r[1], r[0]).steps(r[2]).seed(seed).build();
+                    GenerationOptions opts = GenerationOptions.builder()
+                            .size(r[1], r[0])
+                            .steps(r[2])
+                            .seed(seed)
+                            .build();
                     GenerationResult res = p.generate(prompt, opts);
                     Timings t = res.timings();
                     row.put("width", res.width());
@@ -221,7 +253,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
                         }
                     }
                 } catch (RuntimeException | OutOfMemoryError e) {
-                    row.put("error", String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString()));
+                    row.put(
+                            "error",
+                            String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString()));
                     System.out.println("  " + r[0] + "x" + r[1] + ": " + row.get("error"));
                 }
                 row.put("hostPeakRssGiB", hostPeakBytes() / GIB);
@@ -231,7 +265,13 @@ public final class PipelineBenchmark implements Callable<Integer> {
         } catch (IOException | RuntimeException | OutOfMemoryError e) {
             for (int[] r : runList) {
                 Map<String, Object> row = row(mode, budget, r);
-                row.put("error", "build: " + String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString()));
+                row.put(
+                        "error",
+                        "build: "
+                                + String.valueOf(e.getMessage())
+                                        .lines()
+                                        .findFirst()
+                                        .orElse(e.toString()));
                 rows.add(row);
             }
             System.out.println("== " + mode + ": " + rows.get(rows.size() - 1).get("error"));
@@ -251,19 +291,47 @@ public final class PipelineBenchmark implements Callable<Integer> {
     }
 
     private static void printTable(List<Map<String, Object>> rows) {
-        System.out.printf(Locale.ROOT, "%-11s %-10s %5s %7s %7s %7s %8s %7s %7s %9s %9s %8s%n", "mode", "size", "steps",
-                "load s", "text s", "step s", "denoise", "decode", "moves", "peak GiB", "resv GiB", "host GiB");
+        System.out.printf(
+                Locale.ROOT,
+                "%-11s %-10s %5s %7s %7s %7s %8s %7s %7s %9s %9s %8s%n",
+                "mode",
+                "size",
+                "steps",
+                "load s",
+                "text s",
+                "step s",
+                "denoise",
+                "decode",
+                "moves",
+                "peak GiB",
+                "resv GiB",
+                "host GiB");
         for (Map<String, Object> r : rows) {
             if (r.containsKey("error")) {
-                System.out.printf(Locale.ROOT, "%-11s %-10s %5s  %s%n", r.get("mode"), r.get("requested"), r.get("steps"),
+                System.out.printf(
+                        Locale.ROOT,
+                        "%-11s %-10s %5s  %s%n",
+                        r.get("mode"),
+                        r.get("requested"),
+                        r.get("steps"),
                         r.get("error"));
                 continue;
             }
-            System.out.printf(Locale.ROOT, "%-11s %-10s %5d %7.1f %7.2f %7.3f %8.1f %7.2f %7.2f %9.2f %9.2f %8.2f%n",
-                    r.get("mode"), r.get("width") + "x" + r.get("height"), (Integer) r.get("steps"),
-                    num(r, "loadSeconds"), num(r, "textSeconds"), num(r, "stepSeconds"), num(r, "denoiseSeconds"),
-                    num(r, "decodeSeconds"), num(r, "modelMoveSeconds"), num(r, "peakAllocatedGiB"),
-                    num(r, "peakReservedGiB"), num(r, "hostPeakRssGiB"));
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-11s %-10s %5d %7.1f %7.2f %7.3f %8.1f %7.2f %7.2f %9.2f %9.2f %8.2f%n",
+                    r.get("mode"),
+                    r.get("width") + "x" + r.get("height"),
+                    (Integer) r.get("steps"),
+                    num(r, "loadSeconds"),
+                    num(r, "textSeconds"),
+                    num(r, "stepSeconds"),
+                    num(r, "denoiseSeconds"),
+                    num(r, "decodeSeconds"),
+                    num(r, "modelMoveSeconds"),
+                    num(r, "peakAllocatedGiB"),
+                    num(r, "peakReservedGiB"),
+                    num(r, "hostPeakRssGiB"));
         }
     }
 
@@ -353,5 +421,4 @@ public final class PipelineBenchmark implements Callable<Integer> {
         }
         return Path.of(System.getProperty("java.io.tmpdir"));
     }
-
 }

@@ -13,6 +13,7 @@ record Stats(int n, double median, double p90, double min, double max, double me
         int n = s.length;
         double median = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
         double p90 = s[Math.max(0, (int) Math.ceil(0.9 * n) - 1)];
-        return new Stats(n, median, p90, s[0], s[n - 1], Arrays.stream(s).average().orElse(Double.NaN));
+        return new Stats(
+                n, median, p90, s[0], s[n - 1], Arrays.stream(s).average().orElse(Double.NaN));
     }
 }

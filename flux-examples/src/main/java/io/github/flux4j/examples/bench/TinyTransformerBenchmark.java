@@ -37,21 +37,34 @@ import picocli.CommandLine.Option;
  * the quantized block matrices, LibTorch dispatch, and JavaCPP's per-tensor wrappers, not GEMM
  * throughput.
  */
-@Command(name = "tiny-transformer-benchmark", mixinStandardHelpOptions = true,
+@Command(
+        name = "tiny-transformer-benchmark",
+        mixinStandardHelpOptions = true,
         description = "CPU forward time of the tiny FLUX model per weight type and compute dtype.")
 public final class TinyTransformerBenchmark implements Callable<Integer> {
-    @Option(names = "--types", split = ",", description = "Block-matrix weight types (default "
-            + "F32,BF16,Q8_0,Q4_0,Q5_1,Q4_K,Q6_K).", defaultValue = "F32,BF16,Q8_0,Q4_0,Q5_1,Q4_K,Q6_K")
+    @Option(
+            names = "--types",
+            split = ",",
+            description = "Block-matrix weight types (default " + "F32,BF16,Q8_0,Q4_0,Q5_1,Q4_K,Q6_K).",
+            defaultValue = "F32,BF16,Q8_0,Q4_0,Q5_1,Q4_K,Q6_K")
     private List<GgmlType> types = List.of();
 
-    @Option(names = "--dtypes", split = ",", description = "Compute dtypes (default F32,BF16).", defaultValue = "F32,BF16")
+    @Option(
+            names = "--dtypes",
+            split = ",",
+            description = "Compute dtypes (default F32,BF16).",
+            defaultValue = "F32,BF16")
     private List<ComputeDtype> dtypes = List.of();
 
-    @Option(names = "--arithmetic", description = "Dequantization arithmetic (default EXACT_FLOAT32).",
+    @Option(
+            names = "--arithmetic",
+            description = "Dequantization arithmetic (default EXACT_FLOAT32).",
             defaultValue = "EXACT_FLOAT32")
     private DequantArithmetic arithmetic = DequantArithmetic.EXACT_FLOAT32;
 
-    @Option(names = "--size", description = "WIDTHxHEIGHT in pixels (default 512x512: 1024 image tokens).",
+    @Option(
+            names = "--size",
+            description = "WIDTHxHEIGHT in pixels (default 512x512: 1024 image tokens).",
             defaultValue = "512x512")
     private String size = "512x512";
 
@@ -75,8 +88,7 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
         System.exit(new CommandLine(new TinyTransformerBenchmark()).execute(args));
     }
 
-    private record Row(GgmlType type, ComputeDtype dtype, long fileBytes, double loadMs, Stats stats) {
-    }
+    private record Row(GgmlType type, ComputeDtype dtype, long fileBytes, double loadMs, Stats stats) {}
 
     @Override
     public Integer call() throws Exception {
@@ -93,9 +105,20 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
         boolean temp = work == null;
         Path dir = work == null ? Files.createTempDirectory("tiny-flux-bench") : work;
         Files.createDirectories(dir);
-        System.out.printf(Locale.ROOT, "tiny FLUX (hidden %d, %d heads, %d+%d blocks) on the CPU, %s, %d text tokens, "
-                        + "%d LibTorch threads, %d warm-up + %d timed forwards, %s%n", config.hiddenSize(), config.numHeads(),
-                config.depth(), config.depthSingleBlocks(), size, txtTokens, Torch.intraOpThreads(), warmup, iters, arithmetic);
+        System.out.printf(
+                Locale.ROOT,
+                "tiny FLUX (hidden %d, %d heads, %d+%d blocks) on the CPU, %s, %d text tokens, "
+                        + "%d LibTorch threads, %d warm-up + %d timed forwards, %s%n",
+                config.hiddenSize(),
+                config.numHeads(),
+                config.depth(),
+                config.depthSingleBlocks(),
+                size,
+                txtTokens,
+                Torch.intraOpThreads(),
+                warmup,
+                iters,
+                arithmetic);
         List<Row> rows = new ArrayList<>();
         try {
             for (GgmlType type : types) {
@@ -106,7 +129,7 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
                     LoadOptions opts = new LoadOptions(FluxDevice.cpu(), dtype, arithmetic, true);
                     long t0 = System.nanoTime();
                     try (FluxTransformer model = GgufTransformer.load(file, opts);
-                         FluxInputs in = new FluxInputs(config, FluxDevice.cpu(), w, h, txtTokens, 42)) {
+                            FluxInputs in = new FluxInputs(config, FluxDevice.cpu(), w, h, txtTokens, 42)) {
                         double loadMs = (System.nanoTime() - t0) / 1e6;
                         for (int i = 0; i < warmup; i++) {
                             try (PointerScope scope = new PointerScope()) {
@@ -127,8 +150,16 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
                         }
                         Stats st = Stats.of(times);
                         rows.add(new Row(type, dtype, bytes, loadMs, st));
-                        System.out.printf(Locale.ROOT, "  %-5s weights, %-4s compute: median %7.2f ms, p90 %7.2f ms, min %7.2f ms "
-                                + "(load %.0f ms)%s%n", type, dtype, st.median(), st.p90(), st.min(), loadMs,
+                        System.out.printf(
+                                Locale.ROOT,
+                                "  %-5s weights, %-4s compute: median %7.2f ms, p90 %7.2f ms, min %7.2f ms "
+                                        + "(load %.0f ms)%s%n",
+                                type,
+                                dtype,
+                                st.median(),
+                                st.p90(),
+                                st.min(),
+                                loadMs,
                                 finite ? "" : "  OUTPUT NOT FINITE");
                     }
                 }
@@ -150,7 +181,13 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
         StringBuilder head = new StringBuilder("| block weights | file MB |");
         StringBuilder rule = new StringBuilder("| --- | --- |");
         for (ComputeDtype d : dtypes) {
-            head.append(' ').append(d).append(" median ms | ").append(d).append(" p90 ms | ").append(d).append(" min ms |");
+            head.append(' ')
+                    .append(d)
+                    .append(" median ms | ")
+                    .append(d)
+                    .append(" p90 ms | ")
+                    .append(d)
+                    .append(" min ms |");
             rule.append(" --- | --- | --- |");
         }
         System.out.println(head);
@@ -164,7 +201,12 @@ public final class TinyTransformerBenchmark implements Callable<Integer> {
                 if (line.isEmpty()) {
                     line.append(String.format(Locale.ROOT, "| %s | %.1f |", type, r.fileBytes() / 1e6));
                 }
-                line.append(String.format(Locale.ROOT, " %.2f | %.2f | %.2f |", r.stats().median(), r.stats().p90(), r.stats().min()));
+                line.append(String.format(
+                        Locale.ROOT,
+                        " %.2f | %.2f | %.2f |",
+                        r.stats().median(),
+                        r.stats().p90(),
+                        r.stats().min()));
             }
             System.out.println(line);
         }

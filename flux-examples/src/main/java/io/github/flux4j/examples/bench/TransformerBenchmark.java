@@ -23,9 +23,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DeviceOptional;
-import org.bytedeco.pytorch.cuda.DeviceStats;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.cuda.DeviceStats;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch_cuda;
@@ -51,13 +51,18 @@ import picocli.CommandLine.Option;
  * <p>Also runs on the CPU ({@code --device cpu}, with a small {@code --config tiny} or
  * {@code --depth/--single}) to check the program; device memory is then not reported.
  */
-@Command(name = "transformer-benchmark", mixinStandardHelpOptions = true,
+@Command(
+        name = "transformer-benchmark",
+        mixinStandardHelpOptions = true,
         description = "Times FLUX transformer forwards (one denoising step) from a GGUF on a GPU.")
 public final class TransformerBenchmark implements Callable<Integer> {
     @Option(names = "--file", description = "GGUF to load (default: generate a synthetic one).")
     private @Nullable Path file;
 
-    @Option(names = "--generate", description = "Block type of the synthetic GGUF (default Q8_0).", defaultValue = "Q8_0")
+    @Option(
+            names = "--generate",
+            description = "Block type of the synthetic GGUF (default Q8_0).",
+            defaultValue = "Q8_0")
     private GgmlType generate = GgmlType.Q8_0;
 
     @Option(names = "--config", description = "Synthetic model: dev (default), schnell, tiny.", defaultValue = "dev")
@@ -81,25 +86,37 @@ public final class TransformerBenchmark implements Callable<Integer> {
     @Option(names = "--dtype", description = "Compute dtype (default BF16).", defaultValue = "BF16")
     private ComputeDtype dtype = ComputeDtype.BF16;
 
-    @Option(names = "--arithmetic", split = ",", description = "Dequantization arithmetic(s), each loaded once "
-            + "(default EXACT_FLOAT32).", defaultValue = "EXACT_FLOAT32")
+    @Option(
+            names = "--arithmetic",
+            split = ",",
+            description = "Dequantization arithmetic(s), each loaded once " + "(default EXACT_FLOAT32).",
+            defaultValue = "EXACT_FLOAT32")
     private List<DequantArithmetic> arithmetics = List.of(DequantArithmetic.EXACT_FLOAT32);
 
-    @Option(names = "--sizes", split = ",", description = "WIDTHxHEIGHT in pixels (default 1024x1024,672x496).",
+    @Option(
+            names = "--sizes",
+            split = ",",
+            description = "WIDTHxHEIGHT in pixels (default 1024x1024,672x496).",
             defaultValue = "1024x1024,672x496")
     private List<String> sizes = List.of("1024x1024", "672x496");
 
     @Option(names = "--txt-tokens", description = "Text tokens (default 512).", defaultValue = "512")
     private int txtTokens = 512;
 
-    @Option(names = "--sdpa", split = ",", description = "SDPA orders: default (LibTorch's, after its first CUDA "
-            + "call), cudnn (Torch.preferCudnnAttention), flash, efficient. Default: default,cudnn.",
+    @Option(
+            names = "--sdpa",
+            split = ",",
+            description = "SDPA orders: default (LibTorch's, after its first CUDA "
+                    + "call), cudnn (Torch.preferCudnnAttention), flash, efficient. Default: default,cudnn.",
             defaultValue = "default,cudnn")
     private List<String> sdpaModes = List.of("default", "cudnn");
 
-    @Option(names = "--paths", split = ",", description = "Weight/element-wise paths, each loaded once: fast (CUDA "
-            + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident). "
-            + "The output of each is compared with the first path's at the same size.")
+    @Option(
+            names = "--paths",
+            split = ",",
+            description = "Weight/element-wise paths, each loaded once: fast (CUDA "
+                    + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident). "
+                    + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
 
     @Option(names = "--warmup", description = "Warm-up forwards per configuration (default 2).", defaultValue = "2")
@@ -152,7 +169,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
             }
             Path dir = work != null ? work : defaultWork();
             Files.createDirectories(dir);
-            gguf = dir.resolve("synthetic-flux-" + config + "-" + c.depth() + "+" + c.depthSingleBlocks() + "-" + generate + ".gguf");
+            gguf = dir.resolve("synthetic-flux-" + config + "-" + c.depth() + "+" + c.depthSingleBlocks() + "-"
+                    + generate + ".gguf");
             System.out.printf(Locale.ROOT, "generating %s ...%n", gguf);
             SyntheticFluxGguf.Summary s = SyntheticFluxGguf.write(gguf, c, SyntheticFluxGguf.Options.of(generate));
             System.out.println("generated " + s);
@@ -183,71 +201,91 @@ public final class TransformerBenchmark implements Callable<Integer> {
         }
         try {
             for (DequantArithmetic arithmetic : arithmetics) {
-              for (String path : paths) {
-                LoadOptions opts = new LoadOptions(dev, dtype, arithmetic, true);
-                switch (path) {
-                    case "fast" -> { }
-                    case "reference" -> opts = opts.withCudaKernels(false);
-                    case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
-                    default -> throw new IllegalArgumentException("--paths: unknown path '" + path + "' (fast, reference, cached)");
-                }
-                if (cuda) {
-                    Torch.emptyCudaCache();
-                    alloc().resetPeakStats((byte) dev.index());
-                }
-                long t0 = System.nanoTime();
-                try (FluxTransformer model = GgufTransformer.load(gguf, opts)) {
-                    sync(dev);
-                    double loadS = (System.nanoTime() - t0) / 1e9;
-                    Map<String, Object> load = new LinkedHashMap<>();
-                    load.put("arithmetic", arithmetic.name());
-                    load.put("path", path);
-                    load.put("model", model.toString());
-                    load.put("load_s", round(loadS, 2));
-                    load.put("weight_bytes", model.weightBytes());
-                    double residentAlloc = 0;
-                    double residentReserved = 0;
-                    if (cuda) {
-                        DeviceStats st = alloc().getDeviceStats((byte) dev.index());
-                        residentAlloc = st.allocated_bytes().current() / GIB;
-                        residentReserved = st.reserved_bytes().current() / GIB;
-                        load.put("resident_alloc_gib", round(residentAlloc, 3));
-                        load.put("resident_reserved_gib", round(residentReserved, 3));
-                        load.put("load_peak_alloc_gib", round(st.allocated_bytes().peak() / GIB, 3));
-                        load.put("load_peak_reserved_gib", round(st.reserved_bytes().peak() / GIB, 3));
+                for (String path : paths) {
+                    LoadOptions opts = new LoadOptions(dev, dtype, arithmetic, true);
+                    switch (path) {
+                        case "fast" -> {}
+                        case "reference" -> opts = opts.withCudaKernels(false);
+                        case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
+                        default ->
+                            throw new IllegalArgumentException(
+                                    "--paths: unknown path '" + path + "' (fast, reference, cached)");
                     }
-                    loads.add(load);
-                    System.out.printf(Locale.ROOT, "loaded %s (%s) in %.2f s, %.2f GiB of weights read; resident: %.2f GiB "
-                            + "allocated, %.2f GiB reserved%n", model, arithmetic, loadS, model.weightBytes() / GIB,
-                            residentAlloc, residentReserved);
-                    for (String mode : sdpaModes) {
-                        String applied = applySdpa(mode, dev, defaultOrder);
-                        for (String size : sizes) {
-                            Map<String, Object> run;
-                            try {
-                                run = runOne(model, dev, size, mode, applied, residentAlloc, path);
-                            } catch (RuntimeException e) {
-                                // e.g. CUDA out of memory: record it and go on with the next configuration
-                                String msg = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-                                System.out.printf(Locale.ROOT, "%-9s sdpa %-8s: FAILED: %s%n", size, mode, msg);
-                                run = new LinkedHashMap<>();
-                                run.put("size", size);
-                                run.put("sdpa", mode);
-                                run.put("error", msg);
-                                if (cuda) {
-                                    DeviceStats st = alloc().getDeviceStats((byte) dev.index());
-                                    run.put("peak_alloc_gib", round(st.allocated_bytes().peak() / GIB, 3));
-                                    run.put("peak_reserved_gib", round(st.reserved_bytes().peak() / GIB, 3));
-                                    Torch.emptyCudaCache();
+                    if (cuda) {
+                        Torch.emptyCudaCache();
+                        alloc().resetPeakStats((byte) dev.index());
+                    }
+                    long t0 = System.nanoTime();
+                    try (FluxTransformer model = GgufTransformer.load(gguf, opts)) {
+                        sync(dev);
+                        double loadS = (System.nanoTime() - t0) / 1e9;
+                        Map<String, Object> load = new LinkedHashMap<>();
+                        load.put("arithmetic", arithmetic.name());
+                        load.put("path", path);
+                        load.put("model", model.toString());
+                        load.put("load_s", round(loadS, 2));
+                        load.put("weight_bytes", model.weightBytes());
+                        double residentAlloc = 0;
+                        double residentReserved = 0;
+                        if (cuda) {
+                            DeviceStats st = alloc().getDeviceStats((byte) dev.index());
+                            residentAlloc = st.allocated_bytes().current() / GIB;
+                            residentReserved = st.reserved_bytes().current() / GIB;
+                            load.put("resident_alloc_gib", round(residentAlloc, 3));
+                            load.put("resident_reserved_gib", round(residentReserved, 3));
+                            load.put(
+                                    "load_peak_alloc_gib",
+                                    round(st.allocated_bytes().peak() / GIB, 3));
+                            load.put(
+                                    "load_peak_reserved_gib",
+                                    round(st.reserved_bytes().peak() / GIB, 3));
+                        }
+                        loads.add(load);
+                        System.out.printf(
+                                Locale.ROOT,
+                                "loaded %s (%s) in %.2f s, %.2f GiB of weights read; resident: %.2f GiB "
+                                        + "allocated, %.2f GiB reserved%n",
+                                model,
+                                arithmetic,
+                                loadS,
+                                model.weightBytes() / GIB,
+                                residentAlloc,
+                                residentReserved);
+                        for (String mode : sdpaModes) {
+                            String applied = applySdpa(mode, dev, defaultOrder);
+                            for (String size : sizes) {
+                                Map<String, Object> run;
+                                try {
+                                    run = runOne(model, dev, size, mode, applied, residentAlloc, path);
+                                } catch (RuntimeException e) {
+                                    // e.g. CUDA out of memory: record it and go on with the next configuration
+                                    String msg = String.valueOf(e.getMessage())
+                                            .lines()
+                                            .findFirst()
+                                            .orElse("");
+                                    System.out.printf(Locale.ROOT, "%-9s sdpa %-8s: FAILED: %s%n", size, mode, msg);
+                                    run = new LinkedHashMap<>();
+                                    run.put("size", size);
+                                    run.put("sdpa", mode);
+                                    run.put("error", msg);
+                                    if (cuda) {
+                                        DeviceStats st = alloc().getDeviceStats((byte) dev.index());
+                                        run.put(
+                                                "peak_alloc_gib",
+                                                round(st.allocated_bytes().peak() / GIB, 3));
+                                        run.put(
+                                                "peak_reserved_gib",
+                                                round(st.reserved_bytes().peak() / GIB, 3));
+                                        Torch.emptyCudaCache();
+                                    }
                                 }
+                                run.put("arithmetic", arithmetic.name());
+                                run.put("path", path);
+                                runs.add(run);
                             }
-                            run.put("arithmetic", arithmetic.name());
-                            run.put("path", path);
-                            runs.add(run);
                         }
                     }
                 }
-              }
             }
             if (cuda) {
                 result.put("cuda_kernels", io.github.flux4j.core.cuda.CudaKernels.status(dev.index()));
@@ -274,8 +312,14 @@ public final class TransformerBenchmark implements Callable<Integer> {
     /** The first path's output per size and SDPA mode: what later paths are compared with. */
     private final Map<String, Tensor> firstOutputs = new LinkedHashMap<>();
 
-    private Map<String, Object> runOne(FluxTransformer model, FluxDevice dev, String size, String mode, String applied,
-                                       double residentAlloc, String path) {
+    private Map<String, Object> runOne(
+            FluxTransformer model,
+            FluxDevice dev,
+            String size,
+            String mode,
+            String applied,
+            double residentAlloc,
+            String path) {
         String[] wh = size.toLowerCase(Locale.ROOT).split("x");
         int w = Integer.parseInt(wh[0].strip());
         int h = Integer.parseInt(wh[1].strip());
@@ -311,7 +355,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
                             firstOutputs.put(key, out.to(ScalarType.Float).retainReference());
                         } else {
                             Tensor d = out.to(ScalarType.Float).sub(first);
-                            relToFirst = torch.norm(d).item_double() / torch.norm(first).item_double();
+                            relToFirst = torch.norm(d).item_double()
+                                    / torch.norm(first).item_double();
                         }
                     }
                 }
@@ -342,13 +387,30 @@ public final class TransformerBenchmark implements Callable<Integer> {
                 run.put("peak_alloc_gib", round(peakAlloc, 3));
                 run.put("peak_reserved_gib", round(peakReserved, 3));
                 run.put("forward_extra_alloc_gib", round(peakAlloc - residentAlloc, 3));
-                mem = String.format(Locale.ROOT, ", peak alloc %.2f GiB (+%.2f over the weights), peak reserved %.2f GiB",
-                        peakAlloc, peakAlloc - residentAlloc, peakReserved);
+                mem = String.format(
+                        Locale.ROOT,
+                        ", peak alloc %.2f GiB (+%.2f over the weights), peak reserved %.2f GiB",
+                        peakAlloc,
+                        peakAlloc - residentAlloc,
+                        peakReserved);
             }
-            System.out.printf(Locale.ROOT, "%-9s %4d+%d tokens, %-9s sdpa %-8s: median %.1f ms, p90 %.1f ms, host enqueue "
-                    + "%.1f ms (warm-up %s ms)%s%s%s%n",
-                    in.size(), in.imageTokens, in.textTokens, path, mode, s.median(), s.p90(), q.median(), roundAll(warm), mem,
-                    Double.isNaN(relToFirst) ? "" : String.format(Locale.ROOT, ", rel diff vs %s %.2e", paths.get(0), relToFirst),
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-9s %4d+%d tokens, %-9s sdpa %-8s: median %.1f ms, p90 %.1f ms, host enqueue "
+                            + "%.1f ms (warm-up %s ms)%s%s%s%n",
+                    in.size(),
+                    in.imageTokens,
+                    in.textTokens,
+                    path,
+                    mode,
+                    s.median(),
+                    s.p90(),
+                    q.median(),
+                    roundAll(warm),
+                    mem,
+                    Double.isNaN(relToFirst)
+                            ? ""
+                            : String.format(Locale.ROOT, ", rel diff vs %s %.2e", paths.get(0), relToFirst),
                     finite ? "" : "  OUTPUT NOT FINITE");
         }
         return run;
@@ -382,8 +444,10 @@ public final class TransformerBenchmark implements Callable<Integer> {
                 }
             }
             case "cudnn" -> Torch.preferCudnnAttention(dev);
-            case "flash" -> Torch.setSdpaPriority(SdpaBackend.FLASH, SdpaBackend.EFFICIENT, SdpaBackend.CUDNN, SdpaBackend.MATH);
-            case "efficient" -> Torch.setSdpaPriority(SdpaBackend.EFFICIENT, SdpaBackend.FLASH, SdpaBackend.CUDNN, SdpaBackend.MATH);
+            case "flash" ->
+                Torch.setSdpaPriority(SdpaBackend.FLASH, SdpaBackend.EFFICIENT, SdpaBackend.CUDNN, SdpaBackend.MATH);
+            case "efficient" ->
+                Torch.setSdpaPriority(SdpaBackend.EFFICIENT, SdpaBackend.FLASH, SdpaBackend.CUDNN, SdpaBackend.MATH);
             default -> throw new IllegalArgumentException("unknown --sdpa mode " + mode);
         }
         return Torch.sdpaPriority().toString();
@@ -392,14 +456,25 @@ public final class TransformerBenchmark implements Callable<Integer> {
     private void printSummary(List<Map<String, Object>> runs) {
         System.out.println();
         String relKey = "rel_diff_vs_" + paths.get(0);
-        System.out.println("| path | arithmetic | size | tokens (img+txt) | SDPA | median ms | p90 ms | host enqueue ms "
-                + "| peak alloc GiB | peak reserved GiB | rel diff vs " + paths.get(0) + " |");
+        System.out.println(
+                "| path | arithmetic | size | tokens (img+txt) | SDPA | median ms | p90 ms | host enqueue ms "
+                        + "| peak alloc GiB | peak reserved GiB | rel diff vs " + paths.get(0) + " |");
         System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (Map<String, Object> r : runs) {
-            System.out.printf(Locale.ROOT, "| %s | %s | %s | %s+%s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("path"),
-                    r.get("arithmetic"), r.get("size"), r.get("image_tokens"), r.get("text_tokens"), r.get("sdpa"),
-                    r.get("median_ms"), r.get("p90_ms"), r.getOrDefault("host_enqueue_median_ms", "-"),
-                    r.getOrDefault("peak_alloc_gib", "-"), r.getOrDefault("peak_reserved_gib", "-"),
+            System.out.printf(
+                    Locale.ROOT,
+                    "| %s | %s | %s | %s+%s | %s | %s | %s | %s | %s | %s | %s |%n",
+                    r.get("path"),
+                    r.get("arithmetic"),
+                    r.get("size"),
+                    r.get("image_tokens"),
+                    r.get("text_tokens"),
+                    r.get("sdpa"),
+                    r.get("median_ms"),
+                    r.get("p90_ms"),
+                    r.getOrDefault("host_enqueue_median_ms", "-"),
+                    r.getOrDefault("peak_alloc_gib", "-"),
+                    r.getOrDefault("peak_reserved_gib", "-"),
                     r.containsKey(relKey) ? String.format(Locale.ROOT, "%.2e", (Double) r.get(relKey)) : "-");
         }
     }

@@ -1,8 +1,8 @@
 package io.github.flux4j.examples.demo;
 
-import io.github.flux4j.examples.FileTrees;
 import io.github.flux4j.core.weights.SafetensorsDtype;
 import io.github.flux4j.core.weights.SafetensorsWriter;
+import io.github.flux4j.examples.FileTrees;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufValue;
 import io.github.flux4j.gguf.GgufWriter;
@@ -82,6 +82,7 @@ public final class DemoModel {
 
     /** Temporary folders: {@code .demo-v<VERSION>.<random>.tmp}. */
     private static final String TEMP_PREFIX = ".demo-v" + VERSION + ".";
+
     private static final String TEMP_SUFFIX = ".tmp";
     /** One lock per lock file in this JVM: {@link FileChannel#lock()} throws if the JVM already holds it. */
     private static final ConcurrentHashMap<Path, ReentrantLock> LOCKS = new ConcurrentHashMap<>();
@@ -170,12 +171,13 @@ public final class DemoModel {
             throw new InterruptedIOException("interrupted while another thread generates the demo model in " + cache);
         }
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = channel.lock()) {
+                FileLock lock = channel.lock()) {
             if (isComplete(dir)) {
                 return new DemoModel(dir); // made by another thread or process while we waited
             }
             removeStaleTemporaries(cache);
-            Path temp = cache.resolve(TEMP_PREFIX + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36)
+            Path temp = cache.resolve(TEMP_PREFIX
+                    + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36)
                     + TEMP_SUFFIX);
             try {
                 write(temp);
@@ -210,7 +212,7 @@ public final class DemoModel {
             return;
         }
         try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = channel.tryLock()) {
+                FileLock lock = channel.tryLock()) {
             if (lock != null) {
                 removeStaleTemporaries(cache);
             }
@@ -226,9 +228,10 @@ public final class DemoModel {
         List<Path> stale;
         try (Stream<Path> s = Files.list(cache)) {
             stale = s.filter(p -> {
-                String n = p.getFileName().toString();
-                return n.startsWith(TEMP_PREFIX) && n.endsWith(TEMP_SUFFIX);
-            }).toList();
+                        String n = p.getFileName().toString();
+                        return n.startsWith(TEMP_PREFIX) && n.endsWith(TEMP_SUFFIX);
+                    })
+                    .toList();
         }
         for (Path p : stale) {
             FileTrees.deleteTree(p);
@@ -248,14 +251,18 @@ public final class DemoModel {
             Files.createDirectories(target.getParent());
             try (InputStream in = DemoModel.class.getResourceAsStream(RESOURCES + file)) {
                 if (in == null) {
-                    throw new IOException("flux-examples resource " + RESOURCES + file + " is missing (a broken build?)");
+                    throw new IOException(
+                            "flux-examples resource " + RESOURCES + file + " is missing (a broken build?)");
                 }
                 Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        safetensors(DemoWeights.clipShapes(), DemoWeights::clipTensor).write(base.resolve("text_encoder/model.safetensors"));
-        safetensors(DemoWeights.t5Shapes(), DemoWeights::t5Tensor).write(base.resolve("text_encoder_2/model.safetensors"));
-        safetensors(DemoWeights.vaeShapes(), DemoWeights::vaeTensor).write(base.resolve("vae/diffusion_pytorch_model.safetensors"));
+        safetensors(DemoWeights.clipShapes(), DemoWeights::clipTensor)
+                .write(base.resolve("text_encoder/model.safetensors"));
+        safetensors(DemoWeights.t5Shapes(), DemoWeights::t5Tensor)
+                .write(base.resolve("text_encoder_2/model.safetensors"));
+        safetensors(DemoWeights.vaeShapes(), DemoWeights::vaeTensor)
+                .write(base.resolve("vae/diffusion_pytorch_model.safetensors"));
         transformerGguf().write(dir.resolve(TRANSFORMER));
         Files.writeString(dir.resolve(MANIFEST), manifest(dir));
         return new DemoModel(dir);
@@ -299,8 +306,10 @@ public final class DemoModel {
         }
     }
 
-    private static SafetensorsWriter safetensors(Map<String, long[]> shapes, BiFunction<String, long[], float[]> values) {
-        SafetensorsWriter w = SafetensorsWriter.create().metadata("format", "pt").metadata("flux4j", "demo model v" + VERSION);
+    private static SafetensorsWriter safetensors(
+            Map<String, long[]> shapes, BiFunction<String, long[], float[]> values) {
+        SafetensorsWriter w =
+                SafetensorsWriter.create().metadata("format", "pt").metadata("flux4j", "demo model v" + VERSION);
         shapes.forEach((name, shape) -> w.addFloats(name, shape, values.apply(name, shape), SafetensorsDtype.F32));
         return w;
     }
@@ -312,7 +321,8 @@ public final class DemoModel {
                 .put("general.quantization_version", GgufValue.uint32(2))
                 .put("general.file_type", GgufValue.uint32(7)); // llama.cpp MOSTLY_Q8_0
         DemoWeights.transformerShapes().forEach((name, shape) -> {
-            GgmlType type = shape.length == 1 ? GgmlType.F32
+            GgmlType type = shape.length == 1
+                    ? GgmlType.F32
                     : DemoWeights.isBlockMatrix(name, shape) ? GgmlType.Q8_0 : GgmlType.F16;
             w.addTensor(name, DemoWeights.transformerTensor(name, shape), shape, type);
         });
@@ -334,7 +344,6 @@ public final class DemoModel {
         }
         return HexFormat.of().formatHex(md.digest());
     }
-
 
     @Override
     public String toString() {

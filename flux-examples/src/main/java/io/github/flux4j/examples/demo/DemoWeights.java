@@ -49,17 +49,19 @@ final class DemoWeights {
     static final int VAE_LAYERS = 2;
 
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
-    private static final List<String> INPUT_EMBEDDERS = List.of("img_in.", "txt_in.", "time_in.", "vector_in.", "guidance_in.");
-    private static final List<String> MODULATIONS = List.of("_mod.lin.weight", "modulation.lin.weight", "adaLN_modulation.1.weight");
+    private static final List<String> INPUT_EMBEDDERS =
+            List.of("img_in.", "txt_in.", "time_in.", "vector_in.", "guidance_in.");
+    private static final List<String> MODULATIONS =
+            List.of("_mod.lin.weight", "modulation.lin.weight", "adaLN_modulation.1.weight");
     /** Binomial 3x3 kernel, centre 1: the smooth part of every VAE convolution. */
     private static final float[] BLUR = {0.25f, 0.5f, 0.25f, 0.5f, 1f, 0.5f, 0.25f, 0.5f, 0.25f};
     /** sqrt(sum(BLUR^2)) = sqrt(2.25). */
     private static final double BLUR_NORM = 1.5;
+
     private static final float VAE_NOISE = 0.1f;
     private static final double VAE_OUT_GAIN = 0.6;
 
-    private DemoWeights() {
-    }
+    private DemoWeights() {}
 
     // ---------------------------------------------------------------------------- the stream
 
@@ -137,8 +139,19 @@ final class DemoWeights {
 
     /** BFL names (= GGUF names) and PyTorch shapes of the transformer, sorted by name. */
     static Map<String, long[]> transformerShapes() {
-        FluxConfig config = new FluxConfig(IN_CHANNELS, POOLED_DIM, JOINT_DIM, HIDDEN, (double) MLP / HIDDEN,
-                HIDDEN / HEAD_DIM, DOUBLE_BLOCKS, SINGLE_BLOCKS, FluxConfig.DEFAULT_AXES, 10_000, true, true);
+        FluxConfig config = new FluxConfig(
+                IN_CHANNELS,
+                POOLED_DIM,
+                JOINT_DIM,
+                HIDDEN,
+                (double) MLP / HIDDEN,
+                HIDDEN / HEAD_DIM,
+                DOUBLE_BLOCKS,
+                SINGLE_BLOCKS,
+                FluxConfig.DEFAULT_AXES,
+                10_000,
+                true,
+                true);
         return new TreeMap<>(config.bflTensorShapes());
     }
 
@@ -152,7 +165,9 @@ final class DemoWeights {
     static float[] transformerTensor(String name, long[] shape) {
         float[] v;
         if (shape.length == 2) {
-            int g = MODULATIONS.stream().anyMatch(name::endsWith) ? 2 : INPUT_EMBEDDERS.stream().anyMatch(name::startsWith) ? 1 : 0;
+            int g = MODULATIONS.stream().anyMatch(name::endsWith)
+                    ? 2
+                    : INPUT_EMBEDDERS.stream().anyMatch(name::startsWith) ? 1 : 0;
             v = scaled("transformer", name, shape, (float) (Math.scalb(1.0, g) / Math.sqrt(shape[1])), 0f);
         } else if (name.endsWith(".scale")) {
             v = scaled("transformer", name, shape, 0x1p-2f, 1f);
@@ -198,7 +213,9 @@ final class DemoWeights {
 
     /** A CLIP tensor: embeddings uniform +-1, everything else {@link #generic}. */
     static float[] clipTensor(String name, long[] shape) {
-        return name.contains("embedding") ? scaled("text_encoder", name, shape, 1f, 0f) : generic("text_encoder", name, shape);
+        return name.contains("embedding")
+                ? scaled("text_encoder", name, shape, 1f, 0f)
+                : generic("text_encoder", name, shape);
     }
 
     // ---------------------------------------------------------------------------- T5
@@ -229,7 +246,8 @@ final class DemoWeights {
     /** A T5 tensor: the token embedding and the relative position bias uniform +-1, else {@link #generic}. */
     static float[] t5Tensor(String name, long[] shape) {
         return name.equals("shared.weight") || name.contains("relative_attention_bias")
-                ? scaled("text_encoder_2", name, shape, 1f, 0f) : generic("text_encoder_2", name, shape);
+                ? scaled("text_encoder_2", name, shape, 1f, 0f)
+                : generic("text_encoder_2", name, shape);
     }
 
     // ---------------------------------------------------------------------------- VAE

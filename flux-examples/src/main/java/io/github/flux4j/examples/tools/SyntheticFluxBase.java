@@ -1,8 +1,8 @@
 package io.github.flux4j.examples.tools;
 
-import io.github.flux4j.examples.FileTrees;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.github.flux4j.examples.FileTrees;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -60,16 +60,25 @@ import picocli.CommandLine.Parameters;
  *
  * <p>CLI: {@code synthetic-base [--size dev|tiny] [--clip-layers N] [--t5-layers N] [--seed N] OUT_DIR}.
  */
-@Command(name = "synthetic-base", mixinStandardHelpOptions = true, version = "synthetic-base (flux4j)",
+@Command(
+        name = "synthetic-base",
+        mixinStandardHelpOptions = true,
+        version = "synthetic-base (flux4j)",
         description = "Writes a FLUX.1-dev base model folder (diffusers layout: CLIP-L, T5-XXL, VAE, scheduler,"
                 + " tokenizers) with random bf16 weights and the real names, shapes and configs.")
 public final class SyntheticFluxBase implements Callable<Integer> {
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
     private static final int CHUNK = 1 << 21; // elements per generated chunk (4 MiB of bf16)
     private static final String DEMO = "/io/github/flux4j/examples/demo/model/";
-    private static final List<String> COPIED = List.of("model_index.json", "scheduler/scheduler_config.json",
-            "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
-            "tokenizer/special_tokens_map.json", "tokenizer_2/tokenizer.json", "tokenizer_2/tokenizer_config.json",
+    private static final List<String> COPIED = List.of(
+            "model_index.json",
+            "scheduler/scheduler_config.json",
+            "tokenizer/vocab.json",
+            "tokenizer/merges.txt",
+            "tokenizer/tokenizer_config.json",
+            "tokenizer/special_tokens_map.json",
+            "tokenizer_2/tokenizer.json",
+            "tokenizer_2/tokenizer_config.json",
             "tokenizer_2/special_tokens_map.json");
 
     /**
@@ -82,8 +91,7 @@ public final class SyntheticFluxBase implements Callable<Integer> {
      * @param layers    {@code num_hidden_layers}
      * @param heads     {@code num_attention_heads}
      */
-    public record Clip(int vocab, int positions, int hidden, int mlp, int layers, int heads) {
-    }
+    public record Clip(int vocab, int positions, int hidden, int mlp, int layers, int heads) {}
 
     /**
      * T5 encoder sizes ({@code T5Config}).
@@ -96,8 +104,7 @@ public final class SyntheticFluxBase implements Callable<Integer> {
      * @param heads   {@code num_heads}
      * @param buckets {@code relative_attention_num_buckets}
      */
-    public record T5(int vocab, int dModel, int dKv, int dFf, int layers, int heads, int buckets) {
-    }
+    public record T5(int vocab, int dModel, int dKv, int dFf, int layers, int heads, int buckets) {}
 
     /**
      * AutoencoderKL sizes.
@@ -130,8 +137,11 @@ public final class SyntheticFluxBase implements Callable<Integer> {
     public record Spec(Clip clip, T5 t5, Vae vae, long t5ShardBytes) {
         /** FLUX.1-dev's: CLIP-L, T5-XXL v1.1, the 16-channel VAE; T5 in two shards. */
         public static Spec fluxDev() {
-            return new Spec(new Clip(49408, 77, 768, 3072, 12, 12), new T5(32128, 4096, 64, 10240, 24, 64, 32),
-                    new Vae(new int[] {128, 256, 512, 512}, 2, 16, 32), 5_000_000_000L);
+            return new Spec(
+                    new Clip(49408, 77, 768, 3072, 12, 12),
+                    new T5(32128, 4096, 64, 10240, 24, 64, 32),
+                    new Vae(new int[] {128, 256, 512, 512}, 2, 16, 32),
+                    5_000_000_000L);
         }
 
         /**
@@ -139,8 +149,11 @@ public final class SyntheticFluxBase implements Callable<Integer> {
          * vector 96) and the demo tokenizers' vocabularies; T5 still in two shards, one block each.
          */
         public static Spec tiny() {
-            return new Spec(new Clip(1851, 77, 96, 128, 1, 4), new T5(1100, 128, 32, 96, 2, 2, 32),
-                    new Vae(new int[] {8, 8, 16, 16}, 1, 16, 4), 300_000L);
+            return new Spec(
+                    new Clip(1851, 77, 96, 128, 1, 4),
+                    new T5(1100, 128, 32, 96, 2, 2, 32),
+                    new Vae(new int[] {8, 8, 16, 16}, 1, 16, 4),
+                    300_000L);
         }
 
         /** This spec with {@code clipLayers} CLIP layers and {@code t5Layers} T5 blocks (full widths, fewer layers). */
@@ -148,8 +161,11 @@ public final class SyntheticFluxBase implements Callable<Integer> {
             if (clipLayers < 1 || t5Layers < 1) {
                 throw new IllegalArgumentException("layers must be >= 1, got CLIP " + clipLayers + ", T5 " + t5Layers);
             }
-            return new Spec(new Clip(clip.vocab, clip.positions, clip.hidden, clip.mlp, clipLayers, clip.heads),
-                    new T5(t5.vocab, t5.dModel, t5.dKv, t5.dFf, t5Layers, t5.heads, t5.buckets), vae, t5ShardBytes);
+            return new Spec(
+                    new Clip(clip.vocab, clip.positions, clip.hidden, clip.mlp, clipLayers, clip.heads),
+                    new T5(t5.vocab, t5.dModel, t5.dKv, t5.dFf, t5Layers, t5.heads, t5.buckets),
+                    vae,
+                    t5ShardBytes);
         }
     }
 
@@ -217,7 +233,8 @@ public final class SyntheticFluxBase implements Callable<Integer> {
             }
             out.add(new Tensor(b + "0.SelfAttention.o.weight", new long[] {t.dModel, inner}));
             if (i == 0) {
-                out.add(new Tensor(b + "0.SelfAttention.relative_attention_bias.weight", new long[] {t.buckets, t.heads}));
+                out.add(new Tensor(
+                        b + "0.SelfAttention.relative_attention_bias.weight", new long[] {t.buckets, t.heads}));
             }
             out.add(new Tensor(b + "0.layer_norm.weight", new long[] {t.dModel}));
             out.add(new Tensor(b + "1.DenseReluDense.wi_0.weight", new long[] {t.dFf, t.dModel}));
@@ -409,8 +426,7 @@ public final class SyntheticFluxBase implements Callable<Integer> {
      * @param bytes bytes of weights written
      * @param files weight files written
      */
-    public record Summary(Path root, long bytes, int files) {
-    }
+    public record Summary(Path root, long bytes, int files) {}
 
     /**
      * Writes the folder {@code target}, which must not exist yet.
@@ -461,19 +477,34 @@ public final class SyntheticFluxBase implements Callable<Integer> {
             json.writeValue(tmp.resolve("vae/config.json").toFile(), vaeConfig(spec.vae()));
             long bytes = 0;
             int files = 0;
-            bytes += writeSafetensors(tmp.resolve("text_encoder/model.safetensors"), "text_encoder",
-                    clipTensors(spec.clip()), seed, pool, withData);
+            bytes += writeSafetensors(
+                    tmp.resolve("text_encoder/model.safetensors"),
+                    "text_encoder",
+                    clipTensors(spec.clip()),
+                    seed,
+                    pool,
+                    withData);
             files++;
-            bytes += writeSafetensors(tmp.resolve("vae/diffusion_pytorch_model.safetensors"), "vae",
-                    vaeTensors(spec.vae()), seed, pool, withData);
+            bytes += writeSafetensors(
+                    tmp.resolve("vae/diffusion_pytorch_model.safetensors"),
+                    "vae",
+                    vaeTensors(spec.vae()),
+                    seed,
+                    pool,
+                    withData);
             files++;
             List<List<Tensor>> shards = shard(t5Tensors(spec.t5()), spec.t5ShardBytes());
             Map<String, String> weightMap = new TreeMap<>();
             long t5Bytes = 0;
             for (int i = 0; i < shards.size(); i++) {
                 String name = String.format(Locale.ROOT, "model-%05d-of-%05d.safetensors", i + 1, shards.size());
-                t5Bytes += writeSafetensors(tmp.resolve("text_encoder_2").resolve(name), "text_encoder_2", shards.get(i),
-                        seed, pool, withData);
+                t5Bytes += writeSafetensors(
+                        tmp.resolve("text_encoder_2").resolve(name),
+                        "text_encoder_2",
+                        shards.get(i),
+                        seed,
+                        pool,
+                        withData);
                 files++;
                 for (Tensor t : shards.get(i)) {
                     weightMap.put(t.name(), name);
@@ -482,7 +513,8 @@ public final class SyntheticFluxBase implements Callable<Integer> {
             Map<String, Object> index = new LinkedHashMap<>();
             index.put("metadata", Map.of("total_size", t5Bytes));
             index.put("weight_map", weightMap);
-            json.writeValue(tmp.resolve("text_encoder_2/model.safetensors.index.json").toFile(), index);
+            json.writeValue(
+                    tmp.resolve("text_encoder_2/model.safetensors.index.json").toFile(), index);
             bytes += t5Bytes;
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -529,8 +561,9 @@ public final class SyntheticFluxBase implements Callable<Integer> {
     }
 
     /** Writes one bf16 safetensors file, streaming the generated chunks; returns its data bytes. */
-    private static long writeSafetensors(Path file, String component, List<Tensor> tensors, long seed,
-                                         ExecutorService pool, boolean withData) throws IOException {
+    private static long writeSafetensors(
+            Path file, String component, List<Tensor> tensors, long seed, ExecutorService pool, boolean withData)
+            throws IOException {
         // header: tensors in the given order, contiguous
         Map<String, Object> header = new LinkedHashMap<>();
         header.put("__metadata__", Map.of("format", "pt"));
@@ -564,26 +597,26 @@ public final class SyntheticFluxBase implements Callable<Integer> {
                 }
                 ch.force(false);
             } else {
-            // a bounded window of chunks in flight, written in order
-            int window = 4 * Math.max(1, ((java.util.concurrent.ThreadPoolExecutor) pool).getMaximumPoolSize());
-            ArrayDeque<Future<ByteBuffer>> inFlight = new ArrayDeque<>();
-            for (Tensor t : tensors) {
-                long n = t.numel();
-                long chunks = (n + CHUNK - 1) / CHUNK;
-                for (long c = 0; c < chunks; c++) {
-                    long start = c * CHUNK;
-                    int len = (int) Math.min(CHUNK, n - start);
-                    long chunk = c;
-                    inFlight.add(pool.submit(() -> chunk(component, t, chunk, len, seed)));
-                    if (inFlight.size() >= window) {
-                        writeFully(ch, take(inFlight.poll()));
+                // a bounded window of chunks in flight, written in order
+                int window = 4 * Math.max(1, ((java.util.concurrent.ThreadPoolExecutor) pool).getMaximumPoolSize());
+                ArrayDeque<Future<ByteBuffer>> inFlight = new ArrayDeque<>();
+                for (Tensor t : tensors) {
+                    long n = t.numel();
+                    long chunks = (n + CHUNK - 1) / CHUNK;
+                    for (long c = 0; c < chunks; c++) {
+                        long start = c * CHUNK;
+                        int len = (int) Math.min(CHUNK, n - start);
+                        long chunk = c;
+                        inFlight.add(pool.submit(() -> chunk(component, t, chunk, len, seed)));
+                        if (inFlight.size() >= window) {
+                            writeFully(ch, take(inFlight.poll()));
+                        }
                     }
                 }
-            }
-            while (!inFlight.isEmpty()) {
-                writeFully(ch, take(inFlight.poll()));
-            }
-            ch.force(false);
+                while (!inFlight.isEmpty()) {
+                    writeFully(ch, take(inFlight.poll()));
+                }
+                ch.force(false);
             }
         } catch (IOException | RuntimeException | Error e) {
             Files.deleteIfExists(tmp);
@@ -682,8 +715,10 @@ public final class SyntheticFluxBase implements Callable<Integer> {
 
     // ------------------------------------------------------------------------------ command line
 
-    @Option(names = "--size", description = "dev (default: FLUX.1-dev's real sizes, ~10 GB) or tiny (for tests: fits"
-            + " synthetic-gguf --config tiny).")
+    @Option(
+            names = "--size",
+            description = "dev (default: FLUX.1-dev's real sizes, ~10 GB) or tiny (for tests: fits"
+                    + " synthetic-gguf --config tiny).")
     private String size = "dev";
 
     @Option(names = "--clip-layers", paramLabel = "N", description = "CLIP layers (default: the size's; 12 for dev).")
@@ -714,7 +749,8 @@ public final class SyntheticFluxBase implements Callable<Integer> {
         };
         if (clipLayers != null || t5Layers != null) {
             try {
-                spec = spec.withLayers(clipLayers != null ? clipLayers : spec.clip().layers(),
+                spec = spec.withLayers(
+                        clipLayers != null ? clipLayers : spec.clip().layers(),
                         t5Layers != null ? t5Layers : spec.t5().layers());
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(cl, e.getMessage());
@@ -727,8 +763,14 @@ public final class SyntheticFluxBase implements Callable<Integer> {
         Summary s = write(out, spec, seed, threads);
         PrintWriter pw = cl.getOut();
         double secs = (System.nanoTime() - t0) / 1e9;
-        pw.printf(Locale.ROOT, "Wrote %s: %d weight files, %.2f GB in %.1f s (%.2f GB/s)%n", s.root(), s.files(),
-                s.bytes() / 1e9, secs, s.bytes() / 1e9 / secs);
+        pw.printf(
+                Locale.ROOT,
+                "Wrote %s: %d weight files, %.2f GB in %.1f s (%.2f GB/s)%n",
+                s.root(),
+                s.files(),
+                s.bytes() / 1e9,
+                secs,
+                s.bytes() / 1e9 / secs);
         return 0;
     }
 

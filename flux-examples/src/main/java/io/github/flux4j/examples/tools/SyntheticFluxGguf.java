@@ -65,7 +65,10 @@ import picocli.CommandLine.Parameters;
  *
  * <p>CLI: {@code synthetic-flux-gguf [--config dev|schnell|tiny] [--type Q8_0] [--depth D --single S] OUT.gguf}.
  */
-@Command(name = "synthetic-flux-gguf", mixinStandardHelpOptions = true, versionProvider = io.github.flux4j.examples.FluxVersion.class,
+@Command(
+        name = "synthetic-flux-gguf",
+        mixinStandardHelpOptions = true,
+        versionProvider = io.github.flux4j.examples.FluxVersion.class,
         description = "Writes a FLUX transformer GGUF with random weights and FLUX.1's tensor names, shapes and types.")
 public final class SyntheticFluxGguf implements Callable<Integer> {
 
@@ -150,17 +153,30 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     }
 
     /** What {@link #write} wrote. */
-    public record Summary(Path path, int tensors, long parameters, long fileBytes, Map<GgmlType, Integer> tensorsByType,
-                          double seconds) {
+    public record Summary(
+            Path path,
+            int tensors,
+            long parameters,
+            long fileBytes,
+            Map<GgmlType, Integer> tensorsByType,
+            double seconds) {
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%s: %d tensors, %,d parameters, %,d bytes %s, %.1f s", path, tensors,
-                    parameters, fileBytes, tensorsByType, seconds);
+            return String.format(
+                    Locale.ROOT,
+                    "%s: %d tensors, %,d parameters, %,d bytes %s, %.1f s",
+                    path,
+                    tensors,
+                    parameters,
+                    fileBytes,
+                    tensorsByType,
+                    seconds);
         }
     }
 
     /** Bytes of one generated chunk (rounded down to whole blocks). */
     static final int CHUNK_BYTES = 4 << 20;
+
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
     private static final float STD = 0.02f;
     private static final String PREFIX = "model.diffusion_model.";
@@ -170,8 +186,11 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "OUT", description = "The GGUF file to write (replaced if it exists).")
     private Path out = Path.of("");
 
-    @Option(names = "--config", description = "dev (default), schnell, or tiny (the test model: hidden 256, 2 heads, "
-            + "2+2 blocks, context 128, vector 96).", defaultValue = "dev")
+    @Option(
+            names = "--config",
+            description = "dev (default), schnell, or tiny (the test model: hidden 256, 2 heads, "
+                    + "2+2 blocks, context 128, vector 96).",
+            defaultValue = "dev")
     private String configName = "dev";
 
     @Option(names = "--depth", description = "Override the number of double blocks.")
@@ -204,10 +223,15 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     public Integer call() throws IOException {
         FluxConfig config = config(configName);
         if (depth != null || single != null) {
-            config = config.withDepths(depth != null ? depth : config.depth(), single != null ? single : config.depthSingleBlocks());
+            config = config.withDepths(
+                    depth != null ? depth : config.depth(), single != null ? single : config.depthSingleBlocks());
         }
-        Options options = new Options(type, embedderType, seed,
-                threads != null ? threads : Runtime.getRuntime().availableProcessors(), prefix);
+        Options options = new Options(
+                type,
+                embedderType,
+                seed,
+                threads != null ? threads : Runtime.getRuntime().availableProcessors(),
+                prefix);
         PrintWriter pw = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
         pw.println(write(out, config, options));
         return 0;
@@ -246,7 +270,9 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
         if (shape.length == 1) {
             return Kind.VECTOR;
         }
-        return name.startsWith("double_blocks.") || name.startsWith("single_blocks.") ? Kind.BLOCK_MATRIX : Kind.EMBEDDER;
+        return name.startsWith("double_blocks.") || name.startsWith("single_blocks.")
+                ? Kind.BLOCK_MATRIX
+                : Kind.EMBEDDER;
     }
 
     // ---------------------------------------------------------------------------- writing
@@ -310,8 +336,9 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
     }
 
     /** Generates one tensor chunk by chunk, {@code threads} chunks at a time in parallel, in order. */
-    private static void generate(Spec spec, GgmlType type, long seed, ExecutorService pool, int threads,
-                                 WritableByteChannel out) throws IOException {
+    private static void generate(
+            Spec spec, GgmlType type, long seed, ExecutorService pool, int threads, WritableByteChannel out)
+            throws IOException {
         long elements = spec.elements();
         int block = type.blockSize();
         long blocks = elements / block;
@@ -414,8 +441,7 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
      * sqrt((4^b - 1) / 12): 4.61 for 4 bits, 9.23 for 5, 18.5 for 6, 73.6 for int8 in [-127, 127]).
      */
     static final class RawBlocks {
-        private RawBlocks() {
-        }
+        private RawBlocks() {}
 
         static boolean supports(GgmlType type) {
             return switch (type) {
@@ -531,7 +557,8 @@ public final class SyntheticFluxGguf implements Callable<Integer> {
                         randomBytes(b, five ? 160 : 128, r);
                     }
                 }
-                case Q6_K -> { // ql[128], qh[64], scales[16] int8, d; w = d*sc*(q-32); sc of random sign (q-32 has mean -1/2)
+                case Q6_K -> { // ql[128], qh[64], scales[16] int8, d; w = d*sc*(q-32); sc of random sign (q-32 has mean
+                    // -1/2)
                     short d = h(STD / (15.5 * 18.47));
                     for (int k = 0; k < nBlocks; k++) {
                         randomBytes(b, 192, r);

@@ -16,9 +16,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -49,10 +49,15 @@ class DemoModelTest {
         DemoModel b = DemoModel.write(dir.resolve("b"));
         String ma = Files.readString(a.root().resolve(DemoModel.MANIFEST));
         assertThat(ma).isEqualTo(Files.readString(b.root().resolve(DemoModel.MANIFEST)));
-        assertThat(ma).contains("  tiny-flux-demo-Q8_0.gguf\n", "  tiny-flux-demo/vae/diffusion_pytorch_model.safetensors\n",
-                "  tiny-flux-demo/text_encoder/model.safetensors\n", "  tiny-flux-demo/text_encoder_2/model.safetensors\n",
-                "  tiny-flux-demo/tokenizer_2/tokenizer.json\n");
-        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(ma.getBytes(StandardCharsets.UTF_8)));
+        assertThat(ma)
+                .contains(
+                        "  tiny-flux-demo-Q8_0.gguf\n",
+                        "  tiny-flux-demo/vae/diffusion_pytorch_model.safetensors\n",
+                        "  tiny-flux-demo/text_encoder/model.safetensors\n",
+                        "  tiny-flux-demo/text_encoder_2/model.safetensors\n",
+                        "  tiny-flux-demo/tokenizer_2/tokenizer.json\n");
+        String sha = HexFormat.of()
+                .formatHex(MessageDigest.getInstance("SHA-256").digest(ma.getBytes(StandardCharsets.UTF_8)));
         assertThat(sha).as("manifest:%n%s", ma).isEqualTo(MANIFEST_SHA256_V1);
     }
 
@@ -66,13 +71,14 @@ class DemoModelTest {
         assertThat(Files.getLastModifiedTime(gguf).toMillis()).isEqualTo(modified);
         // no temporary folders left behind (the lock file stays: deleting it could let two processes lock two files)
         try (var s = Files.list(dir)) {
-            assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("demo-v" + DemoModel.VERSION,
-                    ".demo-v" + DemoModel.VERSION + ".lock");
+            assertThat(s.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("demo-v" + DemoModel.VERSION, ".demo-v" + DemoModel.VERSION + ".lock");
         }
         // a damaged file is noticed and the model regenerated
         Files.write(m.baseModel().resolve("vae/diffusion_pytorch_model.safetensors"), new byte[] {1, 2, 3});
         DemoModel again = DemoModel.ensureIn(dir);
-        assertThat(Files.size(again.baseModel().resolve("vae/diffusion_pytorch_model.safetensors"))).isGreaterThan(3);
+        assertThat(Files.size(again.baseModel().resolve("vae/diffusion_pytorch_model.safetensors")))
+                .isGreaterThan(3);
     }
 
     /**
@@ -92,8 +98,11 @@ class DemoModelTest {
                     start.await();
                     DemoModel m = DemoModel.ensureIn(dir);
                     // what a caller does next: use the files at once
-                    assertThat(DemoModel.find(dir)).as("complete right after ensureIn returned").isPresent();
-                    return Files.readAttributes(m.transformer(), BasicFileAttributes.class).fileKey();
+                    assertThat(DemoModel.find(dir))
+                            .as("complete right after ensureIn returned")
+                            .isPresent();
+                    return Files.readAttributes(m.transformer(), BasicFileAttributes.class)
+                            .fileKey();
                 }));
             }
             Set<Object> files = new HashSet<>();
@@ -105,8 +114,8 @@ class DemoModelTest {
             pool.shutdownNow();
         }
         try (var s = Files.list(dir)) {
-            assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("demo-v" + DemoModel.VERSION,
-                    ".demo-v" + DemoModel.VERSION + ".lock");
+            assertThat(s.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("demo-v" + DemoModel.VERSION, ".demo-v" + DemoModel.VERSION + ".lock");
         }
     }
 
@@ -130,10 +139,16 @@ class DemoModelTest {
         DemoModel m = DemoModel.write(dir);
         FluxModelFolder folder = FluxModelFolder.resolve(m.baseModel().toString());
         assertThat(folder.vaeScaleFactor()).isEqualTo(8);
-        try (ClipTextModel clip = ClipTextModel.load(m.baseModel().resolve("text_encoder"), LoadOptions.defaults().withStrict(true));
-             T5EncoderModel t5 = T5EncoderModel.load(m.baseModel().resolve("text_encoder_2"), LoadOptions.defaults().withStrict(true));
-             VaeDecoder vae = VaeDecoder.load(m.baseModel().resolve("vae"), LoadOptions.defaults().withStrict(true));
-             FluxTransformer flux = GgufTransformer.load(m.transformer(), LoadOptions.defaults().withStrict(true))) {
+        try (ClipTextModel clip = ClipTextModel.load(
+                        m.baseModel().resolve("text_encoder"),
+                        LoadOptions.defaults().withStrict(true));
+                T5EncoderModel t5 = T5EncoderModel.load(
+                        m.baseModel().resolve("text_encoder_2"),
+                        LoadOptions.defaults().withStrict(true));
+                VaeDecoder vae = VaeDecoder.load(
+                        m.baseModel().resolve("vae"), LoadOptions.defaults().withStrict(true));
+                FluxTransformer flux = GgufTransformer.load(
+                        m.transformer(), LoadOptions.defaults().withStrict(true))) {
             assertThat(clip.leftovers()).isEmpty();
             assertThat(t5.leftovers()).isEmpty();
             assertThat(vae.leftovers()).isEmpty();

@@ -28,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class FullWidthMemoryModesCudaTest {
     @TempDir
     static Path dir;
+
     static Path gguf;
     static Path base;
 
@@ -35,23 +36,41 @@ class FullWidthMemoryModesCudaTest {
     static void write() throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device / GPU natives");
         FluxConfig dev = FluxConfig.dev();
-        FluxConfig twoBlocks = new FluxConfig(dev.inChannels(), dev.vecInDim(), dev.contextInDim(), dev.hiddenSize(),
-                dev.mlpRatio(), dev.numHeads(), 1, 1, dev.axesDim(), dev.theta(), dev.qkvBias(), dev.guidanceEmbed());
+        FluxConfig twoBlocks = new FluxConfig(
+                dev.inChannels(),
+                dev.vecInDim(),
+                dev.contextInDim(),
+                dev.hiddenSize(),
+                dev.mlpRatio(),
+                dev.numHeads(),
+                1,
+                1,
+                dev.axesDim(),
+                dev.theta(),
+                dev.qkvBias(),
+                dev.guidanceEmbed());
         gguf = dir.resolve("flux-2-blocks-Q8_0.gguf");
         SyntheticFluxGguf.write(gguf, twoBlocks, SyntheticFluxGguf.Options.of(GgmlType.Q8_0));
         base = dir.resolve("base");
-        SyntheticFluxBase.write(base, SyntheticFluxBase.Spec.fluxDev().withLayers(1, 1), 0,
+        SyntheticFluxBase.write(
+                base,
+                SyntheticFluxBase.Spec.fluxDev().withLayers(1, 1),
+                0,
                 Runtime.getRuntime().availableProcessors());
     }
 
     private static FluxPipeline.Builder builder() {
-        return FluxPipeline.builder().transformer(gguf).baseModel(base).device(FluxDevice.cuda(0))
+        return FluxPipeline.builder()
+                .transformer(gguf)
+                .baseModel(base)
+                .device(FluxDevice.cuda(0))
                 .computeDtype(ComputeDtype.BF16);
     }
 
     @Test
     void sequentialAndBudgetedPlansMatchNoneWithinTheBudget() throws IOException {
-        GenerationOptions options = GenerationOptions.builder().size(512, 512).steps(3).seed(11).build();
+        GenerationOptions options =
+                GenerationOptions.builder().size(512, 512).steps(3).seed(11).build();
         GenerationResult none;
         try (FluxPipeline p = builder().build()) {
             none = p.generate("a lighthouse at dusk", options);
@@ -66,14 +85,23 @@ class FullWidthMemoryModesCudaTest {
         }
         torch_cuda.getAllocator().emptyCache();
         torch_cuda.getAllocator().resetPeakStats((byte) 0);
-        long before = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().current();
+        long before = torch_cuda
+                .getAllocator()
+                .getDeviceStats((byte) 0)
+                .allocated_bytes()
+                .current();
         try (FluxPipeline p = builder().vramBudget(budget).build()) {
             System.out.println(p.describeMemoryPlan());
             GenerationResult r = p.generate("a lighthouse at dusk", options);
             if (p.memoryPlan().t5() != Placement.HOST) {
                 assertThat(r.images()).isEqualTo(none.images());
             }
-            long peak = torch_cuda.getAllocator().getDeviceStats((byte) 0).allocated_bytes().peak() - before;
+            long peak = torch_cuda
+                            .getAllocator()
+                            .getDeviceStats((byte) 0)
+                            .allocated_bytes()
+                            .peak()
+                    - before;
             assertThat(peak).as(p.describeMemoryPlan()).isLessThanOrEqualTo(budget);
         }
     }

@@ -6,11 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.clip.ClipTextModel;
+import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
-import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.vae.VaeDecoder;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightFormat;
@@ -46,8 +46,8 @@ class SyntheticFluxBaseTest {
     @TempDir
     Path dir;
 
-    private static final LoadOptions CPU_BF16 = new LoadOptions(FluxDevice.cpu(), ComputeDtype.BF16,
-            DequantArithmetic.EXACT_FLOAT32, true);
+    private static final LoadOptions CPU_BF16 =
+            new LoadOptions(FluxDevice.cpu(), ComputeDtype.BF16, DequantArithmetic.EXACT_FLOAT32, true);
 
     @Test
     void theFullSizeTablesHaveFluxDevsPublishedSizes() {
@@ -71,32 +71,41 @@ class SyntheticFluxBaseTest {
         Path base = dir.resolve("flux-dev-layout");
         SyntheticFluxBase.write(base, Spec.fluxDev().withLayers(2, 2), 0, 2, false);
         FluxModelFolder folder = FluxModelFolder.open(base); // every config, index and tokenizer file parses
-        assertThat(folder.weightFiles(io.github.flux4j.pipeline.model.FluxComponent.TEXT_ENCODER_2)).hasSize(1);
+        assertThat(folder.weightFiles(io.github.flux4j.pipeline.model.FluxComponent.TEXT_ENCODER_2))
+                .hasSize(1);
         // The loaders check every name and shape before reading any byte: a source that refuses to
         // read proves the check passed without loading 9.5 GB.
         try (WeightSource clip = TextEncoderWeights.open(base.resolve("text_encoder"), "text_encoder")) {
-            assertThatThrownBy(() -> ClipTextModel.load(new NoReads(clip), CPU_BF16)).isInstanceOf(CheckPassed.class);
+            assertThatThrownBy(() -> ClipTextModel.load(new NoReads(clip), CPU_BF16))
+                    .isInstanceOf(CheckPassed.class);
         }
         try (WeightSource t5 = TextEncoderWeights.open(base.resolve("text_encoder_2"), "text_encoder_2")) {
-            assertThatThrownBy(() -> T5EncoderModel.load(new NoReads(t5), CPU_BF16)).isInstanceOf(CheckPassed.class);
+            assertThatThrownBy(() -> T5EncoderModel.load(new NoReads(t5), CPU_BF16))
+                    .isInstanceOf(CheckPassed.class);
         }
         // The VAE (168 MB, read as the sparse file's zeros) loads for real, strictly.
-        try (VaeDecoder vae = VaeDecoder.load(base.resolve("vae"), LoadOptions.defaults().withDtype(ComputeDtype.BF16))) {
+        try (VaeDecoder vae =
+                VaeDecoder.load(base.resolve("vae"), LoadOptions.defaults().withDtype(ComputeDtype.BF16))) {
             assertThat(vae.config().latentChannels()).isEqualTo(16);
             assertThat(vae.config().scalingFactor()).isEqualTo(0.3611);
             assertThat(vae.config().shiftFactor()).isEqualTo(0.1159);
             assertThat(vae.memoryBytes()).isEqualTo(2 * (83_819_683L - encoderParameters()));
         }
-        JsonNode t5 = new ObjectMapper().readTree(base.resolve("text_encoder_2/config.json").toFile());
+        JsonNode t5 = new ObjectMapper()
+                .readTree(base.resolve("text_encoder_2/config.json").toFile());
         assertThat(t5.get("d_model").asInt()).isEqualTo(4096);
         assertThat(t5.get("num_layers").asInt()).isEqualTo(2);
         assertThat(t5.get("num_heads").asInt()).isEqualTo(64);
         assertThat(t5.get("d_ff").asInt()).isEqualTo(10240);
         assertThat(t5.get("vocab_size").asInt()).isEqualTo(32128);
-        JsonNode index = new ObjectMapper().readTree(base.resolve("text_encoder_2/model.safetensors.index.json").toFile());
-        long t5Bytes = bytes(SyntheticFluxBase.t5Tensors(Spec.fluxDev().withLayers(2, 2).t5()));
+        JsonNode index = new ObjectMapper()
+                .readTree(base.resolve("text_encoder_2/model.safetensors.index.json")
+                        .toFile());
+        long t5Bytes = bytes(
+                SyntheticFluxBase.t5Tensors(Spec.fluxDev().withLayers(2, 2).t5()));
         assertThat(index.get("metadata").get("total_size").asLong()).isEqualTo(t5Bytes);
-        assertThat(Files.size(base.resolve("text_encoder_2/model-00001-of-00001.safetensors"))).isGreaterThan(t5Bytes);
+        assertThat(Files.size(base.resolve("text_encoder_2/model-00001-of-00001.safetensors")))
+                .isGreaterThan(t5Bytes);
     }
 
     private static long encoderParameters() {
@@ -117,10 +126,18 @@ class SyntheticFluxBaseTest {
         assertThat(Files.list(dir).map(p -> p.getFileName().toString())).containsExactly("tiny-base"); // no leftovers
         Path gguf = dir.resolve("tiny-Q8_0.gguf");
         SyntheticFluxGguf.write(gguf, SyntheticFluxGguf.tiny(), SyntheticFluxGguf.Options.of(GgmlType.Q8_0));
-        GenerationOptions options = GenerationOptions.builder().size(64, 64).steps(2).maxSequenceLength(16).seed(3)
+        GenerationOptions options = GenerationOptions.builder()
+                .size(64, 64)
+                .steps(2)
+                .maxSequenceLength(16)
+                .seed(3)
                 .build();
-        try (FluxPipeline p = FluxPipeline.builder().transformer(gguf).baseModel(base).device(FluxDevice.cpu())
-                .computeDtype(ComputeDtype.F32).build()) {
+        try (FluxPipeline p = FluxPipeline.builder()
+                .transformer(gguf)
+                .baseModel(base)
+                .device(FluxDevice.cpu())
+                .computeDtype(ComputeDtype.F32)
+                .build()) {
             GenerationResult r = p.generate("a synthetic fox", options);
             assertThat(r.images()).hasSize(1);
             assertThat(r.warnings()).isEmpty();
@@ -130,8 +147,11 @@ class SyntheticFluxBaseTest {
         SyntheticFluxBase.write(again, Spec.tiny(), 0, 1);
         Path other = dir.resolve("other");
         SyntheticFluxBase.write(other, Spec.tiny(), 1, 2);
-        for (String f : List.of("text_encoder/model.safetensors", "text_encoder_2/model-00002-of-00002.safetensors",
-                "vae/diffusion_pytorch_model.safetensors", "text_encoder_2/model.safetensors.index.json")) {
+        for (String f : List.of(
+                "text_encoder/model.safetensors",
+                "text_encoder_2/model-00002-of-00002.safetensors",
+                "vae/diffusion_pytorch_model.safetensors",
+                "text_encoder_2/model.safetensors.index.json")) {
             assertThat(sha(again.resolve(f))).as(f).isEqualTo(sha(base.resolve(f)));
         }
         assertThat(sha(other.resolve("vae/diffusion_pytorch_model.safetensors")))
@@ -141,10 +161,12 @@ class SyntheticFluxBaseTest {
     @Test
     void badTargetsAreRejectedAndLeaveNothing() throws IOException {
         Path exists = Files.createDirectory(dir.resolve("exists"));
-        assertThatThrownBy(() -> SyntheticFluxBase.write(exists, Spec.tiny(), 0, 1)).hasMessageContaining("exists already");
+        assertThatThrownBy(() -> SyntheticFluxBase.write(exists, Spec.tiny(), 0, 1))
+                .hasMessageContaining("exists already");
         assertThatThrownBy(() -> SyntheticFluxBase.write(dir.resolve("no/such/parent"), Spec.tiny(), 0, 1))
                 .hasMessageContaining("no such folder");
-        assertThatThrownBy(() -> SyntheticFluxBase.write(dir.resolve("x"), Spec.tiny(), 0, 0)).hasMessageContaining("threads");
+        assertThatThrownBy(() -> SyntheticFluxBase.write(dir.resolve("x"), Spec.tiny(), 0, 0))
+                .hasMessageContaining("threads");
         assertThatThrownBy(() -> Spec.tiny().withLayers(0, 1)).hasMessageContaining("layers must be >= 1");
         try (Stream<Path> left = Files.list(dir)) {
             assertThat(left.map(p -> p.getFileName().toString())).containsExactly("exists");
@@ -155,7 +177,8 @@ class SyntheticFluxBaseTest {
     void bf16RoundsToNearestEven() {
         assertThat(SyntheticFluxBase.bf16(1.0f)).isEqualTo((short) 0x3F80);
         assertThat(SyntheticFluxBase.bf16(Float.intBitsToFloat(0x3F808000))).isEqualTo((short) 0x3F80); // tie, even
-        assertThat(SyntheticFluxBase.bf16(Float.intBitsToFloat(0x3F818000))).isEqualTo((short) 0x3F82); // tie, up to even
+        assertThat(SyntheticFluxBase.bf16(Float.intBitsToFloat(0x3F818000)))
+                .isEqualTo((short) 0x3F82); // tie, up to even
         assertThat(SyntheticFluxBase.bf16(Float.intBitsToFloat(0x3F808001))).isEqualTo((short) 0x3F81);
     }
 
@@ -221,7 +244,6 @@ class SyntheticFluxBaseTest {
         }
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 }

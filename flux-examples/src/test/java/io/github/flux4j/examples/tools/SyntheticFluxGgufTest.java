@@ -31,11 +31,17 @@ class SyntheticFluxGgufTest {
         assertThat(specs.stream().filter(s -> s.kind() == Kind.BLOCK_MATRIX)).hasSize(304);
         assertThat(specs.stream().filter(s -> s.kind() == Kind.EMBEDDER)).hasSize(10);
         assertThat(specs.stream().mapToLong(Spec::elements).sum()).isEqualTo(11_901_408_320L);
-        assertThat(specs.stream().filter(s -> s.name().equals("single_blocks.37.linear1.weight")).findFirst().orElseThrow()
-                .shape()).containsExactly(21504, 3072);
-        assertThat(specs.stream().anyMatch(s -> s.name().equals("guidance_in.out_layer.bias"))).isTrue();
+        assertThat(specs.stream()
+                        .filter(s -> s.name().equals("single_blocks.37.linear1.weight"))
+                        .findFirst()
+                        .orElseThrow()
+                        .shape())
+                .containsExactly(21504, 3072);
+        assertThat(specs.stream().anyMatch(s -> s.name().equals("guidance_in.out_layer.bias")))
+                .isTrue();
         assertThat(SyntheticFluxGguf.tensors(FluxConfig.schnell()).stream()
-                .noneMatch(s -> s.name().startsWith("guidance_in."))).isTrue();
+                        .noneMatch(s -> s.name().startsWith("guidance_in.")))
+                .isTrue();
     }
 
     @Test
@@ -51,8 +57,9 @@ class SyntheticFluxGgufTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
-            "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(
+            value = GgmlType.class,
+            names = {"F32", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
     void weightsHaveSaneStatistics(GgmlType type) throws IOException {
         Path f = dir.resolve("tiny-" + type + ".gguf");
         SyntheticFluxGguf.Summary s = SyntheticFluxGguf.write(f, SyntheticFluxGguf.tiny(), Options.of(type));

@@ -16,8 +16,7 @@ abstract class BlockDecoder {
     // Array views compile to single (unaligned) loads: cheaper than assembling bytes.
     private static final VarHandle SHORT_LE =
             MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle INT_LE =
-            MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     /**
      * Decodes {@code blocks} consecutive blocks starting at {@code src[srcOff]} into

@@ -31,6 +31,7 @@ public final class Dequantizer {
      * blocks in L1 while they are decoded; measured fastest around 1-2 Ki elements.
      */
     private static final int CHUNK_ELEMENTS = 1024;
+
     private static final int CHUNK_BYTES = 4 * 1024;
 
     private static final BlockDecoder[] DECODERS = new BlockDecoder[GgmlType.values().length];
@@ -56,8 +57,7 @@ public final class Dequantizer {
     /** Per-thread buffers, so that repeated small calls (row by row) allocate nothing. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    private Dequantizer() {
-    }
+    private Dequantizer() {}
 
     /** True if {@code type} can be dequantized by this class. */
     public static boolean isSupported(GgmlType type) {
@@ -120,8 +120,8 @@ public final class Dequantizer {
         int bytes = checkedByteSize(type, elements, tensorName);
         int n = (int) elements;
         if (bytes > src.remaining()) {
-            throw new IllegalArgumentException(prefix(tensorName) + elements + " " + type
-                    + " elements need " + bytes + " bytes but src has " + src.remaining() + " remaining");
+            throw new IllegalArgumentException(prefix(tensorName) + elements + " " + type + " elements need " + bytes
+                    + " bytes but src has " + src.remaining() + " remaining");
         }
         float[] out = new float[n];
         decodeToArray(type, decoder, src, src.position(), out, 0, n / type.blockSize());
@@ -159,12 +159,12 @@ public final class Dequantizer {
             throw new IllegalArgumentException(prefix(tensorName) + "dst is read-only");
         }
         if (bytes > src.remaining()) {
-            throw new IllegalArgumentException(prefix(tensorName) + elements + " " + type + " elements need "
-                    + bytes + " bytes but src has " + src.remaining() + " remaining");
+            throw new IllegalArgumentException(prefix(tensorName) + elements + " " + type + " elements need " + bytes
+                    + " bytes but src has " + src.remaining() + " remaining");
         }
         if (elements > dst.remaining()) {
-            throw new IllegalArgumentException(prefix(tensorName) + elements
-                    + " elements do not fit in dst's " + dst.remaining() + " remaining floats");
+            throw new IllegalArgumentException(prefix(tensorName) + elements + " elements do not fit in dst's "
+                    + dst.remaining() + " remaining floats");
         }
         int blocks = elements / type.blockSize();
         int srcPos = src.position();
@@ -197,8 +197,7 @@ public final class Dequantizer {
     }
 
     private static void decodeToArray(
-            GgmlType type, BlockDecoder decoder, ByteBuffer src, int srcIndex, float[] dst, int dstIndex,
-            int blocks) {
+            GgmlType type, BlockDecoder decoder, ByteBuffer src, int srcIndex, float[] dst, int dstIndex, int blocks) {
         if (src.hasArray()) {
             // Heap buffer: decode straight from its backing array, no copy needed.
             decoder.decode(src.array(), src.arrayOffset() + srcIndex, dst, dstIndex, blocks);
@@ -217,7 +216,12 @@ public final class Dequantizer {
     }
 
     private static void decodeToBuffer(
-            GgmlType type, BlockDecoder decoder, ByteBuffer src, int srcIndex, FloatBuffer dst, int dstIndex,
+            GgmlType type,
+            BlockDecoder decoder,
+            ByteBuffer src,
+            int srcIndex,
+            FloatBuffer dst,
+            int dstIndex,
             int blocks) {
         Scratch scratch = SCRATCH.get();
         float[] floats = scratch.floats();
@@ -246,13 +250,13 @@ public final class Dequantizer {
             throw new IllegalArgumentException(prefix(tensorName) + "elements must not be negative: " + elements);
         }
         if (elements % type.blockSize() != 0) {
-            throw new IllegalArgumentException(prefix(tensorName) + "elements (" + elements
-                    + ") is not a multiple of " + type + "'s block size " + type.blockSize());
+            throw new IllegalArgumentException(prefix(tensorName) + "elements (" + elements + ") is not a multiple of "
+                    + type + "'s block size " + type.blockSize());
         }
         long bytes = type.byteSize(elements);
         if (bytes > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(prefix(tensorName) + elements + " " + type
-                    + " elements occupy " + bytes + " bytes, more than one ByteBuffer can hold");
+            throw new IllegalArgumentException(prefix(tensorName) + elements + " " + type + " elements occupy " + bytes
+                    + " bytes, more than one ByteBuffer can hold");
         }
         return (int) bytes;
     }

@@ -16,8 +16,7 @@ public final class Float16 {
         }
     }
 
-    private Float16() {
-    }
+    private Float16() {}
 
     /** The float32 value of a binary16 bit pattern (exact: every half is a float). */
     public static float toFloat(short half) {

@@ -27,6 +27,7 @@ final class KQuantBlocks {
     private final int[] levels = new int[QK_K];
     /** Candidate levels of one sub-block during the scale search. */
     private final int[] candidate = new int[32];
+
     private final float[] weights = new float[32];
     private final float[] scales = new float[16];
     private final float[] mins = new float[16];
@@ -319,8 +320,8 @@ final class KQuantBlocks {
      * levels to {@code levels[lo..]}, the min (as a positive offset) to {@code mins[slot]}, and
      * returns the scale.
      */
-    private float fitScaleAndMin(int n, int nmax, float[] x, int xo, int lo, float rmin, float rdelta,
-                                 int nstep, boolean useMad, int slot) {
+    private float fitScaleAndMin(
+            int n, int nmax, float[] x, int xo, int lo, float rmin, float rdelta, int nstep, boolean useMad, int slot) {
         float min = x[xo];
         float max = x[xo];
         float sumW = weights[0];
@@ -547,8 +548,8 @@ final class KQuantBlocks {
     private void pack2Bit(byte[] out, int at) {
         for (int j = 0; j < QK_K; j += 128) {
             for (int l = 0; l < 32; l++) {
-                out[at + j / 4 + l] = (byte) (levels[j + l] | levels[j + l + 32] << 2
-                        | levels[j + l + 64] << 4 | levels[j + l + 96] << 6);
+                out[at + j / 4 + l] = (byte)
+                        (levels[j + l] | levels[j + l + 32] << 2 | levels[j + l + 64] << 4 | levels[j + l + 96] << 6);
             }
         }
     }

@@ -14,8 +14,7 @@ package io.github.flux4j.gguf.quant;
 final class LegacyQuantBlocks {
     private static final int QK = 32;
 
-    private LegacyQuantBlocks() {
-    }
+    private LegacyQuantBlocks() {}
 
     /** Q8_0: {@code d = max|x| / 127}, {@code q = round-half-away(x / d)}; layout d, qs[32]. */
     static void q8_0(float[] x, int off, byte[] out) {

@@ -10,8 +10,7 @@ package io.github.flux4j.gguf.quant;
  * </ul>
  */
 final class PlainDecoders {
-    private PlainDecoders() {
-    }
+    private PlainDecoders() {}
 
     /** F32: a bit copy. */
     static final class F32 extends BlockDecoder {

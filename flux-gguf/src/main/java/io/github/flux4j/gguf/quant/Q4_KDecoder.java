@@ -23,9 +23,7 @@ final class Q4_KDecoder extends BlockDecoder {
      * from the top 2 bits of bytes 0..3.
      */
     static int scale(byte[] src, int s, int j) {
-        return j < 4
-                ? src[s + j] & 63
-                : (src[s + j + 4] & 0xF) | ((src[s + j - 4] >> 2) & 0x30);
+        return j < 4 ? src[s + j] & 63 : (src[s + j + 4] & 0xF) | ((src[s + j - 4] >> 2) & 0x30);
     }
 
     /**
@@ -34,9 +32,7 @@ final class Q4_KDecoder extends BlockDecoder {
      * bits from the top 2 bits of bytes 4..7.
      */
     static int min(byte[] src, int s, int j) {
-        return j < 4
-                ? src[s + j + 4] & 63
-                : ((src[s + j + 4] & 0xFF) >>> 4) | ((src[s + j] >> 2) & 0x30);
+        return j < 4 ? src[s + j + 4] & 63 : ((src[s + j + 4] & 0xFF) >>> 4) | ((src[s + j] >> 2) & 0x30);
     }
 
     @Override

@@ -25,8 +25,7 @@ import java.util.Objects;
  * from several threads.
  */
 public final class Quantizer {
-    private Quantizer() {
-    }
+    private Quantizer() {}
 
     /** Whether {@link #quantize(GgmlType, float[], int, int, ByteBuffer, int)} can produce this type. */
     public static boolean isSupported(GgmlType type) {
@@ -47,7 +46,8 @@ public final class Quantizer {
      *     blocks, if the source range lies outside {@code src}, if the output does not fit between
      *     {@code dstOffset} and {@code dst.limit()}, or if {@code dst} is read-only
      */
-    public static void quantize(GgmlType type, float[] src, int srcOffset, int elements, ByteBuffer dst, int dstOffset) {
+    public static void quantize(
+            GgmlType type, float[] src, int srcOffset, int elements, ByteBuffer dst, int dstOffset) {
         Objects.requireNonNull(type, "type");
         Objects.requireNonNull(src, "src");
         Objects.requireNonNull(dst, "dst");
@@ -115,15 +115,16 @@ public final class Quantizer {
         }
         long bytes = type.byteSize(src.length);
         if (bytes > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(type + " data of " + src.length + " elements (" + bytes
-                    + " bytes) does not fit in a byte array");
+            throw new IllegalArgumentException(
+                    type + " data of " + src.length + " elements (" + bytes + " bytes) does not fit in a byte array");
         }
         byte[] out = new byte[(int) bytes];
         quantize(type, src, 0, src.length, ByteBuffer.wrap(out), 0);
         return out;
     }
 
-    private static void quantizeBlocks(GgmlType type, float[] src, int srcOffset, int blocks, ByteBuffer out, int dstOffset) {
+    private static void quantizeBlocks(
+            GgmlType type, float[] src, int srcOffset, int blocks, ByteBuffer out, int dstOffset) {
         int blockSize = type.blockSize();
         int typeSize = type.typeSize();
         byte[] block = new byte[typeSize];

@@ -26,10 +26,21 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class DequantizerTest {
     private static final Set<GgmlType> SUPPORTED = EnumSet.of(
-            GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0,
-            GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-            GgmlType.IQ4_NL, GgmlType.IQ4_XS);
+            GgmlType.F32,
+            GgmlType.F16,
+            GgmlType.BF16,
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q8_0,
+            GgmlType.Q2_K,
+            GgmlType.Q3_K,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K,
+            GgmlType.IQ4_NL,
+            GgmlType.IQ4_XS);
 
     /** One type's reference case: raw blocks and gguf-py's float32 output. */
     private record Reference(GgmlType type, byte[] blocks, float[] expected) {
@@ -60,20 +71,25 @@ class DequantizerTest {
     }
 
     /** Fails at the first value whose bits differ, naming the element and its block. */
-    private static void assertBitsEqual(GgmlType type, String path, float[] actual, int actualOffset, float[] expected) {
+    private static void assertBitsEqual(
+            GgmlType type, String path, float[] actual, int actualOffset, float[] expected) {
         for (int i = 0; i < expected.length; i++) {
             int a = Float.floatToRawIntBits(actual[actualOffset + i]);
             int e = Float.floatToRawIntBits(expected[i]);
             if (a != e) {
-                fail("%s via %s: element %d (block %d) is %s (0x%08x), gguf-py gives %s (0x%08x)",
+                fail(
+                        "%s via %s: element %d (block %d) is %s (0x%08x), gguf-py gives %s (0x%08x)",
                         type, path, i, i / type.blockSize(), actual[actualOffset + i], a, expected[i], e);
             }
         }
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-        "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+    @EnumSource(
+            names = {
+                "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+                "IQ4_NL", "IQ4_XS"
+            })
     void matchesGgufPyFromHeapBuffer(GgmlType type) {
         Reference ref = reference(type);
         float[] out = new float[ref.elements() + 3];
@@ -84,8 +100,11 @@ class DequantizerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(names = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
-        "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+    @EnumSource(
+            names = {
+                "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+                "IQ4_NL", "IQ4_XS"
+            })
     void matchesGgufPyFromReadOnlyDirectBufferAcrossChunks(GgmlType type) {
         Reference ref = reference(type);
         // Five copies after a 7-byte header, in a big-endian read-only direct buffer: the offset is
@@ -126,10 +145,14 @@ class DequantizerTest {
         int total = ref.elements();
         int first = total / type.blockSize() / 3 * type.blockSize();
         for (FloatBuffer dst : new FloatBuffer[] {
-            ByteBuffer.allocateDirect(4 * (total + 1)).order(ByteOrder.nativeOrder()).asFloatBuffer(),
+            ByteBuffer.allocateDirect(4 * (total + 1))
+                    .order(ByteOrder.nativeOrder())
+                    .asFloatBuffer(),
             FloatBuffer.allocate(total + 1),
         }) {
-            ByteBuffer src = ByteBuffer.allocateDirect(ref.blocks().length).put(ref.blocks()).flip();
+            ByteBuffer src = ByteBuffer.allocateDirect(ref.blocks().length)
+                    .put(ref.blocks())
+                    .flip();
             dst.position(1);
             Dequantizer.dequantize(type, src, dst, first, "t");
             assertThat(src.position()).isEqualTo((int) type.byteSize(first));
@@ -162,7 +185,8 @@ class DequantizerTest {
                 .hasMessageContaining("IQ2_XXS")
                 .hasMessageContaining("dequantization");
         assertThatThrownBy(() -> Dequantizer.dequantize(GgmlType.Q8_K, src, "double_blocks.3.img_mlp.0.weight", 256))
-                .isInstanceOfSatisfying(UnsupportedGgufTypeException.class,
+                .isInstanceOfSatisfying(
+                        UnsupportedGgufTypeException.class,
                         e -> assertThat(e.tensorName()).isEqualTo("double_blocks.3.img_mlp.0.weight"))
                 .hasMessageContaining("Q8_K")
                 .hasMessageContaining("double_blocks.3.img_mlp.0.weight");
@@ -239,10 +263,12 @@ class DequantizerTest {
                 .hasMessageContaining("40 remaining");
         assertThat(src.position()).isZero();
         assertThat(small.position()).isZero();
-        assertThatThrownBy(() -> Dequantizer.dequantize(GgmlType.Q8_0, src, FloatBuffer.allocate(64).asReadOnlyBuffer(), 64, null))
+        assertThatThrownBy(() -> Dequantizer.dequantize(
+                        GgmlType.Q8_0, src, FloatBuffer.allocate(64).asReadOnlyBuffer(), 64, null))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("read-only");
-        assertThatThrownBy(() -> Dequantizer.dequantize(GgmlType.Q8_0, src.position(40), FloatBuffer.allocate(64), 32, null))
+        assertThatThrownBy(() ->
+                        Dequantizer.dequantize(GgmlType.Q8_0, src.position(40), FloatBuffer.allocate(64), 32, null))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("28 remaining");
     }

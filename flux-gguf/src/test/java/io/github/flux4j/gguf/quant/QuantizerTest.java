@@ -27,9 +27,19 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class QuantizerTest {
     private static final Set<GgmlType> SUPPORTED = EnumSet.of(
-            GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
-            GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+            GgmlType.F32,
+            GgmlType.F16,
+            GgmlType.BF16,
+            GgmlType.Q8_0,
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q2_K,
+            GgmlType.Q3_K,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K);
 
     @ParameterizedTest
     @EnumSource(names = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
@@ -83,7 +93,9 @@ class QuantizerTest {
             double diff = x[i] - y[i];
             sum += diff * diff;
         }
-        assertThat(Math.sqrt(sum) / x.length).as("%s total quantization error", type).isLessThan(budget);
+        assertThat(Math.sqrt(sum) / x.length)
+                .as("%s total quantization error", type)
+                .isLessThan(budget);
     }
 
     /** On Gaussian data more bits give less error, and every K-quant beats the legacy 4-bit format. */
@@ -107,8 +119,16 @@ class QuantizerTest {
 
     @Test
     void f32KeepsEveryBitPattern() {
-        float[] x = {0f, -0f, 1.5f, Float.MIN_VALUE, Float.MAX_VALUE, Float.NEGATIVE_INFINITY,
-            Float.intBitsToFloat(0x7FC0_1234), Float.intBitsToFloat(0xFF80_0001)};
+        float[] x = {
+            0f,
+            -0f,
+            1.5f,
+            Float.MIN_VALUE,
+            Float.MAX_VALUE,
+            Float.NEGATIVE_INFINITY,
+            Float.intBitsToFloat(0x7FC0_1234),
+            Float.intBitsToFloat(0xFF80_0001)
+        };
 
         byte[] bytes = Quantizer.quantize(GgmlType.F32, x);
 
@@ -132,8 +152,10 @@ class QuantizerTest {
         int bytes = (int) type.byteSize(elements);
         byte[] expected = Quantizer.quantize(type, Arrays.copyOfRange(input, srcOffset, srcOffset + elements));
         int dstOffset = 13;
-        for (ByteBuffer dst : new ByteBuffer[] {ByteBuffer.allocate(dstOffset + bytes + 5),
-            ByteBuffer.allocateDirect(dstOffset + bytes + 5).order(ByteOrder.BIG_ENDIAN)}) {
+        for (ByteBuffer dst : new ByteBuffer[] {
+            ByteBuffer.allocate(dstOffset + bytes + 5),
+            ByteBuffer.allocateDirect(dstOffset + bytes + 5).order(ByteOrder.BIG_ENDIAN)
+        }) {
             for (int i = 0; i < dst.capacity(); i++) {
                 dst.put(i, (byte) 0x5A);
             }
@@ -174,7 +196,8 @@ class QuantizerTest {
                         assertThat(e.type()).isEqualTo(type);
                         assertThat(e.tensorName()).isNull();
                     })
-                    .hasMessageContaining("quantization").hasMessageContaining(type.name());
+                    .hasMessageContaining("quantization")
+                    .hasMessageContaining(type.name());
             assertThatThrownBy(() -> Quantizer.quantize(type, src, 0, src.length, ByteBuffer.allocate(1024), 0))
                     .isInstanceOf(UnsupportedGgufTypeException.class);
         }
@@ -184,32 +207,46 @@ class QuantizerTest {
     void rejectsInvalidArguments() {
         float[] src = new float[64];
         ByteBuffer dst = ByteBuffer.allocate(100);
-        assertThatThrownBy(() -> Quantizer.quantize(null, src)).isInstanceOf(NullPointerException.class)
+        assertThatThrownBy(() -> Quantizer.quantize(null, src))
+                .isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("type");
-        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, null)).isInstanceOf(NullPointerException.class)
+        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, null))
+                .isInstanceOf(NullPointerException.class)
                 .hasMessageContaining("src");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, 0, 32, null, 0))
-                .isInstanceOf(NullPointerException.class).hasMessageContaining("dst");
+                .isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("dst");
         assertThatThrownBy(() -> Quantizer.isSupported(null)).isInstanceOf(NullPointerException.class);
 
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, new float[33]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("33").hasMessageContaining("32");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("33")
+                .hasMessageContaining("32");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, 0, -32, dst, 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("elements");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("elements");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q4_K, src, 0, 64, dst, 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("block size 256");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("block size 256");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, -1, 32, dst, 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("source range");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("source range");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, 33, 32, dst, 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length 64");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("length 64");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, 0, 64, dst, 33))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("68 bytes");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("68 bytes");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, 0, 32, dst, -1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dstOffset -1");
-        assertThatThrownBy(() -> Quantizer.quantize(GgmlType.F32, src, 0, 32, dst.duplicate().limit(127 - 100), 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("limit 27");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("dstOffset -1");
+        assertThatThrownBy(() -> Quantizer.quantize(
+                        GgmlType.F32, src, 0, 32, dst.duplicate().limit(127 - 100), 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("limit 27");
         assertThatThrownBy(() -> Quantizer.quantize(GgmlType.Q8_0, src, 0, 32, dst.asReadOnlyBuffer(), 0))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("read-only");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("read-only");
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -240,8 +277,9 @@ class QuantizerTest {
             byte[] a = Arrays.copyOfRange(actual, b * size, (b + 1) * size);
             byte[] e = Arrays.copyOfRange(expected, b * size, (b + 1) * size);
             if (!Arrays.equals(a, e)) {
-                fail("%s block %d differs (%d of %d blocks differ)%n actual:   %s%n expected: %s", type, b,
-                        countDifferentBlocks(actual, expected, size), expected.length / size, hex(a), hex(e));
+                fail(
+                        "%s block %d differs (%d of %d blocks differ)%n actual:   %s%n expected: %s",
+                        type, b, countDifferentBlocks(actual, expected, size), expected.length / size, hex(a), hex(e));
             }
         }
     }

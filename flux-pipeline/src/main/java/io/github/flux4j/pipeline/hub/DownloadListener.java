@@ -7,22 +7,18 @@ package io.github.flux4j.pipeline.hub;
  */
 public interface DownloadListener {
     /** A listener that ignores everything. */
-    DownloadListener NONE = new DownloadListener() {
-    };
+    DownloadListener NONE = new DownloadListener() {};
 
     /**
      * Downloads are about to start: {@code files} files of {@code repoId} totalling {@code bytes}
      * bytes (sizes the Hub announced; a resumed file counts whole, its present part is reported
      * through {@link #transferred} at once).
      */
-    default void planned(String repoId, int files, long bytes) {
-    }
+    default void planned(String repoId, int files, long bytes) {}
 
     /** {@code bytes} more bytes are on disk (of any file being downloaded). */
-    default void transferred(long bytes) {
-    }
+    default void transferred(long bytes) {}
 
     /** {@code path} of {@code repoId} is downloaded, verified and linked into its snapshot. */
-    default void finished(String repoId, String path) {
-    }
+    default void finished(String repoId, String path) {}
 }

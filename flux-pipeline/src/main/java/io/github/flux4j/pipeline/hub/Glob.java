@@ -64,7 +64,7 @@ final class Glob {
                     j++;
                 }
                 if (j >= n) {
-                    re.append("\\[");  // no closing bracket: a literal '['
+                    re.append("\\["); // no closing bracket: a literal '['
                 } else {
                     String set = glob.substring(i, j);
                     i = j + 1;

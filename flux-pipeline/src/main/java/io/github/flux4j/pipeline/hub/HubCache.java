@@ -50,6 +50,7 @@ final class HubCache {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The cache directory tag standard's signature (bford.info/cachedir). */
     static final String CACHEDIR_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55";
+
     private static final int TREE_FORMAT = 1;
     private static final Map<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
@@ -84,15 +85,18 @@ final class HubCache {
         Path tag = hub().resolve("CACHEDIR.TAG");
         if (!Files.exists(tag)) {
             Files.createDirectories(hub());
-            writeAtomically(tag, CACHEDIR_SIGNATURE + "\n# The Hugging Face hub cache (written by flux4j; shared with"
-                    + " huggingface_hub).\n# See https://bford.info/cachedir/\n");
+            writeAtomically(
+                    tag,
+                    CACHEDIR_SIGNATURE + "\n# The Hugging Face hub cache (written by flux4j; shared with"
+                            + " huggingface_hub).\n# See https://bford.info/cachedir/\n");
         }
     }
 
     // ------------------------------------------------------------------------------ refs
 
     /** The commit {@code refs/<revision>} holds, or null. */
-    @Nullable String readRef(String repoId, String revision) throws IOException {
+    @Nullable
+    String readRef(String repoId, String revision) throws IOException {
         if (revision.contains("..") || revision.startsWith("/")) {
             return null;
         }
@@ -118,7 +122,8 @@ final class HubCache {
     }
 
     private static void writeAtomically(Path file, String content) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + "." + UUID.randomUUID().toString().substring(0, 8) + ".tmp");
+        Path tmp = file.resolveSibling(
+                file.getFileName() + "." + UUID.randomUUID().toString().substring(0, 8) + ".tmp");
         try {
             Files.writeString(tmp, content, StandardCharsets.UTF_8);
             move(tmp, file);
@@ -138,7 +143,8 @@ final class HubCache {
     // ------------------------------------------------------------------------------ trees
 
     /** The cached listing of {@code commit}, or null if there is none (or it cannot be read). */
-    @Nullable List<HubClient.TreeFile> readTree(String repoId, String commit) {
+    @Nullable
+    List<HubClient.TreeFile> readTree(String repoId, String commit) {
         Path file = repoFolder(repoId).resolve("trees").resolve(commit + ".json");
         if (!Files.isRegularFile(file)) {
             return null;
@@ -155,7 +161,10 @@ final class HubCache {
                 if (!HubPath.isRepoPath(e.getKey()) || !v.path("size").canConvertToLong()) {
                     return null;
                 }
-                out.add(new HubClient.TreeFile(e.getKey(), v.get("size").asLong(), v.path("blob_id").asText(""),
+                out.add(new HubClient.TreeFile(
+                        e.getKey(),
+                        v.get("size").asLong(),
+                        v.path("blob_id").asText(""),
                         v.hasNonNull("lfs_sha256") ? v.get("lfs_sha256").asText() : null,
                         v.hasNonNull("lfs_size") ? v.get("lfs_size").asLong() : null,
                         v.hasNonNull("xet_hash") ? v.get("xet_hash").asText() : null));
@@ -176,7 +185,9 @@ final class HubCache {
         for (HubClient.TreeFile f : files) {
             sorted.put(f.path(), f);
         }
-        StringBuilder s = new StringBuilder("{\n \"format_version\": ").append(TREE_FORMAT).append(",\n \"files\": ");
+        StringBuilder s = new StringBuilder("{\n \"format_version\": ")
+                .append(TREE_FORMAT)
+                .append(",\n \"files\": ");
         if (sorted.isEmpty()) {
             s.append("{}");
         } else {
@@ -188,7 +199,8 @@ final class HubCache {
                 s.append("   \"blob_id\": ").append(pyString(f.blobId()));
                 if (f.lfsSha256() != null) {
                     s.append(",\n   \"lfs_sha256\": ").append(pyString(f.lfsSha256()));
-                    s.append(",\n   \"lfs_size\": ").append(f.lfsSize() == null ? "null" : f.lfsSize().toString());
+                    s.append(",\n   \"lfs_size\": ")
+                            .append(f.lfsSize() == null ? "null" : f.lfsSize().toString());
                 }
                 if (f.xetHash() != null) {
                     s.append(",\n   \"xet_hash\": ").append(pyString(f.xetHash()));
@@ -236,12 +248,14 @@ final class HubCache {
 
     /** Runs {@code body} holding the blob's lock: across threads of this JVM and across processes. */
     <T extends @Nullable Object> T withBlobLock(String repoId, String etag, IoSupplier<T> body) throws IOException {
-        Path lockFile = hub().resolve(".locks").resolve(repoFolder(repoId).getFileName()).resolve(etag + ".lock");
+        Path lockFile = hub().resolve(".locks")
+                .resolve(repoFolder(repoId).getFileName())
+                .resolve(etag + ".lock");
         Files.createDirectories(lockFile.getParent());
         ReentrantLock jvm = JVM_LOCKS.computeIfAbsent(lockFile.toAbsolutePath().normalize(), p -> new ReentrantLock());
         jvm.lock();
         try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = ch.lock()) {
+                FileLock ignored = ch.lock()) {
             return body.get();
         } finally {
             jvm.unlock();
@@ -282,9 +296,11 @@ final class HubCache {
         }
         String actual = HexFormat.of().formatHex(md.digest());
         if (!actual.equals(etag)) {
-            throw new HubException(HubException.Kind.CORRUPT, what + " is corrupt: its " + (algorithm.equals("SHA-1")
-                    ? "git blob sha1" : "sha256") + " is " + actual + ", the Hub's ETag says " + etag
-                    + "; the download was discarded, run again to download it anew");
+            throw new HubException(
+                    HubException.Kind.CORRUPT,
+                    what + " is corrupt: its " + (algorithm.equals("SHA-1") ? "git blob sha1" : "sha256") + " is "
+                            + actual + ", the Hub's ETag says " + etag
+                            + "; the download was discarded, run again to download it anew");
         }
     }
 
@@ -303,7 +319,9 @@ final class HubCache {
             throw new IllegalArgumentException("a snapshot pointer must be inside its snapshot folder: " + pointer);
         }
         Files.createDirectories(folder);
-        Path target = folder.toAbsolutePath().normalize().relativize(blob.toAbsolutePath().normalize());
+        Path target = folder.toAbsolutePath()
+                .normalize()
+                .relativize(blob.toAbsolutePath().normalize());
         if (Files.isSymbolicLink(pointer)) {
             if (Files.readSymbolicLink(pointer).equals(target) && Files.exists(pointer)) {
                 return;
@@ -317,7 +335,9 @@ final class HubCache {
         } catch (FileAlreadyExistsException e) {
             // another process linked it meanwhile
         } catch (UnsupportedOperationException | FileSystemException e) {
-            LOG.warn("cannot create symbolic links in {} ({}); copying the file instead", pointer.getParent(),
+            LOG.warn(
+                    "cannot create symbolic links in {} ({}); copying the file instead",
+                    pointer.getParent(),
                     e.toString());
             Files.copy(blob, pointer, StandardCopyOption.REPLACE_EXISTING);
         }

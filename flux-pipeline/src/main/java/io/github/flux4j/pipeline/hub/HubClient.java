@@ -48,6 +48,7 @@ final class HubClient {
     private static final int MAX_REDIRECTS = 5;
     /** Attempts for a request or a download (a download resumes where the broken attempt stopped). */
     static final int ATTEMPTS = 5;
+
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "flux4j-hub-watchdog");
         t.setDaemon(true);
@@ -62,13 +63,16 @@ final class HubClient {
     private volatile long retryDelayMillis = 1000;
 
     /** A file's metadata from its {@code resolve} URL. */
-    record FileMeta(String commit, String etag, long size, URI location) {
-    }
+    record FileMeta(String commit, String etag, long size, URI location) {}
 
     /** One file of a tree listing ({@code lfs*} null for a file stored in git). */
-    record TreeFile(String path, long size, String blobId, @Nullable String lfsSha256, @Nullable Long lfsSize,
-                    @Nullable String xetHash) {
-    }
+    record TreeFile(
+            String path,
+            long size,
+            String blobId,
+            @Nullable String lfsSha256,
+            @Nullable Long lfsSize,
+            @Nullable String xetHash) {}
 
     HubClient(URI endpoint, @Nullable String token, Duration timeout) {
         this.endpoint = endpoint;
@@ -94,13 +98,14 @@ final class HubClient {
     /** The commit {@code revision} of {@code repoId} points to ({@code GET /api/models/{repo}/revision/{rev}}). */
     String commitOf(String repoId, String revision) throws IOException {
         URI uri = uri("/api/models/" + repoId + "/revision/" + encode(revision, false));
-        HttpResponse<byte[]> r = send(request(uri, "GET"), HttpResponse.BodyHandlers.ofByteArray(), repoId, revision,
-                null);
+        HttpResponse<byte[]> r =
+                send(request(uri, "GET"), HttpResponse.BodyHandlers.ofByteArray(), repoId, revision, null);
         JsonNode info = parse(r, uri);
         JsonNode sha = info.get("sha");
         if (sha == null || !sha.isTextual() || !HubFiles.isCommit(sha.asText())) {
-            throw new HubException(HubException.Kind.PROTOCOL, uri + " returned no commit hash ('sha'); is "
-                    + endpoint + " a Hugging Face Hub endpoint?");
+            throw new HubException(
+                    HubException.Kind.PROTOCOL,
+                    uri + " returned no commit hash ('sha'); is " + endpoint + " a Hugging Face Hub endpoint?");
         }
         return sha.asText();
     }
@@ -113,8 +118,8 @@ final class HubClient {
             if (page > 100_000) {
                 throw new HubException(HubException.Kind.PROTOCOL, "the tree listing of " + repoId + " does not end");
             }
-            HttpResponse<byte[]> r = send(request(uri, "GET"), HttpResponse.BodyHandlers.ofByteArray(), repoId, commit,
-                    null);
+            HttpResponse<byte[]> r =
+                    send(request(uri, "GET"), HttpResponse.BodyHandlers.ofByteArray(), repoId, commit, null);
             JsonNode list = parse(r, uri);
             if (!list.isArray()) {
                 throw new HubException(HubException.Kind.PROTOCOL, uri + " returned no JSON array");
@@ -125,11 +130,14 @@ final class HubClient {
                 }
                 String path = e.path("path").asText("");
                 if (!HubPath.isRepoPath(path) || !e.path("size").canConvertToLong()) {
-                    throw new HubException(HubException.Kind.PROTOCOL, uri + " lists a file without a valid path or"
-                            + " size: " + e);
+                    throw new HubException(
+                            HubException.Kind.PROTOCOL, uri + " lists a file without a valid path or" + " size: " + e);
                 }
                 JsonNode lfs = e.get("lfs");
-                files.add(new TreeFile(path, e.get("size").asLong(), e.path("oid").asText(""),
+                files.add(new TreeFile(
+                        path,
+                        e.get("size").asLong(),
+                        e.path("oid").asText(""),
                         lfs != null && lfs.hasNonNull("oid") ? lfs.get("oid").asText() : null,
                         lfs != null && lfs.hasNonNull("size") ? lfs.get("size").asLong() : null,
                         e.hasNonNull("xetHash") ? e.get("xetHash").asText() : null));
@@ -182,17 +190,26 @@ final class HubClient {
             }
             String commit = r.headers().firstValue("X-Repo-Commit").orElse(null);
             if (commit == null || !HubFiles.isCommit(commit)) {
-                throw new HubException(HubException.Kind.PROTOCOL, uri + " answered without an X-Repo-Commit header;"
-                        + " is " + endpoint + " (HF_ENDPOINT) a Hugging Face Hub endpoint?");
+                throw new HubException(
+                        HubException.Kind.PROTOCOL,
+                        uri + " answered without an X-Repo-Commit header;" + " is " + endpoint
+                                + " (HF_ENDPOINT) a Hugging Face Hub endpoint?");
             }
-            String etag = r.headers().firstValue("X-Linked-Etag").or(() -> r.headers().firstValue("ETag")).orElse(null);
+            String etag = r.headers()
+                    .firstValue("X-Linked-Etag")
+                    .or(() -> r.headers().firstValue("ETag"))
+                    .orElse(null);
             etag = normalizeEtag(etag);
             if (etag == null || !isSafeEtag(etag)) {
-                throw new HubException(HubException.Kind.PROTOCOL, uri + " answered without a usable ETag ("
-                        + etag + "); flux4j needs it to name the cached file");
+                throw new HubException(
+                        HubException.Kind.PROTOCOL,
+                        uri + " answered without a usable ETag (" + etag
+                                + "); flux4j needs it to name the cached file");
             }
-            String size = r.headers().firstValue("X-Linked-Size")
-                    .or(() -> redirect ? java.util.Optional.empty() : r.headers().firstValue("Content-Length"))
+            String size = r.headers()
+                    .firstValue("X-Linked-Size")
+                    .or(() ->
+                            redirect ? java.util.Optional.empty() : r.headers().firstValue("Content-Length"))
                     .orElse(null);
             long n = -1;
             if (size != null) {
@@ -239,7 +256,7 @@ final class HubClient {
     void download(URI url, Path part, long size, LongConsumer progress, BooleanSupplier cancelled) throws IOException {
         long have = Files.exists(part) ? Files.size(part) : 0;
         if (size >= 0 && have > size) {
-            Files.delete(part);  // longer than the file: not a prefix of it
+            Files.delete(part); // longer than the file: not a prefix of it
             have = 0;
         }
         if (have > 0) {
@@ -265,19 +282,30 @@ final class HubClient {
                 have = Files.exists(part) ? Files.size(part) : 0;
             }
             last = failure;
-            LOG.warn("download of {} broke at byte {} ({}); attempt {} of {}", url.getPath(), have, failure.getMessage(),
-                    attempt, ATTEMPTS);
+            LOG.warn(
+                    "download of {} broke at byte {} ({}); attempt {} of {}",
+                    url.getPath(),
+                    have,
+                    failure.getMessage(),
+                    attempt,
+                    ATTEMPTS);
             pause(attempt);
         }
-        throw new HubException(HubException.Kind.NETWORK, "the download of " + url.getHost() + url.getPath()
-                + " broke " + ATTEMPTS + " times (last: " + (last == null ? "none" : last.getMessage()) + "); run again to resume from byte "
-                + have, last);
+        throw new HubException(
+                HubException.Kind.NETWORK,
+                "the download of " + url.getHost() + url.getPath()
+                        + " broke " + ATTEMPTS + " times (last: " + (last == null ? "none" : last.getMessage())
+                        + "); run again to resume from byte "
+                        + have,
+                last);
     }
 
     /** One GET from {@code have}; returns the bytes now in {@code part}. */
     private long transfer(URI url, Path part, long have, LongConsumer progress, BooleanSupplier cancelled)
             throws IOException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(url).GET().header("User-Agent", userAgent)
+        HttpRequest.Builder b = HttpRequest.newBuilder(url)
+                .GET()
+                .header("User-Agent", userAgent)
                 .header("Accept-Encoding", "identity");
         if (sameHost(endpoint, url) && token != null) {
             b.header("Authorization", "Bearer " + token);
@@ -299,8 +327,11 @@ final class HubClient {
                 String range = r.headers().firstValue("Content-Range").orElse("");
                 if (!range.startsWith("bytes " + have + "-")) {
                     // Not the part asked for: start over rather than splice the wrong bytes.
-                    LOG.warn("{} answered Range bytes={}- with Content-Range '{}'; downloading it whole",
-                            url.getHost(), have, range);
+                    LOG.warn(
+                            "{} answered Range bytes={}- with Content-Range '{}'; downloading it whole",
+                            url.getHost(),
+                            have,
+                            range);
                     progress.accept(-have);
                     Files.write(part, new byte[0]);
                     return 0;
@@ -320,17 +351,24 @@ final class HubClient {
             AtomicLong lastProgress = new AtomicLong(System.nanoTime());
             java.util.concurrent.atomic.AtomicBoolean stalled = new java.util.concurrent.atomic.AtomicBoolean();
             // A stalled connection would block read() forever: close the stream after a silent timeout.
-            ScheduledFuture<?> watchdog = WATCHDOG.scheduleAtFixedRate(() -> {
-                if (System.nanoTime() - lastProgress.get() > timeout.toNanos()) {
-                    stalled.set(true);
-                    try {
-                        in.close();
-                    } catch (IOException ignored) {
-                        // closing is all we can do
-                    }
-                }
-            }, timeout.toMillis(), Math.max(100, timeout.toMillis() / 4), TimeUnit.MILLISECONDS);
-            try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            ScheduledFuture<?> watchdog = WATCHDOG.scheduleAtFixedRate(
+                    () -> {
+                        if (System.nanoTime() - lastProgress.get() > timeout.toNanos()) {
+                            stalled.set(true);
+                            try {
+                                in.close();
+                            } catch (IOException ignored) {
+                                // closing is all we can do
+                            }
+                        }
+                    },
+                    timeout.toMillis(),
+                    Math.max(100, timeout.toMillis() / 4),
+                    TimeUnit.MILLISECONDS);
+            try (OutputStream out = Files.newOutputStream(
+                    part,
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE,
                     append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
                 byte[] buf = new byte[1 << 16];
                 int n;
@@ -358,16 +396,23 @@ final class HubClient {
     // ------------------------------------------------------------------------------ requests
 
     private HttpRequest.Builder request(URI uri, String method) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri).method(method, HttpRequest.BodyPublishers.noBody())
-                .timeout(timeout).header("User-Agent", userAgent);
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri)
+                .method(method, HttpRequest.BodyPublishers.noBody())
+                .timeout(timeout)
+                .header("User-Agent", userAgent);
         if (token != null) {
             b.header("Authorization", "Bearer " + token);
         }
         return b;
     }
 
-    private <T> HttpResponse<T> send(HttpRequest.Builder request, HttpResponse.BodyHandler<T> body, String repoId,
-                                     @Nullable String revision, @Nullable String path) throws IOException {
+    private <T> HttpResponse<T> send(
+            HttpRequest.Builder request,
+            HttpResponse.BodyHandler<T> body,
+            String repoId,
+            @Nullable String revision,
+            @Nullable String path)
+            throws IOException {
         HttpRequest req = request.build();
         HubException last = null;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -385,22 +430,28 @@ final class HubClient {
             } catch (HubException e) {
                 throw e;
             } catch (ConnectException | HttpConnectTimeoutException e) {
-                throw new HubException(HubException.Kind.NETWORK, "the Hub cannot be reached at " + endpoint + " ("
-                        + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()) + ")", e);
+                throw new HubException(
+                        HubException.Kind.NETWORK,
+                        "the Hub cannot be reached at " + endpoint + " ("
+                                + (e.getMessage() != null
+                                        ? e.getMessage()
+                                        : e.getClass().getSimpleName()) + ")",
+                        e);
             } catch (HttpTimeoutException e) {
                 last = new HubException(HubException.Kind.NETWORK, req.uri() + " did not answer within " + timeout, e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted");
             } catch (IOException e) {
-                last = new HubException(HubException.Kind.NETWORK, req.method() + " " + req.uri() + " failed: "
-                        + e.getMessage(), e);
+                last = new HubException(
+                        HubException.Kind.NETWORK, req.method() + " " + req.uri() + " failed: " + e.getMessage(), e);
             }
             if (attempt < ATTEMPTS) {
                 pause(attempt);
             }
         }
-        throw last != null ? last
+        throw last != null
+                ? last
                 : new HubException(HubException.Kind.NETWORK, req.method() + " " + req.uri() + " was not sent");
     }
 
@@ -414,43 +465,67 @@ final class HubClient {
     }
 
     /** The Hub's error answers ({@code X-Error-Code}) as messages that say what to do. */
-    private HubException statusError(int status, java.net.http.HttpHeaders h, URI uri, @Nullable String repoId,
-                                     @Nullable String revision, @Nullable String path) {
+    private HubException statusError(
+            int status,
+            java.net.http.HttpHeaders h,
+            URI uri,
+            @Nullable String repoId,
+            @Nullable String revision,
+            @Nullable String path) {
         String code = h.firstValue("X-Error-Code").orElse("");
-        String serverMessage = h.firstValue("X-Error-Message").map(m -> " (the Hub says: " + m + ")").orElse("");
+        String serverMessage = h.firstValue("X-Error-Message")
+                .map(m -> " (the Hub says: " + m + ")")
+                .orElse("");
         String repo = repoId != null ? repoId : uri.toString();
         String page = endpoint.toString().replaceAll("/+$", "") + "/" + repo;
         if (code.equals("GatedRepo")) {
-            return new HubException(HubException.Kind.GATED, repo + " is a gated repository" + (token == null
-                    ? " and no Hugging Face token is set: accept its licence at " + page + " (logged in), then log in"
-                    + " here with `hf auth login` or set HF_TOKEN to a token of that account (read access)"
-                    : " and the token used has no access to it: accept its licence at " + page + " with the account"
-                    + " of the token (HF_TOKEN, or the one `hf auth login` saved), or use a token of an account that"
-                    + " has accepted it") + serverMessage);
+            return new HubException(
+                    HubException.Kind.GATED,
+                    repo + " is a gated repository"
+                            + (token == null
+                                    ? " and no Hugging Face token is set: accept its licence at " + page
+                                            + " (logged in), then log in"
+                                            + " here with `hf auth login` or set HF_TOKEN to a token of that account (read access)"
+                                    : " and the token used has no access to it: accept its licence at " + page
+                                            + " with the account"
+                                            + " of the token (HF_TOKEN, or the one `hf auth login` saved), or use a token of an account that"
+                                            + " has accepted it")
+                            + serverMessage);
         }
         if (code.equals("RepoNotFound") || (status == 401 && code.isEmpty())) {
-            return new HubException(HubException.Kind.NOT_FOUND, repo + " was not found on " + endpoint
-                    + (token == null ? ": check the repository id; if it is private, log in with `hf auth login` or"
-                    + " set HF_TOKEN" : ": check the repository id; if it is private, the token used has no access")
-                    + serverMessage);
+            return new HubException(
+                    HubException.Kind.NOT_FOUND,
+                    repo + " was not found on " + endpoint
+                            + (token == null
+                                    ? ": check the repository id; if it is private, log in with `hf auth login` or"
+                                            + " set HF_TOKEN"
+                                    : ": check the repository id; if it is private, the token used has no access")
+                            + serverMessage);
         }
         if (code.equals("RevisionNotFound")) {
-            return new HubException(HubException.Kind.NOT_FOUND, "revision '" + revision + "' of " + repo
-                    + " does not exist on " + endpoint + " (a branch, tag or commit of " + page + ")" + serverMessage);
+            return new HubException(
+                    HubException.Kind.NOT_FOUND,
+                    "revision '" + revision + "' of " + repo + " does not exist on " + endpoint
+                            + " (a branch, tag or commit of " + page + ")" + serverMessage);
         }
         if (code.equals("EntryNotFound") || (status == 404 && path != null)) {
-            return new HubException(HubException.Kind.NOT_FOUND, (path != null ? path : uri.getPath()) + " is not in "
-                    + repo + (revision != null ? "@" + revision : "") + " (see " + page + "/tree/"
-                    + (revision != null ? revision : "main") + ")" + serverMessage);
+            return new HubException(
+                    HubException.Kind.NOT_FOUND,
+                    (path != null ? path : uri.getPath()) + " is not in "
+                            + repo + (revision != null ? "@" + revision : "") + " (see " + page + "/tree/"
+                            + (revision != null ? revision : "main") + ")" + serverMessage);
         }
         if (status == 401 || status == 403) {
-            return new HubException(HubException.Kind.GATED, "access to " + uri + " denied (HTTP " + status + ")"
-                    + serverMessage + "; log in with `hf auth login` or set HF_TOKEN");
+            return new HubException(
+                    HubException.Kind.GATED,
+                    "access to " + uri + " denied (HTTP " + status + ")" + serverMessage
+                            + "; log in with `hf auth login` or set HF_TOKEN");
         }
         if (status == 404) {
             return new HubException(HubException.Kind.NOT_FOUND, uri + " not found (HTTP 404)" + serverMessage);
         }
-        return new HubException(status == 429 || status >= 500 ? HubException.Kind.NETWORK : HubException.Kind.PROTOCOL,
+        return new HubException(
+                status == 429 || status >= 500 ? HubException.Kind.NETWORK : HubException.Kind.PROTOCOL,
                 uri + " answered HTTP " + status + serverMessage);
     }
 
@@ -467,8 +542,14 @@ final class HubClient {
         StringBuilder out = new StringBuilder();
         for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
             int c = b & 0xff;
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'
-                    || c == '_' || c == '~' || (keepSlash && c == '/')) {
+            if ((c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || c == '-'
+                    || c == '.'
+                    || c == '_'
+                    || c == '~'
+                    || (keepSlash && c == '/')) {
                 out.append((char) c);
             } else {
                 out.append('%').append(String.format(Locale.ROOT, "%02X", c));

@@ -61,6 +61,7 @@ public final class HubFiles {
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
     /** Parallel downloads by default (as {@code huggingface_hub}'s {@code max_workers}). */
     public static final int DEFAULT_PARALLELISM = 8;
+
     private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
     private static final Set<String> TRUE = Set.of("1", "ON", "YES", "TRUE");
 
@@ -127,7 +128,8 @@ public final class HubFiles {
         }
         if (token == null) {
             String tokenPath = nonEmpty(env.get("HF_TOKEN_PATH"));
-            Path file = tokenPath != null ? HuggingFaceCache.expandHome(tokenPath, userHome)
+            Path file = tokenPath != null
+                    ? HuggingFaceCache.expandHome(tokenPath, userHome)
                     : HuggingFaceCache.hfHome(env, userHome).resolve("token");
             if (Files.isRegularFile(file)) {
                 try {
@@ -180,7 +182,12 @@ public final class HubFiles {
     }
 
     private Builder toBuilder() {
-        Builder b = builder().cache(cache).token(token).offline(offline).parallelism(parallelism).timeout(timeout);
+        Builder b = builder()
+                .cache(cache)
+                .token(token)
+                .offline(offline)
+                .parallelism(parallelism)
+                .timeout(timeout);
         b.endpoint = endpoint;
         return b;
     }
@@ -188,7 +195,8 @@ public final class HubFiles {
     // ------------------------------------------------------------------------------ snapshots
 
     /** {@link #resolve(String, String, Collection, DownloadListener)} without progress reports. */
-    public HubSnapshot resolve(String repoId, @Nullable String revision, Collection<String> patterns) throws IOException {
+    public HubSnapshot resolve(String repoId, @Nullable String revision, Collection<String> patterns)
+            throws IOException {
         return resolve(repoId, revision, patterns, DownloadListener.NONE);
     }
 
@@ -204,14 +212,20 @@ public final class HubFiles {
      *                      offline and not cached, corrupt download, network), saying what to do
      * @throws IOException  if the cache cannot be written
      */
-    public HubSnapshot resolve(String repoId, @Nullable String revision, Collection<String> patterns,
-                               DownloadListener listener) throws IOException {
+    public HubSnapshot resolve(
+            String repoId, @Nullable String revision, Collection<String> patterns, DownloadListener listener)
+            throws IOException {
         String rev = revision == null || revision.isEmpty() ? HuggingFaceCache.DEFAULT_REVISION : revision;
         cache.repoFolder(repoId); // validates the id
         List<Glob> globs = patterns.stream().map(Glob::of).toList();
         Objects.requireNonNull(listener, "listener");
         if (offline) {
-            return cached(repoId, rev, globs, "downloads are off (HF_HUB_OFFLINE=1, --offline, or an offline HubFiles)", null);
+            return cached(
+                    repoId,
+                    rev,
+                    globs,
+                    "downloads are off (HF_HUB_OFFLINE=1, --offline, or an offline HubFiles)",
+                    null);
         }
         String commit;
         List<HubClient.TreeFile> tree;
@@ -231,11 +245,15 @@ public final class HubFiles {
         }
         layout.tag();
         layout.writeRef(repoId, rev, commit);
-        List<HubClient.TreeFile> wanted = tree.stream().filter(f -> Glob.anyMatches(globs, f.path()))
-                .sorted(Comparator.comparing(HubClient.TreeFile::path)).toList();
+        List<HubClient.TreeFile> wanted = tree.stream()
+                .filter(f -> Glob.anyMatches(globs, f.path()))
+                .sorted(Comparator.comparing(HubClient.TreeFile::path))
+                .toList();
         if (wanted.isEmpty()) {
-            throw new HubException(HubException.Kind.NOT_FOUND, "no file of " + repoId + "@" + rev + " matches "
-                    + patterns + " (it has " + tree.size() + " files)");
+            throw new HubException(
+                    HubException.Kind.NOT_FOUND,
+                    "no file of " + repoId + "@" + rev + " matches " + patterns + " (it has " + tree.size()
+                            + " files)");
         }
         List<HubClient.TreeFile> missing = new ArrayList<>();
         long bytes = 0;
@@ -249,11 +267,16 @@ public final class HubFiles {
         if (!missing.isEmpty()) {
             LOG.info("downloading {} file(s) of {}@{} ({} bytes)", missing.size(), repoId, rev, bytes);
             listener.planned(repoId, missing.size(), bytes);
-            runAll(missing.stream().map(f -> (IoTask) cancelled -> download(repoId, commit, f.path(), f.size(),
-                    listener, cancelled)).toList());
+            runAll(missing.stream()
+                    .map(f -> (IoTask) cancelled -> download(repoId, commit, f.path(), f.size(), listener, cancelled))
+                    .toList());
         }
         Path folder = layout.snapshot(repoId, commit);
-        return new HubSnapshot(repoId, commit, folder, wanted.stream().map(f -> folder.resolve(f.path())).toList());
+        return new HubSnapshot(
+                repoId,
+                commit,
+                folder,
+                wanted.stream().map(f -> folder.resolve(f.path())).toList());
     }
 
     private static boolean isCached(Path pointer, long size) throws IOException {
@@ -266,9 +289,12 @@ public final class HubFiles {
             throws IOException {
         String commit = isCommit(rev) ? rev : layout.readRef(repoId, rev);
         if (commit == null || !Files.isDirectory(layout.snapshot(repoId, commit))) {
-            throw new HubException(HubException.Kind.NOT_CACHED, repoId + "@" + rev + " is not in the Hugging Face"
-                    + " cache at " + cache.hub() + " and " + why + "; download it once online (or `hf download "
-                    + repoId + (rev.equals(HuggingFaceCache.DEFAULT_REVISION) ? "" : " --revision " + rev) + "`)",
+            throw new HubException(
+                    HubException.Kind.NOT_CACHED,
+                    repoId + "@" + rev + " is not in the Hugging Face"
+                            + " cache at " + cache.hub() + " and " + why + "; download it once online (or `hf download "
+                            + repoId + (rev.equals(HuggingFaceCache.DEFAULT_REVISION) ? "" : " --revision " + rev)
+                            + "`)",
                     cause);
         }
         Path folder = layout.snapshot(repoId, commit);
@@ -284,21 +310,29 @@ public final class HubFiles {
             }
         } else {
             try (Stream<Path> s = Files.walk(folder)) {
-                s.filter(Files::isRegularFile).map(p -> folder.relativize(p).toString().replace('\\', '/'))
-                        .filter(p -> Glob.anyMatches(globs, p)).forEach(paths::add);
+                s.filter(Files::isRegularFile)
+                        .map(p -> folder.relativize(p).toString().replace('\\', '/'))
+                        .filter(p -> Glob.anyMatches(globs, p))
+                        .forEach(paths::add);
             }
         }
         if (!absent.isEmpty()) {
             absent.sort(null);
-            throw new HubException(HubException.Kind.NOT_CACHED, repoId + "@" + rev + " is only partly in the cache at "
-                    + folder + " (missing: " + String.join(", ", absent) + ") and " + why, cause);
+            throw new HubException(
+                    HubException.Kind.NOT_CACHED,
+                    repoId + "@" + rev + " is only partly in the cache at " + folder + " (missing: "
+                            + String.join(", ", absent) + ") and " + why,
+                    cause);
         }
         if (paths.isEmpty()) {
-            throw new HubException(HubException.Kind.NOT_CACHED, "no file of the cached " + repoId + "@" + rev
-                    + " matches " + globs + " and " + why, cause);
+            throw new HubException(
+                    HubException.Kind.NOT_CACHED,
+                    "no file of the cached " + repoId + "@" + rev + " matches " + globs + " and " + why,
+                    cause);
         }
         paths.sort(null);
-        return new HubSnapshot(repoId, commit, folder, paths.stream().map(folder::resolve).toList());
+        return new HubSnapshot(
+                repoId, commit, folder, paths.stream().map(folder::resolve).toList());
     }
 
     // ------------------------------------------------------------------------------ single files
@@ -322,7 +356,8 @@ public final class HubFiles {
             throw new IllegalArgumentException("'" + path + "' is not a path in a repository");
         }
         if (offline) {
-            return cachedFile(repoId, rev, path, "downloads are off (HF_HUB_OFFLINE=1, --offline, or an offline HubFiles)", null);
+            return cachedFile(
+                    repoId, rev, path, "downloads are off (HF_HUB_OFFLINE=1, --offline, or an offline HubFiles)", null);
         }
         if (isCommit(rev) && Files.isRegularFile(layout.pointer(repoId, rev, path))) {
             return layout.pointer(repoId, rev, path);
@@ -352,9 +387,13 @@ public final class HubFiles {
         String commit = isCommit(rev) ? rev : layout.readRef(repoId, rev);
         Path pointer = commit == null ? null : layout.pointer(repoId, commit, path);
         if (pointer == null || !Files.isRegularFile(pointer)) {
-            throw new HubException(HubException.Kind.NOT_CACHED, path + " of " + repoId + "@" + rev + " is not in the"
-                    + " Hugging Face cache at " + cache.hub() + " and " + why + "; download it once online (or `hf"
-                    + " download " + repoId + " " + path + "`)", cause);
+            throw new HubException(
+                    HubException.Kind.NOT_CACHED,
+                    path + " of " + repoId + "@" + rev + " is not in the"
+                            + " Hugging Face cache at " + cache.hub() + " and " + why
+                            + "; download it once online (or `hf"
+                            + " download " + repoId + " " + path + "`)",
+                    cause);
         }
         return pointer;
     }
@@ -380,8 +419,8 @@ public final class HubFiles {
         }
         Optional<HubPath> hp = HubPath.tryParse(spec);
         if (hp.isEmpty()) {
-            throw new NoSuchFileException(spec, null, "no such file, and not a Hugging Face file"
-                    + " 'org/name[@revision]/path/in/repo'");
+            throw new NoSuchFileException(
+                    spec, null, "no such file, and not a Hugging Face file" + " 'org/name[@revision]/path/in/repo'");
         }
         return resolve(hp.get(), listener);
     }
@@ -481,18 +520,26 @@ public final class HubFiles {
         }
     }
 
-    private void download(String repoId, String commit, String path, long size, DownloadListener listener,
-                          AtomicBoolean cancelled) throws IOException {
+    private void download(
+            String repoId, String commit, String path, long size, DownloadListener listener, AtomicBoolean cancelled)
+            throws IOException {
         HubClient.FileMeta meta = client().head(repoId, commit, path);
         fetch(repoId, commit, path, meta, listener, cancelled::get);
     }
 
     /** Downloads (or reuses) the blob of {@code meta} and links it into the snapshot of {@code commit}. */
-    private void fetch(String repoId, String commit, String path, HubClient.FileMeta meta, DownloadListener listener,
-                       java.util.function.BooleanSupplier cancelled) throws IOException {
+    private void fetch(
+            String repoId,
+            String commit,
+            String path,
+            HubClient.FileMeta meta,
+            DownloadListener listener,
+            java.util.function.BooleanSupplier cancelled)
+            throws IOException {
         Path blob = layout.blob(repoId, meta.etag());
         layout.<@Nullable Void>withBlobLock(repoId, meta.etag(), () -> {
-            if (Files.isRegularFile(blob, LinkOption.NOFOLLOW_LINKS) && (meta.size() < 0 || Files.size(blob) == meta.size())) {
+            if (Files.isRegularFile(blob, LinkOption.NOFOLLOW_LINKS)
+                    && (meta.size() < 0 || Files.size(blob) == meta.size())) {
                 listener.transferred(meta.size() < 0 ? Files.size(blob) : meta.size()); // shared with another snapshot
                 return null;
             }
@@ -509,8 +556,10 @@ public final class HubFiles {
             long got = Files.size(part);
             if (meta.size() >= 0 && got != meta.size()) {
                 Files.delete(part);
-                throw new HubException(HubException.Kind.CORRUPT, path + " of " + repoId + ": downloaded " + got
-                        + " bytes, the Hub announced " + meta.size() + "; discarded, run again");
+                throw new HubException(
+                        HubException.Kind.CORRUPT,
+                        path + " of " + repoId + ": downloaded " + got + " bytes, the Hub announced " + meta.size()
+                                + "; discarded, run again");
             }
             try {
                 HubCache.verify(part, meta.etag(), path + " of " + repoId + "@" + commit.substring(0, 8));
@@ -534,8 +583,7 @@ public final class HubFiles {
         private int parallelism = DEFAULT_PARALLELISM;
         private Duration timeout = Duration.ofSeconds(30);
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * The Hub's address ({@code HF_ENDPOINT}; a mirror or a local server).
@@ -549,7 +597,8 @@ public final class HubFiles {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("Hub endpoint '" + url + "' is not a URL", e);
             }
-            if (u.getScheme() == null || !(u.getScheme().equals("http") || u.getScheme().equals("https"))
+            if (u.getScheme() == null
+                    || !(u.getScheme().equals("http") || u.getScheme().equals("https"))
                     || u.getHost() == null) {
                 throw new IllegalArgumentException("Hub endpoint '" + url + "' is not an http(s) URL");
             }

@@ -36,8 +36,8 @@ public record HubPath(String repoId, @Nullable String revision, String path) {
             throw new IllegalArgumentException("'" + repoId + "' is not a Hugging Face repository id 'org/name'");
         }
         if (revision != null && (revision.isEmpty() || revision.contains("/"))) {
-            throw new IllegalArgumentException("revision '" + revision + "' must be a non-empty branch, tag or commit"
-                    + " without '/'");
+            throw new IllegalArgumentException(
+                    "revision '" + revision + "' must be a non-empty branch, tag or commit" + " without '/'");
         }
         if (!isRepoPath(path)) {
             throw new IllegalArgumentException("'" + path + "' is not a path in a repository (non-empty, '/'-separated,"

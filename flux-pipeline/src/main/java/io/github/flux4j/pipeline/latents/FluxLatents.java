@@ -45,8 +45,7 @@ public final class FluxLatents {
     /** Latent channels of FLUX.1: the transformer's {@code in_channels} (64) divided by 4. */
     public static final int FLUX_LATENT_CHANNELS = 16;
 
-    private FluxLatents() {
-    }
+    private FluxLatents() {}
 
     /**
      * {@code prepare_latents}: noise for {@code batch} images ({@code batch_size *
@@ -57,8 +56,8 @@ public final class FluxLatents {
      * @throws IllegalArgumentException if {@code batch < 1}, {@code dtype} is not floating point,
      *                                  or per-image seeds do not number {@code batch}
      */
-    public static PreparedLatents prepare(LatentGeometry geometry, int batch, ScalarType dtype, Device device,
-                                          NoiseSeed seed) {
+    public static PreparedLatents prepare(
+            LatentGeometry geometry, int batch, ScalarType dtype, Device device, NoiseSeed seed) {
         return prepared(geometry, dtype, device, () -> noise(geometry, batch, FLUX_LATENT_CHANNELS, dtype, seed));
     }
 
@@ -68,8 +67,8 @@ public final class FluxLatents {
      *
      * @throws IllegalArgumentException if {@code latents} is not {@code [B, imageSeqLen, 64]}
      */
-    public static PreparedLatents prepareFrom(LatentGeometry geometry, Tensor latents, ScalarType dtype,
-                                              Device device) {
+    public static PreparedLatents prepareFrom(
+            LatentGeometry geometry, Tensor latents, ScalarType dtype, Device device) {
         long[] shape = shapeOf(latents);
         if (shape.length != 3 || shape[1] != geometry.imageSeqLen() || shape[2] != 4L * FLUX_LATENT_CHANNELS) {
             throw new IllegalArgumentException("latents must be packed, [B, " + geometry.imageSeqLen() + ", "
@@ -79,8 +78,8 @@ public final class FluxLatents {
         return prepared(geometry, dtype, device, () -> latents);
     }
 
-    private static PreparedLatents prepared(LatentGeometry geometry, ScalarType dtype, Device device,
-                                            Supplier<Tensor> latents) {
+    private static PreparedLatents prepared(
+            LatentGeometry geometry, ScalarType dtype, Device device, Supplier<Tensor> latents) {
         requireFloating(dtype);
         Tensor packed = Scopes.scoped(() -> {
             Tensor l = latents.get();
@@ -148,16 +147,15 @@ public final class FluxLatents {
     public static Tensor pack(Tensor latents) {
         long[] s = shapeOf(latents);
         if (s.length != 4 || s[2] % 2 != 0 || s[3] % 2 != 0) {
-            throw new IllegalArgumentException("latents to pack must be [B, C, H, W] with even H and W, got "
-                    + Arrays.toString(s));
+            throw new IllegalArgumentException(
+                    "latents to pack must be [B, C, H, W] with even H and W, got " + Arrays.toString(s));
         }
         long b = s[0];
         long c = s[1];
         long h = s[2];
         long w = s[3];
-        return Scopes.scoped(() -> latents.view(b, c, h / 2, 2, w / 2, 2)
-                .permute(0, 2, 4, 1, 3, 5)
-                .reshape(b, (h / 2) * (w / 2), c * 4));
+        return Scopes.scoped(() ->
+                latents.view(b, c, h / 2, 2, w / 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(b, (h / 2) * (w / 2), c * 4));
     }
 
     /**
@@ -213,8 +211,8 @@ public final class FluxLatents {
         if (seqLen < 1) {
             throw new IllegalArgumentException("seqLen must be at least 1, got " + seqLen);
         }
-        return Scopes.scoped(() -> torch.zeros(new long[] {seqLen, 3},
-                new TensorOptions(dtype).device(new DeviceOptional(device))));
+        return Scopes.scoped(
+                () -> torch.zeros(new long[] {seqLen, 3}, new TensorOptions(dtype).device(new DeviceOptional(device))));
     }
 
     /** The shape, without leaving the size wrappers to an enclosing scope. */
@@ -234,9 +232,10 @@ public final class FluxLatents {
     private static void requireFloating(ScalarType dtype) {
         Objects.requireNonNull(dtype, "dtype");
         switch (dtype.intern()) {
-            case Float, Double, Half, BFloat16 -> { }
-            default -> throw new IllegalArgumentException("the latent dtype must be floating point (Float, Double,"
-                    + " Half or BFloat16), got " + dtype);
+            case Float, Double, Half, BFloat16 -> {}
+            default ->
+                throw new IllegalArgumentException(
+                        "the latent dtype must be floating point (Float, Double," + " Half or BFloat16), got " + dtype);
         }
     }
 }

@@ -39,8 +39,8 @@ public record LatentGeometry(int requestedHeight, int requestedWidth, int vaeSca
         }
         // Token counts are ints here (and in LibTorch's shapes); nothing else limits the size.
         if ((long) (requestedHeight / multiple) * (requestedWidth / multiple) > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("image of " + requestedHeight + "x" + requestedWidth
-                    + " pixels has too many tokens");
+            throw new IllegalArgumentException(
+                    "image of " + requestedHeight + "x" + requestedWidth + " pixels has too many tokens");
         }
     }
 
@@ -64,9 +64,14 @@ public record LatentGeometry(int requestedHeight, int requestedWidth, int vaeSca
     public static LatentGeometry of(int height, int width, int vaeScaleFactor) {
         LatentGeometry g = new LatentGeometry(height, width, vaeScaleFactor);
         if (g.isRounded()) {
-            LOG.warn("`height` and `width` have to be divisible by {} but are {} and {}. Dimensions will be "
-                    + "resized accordingly: the image will be {}x{} (height x width)", g.multiple(), height, width,
-                    g.imageHeight(), g.imageWidth());
+            LOG.warn(
+                    "`height` and `width` have to be divisible by {} but are {} and {}. Dimensions will be "
+                            + "resized accordingly: the image will be {}x{} (height x width)",
+                    g.multiple(),
+                    height,
+                    width,
+                    g.imageHeight(),
+                    g.imageWidth());
         }
         return g;
     }

@@ -72,7 +72,9 @@ public record NoiseSeed(long[] seeds, boolean separateGenerators, NoiseDraw draw
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof NoiseSeed n && Arrays.equals(seeds, n.seeds) && separateGenerators == n.separateGenerators
+        return o instanceof NoiseSeed n
+                && Arrays.equals(seeds, n.seeds)
+                && separateGenerators == n.separateGenerators
                 && draw == n.draw;
     }
 

@@ -12,9 +12,11 @@ import org.jspecify.annotations.Nullable;
  * @param tokenizerConfig  {@code tokenizer_config.json} (model_max_length, special tokens), if present
  * @param specialTokensMap {@code special_tokens_map.json}, if present
  */
-public record ClipTokenizerFiles(Path vocab, Path merges,
-                                 @Nullable Path tokenizerConfig,
-                                 @Nullable Path specialTokensMap) {
+public record ClipTokenizerFiles(
+        Path vocab,
+        Path merges,
+        @Nullable Path tokenizerConfig,
+        @Nullable Path specialTokensMap) {
     /** Checks the required files are given. */
     public ClipTokenizerFiles {
         Objects.requireNonNull(vocab, "vocab");

@@ -57,8 +57,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class FluxModelFolder {
     private static final Logger LOG = LoggerFactory.getLogger(FluxModelFolder.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     private static final String T5_GGUF_HINT = " (or use a T5 GGUF file, FluxPipeline.Builder.t5Gguf; the folder"
             + " opens without T5's weights with FluxModelFolder.Option.T5_WEIGHTS_OPTIONAL)";
 
@@ -85,10 +84,16 @@ public final class FluxModelFolder {
         T5_WEIGHTS_OPTIONAL
     }
 
-    private FluxModelFolder(Path root, String source, ModelIndex modelIndex,
-                            FlowMatchEulerSchedulerConfig schedulerConfig, Map<FluxComponent, JsonNode> configs,
-                            Map<FluxComponent, List<Path>> weights, ClipTokenizerFiles clipTokenizer,
-                            T5TokenizerFiles t5Tokenizer, int vaeScaleFactor) {
+    private FluxModelFolder(
+            Path root,
+            String source,
+            ModelIndex modelIndex,
+            FlowMatchEulerSchedulerConfig schedulerConfig,
+            Map<FluxComponent, JsonNode> configs,
+            Map<FluxComponent, List<Path>> weights,
+            ClipTokenizerFiles clipTokenizer,
+            T5TokenizerFiles t5Tokenizer,
+            int vaeScaleFactor) {
         this.root = root;
         this.source = source;
         this.modelIndex = modelIndex;
@@ -113,10 +118,17 @@ public final class FluxModelFolder {
     public static List<String> hubPatterns(Option... options) {
         EnumSet<Option> opts = EnumSet.noneOf(Option.class);
         Collections.addAll(opts, options);
-        List<String> p = new ArrayList<>(List.of(ModelIndex.FILE_NAME, "scheduler/scheduler_config.json",
-                "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer.json", "tokenizer/tokenizer_config.json",
+        List<String> p = new ArrayList<>(List.of(
+                ModelIndex.FILE_NAME,
+                "scheduler/scheduler_config.json",
+                "tokenizer/vocab.json",
+                "tokenizer/merges.txt",
+                "tokenizer/tokenizer.json",
+                "tokenizer/tokenizer_config.json",
                 "tokenizer/special_tokens_map.json",
-                "tokenizer_2/spiece.model", "tokenizer_2/tokenizer.json", "tokenizer_2/tokenizer_config.json",
+                "tokenizer_2/spiece.model",
+                "tokenizer_2/tokenizer.json",
+                "tokenizer_2/tokenizer_config.json",
                 "tokenizer_2/special_tokens_map.json"));
         List<FluxComponent> models = new ArrayList<>(List.of(FluxComponent.TEXT_ENCODER, FluxComponent.VAE));
         if (!opts.contains(Option.T5_WEIGHTS_OPTIONAL)) {
@@ -206,12 +218,14 @@ public final class FluxModelFolder {
         return fromHub(cache, repoId, revision, new Option[0]);
     }
 
-    private static FluxModelFolder fromHub(HuggingFaceCache cache, String repoId, @Nullable String revision,
-                                           Option... options) throws IOException {
+    private static FluxModelFolder fromHub(
+            HuggingFaceCache cache, String repoId, @Nullable String revision, Option... options) throws IOException {
         Path snapshot = cache.snapshot(repoId, revision);
         String rev = revision == null ? HuggingFaceCache.DEFAULT_REVISION : revision;
         LOG.debug("{}@{} resolved to {}", repoId, rev, snapshot);
-        return open(snapshot, repoId + "@" + rev + " (snapshot " + snapshot.getFileName() + " in " + cache.hub() + ")",
+        return open(
+                snapshot,
+                repoId + "@" + rev + " (snapshot " + snapshot.getFileName() + " in " + cache.hub() + ")",
                 options);
     }
 
@@ -262,25 +276,34 @@ public final class FluxModelFolder {
         Map<FluxComponent, List<Path>> weights = new EnumMap<>(FluxComponent.class);
         // Models: a config.json and safetensors weights each (T5's may come from a GGUF instead).
         boolean t5Optional = opts.contains(Option.T5_WEIGHTS_OPTIONAL);
-        for (FluxComponent c : new FluxComponent[] {FluxComponent.TEXT_ENCODER, FluxComponent.TEXT_ENCODER_2,
-                FluxComponent.VAE}) {
+        for (FluxComponent c :
+                new FluxComponent[] {FluxComponent.TEXT_ENCODER, FluxComponent.TEXT_ENCODER_2, FluxComponent.VAE}) {
             boolean optional = c == FluxComponent.TEXT_ENCODER_2 && t5Optional;
             if (optional && !Files.isDirectory(root.resolve(c.folder()))) {
                 LOG.debug("{}: no {}/ folder; T5 must come from a GGUF file", source, c.folder());
                 weights.put(c, List.of());
-            } else if (problems.requireDir(c, c == FluxComponent.VAE
-                    ? "config.json and diffusion_pytorch_model.safetensors"
-                    : "config.json and model.safetensors (or sharded, with model.safetensors.index.json)")) {
+            } else if (problems.requireDir(
+                    c,
+                    c == FluxComponent.VAE
+                            ? "config.json and diffusion_pytorch_model.safetensors"
+                            : "config.json and model.safetensors (or sharded, with model.safetensors.index.json)")) {
                 readConfig(root, c, "config.json", problems, configs);
-                weights.put(c, weightFiles(root, c, c == FluxComponent.VAE ? "diffusion_pytorch_model" : "model",
-                        problems, !optional));
+                weights.put(
+                        c,
+                        weightFiles(
+                                root,
+                                c,
+                                c == FluxComponent.VAE ? "diffusion_pytorch_model" : "model",
+                                problems,
+                                !optional));
             }
         }
         // The transformer folder is optional (GGUF); when present, its config must be sound.
         Path transformerDir = root.resolve(FluxComponent.TRANSFORMER.folder());
         if (Files.isDirectory(transformerDir)) {
             readConfig(root, FluxComponent.TRANSFORMER, "config.json", problems, configs);
-            weights.put(FluxComponent.TRANSFORMER,
+            weights.put(
+                    FluxComponent.TRANSFORMER,
                     weightFiles(root, FluxComponent.TRANSFORMER, "diffusion_pytorch_model", problems, false));
         } else {
             LOG.debug("{}: no transformer/ folder; the transformer must come from a GGUF or single file", source);
@@ -306,7 +329,9 @@ public final class FluxModelFolder {
             boolean vocab = problems.requireFile(dir.resolve("vocab.json"), "CLIP's vocabulary");
             boolean merges = problems.requireFile(dir.resolve("merges.txt"), "CLIP's BPE merges");
             if (vocab && merges) {
-                clip = new ClipTokenizerFiles(dir.resolve("vocab.json"), dir.resolve("merges.txt"),
+                clip = new ClipTokenizerFiles(
+                        dir.resolve("vocab.json"),
+                        dir.resolve("merges.txt"),
                         optionalFile(dir.resolve("tokenizer_config.json"), problems),
                         optionalFile(dir.resolve("special_tokens_map.json"), problems));
             }
@@ -320,7 +345,10 @@ public final class FluxModelFolder {
                 problems.add(FluxComponent.TOKENIZER_2.folder() + "/ has neither spiece.model nor tokenizer.json"
                         + " (T5's SentencePiece tokenizer needs one of them)");
             } else {
-                t5 = new T5TokenizerFiles(spiece, json, optionalFile(dir.resolve("tokenizer_config.json"), problems),
+                t5 = new T5TokenizerFiles(
+                        spiece,
+                        json,
+                        optionalFile(dir.resolve("tokenizer_config.json"), problems),
                         optionalFile(dir.resolve("special_tokens_map.json"), problems));
             }
         }
@@ -341,8 +369,16 @@ public final class FluxModelFolder {
             }
         }
         problems.throwIfAny(source);
-        return new FluxModelFolder(root, source, index, Objects.requireNonNull(scheduler), configs, weights,
-                Objects.requireNonNull(clip), Objects.requireNonNull(t5), scale);
+        return new FluxModelFolder(
+                root,
+                source,
+                index,
+                Objects.requireNonNull(scheduler),
+                configs,
+                weights,
+                Objects.requireNonNull(clip),
+                Objects.requireNonNull(t5),
+                scale);
     }
 
     private static void checkIndexEntry(ModelIndex index, FluxComponent c, Problems problems) {
@@ -353,13 +389,14 @@ public final class FluxModelFolder {
                 problems.add(ModelIndex.FILE_NAME + " lists no " + c.folder() + " (expected " + expected + ")");
             }
         } else if (!entry.library().equals(c.library()) || !c.classNames().contains(entry.className())) {
-            problems.add(ModelIndex.FILE_NAME + ": " + c.folder() + " is [" + entry.library() + ", "
-                    + entry.className() + "], expected " + expected);
+            problems.add(ModelIndex.FILE_NAME + ": " + c.folder() + " is [" + entry.library() + ", " + entry.className()
+                    + "], expected " + expected);
         }
     }
 
-    private static void readConfig(Path root, FluxComponent c, String name, Problems problems,
-                                   Map<FluxComponent, JsonNode> configs) throws IOException {
+    private static void readConfig(
+            Path root, FluxComponent c, String name, Problems problems, Map<FluxComponent, JsonNode> configs)
+            throws IOException {
         Path file = root.resolve(c.folder()).resolve(name);
         if (!problems.requireFile(file, "the " + c.classNames().get(0) + " configuration")) {
             return;
@@ -381,8 +418,8 @@ public final class FluxModelFolder {
      * {@code <base>.safetensors.index.json}'s {@code weight_map} (each once, sorted), as diffusers
      * and transformers prefer them.
      */
-    private static List<Path> weightFiles(Path root, FluxComponent c, String base, Problems problems,
-                                          boolean required) throws IOException {
+    private static List<Path> weightFiles(Path root, FluxComponent c, String base, Problems problems, boolean required)
+            throws IOException {
         Path dir = root.resolve(c.folder());
         Path single = dir.resolve(base + ".safetensors");
         Path index = dir.resolve(base + ".safetensors.index.json");
@@ -410,8 +447,7 @@ public final class FluxModelFolder {
     }
 
     /** With {@code required} false, an index without any of its shards (only the JSON downloaded) means no weights. */
-    private static List<Path> shards(Path index, String name, Problems problems, boolean required)
-            throws IOException {
+    private static List<Path> shards(Path index, String name, Problems problems, boolean required) throws IOException {
         JsonNode root;
         try {
             root = JSON.readTree(index.toFile());
@@ -428,16 +464,21 @@ public final class FluxModelFolder {
         for (Map.Entry<String, JsonNode> e : map.properties()) {
             JsonNode f = e.getValue();
             // A plain file name of this folder: the index must not reach elsewhere.
-            if (!f.isTextual() || f.asText().isEmpty() || f.asText().contains("/") || f.asText().contains("\\")
-                    || f.asText().indexOf('\0') >= 0 || f.asText().equals("..") || f.asText().equals(".")) {
-                problems.add(name + ": weight_map['" + e.getKey() + "'] must be a file name in the same folder, got "
-                        + f);
+            if (!f.isTextual()
+                    || f.asText().isEmpty()
+                    || f.asText().contains("/")
+                    || f.asText().contains("\\")
+                    || f.asText().indexOf('\0') >= 0
+                    || f.asText().equals("..")
+                    || f.asText().equals(".")) {
+                problems.add(
+                        name + ": weight_map['" + e.getKey() + "'] must be a file name in the same folder, got " + f);
                 return List.of();
             }
             files.add(f.asText());
         }
-        if (!required && files.stream()
-                .noneMatch(f -> Files.exists(index.resolveSibling(f), LinkOption.NOFOLLOW_LINKS))) {
+        if (!required
+                && files.stream().noneMatch(f -> Files.exists(index.resolveSibling(f), LinkOption.NOFOLLOW_LINKS))) {
             LOG.debug("{}: none of its shards are here; no weights", name);
             return List.of();
         }
@@ -509,8 +550,8 @@ public final class FluxModelFolder {
 
         void throwIfAny(String source) {
             if (!list.isEmpty()) {
-                throw new ModelFolderException(source + " is not a usable FLUX model folder:\n  - "
-                        + String.join("\n  - ", list));
+                throw new ModelFolderException(
+                        source + " is not a usable FLUX model folder:\n  - " + String.join("\n  - ", list));
             }
         }
     }
@@ -558,8 +599,8 @@ public final class FluxModelFolder {
      */
     public Path configFile(FluxComponent component) {
         requireConfig(component);
-        return componentDir(component).resolve(component == FluxComponent.SCHEDULER ? "scheduler_config.json"
-                : "config.json");
+        return componentDir(component)
+                .resolve(component == FluxComponent.SCHEDULER ? "scheduler_config.json" : "config.json");
     }
 
     /**
@@ -571,16 +612,16 @@ public final class FluxModelFolder {
      * @throws IllegalArgumentException as {@link #configFile(FluxComponent)}
      */
     public Map<String, Object> config(FluxComponent component) {
-        return JSON.convertValue(requireConfig(component), new com.fasterxml.jackson.core.type.TypeReference<>() { });
+        return JSON.convertValue(requireConfig(component), new com.fasterxml.jackson.core.type.TypeReference<>() {});
     }
 
     private JsonNode requireConfig(FluxComponent component) {
         JsonNode config = configs.get(component);
         if (config == null) {
-            throw new IllegalArgumentException(component == FluxComponent.TOKENIZER
-                    || component == FluxComponent.TOKENIZER_2
-                    ? component.folder() + " has no model configuration; see clipTokenizer() and t5Tokenizer()"
-                    : source + " has no " + component.folder() + "/ configuration");
+            throw new IllegalArgumentException(
+                    component == FluxComponent.TOKENIZER || component == FluxComponent.TOKENIZER_2
+                            ? component.folder() + " has no model configuration; see clipTokenizer() and t5Tokenizer()"
+                            : source + " has no " + component.folder() + "/ configuration");
         }
         return config;
     }

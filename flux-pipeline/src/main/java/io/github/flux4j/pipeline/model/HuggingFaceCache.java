@@ -137,7 +137,8 @@ public record HuggingFaceCache(Path hub) {
             commit = rev;
         } else {
             if (rev.contains("..") || rev.startsWith("/")) {
-                throw new ModelFolderException("revision '" + rev + "' of " + repoId + " is not a branch, tag or commit");
+                throw new ModelFolderException(
+                        "revision '" + rev + "' of " + repoId + " is not a branch, tag or commit");
             }
             Path ref = repo.resolve("refs").resolve(rev);
             if (!Files.isRegularFile(ref)) {
@@ -166,7 +167,8 @@ public record HuggingFaceCache(Path hub) {
         List<String> out = new ArrayList<>();
         if (Files.isDirectory(refs)) {
             try (Stream<Path> s = Files.walk(refs)) {
-                s.filter(Files::isRegularFile).forEach(p -> out.add(refs.relativize(p).toString()));
+                s.filter(Files::isRegularFile)
+                        .forEach(p -> out.add(refs.relativize(p).toString()));
             }
         }
         out.sort(null);

@@ -24,13 +24,12 @@ import org.jspecify.annotations.Nullable;
  * @param diffusersVersion {@code _diffusers_version}, if present
  * @param components       component name to its loader, in file order (unmodifiable)
  */
-public record ModelIndex(String pipelineClass, @Nullable String diffusersVersion,
-                         Map<String, LibraryClass> components) {
+public record ModelIndex(
+        String pipelineClass, @Nullable String diffusersVersion, Map<String, LibraryClass> components) {
     /** The file name. */
     public static final String FILE_NAME = "model_index.json";
 
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     /**
      * The loader of one component.
@@ -119,7 +118,7 @@ public record ModelIndex(String pipelineClass, @Nullable String diffusersVersion
             }
             components.put(key, new LibraryClass(lib.asText(), klass.asText()));
         }
-        return new ModelIndex(cls.asText(), version != null && version.isTextual() ? version.asText() : null,
-                components);
+        return new ModelIndex(
+                cls.asText(), version != null && version.isTextual() ? version.asText() : null, components);
     }
 }

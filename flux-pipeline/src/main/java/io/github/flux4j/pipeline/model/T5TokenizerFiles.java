@@ -12,8 +12,11 @@ import org.jspecify.annotations.Nullable;
  * @param tokenizerConfig  {@code tokenizer_config.json}, if present
  * @param specialTokensMap {@code special_tokens_map.json}, if present
  */
-public record T5TokenizerFiles(@Nullable Path spieceModel, @Nullable Path tokenizerJson,
-                               @Nullable Path tokenizerConfig, @Nullable Path specialTokensMap) {
+public record T5TokenizerFiles(
+        @Nullable Path spieceModel,
+        @Nullable Path tokenizerJson,
+        @Nullable Path tokenizerConfig,
+        @Nullable Path specialTokensMap) {
     /**
      * Checks that one of the two tokenizer models is given.
      *

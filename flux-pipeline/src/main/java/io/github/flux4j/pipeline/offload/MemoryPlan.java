@@ -32,10 +32,23 @@ import org.jspecify.annotations.Nullable;
  *                        T5 on the CPU and tiling, per generation (a relative measure)
  * @param workload        what the estimates assume (image size, steps)
  */
-public record MemoryPlan(@Nullable Long budgetBytes, Placement clip, Placement t5, Placement transformer, Placement vae,
-                         SortedSet<Integer> streamedBlocks, int blockCount, long arenaBytes, int arenaCount,
-                         long streamedBytes, int vaeTileSize, long textPeakBytes, long denoisePeakBytes,
-                         long decodePeakBytes, double estimatedOverheadSeconds, MemoryPlanner.Workload workload) {
+public record MemoryPlan(
+        @Nullable Long budgetBytes,
+        Placement clip,
+        Placement t5,
+        Placement transformer,
+        Placement vae,
+        SortedSet<Integer> streamedBlocks,
+        int blockCount,
+        long arenaBytes,
+        int arenaCount,
+        long streamedBytes,
+        int vaeTileSize,
+        long textPeakBytes,
+        long denoisePeakBytes,
+        long decodePeakBytes,
+        double estimatedOverheadSeconds,
+        MemoryPlanner.Workload workload) {
 
     /** Copies the block set (unmodifiable). */
     public MemoryPlan {
@@ -57,7 +70,9 @@ public record MemoryPlan(@Nullable Long budgetBytes, Placement clip, Placement t
 
     /** Whether any model moves between the CPU and the device during a generation. */
     public boolean movesModels() {
-        return clip == Placement.OFFLOADED || t5 == Placement.OFFLOADED || transformer == Placement.OFFLOADED
+        return clip == Placement.OFFLOADED
+                || t5 == Placement.OFFLOADED
+                || transformer == Placement.OFFLOADED
                 || vae == Placement.OFFLOADED;
     }
 
@@ -73,21 +88,41 @@ public record MemoryPlan(@Nullable Long budgetBytes, Placement clip, Placement t
         if (budgetBytes != null) {
             sb.append(" for a VRAM budget of ").append(gib(budgetBytes));
         }
-        sb.append(String.format(Locale.ROOT, " (estimated for %dx%d, batch %d, %d steps):%n", workload.width(),
-                workload.height(), workload.batch(), workload.steps()));
+        sb.append(String.format(
+                Locale.ROOT,
+                " (estimated for %dx%d, batch %d, %d steps):%n",
+                workload.width(),
+                workload.height(),
+                workload.batch(),
+                workload.steps()));
         line(sb, "text_encoder", sizes.clipBytes(), place(clip));
         line(sb, "text_encoder_2", sizes.t5Bytes(), t5 == Placement.HOST ? "on the CPU (runs there)" : place(t5));
         long blocks = sizes.blockBytesTotal();
         String tr = place(transformer);
         if (!streamedBlocks.isEmpty()) {
-            tr += String.format(Locale.ROOT, "; %d of %d blocks resident, %d streamed (%s per step) through %d arena%s of %s",
-                    blockCount - streamedBlocks.size(), blockCount, streamedBlocks.size(), gib(streamedBytes), arenaCount,
-                    arenaCount == 1 ? "" : "s", gib(arenaBytes));
+            tr += String.format(
+                    Locale.ROOT,
+                    "; %d of %d blocks resident, %d streamed (%s per step) through %d arena%s of %s",
+                    blockCount - streamedBlocks.size(),
+                    blockCount,
+                    streamedBlocks.size(),
+                    gib(streamedBytes),
+                    arenaCount,
+                    arenaCount == 1 ? "" : "s",
+                    gib(arenaBytes));
         }
         line(sb, "transformer", sizes.transformerOtherBytes() + blocks, tr);
-        line(sb, "vae", sizes.vaeBytes(), place(vae) + (vaeTileSize > 0 ? "; tiled decode (" + vaeTileSize + " px tiles)" : ""));
-        sb.append(String.format(Locale.ROOT, "  estimated device peak: text %s, denoise %s, decode %s", gib(textPeakBytes),
-                gib(denoisePeakBytes), gib(decodePeakBytes)));
+        line(
+                sb,
+                "vae",
+                sizes.vaeBytes(),
+                place(vae) + (vaeTileSize > 0 ? "; tiled decode (" + vaeTileSize + " px tiles)" : ""));
+        sb.append(String.format(
+                Locale.ROOT,
+                "  estimated device peak: text %s, denoise %s, decode %s",
+                gib(textPeakBytes),
+                gib(denoisePeakBytes),
+                gib(decodePeakBytes)));
         if (budgetBytes != null) {
             sb.append(" (budget ").append(gib(budgetBytes)).append(')');
         }

@@ -48,8 +48,7 @@ public final class MemoryPlanner {
     /** Added to every stage's activations: allocator rounding, fragmentation, small tensors. */
     public static final long ALLOCATOR_SLACK = 256L << 20;
 
-    private MemoryPlanner() {
-    }
+    private MemoryPlanner() {}
 
     /**
      * The models' sizes on the device.
@@ -109,9 +108,17 @@ public final class MemoryPlanner {
      * @param vaeActivation      a whole (untiled) decode's activations
      * @param vaeTiledActivation a decode in {@link #VAE_TILE}-pixel tiles
      */
-    public record Workload(int height, int width, int batch, int steps, long clipActivation, long t5Activation,
-                           double t5CpuSeconds, long transformerActivation, long vaeActivation,
-                           long vaeTiledActivation) {
+    public record Workload(
+            int height,
+            int width,
+            int batch,
+            int steps,
+            long clipActivation,
+            long t5Activation,
+            double t5CpuSeconds,
+            long transformerActivation,
+            long vaeActivation,
+            long vaeTiledActivation) {
         /**
          * Upper-bound estimates for FLUX.1 shapes.
          *
@@ -125,12 +132,23 @@ public final class MemoryPlanner {
          * @param maxSequenceLength T5 tokens (512 for dev)
          * @param elementBytes    bytes per activation element (2 for bf16, 4 for float32)
          */
-        public static Workload estimate(int height, int width, int batch, int steps, long hidden, long mlpHidden,
-                                        long largestLinear, long t5DModel, long t5DFf, long t5Heads, long t5Bytes,
-                                        int maxSequenceLength, int elementBytes) {
+        public static Workload estimate(
+                int height,
+                int width,
+                int batch,
+                int steps,
+                long hidden,
+                long mlpHidden,
+                long largestLinear,
+                long t5DModel,
+                long t5DFf,
+                long t5Heads,
+                long t5Bytes,
+                int maxSequenceLength,
+                int elementBytes) {
             if (height <= 0 || width <= 0 || batch <= 0 || steps <= 0 || elementBytes <= 0 || maxSequenceLength <= 0) {
-                throw new IllegalArgumentException("height, width, batch, steps, maxSequenceLength and elementBytes must be"
-                        + " positive");
+                throw new IllegalArgumentException(
+                        "height, width, batch, steps, maxSequenceLength and elementBytes must be" + " positive");
             }
             long e = elementBytes;
             long seq = maxSequenceLength + (long) (height / 16) * (width / 16);
@@ -156,12 +174,39 @@ public final class MemoryPlanner {
         Objects.requireNonNull(mode, "mode");
         int n = sizes.blockBytes.length;
         return switch (mode) {
-            case NONE -> evaluate(null, sizes, work, Placement.RESIDENT, Placement.RESIDENT, Placement.RESIDENT,
-                    Placement.RESIDENT, 0, false);
-            case MODEL -> evaluate(null, sizes, work, Placement.OFFLOADED, Placement.OFFLOADED, Placement.OFFLOADED,
-                    Placement.OFFLOADED, 0, false);
-            case SEQUENTIAL -> evaluate(null, sizes, work, Placement.OFFLOADED, Placement.OFFLOADED, Placement.OFFLOADED,
-                    Placement.OFFLOADED, n, false);
+            case NONE ->
+                evaluate(
+                        null,
+                        sizes,
+                        work,
+                        Placement.RESIDENT,
+                        Placement.RESIDENT,
+                        Placement.RESIDENT,
+                        Placement.RESIDENT,
+                        0,
+                        false);
+            case MODEL ->
+                evaluate(
+                        null,
+                        sizes,
+                        work,
+                        Placement.OFFLOADED,
+                        Placement.OFFLOADED,
+                        Placement.OFFLOADED,
+                        Placement.OFFLOADED,
+                        0,
+                        false);
+            case SEQUENTIAL ->
+                evaluate(
+                        null,
+                        sizes,
+                        work,
+                        Placement.OFFLOADED,
+                        Placement.OFFLOADED,
+                        Placement.OFFLOADED,
+                        Placement.OFFLOADED,
+                        n,
+                        false);
         };
     }
 
@@ -202,7 +247,8 @@ public final class MemoryPlanner {
         if (best == null) {
             throw new IllegalArgumentException("a VRAM budget of " + MemoryPlan.gib(budgetBytes) + " is too small for "
                     + work.width() + "x" + work.height() + " images: the smallest plan needs about "
-                    + MemoryPlan.gib(Objects.requireNonNull(smallest, "no plan enumerated").peakBytes()) + " (every block streamed, T5 on the CPU, tiled decode)");
+                    + MemoryPlan.gib(Objects.requireNonNull(smallest, "no plan enumerated")
+                            .peakBytes()) + " (every block streamed, T5 on the CPU, tiled decode)");
         }
         return best;
     }
@@ -226,8 +272,16 @@ public final class MemoryPlanner {
     }
 
     /** The plan with these choices, its stage peaks and cost ({@code streamedCount} blocks streamed). */
-    static MemoryPlan evaluate(@Nullable Long budget, Sizes s, Workload w, Placement clip, Placement t5, Placement tr,
-                               Placement vae, int streamedCount, boolean tiled) {
+    static MemoryPlan evaluate(
+            @Nullable Long budget,
+            Sizes s,
+            Workload w,
+            Placement clip,
+            Placement t5,
+            Placement tr,
+            Placement vae,
+            int streamedCount,
+            boolean tiled) {
         long[] blocks = s.blockBytes;
         List<Integer> order = residencyOrder(blocks);
         SortedSet<Integer> streamed = new TreeSet<>(order.subList(blocks.length - streamedCount, blocks.length));
@@ -247,12 +301,16 @@ public final class MemoryPlanner {
         resident += vae == Placement.RESIDENT ? s.vaeBytes : 0;
         long slack = ALLOCATOR_SLACK;
         long clipPeak = resident + (clip == Placement.OFFLOADED ? s.clipBytes : 0) + w.clipActivation() + slack;
-        long t5Peak = resident + (t5 == Placement.OFFLOADED ? s.t5Bytes : 0)
-                + (t5 == Placement.HOST ? 0 : w.t5Activation()) + slack;
+        long t5Peak = resident
+                + (t5 == Placement.OFFLOADED ? s.t5Bytes : 0)
+                + (t5 == Placement.HOST ? 0 : w.t5Activation())
+                + slack;
         long text = Math.max(clipPeak, t5Peak);
         long denoise = resident + (tr == Placement.OFFLOADED ? trResident : 0) + w.transformerActivation() + slack;
-        long decode = resident + (vae == Placement.OFFLOADED ? s.vaeBytes : 0)
-                + (tiled ? w.vaeTiledActivation() : w.vaeActivation()) + slack;
+        long decode = resident
+                + (vae == Placement.OFFLOADED ? s.vaeBytes : 0)
+                + (tiled ? w.vaeTiledActivation() : w.vaeActivation())
+                + slack;
 
         double cost = 0;
         cost += clip == Placement.OFFLOADED ? s.clipBytes / PAGEABLE_BYTES_PER_SECOND : 0;
@@ -262,8 +320,23 @@ public final class MemoryPlanner {
         cost += vae == Placement.OFFLOADED ? s.vaeBytes / PAGEABLE_BYTES_PER_SECOND : 0;
         cost += w.steps() * (streamedBytes / PINNED_BYTES_PER_SECOND);
         cost += tiled ? TILING_SECONDS : 0;
-        return new MemoryPlan(budget, clip, t5, tr, vae, streamed, blocks.length, arena, arenas, streamedBytes,
-                tiled ? VAE_TILE : 0, text, denoise, decode, cost, w);
+        return new MemoryPlan(
+                budget,
+                clip,
+                t5,
+                tr,
+                vae,
+                streamed,
+                blocks.length,
+                arena,
+                arenas,
+                streamedBytes,
+                tiled ? VAE_TILE : 0,
+                text,
+                denoise,
+                decode,
+                cost,
+                w);
     }
 
     /** The estimated cost of a plan, seconds per generation (see the class comment). */

@@ -17,12 +17,11 @@ import java.util.List;
  * memory (the stored form on the device), and the transformer's per-block layouts.
  */
 public final class MemorySizing {
-    private MemorySizing() {
-    }
+    private MemorySizing() {}
 
     /** The models' sizes (before any block is streamed). */
-    public static MemoryPlanner.Sizes sizes(ClipTextModel clip, T5EncoderModel t5, FluxTransformer transformer,
-                                            VaeDecoder vae) {
+    public static MemoryPlanner.Sizes sizes(
+            ClipTextModel clip, T5EncoderModel t5, FluxTransformer transformer, VaeDecoder vae) {
         List<BlockLayout> layouts = BlockStreamer.layouts(transformer);
         long[] blocks = new long[layouts.size()];
         long blockTensorBytes = 0;
@@ -37,15 +36,27 @@ public final class MemorySizing {
     }
 
     /** The workload of one image of {@code imageSize} squared at {@code steps} steps, T5's 512 tokens. */
-    public static MemoryPlanner.Workload workload(FluxTransformer transformer, T5EncoderModel t5, ComputeDtype dtype,
-                                                  int imageSize, int steps) {
+    public static MemoryPlanner.Workload workload(
+            FluxTransformer transformer, T5EncoderModel t5, ComputeDtype dtype, int imageSize, int steps) {
         FluxConfig c = transformer.config();
         long h = c.hiddenSize();
         long mlp = c.mlpHidden();
         long largest = Math.max(6 * h * h, Math.max(h * (h + mlp), mlp * h));
         T5Config t = t5.config();
         int e = dtype == ComputeDtype.F32 ? 4 : 2;
-        return MemoryPlanner.Workload.estimate(imageSize, imageSize, 1, steps, h, mlp, largest, t.dModel(), t.dFf(),
-                t.numHeads(), t5.memoryBytes(), GenerationOptions.MAX_SEQUENCE_LENGTH, e);
+        return MemoryPlanner.Workload.estimate(
+                imageSize,
+                imageSize,
+                1,
+                steps,
+                h,
+                mlp,
+                largest,
+                t.dModel(),
+                t.dFf(),
+                t.numHeads(),
+                t5.memoryBytes(),
+                GenerationOptions.MAX_SEQUENCE_LENGTH,
+                e);
     }
 }

@@ -33,8 +33,7 @@ public final class ModelOffloader {
     private @Nullable DeviceMovable onDevice;
     private long moveNanos;
 
-    private record Named(String name, DeviceMovable model, Placement placement) {
-    }
+    private record Named(String name, DeviceMovable model, Placement placement) {}
 
     /**
      * @param device  the execution device, where models run
@@ -88,7 +87,11 @@ public final class ModelOffloader {
             }
         }
         models.add(new Named(name, model, placement));
-        move(name, model, placement == Placement.RESIDENT ? device : FluxDevice.cpu(), placement == Placement.OFFLOADED);
+        move(
+                name,
+                model,
+                placement == Placement.RESIDENT ? device : FluxDevice.cpu(),
+                placement == Placement.OFFLOADED);
     }
 
     /**

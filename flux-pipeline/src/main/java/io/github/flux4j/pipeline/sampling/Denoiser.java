@@ -28,9 +28,12 @@ public final class Denoiser {
     private final ComputeDtype dtype;
 
     /** The conditioning every step gives the transformer (all owned by the caller). */
-    public record Conditioning(Tensor promptEmbeds, Tensor textIds, Tensor pooled, Tensor imageIds,
-                               @Nullable Tensor guidance) {
-    }
+    public record Conditioning(
+            Tensor promptEmbeds,
+            Tensor textIds,
+            Tensor pooled,
+            Tensor imageIds,
+            @Nullable Tensor guidance) {}
 
     /** Called around each step, on the denoising thread. */
     public interface StepListener {
@@ -58,8 +61,7 @@ public final class Denoiser {
      * @return the denoised latents, owned by the caller's innermost scope (or the caller without
      *         one); {@code latents} itself when the schedule has no steps
      */
-    public Tensor denoise(Tensor latents, Conditioning c, Schedule schedule, TensorTrace trace,
-                          StepListener listener) {
+    public Tensor denoise(Tensor latents, Conditioning c, Schedule schedule, TensorTrace trace, StepListener listener) {
         int steps = schedule.numInferenceSteps();
         long batch = latents.size(0);
         Device dev = device.toTorch();
@@ -74,8 +76,8 @@ public final class Denoiser {
                 current.compute(() -> {
                     Tensor t = schedule.transformerTimestep(index, batch, st, dev);
                     trace.record("timestep." + index, t);
-                    Tensor v = transformer.forward(in, c.imageIds(), c.promptEmbeds(), c.textIds(), t, c.pooled(),
-                            c.guidance());
+                    Tensor v = transformer.forward(
+                            in, c.imageIds(), c.promptEmbeds(), c.textIds(), t, c.pooled(), c.guidance());
                     trace.record("noise_pred." + index, v);
                     Tensor stepped = schedule.step(v, index, in);
                     trace.record("latents.step" + index, stepped);

@@ -48,8 +48,8 @@ public final class FlowMatchEulerScheduler {
      * configuration (not clamped: larger images get a larger {@code mu}).
      */
     public double calculateShift(long imageSeqLen) {
-        return calculateShift(imageSeqLen, config.baseImageSeqLen(), config.maxImageSeqLen(), config.baseShift(),
-                config.maxShift());
+        return calculateShift(
+                imageSeqLen, config.baseImageSeqLen(), config.maxImageSeqLen(), config.baseShift(), config.maxShift());
     }
 
     /**
@@ -58,8 +58,8 @@ public final class FlowMatchEulerScheduler {
      *
      * @throws IllegalArgumentException if {@code imageSeqLen} is negative or the two lengths are equal
      */
-    public static double calculateShift(long imageSeqLen, int baseSeqLen, int maxSeqLen, double baseShift,
-                                        double maxShift) {
+    public static double calculateShift(
+            long imageSeqLen, int baseSeqLen, int maxSeqLen, double baseShift, double maxShift) {
         if (imageSeqLen < 0) {
             throw new IllegalArgumentException("imageSeqLen must not be negative, got " + imageSeqLen);
         }

@@ -59,10 +59,9 @@ public record FlowMatchEulerSchedulerConfig(
     public static final String CLASS_NAME = "FlowMatchEulerDiscreteScheduler";
 
     private static final Logger LOG = LoggerFactory.getLogger(FlowMatchEulerSchedulerConfig.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-    private static final Set<String> REFUSED_FLAGS = Set.of(
-            "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "stochastic_sampling");
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final Set<String> REFUSED_FLAGS =
+            Set.of("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "stochastic_sampling");
 
     /**
      * Validates the values.
@@ -96,20 +95,20 @@ public record FlowMatchEulerSchedulerConfig(
 
     /** diffusers' constructor defaults (static shift 1.0, that is no shift). */
     public static FlowMatchEulerSchedulerConfig defaults() {
-        return new FlowMatchEulerSchedulerConfig(1000, 1.0, false, 0.5, 1.15, 256, 4096, false, null,
-                TimeShiftType.EXPONENTIAL);
+        return new FlowMatchEulerSchedulerConfig(
+                1000, 1.0, false, 0.5, 1.15, 256, 4096, false, null, TimeShiftType.EXPONENTIAL);
     }
 
     /** FLUX.1-dev's {@code scheduler_config.json}: dynamic exponential shift from 0.5 to 1.15. */
     public static FlowMatchEulerSchedulerConfig fluxDev() {
-        return new FlowMatchEulerSchedulerConfig(1000, 3.0, true, 0.5, 1.15, 256, 4096, false, null,
-                TimeShiftType.EXPONENTIAL);
+        return new FlowMatchEulerSchedulerConfig(
+                1000, 3.0, true, 0.5, 1.15, 256, 4096, false, null, TimeShiftType.EXPONENTIAL);
     }
 
     /** FLUX.1-schnell's {@code scheduler_config.json}: no shift at all (static shift 1.0). */
     public static FlowMatchEulerSchedulerConfig fluxSchnell() {
-        return new FlowMatchEulerSchedulerConfig(1000, 1.0, false, 0.5, 1.15, 256, 4096, false, null,
-                TimeShiftType.EXPONENTIAL);
+        return new FlowMatchEulerSchedulerConfig(
+                1000, 1.0, false, 0.5, 1.15, 256, 4096, false, null, TimeShiftType.EXPONENTIAL);
     }
 
     /**
@@ -148,13 +147,13 @@ public record FlowMatchEulerSchedulerConfig(
         FlowMatchEulerSchedulerConfig d = defaults();
         String className = f.optionalString("_class_name");
         if (className != null && !className.equals(CLASS_NAME)) {
-            throw new SchedulerConfigException(source + ": _class_name is '" + className + "', expected '"
-                    + CLASS_NAME + "' (the only scheduler FluxPipeline is implemented with here)");
+            throw new SchedulerConfigException(source + ": _class_name is '" + className + "', expected '" + CLASS_NAME
+                    + "' (the only scheduler FluxPipeline is implemented with here)");
         }
         for (String flag : REFUSED_FLAGS) {
             if (f.bool(flag, false)) {
-                throw new SchedulerConfigException(source + ": " + flag
-                        + " = true is not supported (FLUX configurations leave it false)");
+                throw new SchedulerConfigException(
+                        source + ": " + flag + " = true is not supported (FLUX configurations leave it false)");
             }
         }
         String shiftType = f.string("time_shift_type", d.timeShiftType().configValue());
@@ -187,10 +186,21 @@ public record FlowMatchEulerSchedulerConfig(
 
     /** Typed access to the keys of one JSON object; every error names the source and the key. */
     private static final class Fields {
-        private static final Set<String> KNOWN = Set.of("num_train_timesteps", "shift", "use_dynamic_shifting",
-                "base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len", "invert_sigmas",
-                "shift_terminal", "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas",
-                "time_shift_type", "stochastic_sampling");
+        private static final Set<String> KNOWN = Set.of(
+                "num_train_timesteps",
+                "shift",
+                "use_dynamic_shifting",
+                "base_shift",
+                "max_shift",
+                "base_image_seq_len",
+                "max_image_seq_len",
+                "invert_sigmas",
+                "shift_terminal",
+                "use_karras_sigmas",
+                "use_exponential_sigmas",
+                "use_beta_sigmas",
+                "time_shift_type",
+                "stochastic_sampling");
 
         private final JsonNode root;
         private final String source;
@@ -238,7 +248,8 @@ public record FlowMatchEulerSchedulerConfig(
             throw wrong(key, "a number", n);
         }
 
-        @Nullable Double optionalNumber(String key) {
+        @Nullable
+        Double optionalNumber(String key) {
             JsonNode n = present(key);
             if (n == null) {
                 return null;
@@ -265,7 +276,8 @@ public record FlowMatchEulerSchedulerConfig(
             return s == null ? fallback : s;
         }
 
-        @Nullable String optionalString(String key) {
+        @Nullable
+        String optionalString(String key) {
             JsonNode n = present(key);
             if (n == null) {
                 return null;

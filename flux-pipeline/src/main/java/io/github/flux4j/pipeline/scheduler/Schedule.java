@@ -31,8 +31,8 @@ public final class Schedule {
 
     Schedule(float[] sigmas, float[] timesteps, @Nullable Double mu) {
         if (sigmas.length != timesteps.length + 1 || timesteps.length == 0) {
-            throw new IllegalArgumentException("need n >= 1 timesteps and n + 1 sigmas, got " + timesteps.length
-                    + " and " + sigmas.length);
+            throw new IllegalArgumentException(
+                    "need n >= 1 timesteps and n + 1 sigmas, got " + timesteps.length + " and " + sigmas.length);
         }
         this.sigmas = sigmas.clone();
         this.timesteps = timesteps.clone();
@@ -89,8 +89,8 @@ public final class Schedule {
             }
         }
         if (first < 0) {
-            throw new IllegalArgumentException("timestep " + timestep + " is not in this schedule: "
-                    + Arrays.toString(timesteps));
+            throw new IllegalArgumentException(
+                    "timestep " + timestep + " is not in this schedule: " + Arrays.toString(timesteps));
         }
         return first;
     }

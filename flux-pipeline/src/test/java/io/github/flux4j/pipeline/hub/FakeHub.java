@@ -50,6 +50,7 @@ public final class FakeHub implements AutoCloseable {
     public static final String GGUF = "flux4j-test/tiny-gguf";
     /** A gated repository; {@link #GATED_TOKEN} has access. */
     public static final String GATED = "flux4j-test/gated";
+
     public static final String GATED_TOKEN = "hf_granted";
     public static final String PIPE_MAIN = "4a1f0c2e9b3d5a7c8e6f1b2d4c6a8e0f1a3b5c7d";
     public static final String PIPE_V1 = "0b9e8d7c6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d";
@@ -66,8 +67,7 @@ public final class FakeHub implements AutoCloseable {
     private final List<String> log = new CopyOnWriteArrayList<>();
 
     /** A repository: branch/tag to commit, commit to files. */
-    private record Repo(Map<String, String> refs, Map<String, Map<String, byte[]>> commits, boolean gated) {
-    }
+    private record Repo(Map<String, String> refs, Map<String, Map<String, byte[]>> commits, boolean gated) {}
 
     /** Starts both hosts on the loopback interface, ephemeral ports. */
     public FakeHub() throws IOException {
@@ -94,14 +94,18 @@ public final class FakeHub implements AutoCloseable {
     public static FakeHub standard() throws IOException {
         FakeHub hub = new FakeHub();
         Map<String, byte[]> v1 = new TreeMap<>();
-        v1.put("model_index.json", text("{\n  \"_class_name\": \"FluxPipeline\",\n  \"_diffusers_version\": \"0.30.0\"\n}\n"));
+        v1.put(
+                "model_index.json",
+                text("{\n  \"_class_name\": \"FluxPipeline\",\n  \"_diffusers_version\": \"0.30.0\"\n}\n"));
         v1.put("scheduler/scheduler_config.json", text("{\"shift\": 3.0}\n"));
         v1.put("text_encoder/config.json", text("{\"hidden_size\": 32}\n"));
         v1.put("text_encoder/model.safetensors", bytes(70_000, 1));
         v1.put("tokenizer/vocab.json", text("{\"a\": 0}\n"));
         v1.put("README.md", text("# tiny pipe\n"));
         Map<String, byte[]> main = new TreeMap<>(v1);
-        main.put("model_index.json", text("{\n  \"_class_name\": \"FluxPipeline\",\n  \"_diffusers_version\": \"0.32.0\"\n}\n"));
+        main.put(
+                "model_index.json",
+                text("{\n  \"_class_name\": \"FluxPipeline\",\n  \"_diffusers_version\": \"0.32.0\"\n}\n"));
         main.put("tokenizer/merges.txt", text("#version: 0.2\na b\n"));
         main.put("text_encoder_2/config.json", text("{\"d_model\": 64}\n"));
         main.put("text_encoder_2/model-00001-of-00002.safetensors", bytes(50_000, 2));
@@ -252,7 +256,8 @@ public final class FakeHub implements AutoCloseable {
     private void logRequest(HttpExchange ex, String path) {
         String range = ex.getRequestHeaders().getFirst("Range");
         String auth = ex.getRequestHeaders().getFirst("Authorization");
-        log.add(ex.getRequestMethod() + " " + path + (range != null ? " Range=" + range : "") + (auth != null ? " auth" : ""));
+        log.add(ex.getRequestMethod() + " " + path + (range != null ? " Range=" + range : "")
+                + (auth != null ? " auth" : ""));
     }
 
     private static String commitOf(Repo repo, String rev) {
@@ -265,13 +270,20 @@ public final class FakeHub implements AutoCloseable {
     private void modelInfo(HttpExchange ex, String repoId, Repo repo, String commit) throws IOException {
         StringBuilder siblings = new StringBuilder();
         for (String path : repo.commits().get(commit).keySet()) {
-            siblings.append(siblings.length() == 0 ? "" : ",").append("{\"rfilename\":\"").append(path).append("\"}");
+            siblings.append(siblings.length() == 0 ? "" : ",")
+                    .append("{\"rfilename\":\"")
+                    .append(path)
+                    .append("\"}");
         }
-        json(ex, "{\"_id\":\"" + repoId.replace('/', '-') + "\",\"id\":\"" + repoId + "\",\"modelId\":\"" + repoId
-                + "\",\"sha\":\"" + commit + "\",\"private\":false,\"gated\":" + (repo.gated() ? "\"manual\"" : "false")
-                + ",\"disabled\":false,\"downloads\":0,\"likes\":0,\"tags\":[],"
-                + "\"createdAt\":\"2024-08-01T00:00:00.000Z\",\"lastModified\":\"2024-08-02T00:00:00.000Z\","
-                + "\"siblings\":[" + siblings + "]}", Map.of());
+        json(
+                ex,
+                "{\"_id\":\"" + repoId.replace('/', '-') + "\",\"id\":\"" + repoId + "\",\"modelId\":\"" + repoId
+                        + "\",\"sha\":\"" + commit + "\",\"private\":false,\"gated\":"
+                        + (repo.gated() ? "\"manual\"" : "false")
+                        + ",\"disabled\":false,\"downloads\":0,\"likes\":0,\"tags\":[],"
+                        + "\"createdAt\":\"2024-08-01T00:00:00.000Z\",\"lastModified\":\"2024-08-02T00:00:00.000Z\","
+                        + "\"siblings\":[" + siblings + "]}",
+                Map.of());
     }
 
     private void tree(HttpExchange ex, Map<String, byte[]> files, String query) throws IOException {
@@ -285,14 +297,18 @@ public final class FakeHub implements AutoCloseable {
         List<String> entries = new ArrayList<>();
         TreeMap<String, String> all = new TreeMap<>();
         for (String d : dirs) {
-            all.put(d, "{\"type\":\"directory\",\"oid\":\"" + gitBlobSha1(text(d)) + "\",\"size\":0,\"path\":\"" + d + "\"}");
+            all.put(
+                    d,
+                    "{\"type\":\"directory\",\"oid\":\"" + gitBlobSha1(text(d)) + "\",\"size\":0,\"path\":\"" + d
+                            + "\"}");
         }
         for (Map.Entry<String, byte[]> f : files.entrySet()) {
             byte[] c = f.getValue();
             String e;
             if (isLfs(f.getKey())) {
                 byte[] pointer = lfsPointer(c);
-                e = "{\"type\":\"file\",\"oid\":\"" + gitBlobSha1(pointer) + "\",\"size\":" + c.length + ",\"lfs\":{\"oid\":\""
+                e = "{\"type\":\"file\",\"oid\":\"" + gitBlobSha1(pointer) + "\",\"size\":" + c.length
+                        + ",\"lfs\":{\"oid\":\""
                         + sha256(c) + "\",\"size\":" + c.length + ",\"pointerSize\":" + pointer.length + "},\"path\":\""
                         + f.getKey() + "\"}";
             } else {
@@ -314,8 +330,10 @@ public final class FakeHub implements AutoCloseable {
         Map<String, String> headers = new LinkedHashMap<>();
         if (end < entries.size()) {
             String q = query == null ? "" : query.replaceAll("&?cursor=\\d+", "");
-            headers.put("Link", "<" + endpoint() + ex.getRequestURI().getRawPath() + "?" + (q.isEmpty() ? "" : q + "&")
-                    + "cursor=" + end + ">; rel=\"next\"");
+            headers.put(
+                    "Link",
+                    "<" + endpoint() + ex.getRequestURI().getRawPath() + "?" + (q.isEmpty() ? "" : q + "&") + "cursor="
+                            + end + ">; rel=\"next\"");
         }
         json(ex, "[" + String.join(",", entries.subList(cursor, end)) + "]", headers);
     }
@@ -329,13 +347,21 @@ public final class FakeHub implements AutoCloseable {
         if (repo.gated()) {
             String auth = ex.getRequestHeaders().getFirst("Authorization");
             if (auth == null) {
-                error(ex, 401, "GatedRepo", "Access to model " + repoId + " is restricted. You must have access to it"
-                        + " and be authenticated to access it. Please log in.");
+                error(
+                        ex,
+                        401,
+                        "GatedRepo",
+                        "Access to model " + repoId + " is restricted. You must have access to it"
+                                + " and be authenticated to access it. Please log in.");
                 return;
             }
             if (!auth.equals("Bearer " + GATED_TOKEN)) {
-                error(ex, 403, "GatedRepo", "Access to model " + repoId + " is restricted and you are not in the"
-                        + " authorized list. Visit https://huggingface.co/" + repoId + " to ask for access.");
+                error(
+                        ex,
+                        403,
+                        "GatedRepo",
+                        "Access to model " + repoId + " is restricted and you are not in the"
+                                + " authorized list. Visit https://huggingface.co/" + repoId + " to ask for access.");
                 return;
             }
         }
@@ -357,8 +383,10 @@ public final class FakeHub implements AutoCloseable {
             ex.getResponseHeaders().set("ETag", "\"" + gitBlobSha1(lfsPointer(content)) + "\"");
             ex.getResponseHeaders().set("X-Linked-Etag", "\"" + sha + "\"");
             ex.getResponseHeaders().set("X-Linked-Size", Long.toString(content.length));
-            ex.getResponseHeaders().set("Location", "http://localhost:" + cdn.getAddress().getPort() + "/lfs/" + sha
-                    + "?X-Signature=fake");
+            ex.getResponseHeaders()
+                    .set(
+                            "Location",
+                            "http://localhost:" + cdn.getAddress().getPort() + "/lfs/" + sha + "?X-Signature=fake");
             ex.sendResponseHeaders(302, -1);
             return;
         }
@@ -414,7 +442,8 @@ public final class FakeHub implements AutoCloseable {
                 return;
             }
             status = 206;
-            ex.getResponseHeaders().set("Content-Range", "bytes " + from + "-" + (content.length - 1) + "/" + content.length);
+            ex.getResponseHeaders()
+                    .set("Content-Range", "bytes " + from + "-" + (content.length - 1) + "/" + content.length);
         }
         int length = content.length - from;
         if (ex.getRequestMethod().equals("HEAD")) {

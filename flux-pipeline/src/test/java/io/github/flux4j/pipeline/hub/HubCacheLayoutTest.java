@@ -21,27 +21,42 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class HubCacheLayoutTest {
     // The same downloads as tools/reference/hub_cache_layout.py.
-    static final List<String> PIPE_PATTERNS = List.of("model_index.json", "scheduler/*", "text_encoder/*", "tokenizer/*");
+    static final List<String> PIPE_PATTERNS =
+            List.of("model_index.json", "scheduler/*", "text_encoder/*", "tokenizer/*");
     static final List<String> V1_PATTERNS = List.of("model_index.json", "text_encoder/*");
 
     @Test
     void layoutIsHuggingFaceHubs(@TempDir Path home) throws Exception {
         Path hub = home.resolve("hub");
         try (FakeHub server = FakeHub.standard()) {
-            HubFiles files = HubFiles.builder().endpoint(server.endpoint()).cache(new HuggingFaceCache(hub)).build();
+            HubFiles files = HubFiles.builder()
+                    .endpoint(server.endpoint())
+                    .cache(new HuggingFaceCache(hub))
+                    .build();
             HubSnapshot main = files.resolve(FakeHub.PIPE, "main", PIPE_PATTERNS);
             Path gguf = files.file(FakeHub.GGUF, null, "model-Q8_0.gguf");
             HubSnapshot v1 = files.resolve(FakeHub.PIPE, "v1", V1_PATTERNS);
 
             assertThat(main.commit()).isEqualTo(FakeHub.PIPE_MAIN);
-            assertThat(main.files()).extracting(p -> main.folder().relativize(p).toString()).containsExactly(
-                    "model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
-                    "text_encoder/model.safetensors", "tokenizer/merges.txt", "tokenizer/vocab.json");
+            assertThat(main.files())
+                    .extracting(p -> main.folder().relativize(p).toString())
+                    .containsExactly(
+                            "model_index.json",
+                            "scheduler/scheduler_config.json",
+                            "text_encoder/config.json",
+                            "text_encoder/model.safetensors",
+                            "tokenizer/merges.txt",
+                            "tokenizer/vocab.json");
             assertThat(v1.commit()).isEqualTo(FakeHub.PIPE_V1);
-            assertThat(Files.readAllBytes(gguf)).isEqualTo(server.file(FakeHub.GGUF, FakeHub.GGUF_MAIN, "model-Q8_0.gguf"));
+            assertThat(Files.readAllBytes(gguf))
+                    .isEqualTo(server.file(FakeHub.GGUF, FakeHub.GGUF_MAIN, "model-Q8_0.gguf"));
             for (Path p : main.files()) {
-                assertThat(Files.readAllBytes(p)).as(p.toString())
-                        .isEqualTo(server.file(FakeHub.PIPE, FakeHub.PIPE_MAIN, main.folder().relativize(p).toString()));
+                assertThat(Files.readAllBytes(p))
+                        .as(p.toString())
+                        .isEqualTo(server.file(
+                                FakeHub.PIPE,
+                                FakeHub.PIPE_MAIN,
+                                main.folder().relativize(p).toString()));
             }
         }
         List<String> expected = new ArrayList<>();
@@ -85,5 +100,4 @@ class HubCacheLayoutTest {
     static String sha256(byte[] b) {
         return FakeHub.sha256(b);
     }
-
 }

@@ -22,8 +22,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@link HubFiles} against {@link FakeHub}: resuming, verification, gated and missing repositories, offline use. */
 class HubFilesTest {
     private static final String GGUF_FILE = "model-Q8_0.gguf";
+
     @TempDir
     Path home;
+
     private FakeHub server;
     private Path hubDir;
 
@@ -43,7 +45,11 @@ class HubFilesTest {
     }
 
     private HubFiles hub(String token) {
-        HubFiles h = HubFiles.builder().endpoint(server.endpoint()).cache(new HuggingFaceCache(hubDir)).token(token).build();
+        HubFiles h = HubFiles.builder()
+                .endpoint(server.endpoint())
+                .cache(new HuggingFaceCache(hubDir))
+                .token(token)
+                .build();
         h.retryDelayMillis(1);
         return h;
     }
@@ -80,7 +86,8 @@ class HubFilesTest {
         server.dropOnce(FakeHub.sha256(gguf()), 100_000);
         Path file = hub().file(FakeHub.GGUF, null, GGUF_FILE);
         assertThat(Files.readAllBytes(file)).isEqualTo(gguf());
-        List<String> gets = server.log().stream().filter(l -> l.startsWith("GET cdn:")).toList();
+        List<String> gets =
+                server.log().stream().filter(l -> l.startsWith("GET cdn:")).toList();
         assertThat(gets).hasSize(2);
         assertThat(gets.get(0)).doesNotContain("Range");
         assertThat(gets.get(1)).matches(".*Range=bytes=\\d+-.*");
@@ -91,13 +98,20 @@ class HubFilesTest {
     @Test
     void aConnectionThatGoesSilentIsClosedAndResumed() throws IOException {
         server.stallOnce(FakeHub.sha256(gguf()), 80_000);
-        HubFiles h = HubFiles.builder().endpoint(server.endpoint()).cache(new HuggingFaceCache(hubDir))
-                .timeout(java.time.Duration.ofMillis(800)).build();
+        HubFiles h = HubFiles.builder()
+                .endpoint(server.endpoint())
+                .cache(new HuggingFaceCache(hubDir))
+                .timeout(java.time.Duration.ofMillis(800))
+                .build();
         h.retryDelayMillis(1);
         long t0 = System.nanoTime();
         assertThat(h.file(FakeHub.GGUF, null, GGUF_FILE)).hasBinaryContent(gguf());
         assertThat((System.nanoTime() - t0) / 1e9).isLessThan(30);
-        assertThat(server.log()).filteredOn(l -> l.startsWith("GET cdn:")).hasSize(2).last().asString()
+        assertThat(server.log())
+                .filteredOn(l -> l.startsWith("GET cdn:"))
+                .hasSize(2)
+                .last()
+                .asString()
                 .contains("Range=bytes=");
     }
 
@@ -105,8 +119,11 @@ class HubFilesTest {
     void aCorruptDownloadIsDetectedAndDiscarded() throws IOException {
         server.corrupt(FakeHub.sha256(gguf()));
         assertThatThrownBy(() -> hub().file(FakeHub.GGUF, null, GGUF_FILE))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.CORRUPT))
-                .hasMessageContaining(GGUF_FILE).hasMessageContaining("sha256").hasMessageContaining(FakeHub.sha256(gguf()));
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.CORRUPT))
+                .hasMessageContaining(GGUF_FILE)
+                .hasMessageContaining("sha256")
+                .hasMessageContaining(FakeHub.sha256(gguf()));
         try (Stream<Path> s = Files.list(ggufBlob().getParent())) {
             assertThat(s.toList()).isEmpty(); // neither the blob nor a partial file
         }
@@ -128,7 +145,8 @@ class HubFilesTest {
         Path f = other.resolve("x");
         Files.writeString(f, "{\"a\": 1}\n");
         assertThatThrownBy(() -> HubCache.verify(f, FakeHub.gitBlobSha1(FakeHub.text("{\"a\": 2}\n")), "config.json"))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.CORRUPT))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.CORRUPT))
                 .hasMessageContaining("git blob sha1");
         HubCache.verify(f, FakeHub.gitBlobSha1(Files.readAllBytes(f)), "config.json");
     }
@@ -136,11 +154,14 @@ class HubFilesTest {
     @Test
     void aGatedRepositorySaysToAcceptTheLicenceThenLogIn() throws IOException {
         assertThatThrownBy(() -> hub().resolve(FakeHub.GATED, null, List.of("*")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.GATED))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.GATED))
                 .hasMessageContaining("accept its licence at " + server.endpoint() + "/" + FakeHub.GATED)
-                .hasMessageContaining("hf auth login").hasMessageContaining("HF_TOKEN");
+                .hasMessageContaining("hf auth login")
+                .hasMessageContaining("HF_TOKEN");
         assertThatThrownBy(() -> hub("hf_other").file(FakeHub.GATED, null, "config.json"))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.GATED))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.GATED))
                 .hasMessageContaining("the token used has no access")
                 .hasMessageContaining("accept its licence at " + server.endpoint() + "/" + FakeHub.GATED);
         int before = server.log().size();
@@ -156,16 +177,20 @@ class HubFilesTest {
     @Test
     void missingRepositoryRevisionAndFileAreNamed() {
         assertThatThrownBy(() -> hub().resolve("flux4j-test/nope", null, List.of("*")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
                 .hasMessageContaining("flux4j-test/nope was not found on " + server.endpoint());
         assertThatThrownBy(() -> hub().resolve(FakeHub.PIPE, "v9", List.of("*")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
                 .hasMessageContaining("revision 'v9' of " + FakeHub.PIPE + " does not exist");
         assertThatThrownBy(() -> hub().file(FakeHub.GGUF, null, "model-Q4_0.gguf"))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
                 .hasMessageContaining("model-Q4_0.gguf is not in " + FakeHub.GGUF);
         assertThatThrownBy(() -> hub().resolve(FakeHub.PIPE, null, List.of("*.ckpt")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
                 .hasMessageContaining("no file of " + FakeHub.PIPE + "@main matches [*.ckpt]");
     }
 
@@ -189,16 +214,20 @@ class HubFilesTest {
         hub().file(FakeHub.GGUF, null, GGUF_FILE);
         int before = server.log().size();
         HubFiles offline = hub().withOffline(true);
-        assertThat(offline.resolve(FakeHub.PIPE, null, List.of("text_encoder/*")).files()).hasSize(2);
+        assertThat(offline.resolve(FakeHub.PIPE, null, List.of("text_encoder/*"))
+                        .files())
+                .hasSize(2);
         assertThat(offline.file(FakeHub.GGUF, null, GGUF_FILE)).hasBinaryContent(gguf());
         assertThat(server.log()).hasSize(before);
         // Cached revision, but files of it that were never downloaded (the listing knows them).
         assertThatThrownBy(() -> offline.resolve(FakeHub.PIPE, null, List.of("vae/*")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_CACHED))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_CACHED))
                 .hasMessageContaining("missing: vae/config.json, vae/diffusion_pytorch_model.safetensors")
                 .hasMessageContaining("HF_HUB_OFFLINE");
         assertThatThrownBy(() -> offline.resolve(FakeHub.PIPE, "v1", List.of("*")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_CACHED))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_CACHED))
                 .hasMessageContaining(FakeHub.PIPE + "@v1 is not in the Hugging Face cache");
     }
 
@@ -209,10 +238,16 @@ class HubFilesTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        HubFiles down = HubFiles.builder().endpoint("http://127.0.0.1:" + port).cache(new HuggingFaceCache(hubDir)).build();
-        assertThat(down.resolve(FakeHub.PIPE, "main", List.of("model_index.json")).commit()).isEqualTo(FakeHub.PIPE_MAIN);
+        HubFiles down = HubFiles.builder()
+                .endpoint("http://127.0.0.1:" + port)
+                .cache(new HuggingFaceCache(hubDir))
+                .build();
+        assertThat(down.resolve(FakeHub.PIPE, "main", List.of("model_index.json"))
+                        .commit())
+                .isEqualTo(FakeHub.PIPE_MAIN);
         assertThatThrownBy(() -> down.resolve(FakeHub.GGUF, "main", List.of("*")))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_CACHED))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_CACHED))
                 .hasMessageContaining("the Hub cannot be reached");
     }
 
@@ -245,14 +280,19 @@ class HubFilesTest {
         Path folder = hub().resolvePath("hf://" + FakeHub.PIPE + "@main/text_encoder_2", DownloadListener.NONE);
         assertThat(folder).isDirectory();
         try (Stream<Path> s = Files.list(folder)) {
-            assertThat(s.map(p -> p.getFileName().toString()).sorted().toList()).containsExactly("config.json",
-                    "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                    "model.safetensors.index.json");
+            assertThat(s.map(p -> p.getFileName().toString()).sorted().toList())
+                    .containsExactly(
+                            "config.json",
+                            "model-00001-of-00002.safetensors",
+                            "model-00002-of-00002.safetensors",
+                            "model.safetensors.index.json");
         }
         assertThatThrownBy(() -> hub().resolvePath(dir.resolve("missing.gguf").toString(), DownloadListener.NONE))
-                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("not a Hugging Face file");
+                .isInstanceOf(NoSuchFileException.class)
+                .hasMessageContaining("not a Hugging Face file");
         assertThatThrownBy(() -> hub().resolvePath(FakeHub.GGUF + "/nothing-here", DownloadListener.NONE))
-                .isInstanceOfSatisfying(HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
+                .isInstanceOfSatisfying(
+                        HubException.class, e -> assertThat(e.kind()).isEqualTo(HubException.Kind.NOT_FOUND))
                 .hasMessageContaining("nothing-here is not in " + FakeHub.GGUF);
     }
 
@@ -261,21 +301,33 @@ class HubFilesTest {
         Path hfHome = userHome.resolve("hf");
         Files.createDirectories(hfHome);
         Files.writeString(hfHome.resolve("token"), "hf_fromfile\n");
-        HubFiles h = HubFiles.fromEnvironment(Map.of("HF_HOME", hfHome.toString(), "HF_ENDPOINT", server.endpoint() + "/",
-                "HF_HUB_OFFLINE", "yes"), userHome);
+        HubFiles h = HubFiles.fromEnvironment(
+                Map.of("HF_HOME", hfHome.toString(), "HF_ENDPOINT", server.endpoint() + "/", "HF_HUB_OFFLINE", "yes"),
+                userHome);
         assertThat(h.endpoint().toString()).isEqualTo(server.endpoint());
         assertThat(h.cache().hub()).isEqualTo(hfHome.resolve("hub"));
         assertThat(h.hasToken()).isTrue();
         assertThat(h.offline()).isTrue();
-        HubFiles env = HubFiles.fromEnvironment(Map.of("HF_TOKEN", FakeHub.GATED_TOKEN, "HF_HUB_CACHE",
-                hubDir.toString(), "HF_ENDPOINT", server.endpoint(), "HF_HUB_OFFLINE", "0"), userHome);
+        HubFiles env = HubFiles.fromEnvironment(
+                Map.of(
+                        "HF_TOKEN",
+                        FakeHub.GATED_TOKEN,
+                        "HF_HUB_CACHE",
+                        hubDir.toString(),
+                        "HF_ENDPOINT",
+                        server.endpoint(),
+                        "HF_HUB_OFFLINE",
+                        "0"),
+                userHome);
         assertThat(env.offline()).isFalse();
-        assertThat(env.resolve(FakeHub.GATED, null, List.of("config.json")).files()).hasSize(1);
+        assertThat(env.resolve(FakeHub.GATED, null, List.of("config.json")).files())
+                .hasSize(1);
         HubFiles none = HubFiles.fromEnvironment(Map.of(), userHome);
         assertThat(none.hasToken()).isFalse();
         assertThat(none.endpoint().toString()).isEqualTo(HubFiles.DEFAULT_ENDPOINT);
         assertThat(none.cache().hub()).isEqualTo(userHome.resolve(".cache/huggingface/hub"));
         assertThatThrownBy(() -> HubFiles.fromEnvironment(Map.of("HF_ENDPOINT", "ftp://x"), userHome))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ftp://x");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("ftp://x");
     }
 }

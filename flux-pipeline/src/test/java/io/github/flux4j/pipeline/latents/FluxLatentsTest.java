@@ -48,15 +48,18 @@ class FluxLatentsTest {
             for (JsonNode c : cases) {
                 try (PointerScope scope = new PointerScope()) {
                     String name = c.get("name").asText();
-                    LatentGeometry g = LatentGeometry.of(c.get("height").asInt(), c.get("width").asInt());
+                    LatentGeometry g = LatentGeometry.of(
+                            c.get("height").asInt(), c.get("width").asInt());
                     int batch = c.get("batch").asInt();
                     ScalarType dtype = dtype(c.get("dtype").asText());
                     NoiseSeed seed = (c.get("seed").isNull()
-                            ? NoiseSeed.perImage(seeds(c.get("seeds")))
-                            : NoiseSeed.of(seedOf(c.get("seed")))).withDraw(draw);
+                                    ? NoiseSeed.perImage(seeds(c.get("seeds")))
+                                    : NoiseSeed.of(seedOf(c.get("seed"))))
+                            .withDraw(draw);
                     JsonNode t = c.get("tensors");
-                    if (g.latentHeight() != c.get("latent_height").asInt() || g.latentWidth() != c.get("latent_width")
-                            .asInt() || g.imageSeqLen() != c.get("image_seq_len").asInt()) {
+                    if (g.latentHeight() != c.get("latent_height").asInt()
+                            || g.latentWidth() != c.get("latent_width").asInt()
+                            || g.imageSeqLen() != c.get("image_seq_len").asInt()) {
                         failures.add(name + ": geometry " + g);
                     }
                     Tensor noise = FluxLatents.noise(g, batch, FluxLatents.FLUX_LATENT_CHANNELS, dtype, seed);
@@ -93,8 +96,8 @@ class FluxLatentsTest {
                     + java.util.Arrays.toString(shape));
         } else if (!RefData.sha256(actual).equals(ref.get("sha256").asText())) {
             float[] first = RefData.floats(actual);
-            failures.add(name + "." + key + ": sha256 differs; first values " + first[0] + ", " + first[1]
-                    + " vs " + ref.get("first"));
+            failures.add(name + "." + key + ": sha256 differs; first values " + first[0] + ", " + first[1] + " vs "
+                    + ref.get("first"));
         }
     }
 
@@ -124,11 +127,23 @@ class FluxLatentsTest {
     void specTestVectorsOfTheTorch211Draw() {
         // flux-diffusers-spec.md §1.3 [V] (torch 2.11 on device): seed 42, (1,16,128,128) bf16.
         try (PointerScope scope = new PointerScope()) {
-            Tensor n = FluxLatents.noise(LatentGeometry.of(1024, 1024), 1, 16, ScalarType.BFloat16,
+            Tensor n = FluxLatents.noise(
+                    LatentGeometry.of(1024, 1024),
+                    1,
+                    16,
+                    ScalarType.BFloat16,
                     NoiseSeed.of(42).withDraw(NoiseDraw.IN_DTYPE));
             float[] v = RefData.floats(n);
-            assertThat(java.util.Arrays.copyOf(v, 8)).containsExactly(-0.80859375f, -1.53125f, 0.40625f, 0.171875f,
-                    -0.2470703125f, 0.2041015625f, -0.87890625f, -0.38671875f);
+            assertThat(java.util.Arrays.copyOf(v, 8))
+                    .containsExactly(
+                            -0.80859375f,
+                            -1.53125f,
+                            0.40625f,
+                            0.171875f,
+                            -0.2470703125f,
+                            0.2041015625f,
+                            -0.87890625f,
+                            -0.38671875f);
             double sum = 0;
             for (float f : v) {
                 sum += f;
@@ -141,8 +156,12 @@ class FluxLatentsTest {
     void packPutsTwoByTwoPatchesChannelMajorIntoTokens() {
         // The spec's formula: token r*(W/2)+c, feature ch*4 + dy*2 + dx = lat[ch, 2r+dy, 2c+dx].
         try (PointerScope scope = new PointerScope()) {
-            Tensor lat = torch.arange(new org.bytedeco.pytorch.Scalar(0), new org.bytedeco.pytorch.Scalar(2 * 4 * 6),
-                    new TensorOptions(ScalarType.Float)).view(1, 2, 4, 6).contiguous();
+            Tensor lat = torch.arange(
+                            new org.bytedeco.pytorch.Scalar(0),
+                            new org.bytedeco.pytorch.Scalar(2 * 4 * 6),
+                            new TensorOptions(ScalarType.Float))
+                    .view(1, 2, 4, 6)
+                    .contiguous();
             float[] packed = RefData.floats(FluxLatents.pack(lat));
             assertThat(RefData.shape(FluxLatents.pack(lat))).containsExactly(1, 6, 8);
             int ch = 1;
@@ -166,7 +185,8 @@ class FluxLatentsTest {
             assertThat(RefData.shape(p.imageIds())).containsExactly(24, 3);
             Tensor wrong = torch.ones(new long[] {2, 25, 64}, new TensorOptions(ScalarType.Float));
             assertThatThrownBy(() -> FluxLatents.prepareFrom(g, wrong, ScalarType.Float, new Device(DeviceType.CPU)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[B, 24, 64]");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("[B, 24, 64]");
         }
     }
 
@@ -177,19 +197,25 @@ class FluxLatentsTest {
             Device cpu = new Device(DeviceType.CPU);
             assertThatThrownBy(() -> FluxLatents.prepare(g, 3, ScalarType.BFloat16, cpu, NoiseSeed.perImage(1, 2)))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("2 seeds").hasMessageContaining("batch size of 3");
+                    .hasMessageContaining("2 seeds")
+                    .hasMessageContaining("batch size of 3");
             assertThatThrownBy(() -> FluxLatents.prepare(g, 0, ScalarType.BFloat16, cpu, NoiseSeed.of(1)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("batch");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("batch");
             assertThatThrownBy(() -> FluxLatents.prepare(g, 1, ScalarType.Long, cpu, NoiseSeed.of(1)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("floating point");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("floating point");
             assertThatThrownBy(() -> new NoiseSeed(new long[] {1, 2}, false, NoiseDraw.IN_DTYPE))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("perImage");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("perImage");
             assertThatThrownBy(() -> NoiseSeed.perImage()).isInstanceOf(IllegalArgumentException.class);
             Tensor odd = torch.zeros(new long[] {1, 16, 3, 4}, new TensorOptions(ScalarType.Float));
-            assertThatThrownBy(() -> FluxLatents.pack(odd)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> FluxLatents.pack(odd))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("even H and W");
             Tensor packed = torch.zeros(new long[] {1, 15, 64}, new TensorOptions(ScalarType.Float));
-            assertThatThrownBy(() -> FluxLatents.unpack(packed, g)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> FluxLatents.unpack(packed, g))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("[B, 16, 4C]");
             assertThatThrownBy(() -> FluxLatents.textIds(0, ScalarType.Float, cpu))
                     .isInstanceOf(IllegalArgumentException.class);
@@ -199,14 +225,14 @@ class FluxLatentsTest {
     @Test
     void preparedLatentsCloseSafelyInsideAScope() {
         try (PointerScope scope = new PointerScope()) {
-            PreparedLatents p = FluxLatents.prepare(LatentGeometry.of(32, 32), 1, ScalarType.Float,
-                    new Device(DeviceType.CPU), NoiseSeed.of(3));
+            PreparedLatents p = FluxLatents.prepare(
+                    LatentGeometry.of(32, 32), 1, ScalarType.Float, new Device(DeviceType.CPU), NoiseSeed.of(3));
             p.close();
             assertThat(p.latents().isNull()).isTrue();
             p.close(); // idempotent
         } // the scope closing afterwards must not crash
-        PreparedLatents owned = FluxLatents.prepare(LatentGeometry.of(32, 32), 1, ScalarType.Float,
-                new Device(DeviceType.CPU), NoiseSeed.of(3));
+        PreparedLatents owned = FluxLatents.prepare(
+                LatentGeometry.of(32, 32), 1, ScalarType.Float, new Device(DeviceType.CPU), NoiseSeed.of(3));
         owned.close();
         assertThat(owned.imageIds().isNull()).isTrue();
     }

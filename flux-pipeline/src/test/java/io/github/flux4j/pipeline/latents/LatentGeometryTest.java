@@ -34,9 +34,12 @@ class LatentGeometryTest {
 
     @Test
     void refusesSidesBelowOneToken() {
-        assertThatThrownBy(() -> LatentGeometry.of(15, 1024)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("at least 16 pixels").hasMessageContaining("15x1024");
-        assertThatThrownBy(() -> new LatentGeometry(64, 64, 0)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> LatentGeometry.of(15, 1024))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 16 pixels")
+                .hasMessageContaining("15x1024");
+        assertThatThrownBy(() -> new LatentGeometry(64, 64, 0))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("vaeScaleFactor");
         assertThat(LatentGeometry.of(16, 31).imageSeqLen()).isEqualTo(1);
     }

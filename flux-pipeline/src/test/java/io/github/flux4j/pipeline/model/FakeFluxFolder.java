@@ -19,8 +19,7 @@ final class FakeFluxFolder {
     static final String REPO = "black-forest-labs/FLUX.1-dev";
     static final String COMMIT = "0ef5fff789c832c5c7f4e127f94c8b54bbcced44";
 
-    private FakeFluxFolder() {
-    }
+    private FakeFluxFolder() {}
 
     /** Relative path to content, in the order written. */
     static Map<String, String> files() {
@@ -108,7 +107,8 @@ final class FakeFluxFolder {
             write(repo.resolve("blobs").resolve(sha), e.getValue());
             Path link = snapshot.resolve(e.getKey());
             Files.createDirectories(link.getParent());
-            Files.createSymbolicLink(link, link.getParent().relativize(repo.resolve("blobs").resolve(sha)));
+            Files.createSymbolicLink(
+                    link, link.getParent().relativize(repo.resolve("blobs").resolve(sha)));
         }
         write(repo.resolve("refs/main"), COMMIT); // no trailing newline, as huggingface_hub writes it
         return snapshot;
@@ -121,8 +121,8 @@ final class FakeFluxFolder {
 
     private static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(s.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

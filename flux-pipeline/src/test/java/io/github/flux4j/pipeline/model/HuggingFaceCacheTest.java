@@ -20,17 +20,22 @@ class HuggingFaceCacheTest {
         Path home = Path.of("/home/u");
         assertThat(HuggingFaceCache.fromEnvironment(Map.of(), home).hub())
                 .isEqualTo(Path.of("/home/u/.cache/huggingface/hub"));
-        assertThat(HuggingFaceCache.fromEnvironment(Map.of("XDG_CACHE_HOME", "/x"), home).hub())
+        assertThat(HuggingFaceCache.fromEnvironment(Map.of("XDG_CACHE_HOME", "/x"), home)
+                        .hub())
                 .isEqualTo(Path.of("/x/huggingface/hub"));
-        assertThat(HuggingFaceCache.fromEnvironment(Map.of("HF_HOME", "~/hf", "XDG_CACHE_HOME", "/x"), home).hub())
+        assertThat(HuggingFaceCache.fromEnvironment(Map.of("HF_HOME", "~/hf", "XDG_CACHE_HOME", "/x"), home)
+                        .hub())
                 .isEqualTo(Path.of("/home/u/hf/hub"));
-        assertThat(HuggingFaceCache.fromEnvironment(
-                Map.of("HUGGINGFACE_HUB_CACHE", "/legacy", "HF_HOME", "/hf"), home).hub())
+        assertThat(HuggingFaceCache.fromEnvironment(Map.of("HUGGINGFACE_HUB_CACHE", "/legacy", "HF_HOME", "/hf"), home)
+                        .hub())
                 .isEqualTo(Path.of("/legacy"));
         assertThat(HuggingFaceCache.fromEnvironment(
-                Map.of("HF_HUB_CACHE", "/new", "HUGGINGFACE_HUB_CACHE", "/legacy", "HF_HOME", "/hf"), home).hub())
+                                Map.of("HF_HUB_CACHE", "/new", "HUGGINGFACE_HUB_CACHE", "/legacy", "HF_HOME", "/hf"),
+                                home)
+                        .hub())
                 .isEqualTo(Path.of("/new"));
-        assertThat(HuggingFaceCache.fromEnvironment(Map.of("HF_HUB_CACHE", "", "HF_HOME", "/hf"), home).hub())
+        assertThat(HuggingFaceCache.fromEnvironment(Map.of("HF_HUB_CACHE", "", "HF_HOME", "/hf"), home)
+                        .hub())
                 .isEqualTo(Path.of("/hf/hub"));
     }
 
@@ -46,7 +51,8 @@ class HuggingFaceCacheTest {
         assertThat(HuggingFaceCache.isRepoId("/abs/path")).isFalse();
         assertThat(HuggingFaceCache.isRepoId("")).isFalse();
         assertThatThrownBy(() -> new HuggingFaceCache(tmp).repoFolder("a/b/c"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a Hugging Face repository id");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not a Hugging Face repository id");
         assertThat(new HuggingFaceCache(tmp).repoFolder("black-forest-labs/FLUX.1-dev"))
                 .isEqualTo(tmp.resolve("models--black-forest-labs--FLUX.1-dev"));
     }
@@ -65,7 +71,9 @@ class HuggingFaceCacheTest {
         assertThat(Files.isSymbolicLink(vocab)).isTrue();
         assertThat(Files.readString(vocab)).isEqualTo("{\"!\": 0}");
         assertThat(f.weightFiles(FluxComponent.TEXT_ENCODER_2)).hasSize(2);
-        assertThat(FluxModelFolder.resolve("black-forest-labs/FLUX.1-dev", cache).root()).isEqualTo(snapshot);
+        assertThat(FluxModelFolder.resolve("black-forest-labs/FLUX.1-dev", cache)
+                        .root())
+                .isEqualTo(snapshot);
     }
 
     @Test
@@ -76,26 +84,30 @@ class HuggingFaceCacheTest {
         Path repo = cache.repoFolder(FakeFluxFolder.REPO);
         FakeFluxFolder.write(repo.resolve("refs/pr/1"), FakeFluxFolder.COMMIT + "\n");
         assertThat(cache.snapshot(FakeFluxFolder.REPO, "pr/1")).isEqualTo(snapshot);
-        assertThat(FluxModelFolder.resolve(FakeFluxFolder.REPO + "@" + FakeFluxFolder.COMMIT, cache).root())
+        assertThat(FluxModelFolder.resolve(FakeFluxFolder.REPO + "@" + FakeFluxFolder.COMMIT, cache)
+                        .root())
                 .isEqualTo(snapshot);
     }
 
     @Test
     void saysHowToDownloadWhatIsNotCached() throws IOException {
         HuggingFaceCache cache = new HuggingFaceCache(tmp);
-        assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, null)).isInstanceOf(ModelFolderException.class)
+        assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, null))
+                .isInstanceOf(ModelFolderException.class)
                 .hasMessageContaining("black-forest-labs/FLUX.1-dev is not in the local Hugging Face cache at " + tmp)
                 .hasMessageContaining("huggingface-cli download black-forest-labs/FLUX.1-dev")
                 .hasMessageContaining("give a local path")
                 .hasMessageContaining("let flux4j download it");
         FakeFluxFolder.writeCache(tmp);
-        assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, "v2")).isInstanceOf(ModelFolderException.class)
-                .hasMessageContaining("revision 'v2' of black-forest-labs/FLUX.1-dev is not in the local Hugging Face"
-                        + " cache")
+        assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, "v2"))
+                .isInstanceOf(ModelFolderException.class)
+                .hasMessageContaining(
+                        "revision 'v2' of black-forest-labs/FLUX.1-dev is not in the local Hugging Face" + " cache")
                 .hasMessageContaining("cached refs: [main]")
                 .hasMessageContaining("--revision v2");
         String other = "1111111111111111111111111111111111111111";
-        assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, other)).isInstanceOf(ModelFolderException.class)
+        assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, other))
+                .isInstanceOf(ModelFolderException.class)
                 .hasMessageContaining("snapshot " + other);
         FakeFluxFolder.write(cache.repoFolder(FakeFluxFolder.REPO).resolve("refs/bad"), "not-a-hash");
         assertThatThrownBy(() -> cache.snapshot(FakeFluxFolder.REPO, "bad"))

@@ -33,14 +33,16 @@ class MemoryPlannerTest {
     static MemoryPlanner.Workload work1024() {
         long h = 3072;
         long mlp = 4 * h;
-        return MemoryPlanner.Workload.estimate(1024, 1024, 1, 28, h, mlp, 6 * h * h, 4096, 10240, 64, 9_524 * MIB, 512, 2);
+        return MemoryPlanner.Workload.estimate(
+                1024, 1024, 1, 28, h, mlp, 6 * h * h, 4096, 10240, 64, 9_524 * MIB, 512, 2);
     }
 
     @Test
     void explicitModes() {
         MemoryPlanner.Sizes s = fluxDevQ8();
         MemoryPlan none = MemoryPlanner.forMode(Offload.NONE, s, work1024());
-        assertThat(List.of(none.clip(), none.t5(), none.transformer(), none.vae())).containsOnly(Placement.RESIDENT);
+        assertThat(List.of(none.clip(), none.t5(), none.transformer(), none.vae()))
+                .containsOnly(Placement.RESIDENT);
         assertThat(none.streamedBlocks()).isEmpty();
         assertThat(none.arenaCount()).isZero();
         assertThat(none.movesModels()).isFalse();
@@ -49,7 +51,8 @@ class MemoryPlannerTest {
         assertThat(none.denoisePeakBytes()).isGreaterThan(all);
 
         MemoryPlan model = MemoryPlanner.forMode(Offload.MODEL, s, work1024());
-        assertThat(List.of(model.clip(), model.t5(), model.transformer(), model.vae())).containsOnly(Placement.OFFLOADED);
+        assertThat(List.of(model.clip(), model.t5(), model.transformer(), model.vae()))
+                .containsOnly(Placement.OFFLOADED);
         assertThat(model.streamedBlocks()).isEmpty();
         assertThat(model.denoisePeakBytes()).isLessThan(none.denoisePeakBytes() - s.t5Bytes());
 
@@ -59,8 +62,9 @@ class MemoryPlannerTest {
         assertThat(seq.arenaBytes()).isEqualTo(340 * MIB);
         assertThat(seq.streamedBytes()).isEqualTo(s.blockBytesTotal());
         // only the embedders, two arenas and the activations during denoising
-        assertThat(seq.denoisePeakBytes()).isEqualTo(160 * MIB + 2 * 340 * MIB + work1024().transformerActivation()
-                + MemoryPlanner.ALLOCATOR_SLACK);
+        assertThat(seq.denoisePeakBytes())
+                .isEqualTo(
+                        160 * MIB + 2 * 340 * MIB + work1024().transformerActivation() + MemoryPlanner.ALLOCATOR_SLACK);
         assertThat(seq.describe(s)).contains("0 of 57 blocks resident, 57 streamed");
     }
 
@@ -80,7 +84,10 @@ class MemoryPlannerTest {
         assertThat(p.peakBytes()).isLessThanOrEqualTo(gib * GIB);
         assertThat(p.budgetBytes()).isEqualTo(gib * GIB);
         String text = p.describe(fluxDevQ8());
-        assertThat(text).contains("VRAM budget of " + gib + ".00 GiB").contains("text_encoder_2").contains("transformer");
+        assertThat(text)
+                .contains("VRAM budget of " + gib + ".00 GiB")
+                .contains("text_encoder_2")
+                .contains("transformer");
     }
 
     @Test
@@ -131,14 +138,15 @@ class MemoryPlannerTest {
                 .hasMessageContaining("a VRAM budget of 1.00 GiB is too small for 1024x1024 images")
                 .hasMessageContaining("the smallest plan needs about");
         assertThatThrownBy(() -> MemoryPlanner.plan(0, fluxDevQ8(), work1024())).hasMessageContaining("positive");
-        assertThatThrownBy(() -> new MemoryPlanner.Sizes(-1, 0, 0, 0, new long[0])).hasMessageContaining("negative");
+        assertThatThrownBy(() -> new MemoryPlanner.Sizes(-1, 0, 0, 0, new long[0]))
+                .hasMessageContaining("negative");
     }
 
     @Test
     void smallerImagesNeedLessMemory() {
         long h = 3072;
-        MemoryPlanner.Workload small = MemoryPlanner.Workload.estimate(496, 680, 1, 60, h, 4 * h, 6 * h * h, 4096, 10240,
-                64, 9_524 * MIB, 512, 2);
+        MemoryPlanner.Workload small = MemoryPlanner.Workload.estimate(
+                496, 680, 1, 60, h, 4 * h, 6 * h * h, 4096, 10240, 64, 9_524 * MIB, 512, 2);
         assertThat(small.transformerActivation()).isLessThan(work1024().transformerActivation());
         assertThat(small.vaeActivation()).isLessThan(work1024().vaeActivation());
         assertThatThrownBy(() -> MemoryPlanner.Workload.estimate(0, 1, 1, 1, h, h, h, 1, 1, 1, 1, 1, 2))

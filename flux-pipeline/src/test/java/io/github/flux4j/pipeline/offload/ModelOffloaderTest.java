@@ -65,12 +65,16 @@ class ModelOffloaderTest {
         o.use(vae);
         o.offloadAll();
         o.offloadAll();
-        assertThat(log).containsExactly(
-                "clip->cuda:0 keep",
-                "clip->cpu keep", "t5->cuda:0 keep",
-                "t5->cpu keep", "transformer->cuda:0 keep",
-                "transformer->cpu keep", "vae->cuda:0 keep",
-                "vae->cpu keep");
+        assertThat(log)
+                .containsExactly(
+                        "clip->cuda:0 keep",
+                        "clip->cpu keep",
+                        "t5->cuda:0 keep",
+                        "t5->cpu keep",
+                        "transformer->cuda:0 keep",
+                        "transformer->cpu keep",
+                        "vae->cuda:0 keep",
+                        "vae->cpu keep");
         assertThat(List.of(clip, t5, transformer, vae)).allMatch(m -> m.device().equals(FluxDevice.cpu()));
         assertThat(o.enabled()).isTrue();
         assertThat(o.device()).isEqualTo(GPU);
@@ -98,10 +102,12 @@ class ModelOffloaderTest {
         ModelOffloader o = new ModelOffloader(FluxDevice.cpu(), true);
         Fake a = new Fake("a", FluxDevice.cpu(), log);
         o.register("a", a);
-        assertThatThrownBy(() -> o.register("again", a)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> o.register("again", a))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("registered already");
         assertThatThrownBy(() -> o.use(new Fake("x", FluxDevice.cpu(), log)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not registered");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not registered");
         o.use(a); // a CPU pipeline: every move is a no-op
         o.offloadAll();
         assertThat(log).isEmpty();

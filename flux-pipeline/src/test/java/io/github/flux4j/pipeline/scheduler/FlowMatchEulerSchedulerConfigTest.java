@@ -21,11 +21,14 @@ class FlowMatchEulerSchedulerConfigTest {
 
     @Test
     void readsTheDocumentedOptions() throws IOException {
-        FlowMatchEulerSchedulerConfig terminal = FlowMatchEulerSchedulerConfig.read(
-                CONFIGS.resolve("dev-shift-terminal.json"));
+        FlowMatchEulerSchedulerConfig terminal =
+                FlowMatchEulerSchedulerConfig.read(CONFIGS.resolve("dev-shift-terminal.json"));
         assertThat(terminal.shiftTerminal()).isEqualTo(0.1);
-        assertThat(FlowMatchEulerSchedulerConfig.read(CONFIGS.resolve("dev-invert.json")).invertSigmas()).isTrue();
-        assertThat(FlowMatchEulerSchedulerConfig.read(CONFIGS.resolve("dev-linear.json")).timeShiftType())
+        assertThat(FlowMatchEulerSchedulerConfig.read(CONFIGS.resolve("dev-invert.json"))
+                        .invertSigmas())
+                .isTrue();
+        assertThat(FlowMatchEulerSchedulerConfig.read(CONFIGS.resolve("dev-linear.json"))
+                        .timeShiftType())
                 .isEqualTo(TimeShiftType.LINEAR);
     }
 
@@ -53,7 +56,9 @@ class FlowMatchEulerSchedulerConfigTest {
     @Test
     void zeroShiftTerminalMeansNone() {
         // diffusers tests `if self.config.shift_terminal:`
-        assertThat(FlowMatchEulerSchedulerConfig.parse("{\"shift_terminal\": 0.0}", "x").shiftTerminal()).isNull();
+        assertThat(FlowMatchEulerSchedulerConfig.parse("{\"shift_terminal\": 0.0}", "x")
+                        .shiftTerminal())
+                .isNull();
     }
 
     @Test
@@ -70,8 +75,9 @@ class FlowMatchEulerSchedulerConfigTest {
 
     @Test
     void refusesOptionsFluxNeverUses() {
-        for (String flag : new String[] {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas",
-                "stochastic_sampling"}) {
+        for (String flag :
+                new String[] {"use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "stochastic_sampling"
+                }) {
             assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"" + flag + "\": true}", "s.json"))
                     .isInstanceOf(SchedulerConfigException.class)
                     .hasMessageContaining("s.json: " + flag + " = true is not supported");
@@ -81,7 +87,8 @@ class FlowMatchEulerSchedulerConfigTest {
     @Test
     void refusesWrongTypesNamingTheField() {
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"shift\": \"3.0\"}", "s.json"))
-                .isInstanceOf(SchedulerConfigException.class).hasMessageContaining("s.json: shift must be a number");
+                .isInstanceOf(SchedulerConfigException.class)
+                .hasMessageContaining("s.json: shift must be a number");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"num_train_timesteps\": 999.5}", "s.json"))
                 .hasMessageContaining("num_train_timesteps must be an integer");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"use_dynamic_shifting\": 1}", "s.json"))
@@ -95,11 +102,12 @@ class FlowMatchEulerSchedulerConfigTest {
     @Test
     void refusesValuesOutOfRange() {
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"shift\": 0}", "s.json"))
-                .isInstanceOf(SchedulerConfigException.class).hasMessageContaining("s.json: shift must be");
+                .isInstanceOf(SchedulerConfigException.class)
+                .hasMessageContaining("s.json: shift must be");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"shift_terminal\": 1.0}", "s.json"))
                 .hasMessageContaining("shift_terminal must be in [0, 1)");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse(
-                "{\"base_image_seq_len\": 4096, \"max_image_seq_len\": 4096}", "s.json"))
+                        "{\"base_image_seq_len\": 4096, \"max_image_seq_len\": 4096}", "s.json"))
                 .hasMessageContaining("base_image_seq_len < max_image_seq_len");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"num_train_timesteps\": 0}", "s.json"))
                 .hasMessageContaining("num_train_timesteps must be positive");
@@ -107,12 +115,13 @@ class FlowMatchEulerSchedulerConfigTest {
 
     @Test
     void refusesAnotherSchedulerClassAndBadJson() {
-        assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse(
-                "{\"_class_name\": \"EulerDiscreteScheduler\"}", "s.json"))
+        assertThatThrownBy(() ->
+                        FlowMatchEulerSchedulerConfig.parse("{\"_class_name\": \"EulerDiscreteScheduler\"}", "s.json"))
                 .isInstanceOf(SchedulerConfigException.class)
                 .hasMessageContaining("_class_name is 'EulerDiscreteScheduler'");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"shift\": 3,}", "s.json"))
-                .isInstanceOf(SchedulerConfigException.class).hasMessageContaining("s.json: not valid JSON");
+                .isInstanceOf(SchedulerConfigException.class)
+                .hasMessageContaining("s.json: not valid JSON");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("[1]", "s.json"))
                 .hasMessageContaining("expected a JSON object");
         assertThatThrownBy(() -> FlowMatchEulerSchedulerConfig.parse("{\"shift\": 3, \"shift\": 1}", "s.json"))

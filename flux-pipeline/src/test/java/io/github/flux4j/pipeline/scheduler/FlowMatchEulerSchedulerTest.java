@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
 @SuppressWarnings("try") // PointerScopes are opened for their side effect
 class FlowMatchEulerSchedulerTest {
     private static final Path DIR = RefData.ROOT.resolve("scheduler");
-    private static final JsonNode CASES = RefData.json(DIR.resolve("schedules.json")).get("cases");
+    private static final JsonNode CASES =
+            RefData.json(DIR.resolve("schedules.json")).get("cases");
 
     private static FlowMatchEulerScheduler scheduler(String config) throws IOException {
         return new FlowMatchEulerScheduler(
@@ -42,20 +43,22 @@ class FlowMatchEulerSchedulerTest {
             if (!c.get("mode").asText().equals("sigmas")) {
                 continue;
             }
-            String id = c.get("config").asText() + " steps=" + c.get("steps").asInt() + " " + c.get("height").asInt()
-                    + "x" + c.get("width").asInt();
+            String id = c.get("config").asText() + " steps=" + c.get("steps").asInt() + " "
+                    + c.get("height").asInt() + "x" + c.get("width").asInt();
             FlowMatchEulerScheduler s = scheduler(c.get("config").asText());
             int steps = c.get("steps").asInt();
             int seq = new LatentGeometry(c.get("height").asInt(), c.get("width").asInt(), 8).imageSeqLen();
             if (seq != c.get("image_seq_len").asInt()) {
                 failures.add(id + ": image_seq_len " + seq);
             }
-            if (!java.util.Arrays.equals(RefData.bits(FlowMatchEulerScheduler.fluxSigmas(steps)),
+            if (!java.util.Arrays.equals(
+                    RefData.bits(FlowMatchEulerScheduler.fluxSigmas(steps)),
                     RefData.bits(RefData.doubles(c.get("input_sigmas"))))) {
                 failures.add(id + ": linspace sigmas");
             }
             double mu = s.calculateShift(seq);
-            if (Double.doubleToRawLongBits(mu) != Double.doubleToRawLongBits(c.get("mu").asDouble())) {
+            if (Double.doubleToRawLongBits(mu)
+                    != Double.doubleToRawLongBits(c.get("mu").asDouble())) {
                 failures.add(id + ": mu " + mu + " vs " + c.get("mu").asDouble());
             }
             Schedule schedule = s.fluxSchedule(steps, seq);
@@ -76,7 +79,12 @@ class FlowMatchEulerSchedulerTest {
             }
             String id = c.get("config").asText() + " steps=" + c.get("steps").asInt() + " mu=" + c.get("mu");
             Double mu = c.get("mu").isNull() ? null : c.get("mu").asDouble();
-            compare(id, scheduler(c.get("config").asText()).setTimesteps(c.get("steps").asInt(), mu), c, failures);
+            compare(
+                    id,
+                    scheduler(c.get("config").asText())
+                            .setTimesteps(c.get("steps").asInt(), mu),
+                    c,
+                    failures);
             checked++;
         }
         assertThat(checked).isEqualTo(24);
@@ -116,7 +124,7 @@ class FlowMatchEulerSchedulerTest {
     void eulerStepsAreByteIdenticalToDiffusers() throws IOException {
         Schedule schedule = new FlowMatchEulerScheduler(FlowMatchEulerSchedulerConfig.fluxDev()).fluxSchedule(28, 4096);
         try (SafetensorsFile f = SafetensorsFile.open(DIR.resolve("steps.safetensors"));
-             PointerScope scope = new PointerScope()) {
+                PointerScope scope = new PointerScope()) {
             for (String name : new String[] {"bf16", "f32", "f16", "mixed"}) {
                 Tensor x = RefData.tensor(f, "step." + name + ".sample");
                 for (int i : new int[] {0, 1, 2, 26, 27}) {
@@ -126,7 +134,8 @@ class FlowMatchEulerSchedulerTest {
                     Tensor v = RefData.tensor(f, "step." + name + "." + i + ".model_output");
                     Tensor prev = schedule.step(v, i, x);
                     Tensor expected = RefData.tensor(f, "step." + name + "." + i + ".prev_sample");
-                    assertThat(prev.scalar_type().intern()).as(name + " step " + i + " dtype")
+                    assertThat(prev.scalar_type().intern())
+                            .as(name + " step " + i + " dtype")
                             .isEqualTo(expected.scalar_type().intern());
                     assertThat(RefData.bytes(prev)).as(name + " step " + i).isEqualTo(RefData.bytes(expected));
                     x = prev;
@@ -139,7 +148,7 @@ class FlowMatchEulerSchedulerTest {
     void transformerTimestepIsTheRoundTripDiffusersFeeds() throws IOException {
         Schedule schedule = new FlowMatchEulerScheduler(FlowMatchEulerSchedulerConfig.fluxDev()).fluxSchedule(28, 4096);
         try (SafetensorsFile f = SafetensorsFile.open(DIR.resolve("steps.safetensors"));
-             PointerScope scope = new PointerScope()) {
+                PointerScope scope = new PointerScope()) {
             Device cpu = new Device(DeviceType.CPU);
             for (String[] d : new String[][] {{"bf16", "BFloat16"}, {"f32", "Float"}, {"f16", "Half"}}) {
                 Tensor expected = RefData.tensor(f, "timestep." + d[0]);
@@ -166,7 +175,8 @@ class FlowMatchEulerSchedulerTest {
         Schedule s = new Schedule(new float[] {1f, 1f, 0.5f, 0f}, new float[] {1000f, 1000f, 500f}, null);
         assertThat(s.indexForTimestep(1000f)).isEqualTo(1);
         assertThat(s.indexForTimestep(500f)).isEqualTo(2);
-        assertThatThrownBy(() -> s.indexForTimestep(42f)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> s.indexForTimestep(42f))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("42.0");
     }
 
@@ -174,27 +184,34 @@ class FlowMatchEulerSchedulerTest {
     void refusesBadArguments() {
         FlowMatchEulerScheduler dev = new FlowMatchEulerScheduler(FlowMatchEulerSchedulerConfig.fluxDev());
         assertThatThrownBy(() -> dev.setTimesteps(new double[] {1.0, 0.5}, null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mu");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("mu");
         assertThatThrownBy(() -> dev.fluxSchedule(0, 4096))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 1");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 1");
         assertThatThrownBy(() -> FlowMatchEulerScheduler.calculateShift(-1, 256, 4096, 0.5, 1.15))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("imageSeqLen");
-        FlowMatchEulerScheduler terminal = new FlowMatchEulerScheduler(new FlowMatchEulerSchedulerConfig(1000, 3.0, true,
-                0.5, 1.15, 256, 4096, false, 0.1, TimeShiftType.EXPONENTIAL));
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("imageSeqLen");
+        FlowMatchEulerScheduler terminal = new FlowMatchEulerScheduler(new FlowMatchEulerSchedulerConfig(
+                1000, 3.0, true, 0.5, 1.15, 256, 4096, false, 0.1, TimeShiftType.EXPONENTIAL));
         assertThatThrownBy(() -> terminal.fluxSchedule(1, 4096))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("shift_terminal");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("shift_terminal");
         Schedule s = dev.fluxSchedule(4, 4096);
         try (PointerScope scope = new PointerScope()) {
             Tensor a = torch.zeros(new long[] {1, 4, 64}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float));
             Tensor b = torch.zeros(new long[] {1, 5, 64}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Float));
             Tensor ints = torch.zeros(new long[] {1, 4, 64}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Long));
-            assertThatThrownBy(() -> s.step(a, 0, b)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> s.step(a, 0, b))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("same shape");
             assertThatThrownBy(() -> s.step(a, 4, a)).isInstanceOf(IndexOutOfBoundsException.class);
-            assertThatThrownBy(() -> s.step(ints, 0, a)).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> s.step(ints, 0, a))
+                    .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("modelOutput");
             assertThatThrownBy(() -> s.transformerTimestep(0, 0, ScalarType.Float, new Device(DeviceType.CPU)))
-                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("batch");
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("batch");
         }
     }
 

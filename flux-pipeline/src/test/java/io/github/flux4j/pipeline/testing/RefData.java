@@ -25,10 +25,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 public final class RefData {
     /** Reference data root (surefire runs in the module directory). */
     public static final Path ROOT = Path.of("src/test/resources/reference");
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private RefData() {
-    }
+    private RefData() {}
 
     /** A JSON file. */
     public static JsonNode json(Path file) {
@@ -95,8 +95,11 @@ public final class RefData {
         Tensor out;
         try (PointerScope inner = new PointerScope()) {
             BytePointer p = new BytePointer(bytes);
-            out = torch.from_blob(p, new long[] {bytes.length}, new TensorOptions(ScalarType.Byte)).clone()
-                    .view(type).view(e.shape()).retainReference();
+            out = torch.from_blob(p, new long[] {bytes.length}, new TensorOptions(ScalarType.Byte))
+                    .clone()
+                    .view(type)
+                    .view(e.shape())
+                    .retainReference();
         }
         PointerScope outer = PointerScope.getInnerScope();
         if (outer != null) {

@@ -31,45 +31,73 @@ import picocli.CommandLine.Option;
  * in the summary; with {@code --fail-fast} they stop the batch), 1 when it did not, 2 for a usage
  * error. The Spark session is the one {@code spark-submit} configures ({@code --master}, {@code --conf}).
  */
-@Command(name = "flux-spark", mixinStandardHelpOptions = true, version = "flux4j flux-spark 0.1.0",
+@Command(
+        name = "flux-spark",
+        mixinStandardHelpOptions = true,
+        version = "flux4j flux-spark 0.1.0",
         sortOptions = false,
-        description = {"Generates the images of a table of requests on a Spark cluster, one FLUX pipeline per"
-                + " executor GPU, and writes them with a results table under an output URI. Re-running a batch"
-                + " skips what is complete.", ""})
+        description = {
+            "Generates the images of a table of requests on a Spark cluster, one FLUX pipeline per"
+                    + " executor GPU, and writes them with a results table under an output URI. Re-running a batch"
+                    + " skips what is complete.",
+            ""
+        })
 public final class FluxSparkJob implements Callable<Integer> {
-    @Option(names = "--requests", required = true, paramLabel = "URI",
+    @Option(
+            names = "--requests",
+            required = true,
+            paramLabel = "URI",
             description = "The request table (Parquet, CSV with a header, or JSON Lines): columns id, prompt and"
                     + " optionally seed, width, height, steps, guidance, images_per_prompt.")
     private String requests = "";
 
-    @Option(names = "--format", paramLabel = "FORMAT",
+    @Option(
+            names = "--format",
+            paramLabel = "FORMAT",
             description = "The request table's format: parquet, csv or json (default: from the name).")
     private RequestTables.@Nullable Format format;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "URI",
+    @Option(
+            names = {"-o", "--output"},
+            required = true,
+            paramLabel = "URI",
             description = "Where images/, _complete/ and results/ go: any Hadoop file system URI.")
     private String output = "";
 
-    @Option(names = "--transformer", required = true, paramLabel = "PATH",
-            description = "The transformer (GGUF, BFL safetensors or diffusers folder), at this path on every executor.")
+    @Option(
+            names = "--transformer",
+            required = true,
+            paramLabel = "PATH",
+            description =
+                    "The transformer (GGUF, BFL safetensors or diffusers folder), at this path on every executor.")
     private String transformer = "";
 
-    @Option(names = "--base-model", required = true, paramLabel = "PATH|REPO",
-            description = "The FLUX.1 base model folder on every executor, or a repo id in the executors' Hugging Face cache.")
+    @Option(
+            names = "--base-model",
+            required = true,
+            paramLabel = "PATH|REPO",
+            description =
+                    "The FLUX.1 base model folder on every executor, or a repo id in the executors' Hugging Face cache.")
     private String baseModel = "";
 
     @Option(names = "--t5-gguf", paramLabel = "PATH", description = "A T5 encoder GGUF instead of the base model's.")
     private @Nullable String t5Gguf;
 
-    @Option(names = "--dtype", paramLabel = "DTYPE",
+    @Option(
+            names = "--dtype",
+            paramLabel = "DTYPE",
             description = "bf16, f16 or f32 (default: bf16 on GPUs, f32 on CPUs).")
     private @Nullable DtypeOption dtype;
 
-    @Option(names = "--offload", paramLabel = "MODE",
+    @Option(
+            names = "--offload",
+            paramLabel = "MODE",
             description = "none (default) or model: each model on the GPU only while it runs.")
     private Offload offload = Offload.NONE;
 
-    @Option(names = "--device", paramLabel = "POLICY",
+    @Option(
+            names = "--device",
+            paramLabel = "POLICY",
             description = "auto (default: the task's Spark-assigned GPU, else cuda:0 if usable, else CPU), gpu"
                     + " (a task without an assigned GPU fails) or cpu.")
     private DevicePolicy device = DevicePolicy.AUTO;
@@ -80,8 +108,11 @@ public final class FluxSparkJob implements Callable<Integer> {
     @Option(names = "--jpeg-quality", paramLabel = "Q", description = "JPEG quality, 0 to 1 (default 0.95).")
     private float jpegQuality = ImageFiles.DEFAULT_JPEG_QUALITY;
 
-    @Option(names = "--partitions", paramLabel = "N",
-            description = "Number of tasks (default: one per request, at most " + FluxBatch.MAX_DEFAULT_PARTITIONS + ").")
+    @Option(
+            names = "--partitions",
+            paramLabel = "N",
+            description =
+                    "Number of tasks (default: one per request, at most " + FluxBatch.MAX_DEFAULT_PARTITIONS + ").")
     private @Nullable Integer partitions;
 
     @Option(names = "--results-format", paramLabel = "FORMAT", description = "parquet (default), json or csv.")
@@ -95,7 +126,9 @@ public final class FluxSparkJob implements Callable<Integer> {
 
     /** The compute dtypes, as typed. */
     enum DtypeOption {
-        bf16(ComputeDtype.BF16), f16(ComputeDtype.F16), f32(ComputeDtype.F32);
+        bf16(ComputeDtype.BF16),
+        f16(ComputeDtype.F16),
+        f32(ComputeDtype.F32);
 
         final ComputeDtype dtype;
 
@@ -106,8 +139,10 @@ public final class FluxSparkJob implements Callable<Integer> {
 
     /** Runs the job in the session {@code spark-submit} configured, stops it, and exits with the status. */
     public static void main(String[] args) {
-        int status = run(new PrintWriter(System.out, true, StandardCharsets.UTF_8),
-                new PrintWriter(System.err, true, StandardCharsets.UTF_8), args);
+        int status = run(
+                new PrintWriter(System.out, true, StandardCharsets.UTF_8),
+                new PrintWriter(System.err, true, StandardCharsets.UTF_8),
+                args);
         SparkSession.getActiveSession().foreach(s -> {
             s.stop();
             return null;
@@ -131,8 +166,11 @@ public final class FluxSparkJob implements Callable<Integer> {
             return CommandLine.ExitCode.USAGE;
         });
         cmd.setExecutionExceptionHandler((e, c, parsed) -> {
-            c.getErr().println("flux-spark: " + (e instanceof FluxBatchException || e instanceof IllegalArgumentException
-                    ? e.getMessage() : e.toString()));
+            c.getErr()
+                    .println("flux-spark: "
+                            + (e instanceof FluxBatchException || e instanceof IllegalArgumentException
+                                    ? e.getMessage()
+                                    : e.toString()));
             return CommandLine.ExitCode.SOFTWARE;
         });
         int status = cmd.execute(args);
@@ -163,8 +201,13 @@ public final class FluxSparkJob implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(cl, e.getMessage());
         }
-        FluxBatch.Builder b = FluxBatch.builder().model(model).output(output).imageFormat(imageFormat)
-                .jpegQuality(jpegQuality).failFast(failFast).resultsFormat(resultsFormat);
+        FluxBatch.Builder b = FluxBatch.builder()
+                .model(model)
+                .output(output)
+                .imageFormat(imageFormat)
+                .jpegQuality(jpegQuality)
+                .failFast(failFast)
+                .resultsFormat(resultsFormat);
         if (partitions != null) {
             b.partitions(partitions);
         }

@@ -37,10 +37,10 @@ public final class AtomicFiles {
     /** Schemes whose objects appear only when complete, and whose rename is a copy. */
     public static final Set<String> OBJECT_STORE_SCHEMES = Set.of("s3a", "s3", "s3n", "gs");
 
-    private static final PathFilter TEMPORARY = p -> p.getName().startsWith(".") && p.getName().endsWith(TEMP_SUFFIX);
+    private static final PathFilter TEMPORARY =
+            p -> p.getName().startsWith(".") && p.getName().endsWith(TEMP_SUFFIX);
 
-    private AtomicFiles() {
-    }
+    private AtomicFiles() {}
 
     /** The file system to write {@code path} with: the raw one for the local file system (no .crc files). */
     public static FileSystem fileSystem(Path path, org.apache.hadoop.conf.Configuration conf) throws IOException {

@@ -33,9 +33,19 @@ import org.apache.hadoop.fs.Path;
  * @param timings     the request's stage times
  * @param warnings    the pipeline's warnings (size rounding, prompt truncation, ...)
  */
-public record CompletionMarker(String fingerprint, String id, long seed, int width, int height, int steps,
-                               double guidance, List<Image> images, String device, String executor,
-                               StageMillis timings, List<String> warnings) {
+public record CompletionMarker(
+        String fingerprint,
+        String id,
+        long seed,
+        int width,
+        int height,
+        int steps,
+        double guidance,
+        List<Image> images,
+        String device,
+        String executor,
+        StageMillis timings,
+        List<String> warnings) {
     private static final String FORMAT = "flux4j-spark-complete-1";
     /** Markers are small; a larger file is not one. */
     private static final long MAX_BYTES = 1 << 20;
@@ -75,8 +85,7 @@ public record CompletionMarker(String fingerprint, String id, long seed, int wid
      * @param total        the request from the start of its generation to its marker (a pipeline load
      *                     before it is not counted)
      */
-    public record StageMillis(double textEncoding, double denoising, double decode, double write, double total) {
-    }
+    public record StageMillis(double textEncoding, double denoising, double decode, double write, double total) {}
 
     /** The marker as {@code .properties} text, keys sorted, no date line: the same marker gives the same bytes. */
     public String toText() {
@@ -116,7 +125,10 @@ public record CompletionMarker(String fingerprint, String id, long seed, int wid
                 throw new IllegalStateException(e); // a StringWriter does not fail
             }
             // store() escapes the key and value; its first line is the date comment
-            w.toString().lines().filter(l -> !l.startsWith("#")).forEach(l -> sb.append(l).append('\n'));
+            w.toString()
+                    .lines()
+                    .filter(l -> !l.startsWith("#"))
+                    .forEach(l -> sb.append(l).append('\n'));
         });
         return sb.toString();
     }
@@ -134,8 +146,8 @@ public record CompletionMarker(String fingerprint, String id, long seed, int wid
             throw new IllegalArgumentException("not a completion marker: " + e.getMessage(), e);
         }
         if (!FORMAT.equals(p.getProperty("format"))) {
-            throw new IllegalArgumentException("not a completion marker: format is '" + p.getProperty("format")
-                    + "', expected '" + FORMAT + "'");
+            throw new IllegalArgumentException(
+                    "not a completion marker: format is '" + p.getProperty("format") + "', expected '" + FORMAT + "'");
         }
         int n = integer(p, "images");
         List<Image> images = new ArrayList<>();
@@ -147,11 +159,25 @@ public record CompletionMarker(String fingerprint, String id, long seed, int wid
         for (int i = 0; i < w; i++) {
             warnings.add(string(p, "warning." + i));
         }
-        StageMillis t = new StageMillis(number(p, "ms.text_encoding"), number(p, "ms.denoising"), number(p, "ms.decode"),
-                number(p, "ms.write"), number(p, "ms.total"));
-        return new CompletionMarker(string(p, "fingerprint"), string(p, "id"), Long.parseLong(string(p, "seed")),
-                integer(p, "width"), integer(p, "height"), integer(p, "steps"), number(p, "guidance"), images,
-                string(p, "device"), string(p, "executor"), t, warnings);
+        StageMillis t = new StageMillis(
+                number(p, "ms.text_encoding"),
+                number(p, "ms.denoising"),
+                number(p, "ms.decode"),
+                number(p, "ms.write"),
+                number(p, "ms.total"));
+        return new CompletionMarker(
+                string(p, "fingerprint"),
+                string(p, "id"),
+                Long.parseLong(string(p, "seed")),
+                integer(p, "width"),
+                integer(p, "height"),
+                integer(p, "steps"),
+                number(p, "guidance"),
+                images,
+                string(p, "device"),
+                string(p, "executor"),
+                t,
+                warnings);
     }
 
     /** Writes the marker to {@code file}, atomically ({@link AtomicFiles#write}). */

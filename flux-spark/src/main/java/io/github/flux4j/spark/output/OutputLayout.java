@@ -99,12 +99,14 @@ public final class OutputLayout implements Serializable {
         while (safe.length() > 0 && (safe.charAt(0) == '.' || safe.charAt(0) == '_')) {
             safe.deleteCharAt(0);
         }
-        return (safe.length() == 0 ? "id" : safe.toString()) + "~" + sha256Hex(id).substring(0, 16);
+        return (safe.length() == 0 ? "id" : safe.toString()) + "~"
+                + sha256Hex(id).substring(0, 16);
     }
 
     static String sha256Hex(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no SHA-256", e);
         }

@@ -18,12 +18,14 @@ import org.jspecify.annotations.Nullable;
 public final class BpeModel implements TokenModel {
     /** As {@code tokenizers}: at most this many cached words, and only words of under 256 chars. */
     private static final int CACHE_CAPACITY = 10_000;
+
     private static final int CACHE_MAX_WORD = 256;
 
     private final Map<String, Integer> vocab;
     private final Map<Integer, String> tokens;
     /** (left id, right id) -> rank << 32 | merged id. */
     private final Map<Long, Long> merges;
+
     private final String prefix;
     private final String suffix;
     private final int unkId;
@@ -41,8 +43,14 @@ public final class BpeModel implements TokenModel {
      * @param ignoreMerges whether a word found whole in the vocabulary skips merging
      * @throws IllegalArgumentException if a merge names a token missing from the vocabulary
      */
-    public BpeModel(Map<String, Integer> vocab, List<String[]> merges, String continuingSubwordPrefix,
-            String endOfWordSuffix, int unkId, boolean fuseUnk, boolean ignoreMerges) {
+    public BpeModel(
+            Map<String, Integer> vocab,
+            List<String[]> merges,
+            String continuingSubwordPrefix,
+            String endOfWordSuffix,
+            int unkId,
+            boolean fuseUnk,
+            boolean ignoreMerges) {
         this.vocab = Map.copyOf(vocab);
         // A map, not an array indexed by id: ids may have gaps, and a corrupt id of 2^31-1 must not
         // allocate gigabytes.
@@ -65,10 +73,11 @@ public final class BpeModel implements TokenModel {
             Integer a = vocab.get(pair[0]);
             Integer b = vocab.get(pair[1]);
             if (a == null || b == null) {
-                throw new IllegalArgumentException("merge " + (rank + 1) + " (\"" + pair[0] + " " + pair[1]
-                        + "\"): \"" + (a == null ? pair[0] : pair[1]) + "\" is not in the vocabulary");
+                throw new IllegalArgumentException("merge " + (rank + 1) + " (\"" + pair[0] + " " + pair[1] + "\"): \""
+                        + (a == null ? pair[0] : pair[1]) + "\" is not in the vocabulary");
             }
-            String right = !prefix.isEmpty() && pair[1].startsWith(prefix) ? pair[1].substring(prefix.length()) : pair[1];
+            String right =
+                    !prefix.isEmpty() && pair[1].startsWith(prefix) ? pair[1].substring(prefix.length()) : pair[1];
             Integer merged = vocab.get(pair[0] + right);
             if (merged == null) {
                 throw new IllegalArgumentException("merge " + (rank + 1) + " (\"" + pair[0] + " " + pair[1]
@@ -131,7 +140,8 @@ public final class BpeModel implements TokenModel {
                 }
                 prevUnk = true;
             } else {
-                throw new IllegalArgumentException("symbol \"" + s + "\" is not in the vocabulary and there is no unknown token");
+                throw new IllegalArgumentException(
+                        "symbol \"" + s + "\" is not in the vocabulary and there is no unknown token");
             }
         }
         // Symbols as a doubly linked list; merges by (rank, position) from a heap, as tokenizers' Word::merge_all.
@@ -142,7 +152,8 @@ public final class BpeModel implements TokenModel {
             prev[i] = i - 1;
             next[i] = i + 1 < count ? i + 1 : -1;
         }
-        PriorityQueue<long[]> heap = new PriorityQueue<>((x, y) -> x[0] != y[0] ? Long.compare(x[0], y[0]) : Long.compare(x[1], y[1]));
+        PriorityQueue<long[]> heap =
+                new PriorityQueue<>((x, y) -> x[0] != y[0] ? Long.compare(x[0], y[0]) : Long.compare(x[1], y[1]));
         for (int i = 0; i + 1 < count; i++) {
             Long m = merges.get(pairKey(id[i], id[i + 1]));
             if (m != null) {

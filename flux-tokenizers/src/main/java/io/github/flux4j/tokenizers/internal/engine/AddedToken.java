@@ -13,8 +13,13 @@ package io.github.flux4j.tokenizers.internal.engine;
  * @param special a special token: dropped when decoding with {@code skipSpecialTokens}
  */
 public record AddedToken(
-        int id, String content, boolean singleWord, boolean lstrip, boolean rstrip,
-        boolean normalized, boolean special) {
+        int id,
+        String content,
+        boolean singleWord,
+        boolean lstrip,
+        boolean rstrip,
+        boolean normalized,
+        boolean special) {
 
     /** Checks the content. */
     public AddedToken {

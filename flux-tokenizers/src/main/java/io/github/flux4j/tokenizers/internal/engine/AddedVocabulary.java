@@ -68,7 +68,8 @@ public final class AddedVocabulary {
         Map<Character, Candidate[]> out = new HashMap<>();
         // Longest first, so that the first hit at a position is the longest one.
         m.forEach((k, v) -> {
-            v.sort(Comparator.comparingInt((Candidate c) -> c.pattern().length()).reversed());
+            v.sort(Comparator.comparingInt((Candidate c) -> c.pattern().length())
+                    .reversed());
             out.put(k, v.toArray(new Candidate[0]));
         });
         return out;
@@ -146,8 +147,10 @@ public final class AddedVocabulary {
             pos = stop;
             AddedToken t = hit.token();
             if (t.singleWord()) {
-                boolean startSpace = start == 0 || !WORD_AT_END.matcher(s.substring(0, start)).find();
-                boolean stopSpace = stop == n || !WORD_AT_START.matcher(s.substring(stop)).find();
+                boolean startSpace = start == 0
+                        || !WORD_AT_END.matcher(s.substring(0, start)).find();
+                boolean stopSpace =
+                        stop == n || !WORD_AT_START.matcher(s.substring(stop)).find();
                 if (!startSpace || !stopSpace) {
                     continue; // the match is dropped; searching resumes after it, as tokenizers does
                 }

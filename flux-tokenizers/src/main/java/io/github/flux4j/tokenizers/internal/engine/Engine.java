@@ -20,8 +20,11 @@ public final class Engine {
      * @param preTokenizer splits normalized text into words; {@code null}: the piece is one word
      * @param model tokenizes each word
      */
-    public Engine(AddedVocabulary added, @Nullable Normalizer normalizer,
-            @Nullable PreTokenizer preTokenizer, TokenModel model) {
+    public Engine(
+            AddedVocabulary added,
+            @Nullable Normalizer normalizer,
+            @Nullable PreTokenizer preTokenizer,
+            TokenModel model) {
         this.added = added;
         this.normalizer = normalizer;
         this.preTokenizer = preTokenizer;

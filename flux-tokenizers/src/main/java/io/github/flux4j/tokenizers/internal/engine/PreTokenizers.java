@@ -28,12 +28,18 @@ public final class PreTokenizers {
         /** Parses a {@code tokenizer.json} spelling ({@code "Removed"}, {@code "MergedWithNext"}...). */
         public static Behavior parse(String name) {
             switch (name.toLowerCase(Locale.ROOT)) {
-                case "removed": return REMOVED;
-                case "isolated": return ISOLATED;
-                case "mergedwithprevious": return MERGED_WITH_PREVIOUS;
-                case "mergedwithnext": return MERGED_WITH_NEXT;
-                case "contiguous": return CONTIGUOUS;
-                default: throw new IllegalArgumentException("unknown split behavior \"" + name + "\"");
+                case "removed":
+                    return REMOVED;
+                case "isolated":
+                    return ISOLATED;
+                case "mergedwithprevious":
+                    return MERGED_WITH_PREVIOUS;
+                case "mergedwithnext":
+                    return MERGED_WITH_NEXT;
+                case "contiguous":
+                    return CONTIGUOUS;
+                default:
+                    throw new IllegalArgumentException("unknown split behavior \"" + name + "\"");
             }
         }
     }
@@ -98,8 +104,7 @@ public final class PreTokenizers {
         String rep = String.valueOf(replacement);
         return (text, atOrigin, out) -> {
             String s = text.replace(" ", rep);
-            if (!s.startsWith(rep)
-                    && (scheme == PrependScheme.ALWAYS || (scheme == PrependScheme.FIRST && atOrigin))) {
+            if (!s.startsWith(rep) && (scheme == PrependScheme.ALWAYS || (scheme == PrependScheme.FIRST && atOrigin))) {
                 s = rep + s;
             }
             if (!split) {

@@ -8,7 +8,8 @@ public interface TokenModel {
     void tokenize(String word, IntList out);
 
     /** The token with this id, or {@code null} if the id is out of range. */
-    @Nullable String idToToken(int id);
+    @Nullable
+    String idToToken(int id);
 
     /** The id of this token, or -1. */
     int tokenToId(String token);

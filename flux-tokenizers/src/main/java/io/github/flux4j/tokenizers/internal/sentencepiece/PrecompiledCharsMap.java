@@ -45,11 +45,15 @@ public final class PrecompiledCharsMap {
                     + " does not fit a blob of " + blob.length + " bytes");
         }
         int[] units = new int[(int) (trieSize / 4)];
-        ByteBuffer.wrap(blob, 4, (int) trieSize).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(units);
+        ByteBuffer.wrap(blob, 4, (int) trieSize)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .asIntBuffer()
+                .get(units);
         byte[] normalized = new byte[blob.length - 4 - (int) trieSize];
         System.arraycopy(blob, 4 + (int) trieSize, normalized, 0, normalized.length);
         try {
-            StandardCharsets.UTF_8.newDecoder()
+            StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(normalized));

@@ -1,9 +1,9 @@
 package io.github.flux4j.tokenizers.internal.sentencepiece;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.ByteBuffer;
 
 /** A minimal reader of the protobuf wire format (varints, fixed32, length-delimited fields). */
 final class ProtoReader {
@@ -61,7 +61,10 @@ final class ProtoReader {
         if (end - pos < 4) {
             throw error(pos, "truncated fixed32");
         }
-        int v = (data[pos] & 0xFF) | (data[pos + 1] & 0xFF) << 8 | (data[pos + 2] & 0xFF) << 16 | (data[pos + 3] & 0xFF) << 24;
+        int v = (data[pos] & 0xFF)
+                | (data[pos + 1] & 0xFF) << 8
+                | (data[pos + 2] & 0xFF) << 16
+                | (data[pos + 3] & 0xFF) << 24;
         pos += 4;
         return v;
     }
@@ -80,7 +83,8 @@ final class ProtoReader {
 
     String string(int[] span) {
         try {
-            return StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8
+                    .newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(data, span[0], span[1] - span[0]))

@@ -20,8 +20,15 @@ import java.util.List;
  * @param normalizer {@code normalizer_spec}
  */
 public record SentencePieceModel(
-        List<Piece> pieces, int modelType, int unkId, int bosId, int eosId, int padId,
-        boolean byteFallback, boolean treatWhitespaceAsSuffix, NormalizerSpec normalizer) {
+        List<Piece> pieces,
+        int modelType,
+        int unkId,
+        int bosId,
+        int eosId,
+        int padId,
+        boolean byteFallback,
+        boolean treatWhitespaceAsSuffix,
+        NormalizerSpec normalizer) {
 
     /** {@code TrainerSpec.model_type} of Unigram models. */
     public static final int UNIGRAM = 1;
@@ -66,8 +73,12 @@ public record SentencePieceModel(
      * @param removeExtraWhitespaces whether leading, trailing and repeated whitespace is dropped
      * @param escapeWhitespaces whether spaces become U+2581
      */
-    public record NormalizerSpec(String name, byte[] precompiledCharsmap, boolean addDummyPrefix,
-            boolean removeExtraWhitespaces, boolean escapeWhitespaces) {}
+    public record NormalizerSpec(
+            String name,
+            byte[] precompiledCharsmap,
+            boolean addDummyPrefix,
+            boolean removeExtraWhitespaces,
+            boolean escapeWhitespaces) {}
 
     /** Copies the piece list. */
     public SentencePieceModel {
@@ -93,7 +104,8 @@ public record SentencePieceModel(
             int field = tag >>> 3;
             int wire = tag & 7;
             if (field >= 1 && field <= 5 && wire != ProtoReader.LENGTH_DELIMITED) {
-                throw ProtoReader.error(at, "ModelProto field " + field + " has wire type " + wire + ", expected a message");
+                throw ProtoReader.error(
+                        at, "ModelProto field " + field + " has wire type " + wire + ", expected a message");
             }
             switch (field) {
                 case 1 -> pieces.add(parsePiece(data, r.lengthDelimited(), pieces.size()));
@@ -132,7 +144,7 @@ public record SentencePieceModel(
                     case 41 -> bosId = (int) v;
                     case 42 -> eosId = (int) v;
                     case 43 -> padId = (int) v;
-                    default -> { }
+                    default -> {}
                 }
             }
         }
@@ -165,8 +177,16 @@ public record SentencePieceModel(
                 }
             }
         }
-        return new SentencePieceModel(pieces, (int) modelType, (int) unkId, (int) bosId, (int) eosId, (int) padId,
-                byteFallback, suffix, new NormalizerSpec(name, charsmap, dummy, removeExtra, escape));
+        return new SentencePieceModel(
+                pieces,
+                (int) modelType,
+                (int) unkId,
+                (int) bosId,
+                (int) eosId,
+                (int) padId,
+                byteFallback,
+                suffix,
+                new NormalizerSpec(name, charsmap, dummy, removeExtra, escape));
     }
 
     private static Piece parsePiece(byte[] data, int[] span, int index) {

@@ -30,9 +30,10 @@ public final class SentencePieceNormalizer implements Normalizer {
      * @param treatWhitespaceAsSuffix the trainer's {@code treat_whitespace_as_suffix}
      * @param userDefinedSymbols the model's user-defined pieces
      */
-    public SentencePieceNormalizer(SentencePieceModel.NormalizerSpec spec, boolean treatWhitespaceAsSuffix,
-            List<String> userDefinedSymbols) {
-        this.charsMap = spec.precompiledCharsmap().length == 0 ? null : PrecompiledCharsMap.parse(spec.precompiledCharsmap());
+    public SentencePieceNormalizer(
+            SentencePieceModel.NormalizerSpec spec, boolean treatWhitespaceAsSuffix, List<String> userDefinedSymbols) {
+        this.charsMap =
+                spec.precompiledCharsmap().length == 0 ? null : PrecompiledCharsMap.parse(spec.precompiledCharsmap());
         this.addDummyPrefix = spec.addDummyPrefix();
         this.removeExtraWhitespaces = spec.removeExtraWhitespaces();
         this.escapeWhitespaces = spec.escapeWhitespaces();
@@ -123,7 +124,8 @@ public final class SentencePieceNormalizer implements Normalizer {
         int end = result.length;
         if (removeExtraWhitespaces) {
             byte[] space = escapeWhitespaces ? SPACE_SYMBOL : new byte[] {' '};
-            while (end >= space.length && java.util.Arrays.equals(result, end - space.length, end, space, 0, space.length)) {
+            while (end >= space.length
+                    && java.util.Arrays.equals(result, end - space.length, end, space, 0, space.length)) {
                 end -= space.length;
             }
         }

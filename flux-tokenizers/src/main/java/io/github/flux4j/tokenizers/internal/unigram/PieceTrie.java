@@ -33,7 +33,8 @@ final class PieceTrie {
     }
 
     /** The child for {@code c}, or {@code null}. */
-    @Nullable PieceTrie child(char c) {
+    @Nullable
+    PieceTrie child(char c) {
         int i = Arrays.binarySearch(keys, c);
         return i >= 0 ? kids[i] : null;
     }

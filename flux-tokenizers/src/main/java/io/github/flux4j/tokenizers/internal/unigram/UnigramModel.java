@@ -53,8 +53,15 @@ public final class UnigramModel implements TokenModel {
      * @param maxScore the highest normal score (SentencePiece's user-defined bonus); unused otherwise
      * @param flavor whose arithmetic to follow
      */
-    public UnigramModel(List<String> pieces, double[] scores, boolean[] inTrie, boolean @Nullable [] userDefined,
-            int unkId, double minScore, double maxScore, Flavor flavor) {
+    public UnigramModel(
+            List<String> pieces,
+            double[] scores,
+            boolean[] inTrie,
+            boolean @Nullable [] userDefined,
+            int unkId,
+            double minScore,
+            double maxScore,
+            Flavor flavor) {
         int n = pieces.size();
         if (scores.length != n || inTrie.length != n) {
             throw new IllegalArgumentException("pieces, scores and trie flags differ in length");
@@ -78,7 +85,8 @@ public final class UnigramModel implements TokenModel {
         }
         this.trie = PieceTrie.build(this.pieces, inTrie);
         this.unkId = unkId;
-        this.unkScore = flavor == Flavor.SENTENCEPIECE ? (float) minScore - (float) UNK_PENALTY : minScore - UNK_PENALTY;
+        this.unkScore =
+                flavor == Flavor.SENTENCEPIECE ? (float) minScore - (float) UNK_PENALTY : minScore - UNK_PENALTY;
         this.maxScore = (float) maxScore;
         this.flavor = flavor;
     }
