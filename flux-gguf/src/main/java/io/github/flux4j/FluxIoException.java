@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.util.Objects;
 
 /**
  * The operating system failed an I/O operation flux4j needed: a file that does not exist or
@@ -19,7 +20,7 @@ public class FluxIoException extends FluxException {
 
     /** An exception with {@code message}, caused by {@code cause}. */
     public FluxIoException(String message, IOException cause) {
-        super(message, cause);
+        super(message, Objects.requireNonNull(cause, "cause"));
     }
 
     /**
@@ -50,6 +51,7 @@ public class FluxIoException extends FluxException {
     /** The I/O failure underneath. */
     @Override
     public synchronized IOException getCause() {
-        return (IOException) super.getCause();
+        // The constructor set a non-null IOException, and Throwable lets no one replace a cause.
+        return (IOException) Objects.requireNonNull(super.getCause(), "cause");
     }
 }

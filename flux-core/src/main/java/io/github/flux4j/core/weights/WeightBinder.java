@@ -159,7 +159,7 @@ public final class WeightBinder {
                 NoWeights.INSTANCE, LoadOptions.defaults(), WeightExpansion.defaults(), true, List.of());
         recorder.recorded = new LinkedHashMap<>();
         try (PointerScope scope = new PointerScope()) {
-            factory.apply(recorder.root());
+            var unused = factory.apply(recorder.root()); // only the names and shapes it asked for matter
         }
         return recorder.recorded;
     }
