@@ -49,20 +49,22 @@ public final class WeightExpansion {
     }
 
     private final boolean kernels;
+    private final boolean matvec;
     private final long cacheBudget;
     private final AtomicLong cacheUsed = new AtomicLong();
 
-    private WeightExpansion(boolean kernels, long cacheBudget) {
+    private WeightExpansion(boolean kernels, boolean matvec, long cacheBudget) {
         if (cacheBudget < 0) {
             throw new IllegalArgumentException("cache budget must be >= 0 bytes, got " + cacheBudget);
         }
         this.kernels = kernels;
+        this.matvec = matvec && MATVEC;
         this.cacheBudget = cacheBudget;
     }
 
     /** CUDA kernels where available, no cache. */
     public static WeightExpansion defaults() {
-        return new WeightExpansion(true, 0);
+        return new WeightExpansion(true, true, 0);
     }
 
     /**
@@ -73,7 +75,20 @@ public final class WeightExpansion {
      * @param cacheBytes device bytes of expanded weights to keep resident (0: none)
      */
     public static WeightExpansion of(boolean kernels, long cacheBytes) {
-        return new WeightExpansion(kernels, cacheBytes);
+        return new WeightExpansion(kernels, true, cacheBytes);
+    }
+
+    /**
+     * A policy for one model, choosing whether few-row inputs take the fused matvec.
+     *
+     * @param kernels    use {@link CudaKernels} where available
+     * @param matvec     run inputs of at most {@link CudaKernels#MATVEC_MAX_ROWS} rows through the
+     *                   fused dequantize-and-multiply kernel on the {@link Path#CUDA_KERNEL} path
+     *                   (false: expand, then a GEMM, as every other input)
+     * @param cacheBytes device bytes of expanded weights to keep resident (0: none)
+     */
+    public static WeightExpansion of(boolean kernels, boolean matvec, long cacheBytes) {
+        return new WeightExpansion(kernels, matvec, cacheBytes);
     }
 
     /** Whether CUDA kernels may be used. */
@@ -114,7 +129,7 @@ public final class WeightExpansion {
      * {@link CudaKernels#MATVEC_MAX_ROWS} rows.
      */
     Optional<CudaKernels> matvecFor(@Nullable Path path, Tensor raw, GgmlType type, Tensor x, long inFeatures) {
-        if (!MATVEC
+        if (!matvec
                 || path != Path.CUDA_KERNEL
                 || !x.is_cuda()
                 || x.numel() > CudaKernels.MATVEC_MAX_ROWS * inFeatures

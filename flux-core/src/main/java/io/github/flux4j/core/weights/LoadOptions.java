@@ -34,6 +34,11 @@ import java.util.Objects;
  *                   dequantization in one launch per weight, and in the transformer fused
  *                   LayerNorm+modulation, QK RMSNorm+RoPE and gated residuals; false runs LibTorch
  *                   ops only (the reference path, for comparisons)
+ * @param fusedMatvec whether a GGUF linear on the CUDA-kernel path with at most
+ *                   {@code CudaKernels.MATVEC_MAX_ROWS} input rows (modulation, timestep, guidance and
+ *                   pooled-text linears) runs the fused dequantize-and-multiply kernel (default) rather
+ *                   than expanding its weight for a GEMM; same weights, float32 summation order differs.
+ *                   Also off with {@code -Dflux4j.cuda.matvec=false}
  * @param dequantizedCacheBytes device bytes of expanded quantized weights kept resident (0, the
  *                   default: none): on a card with room to spare, dense speed from a GGUF file
  */
@@ -43,6 +48,7 @@ public record LoadOptions(
         DequantArithmetic arithmetic,
         boolean strict,
         boolean cudaKernels,
+        boolean fusedMatvec,
         long dequantizedCacheBytes) {
 
     /** Validates the fields. */
@@ -57,7 +63,7 @@ public record LoadOptions(
 
     /** Options with CUDA kernels on and no resident cache. */
     public LoadOptions(FluxDevice device, ComputeDtype dtype, DequantArithmetic arithmetic, boolean strict) {
-        this(device, dtype, arithmetic, strict, true, 0);
+        this(device, dtype, arithmetic, strict, true, true, 0);
     }
 
     /** CPU, BF16, exact float32 dequantization, strict, CUDA kernels where available, no cache. */
@@ -67,36 +73,41 @@ public record LoadOptions(
 
     /** These options on another device. */
     public LoadOptions withDevice(FluxDevice device) {
-        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, dequantizedCacheBytes);
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 
     /** These options with another compute dtype. */
     public LoadOptions withDtype(ComputeDtype dtype) {
-        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, dequantizedCacheBytes);
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 
     /** These options with another dequantization arithmetic. */
     public LoadOptions withArithmetic(DequantArithmetic arithmetic) {
-        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, dequantizedCacheBytes);
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 
     /** These options with strictness set. */
     public LoadOptions withStrict(boolean strict) {
-        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, dequantizedCacheBytes);
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 
     /** These options with flux4j's CUDA kernels on (default) or off (LibTorch ops only). */
     public LoadOptions withCudaKernels(boolean cudaKernels) {
-        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, dequantizedCacheBytes);
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, dequantizedCacheBytes);
+    }
+
+    /** These options with the fused dequantize-and-multiply kernel for few-row inputs on (default) or off. */
+    public LoadOptions withFusedMatvec(boolean fusedMatvec) {
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 
     /** These options with a budget of resident expanded weights, in bytes (0: none). */
     public LoadOptions withDequantizedCacheBytes(long bytes) {
-        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, bytes);
+        return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, bytes);
     }
 
     /** A fresh expansion policy for one model (its cache budget is the model's own). */
     WeightExpansion newExpansion() {
-        return WeightExpansion.of(cudaKernels, dequantizedCacheBytes);
+        return WeightExpansion.of(cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 }

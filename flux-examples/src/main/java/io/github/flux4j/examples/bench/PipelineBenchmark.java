@@ -363,6 +363,15 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     private static void resetPeak(FluxDevice dev) {
         if (dev.isCuda()) {
+            // the caching allocator rejects the device ("Invalid device argument") until LibTorch
+            // has created its CUDA context there: one tiny allocation does that
+            try (PointerScope scope = new PointerScope()) {
+                org.bytedeco.pytorch.global.torch.zeros(
+                        new long[] {1},
+                        new org.bytedeco.pytorch.TensorOptions(org.bytedeco.pytorch.global.torch.ScalarType.Float)
+                                .device(new org.bytedeco.pytorch.DeviceOptional(dev.toTorch())));
+            }
+            torch_cuda.device_synchronize();
             torch_cuda.getAllocator().resetPeakStats((byte) dev.index());
         }
     }

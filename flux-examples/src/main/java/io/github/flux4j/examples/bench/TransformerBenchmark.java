@@ -115,7 +115,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
             names = "--paths",
             split = ",",
             description = "Weight/element-wise paths, each loaded once: fast (CUDA "
-                    + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident). "
+                    + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident), nomatvec (fast without the fused few-row matvec). "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
 
@@ -207,9 +207,10 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         case "fast" -> {}
                         case "reference" -> opts = opts.withCudaKernels(false);
                         case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
+                        case "nomatvec" -> opts = opts.withFusedMatvec(false);
                         default ->
                             throw new IllegalArgumentException(
-                                    "--paths: unknown path '" + path + "' (fast, reference, cached)");
+                                    "--paths: unknown path '" + path + "' (fast, reference, cached, nomatvec)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
