@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # transformer-bench.sh TYPE PATHS DIFFUSERS_MODES [SIZES]
 #   TYPE: Q8_0, Q4_K, ..., BF16 (block type of the synthetic FLUX.1-dev GGUF)
-#   PATHS: flux4j paths (fast,reference,cached); DIFFUSERS_MODES: gguf, dense, gguf+dense or none
+#   PATHS: flux4j paths (fast,reference,cached,nomatvec); DIFFUSERS_MODES: gguf, dense, gguf+dense or none
 # flux4j and diffusers run back to back on the same file; JSON under $OUT.
 set -uo pipefail
 . /root/gpuhost/rt/env.sh
