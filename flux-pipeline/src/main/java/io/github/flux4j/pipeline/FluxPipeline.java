@@ -31,6 +31,7 @@ import io.github.flux4j.pipeline.offload.MemoryPlan;
 import io.github.flux4j.pipeline.offload.MemoryPlanner;
 import io.github.flux4j.pipeline.offload.MemorySizing;
 import io.github.flux4j.pipeline.offload.ModelOffloader;
+import io.github.flux4j.pipeline.offload.Placement;
 import io.github.flux4j.pipeline.sampling.Denoiser;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerScheduler;
 import io.github.flux4j.pipeline.scheduler.Schedule;
@@ -44,6 +45,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.TreeSet;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -133,6 +135,7 @@ public final class FluxPipeline implements AutoCloseable {
     private @Nullable MemoryPlan memoryPlan; // set by the builder
     private MemoryPlanner.@Nullable Sizes memorySizes;
     private @Nullable BlockStreamer streamer; // streams the transformer's blocks (SEQUENTIAL, budgets)
+    private @Nullable BlockStreamer t5Streamer; // streams T5's blocks (T5 Placement.STREAMED)
     private boolean closed;
 
     private FluxPipeline(
@@ -398,7 +401,12 @@ public final class FluxPipeline implements AutoCloseable {
         }
         Tensor t5Input = idTensor(t5Ids);
         trace.record("t5_input_ids", t5Input);
-        Tensor promptEmbeds = t5.forward(t5Input).to(dev, st);
+        Tensor promptEmbeds;
+        try {
+            promptEmbeds = t5.forward(t5Input).to(dev, st);
+        } finally {
+            freeT5Arenas();
+        }
         long seqLen = promptEmbeds.size(1);
         promptEmbeds = promptEmbeds.repeat(1, perPrompt, 1).view(batch, seqLen, -1);
         trace.record("prompt_embeds", promptEmbeds);
@@ -407,6 +415,17 @@ public final class FluxPipeline implements AutoCloseable {
         syncDevice();
         checkStop(cancel, "after the T5 text encoder");
         return new Prompts(pooled, promptEmbeds, textIds);
+    }
+
+    /**
+     * A streamed T5 runs once per generation: its arenas leave the device after its stage instead
+     * of staying through denoising (they are allocated again by the next T5 forward).
+     */
+    private void freeT5Arenas() {
+        BlockStreamer s = t5Streamer;
+        if (s != null) {
+            s.freeArenas();
+        }
     }
 
     /** {@code torch.full([1], guidance_scale, dtype=float32).expand(B)}: float32; the model casts it. */
@@ -562,6 +581,9 @@ public final class FluxPipeline implements AutoCloseable {
         List<AutoCloseable> all = new ArrayList<>();
         if (streamer != null) {
             all.add(streamer); // before the transformer: it re-points the transformer's tensors
+        }
+        if (t5Streamer != null) {
+            all.add(t5Streamer); // before T5, for the same reason
         }
         all.addAll(List.of(transformer, t5, clip, vae));
         closeAll(all, null);
@@ -971,6 +993,16 @@ public final class FluxPipeline implements AutoCloseable {
                 streamer = BlockStreamer.attach(transformer, dev, plan.streamedBlocks());
                 loaded.add(0, streamer); // closed first if the build fails
             }
+            BlockStreamer t5Streamer = null;
+            if (plan.t5() == Placement.STREAMED) {
+                TreeSet<Integer> all = new TreeSet<>();
+                for (int b = 0; b < t5.blockCount(); b++) {
+                    all.add(b);
+                }
+                t5Streamer = BlockStreamer.attach(t5, dev, all);
+                loaded.add(0, t5Streamer);
+                t5Streamer.freeArenas(); // allocated again when T5 runs
+            }
             ModelOffloader offloader = new ModelOffloader(dev, plan.movesModels());
             offloader.register("text_encoder", clip, plan.clip());
             offloader.register("text_encoder_2", t5, plan.t5());
@@ -983,6 +1015,7 @@ public final class FluxPipeline implements AutoCloseable {
             p.memoryPlan = plan;
             p.memorySizes = sizes;
             p.streamer = streamer;
+            p.t5Streamer = t5Streamer;
             LOG.info("{} on {}", plan.describe(sizes), dev);
             LOG.info("FLUX pipeline ready: {}", p);
             return p;

@@ -23,8 +23,9 @@ public enum Offload {
      */
     MODEL,
     /**
-     * Block streaming, for cards smaller than the transformer: as {@link #MODEL} for CLIP, T5 and
-     * the VAE, and the transformer's blocks live in page-locked host memory and are copied to the
+     * Block streaming, for cards smaller than the transformer: as {@link #MODEL} for CLIP and the
+     * VAE; T5's blocks stream while it encodes (its embedding moved in, its arenas freed after the
+     * stage), and the transformer's blocks live in page-locked host memory and are copied to the
      * device one block ahead of the block computing, on a side CUDA stream into two arenas the
      * size of the largest block ({@link io.github.flux4j.core.offload.BlockStreamer}). Only the
      * transformer's embedders, the arenas and the activations are on the device while it runs, so

@@ -11,8 +11,17 @@ interface BlockCopier extends AutoCloseable {
     /** A new uint8 CPU tensor of {@code bytes} bytes that the copier can copy from (pinned on CUDA). */
     Tensor allocateHost(long bytes);
 
-    /** Arena {@code slot} (0 or 1): a uint8 tensor of {@code bytes} bytes on the target device. */
+    /**
+     * Arena {@code slot} (0 or 1): a uint8 tensor of the arena size on the target device, allocated
+     * again if {@link #freeArenas} freed it.
+     */
     Tensor arena(int slot);
+
+    /**
+     * Waits for every copy and every block using an arena, then frees the arenas; the next
+     * {@link #copy} or {@link #arena} allocates them again. Host buffers stay.
+     */
+    void freeArenas();
 
     /**
      * Issues the copy of {@code bytes} bytes of {@code host} into arena {@code slot}, to start once

@@ -3,8 +3,6 @@ package io.github.flux4j.core.offload;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.transformer.BlockHook;
-import io.github.flux4j.core.transformer.FluxTransformer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -23,7 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Streams a {@link FluxTransformer}'s blocks to the device: the weights of the streamed blocks
+ * Streams a model's blocks ({@link StreamableBlocks}: the FLUX transformer, the T5 encoder) to the device: the weights of the streamed blocks
  * live in host memory (page-locked on CUDA), each block packed into one buffer by its
  * {@link BlockLayout}, and only while a block runs do its tensors point at device memory.
  *
@@ -32,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * re-points the tensor (LibTorch's {@code set_data}, the tensor's Java object and its owner stay)
  * at an empty placeholder, freeing its previous storage: RAM holds the streamed weights once. The
  * rest of the model (embedders, final layer, resident blocks) is untouched and moves with the
- * model as before ({@link FluxTransformer#moveTo}). The streamer is the model's
+ * model as before ({@code LoadedModel.moveTo}). The streamer is the model's
  * {@link BlockHook}: before streamed block {@code i} runs, the compute stream waits for block
  * {@code i}'s copy into one of two device arenas, the block's tensors are re-pointed at views of
  * that arena, and the copy of the next streamed block into the other arena is issued on a side
@@ -54,7 +52,7 @@ import org.slf4j.LoggerFactory;
 public final class BlockStreamer implements BlockHook, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(BlockStreamer.class);
 
-    private final FluxTransformer model;
+    private final StreamableBlocks model;
     private final FluxDevice device;
     private final int[] streamed; // block indices, ascending
     private final int[] position; // block index -> position in `streamed`, or -1
@@ -71,7 +69,7 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
     private boolean closed;
 
     private BlockStreamer(
-            FluxTransformer model,
+            StreamableBlocks model,
             FluxDevice device,
             int[] streamed,
             @Nullable BlockCopier copierOrNull,
@@ -94,7 +92,7 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
      * The byte layouts of {@code model}'s blocks (every block, in {@link BlockHook} numbering),
      * without changing anything: what a planner needs to know about sizes.
      */
-    public static List<BlockLayout> layouts(FluxTransformer model) {
+    public static List<BlockLayout> layouts(StreamableBlocks model) {
         List<BlockLayout> out = new ArrayList<>();
         for (int b = 0; b < model.blockCount(); b++) {
             out.add(layoutOf(model, b));
@@ -102,7 +100,7 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
         return out;
     }
 
-    private static BlockLayout layoutOf(FluxTransformer model, int block) {
+    private static BlockLayout layoutOf(StreamableBlocks model, int block) {
         List<String> names = new ArrayList<>();
         List<Long> bytes = new ArrayList<>();
         model.forEachBlockParameter(block, (n, t) -> {
@@ -126,19 +124,19 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
      *                                  call fails (pinned host memory, an arena); the model is then
      *                                  left as it was
      */
-    public static BlockStreamer attach(FluxTransformer model, FluxDevice device, SortedSet<Integer> streamedBlocks) {
+    public static BlockStreamer attach(StreamableBlocks model, FluxDevice device, SortedSet<Integer> streamedBlocks) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(device, "device");
         Objects.requireNonNull(streamedBlocks, "streamedBlocks");
         if (model.blockHook() != null) {
-            throw new IllegalArgumentException("the transformer has a block hook already (" + model.blockHook() + ")");
+            throw new IllegalArgumentException("the model has a block hook already (" + model.blockHook() + ")");
         }
         int[] streamed = new TreeSet<>(streamedBlocks)
                 .stream().mapToInt(Integer::intValue).toArray();
         for (int b : streamed) {
             if (b < 0 || b >= model.blockCount()) {
                 throw new IllegalArgumentException(
-                        "block " + b + " does not exist: the transformer has blocks 0.." + (model.blockCount() - 1));
+                        "block " + b + " does not exist: the model has blocks 0.." + (model.blockCount() - 1));
             }
         }
         List<BlockLayout> layouts = new ArrayList<>();
@@ -318,6 +316,20 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
         inSlot[slot] = -1; // if the copy fails, the slot holds nothing valid
         copier().copy(hostBlocks.get(p), layouts.get(p).totalBytes(), slot);
         inSlot[slot] = p;
+    }
+
+    /**
+     * Frees the device arenas until the next forward needs them (which allocates them again): for a
+     * model that runs once per generation (T5), so that its arenas do not stay on the device
+     * through the other stages. Waits for the work in flight. Not while a forward runs.
+     */
+    public void freeArenas() {
+        if (closed || copier == null) {
+            return;
+        }
+        copier.freeArenas();
+        inSlot[0] = -1;
+        inSlot[1] = -1;
     }
 
     // ------------------------------------------------------------------------------ accessors

@@ -51,7 +51,9 @@ final class CudaBlockCopier implements BlockCopier {
     private final CUstream_st side;
     private final CUDAStream sideStream; // keeps the pool stream's wrapper alive
     private final CUDAStream computeStream;
-    private final @Nullable Tensor[] arenas = new Tensor[2]; // null once closed
+    private final @Nullable Tensor[] arenas = new Tensor[2]; // null once closed or freed
+    private final long arenaBytes;
+    private final int slots;
     private final CUevent_st[] copied = new CUevent_st[2];
     private final CUevent_st[] released = new CUevent_st[2];
     private final boolean[] releaseRecorded = new boolean[2];
@@ -68,6 +70,8 @@ final class CudaBlockCopier implements BlockCopier {
         }
         Loader.load(torch_cuda.class);
         this.device = device;
+        this.arenaBytes = arenaBytes;
+        this.slots = slots;
         byte index = (byte) device.index();
         try (CUDAGuard guard = new CUDAGuard(index)) {
             this.computeStream = torch_cuda.getCurrentCUDAStream(index);
@@ -76,12 +80,7 @@ final class CudaBlockCopier implements BlockCopier {
             this.side = sideStream.stream();
             try {
                 for (int i = 0; i < slots; i++) {
-                    try (PointerScope scope = new PointerScope()) {
-                        arenas[i] = Scopes.keep(torch.empty(
-                                new long[] {arenaBytes},
-                                new TensorOptions(ScalarType.Byte).device(new DeviceOptional(device.toTorch())),
-                                null));
-                    }
+                    arenas[i] = newArena();
                     copied[i] = newEvent();
                     released[i] = newEvent();
                 }
@@ -93,6 +92,15 @@ final class CudaBlockCopier implements BlockCopier {
                 }
                 throw e;
             }
+        }
+    }
+
+    private Tensor newArena() {
+        try (PointerScope scope = new PointerScope()) {
+            return Scopes.keep(torch.empty(
+                    new long[] {arenaBytes},
+                    new TensorOptions(ScalarType.Byte).device(new DeviceOptional(device.toTorch())),
+                    null));
         }
     }
 
@@ -126,11 +134,37 @@ final class CudaBlockCopier implements BlockCopier {
 
     @Override
     public Tensor arena(int slot) {
-        Tensor arena = arenas[slot];
-        if (arena == null) {
+        if (closed) {
             throw new IllegalStateException("block copier is closed");
         }
+        if (slot < 0 || slot >= slots) {
+            throw new IllegalArgumentException("no arena " + slot + " (" + slots + " arenas)");
+        }
+        Tensor arena = arenas[slot];
+        if (arena == null) {
+            try (CUDAGuard guard = new CUDAGuard((byte) device.index())) {
+                arena = newArena();
+            }
+            arenas[slot] = arena;
+        }
         return arena;
+    }
+
+    @Override
+    public synchronized void freeArenas() {
+        if (closed) {
+            return;
+        }
+        try (CUDAGuard guard = new CUDAGuard((byte) device.index())) {
+            // no copy may still write an arena, and no block still read it, when it is freed
+            check(cudaStreamSynchronize(side), "cudaStreamSynchronize(side)");
+            check(cudaStreamSynchronize(compute), "cudaStreamSynchronize(compute)");
+            for (int i = 0; i < 2; i++) {
+                Scopes.release(arenas[i]);
+                arenas[i] = null;
+                releaseRecorded[i] = false; // the events refer to work that is done
+            }
+        }
     }
 
     @Override

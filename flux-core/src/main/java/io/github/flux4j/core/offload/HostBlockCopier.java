@@ -16,14 +16,17 @@ import org.jspecify.annotations.Nullable;
  * streamer except the stream and event calls, so that CPU tests can check it.
  */
 final class HostBlockCopier implements BlockCopier {
-    private final @Nullable Tensor[] arenas = new Tensor[2]; // null once closed
+    private final @Nullable Tensor[] arenas = new Tensor[2]; // null once closed or freed
     private final List<Tensor> hostBuffers = new ArrayList<>();
+    private final long arenaBytes;
+    private final int slots;
+    private boolean closed;
 
     HostBlockCopier(long arenaBytes, int slots) {
+        this.arenaBytes = arenaBytes;
+        this.slots = slots;
         for (int i = 0; i < slots; i++) {
-            try (PointerScope scope = new PointerScope()) {
-                arenas[i] = Scopes.keep(torch.empty(new long[] {arenaBytes}, new TensorOptions(ScalarType.Byte), null));
-            }
+            arena(i);
         }
     }
 
@@ -38,11 +41,28 @@ final class HostBlockCopier implements BlockCopier {
 
     @Override
     public Tensor arena(int slot) {
-        Tensor arena = arenas[slot];
-        if (arena == null) {
+        if (closed) {
             throw new IllegalStateException("block copier is closed");
         }
+        if (slot < 0 || slot >= slots) {
+            throw new IllegalArgumentException("no arena " + slot + " (" + slots + " arenas)");
+        }
+        Tensor arena = arenas[slot];
+        if (arena == null) {
+            try (PointerScope scope = new PointerScope()) {
+                arena = Scopes.keep(torch.empty(new long[] {arenaBytes}, new TensorOptions(ScalarType.Byte), null));
+            }
+            arenas[slot] = arena;
+        }
         return arena;
+    }
+
+    @Override
+    public void freeArenas() {
+        for (int i = 0; i < arenas.length; i++) {
+            Scopes.release(arenas[i]);
+            arenas[i] = null;
+        }
     }
 
     @Override
@@ -64,6 +84,7 @@ final class HostBlockCopier implements BlockCopier {
 
     @Override
     public void close() {
+        closed = true;
         for (int i = 0; i < arenas.length; i++) {
             Scopes.release(arenas[i]);
             arenas[i] = null;

@@ -3,6 +3,7 @@ package io.github.flux4j.core.t5;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.DoubleOptional;
@@ -38,6 +39,17 @@ final class T5Attention {
                 ? w.tensor("relative_attention_bias.weight", c.relativeAttentionNumBuckets(), c.numHeads())
                 : null;
         this.config = c;
+    }
+
+    /**
+     * q, k, v and o's tensors (not the relative attention bias: the model computes the position
+     * bias from it before the first block runs, so it stays with the model when blocks stream).
+     */
+    void forEachBlockParameter(BiConsumer<String, Tensor> visitor) {
+        q.forEachParameter((n, t) -> visitor.accept("q." + n, t));
+        k.forEachParameter((n, t) -> visitor.accept("k." + n, t));
+        v.forEachParameter((n, t) -> visitor.accept("v." + n, t));
+        o.forEachParameter((n, t) -> visitor.accept("o." + n, t));
     }
 
     /** q, k, v, o (for tests). */

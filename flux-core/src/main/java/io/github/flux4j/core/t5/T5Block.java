@@ -5,6 +5,7 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -35,6 +36,12 @@ final class T5Block {
         List<LinearOp> all = new ArrayList<>(layer0.selfAttention().linears());
         all.addAll(layer1.denseReluDense().linears());
         return all;
+    }
+
+    /** The block's weights, named below {@code encoder.block.N.} (block 0's relative attention bias excepted). */
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        layer0.forEachBlockParameter((n, t) -> visitor.accept("layer.0." + n, t));
+        layer1.forEachParameter((n, t) -> visitor.accept("layer.1." + n, t));
     }
 
     Tensor forward(Tensor h, Tensor positionBias) {

@@ -8,6 +8,7 @@ import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.WeightPath;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -46,6 +47,19 @@ final class T5DenseActDense {
         this.wo = w.linear("wo", c.dModel(), c.dFf(), false);
         this.act = c.denseActFn();
         this.woInFloat32 = w.dtype() == ComputeDtype.F16;
+    }
+
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        if (wi != null) {
+            wi.forEachParameter((n, t) -> visitor.accept("wi." + n, t));
+        }
+        if (wi0 != null) {
+            wi0.forEachParameter((n, t) -> visitor.accept("wi_0." + n, t));
+        }
+        if (wi1 != null) {
+            wi1.forEachParameter((n, t) -> visitor.accept("wi_1." + n, t));
+        }
+        wo.forEachParameter((n, t) -> visitor.accept("wo." + n, t));
     }
 
     /** The projections in checkpoint order (for tests). */

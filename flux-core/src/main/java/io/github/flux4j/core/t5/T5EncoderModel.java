@@ -1,5 +1,7 @@
 package io.github.flux4j.core.t5;
 
+import io.github.flux4j.core.offload.BlockHook;
+import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
@@ -21,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -56,7 +59,7 @@ import org.slf4j.LoggerFactory;
  * relative-attention table are expanded once at load, since they are looked up, not multiplied.
  * The model owns its weights and frees them in {@link #close()}. Concurrent forwards are safe.
  */
-public final class T5EncoderModel extends LoadedModel {
+public final class T5EncoderModel extends LoadedModel implements StreamableBlocks {
     private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
     private static final Set<ScalarType> ID_TYPES =
             Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short, ScalarType.Byte, ScalarType.Char);
@@ -64,6 +67,7 @@ public final class T5EncoderModel extends LoadedModel {
     private final T5Config config;
     private final Tensor shared; // shared.weight [vocab, dModel]
     private final List<T5Block> blocks; // encoder.block.0 .. numLayers-1
+    private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
     private final T5LayerNorm finalLayerNorm; // encoder.final_layer_norm.weight [dModel]
 
     /** Binds every weight under {@code root} (transformers names, see {@link T5Names}). */
@@ -196,7 +200,17 @@ public final class T5EncoderModel extends LoadedModel {
             for (int i = 0; i < blocks.size(); i++) {
                 CancellationPoints.reached("T5 encoder layer", i, blocks.size());
                 T5Block block = blocks.get(i);
-                h.update(x -> block.forward(x, positionBias)); // the block's temporaries and its input are freed
+                BlockHook hook = blockHook;
+                if (hook != null) {
+                    hook.beforeBlock(i);
+                }
+                try {
+                    h.update(x -> block.forward(x, positionBias)); // the block's temporaries and its input are freed
+                } finally {
+                    if (hook != null) {
+                        hook.afterBlock(i);
+                    }
+                }
                 trace.record("encoder.block." + i, h.get());
             }
             Tensor out = finalLayerNorm.forward(h.get());
@@ -241,6 +255,41 @@ public final class T5EncoderModel extends LoadedModel {
                         "token ids must be in [0, " + config.vocabSize() + "), got " + (min < 0 ? min : max));
             }
         }
+    }
+
+    // ------------------------------------------------------------------------------ block streaming
+
+    /** Number of encoder blocks ({@code encoder.block.N}). */
+    @Override
+    public int blockCount() {
+        return blocks.size();
+    }
+
+    /**
+     * Hands every weight tensor of {@code encoder.block.<index>} to {@code visitor}, named below
+     * that prefix ({@code layer.0.SelfAttention.q.weight}), except block 0's relative attention
+     * bias, which the position bias is computed from before any block runs.
+     *
+     * @throws IndexOutOfBoundsException if there is no such block
+     */
+    @Override
+    public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
+        checkOpen();
+        if (index < 0 || index >= blocks.size()) {
+            throw new IndexOutOfBoundsException("block " + index + " of " + blocks.size());
+        }
+        String prefix = "encoder.block." + index + ".";
+        blocks.get(index).forEachParameter((n, t) -> visitor.accept(prefix + n, t));
+    }
+
+    @Override
+    public void setBlockHook(@Nullable BlockHook hook) {
+        this.blockHook = hook;
+    }
+
+    @Override
+    public @Nullable BlockHook blockHook() {
+        return blockHook;
     }
 
     // ------------------------------------------------------------------------------ accessors

@@ -1,6 +1,7 @@
 package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 
 /** {@code layer.1}: pre-norm feed-forward with a residual connection. */
@@ -15,6 +16,11 @@ final class T5LayerFF {
 
     T5DenseActDense denseReluDense() {
         return denseReluDense;
+    }
+
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        denseReluDense.forEachParameter((n, t) -> visitor.accept("DenseReluDense." + n, t));
+        layerNorm.forEachParameter((n, t) -> visitor.accept("layer_norm." + n, t));
     }
 
     Tensor forward(Tensor h) {

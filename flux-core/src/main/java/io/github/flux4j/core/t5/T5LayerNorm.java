@@ -2,6 +2,7 @@ package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -21,6 +22,10 @@ final class T5LayerNorm {
     T5LayerNorm(WeightPath w, long dModel, double eps) {
         this.weight = w.tensor("weight", dModel);
         this.eps = eps;
+    }
+
+    void forEachParameter(BiConsumer<String, Tensor> visitor) {
+        visitor.accept("weight", weight);
     }
 
     Tensor forward(Tensor h) {

@@ -1,6 +1,7 @@
 package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.weights.WeightPath;
+import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 
 /** {@code layer.0}: pre-norm self-attention with a residual connection. */
@@ -15,6 +16,11 @@ final class T5LayerSelfAttention {
 
     T5Attention selfAttention() {
         return selfAttention;
+    }
+
+    void forEachBlockParameter(BiConsumer<String, Tensor> visitor) {
+        selfAttention.forEachBlockParameter((n, t) -> visitor.accept("SelfAttention." + n, t));
+        layerNorm.forEachParameter((n, t) -> visitor.accept("layer_norm." + n, t));
     }
 
     Tensor forward(Tensor h, Tensor positionBias) {

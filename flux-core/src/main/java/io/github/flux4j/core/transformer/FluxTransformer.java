@@ -1,6 +1,8 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.offload.BlockHook;
+import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.TensorSlot;
@@ -49,7 +51,7 @@ import org.jspecify.annotations.Nullable;
  * never modified after loading. A forward can be stopped between blocks by a check installed with
  * {@link CancellationPoints} (the pipeline's cancellation); it then frees what it made and throws.
  */
-public final class FluxTransformer extends LoadedModel {
+public final class FluxTransformer extends LoadedModel implements StreamableBlocks {
     private final FluxConfig config;
     private final LinearOp imgIn; // img_in [h, inChannels]
     private final MlpEmbedder timeIn; // time_in.{in,out}_layer [h, 256], [h, h]
@@ -358,6 +360,7 @@ public final class FluxTransformer extends LoadedModel {
     // ------------------------------------------------------------------------------ block streaming
 
     /** Number of transformer blocks: {@code depth} double-stream then {@code depthSingleBlocks} single-stream. */
+    @Override
     public int blockCount() {
         return doubleBlocks.size() + singleBlocks.size();
     }
@@ -371,6 +374,7 @@ public final class FluxTransformer extends LoadedModel {
      *
      * @throws IndexOutOfBoundsException if there is no such block
      */
+    @Override
     public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
         checkOpen();
         if (index < 0 || index >= blockCount()) {
@@ -390,11 +394,13 @@ public final class FluxTransformer extends LoadedModel {
      * Installs (or, with null, removes) the hook called around every block of every forward. Not
      * while a forward runs.
      */
+    @Override
     public void setBlockHook(@Nullable BlockHook hook) {
         this.blockHook = hook;
     }
 
     /** The installed block hook, or null. */
+    @Override
     public @Nullable BlockHook blockHook() {
         return blockHook;
     }

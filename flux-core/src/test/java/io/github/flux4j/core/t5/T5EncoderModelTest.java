@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.flux4j.core.nn.LinearOp;
+import io.github.flux4j.core.offload.BlockStreamer;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.StageTimings;
 import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.torch.Torch;
@@ -24,6 +26,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -93,6 +98,61 @@ class T5EncoderModelTest {
             double err = TextRefs.relError(out, ref);
             System.out.printf("%s %s vs %s: %.3g%n", path.getFileName(), options.dtype(), refKey, err);
             return err;
+        }
+    }
+
+    // ------------------------------------------------------------------ block streaming
+
+    /**
+     * T5's blocks stream like the transformer's (SEQUENTIAL offload keeps T5 off the device that
+     * way): the blocks list exactly the checkpoint's {@code encoder.block.N} tensors but block 0's
+     * relative attention bias, and streamed forwards (every block, or some; after the arenas were
+     * freed too) are bit-identical to the unstreamed model, which still matches transformers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"dense-bf16", "q8-f32"})
+    void streamedBlocksGiveBitIdenticalOutputs(String variant) throws IOException {
+        Path path = variant.startsWith("dense") ? DENSE : Q8;
+        LoadOptions options = variant.endsWith("bf16") ? BF16 : F32;
+        try (T5EncoderModel m = T5EncoderModel.load(path, options);
+                PointerScope scope = new PointerScope()) {
+            Tensor ids = refs.get("t5.input_ids");
+            Tensor expected = m.forward(ids);
+            if (variant.equals("q8-f32")) {
+                assertThat(TextRefs.relError(expected, refs.get("t5q8.f32.last_hidden_state")))
+                        .isLessThan(F32_TOL);
+            }
+            List<String> names = new ArrayList<>();
+            for (int b = 0; b < m.blockCount(); b++) {
+                m.forEachBlockParameter(b, (n, t) -> names.add(n));
+            }
+            assertThat(names)
+                    .allMatch(n -> n.startsWith("encoder.block."))
+                    .noneMatch(n -> n.contains("relative_attention_bias"))
+                    .contains(
+                            "encoder.block.0.layer.0.SelfAttention.q.weight",
+                            "encoder.block.1.layer.1.layer_norm.weight");
+            // per block: q, k, v, o, two layer norms, and wi_0, wi_1, wo (gated) or wi, wo
+            assertThat(names).hasSize(m.blockCount() * (6 + (m.config().gatedAct() ? 3 : 2)));
+            for (TreeSet<Integer> streamed : List.of(
+                    IntStream.range(0, m.blockCount()).boxed().collect(Collectors.toCollection(TreeSet::new)),
+                    new TreeSet<>(List.of(1)))) {
+                try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), streamed)) {
+                    for (int i = 0; i < 2; i++) {
+                        assertThat(torch.equal(m.forward(ids), expected))
+                                .as("%s %s forward %d", variant, streamed, i)
+                                .isTrue();
+                    }
+                    s.freeArenas();
+                    assertThat(torch.equal(m.forward(ids), expected))
+                            .as("%s %s after freeArenas", variant, streamed)
+                            .isTrue();
+                }
+                assertThat(m.blockHook()).isNull();
+                assertThat(torch.equal(m.forward(ids), expected))
+                        .as("after close")
+                        .isTrue();
+            }
         }
     }
 

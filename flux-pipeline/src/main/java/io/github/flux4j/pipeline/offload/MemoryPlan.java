@@ -61,6 +61,10 @@ public record MemoryPlan(
         if (clip == Placement.HOST || transformer == Placement.HOST || vae == Placement.HOST) {
             throw new IllegalArgumentException("only T5 can run on the CPU (HOST)");
         }
+        if (clip == Placement.STREAMED || transformer == Placement.STREAMED || vae == Placement.STREAMED) {
+            throw new IllegalArgumentException(
+                    "only T5 is STREAMED as a whole (the transformer's blocks stream through streamedBlocks)");
+        }
     }
 
     /** The largest of the stage peaks. */
@@ -72,6 +76,7 @@ public record MemoryPlan(
     public boolean movesModels() {
         return clip == Placement.OFFLOADED
                 || t5 == Placement.OFFLOADED
+                || t5 == Placement.STREAMED
                 || transformer == Placement.OFFLOADED
                 || vae == Placement.OFFLOADED;
     }
@@ -96,7 +101,19 @@ public record MemoryPlan(
                 workload.batch(),
                 workload.steps()));
         line(sb, "text_encoder", sizes.clipBytes(), place(clip));
-        line(sb, "text_encoder_2", sizes.t5Bytes(), t5 == Placement.HOST ? "on the CPU (runs there)" : place(t5));
+        String t5What = switch (t5) {
+            case HOST -> "on the CPU (runs there)";
+            case STREAMED ->
+                String.format(
+                        Locale.ROOT,
+                        "streamed: %d blocks one at a time through 2 arenas of %s while it runs (the"
+                                + " other %s moved in for its stage)",
+                        sizes.t5BlockBytes().length,
+                        gib(sizes.t5ArenaBytes()),
+                        gib(sizes.t5OtherBytes()));
+            default -> place(t5);
+        };
+        line(sb, "text_encoder_2", sizes.t5Bytes(), t5What);
         long blocks = sizes.blockBytesTotal();
         String tr = place(transformer);
         if (!streamedBlocks.isEmpty()) {
@@ -138,6 +155,7 @@ public record MemoryPlan(
             case RESIDENT -> "resident on the device";
             case OFFLOADED -> "offloaded (on the device only while it runs)";
             case HOST -> "on the CPU";
+            case STREAMED -> "streamed block by block while it runs";
         };
     }
 

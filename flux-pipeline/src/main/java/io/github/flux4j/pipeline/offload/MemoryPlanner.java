@@ -16,8 +16,8 @@ import org.jspecify.annotations.Nullable;
  * ({@link Sizes}) and the planner never touches them.
  *
  * <h2>The search</h2>
- * Every combination of: CLIP and the VAE resident or offloaded; T5 resident, offloaded or run on
- * the CPU; the transformer's unstreamed part resident or offloaded, with {@code k} of its blocks
+ * Every combination of: CLIP and the VAE resident or offloaded; T5 resident, offloaded, streamed
+ * block by block (when its block sizes are known) or run on the CPU; the transformer's unstreamed part resident or offloaded, with {@code k} of its blocks
  * resident (the largest first, so that what streams is small and the arenas, sized for the
  * largest streamed block, are too) and the others streamed; the VAE decoded whole or in
  * {@link #VAE_TILE}-pixel tiles. A combination is feasible when each stage's estimated peak (the
@@ -59,24 +59,77 @@ public final class MemoryPlanner {
      * @param transformerOtherBytes the transformer's weights outside its blocks
      * @param blockBytes            each block's packed size ({@code BlockLayout.totalBytes()}), in
      *                              {@code BlockHook} numbering
+     * @param t5BlockBytes          each T5 block's packed size, part of {@code t5Bytes} (empty: T5
+     *                              cannot be {@link Placement#STREAMED})
      */
-    public record Sizes(long clipBytes, long t5Bytes, long vaeBytes, long transformerOtherBytes, long[] blockBytes) {
+    public record Sizes(
+            long clipBytes,
+            long t5Bytes,
+            long vaeBytes,
+            long transformerOtherBytes,
+            long[] blockBytes,
+            long[] t5BlockBytes) {
         /** Validates and copies. */
         public Sizes {
             blockBytes = blockBytes.clone();
+            t5BlockBytes = t5BlockBytes.clone();
             if (clipBytes < 0 || t5Bytes < 0 || vaeBytes < 0 || transformerOtherBytes < 0) {
                 throw new IllegalArgumentException("sizes must not be negative");
             }
+            long t5Blocks = 0;
             for (long b : blockBytes) {
                 if (b < 0) {
                     throw new IllegalArgumentException("block sizes must not be negative");
                 }
             }
+            for (long b : t5BlockBytes) {
+                if (b < 0) {
+                    throw new IllegalArgumentException("block sizes must not be negative");
+                }
+                t5Blocks += b;
+            }
+            if (t5Blocks > t5Bytes) {
+                throw new IllegalArgumentException(
+                        "T5's blocks (" + t5Blocks + " bytes) cannot be larger than T5 (" + t5Bytes + " bytes)");
+            }
+        }
+
+        /** Sizes of a T5 that cannot stream (no block sizes). */
+        public Sizes(long clipBytes, long t5Bytes, long vaeBytes, long transformerOtherBytes, long[] blockBytes) {
+            this(clipBytes, t5Bytes, vaeBytes, transformerOtherBytes, blockBytes, new long[0]);
         }
 
         @Override
         public long[] blockBytes() {
             return blockBytes.clone();
+        }
+
+        @Override
+        public long[] t5BlockBytes() {
+            return t5BlockBytes.clone();
+        }
+
+        /** Whether T5 can be {@link Placement#STREAMED}. */
+        public boolean t5Streamable() {
+            return t5BlockBytes.length > 0;
+        }
+
+        /** T5's weights outside its blocks (token embedding, final norm). */
+        public long t5OtherBytes() {
+            long sum = 0;
+            for (long b : t5BlockBytes) {
+                sum += b;
+            }
+            return t5Bytes - sum;
+        }
+
+        /** One T5 streaming arena: its largest block. */
+        public long t5ArenaBytes() {
+            long max = 0;
+            for (long b : t5BlockBytes) {
+                max = Math.max(max, b);
+            }
+            return max;
         }
 
         /** All blocks together. */
@@ -202,7 +255,7 @@ public final class MemoryPlanner {
                         sizes,
                         work,
                         Placement.OFFLOADED,
-                        Placement.OFFLOADED,
+                        sizes.t5Streamable() ? Placement.STREAMED : Placement.OFFLOADED,
                         Placement.OFFLOADED,
                         Placement.OFFLOADED,
                         n,
@@ -224,7 +277,9 @@ public final class MemoryPlanner {
         MemoryPlan best = null;
         MemoryPlan smallest = null;
         Placement[] two = {Placement.RESIDENT, Placement.OFFLOADED};
-        Placement[] three = {Placement.RESIDENT, Placement.OFFLOADED, Placement.HOST};
+        Placement[] three = sizes.t5Streamable()
+                ? new Placement[] {Placement.RESIDENT, Placement.OFFLOADED, Placement.STREAMED, Placement.HOST}
+                : new Placement[] {Placement.RESIDENT, Placement.OFFLOADED, Placement.HOST};
         for (Placement clip : two) {
             for (Placement t5 : three) {
                 for (Placement tr : two) {
@@ -301,8 +356,12 @@ public final class MemoryPlanner {
         resident += vae == Placement.RESIDENT ? s.vaeBytes : 0;
         long slack = ALLOCATOR_SLACK;
         long clipPeak = resident + (clip == Placement.OFFLOADED ? s.clipBytes : 0) + w.clipActivation() + slack;
+        if (t5 == Placement.STREAMED && !s.t5Streamable()) {
+            throw new IllegalArgumentException("T5 cannot stream: no T5 block sizes given");
+        }
         long t5Peak = resident
                 + (t5 == Placement.OFFLOADED ? s.t5Bytes : 0)
+                + (t5 == Placement.STREAMED ? s.t5OtherBytes() + 2 * s.t5ArenaBytes() : 0)
                 + (t5 == Placement.HOST ? 0 : w.t5Activation())
                 + slack;
         long text = Math.max(clipPeak, t5Peak);
@@ -316,6 +375,10 @@ public final class MemoryPlanner {
         cost += clip == Placement.OFFLOADED ? s.clipBytes / PAGEABLE_BYTES_PER_SECOND : 0;
         cost += t5 == Placement.OFFLOADED ? s.t5Bytes / PAGEABLE_BYTES_PER_SECOND : 0;
         cost += t5 == Placement.HOST ? w.t5CpuSeconds() : 0;
+        cost += t5 == Placement.STREAMED
+                ? s.t5OtherBytes() / PAGEABLE_BYTES_PER_SECOND
+                        + (s.t5Bytes - s.t5OtherBytes()) / PINNED_BYTES_PER_SECOND
+                : 0;
         cost += tr == Placement.OFFLOADED ? trResident / PAGEABLE_BYTES_PER_SECOND : 0;
         cost += vae == Placement.OFFLOADED ? s.vaeBytes / PAGEABLE_BYTES_PER_SECOND : 0;
         cost += w.steps() * (streamedBytes / PINNED_BYTES_PER_SECOND);

@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * Measures loaded models for the {@link MemoryPlanner}: their weights' bytes as they are in
- * memory (the stored form on the device), and the transformer's per-block layouts.
+ * memory (the stored form on the device), and the transformer's and T5's per-block layouts.
  */
 public final class MemorySizing {
     private MemorySizing() {}
@@ -32,7 +32,22 @@ public final class MemorySizing {
             }
         }
         long other = Math.max(0, transformer.memoryBytes() - blockTensorBytes);
-        return new MemoryPlanner.Sizes(clip.memoryBytes(), t5.memoryBytes(), vae.memoryBytes(), other, blocks);
+        List<BlockLayout> t5Layouts = BlockStreamer.layouts(t5);
+        long[] t5Blocks = new long[t5Layouts.size()];
+        long t5BlockTensorBytes = 0;
+        for (int i = 0; i < t5Blocks.length; i++) {
+            t5Blocks[i] = t5Layouts.get(i).totalBytes();
+            for (BlockLayout.Entry e : t5Layouts.get(i).entries()) {
+                t5BlockTensorBytes += e.bytes();
+            }
+        }
+        // a packed block is its tensors plus alignment padding: T5's size as the planner sees it
+        // holds the padded blocks and the rest as it is
+        long t5Size = Math.max(0, t5.memoryBytes() - t5BlockTensorBytes);
+        for (long b : t5Blocks) {
+            t5Size += b;
+        }
+        return new MemoryPlanner.Sizes(clip.memoryBytes(), t5Size, vae.memoryBytes(), other, blocks, t5Blocks);
     }
 
     /** The workload of one image of {@code imageSize} squared at {@code steps} steps, T5's 512 tokens. */

@@ -78,7 +78,7 @@ public final class ModelOffloader {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(placement, "placement");
-        if (placement == Placement.OFFLOADED && !enabled) {
+        if ((placement == Placement.OFFLOADED || placement == Placement.STREAMED) && !enabled) {
             throw new IllegalArgumentException(name + " cannot be offloaded: this offloader is not enabled");
         }
         for (Named n : models) {
@@ -91,7 +91,7 @@ public final class ModelOffloader {
                 name,
                 model,
                 placement == Placement.RESIDENT ? device : FluxDevice.cpu(),
-                placement == Placement.OFFLOADED);
+                placement == Placement.OFFLOADED || placement == Placement.STREAMED);
     }
 
     /**
@@ -109,7 +109,9 @@ public final class ModelOffloader {
         // Whatever the model's placement, the offloaded one on the device leaves: a resident or
         // host model's stage must not pay for the previous stage's model.
         evict();
-        if (n.placement() == Placement.OFFLOADED) {
+        // a STREAMED model moves in like an offloaded one: its streamed blocks' tensors point at
+        // empty placeholders then, so only its other weights travel
+        if (n.placement() == Placement.OFFLOADED || n.placement() == Placement.STREAMED) {
             move(n.name(), model, device, true);
             onDevice = model;
         }

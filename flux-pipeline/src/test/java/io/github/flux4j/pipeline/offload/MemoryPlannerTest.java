@@ -30,6 +30,18 @@ class MemoryPlannerTest {
         return new MemoryPlanner.Sizes(246 * MIB, 9_524 * MIB, 168 * MIB, 160 * MIB, blocks);
     }
 
+    /**
+     * {@link #fluxDevQ8()} with T5-XXL's block sizes, so that T5 can stream: its token embedding
+     * is 32128 x 4096 bf16 (251 MiB), each of its 24 blocks 386 MiB.
+     */
+    static MemoryPlanner.Sizes fluxDevQ8StreamableT5() {
+        MemoryPlanner.Sizes s = fluxDevQ8();
+        long[] t5Blocks = new long[24];
+        java.util.Arrays.fill(t5Blocks, 386 * MIB);
+        return new MemoryPlanner.Sizes(
+                s.clipBytes(), s.t5Bytes(), s.vaeBytes(), s.transformerOtherBytes(), s.blockBytes(), t5Blocks);
+    }
+
     static MemoryPlanner.Workload work1024() {
         long h = 3072;
         long mlp = 4 * h;
@@ -114,6 +126,69 @@ class MemoryPlannerTest {
         MemoryPlan eight = MemoryPlanner.plan(8 * GIB, fluxDevQ8(), work1024());
         assertThat(eight.t5()).isEqualTo(Placement.HOST);
         assertThat(eight.describe(fluxDevQ8())).contains("on the CPU (runs there)");
+    }
+
+    @Test
+    void sequentialStreamsT5TooAndStaysUnderFourGiB() {
+        MemoryPlanner.Sizes s = fluxDevQ8StreamableT5();
+        MemoryPlan seq = MemoryPlanner.forMode(Offload.SEQUENTIAL, s, work1024());
+        assertThat(seq.t5()).isEqualTo(Placement.STREAMED);
+        assertThat(seq.movesModels()).isTrue();
+        // T5's stage: the transformer's arenas (allocated for the pipeline's lifetime), T5's
+        // embedding, two arenas of one T5 block and T5's activations
+        assertThat(seq.textPeakBytes())
+                .isEqualTo(2 * 340 * MIB
+                        + s.t5OtherBytes()
+                        + 2 * 386 * MIB
+                        + work1024().t5Activation()
+                        + MemoryPlanner.ALLOCATOR_SLACK);
+        assertThat(seq.peakBytes()).isLessThan(4 * GIB);
+        assertThat(seq.describe(s)).contains("streamed: 24 blocks one at a time through 2 arenas of 0.38 GiB");
+        // without T5's block sizes, SEQUENTIAL offloads T5 whole, as before
+        assertThat(MemoryPlanner.forMode(Offload.SEQUENTIAL, fluxDevQ8(), work1024())
+                        .t5())
+                .isEqualTo(Placement.OFFLOADED);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {8, 6, 4})
+    void budgetsStreamT5RatherThanRunItOnTheCpu(long gib) {
+        // streaming T5's 9.3 GiB once per generation (~0.4 s) beats running it on the CPU (~16 s)
+        MemoryPlan p = MemoryPlanner.plan(gib * GIB, fluxDevQ8StreamableT5(), work1024());
+        assertThat(p.t5()).isEqualTo(Placement.STREAMED);
+        assertThat(p.peakBytes()).isLessThanOrEqualTo(gib * GIB);
+        assertThat(p.estimatedOverheadSeconds())
+                .isLessThan(
+                        MemoryPlanner.plan(gib * GIB, fluxDevQ8(), work1024()).estimatedOverheadSeconds());
+    }
+
+    @Test
+    void onlyT5CanStream() {
+        MemoryPlanner.Sizes s = fluxDevQ8();
+        assertThatThrownBy(() -> MemoryPlanner.evaluate(
+                        null,
+                        s,
+                        work1024(),
+                        Placement.RESIDENT,
+                        Placement.STREAMED,
+                        Placement.RESIDENT,
+                        Placement.RESIDENT,
+                        0,
+                        false))
+                .hasMessageContaining("T5 cannot stream");
+        assertThatThrownBy(() -> MemoryPlanner.evaluate(
+                        null,
+                        fluxDevQ8StreamableT5(),
+                        work1024(),
+                        Placement.STREAMED,
+                        Placement.RESIDENT,
+                        Placement.RESIDENT,
+                        Placement.RESIDENT,
+                        0,
+                        false))
+                .hasMessageContaining("only T5 is STREAMED");
+        assertThatThrownBy(() -> new MemoryPlanner.Sizes(0, 10, 0, 0, new long[0], new long[] {6, 6}))
+                .hasMessageContaining("cannot be larger than T5");
     }
 
     @Test
