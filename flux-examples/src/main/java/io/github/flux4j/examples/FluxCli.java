@@ -4,7 +4,7 @@ import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.examples.demo.DemoModel;
 import io.github.flux4j.gguf.GgufException;
 import io.github.flux4j.pipeline.Cancellation;

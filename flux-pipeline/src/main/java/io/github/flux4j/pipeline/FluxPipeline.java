@@ -845,7 +845,7 @@ public final class FluxPipeline implements AutoCloseable {
          * @throws IllegalArgumentException if a given transformer computes in another dtype
          * @throws io.github.flux4j.pipeline.model.ModelFolderException if the base model folder is
          *                               incomplete (every problem listed)
-         * @throws io.github.flux4j.core.weights.WeightException if a model's weights do not fit
+         * @throws io.github.flux4j.core.weights.source.WeightException if a model's weights do not fit
          *                               (every problem listed)
          * @throws io.github.flux4j.tokenizers.TokenizerFormatException if a tokenizer file
          *                               is malformed

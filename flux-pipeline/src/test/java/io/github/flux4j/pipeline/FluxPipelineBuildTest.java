@@ -11,7 +11,7 @@ import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
 import io.github.flux4j.core.vae.RgbImage;
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.ModelFolderException;

@@ -1,6 +1,6 @@
 package io.github.flux4j.pipeline;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.pipeline.testing.RefData;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -2,9 +2,9 @@ package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.text.HfConfig;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.gguf.GgufValue;
 import java.io.IOException;

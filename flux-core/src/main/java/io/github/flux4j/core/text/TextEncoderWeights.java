@@ -1,7 +1,7 @@
 package io.github.flux4j.core.text;
 
-import io.github.flux4j.core.weights.TransformersWeightSource;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.TransformersWeightSource;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

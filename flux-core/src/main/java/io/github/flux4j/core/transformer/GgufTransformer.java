@@ -1,8 +1,8 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.io.IOException;
 import java.nio.file.Path;
 

@@ -1,10 +1,10 @@
 package io.github.flux4j.core.vae;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
-import io.github.flux4j.core.weights.TableWeightSource;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightFormat;
-import io.github.flux4j.core.weights.WeightInfo;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.TableWeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightFormat;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,6 +1,8 @@
 package io.github.flux4j.core.weights;
 
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,6 +1,6 @@
 package io.github.flux4j.core.testing;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.GgufWriter;
 import io.github.flux4j.gguf.TensorInfo;

@@ -1,8 +1,8 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
-import io.github.flux4j.core.weights.SafetensorsDtype;
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsDtype;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;

@@ -1,6 +1,6 @@
 package io.github.flux4j.core.vae;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;

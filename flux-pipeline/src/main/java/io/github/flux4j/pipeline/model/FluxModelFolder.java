@@ -607,7 +607,7 @@ public final class FluxModelFolder {
      * The parsed configuration of a model component, for the component's own config record to
      * read: a new map on each call (the caller may change it), of JSON values as Java values
      * ({@code Map}, {@code List}, {@code String}, {@code Integer}/{@code Long}/{@code Double},
-     * {@code Boolean}, null), the same form as {@link io.github.flux4j.core.weights.WeightSource#config()}.
+     * {@code Boolean}, null), the same form as {@link io.github.flux4j.core.weights.source.WeightSource#config()}.
      *
      * @throws IllegalArgumentException as {@link #configFile(FluxComponent)}
      */
