@@ -1,6 +1,7 @@
 package io.github.flux4j.core.testing;
 
 import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.GgufWriter;
 import io.github.flux4j.gguf.TensorInfo;
@@ -59,14 +60,14 @@ public final class TextRefs implements AutoCloseable {
 
     /** Reference tensor {@code key} in its stored dtype, as a new CPU tensor in the caller's scope. */
     public Tensor get(String key) {
-        SafetensorsFile.Entry e = refs.tensor(key);
-        ScalarType type = switch (e.dtype()) {
+        WeightInfo e = refs.tensor(key);
+        ScalarType type = switch (refs.dtype(e)) {
             case F32 -> ScalarType.Float;
             case BF16 -> ScalarType.BFloat16;
             case F16 -> ScalarType.Half;
             case I64 -> ScalarType.Long;
             case I32 -> ScalarType.Int;
-            default -> throw new IllegalStateException(key + " is " + e.dtype());
+            default -> throw new IllegalStateException(key + " is " + refs.dtype(e));
         };
         return bytesTensor(refs.data(e)).view(type).reshape(e.shape());
     }
@@ -128,11 +129,11 @@ public final class TextRefs implements AutoCloseable {
     public static Map<String, StTensor> readSafetensors(Path file) throws IOException {
         Map<String, StTensor> out = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            for (SafetensorsFile.Entry e : f.tensors()) {
+            for (WeightInfo e : f.tensors()) {
                 ByteBuffer b = f.data(e);
                 byte[] data = new byte[b.remaining()];
                 b.get(data);
-                out.put(e.name(), new StTensor(e.dtype().name(), e.shape(), data));
+                out.put(e.name(), new StTensor(f.dtype(e).name(), e.shape(), data));
             }
         }
         return out;

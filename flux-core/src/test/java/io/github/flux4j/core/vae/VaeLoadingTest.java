@@ -53,7 +53,7 @@ class VaeLoadingTest {
                     .count();
             decoderBytes = f.tensors().stream()
                     .filter(e -> e.name().startsWith("decoder."))
-                    .mapToLong(SafetensorsFile.Entry::byteSize)
+                    .mapToLong(WeightInfo::byteSize)
                     .sum();
             encoderTensors = f.tensors().stream()
                     .filter(e -> e.name().startsWith("encoder."))

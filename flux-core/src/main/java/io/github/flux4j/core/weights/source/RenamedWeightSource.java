@@ -70,11 +70,7 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
                 throw new WeightException(source.path() + ": tensors " + previous.name() + " and " + t.name()
                         + " would both be read as " + name);
             }
-            names.put(
-                    name,
-                    name.equals(t.name())
-                            ? t
-                            : new WeightInfo(name, t.type(), t.storedType(), t.shape(), t.byteSize(), t.origin()));
+            names.put(name, t.withName(name));
             under.put(name, t);
         }
         return new RenamedWeightSource(source, names, under, dropped);

@@ -22,7 +22,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * Base of the {@link WeightSource}s that present a fixed table of tensors, built when the source
  * is opened: each presented {@link WeightInfo} with where its bytes are ({@code T}: a safetensors
- * entry, a list of byte ranges, another source's tensor). Gives {@link #tensors()},
+ * file's tensor or the file itself, a list of byte ranges, another source's tensor). Gives {@link #tensors()},
  * {@link #find(String)}, {@link #format()}, {@link #path()} and {@link #config()} (the
  * {@link #metadata()} of safetensors sources is empty), and {@link #own(WeightInfo)} to look up a tensor handed to {@code read};
  * plus the safetensors helpers the sources share (reading {@code config.json}, closing files after

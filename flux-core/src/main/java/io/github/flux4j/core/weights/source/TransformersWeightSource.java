@@ -1,6 +1,5 @@
 package io.github.flux4j.core.weights.source;
 
-import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -9,7 +8,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A Hugging Face transformers checkpoint as a {@link WeightSource}, tensors under the names they
@@ -31,15 +29,13 @@ import org.jspecify.annotations.Nullable;
  * {@code null} {@link WeightInfo#type()} so that binding names them. To present other names (a
  * prefix removed, duplicates dropped) wrap the source in a {@link RenamedWeightSource}.
  */
-public final class TransformersWeightSource extends TableWeightSource<TransformersWeightSource.Stored> {
+public final class TransformersWeightSource extends TableWeightSource<SafetensorsFile> {
     /** The single-file checkpoint name in a transformers model folder. */
     public static final String SINGLE = "model.safetensors";
     /** The index of a sharded checkpoint in a transformers model folder. */
     public static final String INDEX = "model.safetensors.index.json";
     /** The model configuration in a transformers model folder. */
     public static final String CONFIG = "config.json";
-
-    record Stored(SafetensorsFile file, SafetensorsFile.Entry entry) {}
 
     private final List<SafetensorsFile> files;
 
@@ -48,35 +44,25 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
             List<SafetensorsFile> files,
             Map<String, Object> config,
             Map<String, WeightInfo> byName,
-            Map<String, Stored> stored) {
+            Map<String, SafetensorsFile> stored) {
         super(WeightFormat.TRANSFORMERS, path, config, byName, stored);
         this.files = List.copyOf(files);
     }
 
     private static TransformersWeightSource of(Path path, List<SafetensorsFile> files, Map<String, Object> config) {
         Map<String, WeightInfo> infos = new LinkedHashMap<>();
-        Map<String, Stored> entries = new LinkedHashMap<>();
+        Map<String, SafetensorsFile> owners = new LinkedHashMap<>();
         for (SafetensorsFile f : files) {
-            String fileName = String.valueOf(f.path().getFileName());
-            for (SafetensorsFile.Entry e : f.tensors()) {
-                if (entries.containsKey(e.name())) {
+            for (WeightInfo e : f.tensors()) {
+                SafetensorsFile earlier = owners.put(e.name(), f);
+                if (earlier != null) {
                     throw new WeightException(path + ": tensor " + e.name() + " is stored in more than one shard ("
-                            + entries.get(e.name()).file().path().getFileName() + ", " + fileName + ")");
+                            + earlier.path().getFileName() + ", " + f.path().getFileName() + ")");
                 }
-                @Nullable GgmlType type = e.dtype().ggmlType().orElse(null);
-                infos.put(
-                        e.name(),
-                        new WeightInfo(
-                                e.name(),
-                                type,
-                                e.dtype().name(),
-                                e.shape(),
-                                e.byteSize(),
-                                e.name() + " in " + fileName));
-                entries.put(e.name(), new Stored(f, e));
+                infos.put(e.name(), e); // a file's own descriptor, presented as is
             }
         }
-        return new TransformersWeightSource(path, files, config, infos, entries);
+        return new TransformersWeightSource(path, files, config, infos, owners);
     }
 
     /**
@@ -121,14 +107,12 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
 
     @Override
     public ByteBuffer read(WeightInfo tensor) {
-        Stored s = own(tensor);
-        return s.file().data(s.entry());
+        return own(tensor).data(tensor);
     }
 
     @Override
     public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
-        Stored s = own(tensor);
-        return s.file().data(s.entry(), offsetInTensor, length);
+        return own(tensor).data(tensor, offsetInTensor, length);
     }
 
     @Override

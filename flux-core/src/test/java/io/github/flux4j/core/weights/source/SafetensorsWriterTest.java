@@ -55,13 +55,13 @@ class SafetensorsWriterTest {
             assertThat(st.metadata())
                     .containsExactly(Map.entry("format", "pt"), Map.entry("note", "ünïcode \"quoted\""));
             assertThat(st.tensors())
-                    .extracting(SafetensorsFile.Entry::name)
+                    .extracting(WeightInfo::name)
                     .containsExactly("a.weight", "b", "c", "ids", "scalar", "empty");
             assertThat(st.dataOffset() % 8).isZero();
-            SafetensorsFile.Entry ea = st.tensor("a.weight");
-            assertThat(ea.dtype()).isEqualTo(SafetensorsDtype.F32);
+            WeightInfo ea = st.tensor("a.weight");
+            assertThat(st.dtype(ea)).isEqualTo(SafetensorsDtype.F32);
             assertThat(ea.shape()).containsExactly(2, 3);
-            assertThat(ea.offset()).isEqualTo(st.dataOffset());
+            assertThat(st.offset(ea)).isEqualTo(st.dataOffset());
             ByteBuffer da = st.data(ea);
             for (int i = 0; i < a.length; i++) {
                 assertThat(da.getFloat(4 * i)).isEqualTo(a[i]);
