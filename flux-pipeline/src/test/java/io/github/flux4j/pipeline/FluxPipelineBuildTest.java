@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
@@ -179,7 +180,8 @@ class FluxPipelineBuildTest {
         assertThatThrownBy(() -> builder(TinyPipeline.folder())
                         .transformer(dir.resolve("missing.gguf"))
                         .build())
-                .isInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("missing.gguf");
     }
 

@@ -3,8 +3,6 @@ package io.github.flux4j.pipeline;
 import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.pipeline.testing.RefData;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -46,8 +44,6 @@ final class Refs {
                 }
                 out.put(e.name(), new Values(v, e.shape()));
             }
-        } catch (IOException ex) {
-            throw new UncheckedIOException(ex);
         }
         return out;
     }

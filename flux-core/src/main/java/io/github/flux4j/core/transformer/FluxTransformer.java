@@ -12,7 +12,6 @@ import io.github.flux4j.core.weights.ModelLoader;
 import io.github.flux4j.core.weights.WeightPath;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightSource;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -121,8 +120,10 @@ public final class FluxTransformer extends LoadedModel {
     /**
      * Opens weights in any format ({@link WeightSource#open}: a {@code .gguf} file, a BFL
      * {@code .safetensors} file or a diffusers folder), loads the transformer and closes the files.
+     *
+     * @throws io.github.flux4j.FluxIoException if a file cannot be read
      */
-    public static FluxTransformer load(Path path, LoadOptions options) throws IOException {
+    public static FluxTransformer load(Path path, LoadOptions options) {
         return LOADER.load(path, options);
     }
 

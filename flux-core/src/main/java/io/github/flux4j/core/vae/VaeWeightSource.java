@@ -1,11 +1,11 @@
 package io.github.flux4j.core.vae;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.core.weights.source.TableWeightSource;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightFormat;
 import io.github.flux4j.core.weights.source.WeightInfo;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -67,8 +67,11 @@ final class VaeWeightSource extends TableWeightSource<WeightInfo> {
      * and {@code diffusion_pytorch_model.safetensors}) or a safetensors file (diffusers or BFL names,
      * detected from the names; an all-in-one checkpoint's {@code first_stage_model.}/{@code vae.}
      * tensors).
+     *
+     * @throws FluxIoException if a file cannot be read (the cause a {@link NoSuchFileException}
+     *                         if {@code path} does not exist)
      */
-    static VaeWeightSource open(Path path) throws IOException {
+    static VaeWeightSource open(Path path) {
         if (Files.isDirectory(path)) {
             Path dir = path;
             if (!Files.exists(dir.resolve(DIFFUSERS_WEIGHTS)) && Files.isDirectory(dir.resolve("vae"))) {
@@ -89,7 +92,7 @@ final class VaeWeightSource extends TableWeightSource<WeightInfo> {
             return of(dir, SafetensorsFile.open(weights), config);
         }
         if (!Files.isRegularFile(path)) {
-            throw new NoSuchFileException(path.toString());
+            throw FluxIoException.of(path, new NoSuchFileException(path.toString()));
         }
         return of(path, SafetensorsFile.open(path), Map.of());
     }
@@ -232,7 +235,7 @@ final class VaeWeightSource extends TableWeightSource<WeightInfo> {
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         file.close();
     }
 

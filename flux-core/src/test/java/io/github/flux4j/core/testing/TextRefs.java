@@ -6,7 +6,6 @@ import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.GgufWriter;
 import io.github.flux4j.gguf.TensorInfo;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.ByteBuffer;
@@ -41,11 +40,7 @@ public final class TextRefs implements AutoCloseable {
 
     /** Opens {@code refs.safetensors}. */
     public static TextRefs open() {
-        try {
-            return new TextRefs(SafetensorsFile.open(resource("refs.safetensors")));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new TextRefs(SafetensorsFile.open(resource("refs.safetensors")));
     }
 
     /** The path of a fixture file or folder, relative to {@link #ROOT}. */

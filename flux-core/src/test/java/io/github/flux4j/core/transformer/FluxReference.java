@@ -5,7 +5,6 @@ import io.github.flux4j.core.weights.source.SafetensorsDtype;
 import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.ByteBuffer;
@@ -34,8 +33,6 @@ final class FluxReference implements AutoCloseable {
         URL url = Objects.requireNonNull(FluxReference.class.getResource(v.referenceResource()), v.referenceResource());
         try {
             return new FluxReference(SafetensorsFile.open(Path.of(url.toURI())));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
@@ -211,7 +212,8 @@ class VaeLoadingTest {
                 .hasMessageContaining("config.json is not a JSON object");
 
         assertThatThrownBy(() -> VaeDecoder.load(tmp.resolve("absent.safetensors"), F32))
-                .isInstanceOf(java.nio.file.NoSuchFileException.class);
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(java.nio.file.NoSuchFileException.class);
     }
 
     @Test

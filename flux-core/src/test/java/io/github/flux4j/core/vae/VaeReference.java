@@ -8,7 +8,6 @@ import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -38,11 +37,7 @@ final class VaeReference implements AutoCloseable {
 
     /** Opens a file with the same keys ({@code tools/reference/vae_cuda_refs.py}'s output). */
     static VaeReference open(Path file) {
-        try {
-            return new VaeReference(SafetensorsFile.open(file));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new VaeReference(SafetensorsFile.open(file));
     }
 
     /** A file or folder under {@code reference/vae/} on the test classpath. */

@@ -1,7 +1,6 @@
 package io.github.flux4j.core.weights.source;
 
 import io.github.flux4j.gguf.GgufMetadata;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -135,7 +134,7 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         source.close();
     }
 

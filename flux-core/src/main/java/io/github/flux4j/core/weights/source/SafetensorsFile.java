@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -96,10 +97,18 @@ public final class SafetensorsFile implements AutoCloseable {
      * Opens and validates a safetensors file.
      *
      * @throws SafetensorsFormatException if the header or layout is invalid
-     * @throws IOException                if the file cannot be read
+     * @throws FluxIoException            if the file cannot be read (the cause a
+     *                                    {@link java.nio.file.NoSuchFileException} if it does not exist)
      */
-    public static SafetensorsFile open(Path path) throws IOException {
-        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+    public static SafetensorsFile open(Path path) {
+        try {
+            return open(path, FileChannel.open(path, StandardOpenOption.READ));
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
+    }
+
+    private static SafetensorsFile open(Path path, FileChannel channel) throws IOException {
         try {
             return read(path, channel);
         } catch (IOException | RuntimeException | Error e) {
@@ -365,12 +374,20 @@ public final class SafetensorsFile implements AutoCloseable {
         return map(stored.offset() + offsetInTensor, length, tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Closes the file. Buffers obtained earlier must not be used afterwards. */
+    /**
+     * Closes the file. Buffers obtained earlier must not be used afterwards.
+     *
+     * @throws FluxIoException if the system fails to close it
+     */
     @Override
-    public void close() throws IOException {
+    public void close() {
         closed = true;
         mappings.clear();
-        channel.close();
+        try {
+            channel.close();
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
     }
 
     @Override

@@ -50,7 +50,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
 
     // ---------------------------------------------------------------- opening
 
-    static SafetensorsWeightSource openFile(Path file) throws IOException {
+    static SafetensorsWeightSource openFile(Path file) {
         SafetensorsFile st = SafetensorsFile.open(file);
         try {
             boolean diffusers = st.tensors().stream().anyMatch(e -> DiffusersNames.isDiffusersName(e.name()));
@@ -272,7 +272,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         closeAll(files);
     }
 

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.weights.source;
 
+import io.github.flux4j.FluxIoException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -68,14 +69,21 @@ public final class TransformersWeightSource extends TableWeightSource<Safetensor
     /**
      * Opens a transformers model folder or a single safetensors file (see the class comment).
      *
-     * @throws NoSuchFileException if {@code path} does not exist
-     * @throws WeightException     if a folder has neither {@value #INDEX} nor {@value #SINGLE},
-     *                             the index is malformed or names a missing shard, a shard lacks a
-     *                             tensor the index puts in it, or {@code config.json} is not a JSON
-     *                             object
-     * @throws IOException         if a file cannot be read
+     * @throws WeightException if a folder has neither {@value #INDEX} nor {@value #SINGLE}, the
+     *                         index is malformed or names a missing shard, a shard lacks a tensor
+     *                         the index puts in it, or {@code config.json} is not a JSON object
+     * @throws FluxIoException if a file cannot be read; its cause is a {@link NoSuchFileException}
+     *                         if {@code path} does not exist
      */
-    public static TransformersWeightSource open(Path path) throws IOException {
+    public static TransformersWeightSource open(Path path) {
+        try {
+            return openPath(path);
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
+    }
+
+    private static TransformersWeightSource openPath(Path path) throws IOException {
         if (Files.isRegularFile(path)) {
             SafetensorsFile f = SafetensorsFile.open(path);
             return of(path, List.of(f), Map.of());
@@ -116,7 +124,7 @@ public final class TransformersWeightSource extends TableWeightSource<Safetensor
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         closeAll(files);
     }
 

@@ -3,6 +3,7 @@ package io.github.flux4j.core.weights.source;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.gguf.quant.Float16;
 import java.io.IOException;
@@ -136,7 +137,9 @@ class SafetensorsWriterTest {
         Path target = dir.resolve("keep.safetensors");
         Files.writeString(target, "old");
         Path missingDir = dir.resolve("nope/x.safetensors");
-        assertThatThrownBy(() -> SafetensorsWriter.create().write(missingDir)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> SafetensorsWriter.create().write(missingDir))
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(IOException.class);
         assertThat(Files.readString(target)).isEqualTo("old");
         SafetensorsWriter.create().write(target);
         try (SafetensorsFile st = SafetensorsFile.open(target)) {
