@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.Objects;
 
 /**
@@ -30,6 +31,19 @@ public class FluxIoException extends FluxException {
      */
     public static FluxIoException of(IOException e) {
         return new FluxIoException(describe(e), e);
+    }
+
+    /**
+     * {@code e}, a failure while reading or writing {@code file}, as a {@code FluxIoException}
+     * whose message names the file: as {@link #of(IOException)} where the failure already names
+     * it (or a file inside it, such as a shard of a model folder), else prefixed with it
+     * ({@code "/models/ae.safetensors: Input/output error"}). What public methods that read or
+     * write files throw for the system's I/O failures.
+     */
+    public static FluxIoException of(Path file, IOException e) {
+        String message = describe(e);
+        String name = file.toString();
+        return new FluxIoException(message.contains(name) ? message : name + ": " + message, e);
     }
 
     private static String describe(IOException e) {

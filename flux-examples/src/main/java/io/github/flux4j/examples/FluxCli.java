@@ -4,7 +4,7 @@ import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.examples.demo.DemoModel;
 import io.github.flux4j.gguf.GgufException;
 import io.github.flux4j.pipeline.Cancellation;
@@ -590,7 +590,7 @@ public final class FluxCli implements Callable<Integer> {
             save(result, i, file);
             out.printf(Locale.ROOT, "Wrote %s (%dx%d)%n", file, result.width(), result.height());
             return true;
-        } catch (IOException e) {
+        } catch (IOException | FluxIoException e) {
             err.println(name + ": " + e.getMessage());
             if (verbose) {
                 e.printStackTrace(err);
@@ -600,7 +600,7 @@ public final class FluxCli implements Callable<Integer> {
                     result.save(i, rescue);
                     err.println(name + ": the image was saved to " + rescue + " instead");
                     return false;
-                } catch (IOException | RuntimeException again) {
+                } catch (RuntimeException again) {
                     // the next place
                 }
             }
@@ -648,15 +648,15 @@ public final class FluxCli implements Callable<Integer> {
     }
 
     /** Writes image {@code i}; a failure names the file asked for, not the temporary one. */
-    private static void save(GenerationResult result, int i, Path file) throws IOException {
+    private static void save(GenerationResult result, int i, Path file) {
         try {
             result.save(i, file);
-        } catch (NoSuchFileException e) {
-            throw new IOException("cannot write " + file + ": no such folder", e);
-        } catch (AccessDeniedException e) {
-            throw new IOException("cannot write " + file + ": permission denied", e);
-        } catch (IOException e) {
-            throw new IOException("cannot write " + file + ": " + e.getMessage(), e);
+        } catch (FluxIoException e) {
+            IOException cause = e.getCause();
+            String why = cause instanceof NoSuchFileException
+                    ? "no such folder"
+                    : cause instanceof AccessDeniedException ? "permission denied" : cause.getMessage();
+            throw new FluxIoException("cannot write " + file + ": " + why, cause);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.github.flux4j.examples;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufException;
 import io.github.flux4j.gguf.GgufFile;
@@ -95,14 +96,14 @@ public final class GgufInfo implements Callable<Integer> {
             String message = String.valueOf(e.getMessage());
             err.println("gguf-info: " + (message.contains(file.toString()) ? "" : file + ": ") + message);
             return 1;
-        } catch (NoSuchFileException e) {
-            err.println("gguf-info: " + file + ": no such file");
-            return 1;
-        } catch (AccessDeniedException e) {
-            err.println("gguf-info: " + file + ": permission denied");
-            return 1;
-        } catch (IOException e) {
-            err.println("gguf-info: " + file + ": cannot read: " + e.getMessage());
+        } catch (FluxIoException e) {
+            IOException cause = e.getCause();
+            String why = cause instanceof NoSuchFileException
+                    ? "no such file"
+                    : cause instanceof AccessDeniedException
+                            ? "permission denied"
+                            : "cannot read: " + cause.getMessage();
+            err.println("gguf-info: " + file + ": " + why);
             return 1;
         }
     }

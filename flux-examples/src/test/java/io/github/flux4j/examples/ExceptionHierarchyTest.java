@@ -47,7 +47,7 @@ class ExceptionHierarchyTest {
                 .contains(
                         "io.github.flux4j.FluxIoException",
                         "io.github.flux4j.gguf.GgufFormatException",
-                        "io.github.flux4j.core.weights.SafetensorsFormatException",
+                        "io.github.flux4j.core.weights.source.SafetensorsFormatException",
                         "io.github.flux4j.core.cuda.CudaException",
                         "io.github.flux4j.tokenizers.TokenizerFormatException",
                         "io.github.flux4j.pipeline.hub.HubException",

@@ -28,13 +28,15 @@ import org.junit.jupiter.api.Test;
  * {@link #readmeHoldsExactlyTheseExamples()} checks that the README shows exactly this code (less
  * its import lines, which must appear among this file's imports), so an example that no longer
  * compiles fails the build. The examples need the real FLUX.1 files, so they are compiled, not run.
+ * Their methods declare no checked exception: flux4j's I/O failures are unchecked
+ * ({@code FluxIoException}, docs/errors.md).
  */
 class ReadmeExamplesTest {
     private static final Path README = Path.of("../README.md");
     private static final Path SOURCE = Path.of("src/test/java/io/github/flux4j/examples/ReadmeExamplesTest.java");
 
     @SuppressWarnings("unused")
-    static void textToImage() throws IOException {
+    static void textToImage() {
         // spotless:off (the README shows this code as written)
         // readme:begin
         try (FluxPipeline flux = FluxPipeline.builder()
@@ -58,7 +60,7 @@ class ReadmeExamplesTest {
     }
 
     @SuppressWarnings("unused")
-    static void readGguf() throws IOException {
+    static void readGguf() {
         // spotless:off (the README shows this code as written)
         // readme:begin
         try (GgufFile gguf = GgufFile.open(Path.of("flux1-dev-Q8_0.gguf"))) {
@@ -71,7 +73,7 @@ class ReadmeExamplesTest {
         // spotless:on
     }
 
-    static void writeGguf(float[] floats, float[] qkv) throws IOException {
+    static void writeGguf(float[] floats, float[] qkv) {
         // spotless:off (the README shows this code as written)
         // readme:begin
         GgufWriter.create()
@@ -84,7 +86,7 @@ class ReadmeExamplesTest {
     }
 
     @SuppressWarnings("unused")
-    static void transformerForward(float[] noise, float[] t5States, float[] clipPooled) throws IOException {
+    static void transformerForward(float[] noise, float[] t5States, float[] clipPooled) {
         // spotless:off (the README shows this code as written)
         // readme:begin
         LoadOptions options = LoadOptions.defaults()                        // CPU, BF16, strict binding

@@ -1,5 +1,6 @@
 package io.github.flux4j.gguf;
 
+import io.github.flux4j.FluxIoException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -85,9 +86,18 @@ public final class GgufFile implements AutoCloseable {
      * Opens and validates a GGUF file.
      *
      * @throws GgufFormatException if the file is not valid GGUF v2/v3
-     * @throws IOException         if it cannot be read
+     * @throws FluxIoException     if it cannot be read (the cause a
+     *                             {@link java.nio.file.NoSuchFileException} if it does not exist)
      */
-    public static GgufFile open(Path path) throws IOException {
+    public static GgufFile open(Path path) {
+        try {
+            return read(path);
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
+    }
+
+    private static GgufFile read(Path path) throws IOException {
         FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
         try {
             GgufHeaderReader.Header header = new GgufHeaderReader(path, channel).read();
@@ -188,12 +198,20 @@ public final class GgufFile implements AutoCloseable {
         return map(tensor.offset() + offsetInTensor, length, tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Closes the file. Buffers obtained earlier must not be used afterwards. */
+    /**
+     * Closes the file. Buffers obtained earlier must not be used afterwards.
+     *
+     * @throws FluxIoException if the system fails to close it
+     */
     @Override
-    public void close() throws IOException {
+    public void close() {
         closed = true;
         mappings.clear();
-        channel.close();
+        try {
+            channel.close();
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.github.flux4j.gguf;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.gguf.quant.Quantizer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -303,11 +304,20 @@ public final class GgufWriter {
      * writes the wrong number of bytes) the temporary file is deleted, the target is left as it
      * was and the exception is rethrown.
      *
-     * @throws IOException   if the file cannot be written or moved into place
-     * @throws GgufException naming the tensor if a source writes the wrong number of bytes
+     * @throws FluxIoException if the file cannot be written or moved into place, or a tensor
+     *                         source throws an {@link IOException} (the cause)
+     * @throws GgufException   naming the tensor if a source writes the wrong number of bytes
      */
-    public void write(Path target) throws IOException {
+    public void write(Path target) {
         Objects.requireNonNull(target, "target");
+        try {
+            writeFile(target);
+        } catch (IOException e) {
+            throw FluxIoException.of(target, e);
+        }
+    }
+
+    private void writeFile(Path target) throws IOException {
         Path absolute = target.toAbsolutePath();
         Path dir = absolute.getParent();
         if (dir == null || absolute.getFileName() == null) {

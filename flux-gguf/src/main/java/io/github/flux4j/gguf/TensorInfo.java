@@ -4,7 +4,8 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One tensor of a GGUF file.
+ * One tensor of a GGUF file: the format's own descriptor, with the tensor's offset in the file
+ * ({@link TensorShape} gives its rank, dimensions and element count).
  *
  * @param name       the tensor's name with a {@code model.diffusion_model.} prefix removed (the
  *                   name models bind to)
@@ -16,7 +17,8 @@ import java.util.Objects;
  * @param offset     absolute byte offset of its data in the file
  * @param byteSize   bytes of data
  */
-public record TensorInfo(String name, String storedName, GgmlType type, long[] shape, long offset, long byteSize) {
+public record TensorInfo(String name, String storedName, GgmlType type, long[] shape, long offset, long byteSize)
+        implements TensorShape {
 
     public TensorInfo {
         Objects.requireNonNull(name, "name");
@@ -29,25 +31,6 @@ public record TensorInfo(String name, String storedName, GgmlType type, long[] s
     @Override
     public long[] shape() {
         return shape.clone();
-    }
-
-    /** Number of dimensions. */
-    public int rank() {
-        return shape.length;
-    }
-
-    /** Size of dimension {@code i} in row-major order; negative {@code i} counts from the end. */
-    public long dim(int i) {
-        return shape[i < 0 ? shape.length + i : i];
-    }
-
-    /** Number of elements (the product of the shape). */
-    public long elementCount() {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        return n;
     }
 
     @Override

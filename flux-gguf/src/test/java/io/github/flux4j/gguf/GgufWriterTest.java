@@ -3,6 +3,7 @@ package io.github.flux4j.gguf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.gguf.quant.Quantizer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -237,12 +238,16 @@ class GgufWriterTest {
                     throw new IOException("disk on fire");
                 });
         Path file = dir.resolve("model.gguf");
-        assertThatThrownBy(() -> w.write(file)).isInstanceOf(IOException.class).hasMessage("disk on fire");
+        assertThatThrownBy(() -> w.write(file))
+                .isInstanceOf(FluxIoException.class)
+                .hasMessage(file + ": disk on fire")
+                .hasCauseInstanceOf(IOException.class)
+                .hasRootCauseMessage("disk on fire");
         assertThat(listDir()).isEmpty();
 
         // An existing file is left as it was.
         Files.write(file, new byte[] {42});
-        assertThatThrownBy(() -> w.write(file)).hasMessage("disk on fire");
+        assertThatThrownBy(() -> w.write(file)).hasRootCauseMessage("disk on fire");
         assertThat(Files.readAllBytes(file)).containsExactly(42);
         assertThat(listDir()).containsExactly(file);
     }

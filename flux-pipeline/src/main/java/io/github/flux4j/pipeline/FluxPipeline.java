@@ -38,7 +38,6 @@ import io.github.flux4j.pipeline.scheduler.Schedule;
 import io.github.flux4j.tokenizers.ClipTokenizer;
 import io.github.flux4j.tokenizers.EncodedBatch;
 import io.github.flux4j.tokenizers.T5Tokenizer;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -867,20 +866,21 @@ public final class FluxPipeline implements AutoCloseable {
          * @throws IllegalArgumentException if a given transformer computes in another dtype
          * @throws io.github.flux4j.pipeline.model.ModelFolderException if the base model folder is
          *                               incomplete (every problem listed)
-         * @throws io.github.flux4j.core.weights.WeightException if a model's weights do not fit
+         * @throws io.github.flux4j.core.weights.source.WeightException if a model's weights do not fit
          *                               (every problem listed)
          * @throws io.github.flux4j.tokenizers.TokenizerFormatException if a tokenizer file
          *                               is malformed
-         * @throws IOException           if a file cannot be read
+         * @throws io.github.flux4j.FluxIoException if a file cannot be read (or, with
+         *                               {@link #downloads}, the Hub cache cannot be written)
          */
-        public FluxPipeline build() throws IOException {
+        public FluxPipeline build() {
             List<AutoCloseable> loaded = new ArrayList<>();
             if (transformerModel != null) {
                 loaded.add(transformerModel);
             }
             try {
                 return load(loaded);
-            } catch (IOException | RuntimeException | Error e) {
+            } catch (RuntimeException | Error e) {
                 closeAll(loaded, e);
                 throw e;
             } finally {
@@ -890,7 +890,7 @@ public final class FluxPipeline implements AutoCloseable {
             }
         }
 
-        private FluxPipeline load(List<AutoCloseable> loaded) throws IOException {
+        private FluxPipeline load(List<AutoCloseable> loaded) {
             if (transformerModel == null && transformerPath == null && transformerSpec == null) {
                 throw new IllegalStateException("FluxPipeline: no transformer; call transformer(Path) with a GGUF"
                         + " file (or BFL safetensors / diffusers folder), or transformer(FluxTransformer)");
@@ -1022,7 +1022,7 @@ public final class FluxPipeline implements AutoCloseable {
         }
 
         /** A local path, or a Hub file downloaded (or found in the cache); errors name the role. */
-        private Path hubPath(HubFiles files, String role, String spec) throws IOException {
+        private Path hubPath(HubFiles files, String role, String spec) {
             try {
                 return files.resolvePath(spec, downloadListener);
             } catch (HubException e) {
@@ -1034,8 +1034,7 @@ public final class FluxPipeline implements AutoCloseable {
          * The base model from a folder or the cache, after downloading (with {@link #downloads}) the
          * files the pipeline reads that the cache lacks.
          */
-        private FluxModelFolder openBase(String spec, HubFiles files, FluxModelFolder.Option[] open)
-                throws IOException {
+        private FluxModelFolder openBase(String spec, HubFiles files, FluxModelFolder.Option[] open) {
             boolean isDir;
             try {
                 isDir = Files.isDirectory(Path.of(spec));

@@ -3,7 +3,6 @@ package io.github.flux4j.pipeline;
 import io.github.flux4j.core.vae.RgbImage;
 import io.github.flux4j.pipeline.latents.NoiseSeed;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -66,8 +65,11 @@ public record GenerationResult(
     /**
      * Writes image {@code index} to {@code file}, PNG or JPEG after the file's extension, atomically
      * ({@link ImageFiles#save(RgbImage, Path)}).
+     *
+     * @throws io.github.flux4j.FluxIoException if the file cannot be written (the cause a
+     *                                          {@link java.nio.file.NoSuchFileException} if the folder does not exist)
      */
-    public Path save(int index, Path file) throws IOException {
+    public Path save(int index, Path file) {
         return ImageFiles.save(images.get(index), file);
     }
 }

@@ -1,5 +1,7 @@
 package io.github.flux4j.pipeline;
 
+import io.github.flux4j.FluxException;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.vae.RgbImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -81,14 +83,19 @@ public final class ImageFiles {
      *
      * @return {@code file}
      * @throws IllegalArgumentException if the extension is not .png, .jpg or .jpeg
-     * @throws NoSuchFileException      if the folder does not exist
+     * @throws FluxIoException          if the file cannot be written; its cause is a
+     *                                  {@link NoSuchFileException} if the folder does not exist
      */
-    public static Path save(RgbImage image, Path file) throws IOException {
+    public static Path save(RgbImage image, Path file) {
         return save(image, file, Format.forFile(file), DEFAULT_JPEG_QUALITY);
     }
 
-    /** Writes a PNG, atomically. */
-    public static Path savePng(RgbImage image, Path file) throws IOException {
+    /**
+     * Writes a PNG, atomically.
+     *
+     * @throws FluxIoException if the file cannot be written
+     */
+    public static Path savePng(RgbImage image, Path file) {
         return save(image, file, Format.PNG, DEFAULT_JPEG_QUALITY);
     }
 
@@ -97,8 +104,9 @@ public final class ImageFiles {
      *
      * @param quality 0 (smallest) to 1 (best)
      * @throws IllegalArgumentException if {@code quality} is outside [0, 1]
+     * @throws FluxIoException          if the file cannot be written
      */
-    public static Path saveJpeg(RgbImage image, Path file, float quality) throws IOException {
+    public static Path saveJpeg(RgbImage image, Path file, float quality) {
         return save(image, file, Format.JPEG, quality);
     }
 
@@ -108,13 +116,22 @@ public final class ImageFiles {
      * @param jpegQuality 0 to 1, used for JPEG only
      * @return {@code file}
      * @throws IllegalArgumentException if {@code jpegQuality} is outside [0, 1]
-     * @throws NoSuchFileException      if the folder does not exist
+     * @throws FluxIoException          if the file cannot be written; its cause is a
+     *                                  {@link NoSuchFileException} if the folder does not exist
      */
-    public static Path save(RgbImage image, Path file, Format format, float jpegQuality) throws IOException {
+    public static Path save(RgbImage image, Path file, Format format, float jpegQuality) {
         Objects.requireNonNull(image, "image");
         Objects.requireNonNull(format, "format");
         checkQuality(jpegQuality);
         byte[] bytes = encode(image, format, jpegQuality);
+        try {
+            return write(bytes, file);
+        } catch (IOException e) {
+            throw FluxIoException.of(file, e);
+        }
+    }
+
+    private static Path write(byte[] bytes, Path file) throws IOException {
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
         if (dir == null || !Files.isDirectory(dir)) {
@@ -214,16 +231,26 @@ public final class ImageFiles {
      *
      * @param jpegQuality 0 to 1, used for JPEG only
      * @throws IllegalArgumentException if {@code jpegQuality} is outside [0, 1]
+     * @throws FluxException            if this JDK has no ImageIO writer for the format
+     * @throws FluxIoException          if the ImageIO writer fails
      */
-    public static byte[] encode(RgbImage image, Format format, float jpegQuality) throws IOException {
+    public static byte[] encode(RgbImage image, Format format, float jpegQuality) {
         checkQuality(jpegQuality);
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
         String name = format == Format.PNG ? "png" : "jpeg";
         Iterator<ImageWriter> writers = ImageIO.getImageWritersByFormatName(name);
         if (!writers.hasNext()) {
-            throw new IOException("no ImageIO writer for " + name);
+            throw new FluxException("no ImageIO writer for " + name + " images in this JDK");
         }
-        ImageWriter writer = writers.next();
+        try {
+            return encode(image, format, jpegQuality, writers.next());
+        } catch (IOException e) {
+            throw new FluxIoException("cannot encode a " + name + " image: " + e.getMessage(), e);
+        }
+    }
+
+    private static byte[] encode(RgbImage image, Format format, float jpegQuality, ImageWriter writer)
+            throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
         try (ImageOutputStream out = ImageIO.createImageOutputStream(buf)) {
             writer.setOutput(out);
             ImageWriteParam param = writer.getDefaultWriteParam();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
@@ -11,7 +12,7 @@ import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
 import io.github.flux4j.core.vae.RgbImage;
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.pipeline.model.FluxModelFolder;
 import io.github.flux4j.pipeline.model.ModelFolderException;
@@ -179,7 +180,8 @@ class FluxPipelineBuildTest {
         assertThatThrownBy(() -> builder(TinyPipeline.folder())
                         .transformer(dir.resolve("missing.gguf"))
                         .build())
-                .isInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("missing.gguf");
     }
 

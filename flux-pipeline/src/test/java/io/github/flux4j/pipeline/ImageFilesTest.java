@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.vae.RgbImage;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -127,7 +128,8 @@ class ImageFilesTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("JPEG quality");
         assertThatThrownBy(() -> ImageFiles.save(img, dir.resolve("missing/out.png")))
-                .isInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("no such folder");
         assertThat(onlyFiles()).isEmpty();
     }

@@ -1,9 +1,8 @@
 package io.github.flux4j.pipeline;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.pipeline.testing.RefData;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -31,22 +30,20 @@ final class Refs {
     static Map<String, Values> read(Path file) {
         Map<String, Values> out = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            for (SafetensorsFile.Entry e : f.tensors()) {
+            for (WeightInfo e : f.tensors()) {
                 ByteBuffer b = f.data(e).order(ByteOrder.LITTLE_ENDIAN);
                 float[] v = new float[Math.toIntExact(e.elementCount())];
                 for (int i = 0; i < v.length; i++) {
-                    v[i] = switch (e.dtype()) {
+                    v[i] = switch (f.dtype(e)) {
                         case F32 -> b.getFloat();
                         case BF16 -> Float.intBitsToFloat((b.getShort() & 0xFFFF) << 16);
                         case I64 -> (float) b.getLong();
                         case U8 -> b.get() & 0xFF;
-                        default -> throw new IllegalArgumentException(e.name() + ": dtype " + e.dtype());
+                        default -> throw new IllegalArgumentException(e.name() + ": dtype " + f.dtype(e));
                     };
                 }
                 out.put(e.name(), new Values(v, e.shape()));
             }
-        } catch (IOException ex) {
-            throw new UncheckedIOException(ex);
         }
         return out;
     }

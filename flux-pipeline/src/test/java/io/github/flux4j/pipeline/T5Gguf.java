@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufValue;
 import io.github.flux4j.gguf.GgufWriter;
@@ -52,7 +53,7 @@ final class T5Gguf {
         try (DirectoryStream<Path> shards = Files.newDirectoryStream(folder, "*.safetensors")) {
             for (Path shard : shards) {
                 try (SafetensorsFile f = SafetensorsFile.open(shard)) {
-                    for (SafetensorsFile.Entry e : f.tensors()) {
+                    for (WeightInfo e : f.tensors()) {
                         ByteBuffer b = f.data(e).order(ByteOrder.LITTLE_ENDIAN);
                         float[] v = new float[Math.toIntExact(e.elementCount())];
                         for (int i = 0; i < v.length; i++) {

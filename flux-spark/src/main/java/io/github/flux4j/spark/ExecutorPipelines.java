@@ -89,7 +89,7 @@ final class ExecutorPipelines {
                         Torch.setIntraOpThreads(cpuThreads);
                     }
                     slot.pipeline = spec.load(device);
-                } catch (IOException | RuntimeException e) {
+                } catch (RuntimeException e) {
                     throw new LoadException(
                             "cannot load the FLUX pipeline on " + device + " (transformer " + spec.transformer()
                                     + ", base model " + spec.baseModel() + "): " + e,

@@ -4,7 +4,6 @@ import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.pipeline.FluxPipeline;
 import io.github.flux4j.pipeline.Offload;
-import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -79,10 +78,10 @@ public record ModelSpec(
     /**
      * Loads the pipeline on {@code device}.
      *
-     * @throws IOException if a model file cannot be read
+     * @throws io.github.flux4j.FluxIoException if a model file cannot be read
      * @see FluxPipeline.Builder#build()
      */
-    public FluxPipeline load(FluxDevice device) throws IOException {
+    public FluxPipeline load(FluxDevice device) {
         FluxPipeline.Builder b = FluxPipeline.builder()
                 .transformer(Path.of(transformer))
                 .baseModel(baseModel)

@@ -1,7 +1,7 @@
 package io.github.flux4j.core.clip;
 
-import io.github.flux4j.core.weights.RenamedWeightSource;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.RenamedWeightSource;
+import io.github.flux4j.core.weights.source.WeightSource;
 import org.jspecify.annotations.Nullable;
 
 /**

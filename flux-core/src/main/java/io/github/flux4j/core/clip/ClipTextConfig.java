@@ -2,10 +2,9 @@ package io.github.flux4j.core.clip;
 
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.text.HfConfig;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.core.weights.WeightSource;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -116,8 +115,12 @@ public record ClipTextConfig(
         }
     }
 
-    /** Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}. */
-    public static ClipTextConfig read(Path configJson) throws IOException {
+    /**
+     * Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}.
+     *
+     * @throws io.github.flux4j.FluxIoException if it cannot be read
+     */
+    public static ClipTextConfig read(Path configJson) {
         return fromJson(HfConfig.read(configJson));
     }
 

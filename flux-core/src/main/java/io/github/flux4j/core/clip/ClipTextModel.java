@@ -10,12 +10,11 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.RenamedWeightSource;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightPath;
-import io.github.flux4j.core.weights.WeightSource;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.RenamedWeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -87,8 +86,10 @@ public final class ClipTextModel extends LoadedModel {
      * Opens {@code path} ({@link TextEncoderWeights#open}: a transformers folder, a FLUX pipeline
      * folder's {@code text_encoder}, a single safetensors file, a GGUF file with transformers
      * names), loads the model and closes the files.
+     *
+     * @throws io.github.flux4j.FluxIoException if a file cannot be read
      */
-    public static ClipTextModel load(Path path, LoadOptions options) throws IOException {
+    public static ClipTextModel load(Path path, LoadOptions options) {
         return LOADER.load(path, options);
     }
 

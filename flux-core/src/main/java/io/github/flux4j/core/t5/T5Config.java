@@ -2,12 +2,11 @@ package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.text.HfConfig;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.gguf.GgufValue;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Objects;
 import java.util.Optional;
@@ -116,8 +115,12 @@ public record T5Config(
         }
     }
 
-    /** Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}. */
-    public static T5Config read(Path configJson) throws IOException {
+    /**
+     * Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}.
+     *
+     * @throws io.github.flux4j.FluxIoException if it cannot be read
+     */
+    public static T5Config read(Path configJson) {
         return fromJson(HfConfig.read(configJson));
     }
 

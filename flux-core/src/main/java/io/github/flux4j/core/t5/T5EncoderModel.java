@@ -12,12 +12,11 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.RenamedWeightSource;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
 import io.github.flux4j.core.weights.WeightPath;
-import io.github.flux4j.core.weights.WeightSource;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.RenamedWeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -99,8 +98,10 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
      * Opens {@code path} ({@link TextEncoderWeights#open}: a GGUF file, a transformers folder
      * (sharded or not), a FLUX pipeline folder's {@code text_encoder_2}, a single safetensors
      * file), loads the encoder and closes the files.
+     *
+     * @throws io.github.flux4j.FluxIoException if a file cannot be read
      */
-    public static T5EncoderModel load(Path path, LoadOptions options) throws IOException {
+    public static T5EncoderModel load(Path path, LoadOptions options) {
         return LOADER.load(path, options);
     }
 

@@ -1,8 +1,8 @@
 package io.github.flux4j.core.t5;
 
-import io.github.flux4j.core.weights.RenamedWeightSource;
-import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.RenamedWeightSource;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;

@@ -3,8 +3,9 @@ package io.github.flux4j.core.text;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.json.JsonErrors;
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -33,15 +34,17 @@ public record HfConfig(Map<String, Object> values, String where) {
      * Reads a {@code config.json}.
      *
      * @throws WeightException if it is not a JSON object
-     * @throws IOException     if it cannot be read
+     * @throws FluxIoException if it cannot be read
      */
-    public static HfConfig read(Path file) throws IOException {
+    public static HfConfig read(Path file) {
         try {
             Map<String, Object> map =
                     JSON.readValue(file.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
             return new HfConfig(map, file.toString());
         } catch (JsonProcessingException e) {
             throw new WeightException(file + " is not a JSON object: " + JsonErrors.describe(e), e);
+        } catch (IOException e) {
+            throw FluxIoException.of(file, e);
         }
     }
 

@@ -1,7 +1,8 @@
 package io.github.flux4j.core.text;
 
-import io.github.flux4j.core.weights.TransformersWeightSource;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.FluxIoException;
+import io.github.flux4j.core.weights.source.TransformersWeightSource;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -22,10 +23,10 @@ public final class TextEncoderWeights {
      * @param path      the file or folder
      * @param subfolder the pipeline sub-folder to look in when {@code path} is a folder without a
      *                  checkpoint of its own
-     * @throws NoSuchFileException if {@code path} does not exist
-     * @throws IOException         if a file cannot be read
+     * @throws FluxIoException if a file cannot be read; its cause is a {@link NoSuchFileException}
+     *                         if {@code path} does not exist
      */
-    public static WeightSource open(Path path, String subfolder) throws IOException {
+    public static WeightSource open(Path path, String subfolder) {
         if (Files.isDirectory(path)) {
             boolean own = Files.isRegularFile(path.resolve(TransformersWeightSource.INDEX))
                     || Files.isRegularFile(path.resolve(TransformersWeightSource.SINGLE));
@@ -34,10 +35,14 @@ public final class TextEncoderWeights {
             }
             return TransformersWeightSource.open(path);
         }
-        if (!Files.isRegularFile(path)) {
-            throw new NoSuchFileException(path.toString());
+        try {
+            if (!Files.isRegularFile(path)) {
+                throw new NoSuchFileException(path.toString());
+            }
+            return isGguf(path) ? WeightSource.gguf(path) : TransformersWeightSource.open(path);
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
         }
-        return isGguf(path) ? WeightSource.gguf(path) : TransformersWeightSource.open(path);
     }
 
     /** The GGUF magic, or a {@code .gguf} name (so an empty or truncated one is reported as invalid GGUF). */

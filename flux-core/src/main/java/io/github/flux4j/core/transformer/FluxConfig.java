@@ -1,9 +1,9 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.weights.WeightBinder;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -11,10 +11,9 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightException;
 import io.github.flux4j.core.weights.WeightPath;
-import io.github.flux4j.core.weights.WeightSource;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -123,8 +122,10 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
     /**
      * Opens weights in any format ({@link WeightSource#open}: a {@code .gguf} file, a BFL
      * {@code .safetensors} file or a diffusers folder), loads the transformer and closes the files.
+     *
+     * @throws io.github.flux4j.FluxIoException if a file cannot be read
      */
-    public static FluxTransformer load(Path path, LoadOptions options) throws IOException {
+    public static FluxTransformer load(Path path, LoadOptions options) {
         return LOADER.load(path, options);
     }
 

@@ -1,9 +1,8 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightSource;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 
 /**
@@ -22,7 +21,7 @@ public final class GgufTransformer {
     private GgufTransformer() {}
 
     /** Loads with {@link LoadOptions#defaults()} (CPU, BF16, strict). */
-    public static FluxTransformer load(Path file) throws IOException {
+    public static FluxTransformer load(Path file) {
         return load(file, LoadOptions.defaults());
     }
 
@@ -31,8 +30,9 @@ public final class GgufTransformer {
      *
      * @throws WeightException if the file is not a FLUX transformer or its tensors do not fit
      *                         (see {@link FluxTransformer#load(WeightSource, LoadOptions)})
+     * @throws io.github.flux4j.FluxIoException if it cannot be read
      */
-    public static FluxTransformer load(Path file, LoadOptions options) throws IOException {
+    public static FluxTransformer load(Path file, LoadOptions options) {
         try (WeightSource source = WeightSource.gguf(file)) {
             return FluxTransformer.load(source, options);
         }

@@ -1,6 +1,6 @@
 package io.github.flux4j.core.vae;
 
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -8,11 +8,10 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
 import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightFormat;
 import io.github.flux4j.core.weights.WeightPath;
-import io.github.flux4j.core.weights.WeightSource;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightFormat;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -84,12 +83,12 @@ public final class VaeDecoder extends LoadedModel {
      * configured by its {@code config.json}, or from a safetensors file (diffusers or BFL names) as
      * FLUX's VAE ({@link VaeConfig#flux()}).
      *
-     * @throws IOException     if the files cannot be read
+     * @throws io.github.flux4j.FluxIoException if the files cannot be read
      * @throws WeightException if the folder is incomplete, {@code config.json} is invalid (naming the
      *                         field), or tensors are missing, mis-shaped or (strict) unexpected: a
      *                         {@link io.github.flux4j.core.weights.WeightBindingException} then lists all
      */
-    public static VaeDecoder load(Path path, LoadOptions options) throws IOException {
+    public static VaeDecoder load(Path path, LoadOptions options) {
         return LOADER.load(path, options);
     }
 
@@ -97,7 +96,7 @@ public final class VaeDecoder extends LoadedModel {
      * Loads a decoder of a known configuration from a folder or file as {@link #load(Path, LoadOptions)}
      * does; a folder's {@code config.json} is not read.
      */
-    public static VaeDecoder load(Path path, VaeConfig config, LoadOptions options) throws IOException {
+    public static VaeDecoder load(Path path, VaeConfig config, LoadOptions options) {
         return LOADER.load(path, config, options);
     }
 

@@ -1,12 +1,11 @@
 package io.github.flux4j.core.vae;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
-import io.github.flux4j.core.weights.TableWeightSource;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightFormat;
-import io.github.flux4j.core.weights.WeightInfo;
-import io.github.flux4j.gguf.GgmlType;
-import java.io.IOException;
+import io.github.flux4j.FluxIoException;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.TableWeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightFormat;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -17,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.jspecify.annotations.Nullable;
 
 /**
  * VAE weights under diffusers' {@code AutoencoderKL} names ({@code decoder.up_blocks.0.resnets.1.conv1.weight}),
@@ -37,7 +35,7 @@ import org.jspecify.annotations.Nullable;
  * {@code [C, C, 1, 1]}) are {@code group_norm, to_q, to_k, to_v, to_out.0} (linears, {@code [C, C]}:
  * the same bytes, so only the shape is presented differently).
  */
-final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
+final class VaeWeightSource extends TableWeightSource<WeightInfo> {
     static final String DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors";
     static final String CONFIG = "config.json";
     /** Prefixes of all-in-one checkpoints (the ones diffusers' single-file loader strips, {@code LDM_VAE_KEYS}). */
@@ -57,7 +55,7 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
             SafetensorsFile file,
             Map<String, Object> config,
             Map<String, WeightInfo> byName,
-            Map<String, SafetensorsFile.Entry> entries,
+            Map<String, WeightInfo> entries,
             int skipped) {
         super(format, path, config, byName, entries);
         this.file = file;
@@ -69,8 +67,11 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
      * and {@code diffusion_pytorch_model.safetensors}) or a safetensors file (diffusers or BFL names,
      * detected from the names; an all-in-one checkpoint's {@code first_stage_model.}/{@code vae.}
      * tensors).
+     *
+     * @throws FluxIoException if a file cannot be read (the cause a {@link NoSuchFileException}
+     *                         if {@code path} does not exist)
      */
-    static VaeWeightSource open(Path path) throws IOException {
+    static VaeWeightSource open(Path path) {
         if (Files.isDirectory(path)) {
             Path dir = path;
             if (!Files.exists(dir.resolve(DIFFUSERS_WEIGHTS)) && Files.isDirectory(dir.resolve("vae"))) {
@@ -91,7 +92,7 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
             return of(dir, SafetensorsFile.open(weights), config);
         }
         if (!Files.isRegularFile(path)) {
-            throw new NoSuchFileException(path.toString());
+            throw FluxIoException.of(path, new NoSuchFileException(path.toString()));
         }
         return of(path, SafetensorsFile.open(path), Map.of());
     }
@@ -105,8 +106,8 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
                     break;
                 }
             }
-            List<SafetensorsFile.Entry> own = new ArrayList<>();
-            for (SafetensorsFile.Entry e : st.tensors()) {
+            List<WeightInfo> own = new ArrayList<>();
+            for (WeightInfo e : st.tensors()) {
                 if (e.name().startsWith(prefix)) {
                     own.add(e);
                 }
@@ -117,10 +118,9 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
                     .anyMatch(n -> n.startsWith("decoder.up.") || n.startsWith("decoder.mid."));
             int levels = bfl ? bflLevels(own, cut) : 0;
             Map<String, WeightInfo> byName = new LinkedHashMap<>();
-            Map<String, SafetensorsFile.Entry> entries = new LinkedHashMap<>();
+            Map<String, WeightInfo> entries = new LinkedHashMap<>();
             int skipped = 0;
-            String fileName = String.valueOf(st.path().getFileName());
-            for (SafetensorsFile.Entry e : own) {
+            for (WeightInfo e : own) {
                 String stored = e.name().substring(cut);
                 if (stored.startsWith("encoder.") || stored.startsWith("quant_conv.")) {
                     skipped++; // the encoding half: not needed to decode
@@ -138,14 +138,12 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
                         shape = new long[] {shape[0], shape[1]}; // 1x1 conv weight read as a linear weight
                     }
                 }
-                SafetensorsFile.Entry earlier = entries.get(name); // entries and byName share their keys
+                WeightInfo earlier = entries.get(name); // entries and byName share their keys
                 if (earlier != null) {
                     throw new WeightException(path + ": tensor " + name + " is stored twice (as " + earlier.name()
                             + " and " + e.name() + ")");
                 }
-                @Nullable GgmlType type = e.dtype().ggmlType().orElse(null);
-                String origin = e.name() + " in " + fileName;
-                byName.put(name, new WeightInfo(name, type, e.dtype().name(), shape, e.byteSize(), origin));
+                byName.put(name, e.withName(name).withShape(shape));
                 entries.put(name, e);
             }
             WeightFormat format = config.isEmpty() && bfl ? WeightFormat.BFL_SAFETENSORS : WeightFormat.DIFFUSERS;
@@ -157,9 +155,9 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
     }
 
     /** Number of BFL up levels: one more than the highest {@code decoder.up.N}. */
-    private static int bflLevels(List<SafetensorsFile.Entry> own, int cut) {
+    private static int bflLevels(List<WeightInfo> own, int cut) {
         int max = -1;
-        for (SafetensorsFile.Entry e : own) {
+        for (WeightInfo e : own) {
             Matcher m = BFL_UP.matcher(e.name().substring(cut));
             if (m.matches()) {
                 max = Math.max(max, Integer.parseInt(m.group(1)));
@@ -237,7 +235,7 @@ final class VaeWeightSource extends TableWeightSource<SafetensorsFile.Entry> {
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         file.close();
     }
 

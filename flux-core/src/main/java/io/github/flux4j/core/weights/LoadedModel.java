@@ -3,6 +3,7 @@ package io.github.flux4j.core.weights;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.util.List;
 import java.util.Objects;
 

@@ -6,6 +6,7 @@ import io.github.flux4j.core.nn.QuantizedLinear;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;

@@ -1,7 +1,8 @@
 package io.github.flux4j.core.weights;
 
 import io.github.flux4j.core.torch.Torch;
-import java.io.IOException;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -34,8 +35,12 @@ public final class ModelLoader<C, M> {
     /** Opens the files a model is published as. */
     @FunctionalInterface
     public interface Opener {
-        /** Opens {@code path}; the caller closes the result. */
-        WeightSource open(Path path) throws IOException;
+        /**
+         * Opens {@code path}; the caller closes the result.
+         *
+         * @throws io.github.flux4j.FluxIoException if a file cannot be read
+         */
+        WeightSource open(Path path);
     }
 
     private final String model;
@@ -76,15 +81,20 @@ public final class ModelLoader<C, M> {
         this.factory = Objects.requireNonNull(factory, "factory");
     }
 
-    /** Opens {@code path}, loads the model with the configuration of its files, and closes the files. */
-    public M load(Path path, LoadOptions options) throws IOException {
+    /**
+     * Opens {@code path}, loads the model with the configuration of its files, and closes the files.
+     *
+     * @throws io.github.flux4j.FluxIoException if a file cannot be read
+     * @throws WeightException                  as {@link #load(WeightSource, LoadOptions)}
+     */
+    public M load(Path path, LoadOptions options) {
         try (WeightSource source = opener.open(path)) {
             return load(source, options);
         }
     }
 
     /** Opens {@code path}, loads a model of a known configuration, and closes the files. */
-    public M load(Path path, C config, LoadOptions options) throws IOException {
+    public M load(Path path, C config, LoadOptions options) {
         try (WeightSource source = opener.open(path)) {
             return load(source, config, options);
         }

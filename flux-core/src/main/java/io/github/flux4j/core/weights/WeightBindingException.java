@@ -1,5 +1,6 @@
 package io.github.flux4j.core.weights;
 
+import io.github.flux4j.core.weights.source.WeightException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;

@@ -3,6 +3,8 @@ package io.github.flux4j.core.weights;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.core.weights.source.WeightSource;
 import java.util.Optional;
 import org.bytedeco.pytorch.Tensor;
 

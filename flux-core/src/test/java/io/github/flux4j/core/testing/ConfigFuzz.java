@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -1,11 +1,11 @@
 package io.github.flux4j.core.testing;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.GgufWriter;
 import io.github.flux4j.gguf.TensorInfo;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.ByteBuffer;
@@ -40,11 +40,7 @@ public final class TextRefs implements AutoCloseable {
 
     /** Opens {@code refs.safetensors}. */
     public static TextRefs open() {
-        try {
-            return new TextRefs(SafetensorsFile.open(resource("refs.safetensors")));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new TextRefs(SafetensorsFile.open(resource("refs.safetensors")));
     }
 
     /** The path of a fixture file or folder, relative to {@link #ROOT}. */
@@ -59,14 +55,14 @@ public final class TextRefs implements AutoCloseable {
 
     /** Reference tensor {@code key} in its stored dtype, as a new CPU tensor in the caller's scope. */
     public Tensor get(String key) {
-        SafetensorsFile.Entry e = refs.tensor(key);
-        ScalarType type = switch (e.dtype()) {
+        WeightInfo e = refs.tensor(key);
+        ScalarType type = switch (refs.dtype(e)) {
             case F32 -> ScalarType.Float;
             case BF16 -> ScalarType.BFloat16;
             case F16 -> ScalarType.Half;
             case I64 -> ScalarType.Long;
             case I32 -> ScalarType.Int;
-            default -> throw new IllegalStateException(key + " is " + e.dtype());
+            default -> throw new IllegalStateException(key + " is " + refs.dtype(e));
         };
         return bytesTensor(refs.data(e)).view(type).reshape(e.shape());
     }
@@ -128,11 +124,11 @@ public final class TextRefs implements AutoCloseable {
     public static Map<String, StTensor> readSafetensors(Path file) throws IOException {
         Map<String, StTensor> out = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            for (SafetensorsFile.Entry e : f.tensors()) {
+            for (WeightInfo e : f.tensors()) {
                 ByteBuffer b = f.data(e);
                 byte[] data = new byte[b.remaining()];
                 b.get(data);
-                out.put(e.name(), new StTensor(e.dtype().name(), e.shape(), data));
+                out.put(e.name(), new StTensor(f.dtype(e).name(), e.shape(), data));
             }
         }
         return out;

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufValue;
 import io.github.flux4j.gguf.GgufWriter;

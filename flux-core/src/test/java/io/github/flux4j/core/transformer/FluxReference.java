@@ -1,10 +1,10 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
-import io.github.flux4j.core.weights.SafetensorsDtype;
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsDtype;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.ByteBuffer;
@@ -33,8 +33,6 @@ final class FluxReference implements AutoCloseable {
         URL url = Objects.requireNonNull(FluxReference.class.getResource(v.referenceResource()), v.referenceResource());
         try {
             return new FluxReference(SafetensorsFile.open(Path.of(url.toURI())));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
@@ -46,7 +44,7 @@ final class FluxReference implements AutoCloseable {
 
     Set<String> keys(String prefix) {
         Set<String> out = new TreeSet<>();
-        for (SafetensorsFile.Entry e : file.tensors()) {
+        for (WeightInfo e : file.tensors()) {
             if (e.name().startsWith(prefix)) {
                 out.add(e.name().substring(prefix.length()));
             }
@@ -56,9 +54,9 @@ final class FluxReference implements AutoCloseable {
 
     /** The float32 tensor {@code key}, as a new CPU tensor in the caller's scope. */
     Tensor get(String key) {
-        SafetensorsFile.Entry e = file.tensor(key);
-        if (e.dtype() != SafetensorsDtype.F32) {
-            throw new IllegalStateException(key + " is " + e.dtype());
+        WeightInfo e = file.tensor(key);
+        if (file.dtype(e) != SafetensorsDtype.F32) {
+            throw new IllegalStateException(key + " is " + file.dtype(e));
         }
         ByteBuffer b = file.data(e);
         FloatBuffer fb = b.asFloatBuffer();

@@ -11,8 +11,8 @@ import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightBindingException.Kind;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightSource;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufException;
 import java.io.IOException;
@@ -268,7 +268,7 @@ class FluxTransformerLoadingTest {
                 .hasMessageContaining("lora_unet.extra");
         try (FluxTransformer m = GgufTransformer.load(withExtra, F32.withStrict(false))) {
             assertThat(m.leftovers())
-                    .extracting(io.github.flux4j.core.weights.WeightInfo::name)
+                    .extracting(io.github.flux4j.core.weights.source.WeightInfo::name)
                     .containsExactly("lora_unet.extra");
         }
     }

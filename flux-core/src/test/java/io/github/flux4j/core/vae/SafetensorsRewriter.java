@@ -1,6 +1,7 @@
 package io.github.flux4j.core.vae;
 
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -24,11 +25,11 @@ final class SafetensorsRewriter {
     static void rewrite(Path src, Path dst, Consumer<List<Item>> edit) throws IOException {
         List<Item> items = new ArrayList<>();
         try (SafetensorsFile f = SafetensorsFile.open(src)) {
-            for (SafetensorsFile.Entry e : f.tensors()) {
+            for (WeightInfo e : f.tensors()) {
                 ByteBuffer b = f.data(e);
                 byte[] data = new byte[b.remaining()];
                 b.get(data);
-                items.add(new Item(e.name(), e.dtype().name(), e.shape(), data));
+                items.add(new Item(e.name(), f.dtype(e).name(), e.shape(), data));
             }
         }
         edit.accept(items);

@@ -3,7 +3,7 @@ package io.github.flux4j.core.vae;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.github.flux4j.core.weights.WeightException;
+import io.github.flux4j.core.weights.source.WeightException;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

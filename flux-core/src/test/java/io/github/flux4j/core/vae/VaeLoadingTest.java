@@ -6,14 +6,15 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.core.weights.SafetensorsFile;
 import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.WeightBindingException.Kind;
-import io.github.flux4j.core.weights.WeightException;
-import io.github.flux4j.core.weights.WeightFormat;
-import io.github.flux4j.core.weights.WeightInfo;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightException;
+import io.github.flux4j.core.weights.source.WeightFormat;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +54,7 @@ class VaeLoadingTest {
                     .count();
             decoderBytes = f.tensors().stream()
                     .filter(e -> e.name().startsWith("decoder."))
-                    .mapToLong(SafetensorsFile.Entry::byteSize)
+                    .mapToLong(WeightInfo::byteSize)
                     .sum();
             encoderTensors = f.tensors().stream()
                     .filter(e -> e.name().startsWith("encoder."))
@@ -211,7 +212,8 @@ class VaeLoadingTest {
                 .hasMessageContaining("config.json is not a JSON object");
 
         assertThatThrownBy(() -> VaeDecoder.load(tmp.resolve("absent.safetensors"), F32))
-                .isInstanceOf(java.nio.file.NoSuchFileException.class);
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(java.nio.file.NoSuchFileException.class);
     }
 
     @Test

@@ -3,11 +3,11 @@ package io.github.flux4j.core.vae;
 import io.github.flux4j.core.nn.Linears;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
-import io.github.flux4j.core.weights.SafetensorsDtype;
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsDtype;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -37,11 +37,7 @@ final class VaeReference implements AutoCloseable {
 
     /** Opens a file with the same keys ({@code tools/reference/vae_cuda_refs.py}'s output). */
     static VaeReference open(Path file) {
-        try {
-            return new VaeReference(SafetensorsFile.open(file));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return new VaeReference(SafetensorsFile.open(file));
     }
 
     /** A file or folder under {@code reference/vae/} on the test classpath. */
@@ -66,19 +62,19 @@ final class VaeReference implements AutoCloseable {
 
     /** The F32 or BF16 tensor {@code key} as a new float32 CPU tensor in the caller's scope. */
     Tensor get(String key) {
-        SafetensorsFile.Entry e = file.tensor(key);
-        GgmlType type = switch (e.dtype()) {
+        WeightInfo e = file.tensor(key);
+        GgmlType type = switch (file.dtype(e)) {
             case F32 -> GgmlType.F32;
             case BF16 -> GgmlType.BF16;
-            default -> throw new IllegalStateException(key + " is " + e.dtype());
+            default -> throw new IllegalStateException(key + " is " + file.dtype(e));
         };
         return Linears.tensorFromGguf(type, file.data(e), e.shape(), FluxDevice.cpu(), ComputeDtype.F32);
     }
 
     /** The uint8 HxWx3 image {@code key}. */
     RgbImage image(String key) {
-        SafetensorsFile.Entry e = file.tensor(key);
-        if (e.dtype() != SafetensorsDtype.U8 || e.shape().length != 3 || e.shape()[2] != 3) {
+        WeightInfo e = file.tensor(key);
+        if (file.dtype(e) != SafetensorsDtype.U8 || e.shape().length != 3 || e.shape()[2] != 3) {
             throw new IllegalStateException(key + " is " + e);
         }
         ByteBuffer b = file.data(e);

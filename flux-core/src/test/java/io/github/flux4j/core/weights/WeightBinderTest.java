@@ -7,6 +7,7 @@ import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufWriter;
 import java.io.IOException;

@@ -262,7 +262,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 row.put("hostPeakSinceModeStart", hostReset);
                 rows.add(row);
             }
-        } catch (IOException | RuntimeException | OutOfMemoryError e) {
+        } catch (RuntimeException | OutOfMemoryError e) {
             for (int[] r : runList) {
                 Map<String, Object> row = row(mode, budget, r);
                 row.put(

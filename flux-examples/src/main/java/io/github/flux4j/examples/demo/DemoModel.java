@@ -1,7 +1,7 @@
 package io.github.flux4j.examples.demo;
 
-import io.github.flux4j.core.weights.SafetensorsDtype;
-import io.github.flux4j.core.weights.SafetensorsWriter;
+import io.github.flux4j.core.weights.source.SafetensorsDtype;
+import io.github.flux4j.core.weights.source.SafetensorsWriter;
 import io.github.flux4j.examples.FileTrees;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufValue;

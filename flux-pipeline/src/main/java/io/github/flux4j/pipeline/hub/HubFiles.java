@@ -1,9 +1,9 @@
 package io.github.flux4j.pipeline.hub;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.pipeline.model.HuggingFaceCache;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -113,7 +113,7 @@ public final class HubFiles {
      * {@code HF_TOKEN_PATH}, else {@code $HF_HOME/token} (what {@code hf auth login} writes);
      * offline when {@code HF_HUB_OFFLINE} (or {@code TRANSFORMERS_OFFLINE}) is 1, ON, YES or TRUE.
      *
-     * @throws UncheckedIOException if the token file exists but cannot be read
+     * @throws FluxIoException if the token file exists but cannot be read
      * @throws IllegalArgumentException if {@code HF_ENDPOINT} is not an http(s) URL
      */
     public static HubFiles fromEnvironment(Map<String, String> env, Path userHome) {
@@ -135,7 +135,8 @@ public final class HubFiles {
                 try {
                     token = nonEmpty(Files.readString(file).strip());
                 } catch (IOException e) {
-                    throw new UncheckedIOException("cannot read the Hugging Face token file " + file, e);
+                    throw new FluxIoException(
+                            "cannot read the Hugging Face token file " + file + ": " + e.getMessage(), e);
                 }
             }
         }
@@ -195,8 +196,7 @@ public final class HubFiles {
     // ------------------------------------------------------------------------------ snapshots
 
     /** {@link #resolve(String, String, Collection, DownloadListener)} without progress reports. */
-    public HubSnapshot resolve(String repoId, @Nullable String revision, Collection<String> patterns)
-            throws IOException {
+    public HubSnapshot resolve(String repoId, @Nullable String revision, Collection<String> patterns) {
         return resolve(repoId, revision, patterns, DownloadListener.NONE);
     }
 
@@ -210,9 +210,18 @@ public final class HubFiles {
      * @param revision a branch, tag or commit; null for {@code main}
      * @throws HubException if the repository, revision or files cannot be had (gated, not found,
      *                      offline and not cached, corrupt download, network), saying what to do
-     * @throws IOException  if the cache cannot be written
+     * @throws FluxIoException if the cache cannot be read or written
      */
     public HubSnapshot resolve(
+            String repoId, @Nullable String revision, Collection<String> patterns, DownloadListener listener) {
+        try {
+            return snapshot(repoId, revision, patterns, listener);
+        } catch (IOException e) {
+            throw FluxIoException.of(cache.repoFolder(repoId), e);
+        }
+    }
+
+    private HubSnapshot snapshot(
             String repoId, @Nullable String revision, Collection<String> patterns, DownloadListener listener)
             throws IOException {
         String rev = revision == null || revision.isEmpty() ? HuggingFaceCache.DEFAULT_REVISION : revision;
@@ -338,7 +347,7 @@ public final class HubFiles {
     // ------------------------------------------------------------------------------ single files
 
     /** {@link #file(String, String, String, DownloadListener)} without progress reports. */
-    public Path file(String repoId, @Nullable String revision, String path) throws IOException {
+    public Path file(String repoId, @Nullable String revision, String path) {
         return file(repoId, revision, path, DownloadListener.NONE);
     }
 
@@ -346,9 +355,18 @@ public final class HubFiles {
      * One file, downloaded if missing, as {@code hf_hub_download}: its path in the snapshot
      * folder. Records {@code refs/<revision>}.
      *
-     * @throws HubException as {@link #resolve}
+     * @throws HubException     as {@link #resolve}
+     * @throws FluxIoException if the cache cannot be read or written
      */
-    public Path file(String repoId, @Nullable String revision, String path, DownloadListener listener)
+    public Path file(String repoId, @Nullable String revision, String path, DownloadListener listener) {
+        try {
+            return fileOf(repoId, revision, path, listener);
+        } catch (IOException e) {
+            throw FluxIoException.of(cache.repoFolder(repoId), e);
+        }
+    }
+
+    private Path fileOf(String repoId, @Nullable String revision, String path, DownloadListener listener)
             throws IOException {
         String rev = revision == null || revision.isEmpty() ? HuggingFaceCache.DEFAULT_REVISION : revision;
         cache.repoFolder(repoId);
@@ -404,10 +422,11 @@ public final class HubFiles {
      * {@code org/name[@revision]/path}, the file is downloaded if missing, or, if the repository
      * has no such file, every file under the folder of that name.
      *
-     * @throws NoSuchFileException if {@code spec} is neither an existing path nor a Hub path
-     * @throws HubException        as {@link #resolve}
+     * @throws FluxIoException if {@code spec} is neither an existing path nor a Hub path (its cause a
+     *                         {@link NoSuchFileException}), or as {@link #resolve}
+     * @throws HubException     as {@link #resolve}
      */
-    public Path resolvePath(String spec, DownloadListener listener) throws IOException {
+    public Path resolvePath(String spec, DownloadListener listener) {
         Objects.requireNonNull(spec, "spec");
         try {
             Path p = Path.of(spec);
@@ -419,8 +438,8 @@ public final class HubFiles {
         }
         Optional<HubPath> hp = HubPath.tryParse(spec);
         if (hp.isEmpty()) {
-            throw new NoSuchFileException(
-                    spec, null, "no such file, and not a Hugging Face file" + " 'org/name[@revision]/path/in/repo'");
+            throw FluxIoException.of(new NoSuchFileException(
+                    spec, null, "no such file, and not a Hugging Face file" + " 'org/name[@revision]/path/in/repo'"));
         }
         return resolve(hp.get(), listener);
     }
@@ -430,7 +449,7 @@ public final class HubFiles {
      *
      * @throws HubException as {@link #resolve}
      */
-    public Path resolve(HubPath path, DownloadListener listener) throws IOException {
+    public Path resolve(HubPath path, DownloadListener listener) {
         try {
             return file(path.repoId(), path.revision(), path.path(), listener);
         } catch (HubException e) {

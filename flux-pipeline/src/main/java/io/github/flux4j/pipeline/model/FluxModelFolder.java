@@ -3,6 +3,7 @@ package io.github.flux4j.pipeline.model;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.json.JsonErrors;
 import io.github.flux4j.pipeline.scheduler.FlowMatchEulerSchedulerConfig;
 import io.github.flux4j.pipeline.scheduler.SchedulerConfigException;
@@ -150,9 +151,9 @@ public final class FluxModelFolder {
      * (branch, tag or commit) and looked up with {@link HuggingFaceCache#fromEnvironment()}.
      *
      * @throws ModelFolderException if it is neither, or the folder is not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder resolve(String spec) throws IOException {
+    public static FluxModelFolder resolve(String spec) {
         return resolve(spec, HuggingFaceCache.fromEnvironment());
     }
 
@@ -160,9 +161,9 @@ public final class FluxModelFolder {
      * {@link #resolve(String)} with repository ids looked up in {@code cache}.
      *
      * @throws ModelFolderException if {@code spec} is neither, or the folder is not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder resolve(String spec, HuggingFaceCache cache) throws IOException {
+    public static FluxModelFolder resolve(String spec, HuggingFaceCache cache) {
         return resolve(spec, cache, new Option[0]);
     }
 
@@ -170,9 +171,9 @@ public final class FluxModelFolder {
      * {@link #resolve(String, HuggingFaceCache)} with relaxed requirements.
      *
      * @throws ModelFolderException if {@code spec} is neither, or the folder is not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder resolve(String spec, HuggingFaceCache cache, Option... options) throws IOException {
+    public static FluxModelFolder resolve(String spec, HuggingFaceCache cache, Option... options) {
         Objects.requireNonNull(spec, "spec");
         try {
             Path p = Path.of(spec);
@@ -200,9 +201,9 @@ public final class FluxModelFolder {
      * {@code repoId} at {@code main} in the cache the environment points to.
      *
      * @throws ModelFolderException if it is not cached or not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder fromHub(String repoId) throws IOException {
+    public static FluxModelFolder fromHub(String repoId) {
         return fromHub(HuggingFaceCache.fromEnvironment(), repoId, null);
     }
 
@@ -211,15 +212,14 @@ public final class FluxModelFolder {
      * {@code cache}.
      *
      * @throws ModelFolderException if it is not cached or not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder fromHub(HuggingFaceCache cache, String repoId, @Nullable String revision)
-            throws IOException {
+    public static FluxModelFolder fromHub(HuggingFaceCache cache, String repoId, @Nullable String revision) {
         return fromHub(cache, repoId, revision, new Option[0]);
     }
 
     private static FluxModelFolder fromHub(
-            HuggingFaceCache cache, String repoId, @Nullable String revision, Option... options) throws IOException {
+            HuggingFaceCache cache, String repoId, @Nullable String revision, Option... options) {
         Path snapshot = cache.snapshot(repoId, revision);
         String rev = revision == null ? HuggingFaceCache.DEFAULT_REVISION : revision;
         LOG.debug("{}@{} resolved to {}", repoId, rev, snapshot);
@@ -233,9 +233,9 @@ public final class FluxModelFolder {
      * A local folder in diffusers' layout.
      *
      * @throws ModelFolderException listing every problem if it is not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder open(Path root) throws IOException {
+    public static FluxModelFolder open(Path root) {
         return open(root, root.toString());
     }
 
@@ -243,13 +243,21 @@ public final class FluxModelFolder {
      * {@link #open(Path)} with relaxed requirements.
      *
      * @throws ModelFolderException listing every problem if it is not a usable FLUX folder
-     * @throws IOException          if a file cannot be read
+     * @throws FluxIoException      if a file cannot be read
      */
-    public static FluxModelFolder open(Path root, Option... options) throws IOException {
+    public static FluxModelFolder open(Path root, Option... options) {
         return open(root, root.toString(), options);
     }
 
-    private static FluxModelFolder open(Path root, String source, Option... options) throws IOException {
+    private static FluxModelFolder open(Path root, String source, Option... options) {
+        try {
+            return read(root, source, options);
+        } catch (IOException e) {
+            throw FluxIoException.of(root, e);
+        }
+    }
+
+    private static FluxModelFolder read(Path root, String source, Option... options) throws IOException {
         EnumSet<Option> opts = EnumSet.noneOf(Option.class);
         Collections.addAll(opts, options);
         if (!Files.isDirectory(root)) {
@@ -607,7 +615,7 @@ public final class FluxModelFolder {
      * The parsed configuration of a model component, for the component's own config record to
      * read: a new map on each call (the caller may change it), of JSON values as Java values
      * ({@code Map}, {@code List}, {@code String}, {@code Integer}/{@code Long}/{@code Double},
-     * {@code Boolean}, null), the same form as {@link io.github.flux4j.core.weights.WeightSource#config()}.
+     * {@code Boolean}, null), the same form as {@link io.github.flux4j.core.weights.source.WeightSource#config()}.
      *
      * @throws IllegalArgumentException as {@link #configFile(FluxComponent)}
      */

@@ -1,5 +1,6 @@
 package io.github.flux4j.pipeline.model;
 
+import io.github.flux4j.FluxIoException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -120,9 +121,17 @@ public record HuggingFaceCache(Path hub) {
      * @param revision a branch, tag or commit; null for {@code main}
      * @throws ModelFolderException if the repository, the revision or the snapshot is not in the
      *                              cache; the message says how to download it
-     * @throws IOException          if a ref file cannot be read
+     * @throws FluxIoException      if a ref file cannot be read
      */
-    public Path snapshot(String repoId, @Nullable String revision) throws IOException {
+    public Path snapshot(String repoId, @Nullable String revision) {
+        try {
+            return findSnapshot(repoId, revision);
+        } catch (IOException e) {
+            throw FluxIoException.of(repoFolder(repoId), e);
+        }
+    }
+
+    private Path findSnapshot(String repoId, @Nullable String revision) throws IOException {
         String rev = revision == null || revision.isEmpty() ? DEFAULT_REVISION : revision;
         Path repo = repoFolder(repoId);
         if (!Files.isDirectory(repo)) {

@@ -5,7 +5,7 @@ import io.github.flux4j.FluxException;
 /**
  * A model folder that cannot be used: missing, incomplete, not in the local Hugging Face cache, or
  * holding a configuration that is malformed or not FLUX's. The message names the folder and every
- * problem found. Failures of the file system itself remain {@link java.io.IOException}s.
+ * problem found. Failures of the file system itself are {@link io.github.flux4j.FluxIoException}s.
  */
 public class ModelFolderException extends FluxException {
     private static final long serialVersionUID = 1L;

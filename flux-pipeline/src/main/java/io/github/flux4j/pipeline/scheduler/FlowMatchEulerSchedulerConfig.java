@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -114,15 +115,17 @@ public record FlowMatchEulerSchedulerConfig(
     /**
      * Reads a {@code scheduler_config.json}.
      *
-     * @throws IOException              if the file cannot be read
+     * @throws FluxIoException          if the file cannot be read
      * @throws SchedulerConfigException naming the file and field if the content is not usable
      */
-    public static FlowMatchEulerSchedulerConfig read(Path file) throws IOException {
+    public static FlowMatchEulerSchedulerConfig read(Path file) {
         String text;
         try {
             text = Files.readString(file);
         } catch (java.nio.charset.CharacterCodingException e) {
             throw new SchedulerConfigException(file + ": not valid JSON: the file is not UTF-8 text", e);
+        } catch (IOException e) {
+            throw FluxIoException.of(file, e);
         }
         return parse(text, file.toString());
     }

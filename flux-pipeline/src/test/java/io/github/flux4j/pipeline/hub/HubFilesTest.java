@@ -3,6 +3,7 @@ package io.github.flux4j.pipeline.hub;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.pipeline.model.HuggingFaceCache;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -288,7 +289,8 @@ class HubFilesTest {
                             "model.safetensors.index.json");
         }
         assertThatThrownBy(() -> hub().resolvePath(dir.resolve("missing.gguf").toString(), DownloadListener.NONE))
-                .isInstanceOf(NoSuchFileException.class)
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class)
                 .hasMessageContaining("not a Hugging Face file");
         assertThatThrownBy(() -> hub().resolvePath(FakeHub.GGUF + "/nothing-here", DownloadListener.NONE))
                 .isInstanceOfSatisfying(

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.pipeline.testing.RefData;
 import java.io.IOException;
 import java.nio.file.Path;

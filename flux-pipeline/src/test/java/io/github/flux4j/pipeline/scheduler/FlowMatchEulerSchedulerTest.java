@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.github.flux4j.core.torch.NativeMemory;
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
 import io.github.flux4j.pipeline.latents.LatentGeometry;
 import io.github.flux4j.pipeline.testing.RefData;
 import java.io.IOException;

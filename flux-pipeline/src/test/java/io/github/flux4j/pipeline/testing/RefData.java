@@ -3,7 +3,8 @@ package io.github.flux4j.pipeline.testing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.torch.Tensors;
-import io.github.flux4j.core.weights.SafetensorsFile;
+import io.github.flux4j.core.weights.source.SafetensorsFile;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -81,16 +82,16 @@ public final class RefData {
 
     /** A CPU tensor holding a copy of one safetensors entry, in its dtype and shape. */
     public static Tensor tensor(SafetensorsFile file, String name) {
-        SafetensorsFile.Entry e = file.tensor(name);
+        WeightInfo e = file.tensor(name);
         ByteBuffer data = file.data(e);
         byte[] bytes = new byte[data.remaining()];
         data.get(bytes);
-        ScalarType type = switch (e.dtype()) {
+        ScalarType type = switch (file.dtype(e)) {
             case F32 -> ScalarType.Float;
             case F16 -> ScalarType.Half;
             case BF16 -> ScalarType.BFloat16;
             case F64 -> ScalarType.Double;
-            default -> throw new IllegalArgumentException(name + ": unexpected dtype " + e.dtype());
+            default -> throw new IllegalArgumentException(name + ": unexpected dtype " + file.dtype(e));
         };
         Tensor out;
         try (PointerScope inner = new PointerScope()) {

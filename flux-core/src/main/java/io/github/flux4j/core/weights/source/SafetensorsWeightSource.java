@@ -1,6 +1,5 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
-import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -17,7 +16,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.jspecify.annotations.Nullable;
 
 /**
  * BFL-format safetensors files and diffusers folders as a {@link WeightSource}. Each BFL tensor
@@ -32,7 +30,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
     static final String DIFFUSERS_CONFIG = "config.json";
 
     /** A byte range of one stored tensor. */
-    record Part(SafetensorsFile file, SafetensorsFile.Entry entry, long offset, long length) {}
+    record Part(SafetensorsFile file, WeightInfo entry, long offset, long length) {}
 
     private final List<SafetensorsFile> files;
     private final Map<String, String> hints;
@@ -52,7 +50,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
 
     // ---------------------------------------------------------------- opening
 
-    static SafetensorsWeightSource openFile(Path file) throws IOException {
+    static SafetensorsWeightSource openFile(Path file) {
         SafetensorsFile st = SafetensorsFile.open(file);
         try {
             boolean diffusers = st.tensors().stream().anyMatch(e -> DiffusersNames.isDiffusersName(e.name()));
@@ -91,8 +89,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
         boolean prefixed = st.tensors().stream().anyMatch(e -> e.name().startsWith(DIFFUSION_MODEL_PREFIX));
         Map<String, WeightInfo> byName = new LinkedHashMap<>();
         Map<String, List<Part>> parts = new LinkedHashMap<>();
-        String fileName = String.valueOf(file.getFileName());
-        for (SafetensorsFile.Entry e : st.tensors()) {
+        for (WeightInfo e : st.tensors()) {
             String name = e.name();
             if (prefixed) {
                 if (!name.startsWith(DIFFUSION_MODEL_PREFIX)) {
@@ -104,7 +101,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
                 throw new WeightException(file + ": tensor " + name + " is stored twice (with and without the "
                         + DIFFUSION_MODEL_PREFIX + " prefix)");
             }
-            byName.put(name, info(name, e.dtype(), e.shape(), e.byteSize(), e.name() + " in " + fileName));
+            byName.put(name, e.withName(name));
             parts.put(name, List.of(new Part(st, e, 0, e.byteSize())));
         }
         return new SafetensorsWeightSource(
@@ -114,43 +111,35 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
     private static SafetensorsWeightSource diffusers(
             Path path, List<SafetensorsFile> files, Map<String, Object> config) {
         // Group the stored tensors by the BFL tensor they form.
-        Map<String, SafetensorsFile.Entry[]> groups = new LinkedHashMap<>();
+        Map<String, WeightInfo[]> groups = new LinkedHashMap<>();
         Map<String, SafetensorsFile[]> groupFiles = new LinkedHashMap<>();
         Map<String, DiffusersNames.Target> targets = new LinkedHashMap<>();
         Map<String, WeightInfo> byName = new LinkedHashMap<>();
         Map<String, List<Part>> parts = new LinkedHashMap<>();
         Set<String> seen = new LinkedHashSet<>();
         for (SafetensorsFile f : files) {
-            for (SafetensorsFile.Entry e : f.tensors()) {
+            for (WeightInfo e : f.tensors()) {
                 if (!seen.add(e.name())) {
                     throw new WeightException(path + ": tensor " + e.name() + " is stored in more than one shard");
                 }
                 Optional<DiffusersNames.Target> t = DiffusersNames.toBfl(e.name());
                 if (t.isEmpty()) {
                     // Not a Flux parameter: kept under its own name so that binding reports it.
-                    byName.put(
-                            e.name(),
-                            info(
-                                    e.name(),
-                                    e.dtype(),
-                                    e.shape(),
-                                    e.byteSize(),
-                                    e.name() + " in " + f.path().getFileName()));
+                    byName.put(e.name(), e);
                     parts.put(e.name(), List.of(new Part(f, e, 0, e.byteSize())));
                     continue;
                 }
                 DiffusersNames.Target target = t.get();
-                groups.computeIfAbsent(target.bflName(), k -> new SafetensorsFile.Entry[target.parts()])[
-                        target.part()] = e;
+                groups.computeIfAbsent(target.bflName(), k -> new WeightInfo[target.parts()])[target.part()] = e;
                 groupFiles.computeIfAbsent(target.bflName(), k -> new SafetensorsFile[target.parts()])[target.part()] =
                         f;
                 targets.put(target.bflName(), target);
             }
         }
         Map<String, String> hints = new LinkedHashMap<>();
-        for (Map.Entry<String, SafetensorsFile.Entry[]> g : groups.entrySet()) {
+        for (Map.Entry<String, WeightInfo[]> g : groups.entrySet()) {
             String bfl = g.getKey();
-            SafetensorsFile.Entry[] entries = g.getValue();
+            WeightInfo[] entries = g.getValue();
             // groups, groupFiles and targets are filled together, under the same keys
             SafetensorsFile[] owners = Objects.requireNonNull(groupFiles.get(bfl), bfl);
             DiffusersNames.Target target = Objects.requireNonNull(targets.get(bfl), bfl);
@@ -168,21 +157,21 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
                                 + String.join(", ", absent) + ")");
                 continue;
             }
-            SafetensorsFile.Entry first = entries[0];
+            WeightInfo first = entries[0];
             long[] trailing =
                     Arrays.copyOfRange(first.shape(), Math.min(1, first.shape().length), first.shape().length);
             long rows = 0;
             List<Part> list = new ArrayList<>();
             for (int i = 0; i < entries.length; i++) {
-                SafetensorsFile.Entry e = entries[i];
+                WeightInfo e = entries[i];
                 long[] s = e.shape();
-                if (e.dtype() != first.dtype()
+                if (!e.storedType().equals(first.storedType())
                         || s.length != first.shape().length
                         || s.length == 0
                         || !Arrays.equals(Arrays.copyOfRange(s, 1, s.length), trailing)) {
                     throw new WeightException(
-                            path + ": cannot join diffusers " + first.name() + " (" + first.dtype() + " "
-                                    + Arrays.toString(first.shape()) + ") and " + e.name() + " (" + e.dtype() + " "
+                            path + ": cannot join diffusers " + first.name() + " (" + first.storedType() + " "
+                                    + Arrays.toString(first.shape()) + ") and " + e.name() + " (" + e.storedType() + " "
                                     + Arrays.toString(s)
                                     + ") into " + bfl + ": the row parts must share dtype and trailing dims");
                 }
@@ -207,15 +196,10 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
                     .collect(Collectors.joining(", "));
             String origin = (target.swapHalves() ? "halves swapped of " : "") + String.join(" + ", expected) + " in "
                     + fileNames;
-            byName.put(bfl, info(bfl, first.dtype(), shape, bytes, origin));
+            byName.put(bfl, new WeightInfo(bfl, first.type(), first.storedType(), shape, bytes, origin));
             parts.put(bfl, List.copyOf(list));
         }
         return new SafetensorsWeightSource(WeightFormat.DIFFUSERS, path, files, config, byName, parts, hints);
-    }
-
-    private static WeightInfo info(String name, SafetensorsDtype dtype, long[] shape, long bytes, String origin) {
-        @Nullable GgmlType type = dtype.ggmlType().orElse(null);
-        return new WeightInfo(name, type, dtype.name(), shape, bytes, origin);
     }
 
     // ---------------------------------------------------------------- WeightSource
@@ -288,7 +272,7 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         closeAll(files);
     }
 

@@ -1,8 +1,9 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.gguf.GgmlType;
@@ -54,7 +55,8 @@ class TransformersWeightSourceTest {
                 .isInstanceOf(WeightException.class)
                 .hasMessageContaining("neither model.safetensors.index.json nor model.safetensors");
         assertThatThrownBy(() -> TransformersWeightSource.open(dir.resolve("absent")))
-                .isInstanceOf(NoSuchFileException.class);
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(NoSuchFileException.class);
     }
 
     @Test

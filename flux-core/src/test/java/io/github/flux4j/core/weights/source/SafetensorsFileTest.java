@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -60,12 +60,12 @@ class SafetensorsFileTest {
         Path p = file(json, concat(a, h, bf, floats(7f)));
         try (SafetensorsFile st = SafetensorsFile.open(p)) {
             assertThat(st.metadata()).containsEntry("format", "pt").containsEntry("n", "1");
-            assertThat(st.tensors()).extracting(SafetensorsFile.Entry::name).containsExactly("a", "h", "b", "s");
-            SafetensorsFile.Entry e = st.tensor("a");
-            assertThat(e.dtype()).isEqualTo(SafetensorsDtype.F32);
+            assertThat(st.tensors()).extracting(WeightInfo::name).containsExactly("a", "h", "b", "s");
+            WeightInfo e = st.tensor("a");
+            assertThat(st.dtype(e)).isEqualTo(SafetensorsDtype.F32);
             assertThat(e.shape()).containsExactly(2, 3);
             assertThat(e.byteSize()).isEqualTo(24);
-            assertThat(e.offset()).isEqualTo(st.dataOffset());
+            assertThat(st.offset(e)).isEqualTo(st.dataOffset());
             ByteBuffer data = st.data(e);
             assertThat(data.order()).isEqualTo(ByteOrder.LITTLE_ENDIAN);
             assertThat(data.remaining()).isEqualTo(24);
@@ -91,7 +91,7 @@ class SafetensorsFileTest {
         String json = "{\"x\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[8,12]},"
                 + "\"y\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}";
         try (SafetensorsFile st = SafetensorsFile.open(file(json, new byte[16]))) {
-            assertThat(st.tensor("x").dtype()).isEqualTo(SafetensorsDtype.F8_E4M3);
+            assertThat(st.dtype(st.tensor("x"))).isEqualTo(SafetensorsDtype.F8_E4M3);
             assertThat(st.tensor("y").byteSize()).isEqualTo(8);
         }
     }
@@ -188,7 +188,7 @@ class SafetensorsFileTest {
             raf.write(42);
         }
         try (SafetensorsFile st = SafetensorsFile.open(p)) {
-            SafetensorsFile.Entry e = st.tensor("big");
+            WeightInfo e = st.tensor("big");
             assertThat(e.byteSize()).isEqualTo(n);
             assertThatThrownBy(() -> st.data(e))
                     .isInstanceOf(WeightException.class)
@@ -203,7 +203,7 @@ class SafetensorsFileTest {
     void closedFileRefusesReads() throws IOException {
         Path p = file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", floats(1f));
         SafetensorsFile st = SafetensorsFile.open(p);
-        SafetensorsFile.Entry e = st.tensor("a");
+        WeightInfo e = st.tensor("a");
         st.close();
         assertThatThrownBy(() -> st.data(e)).isInstanceOf(WeightException.class).hasMessageContaining("closed");
     }

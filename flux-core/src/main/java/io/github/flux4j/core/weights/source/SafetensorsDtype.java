@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import io.github.flux4j.gguf.GgmlType;
 import java.util.Optional;

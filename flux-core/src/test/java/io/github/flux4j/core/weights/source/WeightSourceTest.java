@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

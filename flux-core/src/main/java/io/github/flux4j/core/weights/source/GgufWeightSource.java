@@ -1,9 +1,8 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.gguf.TensorInfo;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,7 +48,7 @@ final class GgufWeightSource implements WeightSource {
         this.infos = raw;
     }
 
-    static GgufWeightSource open(Path path) throws IOException {
+    static GgufWeightSource open(Path path) {
         return new GgufWeightSource(GgufFile.open(path));
     }
 
@@ -111,7 +110,7 @@ final class GgufWeightSource implements WeightSource {
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         file.close();
     }
 

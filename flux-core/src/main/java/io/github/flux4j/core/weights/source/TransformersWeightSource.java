@@ -1,6 +1,6 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
-import io.github.flux4j.gguf.GgmlType;
+import io.github.flux4j.FluxIoException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.jspecify.annotations.Nullable;
 
 /**
  * A Hugging Face transformers checkpoint as a {@link WeightSource}, tensors under the names they
@@ -31,15 +30,13 @@ import org.jspecify.annotations.Nullable;
  * {@code null} {@link WeightInfo#type()} so that binding names them. To present other names (a
  * prefix removed, duplicates dropped) wrap the source in a {@link RenamedWeightSource}.
  */
-public final class TransformersWeightSource extends TableWeightSource<TransformersWeightSource.Stored> {
+public final class TransformersWeightSource extends TableWeightSource<SafetensorsFile> {
     /** The single-file checkpoint name in a transformers model folder. */
     public static final String SINGLE = "model.safetensors";
     /** The index of a sharded checkpoint in a transformers model folder. */
     public static final String INDEX = "model.safetensors.index.json";
     /** The model configuration in a transformers model folder. */
     public static final String CONFIG = "config.json";
-
-    record Stored(SafetensorsFile file, SafetensorsFile.Entry entry) {}
 
     private final List<SafetensorsFile> files;
 
@@ -48,48 +45,45 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
             List<SafetensorsFile> files,
             Map<String, Object> config,
             Map<String, WeightInfo> byName,
-            Map<String, Stored> stored) {
+            Map<String, SafetensorsFile> stored) {
         super(WeightFormat.TRANSFORMERS, path, config, byName, stored);
         this.files = List.copyOf(files);
     }
 
     private static TransformersWeightSource of(Path path, List<SafetensorsFile> files, Map<String, Object> config) {
         Map<String, WeightInfo> infos = new LinkedHashMap<>();
-        Map<String, Stored> entries = new LinkedHashMap<>();
+        Map<String, SafetensorsFile> owners = new LinkedHashMap<>();
         for (SafetensorsFile f : files) {
-            String fileName = String.valueOf(f.path().getFileName());
-            for (SafetensorsFile.Entry e : f.tensors()) {
-                if (entries.containsKey(e.name())) {
+            for (WeightInfo e : f.tensors()) {
+                SafetensorsFile earlier = owners.put(e.name(), f);
+                if (earlier != null) {
                     throw new WeightException(path + ": tensor " + e.name() + " is stored in more than one shard ("
-                            + entries.get(e.name()).file().path().getFileName() + ", " + fileName + ")");
+                            + earlier.path().getFileName() + ", " + f.path().getFileName() + ")");
                 }
-                @Nullable GgmlType type = e.dtype().ggmlType().orElse(null);
-                infos.put(
-                        e.name(),
-                        new WeightInfo(
-                                e.name(),
-                                type,
-                                e.dtype().name(),
-                                e.shape(),
-                                e.byteSize(),
-                                e.name() + " in " + fileName));
-                entries.put(e.name(), new Stored(f, e));
+                infos.put(e.name(), e); // a file's own descriptor, presented as is
             }
         }
-        return new TransformersWeightSource(path, files, config, infos, entries);
+        return new TransformersWeightSource(path, files, config, infos, owners);
     }
 
     /**
      * Opens a transformers model folder or a single safetensors file (see the class comment).
      *
-     * @throws NoSuchFileException if {@code path} does not exist
-     * @throws WeightException     if a folder has neither {@value #INDEX} nor {@value #SINGLE},
-     *                             the index is malformed or names a missing shard, a shard lacks a
-     *                             tensor the index puts in it, or {@code config.json} is not a JSON
-     *                             object
-     * @throws IOException         if a file cannot be read
+     * @throws WeightException if a folder has neither {@value #INDEX} nor {@value #SINGLE}, the
+     *                         index is malformed or names a missing shard, a shard lacks a tensor
+     *                         the index puts in it, or {@code config.json} is not a JSON object
+     * @throws FluxIoException if a file cannot be read; its cause is a {@link NoSuchFileException}
+     *                         if {@code path} does not exist
      */
-    public static TransformersWeightSource open(Path path) throws IOException {
+    public static TransformersWeightSource open(Path path) {
+        try {
+            return openPath(path);
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
+    }
+
+    private static TransformersWeightSource openPath(Path path) throws IOException {
         if (Files.isRegularFile(path)) {
             SafetensorsFile f = SafetensorsFile.open(path);
             return of(path, List.of(f), Map.of());
@@ -121,18 +115,16 @@ public final class TransformersWeightSource extends TableWeightSource<Transforme
 
     @Override
     public ByteBuffer read(WeightInfo tensor) {
-        Stored s = own(tensor);
-        return s.file().data(s.entry());
+        return own(tensor).data(tensor);
     }
 
     @Override
     public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
-        Stored s = own(tensor);
-        return s.file().data(s.entry(), offsetInTensor, length);
+        return own(tensor).data(tensor, offsetInTensor, length);
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         closeAll(files);
     }
 

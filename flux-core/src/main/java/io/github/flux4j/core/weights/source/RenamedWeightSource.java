@@ -1,7 +1,6 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import io.github.flux4j.gguf.GgufMetadata;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,11 +69,7 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
                 throw new WeightException(source.path() + ": tensors " + previous.name() + " and " + t.name()
                         + " would both be read as " + name);
             }
-            names.put(
-                    name,
-                    name.equals(t.name())
-                            ? t
-                            : new WeightInfo(name, t.type(), t.storedType(), t.shape(), t.byteSize(), t.origin()));
+            names.put(name, t.withName(name));
             under.put(name, t);
         }
         return new RenamedWeightSource(source, names, under, dropped);
@@ -139,7 +134,7 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         source.close();
     }
 

@@ -1,11 +1,13 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.gguf.GgufMetadata;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -106,17 +108,31 @@ public interface WeightSource extends AutoCloseable {
     /** {@code length} bytes of a tensor from {@code offsetInTensor}. */
     ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length);
 
-    /** Closes the underlying files. */
+    /**
+     * Closes the underlying files.
+     *
+     * @throws FluxIoException if the system fails to close one
+     */
     @Override
-    void close() throws IOException;
+    void close();
 
-    /** Opens a GGUF file. */
-    static WeightSource gguf(Path file) throws IOException {
+    /**
+     * Opens a GGUF file.
+     *
+     * @throws io.github.flux4j.gguf.GgufFormatException if it is not valid GGUF
+     * @throws FluxIoException                           if it cannot be read
+     */
+    static WeightSource gguf(Path file) {
         return GgufWeightSource.open(file);
     }
 
-    /** Opens a single safetensors file, BFL-named or diffusers-named (detected from its names). */
-    static WeightSource safetensors(Path file) throws IOException {
+    /**
+     * Opens a single safetensors file, BFL-named or diffusers-named (detected from its names).
+     *
+     * @throws SafetensorsFormatException if it is not valid safetensors
+     * @throws FluxIoException            if it cannot be read
+     */
+    static WeightSource safetensors(Path file) {
         return SafetensorsWeightSource.openFile(file);
     }
 
@@ -124,9 +140,17 @@ public interface WeightSource extends AutoCloseable {
      * Opens a diffusers transformer folder: {@code dir} itself or {@code dir/transformer}, holding
      * {@code diffusion_pytorch_model.safetensors.index.json} with its shards, or a single
      * {@code diffusion_pytorch_model.safetensors}.
+     *
+     * @throws WeightException if the folder or its files are not what it claims
+     * @throws FluxIoException if a file cannot be read (the cause a {@link NoSuchFileException}
+     *                         if {@code dir} is not a folder)
      */
-    static WeightSource diffusers(Path dir) throws IOException {
-        return SafetensorsWeightSource.openDiffusersFolder(dir);
+    static WeightSource diffusers(Path dir) {
+        try {
+            return SafetensorsWeightSource.openDiffusersFolder(dir);
+        } catch (IOException e) {
+            throw FluxIoException.of(dir, e);
+        }
     }
 
     /**
@@ -135,15 +159,22 @@ public interface WeightSource extends AutoCloseable {
      * GGUF}, any other file as {@linkplain #safetensors safetensors}. So an empty or truncated
      * {@code .gguf} file is reported as invalid GGUF
      * ({@link io.github.flux4j.gguf.GgufFormatException}), not as a bad safetensors header.
+     *
+     * @throws FluxIoException if a file cannot be read (the cause a {@link NoSuchFileException}
+     *                         if {@code path} does not exist)
      */
-    static WeightSource open(Path path) throws IOException {
+    static WeightSource open(Path path) {
         if (Files.isDirectory(path)) {
             return diffusers(path);
         }
-        if (!Files.isRegularFile(path)) {
-            throw new java.nio.file.NoSuchFileException(path.toString());
+        try {
+            if (!Files.isRegularFile(path)) {
+                throw new NoSuchFileException(path.toString());
+            }
+            return isGguf(path) ? gguf(path) : safetensors(path);
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
         }
-        return isGguf(path) ? gguf(path) : safetensors(path);
     }
 
     /**

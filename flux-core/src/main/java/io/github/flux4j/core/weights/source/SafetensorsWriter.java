@@ -1,7 +1,8 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.gguf.quant.Float16;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -172,10 +173,18 @@ public final class SafetensorsWriter {
      * once complete, so that no reader ever sees a partial file under the target's name. On
      * failure the temporary file is deleted and the target is left as it was.
      *
-     * @throws IOException if the file cannot be written or moved into place
+     * @throws FluxIoException if the file cannot be written or moved into place
      */
-    public void write(Path target) throws IOException {
+    public void write(Path target) {
         byte[] bytes = toBytes();
+        try {
+            write(target, bytes);
+        } catch (IOException e) {
+            throw FluxIoException.of(target, e);
+        }
+    }
+
+    private static void write(Path target, byte[] bytes) throws IOException {
         Path absolute = target.toAbsolutePath();
         Path dir = absolute.getParent();
         if (dir == null || absolute.getFileName() == null) {

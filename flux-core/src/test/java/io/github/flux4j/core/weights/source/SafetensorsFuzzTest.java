@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -80,14 +80,14 @@ class SafetensorsFuzzTest {
     private static void readEverything(Path p) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(p)) {
             f.metadata().forEach((k, v) -> Objects.requireNonNull(v));
-            for (SafetensorsFile.Entry e : f.tensors()) {
+            for (WeightInfo e : f.tensors()) {
                 ByteBuffer b = f.data(e);
                 assertThat((long) b.remaining()).isEqualTo(e.byteSize());
                 long sum = 0;
                 while (b.hasRemaining()) {
                     sum += b.get();
                 }
-                assertThat(e.elementCount() * e.dtype().byteSize()).isEqualTo(e.byteSize());
+                assertThat(e.elementCount() * f.dtype(e).byteSize()).isEqualTo(e.byteSize());
                 assertThat(f.find(e.name())).contains(e);
                 if (sum == Long.MIN_VALUE) {
                     throw new AssertionError("unreachable");

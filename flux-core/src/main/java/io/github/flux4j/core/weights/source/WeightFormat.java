@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 /** The forms model weights are published in: the FLUX transformer's three, and the text encoders' transformers layout. */
 public enum WeightFormat {

@@ -1,9 +1,10 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,7 +23,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * Base of the {@link WeightSource}s that present a fixed table of tensors, built when the source
  * is opened: each presented {@link WeightInfo} with where its bytes are ({@code T}: a safetensors
- * entry, a list of byte ranges, another source's tensor). Gives {@link #tensors()},
+ * file's tensor or the file itself, a list of byte ranges, another source's tensor). Gives {@link #tensors()},
  * {@link #find(String)}, {@link #format()}, {@link #path()} and {@link #config()} (the
  * {@link #metadata()} of safetensors sources is empty), and {@link #own(WeightInfo)} to look up a tensor handed to {@code read};
  * plus the safetensors helpers the sources share (reading {@code config.json}, closing files after
@@ -112,9 +113,9 @@ public abstract class TableWeightSource<T> implements WeightSource {
      * A {@code config.json} parsed as a JSON object; empty if there is no such file.
      *
      * @throws WeightException if it is not a JSON object
-     * @throws IOException     if it cannot be read
+     * @throws FluxIoException if it cannot be read
      */
-    protected static Map<String, Object> readConfig(Path cfg) throws IOException {
+    protected static Map<String, Object> readConfig(Path cfg) {
         if (!Files.isRegularFile(cfg)) {
             return Map.of();
         }
@@ -122,6 +123,8 @@ public abstract class TableWeightSource<T> implements WeightSource {
             return JSON.readValue(cfg.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
         } catch (JsonProcessingException e) {
             throw new WeightException(cfg + " is not a JSON object: " + JsonErrors.describe(e), e);
+        } catch (IOException e) {
+            throw FluxIoException.of(cfg, e);
         }
     }
 
@@ -133,19 +136,19 @@ public abstract class TableWeightSource<T> implements WeightSource {
         for (SafetensorsFile f : files) {
             try {
                 f.close();
-            } catch (IOException suppressed) {
+            } catch (RuntimeException suppressed) {
                 failure.addSuppressed(suppressed);
             }
         }
     }
 
     /** Closes all {@code files}; throws the first close failure, with the later ones suppressed. */
-    static void closeAll(List<SafetensorsFile> files) throws IOException {
-        IOException first = null;
+    static void closeAll(List<SafetensorsFile> files) {
+        RuntimeException first = null;
         for (SafetensorsFile f : files) {
             try {
                 f.close();
-            } catch (IOException e) {
+            } catch (RuntimeException e) {
                 if (first == null) {
                     first = e;
                 } else {

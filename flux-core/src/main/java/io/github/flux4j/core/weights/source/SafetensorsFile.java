@@ -1,9 +1,10 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.json.JsonErrors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,7 +20,6 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -29,7 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <pre>{@code
  * try (SafetensorsFile st = SafetensorsFile.open(Path.of("flux1-dev.safetensors"))) {
- *     SafetensorsFile.Entry e = st.tensor("double_blocks.0.img_attn.qkv.weight");
+ *     WeightInfo e = st.tensor("double_blocks.0.img_attn.qkv.weight");
  *     ByteBuffer bf16 = st.data(e); // e.byteSize() bytes, little-endian, read-only
  * }
  * }</pre>
@@ -45,7 +45,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * and the tensor.
  *
  * <p>Mappings are made per tensor on first access and cached; tensors of 2 GiB or more are read
- * in parts with {@link #data(Entry, long, int)}. Instances are safe for concurrent reads.
+ * in parts with {@link #data(WeightInfo, long, int)}. Instances are safe for concurrent reads.
  * Buffers must not be used after {@link #close()}.
  */
 public final class SafetensorsFile implements AutoCloseable {
@@ -56,55 +56,10 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-    /**
-     * One tensor of the file.
-     *
-     * @param name     its name as stored
-     * @param dtype    its element type
-     * @param shape    its shape, row-major
-     * @param offset   absolute byte offset of its data in the file
-     * @param byteSize bytes of data ({@code numel * dtype size})
-     */
-    public record Entry(String name, SafetensorsDtype dtype, long[] shape, long offset, long byteSize) {
-        public Entry {
-            Objects.requireNonNull(name, "name");
-            Objects.requireNonNull(dtype, "dtype");
-            shape = shape.clone();
-        }
-
-        /** The shape (a copy). */
-        @Override
-        public long[] shape() {
-            return shape.clone();
-        }
-
-        /** Number of elements. */
-        public long elementCount() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Entry e
-                    && name.equals(e.name)
-                    && dtype == e.dtype
-                    && Arrays.equals(shape, e.shape)
-                    && offset == e.offset
-                    && byteSize == e.byteSize;
-        }
-
-        @Override
-        public int hashCode() {
-            return Objects.hash(name, dtype, Arrays.hashCode(shape), offset, byteSize);
-        }
-
-        @Override
-        public String toString() {
-            return name + " " + dtype + " " + Arrays.toString(shape) + " @" + offset + " (" + byteSize + " bytes)";
+    /** A tensor as listed, with what reading it needs. */
+    private record Stored(WeightInfo info, SafetensorsDtype dtype, long offset) {
+        long end() {
+            return offset + info.byteSize();
         }
     }
 
@@ -113,8 +68,8 @@ public final class SafetensorsFile implements AutoCloseable {
     private final long fileSize;
     private final long dataOffset;
     private final Map<String, String> metadata;
-    private final List<Entry> tensors;
-    private final Map<String, Entry> byName;
+    private final List<WeightInfo> tensors;
+    private final Map<String, Stored> byName;
     private final Map<String, ByteBuffer> mappings = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -124,16 +79,16 @@ public final class SafetensorsFile implements AutoCloseable {
             long fileSize,
             long dataOffset,
             Map<String, String> metadata,
-            List<Entry> tensors) {
+            List<Stored> tensors) {
         this.path = path;
         this.channel = channel;
         this.fileSize = fileSize;
         this.dataOffset = dataOffset;
         this.metadata = Collections.unmodifiableMap(metadata);
-        this.tensors = List.copyOf(tensors);
-        Map<String, Entry> names = new LinkedHashMap<>();
-        for (Entry e : tensors) {
-            names.put(e.name(), e);
+        this.tensors = tensors.stream().map(Stored::info).toList();
+        Map<String, Stored> names = new LinkedHashMap<>();
+        for (Stored e : tensors) {
+            names.put(e.info().name(), e);
         }
         this.byName = Collections.unmodifiableMap(names);
     }
@@ -142,10 +97,18 @@ public final class SafetensorsFile implements AutoCloseable {
      * Opens and validates a safetensors file.
      *
      * @throws SafetensorsFormatException if the header or layout is invalid
-     * @throws IOException                if the file cannot be read
+     * @throws FluxIoException            if the file cannot be read (the cause a
+     *                                    {@link java.nio.file.NoSuchFileException} if it does not exist)
      */
-    public static SafetensorsFile open(Path path) throws IOException {
-        FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
+    public static SafetensorsFile open(Path path) {
+        try {
+            return open(path, FileChannel.open(path, StandardOpenOption.READ));
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
+    }
+
+    private static SafetensorsFile open(Path path, FileChannel channel) throws IOException {
         try {
             return read(path, channel);
         } catch (IOException | RuntimeException | Error e) {
@@ -189,7 +152,8 @@ public final class SafetensorsFile implements AutoCloseable {
         long dataOffset = 8 + headerLen;
         long dataSize = fileSize - dataOffset;
         Map<String, String> metadata = new LinkedHashMap<>();
-        List<Entry> entries = new ArrayList<>();
+        List<Stored> entries = new ArrayList<>();
+        String fileName = String.valueOf(path.getFileName());
         for (Map.Entry<String, JsonNode> field : root.properties()) {
             String name = field.getKey();
             JsonNode node = field.getValue();
@@ -205,13 +169,14 @@ public final class SafetensorsFile implements AutoCloseable {
                                         : m.getValue().toString()));
                 continue;
             }
-            entries.add(parseEntry(path, name, node, dataOffset, dataSize));
+            entries.add(parseEntry(path, fileName, name, node, dataOffset, dataSize));
         }
         checkOverlaps(path, entries);
         return new SafetensorsFile(path, channel, fileSize, dataOffset, metadata, entries);
     }
 
-    private static Entry parseEntry(Path path, String name, JsonNode node, long dataOffset, long dataSize) {
+    private static Stored parseEntry(
+            Path path, String fileName, String name, JsonNode node, long dataOffset, long dataSize) {
         if (!node.isObject()) {
             throw new SafetensorsFormatException(path, "tensor '" + name + "': header entry is not a JSON object");
         }
@@ -276,20 +241,23 @@ public final class SafetensorsFile implements AutoCloseable {
                     "tensor '" + name + "': " + (end - begin) + " bytes for " + dtype + " " + Arrays.toString(shape)
                             + ", which needs " + expected);
         }
-        return new Entry(name, dtype, shape, dataOffset + begin, end - begin);
+        WeightInfo info = new WeightInfo(
+                name, dtype.ggmlType().orElse(null), dtype.name(), shape, end - begin, name + " in " + fileName);
+        return new Stored(info, dtype, dataOffset + begin);
     }
 
-    private static void checkOverlaps(Path path, List<Entry> entries) {
-        List<Entry> sorted = new ArrayList<>(entries);
-        sorted.sort(Comparator.comparingLong(Entry::offset).thenComparingLong(Entry::byteSize));
-        Entry prev = null;
-        for (Entry e : sorted) {
-            if (e.byteSize() == 0) {
+    private static void checkOverlaps(Path path, List<Stored> entries) {
+        List<Stored> sorted = new ArrayList<>(entries);
+        sorted.sort(Comparator.comparingLong(Stored::offset).thenComparingLong(Stored::end));
+        Stored prev = null;
+        for (Stored e : sorted) {
+            if (e.info().byteSize() == 0) {
                 continue;
             }
-            if (prev != null && e.offset() < prev.offset() + prev.byteSize()) {
+            if (prev != null && e.offset() < prev.end()) {
                 throw new SafetensorsFormatException(
-                        path, "tensors '" + prev.name() + "' and '" + e.name() + "' overlap");
+                        path,
+                        "tensors '" + prev.info().name() + "' and '" + e.info().name() + "' overlap");
             }
             prev = e;
         }
@@ -326,14 +294,19 @@ public final class SafetensorsFile implements AutoCloseable {
         return metadata;
     }
 
-    /** All tensors, in header order. */
-    public List<Entry> tensors() {
+    /**
+     * All tensors, in header order, under their stored names; {@link WeightInfo#origin()} is
+     * {@code "<name> in <file name>"}, {@link WeightInfo#type()} null for a dtype other than
+     * F32, F16 and BF16.
+     */
+    public List<WeightInfo> tensors() {
         return tensors;
     }
 
     /** The tensor with this name, if any. */
-    public Optional<Entry> find(String name) {
-        return Optional.ofNullable(byName.get(name));
+    public Optional<WeightInfo> find(String name) {
+        Stored e = byName.get(name);
+        return e == null ? Optional.empty() : Optional.of(e.info());
     }
 
     /**
@@ -341,29 +314,47 @@ public final class SafetensorsFile implements AutoCloseable {
      *
      * @throws WeightException naming the file and the tensor if there is none
      */
-    public Entry tensor(String name) {
-        Entry e = byName.get(name);
+    public WeightInfo tensor(String name) {
+        Stored e = byName.get(name);
         if (e == null) {
             throw new WeightException(
                     path + ": no tensor named '" + name + "' (the file has " + tensors.size() + " tensors)");
         }
-        return e;
+        return e.info();
+    }
+
+    /**
+     * A tensor's element type as the header names it.
+     *
+     * @throws WeightException if the tensor is not from this file
+     */
+    public SafetensorsDtype dtype(WeightInfo tensor) {
+        return own(tensor).dtype();
+    }
+
+    /**
+     * Absolute byte offset of a tensor's data in the file.
+     *
+     * @throws WeightException if the tensor is not from this file
+     */
+    public long offset(WeightInfo tensor) {
+        return own(tensor).offset();
     }
 
     /**
      * The bytes of a tensor: a read-only little-endian view of the mapped file, position 0, limit
-     * {@link Entry#byteSize()}. No copy is made.
+     * {@link WeightInfo#byteSize()}. No copy is made.
      *
      * @throws WeightException if the tensor is not from this file, the file is closed, or the
-     *                         tensor is 2 GiB or larger (read it with {@link #data(Entry, long, int)})
+     *                         tensor is 2 GiB or larger (read it with {@link #data(WeightInfo, long, int)})
      */
-    public ByteBuffer data(Entry tensor) {
-        checkOwn(tensor);
+    public ByteBuffer data(WeightInfo tensor) {
+        Stored stored = readable(tensor);
         if (tensor.byteSize() > Integer.MAX_VALUE) {
             throw new WeightException(path + ": tensor '" + tensor.name() + "' has " + tensor.byteSize()
                     + " bytes, more than one buffer can address; read it in parts with data(tensor, offset, length)");
         }
-        ByteBuffer mapped = mappings.computeIfAbsent(tensor.name(), n -> map(tensor.offset(), tensor.byteSize(), n));
+        ByteBuffer mapped = mappings.computeIfAbsent(tensor.name(), n -> map(stored.offset(), tensor.byteSize(), n));
         return mapped.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -371,8 +362,8 @@ public final class SafetensorsFile implements AutoCloseable {
      * {@code length} bytes of a tensor from {@code offsetInTensor}, for tensors too large for one
      * buffer or for row slices. The region is mapped anew on every call (not cached).
      */
-    public ByteBuffer data(Entry tensor, long offsetInTensor, int length) {
-        checkOwn(tensor);
+    public ByteBuffer data(WeightInfo tensor, long offsetInTensor, int length) {
+        Stored stored = readable(tensor);
         if (offsetInTensor < 0 || length < 0 || offsetInTensor > tensor.byteSize() - length) {
             throw new IllegalArgumentException("range [" + offsetInTensor + ", +" + length + ") is outside tensor '"
                     + tensor.name() + "' of " + tensor.byteSize() + " bytes");
@@ -380,15 +371,23 @@ public final class SafetensorsFile implements AutoCloseable {
         if (offsetInTensor == 0 && length == tensor.byteSize()) {
             return data(tensor);
         }
-        return map(tensor.offset() + offsetInTensor, length, tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
+        return map(stored.offset() + offsetInTensor, length, tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Closes the file. Buffers obtained earlier must not be used afterwards. */
+    /**
+     * Closes the file. Buffers obtained earlier must not be used afterwards.
+     *
+     * @throws FluxIoException if the system fails to close it
+     */
     @Override
-    public void close() throws IOException {
+    public void close() {
         closed = true;
         mappings.clear();
-        channel.close();
+        try {
+            channel.close();
+        } catch (IOException e) {
+            throw FluxIoException.of(path, e);
+        }
     }
 
     @Override
@@ -396,13 +395,19 @@ public final class SafetensorsFile implements AutoCloseable {
         return "SafetensorsFile[" + path + ", " + tensors.size() + " tensors]";
     }
 
-    private void checkOwn(Entry tensor) {
+    private Stored readable(WeightInfo tensor) {
         if (closed) {
             throw new WeightException(path + " is closed");
         }
-        if (!tensor.equals(byName.get(tensor.name()))) {
+        return own(tensor);
+    }
+
+    private Stored own(WeightInfo tensor) {
+        Stored e = byName.get(tensor.name());
+        if (e == null || !tensor.equals(e.info())) {
             throw new WeightException("tensor '" + tensor.name() + "' does not belong to " + path);
         }
+        return e;
     }
 
     private ByteBuffer map(long offset, long size, String tensorName) {

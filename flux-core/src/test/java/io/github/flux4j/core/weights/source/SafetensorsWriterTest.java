@@ -1,8 +1,9 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.source;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.flux4j.FluxIoException;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.gguf.quant.Float16;
 import java.io.IOException;
@@ -55,13 +56,13 @@ class SafetensorsWriterTest {
             assertThat(st.metadata())
                     .containsExactly(Map.entry("format", "pt"), Map.entry("note", "ünïcode \"quoted\""));
             assertThat(st.tensors())
-                    .extracting(SafetensorsFile.Entry::name)
+                    .extracting(WeightInfo::name)
                     .containsExactly("a.weight", "b", "c", "ids", "scalar", "empty");
             assertThat(st.dataOffset() % 8).isZero();
-            SafetensorsFile.Entry ea = st.tensor("a.weight");
-            assertThat(ea.dtype()).isEqualTo(SafetensorsDtype.F32);
+            WeightInfo ea = st.tensor("a.weight");
+            assertThat(st.dtype(ea)).isEqualTo(SafetensorsDtype.F32);
             assertThat(ea.shape()).containsExactly(2, 3);
-            assertThat(ea.offset()).isEqualTo(st.dataOffset());
+            assertThat(st.offset(ea)).isEqualTo(st.dataOffset());
             ByteBuffer da = st.data(ea);
             for (int i = 0; i < a.length; i++) {
                 assertThat(da.getFloat(4 * i)).isEqualTo(a[i]);
@@ -136,7 +137,9 @@ class SafetensorsWriterTest {
         Path target = dir.resolve("keep.safetensors");
         Files.writeString(target, "old");
         Path missingDir = dir.resolve("nope/x.safetensors");
-        assertThatThrownBy(() -> SafetensorsWriter.create().write(missingDir)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> SafetensorsWriter.create().write(missingDir))
+                .isInstanceOf(FluxIoException.class)
+                .hasCauseInstanceOf(IOException.class);
         assertThat(Files.readString(target)).isEqualTo("old");
         SafetensorsWriter.create().write(target);
         try (SafetensorsFile st = SafetensorsFile.open(target)) {
