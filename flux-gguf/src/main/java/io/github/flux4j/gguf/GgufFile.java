@@ -13,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A GGUF file opened for reading: its header parsed and validated up front, its tensor data
@@ -36,9 +35,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * name prefix is removed from {@link TensorInfo#name()} (kept in {@link TensorInfo#storedName()}),
  * and a {@code comfy.gguf.orig_shape.<name>} metadata array overrides the tensor's shape.
  *
- * <p>Mappings are created per tensor on first access and cached. {@link #close()} closes the
- * channel and drops the cache; the JDK unmaps a region once no buffer returned by
- * {@link #tensorData} refers to it any more. Buffers must not be used after close. (Unmapping
+ * <p>Each {@link #tensorData} call maps the tensor's region anew; nothing is cached, so a region's
+ * pages stay mapped (and counted in the process's resident memory) only while a buffer over it is
+ * reachable: a loader that copies each tensor and drops the buffer does not hold the file in RAM
+ * next to its copy. The JDK unmaps a region once no buffer returned by {@link #tensorData} refers
+ * to it any more (after a garbage collection). Buffers must not be used after close. (Unmapping
  * eagerly would turn a stale buffer into a JVM crash instead of a clean error.) Instances are
  * safe for concurrent reads.
  */
@@ -63,7 +64,6 @@ public final class GgufFile implements AutoCloseable {
     private final long dataOffset;
     private final List<TensorInfo> tensors;
     private final Map<String, TensorInfo> byName;
-    private final Map<String, ByteBuffer> mappings = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     private GgufFile(Path path, FileChannel channel, GgufHeaderReader.Header header) {
@@ -168,7 +168,8 @@ public final class GgufFile implements AutoCloseable {
 
     /**
      * The bytes of a tensor: a read-only, little-endian view of the mapped file, position 0,
-     * limit {@link TensorInfo#byteSize()}. No copy is made.
+     * limit {@link TensorInfo#byteSize()}. No copy is made; the region is mapped anew on every
+     * call.
      *
      * @throws GgufException if the tensor is not from this file, the file is closed, or the
      *                       tensor is 2 GiB or larger (use {@link #tensorData(TensorInfo, long, int)})
@@ -180,9 +181,7 @@ public final class GgufFile implements AutoCloseable {
                     path + ": tensor '" + tensor.name() + "' has " + tensor.byteSize()
                             + " bytes, more than one buffer can address; read it in parts with tensorData(tensor, offset, length)");
         }
-        ByteBuffer mapped =
-                mappings.computeIfAbsent(tensor.name(), n -> map(tensor.offset(), tensor.byteSize(), tensor.name()));
-        return mapped.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        return map(tensor.offset(), tensor.byteSize(), tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /**
@@ -206,7 +205,6 @@ public final class GgufFile implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        mappings.clear();
         try {
             channel.close();
         } catch (IOException e) {

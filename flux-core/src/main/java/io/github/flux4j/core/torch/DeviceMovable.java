@@ -29,6 +29,18 @@ public interface DeviceMovable {
      */
     void moveTo(FluxDevice target, boolean keepHostCopy);
 
+    /**
+     * Puts the weights that are on the CPU in page-locked host memory, so that moves to a GPU and
+     * back run at the bus's speed (for models offloaded between uses). The default does nothing.
+     *
+     * @return bytes pinned (0 when nothing was pinned)
+     * @throws IllegalStateException if CUDA is unavailable or the driver refuses the memory; the
+     *                               weights then stay where they were
+     */
+    default long pinHostMemory() {
+        return 0;
+    }
+
     /** {@link #moveTo(FluxDevice, boolean)} without keeping a host copy: a one-way move. */
     default void moveTo(FluxDevice target) {
         moveTo(target, false);

@@ -84,6 +84,18 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
         device = target;
     }
 
+    /**
+     * Puts the weights on the CPU in page-locked memory ({@link LoadedWeights#pinHostMemory()}).
+     *
+     * @throws IllegalStateException if the model is closed, CUDA is unavailable or the driver
+     *                               refuses the memory
+     */
+    @Override
+    public final synchronized long pinHostMemory() {
+        checkOpen();
+        return weights.pinHostMemory();
+    }
+
     /** Frees all weights. Idempotent; the model cannot be used afterwards. */
     @Override
     public void close() {

@@ -294,6 +294,7 @@ public final class WeightBinder {
         LinearOp op = Linears.fromGguf(
                 typeOf(w), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
         loaded.add(op, w.byteSize() + (b == null ? 0 : b.byteSize()));
+        MappedPages.copied(w.byteSize() + (b == null ? 0 : b.byteSize()));
         return op;
     }
 
@@ -307,6 +308,7 @@ public final class WeightBinder {
         }
         Tensor out = Scopes.keep(Linears.tensorFromGguf(typeOf(t), source.read(t), shape, device, dtype));
         loaded.add(out, t.byteSize());
+        MappedPages.copied(t.byteSize());
         return out;
     }
 

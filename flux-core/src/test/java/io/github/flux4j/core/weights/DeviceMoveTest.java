@@ -209,4 +209,44 @@ class DeviceMoveTest {
             assertThat(Set.of(onCpu.device())).containsExactly(FluxDevice.cpu());
         }
     }
+
+    @Test
+    void pinnedHostWeightsMoveToTheGpuAndBackWithTheSameOutput() throws IOException {
+        assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
+        FluxDevice cuda = FluxDevice.cuda(0);
+        Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q4_K, dir);
+        LoadOptions f32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
+        try (FluxTransformer pinned = GgufTransformer.load(gguf, f32);
+                FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
+                PointerScope scope = new PointerScope()) {
+            Tensor img = arange(24 * 64).view(1, 24, 64);
+            Tensor imgIds = torch.zeros(new long[] {24, 3}, new TensorOptions(ScalarType.Float));
+            Tensor txt = arange(8 * 128).view(1, 8, 128);
+            Tensor txtIds = torch.zeros(new long[] {8, 3}, new TensorOptions(ScalarType.Float));
+            Tensor t = torch.full(new long[] {1}, new Scalar(0.5), new TensorOptions(ScalarType.Float));
+            Tensor y = arange(96).view(1, 96);
+            float[] cpuBefore = values(pinned.forward(img, imgIds, txt, txtIds, t, y, t));
+            float[] expected = values(onCuda.forward(img, imgIds, txt, txtIds, t, y, t));
+
+            long bytes = pinned.pinHostMemory();
+            // every weight (packed blocks and float tensors), each aligned to 256 bytes
+            assertThat(bytes).isGreaterThanOrEqualTo(pinned.weightBytes());
+            assertThat(pinned.pinHostMemory()).isZero(); // once
+            // pinned, still on the CPU: the same bits
+            assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+                    .containsExactly(cpuBefore);
+            for (int round = 0; round < 3; round++) {
+                pinned.moveTo(cuda, true);
+                assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+                        .containsExactly(expected);
+                pinned.moveTo(FluxDevice.cpu(), true);
+                assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+                        .containsExactly(cpuBefore);
+            }
+            // a one-way move frees the page-locked memory
+            pinned.moveTo(cuda);
+            assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+                    .containsExactly(expected);
+        }
+    }
 }

@@ -192,6 +192,10 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     private List<Map<String, Object>> runMode(String mode, Path gguf, Path base, FluxDevice dev, List<int[]> runList) {
         List<Map<String, Object>> rows = new ArrayList<>();
+        // The previous mode's pipeline is closed: collect, so that the file pages its buffers
+        // mapped are unmapped and do not count against this mode.
+        System.gc();
+        long hostAtStart = statusBytes("VmRSS:");
         boolean hostReset = resetHostPeak();
         FluxPipeline.Builder b = FluxPipeline.builder()
                 .transformer(gguf)
@@ -259,6 +263,8 @@ public final class PipelineBenchmark implements Callable<Integer> {
                     System.out.println("  " + r[0] + "x" + r[1] + ": " + row.get("error"));
                 }
                 row.put("hostPeakRssGiB", hostPeakBytes() / GIB);
+                // what the process held before this mode loaded anything (JVM, CUDA context)
+                row.put("hostRssAtModeStartGiB", hostAtStart / GIB);
                 row.put("hostPeakSinceModeStart", hostReset);
                 rows.add(row);
             }
@@ -406,10 +412,15 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     /** {@code VmHWM} of {@code /proc/self/status} in bytes, or -1 where there is none. */
     static long hostPeakBytes() {
+        return statusBytes("VmHWM:");
+    }
+
+    /** A kB field of {@code /proc/self/status} ({@code "VmRSS:"}) in bytes, or -1 where there is none. */
+    static long statusBytes(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"), StandardCharsets.US_ASCII)) {
-                if (line.startsWith("VmHWM:")) {
-                    String[] f = line.substring(6).strip().split("\\s+");
+                if (line.startsWith(field)) {
+                    String[] f = line.substring(field.length()).strip().split("\\s+");
                     return Long.parseLong(f[0]) * 1024; // kB
                 }
             }

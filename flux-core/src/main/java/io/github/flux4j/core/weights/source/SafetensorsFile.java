@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A safetensors file opened for reading: header parsed and validated up front, tensor bytes
@@ -44,7 +43,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * tensors are tolerated. Every failure is a {@link SafetensorsFormatException} naming the file
  * and the tensor.
  *
- * <p>Mappings are made per tensor on first access and cached; tensors of 2 GiB or more are read
+ * <p>Each {@link #data(WeightInfo)} call maps the tensor's region anew (nothing is cached, so the
+ * pages stay mapped only while a buffer over them is reachable: a loader that copies each tensor
+ * does not hold the file in RAM next to its copy); tensors of 2 GiB or more are read
  * in parts with {@link #data(WeightInfo, long, int)}. Instances are safe for concurrent reads.
  * Buffers must not be used after {@link #close()}.
  */
@@ -70,7 +71,6 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, String> metadata;
     private final List<WeightInfo> tensors;
     private final Map<String, Stored> byName;
-    private final Map<String, ByteBuffer> mappings = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     private SafetensorsFile(
@@ -354,8 +354,7 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new WeightException(path + ": tensor '" + tensor.name() + "' has " + tensor.byteSize()
                     + " bytes, more than one buffer can address; read it in parts with data(tensor, offset, length)");
         }
-        ByteBuffer mapped = mappings.computeIfAbsent(tensor.name(), n -> map(stored.offset(), tensor.byteSize(), n));
-        return mapped.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        return map(stored.offset(), tensor.byteSize(), tensor.name()).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /**
@@ -382,7 +381,6 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        mappings.clear();
         try {
             channel.close();
         } catch (IOException e) {
