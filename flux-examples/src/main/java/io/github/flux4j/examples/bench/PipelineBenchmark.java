@@ -3,6 +3,7 @@ package io.github.flux4j.examples.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.PinnedHostMemory;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.examples.ByteSizes;
@@ -28,6 +29,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.cuda.DeviceStats;
 import org.bytedeco.pytorch.global.torch_cuda;
 import org.jspecify.annotations.Nullable;
@@ -168,6 +170,12 @@ public final class PipelineBenchmark implements Callable<Integer> {
             result.put("dtype", dtype.toString());
             result.put("prompt", prompt);
             result.put("seed", seed);
+            if (dev.isCuda()) {
+                // what a streamed step is bound by when the copies do not hide behind the compute
+                double gbps = hostToDeviceGBps(dev);
+                result.put("hostToDeviceGBps", gbps);
+                System.out.printf(Locale.ROOT, "host to device: %.1f GB/s (page-locked, 1 GiB copies)%n", gbps);
+            }
             List<Map<String, Object>> rows = new ArrayList<>();
             result.put("results", rows);
             for (String mode : modes) {
@@ -379,6 +387,33 @@ public final class PipelineBenchmark implements Callable<Integer> {
             }
             torch_cuda.device_synchronize();
             torch_cuda.getAllocator().resetPeakStats((byte) dev.index());
+        }
+    }
+
+    /**
+     * The host-to-device copy rate from page-locked memory: five 1 GiB copies after one warm-up,
+     * in GB/s (10^9 bytes).
+     */
+    static double hostToDeviceGBps(FluxDevice dev) {
+        long n = 1L << 30;
+        try (PinnedHostMemory pinned = PinnedHostMemory.forTensors(new long[] {n});
+                PointerScope scope = new PointerScope()) {
+            org.bytedeco.pytorch.TensorOptions bytes =
+                    new org.bytedeco.pytorch.TensorOptions(org.bytedeco.pytorch.global.torch.ScalarType.Byte);
+            Tensor host = pinned.copyOf(org.bytedeco.pytorch.global.torch.zeros(new long[] {n}, bytes));
+            Tensor onDevice = org.bytedeco.pytorch.global.torch.empty(
+                    new long[] {n}, bytes.device(new org.bytedeco.pytorch.DeviceOptional(dev.toTorch())), null);
+            onDevice.copy_(host, true);
+            torch_cuda.device_synchronize();
+            int reps = 5;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                onDevice.copy_(host, true);
+            }
+            torch_cuda.device_synchronize();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            // `scope` (closed first) frees `host` before the pinned memory under it
+            return reps * (double) n / seconds / 1e9;
         }
     }
 
