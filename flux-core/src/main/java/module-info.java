@@ -31,8 +31,8 @@ module io.github.flux4j.core {
     exports io.github.flux4j.core.t5;
     exports io.github.flux4j.core.vae;
     exports io.github.flux4j.core.text;
-    // LoadOptions, ModelLoader, LoadedModel, WeightBindingException; WeightBinder, WeightPath and
-    // LoadedWeights are public only because the model packages bind through them.
+    // LoadOptions, LoadedModel (the models' base), WeightBindingException. ModelLoader, WeightBinder,
+    // WeightPath and LoadedWeights are public only because the model packages load through them.
     exports io.github.flux4j.core.weights;
     // The file formats: WeightSource, WeightInfo, SafetensorsFile/Writer, WeightException.
     exports io.github.flux4j.core.weights.source;
