@@ -2,6 +2,7 @@ package io.github.flux4j.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,19 +23,34 @@ class FluxCliProcessTest {
     @TempDir
     Path dir;
 
-    /** A JVM running {@link Main} with this test's classpath, standard output and error to files. */
+    /**
+     * A JVM running {@link Main} on the class path (as {@code java -cp} users run it) made of this
+     * test's class path and module path, standard output and error to files.
+     */
     private Process start(Path out, Path err, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx512m",
                 "-cp",
-                System.getProperty("java.class.path"),
+                classPath(),
                 Main.class.getName()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
         pb.environment().put("OMP_NUM_THREADS", "1");
         pb.environment().put("OPENBLAS_NUM_THREADS", "1");
         return pb.start();
+    }
+
+    /** The tests run on the module path (surefire), the child on the class path: both, joined. */
+    private static String classPath() {
+        List<String> parts = new ArrayList<>();
+        for (String property : List.of("jdk.module.path", "java.class.path")) {
+            String value = System.getProperty(property);
+            if (value != null && !value.isEmpty()) {
+                parts.add(value);
+            }
+        }
+        return String.join(File.pathSeparator, parts);
     }
 
     private static String read(Path p) throws IOException {

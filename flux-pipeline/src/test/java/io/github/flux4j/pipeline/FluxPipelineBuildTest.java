@@ -128,9 +128,12 @@ class FluxPipelineBuildTest {
     @Test
     void componentsThatDoNotFitTogetherAreNamed() throws IOException {
         // flux-core's tiny T5 GGUF has d_model 64; the tiny transformer's txt_in takes 128.
+        // The file is in flux-core's tests jar: the class loader's lookup, since Class.getResourceAsStream
+        // of a class in a named module (the tests run patched into io.github.flux4j.pipeline) looks in
+        // that module only.
         Path t5 = dir.resolve("t5-tiny-Q8_0.gguf");
-        try (InputStream in =
-                Objects.requireNonNull(getClass().getResourceAsStream("/reference/text/t5-gguf/t5-tiny-Q8_0.gguf"))) {
+        try (InputStream in = Objects.requireNonNull(
+                getClass().getClassLoader().getResourceAsStream("reference/text/t5-gguf/t5-tiny-Q8_0.gguf"))) {
             Files.copy(in, t5);
         }
         assertThatThrownBy(() -> builder(TinyPipeline.folder()).t5Gguf(t5).build())

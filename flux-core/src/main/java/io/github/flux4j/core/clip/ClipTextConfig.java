@@ -1,13 +1,19 @@
 package io.github.flux4j.core.clip;
 
+import static java.util.Objects.requireNonNullElse;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.github.flux4j.core.json.ConfigReader;
 import io.github.flux4j.core.text.HfActivation;
-import io.github.flux4j.core.text.HfConfig;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The hyper-parameters of a CLIP text model, as transformers' {@code CLIPTextConfig} names them.
@@ -39,6 +45,9 @@ public record ClipTextConfig(
     public static final int DEFAULT_HEAD_DIM = 64;
 
     private static final Pattern LAYER = Pattern.compile("^text_model\\.encoder\\.layers\\.(\\d+)\\.");
+    private static final ConfigReader CONFIGS = ConfigReader.of((source, problem, cause) -> cause == null
+            ? new WeightException(source + ": " + problem)
+            : new WeightException(source + ": " + problem, cause));
 
     /**
      * Validates the values.
@@ -89,39 +98,58 @@ public record ClipTextConfig(
     }
 
     /**
-     * Reads a {@code config.json} of a {@code CLIPTextModel} (or of a full {@code CLIPModel}, whose
-     * {@code text_config} is used), with transformers' defaults for absent keys.
+     * Reads a parsed {@code config.json} of a {@code CLIPTextModel} (see {@link #read(Path)}).
      *
-     * @throws WeightException if a value has the wrong type or the values are inconsistent
+     * @param json  the JSON object, as {@link WeightSource#config()} holds it
+     * @param where what to name in messages (the file)
+     * @throws WeightException naming {@code where} and the key if a value has the wrong type or the
+     *                         values are inconsistent
      */
-    public static ClipTextConfig fromJson(HfConfig json) {
-        HfConfig c = json.child("text_config");
-        if (c == null) {
-            c = json;
-        }
-        try {
-            return new ClipTextConfig(
-                    c.getInt("vocab_size", 49408),
-                    c.getInt("hidden_size", 512),
-                    c.getInt("intermediate_size", 2048),
-                    c.getInt("num_hidden_layers", 12),
-                    c.getInt("num_attention_heads", 8),
-                    c.getInt("max_position_embeddings", 77),
-                    HfActivation.fromConfigName(c.getString("hidden_act", "quick_gelu")),
-                    c.getDouble("layer_norm_eps", 1e-5),
-                    c.getInt("eos_token_id", 49407));
-        } catch (IllegalArgumentException e) {
-            throw new WeightException(c.where() + ": " + e.getMessage(), e);
-        }
+    public static ClipTextConfig fromJson(Map<String, ?> json, String where) {
+        return CONFIGS.bind(json, where, ClipTextConfig.class);
     }
 
     /**
-     * Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}.
+     * Reads a {@code config.json} of a {@code CLIPTextModel} (or of a full {@code CLIPModel}, whose
+     * {@code text_config} is used), with transformers' defaults for absent keys.
      *
-     * @throws io.github.flux4j.FluxIoException if it cannot be read
+     * @throws WeightException naming the file and the key if the content is not valid JSON, or a
+     *                         value has the wrong type or the values are inconsistent
+     * @throws io.github.flux4j.FluxIoException if the file cannot be read
      */
     public static ClipTextConfig read(Path configJson) {
-        return fromJson(HfConfig.read(configJson));
+        return CONFIGS.read(configJson, ClipTextConfig.class);
+    }
+
+    /**
+     * The keys of transformers' {@code CLIPTextConfig}, with its defaults; a full {@code CLIPModel}'s
+     * {@code config.json} has them under {@code text_config}, which then stands for the whole file.
+     */
+    @JsonCreator
+    private static ClipTextConfig fromKeys(
+            @JsonProperty("vocab_size") @Nullable Integer vocabSize,
+            @JsonProperty("hidden_size") @Nullable Integer hiddenSize,
+            @JsonProperty("intermediate_size") @Nullable Integer intermediateSize,
+            @JsonProperty("num_hidden_layers") @Nullable Integer numHiddenLayers,
+            @JsonProperty("num_attention_heads") @Nullable Integer numAttentionHeads,
+            @JsonProperty("max_position_embeddings") @Nullable Integer maxPositionEmbeddings,
+            @JsonProperty("hidden_act") @Nullable String hiddenAct,
+            @JsonProperty("layer_norm_eps") @Nullable Double layerNormEps,
+            @JsonProperty("eos_token_id") @Nullable Integer eosTokenId,
+            @JsonProperty("text_config") @Nullable ClipTextConfig textConfig) {
+        if (textConfig != null) {
+            return textConfig;
+        }
+        return new ClipTextConfig(
+                requireNonNullElse(vocabSize, 49408),
+                requireNonNullElse(hiddenSize, 512),
+                requireNonNullElse(intermediateSize, 2048),
+                requireNonNullElse(numHiddenLayers, 12),
+                requireNonNullElse(numAttentionHeads, 8),
+                requireNonNullElse(maxPositionEmbeddings, 77),
+                HfActivation.fromConfigName(requireNonNullElse(hiddenAct, "quick_gelu")),
+                requireNonNullElse(layerNormEps, 1e-5),
+                requireNonNullElse(eosTokenId, 49407));
     }
 
     /**
@@ -135,7 +163,7 @@ public record ClipTextConfig(
      */
     public static ClipTextConfig inferFrom(WeightSource source) {
         if (!source.config().isEmpty()) {
-            return fromJson(new HfConfig(source.config(), source.path() + " config.json"));
+            return fromJson(source.config(), source.path() + " config.json");
         }
         WeightInfo tok = source.find("text_model.embeddings.token_embedding.weight")
                 .orElseThrow(

@@ -1,17 +1,23 @@
 package io.github.flux4j.core.t5;
 
+import static java.util.Objects.requireNonNullElse;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.github.flux4j.core.json.ConfigReader;
 import io.github.flux4j.core.text.HfActivation;
-import io.github.flux4j.core.text.HfConfig;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.gguf.GgufValue;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The hyper-parameters of a T5 encoder, as transformers' {@code T5Config} names them.
@@ -43,6 +49,9 @@ public record T5Config(
         boolean gatedAct) {
 
     private static final Pattern BLOCK = Pattern.compile("^encoder\\.block\\.(\\d+)\\.");
+    private static final ConfigReader CONFIGS = ConfigReader.of((source, problem, cause) -> cause == null
+            ? new WeightException(source + ": " + problem)
+            : new WeightException(source + ": " + problem, cause));
 
     /**
      * Validates the values.
@@ -80,48 +89,65 @@ public record T5Config(
     }
 
     /**
+     * Reads a parsed {@code config.json} of a T5 model (see {@link #read(Path)}).
+     *
+     * @param json  the JSON object, as {@link WeightSource#config()} holds it
+     * @param where what to name in messages (the file)
+     * @throws WeightException naming {@code where} and the key if a value has the wrong type or is
+     *                         not supported
+     */
+    public static T5Config fromJson(Map<String, ?> json, String where) {
+        return CONFIGS.bind(json, where, T5Config.class);
+    }
+
+    /**
      * Reads a {@code config.json} of a T5 model, with transformers' defaults for absent keys.
      * As in {@code T5Config.__post_init__}, the activation and gating come from
      * {@code feed_forward_proj} ({@code "gated-gelu"} means {@code gelu_new}), not from the
      * {@code dense_act_fn} / {@code is_gated_act} keys the file may also carry.
      *
-     * @throws WeightException if a value has the wrong type or is not supported
-     */
-    public static T5Config fromJson(HfConfig c) {
-        String proj = c.getString("feed_forward_proj", "relu");
-        String[] parts = proj.split("-");
-        if (parts.length > 2 || (parts.length == 2 && !parts[0].equals("gated"))) {
-            throw new WeightException(c.where() + ": feed_forward_proj '" + proj + "' is not 'gated-ACT' or 'ACT'");
-        }
-        boolean gated = parts.length == 2;
-        try {
-            HfActivation act = proj.equals("gated-gelu")
-                    ? HfActivation.GELU_NEW
-                    : HfActivation.fromConfigName(parts[parts.length - 1]);
-            return new T5Config(
-                    c.getInt("vocab_size", 32128),
-                    c.getInt("d_model", 512),
-                    c.getInt("d_kv", 64),
-                    c.getInt("d_ff", 2048),
-                    c.getInt("num_layers", 6),
-                    c.getInt("num_heads", 8),
-                    c.getInt("relative_attention_num_buckets", 32),
-                    c.getInt("relative_attention_max_distance", 128),
-                    c.getDouble("layer_norm_epsilon", 1e-6),
-                    act,
-                    gated);
-        } catch (IllegalArgumentException e) {
-            throw new WeightException(c.where() + ": " + e.getMessage(), e);
-        }
-    }
-
-    /**
-     * Reads a {@code config.json} file; see {@link #fromJson(HfConfig)}.
-     *
-     * @throws io.github.flux4j.FluxIoException if it cannot be read
+     * @throws WeightException naming the file and the key if the content is not valid JSON, or a
+     *                         value has the wrong type or is not supported
+     * @throws io.github.flux4j.FluxIoException if the file cannot be read
      */
     public static T5Config read(Path configJson) {
-        return fromJson(HfConfig.read(configJson));
+        return CONFIGS.read(configJson, T5Config.class);
+    }
+
+    /** The keys of transformers' {@code T5Config} that the encoder uses, with its defaults. */
+    @JsonCreator
+    private static T5Config fromKeys(
+            @JsonProperty("vocab_size") @Nullable Integer vocabSize,
+            @JsonProperty("d_model") @Nullable Integer dModel,
+            @JsonProperty("d_kv") @Nullable Integer dKv,
+            @JsonProperty("d_ff") @Nullable Integer dFf,
+            @JsonProperty("num_layers") @Nullable Integer numLayers,
+            @JsonProperty("num_heads") @Nullable Integer numHeads,
+            @JsonProperty("relative_attention_num_buckets") @Nullable Integer relativeAttentionNumBuckets,
+            @JsonProperty("relative_attention_max_distance") @Nullable Integer relativeAttentionMaxDistance,
+            @JsonProperty("layer_norm_epsilon") @Nullable Double layerNormEpsilon,
+            @JsonProperty("feed_forward_proj") @Nullable String feedForwardProj) {
+        String proj = requireNonNullElse(feedForwardProj, "relu");
+        String[] parts = proj.split("-");
+        if (parts.length > 2 || (parts.length == 2 && !parts[0].equals("gated"))) {
+            throw new IllegalArgumentException("feed_forward_proj '" + proj + "' is not 'gated-ACT' or 'ACT'");
+        }
+        boolean gated = parts.length == 2;
+        HfActivation act = proj.equals("gated-gelu")
+                ? HfActivation.GELU_NEW
+                : HfActivation.fromConfigName(parts[parts.length - 1]);
+        return new T5Config(
+                requireNonNullElse(vocabSize, 32128),
+                requireNonNullElse(dModel, 512),
+                requireNonNullElse(dKv, 64),
+                requireNonNullElse(dFf, 2048),
+                requireNonNullElse(numLayers, 6),
+                requireNonNullElse(numHeads, 8),
+                requireNonNullElse(relativeAttentionNumBuckets, 32),
+                requireNonNullElse(relativeAttentionMaxDistance, 128),
+                requireNonNullElse(layerNormEpsilon, 1e-6),
+                act,
+                gated);
     }
 
     /**
@@ -139,7 +165,7 @@ public record T5Config(
      */
     public static T5Config inferFrom(WeightSource source) {
         if (!source.config().isEmpty()) {
-            return fromJson(new HfConfig(source.config(), source.path() + " config.json"));
+            return fromJson(source.config(), source.path() + " config.json");
         }
         return fromShapes(source, source.metadata());
     }

@@ -1,7 +1,6 @@
 /**
  * What the two text encoders share: the transformers activation functions computed op for op
- * ({@link io.github.flux4j.core.text.HfActivation}), reading transformers' {@code config.json}
- * ({@link io.github.flux4j.core.text.HfConfig}) and token-id batches
+ * ({@link io.github.flux4j.core.text.HfActivation}) and token-id batches
  * ({@link io.github.flux4j.core.text.TokenIds}). The encoders themselves are in
  * {@link io.github.flux4j.core.clip} and {@link io.github.flux4j.core.t5}; see
  * {@code docs/text-encoders.md}.

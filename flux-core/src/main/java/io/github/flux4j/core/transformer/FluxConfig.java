@@ -1,5 +1,8 @@
 package io.github.flux4j.core.transformer;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.github.flux4j.core.json.ConfigReader;
 import io.github.flux4j.core.weights.WeightBinder;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
@@ -9,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The hyper-parameters of a FLUX transformer, as BFL's {@code FluxParams}
@@ -43,6 +47,10 @@ public record FluxConfig(
 
     /** The RoPE axes of FLUX.1 (head dim 128). */
     public static final List<Integer> DEFAULT_AXES = List.of(16, 56, 56);
+
+    private static final ConfigReader CONFIGS = ConfigReader.of((source, problem, cause) -> cause == null
+            ? new WeightException(source + ": " + problem)
+            : new WeightException(source + ": " + problem, cause));
 
     private static final Pattern DOUBLE = Pattern.compile("double_blocks\\.(\\d+)\\..*");
     private static final Pattern SINGLE = Pattern.compile("single_blocks\\.(\\d+)\\..*");
@@ -211,21 +219,30 @@ public record FluxConfig(
     }
 
     private static Optional<List<Integer>> axesFromConfig(WeightSource source) {
-        Object value = source.config().get("axes_dims_rope");
-        if (value == null) {
+        if (source.config().isEmpty()) {
             return Optional.empty();
         }
-        // Present but unusable is an error, not a silent fall-back to FLUX.1's axes.
-        if (value instanceof List<?> list
-                && !list.isEmpty()
-                && list.stream()
-                        .allMatch(o -> (o instanceof Integer || o instanceof Long)
-                                && ((Number) o).longValue() > 0
-                                && ((Number) o).longValue() <= Integer.MAX_VALUE)) {
-            return Optional.of(list.stream().map(o -> ((Number) o).intValue()).toList());
+        return Optional.ofNullable(CONFIGS.bind(source.config(), source.path() + " config.json", DiffusersConfig.class)
+                .axesDimsRope());
+    }
+
+    /**
+     * What inference takes from a diffusers {@code FluxTransformer2DModel} {@code config.json}
+     * (the rest comes from the tensors).
+     *
+     * @param axesDimsRope {@code axes_dims_rope}, or null if absent; present but unusable is an
+     *                     error, not a silent fall-back to FLUX.1's axes
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    private record DiffusersConfig(
+            @JsonProperty("axes_dims_rope") @Nullable List<Integer> axesDimsRope) {
+        DiffusersConfig {
+            if (axesDimsRope != null
+                    && (axesDimsRope.isEmpty() || axesDimsRope.stream().anyMatch(a -> a <= 0))) {
+                throw new IllegalArgumentException(
+                        "axes_dims_rope must be a non-empty list of positive integers, got " + axesDimsRope);
+            }
         }
-        throw new WeightException(source.path() + " config.json: axes_dims_rope must be a non-empty list of positive"
-                + " integers, got " + value);
     }
 
     /** A copy with another number of double and single blocks (for tests and partial models). */

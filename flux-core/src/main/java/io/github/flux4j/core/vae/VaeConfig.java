@@ -1,7 +1,13 @@
 package io.github.flux4j.core.vae;
 
+import static java.util.Objects.requireNonNullElse;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonFormat;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.github.flux4j.core.json.ConfigReader;
 import io.github.flux4j.core.weights.source.WeightException;
-import java.util.ArrayList;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -38,6 +44,11 @@ public record VaeConfig(
 
     /** diffusers' decoder block type, the only one this decoder implements. */
     static final String UP_DECODER_BLOCK = "UpDecoderBlock2D";
+
+    private static final ConfigReader CONFIGS = ConfigReader.of((source, problem, cause) -> {
+        String message = source + ": not a usable AutoencoderKL config: " + problem;
+        return cause == null ? new WeightException(message) : new WeightException(message, cause);
+    });
 
     /** Validates the fields. */
     public VaeConfig {
@@ -76,55 +87,82 @@ public record VaeConfig(
      * fields take diffusers' {@code AutoencoderKL} defaults, except that {@code block_out_channels},
      * {@code latent_channels} and {@code scaling_factor} are required.
      *
-     * @param json   the parsed JSON object
+     * @param json   the parsed JSON object, as {@link io.github.flux4j.core.weights.source.WeightSource#config()}
+     *               holds it
      * @param origin the file, for messages
      * @throws WeightException naming the file and the field if a value is of the wrong type, out of
      *                         range, or asks for something this decoder does not implement (an
      *                         activation other than SiLU, an up block other than {@code UpDecoderBlock2D})
      */
     public static VaeConfig fromJson(Map<String, ?> json, String origin) {
-        try {
-            Object cls = json.get("_class_name");
-            if (cls != null && !"AutoencoderKL".equals(cls)) {
-                throw new IllegalArgumentException("_class_name is \"" + cls + "\", not \"AutoencoderKL\"");
-            }
-            String act = string(json, "act_fn", "silu");
-            if (!act.equals("silu") && !act.equals("swish")) {
-                throw new IllegalArgumentException("act_fn is \"" + act + "\"; only \"silu\" is implemented");
-            }
-            List<Integer> channels = ints(json, "block_out_channels");
-            Object upTypes = json.get("up_block_types");
-            if (upTypes != null) {
-                if (!(upTypes instanceof List<?> list)) {
-                    throw new IllegalArgumentException("up_block_types must be a list, got " + upTypes);
-                }
-                for (Object t : list) {
-                    if (!UP_DECODER_BLOCK.equals(t)) {
-                        throw new IllegalArgumentException(
-                                "up_block_types " + list + ": only \"" + UP_DECODER_BLOCK + "\" is implemented");
-                    }
-                }
-                if (list.size() != channels.size()) {
-                    throw new IllegalArgumentException(
-                            "up_block_types has " + list.size() + " entries but block_out_channels " + channels.size());
-                }
-            }
-            Object shift = json.get("shift_factor");
-            return new VaeConfig(
-                    integer(json, "in_channels", 3),
-                    integer(json, "out_channels", 3),
-                    integer(json, "latent_channels", null),
-                    channels,
-                    integer(json, "layers_per_block", 1),
-                    integer(json, "norm_num_groups", 32),
-                    number(json, "scaling_factor"),
-                    shift == null ? 0.0 : number(json, "shift_factor"),
-                    bool(json, "use_post_quant_conv", true),
-                    bool(json, "mid_block_add_attention", true),
-                    sampleSize(json));
-        } catch (IllegalArgumentException e) {
-            throw new WeightException(origin + ": not a usable AutoencoderKL config: " + e.getMessage(), e);
+        return CONFIGS.bind(json, origin, VaeConfig.class);
+    }
+
+    /**
+     * Reads a diffusers {@code vae/config.json}; see {@link #fromJson(Map, String)}.
+     *
+     * @throws WeightException naming the file and the field if the content is not valid JSON or
+     *                         not a usable configuration
+     * @throws io.github.flux4j.FluxIoException if the file cannot be read
+     */
+    public static VaeConfig read(Path configJson) {
+        return CONFIGS.read(configJson, VaeConfig.class);
+    }
+
+    /** The keys of diffusers' {@code AutoencoderKL} that the decoder uses, with its defaults. */
+    @JsonCreator
+    private static VaeConfig fromKeys(
+            @JsonProperty("_class_name") @Nullable String className,
+            @JsonProperty("act_fn") @Nullable String actFn,
+            @JsonProperty("in_channels") @Nullable Integer inChannels,
+            @JsonProperty("out_channels") @Nullable Integer outChannels,
+            @JsonProperty("latent_channels") @Nullable Integer latentChannels,
+            @JsonProperty("block_out_channels") @Nullable List<Integer> blockOutChannels,
+            @JsonProperty("up_block_types") @Nullable List<String> upBlockTypes,
+            @JsonProperty("layers_per_block") @Nullable Integer layersPerBlock,
+            @JsonProperty("norm_num_groups") @Nullable Integer normNumGroups,
+            @JsonProperty("scaling_factor") @Nullable Double scalingFactor,
+            @JsonProperty("shift_factor") @Nullable Double shiftFactor, // null in SD configs
+            @JsonProperty("use_post_quant_conv") @Nullable Boolean usePostQuantConv,
+            @JsonProperty("mid_block_add_attention") @Nullable Boolean midBlockAddAttention,
+            // an int, or (for non-square models) a list whose first entry diffusers uses
+            @JsonProperty("sample_size") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) @Nullable
+                    List<Integer> sampleSize) {
+        if (className != null && !className.equals("AutoencoderKL")) {
+            throw new IllegalArgumentException("_class_name is \"" + className + "\", not \"AutoencoderKL\"");
         }
+        String act = requireNonNullElse(actFn, "silu");
+        if (!act.equals("silu") && !act.equals("swish")) {
+            throw new IllegalArgumentException("act_fn is \"" + act + "\"; only \"silu\" is implemented");
+        }
+        List<Integer> channels = ConfigReader.required(blockOutChannels, "block_out_channels");
+        if (upBlockTypes != null) {
+            for (String t : upBlockTypes) {
+                if (!UP_DECODER_BLOCK.equals(t)) {
+                    throw new IllegalArgumentException(
+                            "up_block_types " + upBlockTypes + ": only \"" + UP_DECODER_BLOCK + "\" is implemented");
+                }
+            }
+            if (upBlockTypes.size() != channels.size()) {
+                throw new IllegalArgumentException("up_block_types has " + upBlockTypes.size()
+                        + " entries but block_out_channels " + channels.size());
+            }
+        }
+        if (sampleSize != null && sampleSize.isEmpty()) {
+            throw new IllegalArgumentException("sample_size must be an integer or a non-empty list, got []");
+        }
+        return new VaeConfig(
+                requireNonNullElse(inChannels, 3),
+                requireNonNullElse(outChannels, 3),
+                ConfigReader.required(latentChannels, "latent_channels"),
+                channels,
+                requireNonNullElse(layersPerBlock, 1),
+                requireNonNullElse(normNumGroups, 32),
+                ConfigReader.required(scalingFactor, "scaling_factor"),
+                requireNonNullElse(shiftFactor, 0.0),
+                requireNonNullElse(usePostQuantConv, true),
+                requireNonNullElse(midBlockAddAttention, true),
+                sampleSize == null ? 32 : sampleSize.get(0));
     }
 
     /** Number of resolutions ({@code len(block_out_channels)}; 4). */
@@ -147,98 +185,9 @@ public record VaeConfig(
         return sampleSize / upscale();
     }
 
-    // ---------------------------------------------------------------------------------- JSON
-
     private static void positive(String name, int value) {
         if (value <= 0) {
             throw new IllegalArgumentException(name + " must be positive, got " + value);
         }
-    }
-
-    private static Object require(Map<String, ?> json, String key) {
-        Object v = json.get(key);
-        if (v == null) {
-            throw new IllegalArgumentException(key + " is missing");
-        }
-        return v;
-    }
-
-    private static int integer(Map<String, ?> json, String key, @Nullable Integer dflt) {
-        Object v = json.get(key);
-        if (v == null) {
-            if (dflt == null) {
-                throw new IllegalArgumentException(key + " is missing");
-            }
-            return dflt;
-        }
-        return toInt(key, v);
-    }
-
-    private static int toInt(String key, Object v) {
-        if (v instanceof Integer || v instanceof Long || v instanceof Short) {
-            long l = ((Number) v).longValue();
-            if (l == (int) l) {
-                return (int) l;
-            }
-        }
-        throw new IllegalArgumentException(key + " must be an integer, got " + describe(v));
-    }
-
-    private static double number(Map<String, ?> json, String key) {
-        Object v = require(json, key);
-        if (v instanceof Number n) {
-            return n.doubleValue();
-        }
-        throw new IllegalArgumentException(key + " must be a number, got " + describe(v));
-    }
-
-    private static boolean bool(Map<String, ?> json, String key, boolean dflt) {
-        Object v = json.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        if (v instanceof Boolean b) {
-            return b;
-        }
-        throw new IllegalArgumentException(key + " must be true or false, got " + describe(v));
-    }
-
-    private static String string(Map<String, ?> json, String key, String dflt) {
-        Object v = json.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        if (v instanceof String s) {
-            return s;
-        }
-        throw new IllegalArgumentException(key + " must be a string, got " + describe(v));
-    }
-
-    private static List<Integer> ints(Map<String, ?> json, String key) {
-        Object v = require(json, key);
-        if (!(v instanceof List<?> list)) {
-            throw new IllegalArgumentException(key + " must be a list of integers, got " + describe(v));
-        }
-        List<Integer> out = new ArrayList<>();
-        for (Object o : list) {
-            out.add(toInt(key + " entry", o));
-        }
-        return out;
-    }
-
-    /** {@code sample_size} may be an int or (for non-square models) a list, whose first entry diffusers uses. */
-    private static int sampleSize(Map<String, ?> json) {
-        Object v = json.get("sample_size");
-        if (v == null) {
-            return 32;
-        }
-        if (v instanceof List<?> list && !list.isEmpty()) {
-            return toInt("sample_size", list.get(0));
-        }
-        return toInt("sample_size", v);
-    }
-
-    private static String describe(Object v) {
-        return v instanceof String s ? "\"" + s + "\"" : String.valueOf(v);
     }
 }

@@ -76,6 +76,23 @@ class ClipTextModelTest {
     }
 
     @Test
+    void aFullClipModelConfigGivesItsTextConfig() {
+        // transformers' CLIPConfig: the text model's keys under text_config, the rest ignored
+        Map<String, Object> text = Map.of("vocab_size", 1851, "hidden_size", 64, "num_attention_heads", 4);
+        assertThat(ClipTextConfig.fromJson(
+                        Map.of("text_config", text, "vision_config", Map.of("hidden_size", 768), "projection_dim", 64),
+                        "clip.json"))
+                .isEqualTo(new ClipTextConfig(1851, 64, 2048, 12, 4, 77, HfActivation.QUICK_GELU, 1e-5, 49407));
+        assertThatThrownBy(
+                        () -> ClipTextConfig.fromJson(Map.of("text_config", Map.of("hidden_size", 64.5)), "clip.json"))
+                .isInstanceOf(WeightException.class)
+                .hasMessage("clip.json: text_config.hidden_size must be an integer, got 64.5");
+        assertThatThrownBy(() -> ClipTextConfig.fromJson(Map.of("text_config", "x"), "clip.json"))
+                .isInstanceOf(WeightException.class)
+                .hasMessage("clip.json: text_config must be an object, got \"x\"");
+    }
+
+    @Test
     void configIsInferredFromShapesWithoutConfigJson() throws IOException {
         try (WeightSource s = TransformersWeightSource.open(CLIP.resolve("model.safetensors"))) {
             // No config.json next to a single file: sizes from shapes, heads = hidden / 64.

@@ -25,4 +25,12 @@ class JsonErrorsTest {
                 .isEqualTo("Unexpected character ('1' (code 49)): was expecting a colon to"
                         + " separate field name and value (line 1, column 6)");
     }
+
+    @Test
+    void limitsWithoutTheJavaMethodTheyComeFrom() {
+        // Jackson: "Document nesting depth (1001) exceeds the maximum allowed (1000, from
+        // `StreamReadConstraints.getMaxNestingDepth()`)"
+        assertThat(describe("[".repeat(1001) + "]".repeat(1001)))
+                .isEqualTo("Document nesting depth (1001) exceeds the maximum allowed (1000)");
+    }
 }

@@ -166,16 +166,13 @@ class T5EncoderModelTest {
 
     @Test
     void feedForwardProjDecidesTheActivation() {
-        T5Config relu =
-                T5Config.fromJson(new io.github.flux4j.core.text.HfConfig(Map.of("feed_forward_proj", "relu"), "x"));
+        T5Config relu = T5Config.fromJson(Map.of("feed_forward_proj", "relu"), "x");
         assertThat(relu.gatedAct()).isFalse();
         assertThat(relu.denseActFn()).isEqualTo(HfActivation.RELU);
-        T5Config gatedSilu = T5Config.fromJson(new io.github.flux4j.core.text.HfConfig(
-                Map.of("feed_forward_proj", "gated-silu", "dense_act_fn", "relu"), "x"));
+        T5Config gatedSilu = T5Config.fromJson(Map.of("feed_forward_proj", "gated-silu", "dense_act_fn", "relu"), "x");
         assertThat(gatedSilu.gatedAct()).isTrue();
         assertThat(gatedSilu.denseActFn()).isEqualTo(HfActivation.SILU);
-        assertThatThrownBy(() -> T5Config.fromJson(
-                        new io.github.flux4j.core.text.HfConfig(Map.of("feed_forward_proj", "fancy-gelu"), "cfg.json")))
+        assertThatThrownBy(() -> T5Config.fromJson(Map.of("feed_forward_proj", "fancy-gelu"), "cfg.json"))
                 .hasMessageContaining("cfg.json: feed_forward_proj 'fancy-gelu'");
     }
 

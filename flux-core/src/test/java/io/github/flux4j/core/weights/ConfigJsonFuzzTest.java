@@ -8,7 +8,6 @@ import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.t5.T5Names;
 import io.github.flux4j.core.testing.ConfigFuzz;
 import io.github.flux4j.core.testing.TinyFluxFiles;
-import io.github.flux4j.core.text.HfConfig;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.vae.VaeConfig;
@@ -103,11 +102,11 @@ class ConfigJsonFuzzTest {
     void vaeConfig() throws IOException {
         Path folder = ConfigFuzz.linkedCopy(ConfigFuzz.resourceFolder("/reference/vae/tiny-vae"), dir, "vae");
         Path seedFile = ConfigFuzz.resourceFolder("/reference/vae/tiny-vae/config.json");
-        VaeConfig seed = VaeConfig.fromJson(HfConfig.read(seedFile).values(), seedFile.toString());
+        VaeConfig seed = VaeConfig.read(seedFile);
         ConfigFuzz.run("/reference/vae/tiny-vae/config.json", folder, 0x7AEL, f -> {
             Path file = f.resolve("config.json");
-            // As VaeDecoder.load reads it (TableWeightSource.readConfig: the same mapper and map type).
-            VaeConfig c = VaeConfig.fromJson(HfConfig.read(file).values(), file.toString());
+            // The loader binds the same keys (VaeConfig.fromJson) from the map TableWeightSource parsed.
+            VaeConfig c = VaeConfig.read(file);
             if (!c.equals(seed)) {
                 try (PointerScope scope = new PointerScope();
                         VaeDecoder m = VaeDecoder.load(f, LoadOptions.defaults())) {

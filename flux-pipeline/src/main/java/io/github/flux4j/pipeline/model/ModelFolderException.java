@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline.model;
 
 import io.github.flux4j.FluxException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A model folder that cannot be used: missing, incomplete, not in the local Hugging Face cache, or
@@ -15,8 +16,8 @@ public class ModelFolderException extends FluxException {
         super(message);
     }
 
-    /** An exception with the given message and cause. */
-    public ModelFolderException(String message, Throwable cause) {
+    /** An exception with the given message and cause (if any). */
+    public ModelFolderException(String message, @Nullable Throwable cause) {
         super(message, cause);
     }
 }

@@ -1,19 +1,18 @@
 package io.github.flux4j.pipeline.model;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.annotation.JsonAnySetter;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.flux4j.FluxIoException;
-import io.github.flux4j.core.json.JsonErrors;
-import java.io.IOException;
-import java.nio.file.Files;
+import io.github.flux4j.core.json.ConfigReader;
+import io.github.flux4j.core.json.ConfigReader.NullRefused;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -23,14 +22,17 @@ import org.jspecify.annotations.Nullable;
  *
  * @param pipelineClass    {@code _class_name}, such as {@code FluxPipeline}
  * @param diffusersVersion {@code _diffusers_version}, if present
- * @param components       component name to its loader, in file order (unmodifiable)
+ * @param components       component name to its loader (unmodifiable; sorted by name when read from a file)
  */
 public record ModelIndex(
         String pipelineClass, @Nullable String diffusersVersion, Map<String, LibraryClass> components) {
     /** The file name. */
     public static final String FILE_NAME = "model_index.json";
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    /** Reads the file: a key given twice is not valid JSON. */
+    private static final ConfigReader CONFIGS = ConfigReader.of(
+                    (source, problem, cause) -> new ModelFolderException(source + ": " + problem, cause))
+            .rejectingDuplicateKeys();
 
     /**
      * The loader of one component.
@@ -60,19 +62,11 @@ public record ModelIndex(
     /**
      * Reads a {@code model_index.json}.
      *
-     * @throws FluxIoException       if the file cannot be read
+     * @throws io.github.flux4j.FluxIoException     if the file cannot be read
      * @throws ModelFolderException naming the file and entry if the content is malformed
      */
     public static ModelIndex read(Path file) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new ModelFolderException(file + ": not valid JSON: the file is not UTF-8 text", e);
-        } catch (IOException e) {
-            throw FluxIoException.of(file, e);
-        }
-        return parse(text, file.toString());
+        return CONFIGS.read(file, ModelIndex.class);
     }
 
     /**
@@ -82,34 +76,29 @@ public record ModelIndex(
      * @throws ModelFolderException naming {@code source} and the entry if the content is malformed
      */
     public static ModelIndex parse(String json, String source) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw new ModelFolderException(source + ": not valid JSON: " + JsonErrors.describe(e), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new ModelFolderException(source + ": expected a JSON object");
-        }
-        JsonNode cls = root.get("_class_name");
-        if (cls == null || !cls.isTextual()) {
-            throw new ModelFolderException(source + ": _class_name must be a string (the pipeline class), got " + cls);
-        }
-        JsonNode version = root.get("_diffusers_version");
-        Map<String, LibraryClass> components = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonNode> e : root.properties()) {
+        return CONFIGS.parse(json, source, ModelIndex.class);
+    }
+
+    /**
+     * The file's keys, as {@link ConfigReader} binds them: the metadata keys, and every other key
+     * in {@code entries}, of which those holding an array are components.
+     */
+    @JsonCreator
+    private static ModelIndex fromKeys(
+            @JsonProperty("_class_name") @NullRefused @Nullable String className,
+            @JsonProperty("_diffusers_version") @Nullable JsonNode diffusersVersion,
+            @JsonAnySetter @Nullable Map<String, JsonNode> entries) {
+        Map<String, LibraryClass> components = new TreeMap<>();
+        for (Map.Entry<String, JsonNode> e : (entries == null ? Map.<String, JsonNode>of() : entries).entrySet()) {
             String key = e.getKey();
-            if (key.startsWith("_")) {
-                continue; // _class_name, _diffusers_version, _name_or_path: metadata
-            }
             JsonNode v = e.getValue();
-            // Non-component settings (force_zeros_for_empty_prompt, requires_safety_checker, ...)
-            // are plain values, not [library, class] pairs.
-            if (!v.isArray()) {
+            // Other metadata (_name_or_path) and non-component settings (force_zeros_for_empty_prompt,
+            // requires_safety_checker, ...), which are plain values, not [library, class] pairs.
+            if (key.startsWith("_") || !v.isArray()) {
                 continue;
             }
             if (v.size() != 2) {
-                throw new ModelFolderException(source + ": " + key + " must be [library, class], got " + v);
+                throw new IllegalArgumentException(key + " must be [library, class], got " + v);
             }
             JsonNode lib = v.get(0);
             JsonNode klass = v.get(1);
@@ -117,11 +106,14 @@ public record ModelIndex(
                 continue; // an optional component that this pipeline does not have
             }
             if (!lib.isTextual() || !klass.isTextual()) {
-                throw new ModelFolderException(source + ": " + key + " must be [library, class] strings, got " + v);
+                throw new IllegalArgumentException(key + " must be [library, class] strings, got " + v);
             }
             components.put(key, new LibraryClass(lib.asText(), klass.asText()));
         }
         return new ModelIndex(
-                cls.asText(), version != null && version.isTextual() ? version.asText() : null, components);
+                ConfigReader.required(className, "_class_name"),
+                // informative only: a version that is not a string is left out rather than refused
+                diffusersVersion != null && diffusersVersion.isTextual() ? diffusersVersion.asText() : null,
+                components);
     }
 }

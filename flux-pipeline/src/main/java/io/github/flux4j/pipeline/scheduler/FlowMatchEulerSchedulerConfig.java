@@ -1,19 +1,14 @@
 package io.github.flux4j.pipeline.scheduler;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.github.flux4j.FluxIoException;
-import io.github.flux4j.core.json.JsonErrors;
-import java.io.IOException;
-import java.nio.file.Files;
+import static java.util.Objects.requireNonNullElse;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.github.flux4j.core.json.ConfigReader;
+import io.github.flux4j.core.json.ConfigReader.NullRefused;
+import io.github.flux4j.core.json.ConfigReader.WholeNumber;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.Set;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The settings of diffusers' {@code FlowMatchEulerDiscreteScheduler}, as stored in a model's
@@ -25,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * (these resample the schedule) and {@code stochastic_sampling} (draws noise in every step).
  * Keys starting with {@code _} are metadata; {@code _class_name}, when present, must be
  * {@code FlowMatchEulerDiscreteScheduler}. Other unknown keys are ignored with a debug log, as
- * diffusers ignores them.
+ * diffusers ignores them. The file is read by {@link ConfigReader}, which binds it to
+ * the keys of its private {@code @JsonCreator} factory.
  *
  * @param numTrainTimesteps  {@code num_train_timesteps}: timesteps are {@code sigma} times this
  * @param shift              {@code shift}: the static shift, used when dynamic shifting is off
@@ -59,10 +55,10 @@ public record FlowMatchEulerSchedulerConfig(
     /** The class diffusers instantiates from this configuration. */
     public static final String CLASS_NAME = "FlowMatchEulerDiscreteScheduler";
 
-    private static final Logger LOG = LoggerFactory.getLogger(FlowMatchEulerSchedulerConfig.class);
-    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-    private static final Set<String> REFUSED_FLAGS =
-            Set.of("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "stochastic_sampling");
+    /** Reads the file: a key given twice is not valid JSON. */
+    private static final ConfigReader CONFIGS = ConfigReader.of(
+                    (source, problem, cause) -> new SchedulerConfigException(source + ": " + problem, cause))
+            .rejectingDuplicateKeys();
 
     /**
      * Validates the values.
@@ -115,19 +111,11 @@ public record FlowMatchEulerSchedulerConfig(
     /**
      * Reads a {@code scheduler_config.json}.
      *
-     * @throws FluxIoException          if the file cannot be read
+     * @throws io.github.flux4j.FluxIoException        if the file cannot be read
      * @throws SchedulerConfigException naming the file and field if the content is not usable
      */
     public static FlowMatchEulerSchedulerConfig read(Path file) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new SchedulerConfigException(file + ": not valid JSON: the file is not UTF-8 text", e);
-        } catch (IOException e) {
-            throw FluxIoException.of(file, e);
-        }
-        return parse(text, file.toString());
+        return CONFIGS.read(file, FlowMatchEulerSchedulerConfig.class);
     }
 
     /**
@@ -137,167 +125,64 @@ public record FlowMatchEulerSchedulerConfig(
      * @throws SchedulerConfigException naming {@code source} and the field if the content is not usable
      */
     public static FlowMatchEulerSchedulerConfig parse(String json, String source) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw new SchedulerConfigException(source + ": not valid JSON: " + JsonErrors.describe(e), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new SchedulerConfigException(source + ": expected a JSON object");
-        }
-        Fields f = new Fields(root, source);
-        FlowMatchEulerSchedulerConfig d = defaults();
-        String className = f.optionalString("_class_name");
-        if (className != null && !className.equals(CLASS_NAME)) {
-            throw new SchedulerConfigException(source + ": _class_name is '" + className + "', expected '" + CLASS_NAME
-                    + "' (the only scheduler FluxPipeline is implemented with here)");
-        }
-        for (String flag : REFUSED_FLAGS) {
-            if (f.bool(flag, false)) {
-                throw new SchedulerConfigException(
-                        source + ": " + flag + " = true is not supported (FLUX configurations leave it false)");
-            }
-        }
-        String shiftType = f.string("time_shift_type", d.timeShiftType().configValue());
-        TimeShiftType type;
-        try {
-            type = TimeShiftType.fromConfigValue(shiftType);
-        } catch (IllegalArgumentException e) {
-            throw new SchedulerConfigException(source + ": time_shift_type: " + e.getMessage(), e);
-        }
-        Double terminal = f.optionalNumber("shift_terminal");
-        try {
-            FlowMatchEulerSchedulerConfig config = new FlowMatchEulerSchedulerConfig(
-                    f.integer("num_train_timesteps", d.numTrainTimesteps()),
-                    f.number("shift", d.shift()),
-                    f.bool("use_dynamic_shifting", d.useDynamicShifting()),
-                    f.number("base_shift", d.baseShift()),
-                    f.number("max_shift", d.maxShift()),
-                    f.integer("base_image_seq_len", d.baseImageSeqLen()),
-                    f.integer("max_image_seq_len", d.maxImageSeqLen()),
-                    f.bool("invert_sigmas", d.invertSigmas()),
-                    // diffusers tests `if self.config.shift_terminal:`, so 0 means "no terminal".
-                    terminal == null || terminal == 0.0 ? null : terminal,
-                    type);
-            f.logUnknown();
-            return config;
-        } catch (SchedulerConfigException e) {
-            throw new SchedulerConfigException(source + ": " + e.getMessage(), e);
-        }
+        return CONFIGS.parse(json, source, FlowMatchEulerSchedulerConfig.class);
     }
 
-    /** Typed access to the keys of one JSON object; every error names the source and the key. */
-    private static final class Fields {
-        private static final Set<String> KNOWN = Set.of(
-                "num_train_timesteps",
-                "shift",
-                "use_dynamic_shifting",
-                "base_shift",
-                "max_shift",
-                "base_image_seq_len",
-                "max_image_seq_len",
-                "invert_sigmas",
-                "shift_terminal",
-                "use_karras_sigmas",
-                "use_exponential_sigmas",
-                "use_beta_sigmas",
-                "time_shift_type",
-                "stochastic_sampling");
-
-        private final JsonNode root;
-        private final String source;
-
-        Fields(JsonNode root, String source) {
-            this.root = root;
-            this.source = source;
+    /**
+     * The file's keys, as {@link ConfigReader} binds them: absent keys take {@link #defaults()};
+     * a {@code null} number is refused (diffusers stores it, and FluxPipeline's
+     * {@code calculate_shift} then fails on it), while a {@code null} flag, string or
+     * {@code shift_terminal} counts as absent. Integers may be written as {@code 1000.0}.
+     */
+    @JsonCreator
+    private static FlowMatchEulerSchedulerConfig fromKeys(
+            @JsonProperty("_class_name") @Nullable String className,
+            @JsonProperty("num_train_timesteps") @NullRefused @WholeNumber @Nullable Integer numTrainTimesteps,
+            @JsonProperty("shift") @NullRefused @Nullable Double shift,
+            @JsonProperty("use_dynamic_shifting") @Nullable Boolean useDynamicShifting,
+            @JsonProperty("base_shift") @NullRefused @Nullable Double baseShift,
+            @JsonProperty("max_shift") @NullRefused @Nullable Double maxShift,
+            @JsonProperty("base_image_seq_len") @NullRefused @WholeNumber @Nullable Integer baseImageSeqLen,
+            @JsonProperty("max_image_seq_len") @NullRefused @WholeNumber @Nullable Integer maxImageSeqLen,
+            @JsonProperty("invert_sigmas") @Nullable Boolean invertSigmas,
+            @JsonProperty("shift_terminal") @Nullable Double shiftTerminal,
+            @JsonProperty("time_shift_type") @Nullable String timeShiftType,
+            @JsonProperty("use_karras_sigmas") @Nullable Boolean useKarrasSigmas,
+            @JsonProperty("use_exponential_sigmas") @Nullable Boolean useExponentialSigmas,
+            @JsonProperty("use_beta_sigmas") @Nullable Boolean useBetaSigmas,
+            @JsonProperty("stochastic_sampling") @Nullable Boolean stochasticSampling) {
+        if (className != null && !className.equals(CLASS_NAME)) {
+            throw new SchedulerConfigException("_class_name is '" + className + "', expected '" + CLASS_NAME
+                    + "' (the only scheduler FluxPipeline is implemented with here)");
         }
-
-        private @Nullable JsonNode present(String key) {
-            JsonNode n = root.get(key);
-            return n == null || n.isNull() ? null : n;
+        refuse("use_karras_sigmas", useKarrasSigmas);
+        refuse("use_exponential_sigmas", useExponentialSigmas);
+        refuse("use_beta_sigmas", useBetaSigmas);
+        refuse("stochastic_sampling", stochasticSampling);
+        FlowMatchEulerSchedulerConfig d = defaults();
+        TimeShiftType type;
+        try {
+            type = timeShiftType == null ? d.timeShiftType() : TimeShiftType.fromConfigValue(timeShiftType);
+        } catch (IllegalArgumentException e) {
+            throw new SchedulerConfigException("time_shift_type: " + e.getMessage(), e);
         }
+        return new FlowMatchEulerSchedulerConfig(
+                requireNonNullElse(numTrainTimesteps, d.numTrainTimesteps()),
+                requireNonNullElse(shift, d.shift()),
+                requireNonNullElse(useDynamicShifting, d.useDynamicShifting()),
+                requireNonNullElse(baseShift, d.baseShift()),
+                requireNonNullElse(maxShift, d.maxShift()),
+                requireNonNullElse(baseImageSeqLen, d.baseImageSeqLen()),
+                requireNonNullElse(maxImageSeqLen, d.maxImageSeqLen()),
+                requireNonNullElse(invertSigmas, d.invertSigmas()),
+                // diffusers tests `if self.config.shift_terminal:`, so 0 means "no terminal".
+                shiftTerminal == null || shiftTerminal == 0.0 ? null : shiftTerminal,
+                type);
+    }
 
-        private SchedulerConfigException wrong(String key, String expected, JsonNode got) {
-            return new SchedulerConfigException(source + ": " + key + " must be " + expected + ", got " + got);
-        }
-
-        int integer(String key, int fallback) {
-            JsonNode n = present(key);
-            if (n == null) {
-                if (root.has(key)) {
-                    throw wrong(key, "an integer", root.get(key));
-                }
-                return fallback;
-            }
-            if (n.isNumber() && n.canConvertToInt() && n.asDouble() == Math.rint(n.asDouble())) {
-                return (int) n.asDouble();
-            }
-            throw wrong(key, "an integer", n);
-        }
-
-        double number(String key, double fallback) {
-            JsonNode n = present(key);
-            if (n == null) {
-                if (root.has(key)) {
-                    // diffusers stores the null, and FluxPipeline's calculate_shift then fails on it.
-                    throw wrong(key, "a number", root.get(key));
-                }
-                return fallback;
-            }
-            if (n.isNumber()) {
-                return n.asDouble();
-            }
-            throw wrong(key, "a number", n);
-        }
-
-        @Nullable
-        Double optionalNumber(String key) {
-            JsonNode n = present(key);
-            if (n == null) {
-                return null;
-            }
-            if (n.isNumber()) {
-                return n.asDouble();
-            }
-            throw wrong(key, "a number or null", n);
-        }
-
-        boolean bool(String key, boolean fallback) {
-            JsonNode n = present(key);
-            if (n == null) {
-                return fallback;
-            }
-            if (n.isBoolean()) {
-                return n.asBoolean();
-            }
-            throw wrong(key, "true or false", n);
-        }
-
-        String string(String key, String fallback) {
-            String s = optionalString(key);
-            return s == null ? fallback : s;
-        }
-
-        @Nullable
-        String optionalString(String key) {
-            JsonNode n = present(key);
-            if (n == null) {
-                return null;
-            }
-            if (n.isTextual()) {
-                return n.asText();
-            }
-            throw wrong(key, "a string", n);
-        }
-
-        void logUnknown() {
-            for (Map.Entry<String, JsonNode> e : root.properties()) {
-                String key = e.getKey();
-                if (!key.startsWith("_") && !KNOWN.contains(key)) {
-                    LOG.debug("{}: ignoring unknown scheduler key '{}'", source, key);
-                }
-            }
+    private static void refuse(String flag, @Nullable Boolean value) {
+        if (Boolean.TRUE.equals(value)) {
+            throw new SchedulerConfigException(flag + " = true is not supported (FLUX configurations leave it false)");
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline.scheduler;
 
 import io.github.flux4j.FluxException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A scheduler configuration that cannot be used: malformed JSON, a field of the wrong type, a value
@@ -14,8 +15,8 @@ public class SchedulerConfigException extends FluxException {
         super(message);
     }
 
-    /** An exception with the given message and cause. */
-    public SchedulerConfigException(String message, Throwable cause) {
+    /** An exception with the given message and cause (if any). */
+    public SchedulerConfigException(String message, @Nullable Throwable cause) {
         super(message, cause);
     }
 }

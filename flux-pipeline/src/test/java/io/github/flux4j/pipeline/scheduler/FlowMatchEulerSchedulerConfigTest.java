@@ -54,6 +54,13 @@ class FlowMatchEulerSchedulerConfigTest {
     }
 
     @Test
+    void integersMayBeWrittenAsWholeNumbers() {
+        FlowMatchEulerSchedulerConfig c = FlowMatchEulerSchedulerConfig.parse(
+                "{\"num_train_timesteps\": 1000.0, \"base_image_seq_len\": 256.0, \"max_image_seq_len\": 4096}", "x");
+        assertThat(c).isEqualTo(FlowMatchEulerSchedulerConfig.defaults());
+    }
+
+    @Test
     void zeroShiftTerminalMeansNone() {
         // diffusers tests `if self.config.shift_terminal:`
         assertThat(FlowMatchEulerSchedulerConfig.parse("{\"shift_terminal\": 0.0}", "x")

@@ -1,0 +1,11 @@
+/**
+ * GGUF reading, writing, dequantizing and quantizing in pure Java, and the exception types that
+ * every flux4j module shares ({@link io.github.flux4j.FluxException}). Every package is API.
+ */
+module io.github.flux4j.gguf {
+    requires static transitive org.jspecify;
+
+    exports io.github.flux4j;
+    exports io.github.flux4j.gguf;
+    exports io.github.flux4j.gguf.quant;
+}
