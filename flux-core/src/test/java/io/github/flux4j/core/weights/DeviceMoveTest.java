@@ -161,6 +161,20 @@ class DeviceMoveTest {
         }
     }
 
+    /** A forward's inputs for the tiny dev transformer, on the CPU, in the caller's scope. */
+    private record Inputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, Tensor t, Tensor y) {
+        static Inputs tiny() {
+            TensorOptions f32 = new TensorOptions(ScalarType.Float);
+            return new Inputs(
+                    arange(24 * 64).view(1, 24, 64),
+                    torch.zeros(new long[] {24, 3}, f32),
+                    arange(8 * 128).view(1, 8, 128),
+                    torch.zeros(new long[] {8, 3}, f32),
+                    torch.full(new long[] {1}, new Scalar(0.5), f32),
+                    arange(96).view(1, 96));
+        }
+    }
+
     @Test
     void cudaRoundTripKeepsTheHostCopyAndTheOutput() throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
@@ -170,13 +184,9 @@ class DeviceMoveTest {
         try (FluxTransformer onCpu = GgufTransformer.load(gguf, f32);
                 FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
                 PointerScope scope = new PointerScope()) {
-            Tensor img = arange(24 * 64).view(1, 24, 64);
-            Tensor imgIds = torch.zeros(new long[] {24, 3}, new TensorOptions(ScalarType.Float));
-            Tensor txt = arange(8 * 128).view(1, 8, 128);
-            Tensor txtIds = torch.zeros(new long[] {8, 3}, new TensorOptions(ScalarType.Float));
-            Tensor t = torch.full(new long[] {1}, new Scalar(0.5), new TensorOptions(ScalarType.Float));
-            Tensor y = arange(96).view(1, 96);
-            float[] expected = values(onCuda.forward(img, imgIds, txt, txtIds, t, y, t));
+            Inputs in = Inputs.tiny();
+            float[] expected =
+                    values(onCuda.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
             torch_cuda.device_synchronize();
             long base = torch_cuda
                     .getAllocator()
@@ -186,7 +196,8 @@ class DeviceMoveTest {
 
             onCpu.moveTo(cuda, true);
             assertThat(onCpu.device()).isEqualTo(cuda);
-            assertThat(values(onCpu.forward(img, imgIds, txt, txtIds, t, y, t))).containsExactly(expected);
+            assertThat(values(onCpu.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
+                    .containsExactly(expected);
             long onDevice = torch_cuda
                     .getAllocator()
                     .getDeviceStats((byte) 0)
@@ -204,7 +215,7 @@ class DeviceMoveTest {
                     .current();
             assertThat(after).isLessThanOrEqualTo(base + (1 << 20));
             // Back on the CPU, it computes as before (within the CPU/GPU kernel difference).
-            float[] cpu = values(onCpu.forward(img, imgIds, txt, txtIds, t, y, t));
+            float[] cpu = values(onCpu.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
             assertThat(cpu).hasSameSizeAs(expected);
             assertThat(Set.of(onCpu.device())).containsExactly(FluxDevice.cpu());
         }
@@ -219,33 +230,30 @@ class DeviceMoveTest {
         try (FluxTransformer pinned = GgufTransformer.load(gguf, f32);
                 FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
                 PointerScope scope = new PointerScope()) {
-            Tensor img = arange(24 * 64).view(1, 24, 64);
-            Tensor imgIds = torch.zeros(new long[] {24, 3}, new TensorOptions(ScalarType.Float));
-            Tensor txt = arange(8 * 128).view(1, 8, 128);
-            Tensor txtIds = torch.zeros(new long[] {8, 3}, new TensorOptions(ScalarType.Float));
-            Tensor t = torch.full(new long[] {1}, new Scalar(0.5), new TensorOptions(ScalarType.Float));
-            Tensor y = arange(96).view(1, 96);
-            float[] cpuBefore = values(pinned.forward(img, imgIds, txt, txtIds, t, y, t));
-            float[] expected = values(onCuda.forward(img, imgIds, txt, txtIds, t, y, t));
+            Inputs in = Inputs.tiny();
+            float[] cpuBefore =
+                    values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
+            float[] expected =
+                    values(onCuda.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
 
             long bytes = pinned.pinHostMemory();
             // every weight (packed blocks and float tensors), each aligned to 256 bytes
             assertThat(bytes).isGreaterThanOrEqualTo(pinned.weightBytes());
             assertThat(pinned.pinHostMemory()).isZero(); // once
             // pinned, still on the CPU: the same bits
-            assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+            assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
                     .containsExactly(cpuBefore);
             for (int round = 0; round < 3; round++) {
                 pinned.moveTo(cuda, true);
-                assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+                assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
                         .containsExactly(expected);
                 pinned.moveTo(FluxDevice.cpu(), true);
-                assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+                assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
                         .containsExactly(cpuBefore);
             }
             // a one-way move frees the page-locked memory
             pinned.moveTo(cuda);
-            assertThat(values(pinned.forward(img, imgIds, txt, txtIds, t, y, t)))
+            assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
                     .containsExactly(expected);
         }
     }
