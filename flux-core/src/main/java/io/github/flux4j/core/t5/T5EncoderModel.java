@@ -11,8 +11,8 @@ import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.ModelLoader;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.RenamedWeightSource;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
@@ -71,7 +71,7 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
 
     /** Binds every weight under {@code root} (transformers names, see {@link T5Names}). */
     private T5EncoderModel(T5Config config, WeightPath root) {
-        super("T5EncoderModel", root.weights(), root.device(), root.dtype());
+        super("T5EncoderModel");
         this.config = config;
         this.shared = root.tensor(T5Names.SHARED, config.vocabSize(), config.dModel());
         WeightPath enc = root.at("encoder");

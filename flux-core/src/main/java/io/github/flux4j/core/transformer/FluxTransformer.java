@@ -10,8 +10,8 @@ import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.ModelLoader;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
@@ -65,7 +65,7 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
 
     /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
     FluxTransformer(FluxConfig config, WeightPath w) {
-        super("FluxTransformer", w.weights(), w.device(), w.dtype());
+        super("FluxTransformer");
         this.config = config;
         long h = config.hiddenSize();
         this.imgIn = w.linear("img_in", h, config.inChannels());
