@@ -70,7 +70,7 @@ public final class FluxTransformer extends LoadedModel {
     private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
     private final StreamableBlocks streamable = new Streamable();
 
-    /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
+    /** Binds every weight under {@code w} (BFL names). Only the binding (its {@code LOADER}) calls this. */
     FluxTransformer(FluxConfig config, WeightPath w) {
         super("FluxTransformer");
         this.config = config;
