@@ -3,7 +3,8 @@
  * built from GGUF or safetensors weights, and the LibTorch bridge they share
  * ({@code io.github.flux4j.core.torch}: devices, compute dtypes, tensors from and to Java arrays).
  *
- * <p>Not API: the networks' building blocks ({@code core.nn}, not exported), and block streaming
+ * <p>Not API: the networks' building blocks ({@code core.nn}) and the weight binding
+ * ({@code core.weights.binding}: the models' load path), not exported, and block streaming
  * ({@code core.offload}), the CUDA kernels ({@code core.cuda}) and the JSON configuration reader
  * ({@code core.json}), exported only to the flux4j modules that use them. The packages whose
  * configuration records Jackson binds (through private {@code @JsonCreator} factories) are open to
@@ -31,8 +32,8 @@ module io.github.flux4j.core {
     exports io.github.flux4j.core.t5;
     exports io.github.flux4j.core.vae;
     exports io.github.flux4j.core.text;
-    // LoadOptions, LoadedModel (the models' base), WeightBindingException. ModelLoader, WeightBinder,
-    // WeightPath and LoadedWeights are public only because the model packages load through them.
+    // LoadOptions, LoadedModel (the models' base), WeightBindingException. The binding machinery
+    // (ModelLoader, WeightBinder, WeightPath, LoadedWeights) is core.weights.binding, not exported.
     exports io.github.flux4j.core.weights;
     // The file formats: WeightSource, WeightInfo, SafetensorsFile/Writer, WeightException.
     exports io.github.flux4j.core.weights.source;

@@ -2,6 +2,7 @@ package io.github.flux4j.pipeline;
 
 import io.github.flux4j.core.clip.ClipTextModel;
 import io.github.flux4j.core.offload.BlockStreamer;
+import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.text.TokenIds;
@@ -990,16 +991,16 @@ public final class FluxPipeline implements AutoCloseable {
             BlockStreamer streamer = null;
             if (!plan.streamedBlocks().isEmpty()) {
                 // before the model moves anywhere: the streamed blocks leave it for pinned host buffers
-                streamer = BlockStreamer.attach(transformer, dev, plan.streamedBlocks());
+                streamer = BlockStreamer.attach(StreamableBlocks.of(transformer), dev, plan.streamedBlocks());
                 loaded.add(0, streamer); // closed first if the build fails
             }
             BlockStreamer t5Streamer = null;
             if (plan.t5() == Placement.STREAMED) {
                 TreeSet<Integer> all = new TreeSet<>();
-                for (int b = 0; b < t5.blockCount(); b++) {
+                for (int b = 0; b < StreamableBlocks.of(t5).blockCount(); b++) {
                     all.add(b);
                 }
-                t5Streamer = BlockStreamer.attach(t5, dev, all);
+                t5Streamer = BlockStreamer.attach(StreamableBlocks.of(t5), dev, all);
                 loaded.add(0, t5Streamer);
                 t5Streamer.freeArenas(); // allocated again when T5 runs
             }

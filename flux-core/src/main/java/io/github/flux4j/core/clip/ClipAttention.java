@@ -1,7 +1,7 @@
 package io.github.flux4j.core.clip;
 
 import io.github.flux4j.core.nn.LinearOp;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;

@@ -2,7 +2,7 @@ package io.github.flux4j.core.clip;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.text.HfActivation;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 
 /** {@code mlp}: {@code fc2(act(fc1(x)))}. */

@@ -9,8 +9,8 @@ import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.ModelLoader;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.RenamedWeightSource;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
@@ -59,7 +59,7 @@ public final class ClipTextModel extends LoadedModel {
 
     /** Binds every weight under {@code root} (names as {@link ClipNames} presents them). */
     private ClipTextModel(ClipTextConfig config, WeightPath root) {
-        super("ClipTextModel", root.weights(), root.device(), root.dtype());
+        super("ClipTextModel");
         this.config = config;
         WeightPath w = root.at("text_model");
         this.embeddings = new ClipTextEmbeddings(config, w.at("embeddings"));

@@ -2,7 +2,7 @@ package io.github.flux4j.core.t5;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.Torch;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;

@@ -6,7 +6,7 @@ import io.github.flux4j.core.nn.QuantizedLinear;
 import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.text.HfActivation;
 import io.github.flux4j.core.torch.ComputeDtype;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.List;
 import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;

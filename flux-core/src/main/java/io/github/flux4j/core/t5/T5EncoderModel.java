@@ -11,8 +11,8 @@ import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.ModelLoader;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.RenamedWeightSource;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
@@ -58,7 +58,13 @@ import org.slf4j.LoggerFactory;
  * relative-attention table are expanded once at load, since they are looked up, not multiplied.
  * The model owns its weights and frees them in {@link #close()}. Concurrent forwards are safe.
  */
-public final class T5EncoderModel extends LoadedModel implements StreamableBlocks {
+public final class T5EncoderModel extends LoadedModel {
+    static {
+        // Block streaming (core.offload, not API) reaches the blocks through this adapter, so the
+        // public class implements none of its types.
+        StreamableBlocks.register(T5EncoderModel.class, m -> m.streamable);
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(T5EncoderModel.class);
     private static final Set<ScalarType> ID_TYPES =
             Set.of(ScalarType.Long, ScalarType.Int, ScalarType.Short, ScalarType.Byte, ScalarType.Char);
@@ -67,11 +73,12 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
     private final Tensor shared; // shared.weight [vocab, dModel]
     private final List<T5Block> blocks; // encoder.block.0 .. numLayers-1
     private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
+    private final StreamableBlocks streamable = new Streamable();
     private final T5LayerNorm finalLayerNorm; // encoder.final_layer_norm.weight [dModel]
 
     /** Binds every weight under {@code root} (transformers names, see {@link T5Names}). */
     private T5EncoderModel(T5Config config, WeightPath root) {
-        super("T5EncoderModel", root.weights(), root.device(), root.dtype());
+        super("T5EncoderModel");
         this.config = config;
         this.shared = root.tensor(T5Names.SHARED, config.vocabSize(), config.dModel());
         WeightPath enc = root.at("encoder");
@@ -261,8 +268,7 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
     // ------------------------------------------------------------------------------ block streaming
 
     /** Number of encoder blocks ({@code encoder.block.N}). */
-    @Override
-    public int blockCount() {
+    int blockCount() {
         return blocks.size();
     }
 
@@ -273,8 +279,7 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
      *
      * @throws IndexOutOfBoundsException if there is no such block
      */
-    @Override
-    public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
+    void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
         checkOpen();
         if (index < 0 || index >= blocks.size()) {
             throw new IndexOutOfBoundsException("block " + index + " of " + blocks.size());
@@ -283,13 +288,12 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
         blocks.get(index).forEachParameter((n, t) -> visitor.accept(prefix + n, t));
     }
 
-    @Override
-    public void setBlockHook(@Nullable BlockHook hook) {
+    void setBlockHook(@Nullable BlockHook hook) {
         this.blockHook = hook;
     }
 
-    @Override
-    public @Nullable BlockHook blockHook() {
+    @Nullable
+    BlockHook blockHook() {
         return blockHook;
     }
 
@@ -314,5 +318,28 @@ public final class T5EncoderModel extends LoadedModel implements StreamableBlock
     public String toString() {
         return "T5EncoderModel[d_model " + config.dModel() + ", " + config.numLayers() + " layers, " + device() + ", "
                 + dtype() + "]";
+    }
+
+    /** What {@link StreamableBlocks#of} hands block streaming for this model. */
+    private final class Streamable implements StreamableBlocks {
+        @Override
+        public int blockCount() {
+            return T5EncoderModel.this.blockCount();
+        }
+
+        @Override
+        public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
+            T5EncoderModel.this.forEachBlockParameter(index, visitor);
+        }
+
+        @Override
+        public void setBlockHook(@Nullable BlockHook hook) {
+            T5EncoderModel.this.setBlockHook(hook);
+        }
+
+        @Override
+        public @Nullable BlockHook blockHook() {
+            return T5EncoderModel.this.blockHook();
+        }
     }
 }

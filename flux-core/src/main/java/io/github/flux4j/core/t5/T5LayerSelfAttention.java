@@ -1,6 +1,6 @@
 package io.github.flux4j.core.t5;
 
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 

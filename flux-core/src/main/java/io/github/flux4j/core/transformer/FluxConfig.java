@@ -3,7 +3,7 @@ package io.github.flux4j.core.transformer;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.github.flux4j.core.json.ConfigReader;
-import io.github.flux4j.core.weights.WeightBinder;
+import io.github.flux4j.core.weights.binding.WeightBinder;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.core.weights.source.WeightSource;

@@ -10,8 +10,8 @@ import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.ModelLoader;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;
@@ -50,7 +50,13 @@ import org.jspecify.annotations.Nullable;
  * never modified after loading. A forward can be stopped between blocks by a check installed with
  * {@link CancellationPoints} (the pipeline's cancellation); it then frees what it made and throws.
  */
-public final class FluxTransformer extends LoadedModel implements StreamableBlocks {
+public final class FluxTransformer extends LoadedModel {
+    static {
+        // Block streaming (core.offload, not API) reaches the blocks through this adapter, so the
+        // public class implements none of its types.
+        StreamableBlocks.register(FluxTransformer.class, m -> m.streamable);
+    }
+
     private final FluxConfig config;
     private final LinearOp imgIn; // img_in [h, inChannels]
     private final MlpEmbedder timeIn; // time_in.{in,out}_layer [h, 256], [h, h]
@@ -62,10 +68,11 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
     private final List<SingleStreamBlock> singleBlocks; // single_blocks.0 .. depthSingleBlocks-1
     private final LastLayer finalLayer; // final_layer.{adaLN_modulation.1, linear}
     private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
+    private final StreamableBlocks streamable = new Streamable();
 
-    /** Binds every weight under {@code w} (BFL names). Only {@link WeightBinder} calls this. */
+    /** Binds every weight under {@code w} (BFL names). Only the binding (its {@code LOADER}) calls this. */
     FluxTransformer(FluxConfig config, WeightPath w) {
-        super("FluxTransformer", w.weights(), w.device(), w.dtype());
+        super("FluxTransformer");
         this.config = config;
         long h = config.hiddenSize();
         this.imgIn = w.linear("img_in", h, config.inChannels());
@@ -361,8 +368,7 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
     // ------------------------------------------------------------------------------ block streaming
 
     /** Number of transformer blocks: {@code depth} double-stream then {@code depthSingleBlocks} single-stream. */
-    @Override
-    public int blockCount() {
+    int blockCount() {
         return doubleBlocks.size() + singleBlocks.size();
     }
 
@@ -375,8 +381,7 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
      *
      * @throws IndexOutOfBoundsException if there is no such block
      */
-    @Override
-    public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
+    void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
         checkOpen();
         if (index < 0 || index >= blockCount()) {
             throw new IndexOutOfBoundsException("block " + index + " of " + blockCount());
@@ -395,14 +400,13 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
      * Installs (or, with null, removes) the hook called around every block of every forward. Not
      * while a forward runs.
      */
-    @Override
-    public void setBlockHook(@Nullable BlockHook hook) {
+    void setBlockHook(@Nullable BlockHook hook) {
         this.blockHook = hook;
     }
 
     /** The installed block hook, or null. */
-    @Override
-    public @Nullable BlockHook blockHook() {
+    @Nullable
+    BlockHook blockHook() {
         return blockHook;
     }
 
@@ -417,6 +421,29 @@ public final class FluxTransformer extends LoadedModel implements StreamableBloc
     private static void afterBlock(@Nullable BlockHook hook, int index) {
         if (hook != null) {
             hook.afterBlock(index);
+        }
+    }
+
+    /** What {@link StreamableBlocks#of} hands block streaming for this model. */
+    private final class Streamable implements StreamableBlocks {
+        @Override
+        public int blockCount() {
+            return FluxTransformer.this.blockCount();
+        }
+
+        @Override
+        public void forEachBlockParameter(int index, BiConsumer<String, Tensor> visitor) {
+            FluxTransformer.this.forEachBlockParameter(index, visitor);
+        }
+
+        @Override
+        public void setBlockHook(@Nullable BlockHook hook) {
+            FluxTransformer.this.setBlockHook(hook);
+        }
+
+        @Override
+        public @Nullable BlockHook blockHook() {
+            return FluxTransformer.this.blockHook();
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.Functional;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
 

@@ -3,7 +3,7 @@ package io.github.flux4j.core.vae;
 import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.torch.Scopes;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 
 /**

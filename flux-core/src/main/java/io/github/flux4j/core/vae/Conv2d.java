@@ -1,14 +1,14 @@
 package io.github.flux4j.core.vae;
 
 import io.github.flux4j.core.nn.CpuConvolutions;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import org.bytedeco.pytorch.Tensor;
 
 /**
  * {@code nn.Conv2d(in, out, kernel, stride=1, padding=kernel // 2)} with a bias, as every VAE
  * decoder convolution is: one {@code at::conv2d} per call, except on CPU for the signatures that
  * LibTorch's oneDNN gets wrong on this machine ({@link CpuConvolutions}). The tensors belong to the
- * binding's {@link io.github.flux4j.core.weights.LoadedWeights}.
+ * binding's {@link io.github.flux4j.core.weights.binding.LoadedWeights}.
  */
 final class Conv2d {
     private final Tensor weight; // [out, in, k, k]

@@ -1,7 +1,7 @@
 package io.github.flux4j.core.vae;
 
 import io.github.flux4j.core.torch.TensorSlot;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;

@@ -7,8 +7,8 @@ import io.github.flux4j.core.torch.TensorTrace;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.LoadedModel;
-import io.github.flux4j.core.weights.ModelLoader;
-import io.github.flux4j.core.weights.WeightPath;
+import io.github.flux4j.core.weights.binding.ModelLoader;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightFormat;
 import io.github.flux4j.core.weights.source.WeightSource;
@@ -58,7 +58,7 @@ public final class VaeDecoder extends LoadedModel {
     final Decoder decoder; // decoder.*
 
     private VaeDecoder(VaeConfig config, WeightPath w) {
-        super("VaeDecoder", w.weights(), w.device(), w.dtype());
+        super("VaeDecoder");
         this.config = config;
         this.postQuantConv = config.usePostQuantConv()
                 ? new Conv2d(w.at("post_quant_conv"), config.latentChannels(), config.latentChannels(), 1)

@@ -1,6 +1,5 @@
 package io.github.flux4j.core.weights;
 
-import io.github.flux4j.core.nn.WeightExpansion;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
@@ -8,7 +7,7 @@ import java.util.Objects;
 
 /**
  * How to load a model: the one options record of all four models (transformer, CLIP, T5, VAE)
- * and of {@link WeightBinder}.
+ * and of their weight binding.
  *
  * <pre>{@code
  * LoadOptions options = LoadOptions.defaults()                 // CPU, BF16, exact dequant, strict
@@ -104,10 +103,5 @@ public record LoadOptions(
     /** These options with a budget of resident expanded weights, in bytes (0: none). */
     public LoadOptions withDequantizedCacheBytes(long bytes) {
         return new LoadOptions(device, dtype, arithmetic, strict, cudaKernels, fusedMatvec, bytes);
-    }
-
-    /** A fresh expansion policy for one model (its cache budget is the model's own). */
-    WeightExpansion newExpansion() {
-        return WeightExpansion.of(cudaKernels, fusedMatvec, dequantizedCacheBytes);
     }
 }

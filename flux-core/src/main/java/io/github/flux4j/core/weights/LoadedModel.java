@@ -3,19 +3,23 @@ package io.github.flux4j.core.weights;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.weights.binding.LoadedWeights;
+import io.github.flux4j.core.weights.binding.WeightBinder;
+import io.github.flux4j.core.weights.binding.WeightPath;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * What every model built by {@link WeightBinder} has in common: the {@link LoadedWeights} it owns,
- * the device they live on, the compute dtype, moving between devices and closing.
+ * What the four models (transformer, CLIP, T5, VAE) have in common: the native weights they own,
+ * the device those live on, the compute dtype, moving between devices and closing.
  *
- * <p>A subclass's constructor is the binder's factory and passes its root {@link WeightPath}'s
- * {@link WeightPath#weights() weights()}, {@link WeightPath#device() device()} and
- * {@link WeightPath#dtype() dtype()} up. It runs twice, once for the binder's check and once for
- * the load; the check run's model is dropped unused, and only the load run's model owns (and
- * closes) native weights. Subclasses call {@link #checkOpen()} before using the weights.
+ * <p>A model is built by its own {@code load} methods only: its constructor is the factory of a
+ * weight binding (the not exported {@code core.weights.binding}), and this constructor takes the
+ * weights, device and dtype from the binding running it, so no binding type shows in the API. The
+ * constructor runs twice, once for the binding's check and once for the load; the check run's
+ * model is dropped unused, and only the load run's model owns (and closes) native weights.
+ * Subclasses call {@link #checkOpen()} before using the weights.
  */
 public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
     private final String name;
@@ -25,18 +29,18 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * Takes ownership of {@code weights}.
+     * Takes ownership of the weights of the binding whose factory runs this constructor, and its
+     * device and compute dtype.
      *
-     * @param name    the model's name in exception messages ({@code "VaeDecoder is closed"})
-     * @param weights the weights the binding loaded, which this model now owns
-     * @param device  where the weights were loaded
-     * @param dtype   the compute dtype
+     * @param name the model's name in exception messages ({@code "VaeDecoder is closed"})
+     * @throws IllegalStateException if no weight binding runs this constructor
      */
-    protected LoadedModel(String name, LoadedWeights weights, FluxDevice device, ComputeDtype dtype) {
+    protected LoadedModel(String name) {
         this.name = Objects.requireNonNull(name, "name");
-        this.weights = Objects.requireNonNull(weights, "weights");
-        this.device = Objects.requireNonNull(device, "device");
-        this.dtype = Objects.requireNonNull(dtype, "dtype");
+        WeightPath root = WeightBinder.running(name);
+        this.weights = root.weights();
+        this.device = root.device();
+        this.dtype = root.dtype();
     }
 
     /** Where the weights live and the model computes. */
@@ -65,7 +69,7 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
 
     /**
      * Bytes the weights occupy in memory now, in their stored form on the device (packed bytes
-     * for quantized weights, the compute dtype for the others); see {@link LoadedWeights#memoryBytes()}.
+     * for quantized weights, the compute dtype for the others); see {@code LoadedWeights.memoryBytes()}.
      */
     public final long memoryBytes() {
         return weights.memoryBytes();
@@ -85,7 +89,7 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
     }
 
     /**
-     * Puts the weights on the CPU in page-locked memory ({@link LoadedWeights#pinHostMemory()}).
+     * Puts the weights on the CPU in page-locked memory ({@code LoadedWeights.pinHostMemory()}).
      *
      * @throws IllegalStateException if the model is closed, CUDA is unavailable or the driver
      *                               refuses the memory

@@ -50,7 +50,7 @@ class BlockStreamerCudaTest {
         LoadOptions cpu = LoadOptions.defaults().withDtype(ComputeDtype.BF16);
         try (FluxTransformer m = GgufTransformer.load(file, cpu);
                 PointerScope scope = new PointerScope()) {
-            List<BlockLayout> layouts = BlockStreamer.layouts(m);
+            List<BlockLayout> layouts = BlockStreamer.layouts(StreamableBlocks.of(m));
             long base = allocated();
             m.moveTo(GPU);
             torch_cuda.device_synchronize();
@@ -59,7 +59,8 @@ class BlockStreamerCudaTest {
             m.moveTo(FluxDevice.cpu());
             Torch.emptyCudaCache();
             long before = allocated();
-            try (BlockStreamer s = BlockStreamer.attach(m, GPU, new TreeSet<>(List.of(0, 1, 2, 3)))) {
+            try (BlockStreamer s =
+                    BlockStreamer.attach(StreamableBlocks.of(m), GPU, new TreeSet<>(List.of(0, 1, 2, 3)))) {
                 m.moveTo(GPU); // the rest of the model: embedders and final layer
                 torch_cuda.device_synchronize();
                 long streamedBytes =

@@ -56,11 +56,12 @@ class BlockStreamerTest {
             }
         }
         try (FluxTransformer m = load(v, ComputeDtype.F32)) {
-            assertThat(m.blockCount()).isEqualTo(TinyFluxFiles.NUM_DOUBLE + TinyFluxFiles.NUM_SINGLE);
+            assertThat(StreamableBlocks.of(m).blockCount())
+                    .isEqualTo(TinyFluxFiles.NUM_DOUBLE + TinyFluxFiles.NUM_SINGLE);
             List<String> names = new ArrayList<>();
             long[] bytes = {0};
-            for (int b = 0; b < m.blockCount(); b++) {
-                m.forEachBlockParameter(b, (n, t) -> {
+            for (int b = 0; b < StreamableBlocks.of(m).blockCount(); b++) {
+                StreamableBlocks.of(m).forEachBlockParameter(b, (n, t) -> {
                     // a split qkv / linear1 is listed as its row blocks: name them as the file does
                     names.add(n.replaceAll("\\.(qkv|linear1)\\.\\d+\\.", ".$1."));
                     bytes[0] += t.nbytes();
@@ -69,13 +70,14 @@ class BlockStreamerTest {
             assertThat(new TreeSet<>(names)).containsExactlyElementsOf(new TreeSet<>(fileNames));
             // F32 compute: vectors stay F32, quantized matrices travel as their packed bytes
             assertThat(bytes[0]).isEqualTo(fileBlockBytes);
-            List<BlockLayout> layouts = BlockStreamer.layouts(m);
-            assertThat(layouts).hasSize(m.blockCount());
+            List<BlockLayout> layouts = BlockStreamer.layouts(StreamableBlocks.of(m));
+            assertThat(layouts).hasSize(StreamableBlocks.of(m).blockCount());
             assertThat(layouts.get(0).totalBytes())
                     .isGreaterThanOrEqualTo(layouts.get(0).entries().stream()
                             .mapToLong(BlockLayout.Entry::bytes)
                             .sum());
-            assertThatThrownBy(() -> m.forEachBlockParameter(m.blockCount(), (n, t) -> {}))
+            assertThatThrownBy(() -> StreamableBlocks.of(m)
+                            .forEachBlockParameter(StreamableBlocks.of(m).blockCount(), (n, t) -> {}))
                     .isInstanceOf(IndexOutOfBoundsException.class);
         }
     }
@@ -88,11 +90,11 @@ class BlockStreamerTest {
         try (FluxTransformer m = load(v, ComputeDtype.BF16);
                 PointerScope scope = new PointerScope()) {
             Tensor expected = StreamerInputs.forward(m, 12, 5);
-            List<BlockLayout> layouts = BlockStreamer.layouts(m);
+            List<BlockLayout> layouts = BlockStreamer.layouts(StreamableBlocks.of(m));
             for (TreeSet<Integer> streamed : List.of(
                     new TreeSet<>(List.of(0, 1, 2, 3)), new TreeSet<>(List.of(1, 3)), new TreeSet<>(List.of(2)))) {
-                try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), streamed)) {
-                    assertThat(m.blockHook()).isSameAs(s);
+                try (BlockStreamer s = BlockStreamer.attach(StreamableBlocks.of(m), FluxDevice.cpu(), streamed)) {
+                    assertThat(StreamableBlocks.of(m).blockHook()).isSameAs(s);
                     assertThat(s.arenaCount()).isEqualTo(Math.min(2, streamed.size()));
                     long sum = 0;
                     for (int b : streamed) {
@@ -100,16 +102,17 @@ class BlockStreamerTest {
                     }
                     assertThat(s.hostBytes()).isEqualTo(sum);
                     // between forwards, the streamed tensors hold no storage
-                    m.forEachBlockParameter(
-                            streamed.first(),
-                            (n, t) -> assertThat(t.numel()).as(n).isZero());
+                    StreamableBlocks.of(m)
+                            .forEachBlockParameter(
+                                    streamed.first(),
+                                    (n, t) -> assertThat(t.numel()).as(n).isZero());
                     for (int i = 0; i < 3; i++) { // the ring wraps around across forwards
                         assertThat(torch.equal(StreamerInputs.forward(m, 12, 5), expected))
                                 .as("%s forward %d", streamed, i)
                                 .isTrue();
                     }
                 }
-                assertThat(m.blockHook()).isNull();
+                assertThat(StreamableBlocks.of(m).blockHook()).isNull();
                 assertThat(torch.equal(StreamerInputs.forward(m, 12, 5), expected))
                         .as("after close")
                         .isTrue();
@@ -124,7 +127,8 @@ class BlockStreamerTest {
         try (FluxTransformer m = load(Variant.DEV_Q8_0, ComputeDtype.F32);
                 PointerScope scope = new PointerScope()) {
             Tensor expected = StreamerInputs.forward(m, 8, 3);
-            try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(0, 1, 2, 3)))) {
+            try (BlockStreamer s = BlockStreamer.attach(
+                    StreamableBlocks.of(m), FluxDevice.cpu(), new TreeSet<>(List.of(0, 1, 2, 3)))) {
                 s.beforeBlock(0);
                 s.afterBlock(0);
                 s.beforeBlock(2);
@@ -138,15 +142,18 @@ class BlockStreamerTest {
     @Test
     void badArgumentsAreRejected() throws IOException {
         try (FluxTransformer m = load(Variant.DEV_Q8_0, ComputeDtype.F32)) {
-            assertThatThrownBy(() -> BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(4))))
+            assertThatThrownBy(() ->
+                            BlockStreamer.attach(StreamableBlocks.of(m), FluxDevice.cpu(), new TreeSet<>(List.of(4))))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("block 4 does not exist");
-            try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(0)))) {
-                assertThatThrownBy(() -> BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>(List.of(1))))
+            try (BlockStreamer s =
+                    BlockStreamer.attach(StreamableBlocks.of(m), FluxDevice.cpu(), new TreeSet<>(List.of(0)))) {
+                assertThatThrownBy(() -> BlockStreamer.attach(
+                                StreamableBlocks.of(m), FluxDevice.cpu(), new TreeSet<>(List.of(1))))
                         .isInstanceOf(IllegalArgumentException.class)
                         .hasMessageContaining("block hook already");
             }
-            try (BlockStreamer none = BlockStreamer.attach(m, FluxDevice.cpu(), new TreeSet<>())) {
+            try (BlockStreamer none = BlockStreamer.attach(StreamableBlocks.of(m), FluxDevice.cpu(), new TreeSet<>())) {
                 assertThat(none.arenaCount()).isZero();
                 assertThat(none.hostBytes()).isZero();
             }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.offload.BlockStreamer;
+import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TextRefs.StTensor;
 import io.github.flux4j.core.text.HfActivation;
@@ -137,7 +138,7 @@ class T5EncoderModelTest {
             for (TreeSet<Integer> streamed : List.of(
                     IntStream.range(0, m.blockCount()).boxed().collect(Collectors.toCollection(TreeSet::new)),
                     new TreeSet<>(List.of(1)))) {
-                try (BlockStreamer s = BlockStreamer.attach(m, FluxDevice.cpu(), streamed)) {
+                try (BlockStreamer s = BlockStreamer.attach(StreamableBlocks.of(m), FluxDevice.cpu(), streamed)) {
                     for (int i = 0; i < 2; i++) {
                         assertThat(torch.equal(m.forward(ids), expected))
                                 .as("%s %s forward %d", variant, streamed, i)

@@ -3,6 +3,7 @@ package io.github.flux4j.pipeline.offload;
 import io.github.flux4j.core.clip.ClipTextModel;
 import io.github.flux4j.core.offload.BlockLayout;
 import io.github.flux4j.core.offload.BlockStreamer;
+import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.t5.T5Config;
 import io.github.flux4j.core.t5.T5EncoderModel;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -22,7 +23,7 @@ public final class MemorySizing {
     /** The models' sizes (before any block is streamed). */
     public static MemoryPlanner.Sizes sizes(
             ClipTextModel clip, T5EncoderModel t5, FluxTransformer transformer, VaeDecoder vae) {
-        List<BlockLayout> layouts = BlockStreamer.layouts(transformer);
+        List<BlockLayout> layouts = BlockStreamer.layouts(StreamableBlocks.of(transformer));
         long[] blocks = new long[layouts.size()];
         long blockTensorBytes = 0;
         for (int i = 0; i < blocks.length; i++) {
@@ -32,7 +33,7 @@ public final class MemorySizing {
             }
         }
         long other = Math.max(0, transformer.memoryBytes() - blockTensorBytes);
-        List<BlockLayout> t5Layouts = BlockStreamer.layouts(t5);
+        List<BlockLayout> t5Layouts = BlockStreamer.layouts(StreamableBlocks.of(t5));
         long[] t5Blocks = new long[t5Layouts.size()];
         long t5BlockTensorBytes = 0;
         for (int i = 0; i < t5Blocks.length; i++) {

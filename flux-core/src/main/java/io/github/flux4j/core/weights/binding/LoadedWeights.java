@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.binding;
 
 import io.github.flux4j.core.nn.DenseLinear;
 import io.github.flux4j.core.nn.LinearOp;

@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.binding;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,6 +7,8 @@ import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.weights.LoadOptions;
+import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufWriter;

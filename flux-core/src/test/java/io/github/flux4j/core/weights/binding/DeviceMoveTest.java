@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.binding;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -19,6 +19,7 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
 import io.github.flux4j.core.vae.VaeDecoder;
+import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.gguf.GgmlType;
 import java.io.IOException;
 import java.net.URISyntaxException;

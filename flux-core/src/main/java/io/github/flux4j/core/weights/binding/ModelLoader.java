@@ -1,6 +1,8 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.binding;
 
 import io.github.flux4j.core.torch.Torch;
+import io.github.flux4j.core.weights.LoadOptions;
+import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightSource;
 import java.nio.file.Path;

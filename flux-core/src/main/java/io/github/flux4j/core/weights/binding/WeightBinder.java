@@ -1,4 +1,4 @@
-package io.github.flux4j.core.weights;
+package io.github.flux4j.core.weights.binding;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.nn.Linears;
@@ -8,6 +8,9 @@ import io.github.flux4j.core.quant.TorchDequantizer;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
+import io.github.flux4j.core.weights.LoadOptions;
+import io.github.flux4j.core.weights.LoadedModel;
+import io.github.flux4j.core.weights.WeightBindingException;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightFormat;
 import io.github.flux4j.core.weights.source.WeightInfo;
@@ -51,6 +54,9 @@ import org.slf4j.LoggerFactory;
 public final class WeightBinder {
     private static final Logger LOG = LoggerFactory.getLogger(WeightBinder.class);
 
+    /** The binder whose factory runs on this thread ({@link #running}); unset otherwise. */
+    private static final ThreadLocal<WeightBinder> RUNNING = new ThreadLocal<>();
+
     private final WeightSource source;
     private final FluxDevice device;
     private final ComputeDtype dtype;
@@ -93,10 +99,12 @@ public final class WeightBinder {
         Objects.requireNonNull(source, "source");
         Objects.requireNonNull(options, "options");
         boolean strict = options.strict();
-        WeightExpansion expansion = options.newExpansion();
+        // A fresh expansion policy per bound model: its cache budget is the model's own.
+        WeightExpansion expansion =
+                WeightExpansion.of(options.cudaKernels(), options.fusedMatvec(), options.dequantizedCacheBytes());
         WeightBinder check = new WeightBinder(source, options, expansion, true, List.of());
         try (PointerScope scope = new PointerScope()) {
-            var unused = factory.apply(check.root()); // the check run's model holds only placeholders
+            var unused = check.run(factory); // the check run's model holds only placeholders
         } catch (TooManyMissing e) {
             // A configuration asking for far more tensors than the source holds (a config.json
             // saying 2147483647 layers, say) would otherwise build placeholders for ever.
@@ -134,7 +142,7 @@ public final class WeightBinder {
         }
         WeightBinder load = new WeightBinder(source, options, expansion, false, leftovers);
         try {
-            T model = factory.apply(load.root());
+            T model = load.run(factory);
             if (!load.problems.isEmpty()) {
                 throw new IllegalStateException(
                         "the factory asked for other weights when loading than when checking: " + load.problems);
@@ -163,13 +171,46 @@ public final class WeightBinder {
                 NoWeights.INSTANCE, LoadOptions.defaults(), WeightExpansion.defaults(), true, List.of());
         recorder.recorded = new LinkedHashMap<>();
         try (PointerScope scope = new PointerScope()) {
-            var unused = factory.apply(recorder.root()); // only the names and shapes it asked for matter
+            var unused = recorder.run(factory); // only the names and shapes it asked for matter
         }
         return recorder.recorded;
     }
 
     WeightPath root() {
         return new WeightPath(this, "");
+    }
+
+    /** Runs {@code factory} on the root path, this binder being {@link #running} meanwhile. */
+    private <T> T run(Function<WeightPath, T> factory) {
+        @Nullable WeightBinder outer = RUNNING.get();
+        RUNNING.set(this);
+        try {
+            return factory.apply(root());
+        } finally {
+            if (outer == null) {
+                RUNNING.remove();
+            } else {
+                RUNNING.set(outer);
+            }
+        }
+    }
+
+    /**
+     * The root path of the binding whose factory runs on this thread: where {@link LoadedModel}'s
+     * constructor takes the model's weights, device and dtype from, so that its signature names
+     * no type of this (not exported) package.
+     *
+     * @param model the model being constructed, for the message
+     * @throws IllegalStateException if no factory runs here (a model constructed other than by
+     *                               its {@code load} methods)
+     */
+    public static WeightPath running(String model) {
+        @Nullable WeightBinder binder = RUNNING.get();
+        if (binder == null) {
+            throw new IllegalStateException(
+                    model + " is constructed only by a weight binding (the model's load methods)");
+        }
+        return binder.root();
     }
 
     WeightSource source() {
