@@ -225,6 +225,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (FluxPipeline p = b.build()) {
             double load = (System.nanoTime() - t0) / 1e9;
+            // where the host peak comes from: loading and pinning (here) or generating (later)
+            long hostAfterLoad = statusBytes("VmRSS:");
+            long hostPeakAfterLoad = hostPeakBytes();
             String plan = p.describeMemoryPlan();
             System.out.println("== " + mode + " (loaded in " + String.format(Locale.ROOT, "%.1f s", load) + ")");
             System.out.println(plan);
@@ -273,6 +276,8 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 row.put("hostPeakRssGiB", hostPeakBytes() / GIB);
                 // what the process held before this mode loaded anything (JVM, CUDA context)
                 row.put("hostRssAtModeStartGiB", hostAtStart / GIB);
+                row.put("hostRssAfterLoadGiB", hostAfterLoad / GIB);
+                row.put("hostPeakRssAfterLoadGiB", hostPeakAfterLoad / GIB);
                 row.put("hostPeakSinceModeStart", hostReset);
                 rows.add(row);
             }
