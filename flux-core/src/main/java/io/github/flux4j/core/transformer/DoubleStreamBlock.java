@@ -1,6 +1,7 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.torch.ComputeDtype;
+import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Scalar;
@@ -47,19 +48,25 @@ final class DoubleStreamBlock {
         Modulation.Out[] im = imgMod.forward(vec);
         Modulation.Out[] tm = txtMod.forward(vec);
 
-        Tensor[] iqkv = imgAttn.qkvRaw(ops.modulatedLayerNorm(img, im[0].shift(), im[0].scale()));
-        Tensor[] tqkv = txtAttn.qkvRaw(ops.modulatedLayerNorm(txt, tm[0].shift(), tm[0].scale()));
-        // QK norm per stream, then RoPE over the joint [txt | img] sequence (one kernel per part on CUDA)
-        Tensor q = ops.normRopeJoint(
-                new Tensor[] {tqkv[0], iqkv[0]},
-                new Tensor[] {txtAttn.norm().queryScale(), imgAttn.norm().queryScale()},
-                pe);
-        Tensor k = ops.normRopeJoint(
-                new Tensor[] {tqkv[1], iqkv[1]},
-                new Tensor[] {txtAttn.norm().keyScale(), imgAttn.norm().keyScale()},
-                pe);
-        Tensor v = torch.cat(new TensorVector(tqkv[2], iqkv[2]), 1);
-        Tensor attn = FluxMath.attention(q, k, v);
+        Tensor img0 = img;
+        Tensor txt0 = txt;
+        // q, k, v and the modulated inputs are freed as soon as the attention is computed (an
+        // inner scope), so they do not sit beside the MLPs' activations and expanded weights.
+        Tensor attn = Scopes.scoped(() -> {
+            Tensor[] iqkv = imgAttn.qkvRaw(ops.modulatedLayerNorm(img0, im[0].shift(), im[0].scale()));
+            Tensor[] tqkv = txtAttn.qkvRaw(ops.modulatedLayerNorm(txt0, tm[0].shift(), tm[0].scale()));
+            // QK norm per stream, then RoPE over the joint [txt | img] sequence (one kernel per part on CUDA)
+            Tensor q = ops.normRopeJoint(
+                    new Tensor[] {tqkv[0], iqkv[0]},
+                    new Tensor[] {txtAttn.norm().queryScale(), imgAttn.norm().queryScale()},
+                    pe);
+            Tensor k = ops.normRopeJoint(
+                    new Tensor[] {tqkv[1], iqkv[1]},
+                    new Tensor[] {txtAttn.norm().keyScale(), imgAttn.norm().keyScale()},
+                    pe);
+            Tensor v = torch.cat(new TensorVector(tqkv[2], iqkv[2]), 1);
+            return FluxMath.attention(q, k, v);
+        });
         long txtLen = txt.size(1);
         Tensor txtAttnOut = attn.narrow(1, 0, txtLen);
         Tensor imgAttnOut = attn.narrow(1, txtLen, attn.size(1) - txtLen);

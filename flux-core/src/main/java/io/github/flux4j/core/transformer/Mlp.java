@@ -20,7 +20,11 @@ final class Mlp {
     }
 
     Tensor forward(Tensor x) {
-        return layer2.forward(Functional.geluTanh(layer0.forward(x)));
+        Tensor h = layer0.forward(x);
+        // in place: the same kernel and values as geluTanh, without a second 4h-wide activation
+        // beside layer2's expanded weight
+        Functional.geluTanhInto(h, h);
+        return layer2.forward(h);
     }
 
     /** {@code 0.*}, {@code 2.*}. */
