@@ -284,17 +284,9 @@ public final class LoadedWeights implements AutoCloseable {
             return;
         }
         closed = true;
-        RuntimeException failure = null;
+        @Nullable RuntimeException failure = null;
         for (LinearOp op : linears) {
-            try {
-                op.close();
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
+            failure = attempt(failure, op::close);
         }
         for (Tensor t : tensors) {
             Scopes.release(t);
@@ -311,18 +303,23 @@ public final class LoadedWeights implements AutoCloseable {
         if (p != null) {
             // Last: every tensor over it is released above (a copy to the GPU from it is
             // synchronous, so none is still in flight).
-            try {
-                p.close();
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                } else {
-                    failure.addSuppressed(e);
-                }
-            }
+            failure = attempt(failure, p::close);
         }
         if (failure != null) {
             throw failure;
         }
+    }
+
+    /** Runs {@code r}; its exception becomes {@code failure} or is added to it as suppressed. */
+    private static @Nullable RuntimeException attempt(@Nullable RuntimeException failure, Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            if (failure == null) {
+                return e;
+            }
+            failure.addSuppressed(e);
+        }
+        return failure;
     }
 }

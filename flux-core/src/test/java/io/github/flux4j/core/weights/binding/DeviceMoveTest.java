@@ -174,20 +174,36 @@ class DeviceMoveTest {
                     torch.full(new long[] {1}, new Scalar(0.5), f32),
                     arange(96).view(1, 96));
         }
+
+        /** {@code model}'s forward on these inputs (guidance = timestep), as float32 values. */
+        float[] run(FluxTransformer model) {
+            return values(model.forward(img, imgIds, txt, txtIds, t, y, t));
+        }
+    }
+
+    /** A tiny dev Q4_K transformer loaded in float32 on the CPU and another on the GPU. */
+    private FluxTransformer[] cpuAndCuda(FluxDevice cuda) throws IOException {
+        Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q4_K, dir);
+        LoadOptions f32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
+        FluxTransformer onCpu = GgufTransformer.load(gguf, f32);
+        try {
+            return new FluxTransformer[] {onCpu, GgufTransformer.load(gguf, f32.withDevice(cuda))};
+        } catch (RuntimeException | Error e) {
+            onCpu.close();
+            throw e;
+        }
     }
 
     @Test
     void cudaRoundTripKeepsTheHostCopyAndTheOutput() throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
         FluxDevice cuda = FluxDevice.cuda(0);
-        Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q4_K, dir);
-        LoadOptions f32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
-        try (FluxTransformer onCpu = GgufTransformer.load(gguf, f32);
-                FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
+        FluxTransformer[] models = cpuAndCuda(cuda);
+        try (FluxTransformer onCpu = models[0];
+                FluxTransformer onCuda = models[1];
                 PointerScope scope = new PointerScope()) {
             Inputs in = Inputs.tiny();
-            float[] expected =
-                    values(onCuda.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
+            float[] expected = in.run(onCuda);
             torch_cuda.device_synchronize();
             long base = torch_cuda
                     .getAllocator()
@@ -197,8 +213,7 @@ class DeviceMoveTest {
 
             onCpu.moveTo(cuda, true);
             assertThat(onCpu.device()).isEqualTo(cuda);
-            assertThat(values(onCpu.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
-                    .containsExactly(expected);
+            assertThat(in.run(onCpu)).containsExactly(expected);
             long onDevice = torch_cuda
                     .getAllocator()
                     .getDeviceStats((byte) 0)
@@ -216,7 +231,7 @@ class DeviceMoveTest {
                     .current();
             assertThat(after).isLessThanOrEqualTo(base + (1 << 20));
             // Back on the CPU, it computes as before (within the CPU/GPU kernel difference).
-            float[] cpu = values(onCpu.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
+            float[] cpu = in.run(onCpu);
             assertThat(cpu).hasSameSizeAs(expected);
             assertThat(Set.of(onCpu.device())).containsExactly(FluxDevice.cpu());
         }
@@ -226,36 +241,29 @@ class DeviceMoveTest {
     void pinnedHostWeightsMoveToTheGpuAndBackWithTheSameOutput() throws IOException {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device");
         FluxDevice cuda = FluxDevice.cuda(0);
-        Path gguf = TinyFluxFiles.write(TinyFluxFiles.Variant.DEV_Q4_K, dir);
-        LoadOptions f32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
-        try (FluxTransformer pinned = GgufTransformer.load(gguf, f32);
-                FluxTransformer onCuda = GgufTransformer.load(gguf, f32.withDevice(cuda));
+        FluxTransformer[] models = cpuAndCuda(cuda);
+        try (FluxTransformer pinned = models[0];
+                FluxTransformer onCuda = models[1];
                 PointerScope scope = new PointerScope()) {
             Inputs in = Inputs.tiny();
-            float[] cpuBefore =
-                    values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
-            float[] expected =
-                    values(onCuda.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t()));
+            float[] cpuBefore = in.run(pinned);
+            float[] expected = in.run(onCuda);
 
             long bytes = pinned.pinHostMemory();
             // every weight (packed blocks and float tensors), each aligned to 256 bytes
             assertThat(bytes).isGreaterThanOrEqualTo(pinned.weightBytes());
             assertThat(pinned.pinHostMemory()).isZero(); // once
             // pinned, still on the CPU: the same bits
-            assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
-                    .containsExactly(cpuBefore);
+            assertThat(in.run(pinned)).containsExactly(cpuBefore);
             for (int round = 0; round < 3; round++) {
                 pinned.moveTo(cuda, true);
-                assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
-                        .containsExactly(expected);
+                assertThat(in.run(pinned)).containsExactly(expected);
                 pinned.moveTo(FluxDevice.cpu(), true);
-                assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
-                        .containsExactly(cpuBefore);
+                assertThat(in.run(pinned)).containsExactly(cpuBefore);
             }
             // a one-way move frees the page-locked memory
             pinned.moveTo(cuda);
-            assertThat(values(pinned.forward(in.img(), in.imgIds(), in.txt(), in.txtIds(), in.t(), in.y(), in.t())))
-                    .containsExactly(expected);
+            assertThat(in.run(pinned)).containsExactly(expected);
         }
     }
 }
