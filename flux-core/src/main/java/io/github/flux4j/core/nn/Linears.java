@@ -158,7 +158,11 @@ public final class Linears {
         long[] s = shape.clone();
         return Scopes.scoped(() -> {
             Tensor raw = upload(bytes, expected, device, type + " tensor " + Arrays.toString(s));
-            return TorchDequantizer.dequantize(raw, type, s, dtype.scalarType());
+            // detach(): F32/F16/BF16 come back as a reinterpreting view of `raw`, and a view keeps
+            // its base (raw's storage) alive through its autograd metadata. A weight moved later
+            // by set_data (page-locked host copies, block streaming, device moves) would then
+            // leave that storage behind: T5-XXL held twice in RAM. Same storage, no base.
+            return TorchDequantizer.dequantize(raw, type, s, dtype.scalarType()).detach();
         });
     }
 

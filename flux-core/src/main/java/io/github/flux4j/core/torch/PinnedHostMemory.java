@@ -24,6 +24,8 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * {@value #CHUNK_BYTES} bytes, each exactly as large as needed: LibTorch's own pinned allocator
  * rounds every allocation up to a power of two, which would hold up to twice a model's weights.
  *
+ * Chunks are allocated as {@link #copyOf} reaches them, not up front.
+ *
  * <p>Tensors made by {@link #copyOf} do not own their memory: it stays valid until {@link #close()},
  * and the owner must drop every such tensor first.
  */
@@ -35,6 +37,9 @@ public final class PinnedHostMemory implements AutoCloseable {
 
     private final List<Pointer> chunks = new ArrayList<>();
     private final List<Long> sizes = new ArrayList<>();
+    /** The chunk sizes {@link #forTensors} planned; allocated one by one as {@link #copyOf} reaches them. */
+    private final List<Long> planned = new ArrayList<>();
+
     private int cursor; // the chunk copyOf fills now
     private long used; // bytes of that chunk filled
     private long total;
@@ -46,8 +51,7 @@ public final class PinnedHostMemory implements AutoCloseable {
      * Room for tensors of these byte sizes, in this order ({@link #copyOf} must then be called for
      * them in the same order).
      *
-     * @throws IllegalStateException if CUDA is not available or the driver refuses the memory (the
-     *                               message says how much was asked); nothing stays allocated
+     * @throws IllegalStateException if CUDA is not available
      */
     public static PinnedHostMemory forTensors(long[] byteSizes) {
         if (!FluxDevice.cudaAvailable()) {
@@ -55,26 +59,19 @@ public final class PinnedHostMemory implements AutoCloseable {
         }
         Loader.load(torch_cuda.class);
         PinnedHostMemory m = new PinnedHostMemory();
-        try {
-            long chunk = 0;
-            for (long b : byteSizes) {
-                long a = align(b);
-                if (chunk > 0 && chunk + a > CHUNK_BYTES) {
-                    m.allocate(chunk);
-                    chunk = 0;
-                }
-                chunk += a;
+        long chunk = 0;
+        for (long b : byteSizes) {
+            long a = align(b);
+            if (chunk > 0 && chunk + a > CHUNK_BYTES) {
+                m.planned.add(chunk);
+                chunk = 0;
             }
-            if (chunk > 0) {
-                m.allocate(chunk);
-            }
-            m.used = 0;
-            m.cursor = 0;
-            return m;
-        } catch (RuntimeException | Error e) {
-            m.close();
-            throw e;
+            chunk += a;
         }
+        if (chunk > 0) {
+            m.planned.add(chunk);
+        }
+        return m;
     }
 
     private void allocate(long bytes) {
@@ -97,7 +94,7 @@ public final class PinnedHostMemory implements AutoCloseable {
         return (Math.max(bytes, 1) + ALIGN - 1) / ALIGN * ALIGN;
     }
 
-    /** Bytes of page-locked memory held. */
+    /** Bytes of page-locked memory held (the chunks allocated so far). */
     public long bytes() {
         return total;
     }
@@ -106,7 +103,8 @@ public final class PinnedHostMemory implements AutoCloseable {
      * A contiguous CPU tensor in this memory with {@code t}'s sizes, dtype and values, in the
      * caller's scope. Called once per size given to {@link #forTensors}, in that order.
      *
-     * @throws IllegalStateException if closed or if more bytes are asked than were planned
+     * @throws IllegalStateException if closed, if more bytes are asked than were planned, or if the
+     *                               driver refuses the next chunk (the message says how much)
      */
     public Tensor copyOf(Tensor t) {
         if (closed) {
@@ -118,8 +116,13 @@ public final class PinnedHostMemory implements AutoCloseable {
             cursor++;
             used = 0;
         }
-        if (cursor >= chunks.size()) {
+        if (cursor >= planned.size()) {
             throw new IllegalStateException("pinned host memory: " + bytes + " more bytes than planned");
+        }
+        if (cursor == chunks.size()) {
+            // Each chunk is allocated when the first tensor needs it: a caller that frees each
+            // tensor's pageable storage after copying it holds the weights about once, not twice.
+            allocate(planned.get(cursor));
         }
         BytePointer at = new BytePointer(chunks.get(cursor)).position(used).capacity(used + bytes);
         used += a;

@@ -111,6 +111,30 @@ class LinearsTest {
     }
 
     @Test
+    void floatWeightsAreNotViewsOfTheUploadedBytes() {
+        // F32/F16/BF16 bytes are reinterpreted in place; as a view the weight would keep the
+        // uploaded bytes' storage alive as its base, so moving it (set_data: page-locked copies,
+        // block streaming) would leave that storage behind and hold the weight twice in RAM.
+        try (PointerScope scope = new PointerScope();
+                LinearOp op = Linears.fromGguf(
+                        GgmlType.F32,
+                        littleEndian(new float[] {1, 2, 3, 4, 5, 6, 7, 8}),
+                        2,
+                        4,
+                        null,
+                        null,
+                        CPU,
+                        ComputeDtype.F32)) {
+            Tensor w = ((DenseLinear) op).weight();
+            assertThat(w.is_view()).isFalse();
+            assertThat(toFloats(w)).containsExactly(1, 2, 3, 4, 5, 6, 7, 8);
+            Tensor bf16 = Linears.tensorFromGguf(
+                    GgmlType.F32, littleEndian(new float[] {1.5f, 2f}), new long[] {2}, CPU, ComputeDtype.F32);
+            assertThat(bf16.is_view()).isFalse();
+        }
+    }
+
+    @Test
     void argumentErrors() {
         ByteBuffer eight = littleEndian(new float[8]);
         assertThatThrownBy(() -> Linears.fromGguf(GgmlType.F32, eight, 3, 3, null, null, CPU, ComputeDtype.F32))
