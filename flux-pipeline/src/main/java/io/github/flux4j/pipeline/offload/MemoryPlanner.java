@@ -23,9 +23,8 @@ import org.jspecify.annotations.Nullable;
  * {@link #VAE_TILE}-pixel tiles. A combination is feasible when each stage's estimated peak (the
  * resident weights, the arenas, the model moved in for the stage, the stage's activations) is at
  * most the budget. Among feasible ones it takes the smallest {@link #overheadSeconds cost}: the
- * per-generation time spent moving models (at {@link #PAGEABLE_BYTES_PER_SECOND}), streaming
- * blocks every step (at {@link #PINNED_BYTES_PER_SECOND}; streaming overlaps compute, so this is
- * a bound), running T5 on the CPU (at {@link #CPU_FLOPS}) and tiling ({@link #TILING_SECONDS}).
+ * per-generation time spent moving models and streaming blocks every step (both at
+ * {@link #PINNED_BYTES_PER_SECOND}; streaming overlaps compute, so this is a bound), running T5 on the CPU (at {@link #CPU_FLOPS}) and tiling ({@link #TILING_SECONDS}).
  * Ties go to the plan with more resident bytes.
  *
  * <h2>Estimates</h2>
@@ -35,9 +34,11 @@ import org.jspecify.annotations.Nullable;
  * (about 0.5 GiB more on the card).
  */
 public final class MemoryPlanner {
-    /** Host-to-device speed of a pageable copy (model offloading), bytes/s: a PCIe 4 figure. */
-    public static final double PAGEABLE_BYTES_PER_SECOND = 12e9;
-    /** Host-to-device speed of a pinned copy (block streaming), bytes/s: a PCIe 4 figure. */
+    /**
+     * Host-to-device speed of a copy from page-locked memory, bytes/s: a PCIe 4 figure (PCIe 5
+     * hosts reach about twice it). Both model moves and streamed blocks copy at it: offloaded
+     * models and streamed blocks live in page-locked memory on CUDA.
+     */
     public static final double PINNED_BYTES_PER_SECOND = 24e9;
     /** bf16 matrix throughput assumed for T5 on the CPU, FLOP/s. */
     public static final double CPU_FLOPS = 300e9;
@@ -372,15 +373,14 @@ public final class MemoryPlanner {
                 + slack;
 
         double cost = 0;
-        cost += clip == Placement.OFFLOADED ? s.clipBytes / PAGEABLE_BYTES_PER_SECOND : 0;
-        cost += t5 == Placement.OFFLOADED ? s.t5Bytes / PAGEABLE_BYTES_PER_SECOND : 0;
+        cost += clip == Placement.OFFLOADED ? s.clipBytes / PINNED_BYTES_PER_SECOND : 0;
+        cost += t5 == Placement.OFFLOADED ? s.t5Bytes / PINNED_BYTES_PER_SECOND : 0;
         cost += t5 == Placement.HOST ? w.t5CpuSeconds() : 0;
         cost += t5 == Placement.STREAMED
-                ? s.t5OtherBytes() / PAGEABLE_BYTES_PER_SECOND
-                        + (s.t5Bytes - s.t5OtherBytes()) / PINNED_BYTES_PER_SECOND
+                ? s.t5OtherBytes() / PINNED_BYTES_PER_SECOND + (s.t5Bytes - s.t5OtherBytes()) / PINNED_BYTES_PER_SECOND
                 : 0;
-        cost += tr == Placement.OFFLOADED ? trResident / PAGEABLE_BYTES_PER_SECOND : 0;
-        cost += vae == Placement.OFFLOADED ? s.vaeBytes / PAGEABLE_BYTES_PER_SECOND : 0;
+        cost += tr == Placement.OFFLOADED ? trResident / PINNED_BYTES_PER_SECOND : 0;
+        cost += vae == Placement.OFFLOADED ? s.vaeBytes / PINNED_BYTES_PER_SECOND : 0;
         cost += w.steps() * (streamedBytes / PINNED_BYTES_PER_SECOND);
         cost += tiled ? TILING_SECONDS : 0;
         return new MemoryPlan(
