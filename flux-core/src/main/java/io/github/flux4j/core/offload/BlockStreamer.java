@@ -1,7 +1,6 @@
 package io.github.flux4j.core.offload;
 
 import io.github.flux4j.core.torch.FluxDevice;
-import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import java.util.ArrayList;
@@ -196,15 +195,10 @@ public final class BlockStreamer implements BlockHook, AutoCloseable {
                 dtypes.add(ds);
                 layouts.add(layout);
                 hostBlocks.add(host);
-                long freed = 0;
                 for (int j = 0; j < ts.size(); j++) {
-                    Tensor t = ts.get(j);
-                    freed += t.is_cuda() ? 0 : t.nbytes();
-                    t.__dispatch_set_data(placeholder(ds.get(j)));
+                    ts.get(j).__dispatch_set_data(placeholder(ds.get(j)));
                 }
-                NativeMemory.freedHostStorage(freed);
             }
-            NativeMemory.trim();
         }
     }
 

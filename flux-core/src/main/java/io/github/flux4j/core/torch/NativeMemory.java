@@ -53,24 +53,4 @@ public final class NativeMemory {
     public static void trim() {
         Pointer.trimMemory();
     }
-
-    /** Bytes of CPU storage freed since the last trim by {@link #freedHostStorage}. */
-    private static final java.util.concurrent.atomic.AtomicLong FREED = new java.util.concurrent.atomic.AtomicLong();
-
-    /** {@link #freedHostStorage} trims after this many freed bytes (1 GiB). */
-    static final long TRIM_EVERY_BYTES = 1L << 30;
-
-    /**
-     * Records {@code bytes} of CPU tensor storage just freed, and trims once a GiB has been: glibc
-     * keeps freed blocks below its mmap threshold (which grows to 32 MiB, larger than most weight
-     * tensors) in its heaps, so moving a model's weights out of pageable memory (into page-locked
-     * buffers) would otherwise leave the pageable copy in the resident set, holding the model
-     * twice in RAM.
-     */
-    public static void freedHostStorage(long bytes) {
-        if (FREED.addAndGet(bytes) >= TRIM_EVERY_BYTES) {
-            FREED.set(0);
-            trim();
-        }
-    }
 }

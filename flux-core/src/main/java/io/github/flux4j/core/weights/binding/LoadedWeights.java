@@ -4,7 +4,6 @@ import io.github.flux4j.core.nn.DenseLinear;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.nn.QuantizedLinear;
 import io.github.flux4j.core.torch.FluxDevice;
-import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.PinnedHostMemory;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
@@ -184,12 +183,9 @@ public final class LoadedWeights implements AutoCloseable {
         try (PointerScope scope = new PointerScope();
                 NoGradGuard noGrad = Torch.noGrad()) {
             for (Tensor t : cpu) {
-                long freed = t.nbytes();
                 // The old storage goes with its last reference (this tensor's), here.
                 t.__dispatch_set_data(memory.copyOf(t));
-                NativeMemory.freedHostStorage(freed);
             }
-            NativeMemory.trim();
         } catch (RuntimeException | Error e) {
             // Tensors already moved point into `memory`: it cannot be freed safely any more, and
             // it stays with the weights (freed in close()).

@@ -1,6 +1,5 @@
 package io.github.flux4j.core.weights.binding;
 
-import io.github.flux4j.core.torch.NativeMemory;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -28,7 +27,6 @@ final class MappedPages {
         if (SINCE_COLLECTION.addAndGet(bytes) >= COLLECT_EVERY_BYTES) {
             SINCE_COLLECTION.set(0);
             System.gc(); // unmaps the dropped buffers (their cleaners run once they are unreachable)
-            NativeMemory.trim(); // and returns the load's freed temporaries (dtype conversions) to the system
         }
     }
 }
