@@ -84,7 +84,8 @@ public final class ModelOffloader {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(placement, "placement");
-        if ((placement == Placement.OFFLOADED || placement == Placement.STREAMED) && !enabled) {
+        boolean movesIn = movesIn(placement);
+        if (movesIn && !enabled) {
             throw new IllegalArgumentException(name + " cannot be offloaded: this offloader is not enabled");
         }
         for (Named n : models) {
@@ -93,12 +94,8 @@ public final class ModelOffloader {
             }
         }
         models.add(new Named(name, model, placement));
-        move(
-                name,
-                model,
-                placement == Placement.RESIDENT ? device : FluxDevice.cpu(),
-                placement == Placement.OFFLOADED || placement == Placement.STREAMED);
-        if ((placement == Placement.OFFLOADED || placement == Placement.STREAMED) && device.isCuda() && PIN_HOST) {
+        move(name, model, placement == Placement.RESIDENT ? device : FluxDevice.cpu(), movesIn);
+        if (movesIn && device.isCuda() && PIN_HOST) {
             pin(name, model);
         }
     }
@@ -142,10 +139,18 @@ public final class ModelOffloader {
         evict();
         // a STREAMED model moves in like an offloaded one: its streamed blocks' tensors point at
         // empty placeholders then, so only its other weights travel
-        if (n.placement() == Placement.OFFLOADED || n.placement() == Placement.STREAMED) {
+        if (movesIn(n.placement())) {
             move(n.name(), model, device, true);
             onDevice = model;
         }
+    }
+
+    /**
+     * Whether a model of this placement lives on the CPU and moves to the device for its stage
+     * (a STREAMED model's unstreamed weights do).
+     */
+    private static boolean movesIn(Placement placement) {
+        return placement == Placement.OFFLOADED || placement == Placement.STREAMED;
     }
 
     /** The placement {@code model} was registered with. */

@@ -334,8 +334,9 @@ public final class WeightBinder {
         ByteBuffer bBytes = b == null ? null : source.read(b);
         LinearOp op = Linears.fromGguf(
                 typeOf(w), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
-        loaded.add(op, w.byteSize() + (b == null ? 0 : b.byteSize()));
-        MappedPages.copied(w.byteSize() + (b == null ? 0 : b.byteSize()));
+        long bytes = w.byteSize() + (b == null ? 0 : b.byteSize());
+        loaded.add(op, bytes);
+        MappedPages.copied(bytes);
         return op;
     }
 
