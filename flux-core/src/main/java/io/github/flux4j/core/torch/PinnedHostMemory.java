@@ -30,8 +30,12 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * and the owner must drop every such tensor first.
  */
 public final class PinnedHostMemory implements AutoCloseable {
-    /** Largest single allocation (1 GiB): smaller pieces are easier for the driver to find. */
-    static final long CHUNK_BYTES = 1L << 30;
+    /**
+     * Largest single allocation (256 MiB). Smaller pieces are easier for the driver to find, and a
+     * chunk is locked whole when its first tensor is copied while the pageable tensors it will hold
+     * are still alive, so this is also how far above the model's size host RSS rises while pinning.
+     */
+    static final long CHUNK_BYTES = 256L << 20;
     /** Alignment of each tensor in a chunk. */
     private static final long ALIGN = 256;
 
