@@ -33,7 +33,8 @@ public final class PinnedHostMemory implements AutoCloseable {
     /**
      * Largest single allocation (256 MiB). Smaller pieces are easier for the driver to find, and a
      * chunk is locked whole when its first tensor is copied while the pageable tensors it will hold
-     * are still alive, so this is also how far above the model's size host RSS rises while pinning.
+     * are still alive, so this is also how far above the model's size host RSS rises while pinning
+     * (with 1 GiB chunks, {@code Offload.MODEL} peaked 0.97 GiB above its RSS after the load on an H200).
      */
     static final long CHUNK_BYTES = 256L << 20;
     /** Alignment of each tensor in a chunk. */

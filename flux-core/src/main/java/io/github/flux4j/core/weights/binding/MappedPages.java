@@ -12,16 +12,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * file read so far stays in the process's resident memory next to its copy (twice the model in
  * host RAM for a model loaded on the CPU, the whole file for one loaded on the GPU). So after
  * every {@value #COLLECT_EVERY_BYTES} bytes copied this asks for a collection, which unmaps what
- * the load has dropped; a FLUX.1-dev pipeline (22 GiB of weights) asks about ninety times, a tiny model never.
+ * the load has dropped; a FLUX.1-dev load asks about twenty times, a tiny model never.
  */
 final class MappedPages {
-    /**
-     * Copied bytes between two collections: bounds the mapped pages a load holds (256 MiB). A
-     * collection on a load's small heap takes a few milliseconds, so the ~90 a FLUX.1-dev pipeline
-     * asks for cost well under a second of its load; at 1 GiB the H200 run of 2026-12-05 peaked
-     * about 1 GiB above the RSS left after the load.
-     */
-    static final long COLLECT_EVERY_BYTES = 256L << 20;
+    /** Copied bytes between two collections: bounds the mapped pages a load holds (1 GiB). */
+    static final long COLLECT_EVERY_BYTES = 1L << 30;
 
     private static final AtomicLong SINCE_COLLECTION = new AtomicLong();
 
