@@ -103,8 +103,8 @@ public final class ModelOffloader {
     /**
      * Page-locks an offloaded model's host weights: each move to the GPU is then a DMA at the
      * bus's speed (about 5x faster than from pageable memory, which the driver stages through a
-     * small pinned buffer). Where the driver refuses (too little RAM to lock), the model stays in
-     * pageable memory and only its moves are slower.
+     * small pinned buffer). Where the driver refuses (too little RAM to lock), the weights not yet
+     * locked stay in pageable memory and only their moves are slower.
      */
     private static void pin(String name, DeviceMovable model) {
         long t0 = System.nanoTime();
@@ -118,7 +118,10 @@ public final class ModelOffloader {
                         (System.nanoTime() - t0) / 1_000_000);
             }
         } catch (IllegalStateException e) {
-            LOG.warn("{}: weights stay in pageable host memory, moves to the GPU are slower: {}", name, e.getMessage());
+            LOG.warn(
+                    "{}: weights not yet page-locked stay in pageable host memory, their moves to the GPU are slower: {}",
+                    name,
+                    e.getMessage());
         }
     }
 

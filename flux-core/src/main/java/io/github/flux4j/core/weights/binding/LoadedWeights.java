@@ -157,7 +157,8 @@ public final class LoadedWeights implements AutoCloseable {
      *
      * @return the bytes now pinned (0 if nothing was on the CPU, or pinned already)
      * @throws IllegalStateException if the weights are closed, CUDA is unavailable, or the driver
-     *                               refuses the memory (the weights are then unchanged)
+     *                               refuses the memory (the weights keep their values; those
+     *                               moved before the refusal stay pinned, the rest pageable)
      */
     public synchronized long pinHostMemory() {
         if (closed) {
