@@ -4,16 +4,15 @@ import static org.bytedeco.cuda.global.cudart.cudaEventCreateWithFlags;
 import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaEventDisableTiming;
 import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
-import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
 import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
-import static org.bytedeco.cuda.global.cudart.cudaHostAlloc;
-import static org.bytedeco.cuda.global.cudart.cudaHostAllocPortable;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent;
 
+import io.github.flux4j.core.torch.Cleanup;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.PinnedHostMemory;
 import io.github.flux4j.core.torch.Scopes;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +21,6 @@ import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.PointerPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -112,23 +110,13 @@ final class CudaBlockCopier implements BlockCopier {
 
     @Override
     public Tensor allocateHost(long bytes) {
-        PointerPointer<Pointer> out = new PointerPointer<>(1);
-        try {
-            int rc = cudaHostAlloc(out, Math.max(bytes, 1), cudaHostAllocPortable);
-            if (rc != 0) {
-                throw new IllegalStateException("cudaHostAlloc of " + bytes + " bytes of pinned host memory failed: "
-                        + errorString(rc) + " (" + rc + "); the streamed blocks need that much page-locked RAM");
-            }
-            Pointer p = out.get(0);
-            pinned.add(p);
-            BytePointer bp = new BytePointer(p).capacity(bytes);
-            try (PointerScope scope = new PointerScope()) {
-                Tensor t = Scopes.keep(torch.from_blob(bp, new long[] {bytes}, new TensorOptions(ScalarType.Byte)));
-                hostTensors.add(t);
-                return t;
-            }
-        } finally {
-            out.close();
+        Pointer p = PinnedHostMemory.allocateRegion(bytes, "the streamed blocks need that much page-locked RAM");
+        pinned.add(p);
+        BytePointer bp = new BytePointer(p).capacity(bytes);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = Scopes.keep(torch.from_blob(bp, new long[] {bytes}, new TensorOptions(ScalarType.Byte)));
+            hostTensors.add(t);
+            return t;
         }
     }
 
@@ -202,16 +190,17 @@ final class CudaBlockCopier implements BlockCopier {
         @Nullable RuntimeException failure = null;
         try (CUDAGuard guard = new CUDAGuard((byte) device.index())) {
             // Nothing may still read the host buffers or write the arenas when they are freed.
-            failure = attempt(failure, () -> check(cudaStreamSynchronize(side), "cudaStreamSynchronize(side)"));
-            failure = attempt(failure, () -> check(cudaStreamSynchronize(compute), "cudaStreamSynchronize(compute)"));
+            failure = Cleanup.attempt(failure, () -> check(cudaStreamSynchronize(side), "cudaStreamSynchronize(side)"));
+            failure = Cleanup.attempt(
+                    failure, () -> check(cudaStreamSynchronize(compute), "cudaStreamSynchronize(compute)"));
             for (int i = 0; i < 2; i++) {
                 CUevent_st c = copied[i];
                 CUevent_st r = released[i];
                 if (c != null) {
-                    failure = attempt(failure, () -> check(cudaEventDestroy(c), "cudaEventDestroy"));
+                    failure = Cleanup.attempt(failure, () -> check(cudaEventDestroy(c), "cudaEventDestroy"));
                 }
                 if (r != null) {
-                    failure = attempt(failure, () -> check(cudaEventDestroy(r), "cudaEventDestroy"));
+                    failure = Cleanup.attempt(failure, () -> check(cudaEventDestroy(r), "cudaEventDestroy"));
                 }
                 Scopes.release(arenas[i]);
                 arenas[i] = null;
@@ -219,25 +208,12 @@ final class CudaBlockCopier implements BlockCopier {
             hostTensors.forEach(Scopes::release);
             hostTensors.clear();
             for (Pointer p : pinned) {
-                failure = attempt(failure, () -> check(cudaFreeHost(p), "cudaFreeHost"));
+                failure = Cleanup.attempt(failure, () -> PinnedHostMemory.freeRegion(p));
             }
             pinned.clear();
         }
         if (failure != null) {
             throw failure;
-        }
-    }
-
-    private static @Nullable RuntimeException attempt(@Nullable RuntimeException failure, Runnable r) {
-        try {
-            r.run();
-            return failure;
-        } catch (RuntimeException e) {
-            if (failure == null) {
-                return e;
-            }
-            failure.addSuppressed(e);
-            return failure;
         }
     }
 

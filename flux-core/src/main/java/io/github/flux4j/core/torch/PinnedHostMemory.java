@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch_cuda;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Page-locked host memory ({@code cudaHostAlloc}) that CPU tensors can live in, so that copying
@@ -80,18 +81,51 @@ public final class PinnedHostMemory implements AutoCloseable {
     }
 
     private void allocate(long bytes) {
+        chunks.add(allocateRegion(bytes, "after " + total + " bytes"));
+        sizes.add(bytes);
+        total += bytes;
+    }
+
+    /**
+     * One page-locked region of {@code bytes} (at least one byte is asked for), from
+     * {@code cudaHostAlloc} (portable: every device sees it as pinned). Freed with
+     * {@link #freeRegion}; the caller owns it.
+     *
+     * @param context what the memory is for, appended to the message if the driver refuses
+     * @throws IllegalStateException if the driver refuses (too little RAM can be locked)
+     */
+    public static Pointer allocateRegion(long bytes, String context) {
         PointerPointer<Pointer> out = new PointerPointer<>(1);
         try {
-            int rc = cudaHostAlloc(out, bytes, cudaHostAllocPortable);
+            int rc = cudaHostAlloc(out, Math.max(bytes, 1), cudaHostAllocPortable);
             if (rc != 0) {
-                throw new IllegalStateException("cudaHostAlloc of " + bytes + " bytes of pinned host memory failed ("
-                        + cudaGetErrorString(rc).getString() + ", " + rc + ") after " + total + " bytes");
+                throw new IllegalStateException("cudaHostAlloc of " + bytes + " bytes of pinned host memory failed: "
+                        + errorString(rc) + " (CUDA error " + rc + "); " + context);
             }
-            chunks.add(out.get(0));
-            sizes.add(bytes);
-            total += bytes;
+            return out.get(0);
         } finally {
             out.close();
+        }
+    }
+
+    /**
+     * Frees a region of {@link #allocateRegion}; nothing may still read or write it.
+     *
+     * @throws IllegalStateException if the driver reports an error
+     */
+    public static void freeRegion(Pointer region) {
+        int rc = cudaFreeHost(region);
+        if (rc != 0) {
+            throw new IllegalStateException("cudaFreeHost failed: " + errorString(rc) + " (CUDA error " + rc + ")");
+        }
+    }
+
+    private static String errorString(int rc) {
+        try {
+            BytePointer s = cudaGetErrorString(rc);
+            return s == null ? "unknown error" : s.getString();
+        } catch (RuntimeException | LinkageError e) {
+            return "unknown error";
         }
     }
 
@@ -146,12 +180,9 @@ public final class PinnedHostMemory implements AutoCloseable {
             return;
         }
         closed = true;
-        IllegalStateException failure = null;
+        @Nullable RuntimeException failure = null;
         for (Pointer p : chunks) {
-            int rc = cudaFreeHost(p);
-            if (rc != 0 && failure == null) {
-                failure = new IllegalStateException("cudaFreeHost failed (" + rc + ")");
-            }
+            failure = Cleanup.attempt(failure, () -> freeRegion(p));
         }
         chunks.clear();
         sizes.clear();

@@ -3,6 +3,7 @@ package io.github.flux4j.core.weights.binding;
 import io.github.flux4j.core.nn.DenseLinear;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.nn.QuantizedLinear;
+import io.github.flux4j.core.torch.Cleanup;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.PinnedHostMemory;
 import io.github.flux4j.core.torch.Scopes;
@@ -283,7 +284,7 @@ public final class LoadedWeights implements AutoCloseable {
         closed = true;
         @Nullable RuntimeException failure = null;
         for (LinearOp op : linears) {
-            failure = attempt(failure, op::close);
+            failure = Cleanup.attempt(failure, op::close);
         }
         for (Tensor t : tensors) {
             Scopes.release(t);
@@ -300,23 +301,10 @@ public final class LoadedWeights implements AutoCloseable {
         if (p != null) {
             // Last: every tensor over it is released above (a copy to the GPU from it is
             // synchronous, so none is still in flight).
-            failure = attempt(failure, p::close);
+            failure = Cleanup.attempt(failure, p::close);
         }
         if (failure != null) {
             throw failure;
         }
-    }
-
-    /** Runs {@code r}; its exception becomes {@code failure} or is added to it as suppressed. */
-    private static @Nullable RuntimeException attempt(@Nullable RuntimeException failure, Runnable r) {
-        try {
-            r.run();
-        } catch (RuntimeException e) {
-            if (failure == null) {
-                return e;
-            }
-            failure.addSuppressed(e);
-        }
-        return failure;
     }
 }
