@@ -1,10 +1,10 @@
 package io.github.flux4j.core.offload;
 
+import static io.github.flux4j.core.torch.CudaRuntime.check;
 import static org.bytedeco.cuda.global.cudart.cudaEventCreateWithFlags;
 import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaEventDisableTiming;
 import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
-import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
@@ -214,21 +214,6 @@ final class CudaBlockCopier implements BlockCopier {
         }
         if (failure != null) {
             throw failure;
-        }
-    }
-
-    private static void check(int rc, String what) {
-        if (rc != 0) {
-            throw new IllegalStateException(what + " failed: " + errorString(rc) + " (CUDA error " + rc + ")");
-        }
-    }
-
-    private static String errorString(int rc) {
-        try {
-            BytePointer s = cudaGetErrorString(rc);
-            return s == null ? "unknown error" : s.getString();
-        } catch (RuntimeException | LinkageError e) {
-            return "unknown error";
         }
     }
 }

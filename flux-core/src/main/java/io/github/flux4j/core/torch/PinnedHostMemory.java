@@ -1,7 +1,6 @@
 package io.github.flux4j.core.torch;
 
 import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
-import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaHostAlloc;
 import static org.bytedeco.cuda.global.cudart.cudaHostAllocPortable;
 
@@ -100,7 +99,7 @@ public final class PinnedHostMemory implements AutoCloseable {
             int rc = cudaHostAlloc(out, Math.max(bytes, 1), cudaHostAllocPortable);
             if (rc != 0) {
                 throw new IllegalStateException("cudaHostAlloc of " + bytes + " bytes of pinned host memory failed: "
-                        + errorString(rc) + " (CUDA error " + rc + "); " + context);
+                        + CudaRuntime.errorString(rc) + " (CUDA error " + rc + "); " + context);
             }
             return out.get(0);
         } finally {
@@ -114,19 +113,7 @@ public final class PinnedHostMemory implements AutoCloseable {
      * @throws IllegalStateException if the driver reports an error
      */
     public static void freeRegion(Pointer region) {
-        int rc = cudaFreeHost(region);
-        if (rc != 0) {
-            throw new IllegalStateException("cudaFreeHost failed: " + errorString(rc) + " (CUDA error " + rc + ")");
-        }
-    }
-
-    private static String errorString(int rc) {
-        try {
-            BytePointer s = cudaGetErrorString(rc);
-            return s == null ? "unknown error" : s.getString();
-        } catch (RuntimeException | LinkageError e) {
-            return "unknown error";
-        }
+        CudaRuntime.check(cudaFreeHost(region), "cudaFreeHost");
     }
 
     private static long align(long bytes) {
