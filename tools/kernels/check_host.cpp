@@ -23,24 +23,24 @@ template <class Q, int OUT> static void run(const u8* src, void* dst, i64 numel)
     }
 }
 
-// The fused matvec as one warp runs it, warp by warp: per 256-weight chunk, every lane's staging
-// phase, then (after what is __syncwarp on the GPU) every lane's decode-and-accumulate phase; the
-// 32 lanes' partial sums are then added (in lane order: only the float32 summation order differs
-// from the GPU's butterfly, and the check has a tolerance for that).
-template <class Q, int T> static void mv_run(const u8* W, const void* xv, void* yv, int N, int K, int B) {
+// The fused matvec as one warp runs it, warp by warp: per round of `depth` 256-weight chunks,
+// every lane's staging phase, then (after what is __syncwarp on the GPU) every lane's
+// decode-and-accumulate phase; the 32 lanes' partial sums are then added (in lane order: only the
+// float32 summation order differs from the GPU's butterfly, and the check has a tolerance for that).
+template <class Q, int T> static void mv_run(const u8* W, const void* xv, void* yv, int N, int K, int B, int depth) {
     typedef typename Store<T>::T E;
     const E* x = (const E*) xv;
     E* y = (E*) yv;
-    alignas(16) static u32 stage[MV_CHUNK_WORDS];
-    const int rowBlocks = K / Q::QK, chunkBlocks = 256 / Q::QK;
+    alignas(16) static u32 stage[MV_MAX_DEPTH * MV_CHUNK_WORDS];
+    const int rowBlocks = K / Q::QK, roundBlocks = mv_round_blocks<Q>(depth);
     for (int n = 0; n < N; n++) {
         const u8* row = W + (i64) n * rowBlocks * Q::TS;
         float acc[32][MV_MAX_ROWS] = {};
-        for (int blk = 0; blk < rowBlocks; blk += chunkBlocks) {
-            int blocks = rowBlocks - blk < chunkBlocks ? rowBlocks - blk : chunkBlocks;
+        for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
+            int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
             for (int lane = 0; lane < 32; lane++) mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, stage, lane);
             for (int lane = 0; lane < 32; lane++)
-                mv_accumulate<Q, T>(stage, blocks * Q::QK / 8, lane, x, (i64) blk * Q::QK, K, B, acc[lane]);
+                mv_accumulate_round<Q, T>(stage, blk, blocks, lane, x, K, B, acc[lane]);
         }
         for (int b = 0; b < B; b++) {
             float s = 0;
@@ -50,13 +50,13 @@ template <class Q, int T> static void mv_run(const u8* W, const void* xv, void* 
     }
 }
 
-template <template <int> class Q> static void mv_dispatch(int a, int t, const u8* W, const void* x, void* y, int N, int K, int B) {
-    if (a == 0 && t == 0) mv_run<Q<0>, 0>(W, x, y, N, K, B);
-    if (a == 0 && t == 1) mv_run<Q<0>, 1>(W, x, y, N, K, B);
-    if (a == 0 && t == 2) mv_run<Q<0>, 2>(W, x, y, N, K, B);
-    if (a == 1 && t == 0) mv_run<Q<1>, 0>(W, x, y, N, K, B);
-    if (a == 1 && t == 1) mv_run<Q<1>, 1>(W, x, y, N, K, B);
-    if (a == 1 && t == 2) mv_run<Q<1>, 2>(W, x, y, N, K, B);
+template <template <int> class Q> static void mv_dispatch(int a, int t, const u8* W, const void* x, void* y, int N, int K, int B, int d) {
+    if (a == 0 && t == 0) mv_run<Q<0>, 0>(W, x, y, N, K, B, d);
+    if (a == 0 && t == 1) mv_run<Q<0>, 1>(W, x, y, N, K, B, d);
+    if (a == 0 && t == 2) mv_run<Q<0>, 2>(W, x, y, N, K, B, d);
+    if (a == 1 && t == 0) mv_run<Q<1>, 0>(W, x, y, N, K, B, d);
+    if (a == 1 && t == 1) mv_run<Q<1>, 1>(W, x, y, N, K, B, d);
+    if (a == 1 && t == 2) mv_run<Q<1>, 2>(W, x, y, N, K, B, d);
 }
 
 static std::vector<u8> slurp(const char* path) {
@@ -68,26 +68,26 @@ static std::vector<u8> slurp(const char* path) {
     return in;
 }
 
-// usage: check_host matvec TYPE ARITH T w.bin x.bin y.bin N K B
+// usage: check_host matvec TYPE ARITH T w.bin x.bin y.bin N K B DEPTH
 static int matvec_main(char** argv) {
     std::string t = argv[2];
     int a = std::atoi(argv[3]), et = std::atoi(argv[4]);
-    int N = std::atoi(argv[8]), K = std::atoi(argv[9]), B = std::atoi(argv[10]);
+    int N = std::atoi(argv[8]), K = std::atoi(argv[9]), B = std::atoi(argv[10]), D = std::atoi(argv[11]);
     std::vector<u8> w = slurp(argv[5]), x = slurp(argv[6]);
     std::vector<u8> y((size_t) N * B * 4);
     const u8* W = w.data();
-    if (t == "Q4_0") mv_dispatch<Q4_0>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q4_1") mv_dispatch<Q4_1>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q5_0") mv_dispatch<Q5_0>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q5_1") mv_dispatch<Q5_1>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q8_0") mv_dispatch<Q8_0>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q2_K") mv_dispatch<Q2_K>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q3_K") mv_dispatch<Q3_K>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q4_K") mv_dispatch<Q4_K>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q5_K") mv_dispatch<Q5_K>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "Q6_K") mv_dispatch<Q6_K>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "IQ4_NL") mv_dispatch<IQ4_NL>(a, et, W, x.data(), y.data(), N, K, B);
-    else if (t == "IQ4_XS") mv_dispatch<IQ4_XS>(a, et, W, x.data(), y.data(), N, K, B);
+    if (t == "Q4_0") mv_dispatch<Q4_0>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q4_1") mv_dispatch<Q4_1>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q5_0") mv_dispatch<Q5_0>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q5_1") mv_dispatch<Q5_1>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q8_0") mv_dispatch<Q8_0>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q2_K") mv_dispatch<Q2_K>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q3_K") mv_dispatch<Q3_K>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q4_K") mv_dispatch<Q4_K>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q5_K") mv_dispatch<Q5_K>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "Q6_K") mv_dispatch<Q6_K>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "IQ4_NL") mv_dispatch<IQ4_NL>(a, et, W, x.data(), y.data(), N, K, B, D);
+    else if (t == "IQ4_XS") mv_dispatch<IQ4_XS>(a, et, W, x.data(), y.data(), N, K, B, D);
     else { std::fprintf(stderr, "unknown type %s\n", t.c_str()); return 2; }
     FILE* f = std::fopen(argv[7], "wb");
     std::fwrite(y.data(), 1, (size_t) N * B * (et == 0 ? 4 : 2), f);
@@ -105,7 +105,7 @@ template <template <int> class Q> static void dispatch(int a, int out, const u8*
 }
 
 int main(int argc, char** argv) {
-    if (argc == 11 && std::string(argv[1]) == "matvec") return matvec_main(argv);
+    if (argc == 12 && std::string(argv[1]) == "matvec") return matvec_main(argv);
     if (argc != 7) { std::fprintf(stderr, "usage\n"); return 2; }
     std::string t = argv[1];
     int a = std::atoi(argv[2]), out = std::atoi(argv[3]);

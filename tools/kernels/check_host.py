@@ -52,12 +52,13 @@ for name in types:
 print("FAILURES" if bad else "all bit-identical")
 
 # Fused dequantization + matvec (matvec_* kernels): y = x @ W^T with W the bf16-rounded expansion;
-# checked against float64 (only the float32 summation differs, plus y's one bf16 rounding).
+# checked against float64 (only the float32 summation differs, plus y's one bf16 rounding), at
+# every staging depth (chunks per round, 1..4), which must give the same bits.
 for name in types:
     qt = T[name]
     bs, ts = GGML_QUANT_SIZES[qt]
     N, B = 37, 3
-    K = 256 * 3 + (32 if bs == 32 else 0)  # a last chunk shorter than 256 weights for 32-blocks
+    K = 256 * 7 + (32 if bs == 32 else 0)  # rounds of 1-4 chunks, the last one short; 32-blocks: a short chunk
     raw = rng.integers(0, 256, size=(N * K // bs, ts), dtype=np.uint8)
     for off in HALVES[name]:
         d = (rng.standard_normal(raw.shape[0]) * 0.01).astype(np.float16)
@@ -65,15 +66,22 @@ for name in types:
     w = torch.from_numpy(quants.dequantize(raw.reshape(-1), qt).astype(np.float32).reshape(N, K)).to(torch.bfloat16)
     x = torch.randn(B, K).to(torch.bfloat16)
     want = (x.double() @ w.double().T)
-    with tempfile.TemporaryDirectory() as tmp:
-        fw, fx, fy = (os.path.join(tmp, n) for n in ("w", "x", "y"))
-        raw.tofile(fw)
-        x.view(torch.int16).numpy().tofile(fx)
-        subprocess.run(["/tmp/check_host", "matvec", name, "0", "2", fw, fx, fy, str(N), str(K), str(B)], check=True)
-        got = torch.from_numpy(np.fromfile(fy, dtype=np.int16)).view(torch.bfloat16).reshape(B, N).double()
-    rel = ((got - want).norm() / want.norm()).item()
-    ok = rel < 4e-3
-    bad += 0 if ok else 1
-    print(f"matvec {name}: N={N} K={K} B={B} rel {rel:.2e} {'ok' if ok else 'FAIL'}")
+    first = None
+    for depth in (1, 2, 3, 4):
+        with tempfile.TemporaryDirectory() as tmp:
+            fw, fx, fy = (os.path.join(tmp, n) for n in ("w", "x", "y"))
+            raw.tofile(fw)
+            x.view(torch.int16).numpy().tofile(fx)
+            subprocess.run(["/tmp/check_host", "matvec", name, "0", "2", fw, fx, fy, str(N), str(K), str(B),
+                            str(depth)], check=True)
+            bits = np.fromfile(fy, dtype=np.int16)
+        got = torch.from_numpy(bits).view(torch.bfloat16).reshape(B, N).double()
+        rel = ((got - want).norm() / want.norm()).item()
+        same = first is None or np.array_equal(bits, first)
+        first = bits if first is None else first
+        ok = rel < 4e-3 and same
+        bad += 0 if ok else 1
+        print(f"matvec {name}: N={N} K={K} B={B} depth {depth} rel {rel:.2e}"
+              f"{'' if same else ' (differs from depth 1)'} {'ok' if ok else 'FAIL'}")
 print("FAILURES" if bad else "all checks passed")
 sys.exit(1 if bad else 0)

@@ -12,6 +12,7 @@
 #define __forceinline__ inline
 #define __global__
 #define __constant__
+#define __launch_bounds__(...)
 #define __shared__ static
 struct Dim3 { unsigned x = 0, y = 0, z = 0; };
 static Dim3 blockIdx, threadIdx, blockDim;

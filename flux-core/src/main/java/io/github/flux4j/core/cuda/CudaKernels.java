@@ -216,6 +216,36 @@ public final class CudaKernels {
 
     private static final int MATVEC_WARPS = 8;
 
+    /** Most 256-weight chunks {@link #matvec} stages per round (the kernel's {@code MV_MAX_DEPTH}). */
+    public static final int MATVEC_MAX_DEPTH = 4;
+
+    /** System property: chunks per staging round of {@link #matvec}, 1 to {@value #MATVEC_MAX_DEPTH}. */
+    public static final String MATVEC_DEPTH_PROPERTY = "flux4j.cuda.matvecDepth";
+
+    /**
+     * The staging depth {@link #matvec} uses: {@code -Dflux4j.cuda.matvecDepth}, else
+     * {@value #MATVEC_MAX_DEPTH}. Every depth gives the same bits; a deeper round keeps more of the
+     * weight in flight per warp.
+     *
+     * @throws IllegalArgumentException if the property is set to anything but 1 to {@value #MATVEC_MAX_DEPTH}
+     */
+    public static int matvecDepth() {
+        String v = System.getProperty(MATVEC_DEPTH_PROPERTY);
+        if (v == null || v.isBlank()) {
+            return MATVEC_MAX_DEPTH;
+        }
+        try {
+            int d = Integer.parseInt(v.trim());
+            if (d >= 1 && d <= MATVEC_MAX_DEPTH) {
+                return d;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(
+                "-D" + MATVEC_DEPTH_PROPERTY + " must be 1 to " + MATVEC_MAX_DEPTH + ", got '" + v + "'");
+    }
+
     /** Whether {@link #matvec} takes this block type, dtype and input width. */
     public static boolean supportsMatvec(GgmlType type, ScalarType dtype, long inFeatures) {
         return TYPES.contains(type)
@@ -247,6 +277,29 @@ public final class CudaKernels {
             Tensor x,
             @Nullable Tensor bias,
             DequantArithmetic arithmetic) {
+        return matvec(raw, type, out, in, x, bias, arithmetic, matvecDepth());
+    }
+
+    /**
+     * {@link #matvec(Tensor, GgmlType, long, long, Tensor, Tensor, DequantArithmetic)} with an
+     * explicit staging depth (256-weight chunks each warp copies per round, all loads issued
+     * before any is used): the result is the same at every depth, the speed is not (tests and
+     * {@code OpBenchmark} compare them).
+     *
+     * @param depth 1 to {@link #MATVEC_MAX_DEPTH}
+     */
+    public Tensor matvec(
+            Tensor raw,
+            GgmlType type,
+            long out,
+            long in,
+            Tensor x,
+            @Nullable Tensor bias,
+            DequantArithmetic arithmetic,
+            int depth) {
+        if (depth < 1 || depth > MATVEC_MAX_DEPTH) {
+            throw new IllegalArgumentException("matvec depth must be 1 to " + MATVEC_MAX_DEPTH + ", got " + depth);
+        }
         checkDevice(raw, "raw");
         checkDevice(x, "x");
         int t = sameDtype(x);
@@ -292,7 +345,8 @@ public final class CudaKernels {
                 .ptr(address(y))
                 .i32((int) out)
                 .i32((int) in)
-                .i32((int) rows);
+                .i32((int) rows)
+                .i32(depth);
         module.launch(name, (out + MATVEC_WARPS - 1) / MATVEC_WARPS, MATVEC_WARPS * 32, 0, stream(x), a);
         return y;
     }

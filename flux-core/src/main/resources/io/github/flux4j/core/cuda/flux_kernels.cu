@@ -661,15 +661,19 @@ FLUX_GATED(0) FLUX_GATED(1) FLUX_GATED(2)
 // and read back twice its packed size in the compute dtype; here each packed byte is read once.
 //
 // One warp per output feature n. The warp walks its weight row in chunks of 256 weights (32
-// octets: 8 blocks of 32 weights or one block of 256), copies each chunk's bytes into its own
-// slice of shared memory with coalesced loads (16-, 4- or 1-byte wide, as the chunk's address
-// allows), then lane l decodes octet l with the same block decoders as the dequantization kernels,
+// octets: 8 blocks of 32 weights or one block of 256), `depth` chunks per round (1..MV_MAX_DEPTH):
+// it copies the round's bytes into its own slice of shared memory with coalesced loads (16-, 4- or
+// 1-byte wide, as the address allows), all issued before any is used, so that a deeper round keeps
+// more bytes in flight (one chunk is 272 bytes of Q8_0: too little to hide the memory latency);
+// then, chunk by chunk, lane l decodes octet l with the same block decoders as the dequantization kernels,
 // rounds the 8 weights to T exactly as the expanded weight would hold them, and accumulates
 // x[b, k] * w in float32 (separately rounded products and sums: --fmad=false). A warp sum gives
 // y; the bias is added in float32 and the result rounded once to T. Against the unfused
-// expand-then-GEMM path only the float32 summation order differs.
+// expand-then-GEMM path only the float32 summation order differs. Every lane adds its chunks in
+// row order whatever the depth, so the depth changes the speed, never the result (bit for bit).
 
 #define MV_WARPS 8
+#define MV_MAX_DEPTH 4
 #define MV_MAX_ROWS 8
 #define MV_CHUNK_WORDS 72  // 288 bytes >= the largest chunk (8 x 34 bytes of Q8_0)
 
@@ -681,17 +685,37 @@ template <> __device__ __forceinline__ void load8<0>(const float* p, float* f) {
 template <> __device__ __forceinline__ void load8<1>(const u16* p, float* f) { Vec<1>::load(p, f); }
 template <> __device__ __forceinline__ void load8<2>(const u16* p, float* f) { Vec<2>::load(p, f); }
 
-// Phase 1 of a chunk, for one lane: copies its share of `bytes` bytes at `src` into `stage`.
+// Copies count words from src to dst, lane l taking words l, l + 32, ...: every load of the lane
+// is issued before the first store, so a lane has up to MAXI loads in flight (a loop that stores
+// each word as it arrives would wait out the memory latency once per word).
+template <int MAXI, class V>
+__device__ __forceinline__ void mv_copy(const V* src, V* dst, int count, int lane) {
+    V v[MAXI];
+#pragma unroll
+    for (int j = 0; j < MAXI; j++) {
+        int i = lane + 32 * j;
+        if (i < count) {
+            v[j] = __ldg(src + i);
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < MAXI; j++) {
+        int i = lane + 32 * j;
+        if (i < count) {
+            dst[i] = v[j];
+        }
+    }
+}
+
+// Phase 1 of a round, for one lane: copies its share of `bytes` bytes (at most MV_MAX_DEPTH
+// chunks) at `src` into `stage`, 16 or 4 bytes a load where the address and size allow.
 __device__ __forceinline__ void mv_stage(const u8* src, int bytes, u32* stage, int lane) {
     unsigned long long a = (unsigned long long) src;
     if (((a | (unsigned long long) bytes) & 15ull) == 0) {
-        for (int i = lane; i < bytes / 16; i += 32) {
-            reinterpret_cast<uint4*>(stage)[i] = __ldg(reinterpret_cast<const uint4*>(src) + i);
-        }
+        mv_copy<(MV_MAX_DEPTH * MV_CHUNK_WORDS / 4 + 31) / 32>(
+                reinterpret_cast<const uint4*>(src), reinterpret_cast<uint4*>(stage), bytes / 16, lane);
     } else if (((a | (unsigned long long) bytes) & 3ull) == 0) {
-        for (int i = lane; i < bytes / 4; i += 32) {
-            stage[i] = __ldg(reinterpret_cast<const u32*>(src) + i);
-        }
+        mv_copy<(MV_MAX_DEPTH * MV_CHUNK_WORDS + 31) / 32>(reinterpret_cast<const u32*>(src), stage, bytes / 4, lane);
     } else {
         for (int i = lane; i < bytes; i += 32) {
             reinterpret_cast<u8*>(stage)[i] = __ldg(src + i);
@@ -699,8 +723,8 @@ __device__ __forceinline__ void mv_stage(const u8* src, int bytes, u32* stage, i
     }
 }
 
-// Phase 2 of a chunk, for one lane: decodes octet `lane` of the staged chunk (if the chunk has
-// it) and adds its 8 products to acc[b] for every input row b.
+// Phase 2, per chunk of the round, for one lane: decodes octet `lane` of the staged chunk (if the
+// chunk has it) and adds its 8 products to acc[b] for every input row b.
 template <class Q, int T>
 __device__ __forceinline__ void mv_accumulate(const u32* stage, int octets, int lane, const typename Store<T>::T* x,
         i64 k0, int K, int B, float* acc) {
@@ -726,28 +750,48 @@ __device__ __forceinline__ void mv_accumulate(const u32* stage, int octets, int 
     }
 }
 
+// Phase 2 of a round, for one lane: the round's `blocks` blocks (staged at `stage`, from block
+// `blk` of the row on), chunk by chunk in row order. Chunk c starts c * chunkBlocks blocks in,
+// with the byte alignment a block has within a row, as with one chunk per round.
+template <class Q, int T>
+__device__ __forceinline__ void mv_accumulate_round(const u32* stage, int blk, int blocks, int lane,
+        const typename Store<T>::T* x, int K, int B, float* acc) {
+    const int chunkBlocks = 256 / Q::QK;
+    for (int c = 0; c * chunkBlocks < blocks; c++) {
+        int left = blocks - c * chunkBlocks;
+        int cb = left < chunkBlocks ? left : chunkBlocks;
+        const u32* chunk = reinterpret_cast<const u32*>(reinterpret_cast<const u8*>(stage) + c * chunkBlocks * Q::TS);
+        mv_accumulate<Q, T>(chunk, cb * Q::QK / 8, lane, x, (i64) (blk + c * chunkBlocks) * Q::QK, K, B, acc);
+    }
+}
+
+// Blocks per round for a staging depth (chunks per round; out of range counts as 1).
+template <class Q> __device__ __forceinline__ int mv_round_blocks(int depth) {
+    return (256 / Q::QK) * (depth < 1 || depth > MV_MAX_DEPTH ? 1 : depth);
+}
+
 template <class Q, int T>
 __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>::T* x, const typename Store<T>::T* bias,
-        typename Store<T>::T* y, int N, int K, int B) {
-    __shared__ uint4 stage[MV_WARPS][MV_CHUNK_WORDS / 4]; // uint4: 16-byte aligned slices
+        typename Store<T>::T* y, int N, int K, int B, int depth) {
+    __shared__ uint4 stage[MV_WARPS][MV_MAX_DEPTH * MV_CHUNK_WORDS / 4]; // uint4: 16-byte aligned slices
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     i64 n = (i64) blockIdx.x * MV_WARPS + warp;
     if (n >= N) {
         return; // whole warps leave together: only __syncwarp below
     }
     const int rowBlocks = K / Q::QK;
+    const int roundBlocks = mv_round_blocks<Q>(depth);
     const u8* row = W + n * rowBlocks * Q::TS;
     float acc[MV_MAX_ROWS];
     for (int b = 0; b < MV_MAX_ROWS; b++) {
         acc[b] = 0.0f;
     }
-    const int chunkBlocks = 256 / Q::QK;
-    for (int blk = 0; blk < rowBlocks; blk += chunkBlocks) {
-        int blocks = rowBlocks - blk < chunkBlocks ? rowBlocks - blk : chunkBlocks;
-        u32* mine = reinterpret_cast<u32*>(stage[warp]);
+    u32* mine = reinterpret_cast<u32*>(stage[warp]);
+    for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
+        int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
         mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, mine, lane);
         __syncwarp();
-        mv_accumulate<Q, T>(mine, blocks * Q::QK / 8, lane, x, (i64) blk * Q::QK, K, B, acc);
+        mv_accumulate_round<Q, T>(mine, blk, blocks, lane, x, K, B, acc);
         __syncwarp();
     }
     for (int b = 0; b < MV_MAX_ROWS; b++) {
@@ -761,11 +805,13 @@ __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>
     }
 }
 
-// launched with MV_WARPS * 32 threads per CTA and ceil(N / MV_WARPS) CTAs; bias may be null
+// launched with MV_WARPS * 32 threads per CTA and ceil(N / MV_WARPS) CTAs; bias may be null. At
+// most 64 registers a thread, so that four CTAs (32 warps, each with a round in flight) fit an SM.
 #define FLUX_MATVEC(NAME, A, E)                                                                       \
-    extern "C" __global__ void matvec_##NAME##_a##A##_t##E(const u8* W, const Store<E>::T* x,         \
-            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B) {                           \
-        matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B);                                              \
+    extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, 4)                                   \
+    matvec_##NAME##_a##A##_t##E(const u8* W, const Store<E>::T* x,                                   \
+            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B, int depth) {                \
+        matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth);                                       \
     }
 
 #define FLUX_MATVEC_ALL(NAME) \

@@ -150,8 +150,9 @@ class CudaKernelsTest {
     void fusedMatvecEqualsExpandThenLinear() {
         int out = 77;
         for (GgmlType type : QUANT) {
-            // 3 chunks of 256 weights, plus a short last chunk where blocks are 32 weights
-            int in = 768 + (type.blockSize() == 32 ? 64 : 0);
+            // 7 chunks of 256 weights (rounds of 1 to 4 chunks, the last one short), plus a short
+            // last chunk where blocks are 32 weights
+            int in = 7 * 256 + (type.blockSize() == 32 ? 64 : 0);
             byte[] blocks = randomBlocks(type, (int) ((long) out * in / type.blockSize()), 100 + type.ordinal());
             // finite scales of 2^-10 .. 2^-5 only: the edge scales include 65504, and with IQ4_XS's
             // sub-scales (up to 32) times its grid (up to 127) larger scales overflow a float16 output
@@ -192,6 +193,13 @@ class CudaKernelsTest {
                             assertThat(rel(got, unfused))
                                     .as("%s %s %s rows %d vs unfused", type, a, dt, rows)
                                     .isLessThan(2 * bound);
+                            // every lane adds its chunks in row order at any staging depth: same bits
+                            for (int depth = 1; depth <= CudaKernels.MATVEC_MAX_DEPTH; depth++) {
+                                Tensor atDepth = kernels.matvec(raw, type, out, in, x, bias, a, depth);
+                                assertThat(atDepth.equal(got))
+                                        .as("%s %s %s rows %d depth %d vs default depth", type, a, dt, rows, depth)
+                                        .isTrue();
+                            }
                         }
                     }
                 }

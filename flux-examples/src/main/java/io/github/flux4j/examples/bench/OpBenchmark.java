@@ -150,10 +150,19 @@ public final class OpBenchmark implements Callable<Integer> {
                     new long[] {GgmlType.Q8_0.byteSize(6 * h * h)},
                     new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
             time(
-                    "modulation matvec Q8_0 fused h->6h",
+                    "modulation matvec Q8_0 fused h->6h, depth " + CudaKernels.matvecDepth(),
                     "double x2",
                     2 * dbl,
                     () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
+            // the staging depth (chunks each warp copies per round): same bits, the speed measured here
+            for (int depth = 1; depth < CudaKernels.MATVEC_MAX_DEPTH; depth++) {
+                int d = depth;
+                time(
+                        "modulation matvec Q8_0 fused h->6h, depth " + d,
+                        "(alt depth)",
+                        0,
+                        () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, d));
+            }
             time(
                     "modulation matvec Q8_0 fused h->3h",
                     "single",
