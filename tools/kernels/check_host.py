@@ -30,8 +30,9 @@ for name in types:
     with tempfile.TemporaryDirectory() as tmp:
         fin, fout = os.path.join(tmp, "in"), os.path.join(tmp, "out")
         raw.tofile(fin)
-        for out, dt in [(0, np.float32), (1, np.float16), (2, "bf16")]:
-            subprocess.run(["/tmp/check_host", name, "0", str(out), fin, fout, str(n)], check=True)
+        # every output dtype with one tile per CTA; bf16 also with 2, 3 and 4 (same bits expected)
+        for out, tiles in [(0, 1), (1, 1), (2, 1), (2, 2), (2, 3), (2, 4)]:
+            subprocess.run(["/tmp/check_host", name, "0", str(out), fin, fout, str(n), str(tiles)], check=True)
             if out == 0:
                 got = np.fromfile(fout, dtype=np.float32)
                 ok = np.array_equal(got.view(np.uint32), ref.view(np.uint32))
@@ -47,7 +48,7 @@ for name in types:
                 bad += 1
                 g = got if out == 0 else got
                 idx = np.nonzero((got.view(np.uint32) if out == 0 else got) != (ref.view(np.uint32) if out == 0 else want))[0]
-                print(f"{name} out{out}: {idx.size} mismatches, first at {idx[:5]}: got {got[idx[:3]]} want {(ref if out == 0 else want)[idx[:3]]}")
+                print(f"{name} out{out} tiles {tiles}: {idx.size} mismatches, first at {idx[:5]}: got {got[idx[:3]]} want {(ref if out == 0 else want)[idx[:3]]}")
         print(f"{name}: checked {n} weights")
 print("FAILURES" if bad else "all bit-identical")
 

@@ -155,6 +155,23 @@ public final class CudaKernels {
         return raw.is_contiguous() && address(raw) % 16 == 0;
     }
 
+    /** Most tiles (256 threads' worth of blocks) one CTA of the dequantization kernels expands. */
+    public static final int DEQUANT_MAX_TILES = 4;
+
+    /** System property: tiles per CTA of the dequantization kernels, 1 to {@value #DEQUANT_MAX_TILES}. */
+    public static final String DEQUANT_TILES_PROPERTY = "flux4j.cuda.dequantTiles";
+
+    /**
+     * Tiles per CTA {@link #dequantize} uses: {@code -Dflux4j.cuda.dequantTiles}, else
+     * {@value #DEQUANT_MAX_TILES}. Every count gives the same bits; more tiles keep more of the
+     * packed weight in flight per CTA.
+     *
+     * @throws IllegalArgumentException if the property is set to anything but 1 to {@value #DEQUANT_MAX_TILES}
+     */
+    public static int dequantTiles() {
+        return intProperty(DEQUANT_TILES_PROPERTY, DEQUANT_MAX_TILES);
+    }
+
     /** Whether {@link #dequantize} takes this type, output dtype and element count. */
     public static boolean supports(GgmlType type, ScalarType outDtype, long numel) {
         return TYPES.contains(type) && outCode(outDtype) >= 0 && numel % 8 == 0;
@@ -170,6 +187,21 @@ public final class CudaKernels {
      */
     public Tensor dequantize(
             Tensor raw, GgmlType type, long[] shape, ScalarType outDtype, DequantArithmetic arithmetic) {
+        return dequantize(raw, type, shape, outDtype, arithmetic, dequantTiles());
+    }
+
+    /**
+     * {@link #dequantize(Tensor, GgmlType, long[], ScalarType, DequantArithmetic)} with an explicit
+     * number of tiles per CTA for the block types (plain F32/F16/BF16 conversions ignore it): the
+     * result is the same for every count, the speed is not (tests and {@code OpBenchmark} compare them).
+     *
+     * @param tiles 1 to {@link #DEQUANT_MAX_TILES}
+     */
+    public Tensor dequantize(
+            Tensor raw, GgmlType type, long[] shape, ScalarType outDtype, DequantArithmetic arithmetic, int tiles) {
+        if (tiles < 1 || tiles > DEQUANT_MAX_TILES) {
+            throw new IllegalArgumentException("dequantize tiles must be 1 to " + DEQUANT_MAX_TILES + ", got " + tiles);
+        }
         long numel = 1;
         for (long d : shape) {
             if (d < 0) {
@@ -205,7 +237,12 @@ public final class CudaKernels {
         };
         KernelModule.LaunchArgs a =
                 module.args().ptr(address(raw)).ptr(address(dst)).i64(octets);
-        module.launch(name, (octets + THREADS - 1) / THREADS, THREADS, 0, stream(raw), a);
+        if (type.isQuantized()) {
+            long perCta = (long) THREADS * tiles;
+            module.launch(name, (octets + perCta - 1) / perCta, THREADS, 0, stream(raw), a.i32(tiles));
+        } else {
+            module.launch(name, (octets + THREADS - 1) / THREADS, THREADS, 0, stream(raw), a);
+        }
         return dst;
     }
 
@@ -230,20 +267,24 @@ public final class CudaKernels {
      * @throws IllegalArgumentException if the property is set to anything but 1 to {@value #MATVEC_MAX_DEPTH}
      */
     public static int matvecDepth() {
-        String v = System.getProperty(MATVEC_DEPTH_PROPERTY);
+        return intProperty(MATVEC_DEPTH_PROPERTY, MATVEC_MAX_DEPTH);
+    }
+
+    /** A property of 1 to {@code max}, {@code max} when unset. */
+    private static int intProperty(String name, int max) {
+        String v = System.getProperty(name);
         if (v == null || v.isBlank()) {
-            return MATVEC_MAX_DEPTH;
+            return max;
         }
         try {
             int d = Integer.parseInt(v.trim());
-            if (d >= 1 && d <= MATVEC_MAX_DEPTH) {
+            if (d >= 1 && d <= max) {
                 return d;
             }
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new IllegalArgumentException(
-                "-D" + MATVEC_DEPTH_PROPERTY + " must be 1 to " + MATVEC_MAX_DEPTH + ", got '" + v + "'");
+        throw new IllegalArgumentException("-D" + name + " must be 1 to " + max + ", got '" + v + "'");
     }
 
     /** Whether {@link #matvec} takes this block type, dtype and input width. */

@@ -337,45 +337,71 @@ template <int OUT> __device__ __forceinline__ void store8_16(u16* dst, i64 octet
 template <> __device__ __forceinline__ void store8<1>(u16* dst, i64 octet, const float* w) { store8_16<1>(dst, octet, w); }
 template <> __device__ __forceinline__ void store8<2>(u16* dst, i64 octet, const float* w) { store8_16<2>(dst, octet, w); }
 
-// Staged dequantization. A CTA of DQ_THREADS threads expands DQ_THREADS / (QK / 8) whole blocks
-// (one thread per 8 weights). The CTA first copies its blocks' bytes into shared memory with
-// coalesced 16-byte loads, then each thread decodes its 8 weights from there and writes them with
-// one 16-byte (or 32-byte) store. Reading the packed blocks straight from global memory byte by
-// byte (blocks are 18..210 bytes, mostly not 4-aligned) issued ten load instructions per 16
-// written bytes and ran at about a third of the card's bandwidth. Every CTA covers a multiple of
-// 16 bytes (checked below), so with the tensor on a 16-byte boundary each CTA's bytes are too,
-// and the alignment of every offset inside the shared copy equals its alignment in global memory
-// (the K-quant decoders' 8-byte reads rely on that).
+// Staged dequantization. A tile is DQ_THREADS / (QK / 8) whole blocks (one thread per 8
+// weights); a CTA of DQ_THREADS threads expands `tiles` consecutive tiles (1..DQ_MAX_TILES). The
+// CTA first copies its tiles' bytes into shared memory with coalesced 16-byte loads, every load of
+// a thread issued before its first store (so that a CTA keeps up to DQ_MAX_TILES x 2 KB in flight:
+// one tile alone is too little to hide the memory latency), then each thread decodes its 8
+// weights of each tile from there and writes them with one 16-byte (or 32-byte) store per tile.
+// Reading the packed blocks straight from global memory byte by byte (blocks are 18..210 bytes,
+// mostly not 4-aligned) issued ten load instructions per 16 written bytes and ran at about a third
+// of the card's bandwidth. Every tile covers a multiple of 16 bytes (checked below), so with the
+// tensor on a 16-byte boundary each tile's bytes are too, and the alignment of every offset inside
+// the shared copy equals its alignment in global memory (the K-quant decoders' 8-byte reads rely
+// on that). The tile count changes the speed, never the result.
 #define DQ_THREADS 256
+#define DQ_MAX_TILES 4
 
 template <class Q> struct Stage {
     enum { BLOCKS = DQ_THREADS / (Q::QK / 8), BYTES = BLOCKS * Q::TS, VECS = BYTES / 16 };
-    static_assert(DQ_THREADS % (Q::QK / 8) == 0, "a CTA holds whole blocks");
-    static_assert(BYTES % 16 == 0, "a CTA covers whole 16-byte vectors");
-    static_assert(VECS <= DQ_THREADS, "one vector per thread at most");
+    static_assert(DQ_THREADS % (Q::QK / 8) == 0, "a tile holds whole blocks");
+    static_assert(BYTES % 16 == 0, "a tile covers whole 16-byte vectors");
+    static_assert(VECS <= DQ_THREADS, "one vector per thread and tile at most");
 };
 
-// Phase 1 (every thread of the CTA, then __syncthreads): the CTA's bytes into `stage`; the last
-// CTA's vector past the end of the tensor is filled byte by byte (zeros past the end, never read).
+// Vector `tid` of tile `tile` (16 bytes), read from global memory; the vector past the end of the
+// tensor is read byte by byte (zeros past the end, never decoded).
 template <class Q>
-__device__ __forceinline__ void dequant_stage(const u8* src, uint4* stage, i64 totalBytes, i64 cta, unsigned tid) {
-    if (tid < (unsigned) Stage<Q>::VECS) {
-        i64 off = cta * Stage<Q>::BYTES + (i64) tid * 16;
-        if (off + 16 <= totalBytes) {
-            stage[tid] = __ldg(reinterpret_cast<const uint4*>(src + off));
-        } else {
-            u8* s = reinterpret_cast<u8*>(stage + tid);
-            for (int i = 0; i < 16; i++) {
-                s[i] = off + i < totalBytes ? src[off + i] : (u8) 0;
-            }
+__device__ __forceinline__ uint4 dequant_load(const u8* src, i64 totalBytes, i64 tile, unsigned tid) {
+    i64 off = tile * Stage<Q>::BYTES + (i64) tid * 16;
+    if (off + 16 <= totalBytes) {
+        return __ldg(reinterpret_cast<const uint4*>(src + off));
+    }
+    u32 w[4] = {0u, 0u, 0u, 0u};
+    for (int i = 0; i < 16; i++) {
+        u32 b = off + i < totalBytes ? (u32) src[off + i] : 0u;
+        w[i / 4] |= b << (8 * (i % 4));
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+// Phase 1 (every thread of the CTA, then __syncthreads): tiles first .. first + tiles - 1 into
+// `stage` (tile t at stage + t * VECS), all of a thread's loads before its stores.
+template <class Q>
+__device__ __forceinline__ void dequant_stage(const u8* src, uint4* stage, i64 totalBytes, i64 first, int tiles,
+        unsigned tid) {
+    if (tid >= (unsigned) Stage<Q>::VECS) {
+        return;
+    }
+    uint4 v[DQ_MAX_TILES];
+#pragma unroll
+    for (int t = 0; t < DQ_MAX_TILES; t++) {
+        if (t < tiles) {
+            v[t] = dequant_load<Q>(src, totalBytes, first + t, tid);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < DQ_MAX_TILES; t++) {
+        if (t < tiles) {
+            stage[t * Stage<Q>::VECS + tid] = v[t];
         }
     }
 }
 
-// Phase 2: thread `tid` decodes weights 8 * tid .. 8 * tid + 7 of the CTA's blocks.
+// Phase 2: thread `tid` decodes weights 8 * tid .. 8 * tid + 7 of tile `tile`, staged at `stage`.
 template <class Q, int OUT>
-__device__ __forceinline__ void dequant_decode(const u8* stage, typename Store<OUT>::T* dst, i64 octets, i64 cta, unsigned tid) {
-    i64 o = cta * DQ_THREADS + tid;
+__device__ __forceinline__ void dequant_decode(const u8* stage, typename Store<OUT>::T* dst, i64 octets, i64 tile, unsigned tid) {
+    i64 o = tile * DQ_THREADS + tid;
     if (o >= octets) {
         return;
     }
@@ -387,14 +413,25 @@ __device__ __forceinline__ void dequant_decode(const u8* stage, typename Store<O
     store8<OUT>(dst, o, w);
 }
 
-// launched with DQ_THREADS threads per CTA and ceil(octets / DQ_THREADS) CTAs
+// Tiles a CTA expands for a requested count (out of range counts as 1).
+__device__ __forceinline__ int dequant_tiles(int tiles) {
+    return tiles < 1 || tiles > DQ_MAX_TILES ? 1 : tiles;
+}
+
+// launched with DQ_THREADS threads per CTA and ceil(octets / (DQ_THREADS * tiles)) CTAs
 #define FLUX_DEQUANT(NAME, A, OUT)                                                                    \
-    extern "C" __global__ void dequant_##NAME##_a##A##_o##OUT(const u8* src, Store<OUT>::T* dst, i64 octets) { \
-        __shared__ uint4 stage[Stage<NAME<A> >::VECS];                                                \
+    extern "C" __global__ void dequant_##NAME##_a##A##_o##OUT(const u8* src, Store<OUT>::T* dst, i64 octets, \
+            int tiles) {                                                                              \
+        __shared__ uint4 stage[DQ_MAX_TILES * Stage<NAME<A> >::VECS];                                 \
         i64 totalBytes = octets * 8 / NAME<A>::QK * NAME<A>::TS;                                     \
-        dequant_stage<NAME<A> >(src, stage, totalBytes, (i64) blockIdx.x, threadIdx.x);             \
+        int n = dequant_tiles(tiles);                                                                 \
+        i64 first = (i64) blockIdx.x * n;                                                             \
+        dequant_stage<NAME<A> >(src, stage, totalBytes, first, n, threadIdx.x);                      \
         __syncthreads();                                                                              \
-        dequant_decode<NAME<A>, OUT>(reinterpret_cast<const u8*>(stage), dst, octets, (i64) blockIdx.x, threadIdx.x); \
+        for (int t = 0; t < n; t++) {                                                                 \
+            dequant_decode<NAME<A>, OUT>(reinterpret_cast<const u8*>(stage + t * Stage<NAME<A> >::VECS), dst, \
+                    octets, first + t, threadIdx.x);                                                  \
+        }                                                                                             \
     }
 
 #define FLUX_DEQUANT_ALL(NAME) \

@@ -139,6 +139,14 @@ class CudaKernelsTest {
                             assertThat(bits(toFloats(got)))
                                     .as("%s %s -> %s (%d blocks)", type, a, out, nBlocks)
                                     .isEqualTo(bits(toFloats(want)));
+                            // the tiles per CTA change the grid, never the bits (2053 blocks: a last
+                            // CTA with fewer tiles than the others, its last tile partly filled)
+                            for (int tiles = 1; tiles <= CudaKernels.DEQUANT_MAX_TILES; tiles++) {
+                                Tensor tiled = kernels.dequantize(gpuRaw, type, shape, out, a, tiles);
+                                assertThat(tiled.equal(got))
+                                        .as("%s %s -> %s (%d blocks), %d tiles per CTA", type, a, out, nBlocks, tiles)
+                                        .isTrue();
+                            }
                         }
                     }
                 }

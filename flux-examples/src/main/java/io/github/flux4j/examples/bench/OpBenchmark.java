@@ -245,15 +245,26 @@ public final class OpBenchmark implements Callable<Integer> {
                         256,
                         new long[] {t.byteSize(n)},
                         new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
-                double ms = median(() -> k.dequantize(
-                        r, t, new long[] {3 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32));
-                double perParam = ms / n;
-                double gbs = (t.byteSize(n) + 2.0 * n) / (ms / 1e3) / 1e9;
-                rows.add(new Row(
-                        "dequant " + t + " -> bf16 (" + String.format(Locale.ROOT, "%.0f GB/s", gbs) + ")",
-                        t == GgmlType.Q8_0 ? "all block weights" : "(alt type)",
-                        t == GgmlType.Q8_0 ? 1 : 0,
-                        perParam * blockParams));
+                // the default tiles per CTA first (counted for Q8_0), then the other counts for the
+                // Q8_0 and Q6_K rows (same bits, the speed measured here)
+                int dflt = CudaKernels.dequantTiles();
+                for (int tiles = 1; tiles <= CudaKernels.DEQUANT_MAX_TILES; tiles++) {
+                    int tl = tiles == 1 ? dflt : tiles == dflt ? 1 : tiles;
+                    if (tl != dflt && t != GgmlType.Q8_0 && t != GgmlType.Q6_K) {
+                        continue;
+                    }
+                    double ms = median(() -> k.dequantize(
+                            r, t, new long[] {3 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32, tl));
+                    double perParam = ms / n;
+                    double gbs = (t.byteSize(n) + 2.0 * n) / (ms / 1e3) / 1e9;
+                    boolean counted = t == GgmlType.Q8_0 && tl == dflt;
+                    rows.add(new Row(
+                            "dequant " + t + " -> bf16, " + tl + " tiles/CTA ("
+                                    + String.format(Locale.ROOT, "%.0f GB/s", gbs) + ")",
+                            counted ? "all block weights" : tl == dflt ? "(alt type)" : "(alt tiles)",
+                            counted ? 1 : 0,
+                            perParam * blockParams));
+                }
             }
             raw.close();
         }
