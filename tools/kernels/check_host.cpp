@@ -100,6 +100,46 @@ static int matvec_main(char** argv) {
     return 0;
 }
 
+// QK RMSNorm + RoPE (rms_rope kernels) as one warp runs a row: every lane's first phase, the
+// warp's butterfly sum (__shfl_xor_sync, emulated in its order: lane l adds lane l ^ o's value for
+// o = 16, 8, 4, 2, 1, so every lane ends with the same bits as on the GPU), every lane's second
+// phase. bf16 storage. usage:
+// check_host rmsrope x.bin w.bin cos.bin sin.bin out.bin B S H D Sout tokenOffset tokenStride eps
+static int rmsrope_main(char** argv) {
+    std::vector<u8> x = slurp(argv[2]), w = slurp(argv[3]), c = slurp(argv[4]), s = slurp(argv[5]);
+    int B = std::atoi(argv[7]), S = std::atoi(argv[8]), H = std::atoi(argv[9]), D = std::atoi(argv[10]);
+    int Sout = std::atoi(argv[11]), off = std::atoi(argv[12]);
+    i64 tokenStride = std::atoll(argv[13]);
+    float eps = (float) std::atof(argv[14]);
+    std::vector<u8> out((size_t) B * Sout * H * D * 2, 0);
+    // x is given from its first element; a row's start may be off a 4-byte boundary (odd strides)
+    const u16* xp = (const u16*) x.data();
+    i64 rows = (i64) B * S * H;
+    for (i64 row = 0; row < rows; row++) {
+        RmsRopeLane l[32];
+        for (int lane = 0; lane < 32; lane++) {
+            rms_rope_begin<2>(xp, (const u16*) w.data(), rows, S, H, D, tokenStride, (i64) S * tokenStride, row, lane,
+                    l[lane]);
+        }
+        float v[32];
+        for (int lane = 0; lane < 32; lane++) v[lane] = l[lane].sq;
+        for (int o = 16; o > 0; o >>= 1) {
+            float n[32];
+            for (int lane = 0; lane < 32; lane++) n[lane] = v[lane] + v[lane ^ o];
+            for (int lane = 0; lane < 32; lane++) v[lane] = n[lane];
+        }
+        for (int lane = 0; lane < 32; lane++) {
+            float rstd = rsqrtf(v[lane] / (float) D + eps);
+            rms_rope_end<2>((const float*) c.data(), (const float*) s.data(), (u16*) out.data(), S, H, D, Sout, off,
+                    row, lane, l[lane], rstd);
+        }
+    }
+    FILE* f = std::fopen(argv[6], "wb");
+    std::fwrite(out.data(), 1, out.size(), f);
+    std::fclose(f);
+    return 0;
+}
+
 template <template <int> class Q> static void dispatch(int a, int out, const u8* src, void* dst, i64 n, int k) {
     if (a == 0 && out == 0) run<Q<0>, 0>(src, dst, n, k);
     if (a == 0 && out == 1) run<Q<0>, 1>(src, dst, n, k);
@@ -111,6 +151,7 @@ template <template <int> class Q> static void dispatch(int a, int out, const u8*
 
 int main(int argc, char** argv) {
     if (argc == 12 && std::string(argv[1]) == "matvec") return matvec_main(argv);
+    if (argc == 15 && std::string(argv[1]) == "rmsrope") return rmsrope_main(argv);
     if (argc != 7 && argc != 8) { std::fprintf(stderr, "usage\n"); return 2; }
     int tiles = argc == 8 ? std::atoi(argv[7]) : 1;
     std::string t = argv[1];

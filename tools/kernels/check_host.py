@@ -1,4 +1,5 @@
-"""Checks flux_kernels.cu's block decoders on the host (check_host.cpp) against gguf-py.
+"""Checks flux_kernels.cu's block decoders, fused matvec and QK RMSNorm + RoPE on the host (check_host.cpp)
+against gguf-py and torch.
 
 float32 arithmetic: bit-identical to gguf.quants.dequantize; bf16/f16 outputs: that result rounded
 by torch. Run: g++ -O1 -std=c++17 -o /tmp/check_host check_host.cpp && /tmp/ref/bin/python check_host.py
@@ -84,5 +85,42 @@ for name in types:
         bad += 0 if ok else 1
         print(f"matvec {name}: N={N} K={K} B={B} depth {depth} rel {rel:.2e}"
               f"{'' if same else ' (differs from depth 1)'} {'ok' if ok else 'FAIL'}")
+# QK RMSNorm + RoPE (rms_rope kernels), bf16: against torch's float32 arithmetic of the same steps
+# (x * rsqrt(mean(x^2) + eps) * w rounded once to bf16, then the rotation in float32, rounded);
+# only the sum of squares' order and rsqrt's last bits may differ. Rows aligned (head dim 128,
+# a fused-qkv token stride) and half of them off a 4-byte boundary (head dim 66, odd stride).
+torch.manual_seed(11)
+for B, S, H, D, stride_extra in [(2, 5, 3, 128, 0), (1, 7, 2, 66, 1)]:
+    Sout, off, eps = S + 4, 4, 1e-6
+    stride = 3 * H * D + stride_extra
+    xs = torch.randn(B * S * stride).to(torch.bfloat16)
+    w = (torch.rand(D) + 0.5).to(torch.bfloat16)
+    ang = torch.randn(Sout, D)
+    cos, sin = ang.cos().float(), ang.sin().float()
+    with tempfile.TemporaryDirectory() as tmp:
+        fx, fw, fc, fs, fo = (os.path.join(tmp, n) for n in ("x", "w", "c", "s", "o"))
+        xs.view(torch.int16).numpy().tofile(fx)
+        w.view(torch.int16).numpy().tofile(fw)
+        cos.numpy().tofile(fc)
+        sin.numpy().tofile(fs)
+        subprocess.run(["/tmp/check_host", "rmsrope", fx, fw, fc, fs, fo, str(B), str(S), str(H), str(D), str(Sout),
+                        str(off), str(stride), str(eps)], check=True)
+        got = torch.from_numpy(np.fromfile(fo, dtype=np.int16)).view(torch.bfloat16).reshape(B, Sout, H, D)
+    x = xs.reshape(B, S, stride)[:, :, :H * D].reshape(B, S, H, D).float()
+    rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    y = ((x * rstd) * w.float()).to(torch.bfloat16).float()
+    c, sn = cos[off:off + S].view(1, S, 1, D), sin[off:off + S].view(1, S, 1, D)
+    ye, yo = y[..., 0::2], y[..., 1::2]
+    re = ye * c[..., 0::2] + (-yo) * sn[..., 0::2]
+    im = yo * c[..., 1::2] + ye * sn[..., 1::2]
+    want = torch.stack([re, im], -1).flatten(-2).to(torch.bfloat16)
+    region = got[:, off:off + S]
+    rel = ((region.float() - want.float()).norm() / want.float().norm()).item()
+    same = (region == want).float().mean().item()
+    untouched = bool((got[:, :off] == 0).all())
+    ok = rel < 2e-3 and same > 0.99 and untouched
+    bad += 0 if ok else 1
+    print(f"rms_rope B={B} S={S} H={H} D={D} stride {stride}: rel {rel:.2e}, {same:.4f} identical"
+          f"{'' if untouched else ', rows outside the slot written'} {'ok' if ok else 'FAIL'}")
 print("FAILURES" if bad else "all checks passed")
 sys.exit(1 if bad else 0)

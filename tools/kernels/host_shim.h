@@ -17,8 +17,10 @@
 struct Dim3 { unsigned x = 0, y = 0, z = 0; };
 static Dim3 blockIdx, threadIdx, blockDim;
 template <class T> static inline T __ldg(const T* p) { return *p; }
+struct float2 { float x, y; };
 struct float4 { float x, y, z, w; };
 struct uint4 { unsigned x, y, z, w; };
+static inline float2 make_float2(float a, float b) { return {a, b}; }
 static inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 static inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 static inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }

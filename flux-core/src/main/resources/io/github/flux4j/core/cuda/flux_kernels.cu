@@ -551,10 +551,14 @@ __device__ __forceinline__ void ln_modulate_body(const typename Store<T>::T* x, 
     i64 batch = row / rowsPerBatch;
     int c = threadIdx.x * N;
     bool active = c < D;
-    float v[N];
+    float v[N], sh[N], sc[N];
     float s = 0.0f;
     if (active) {
+        // shift and scale do not depend on the statistics: loaded with x, before the reductions'
+        // barriers, so that the row costs one memory latency instead of two
         Vec<T>::load(x + row * D + c, v);
+        Vec<T>::load(shift + batch * modStride + c, sh);
+        Vec<T>::load(scale + batch * modStride + c, sc);
         for (int k = 0; k < N; k++) {
             s += v[k];
         }
@@ -570,9 +574,7 @@ __device__ __forceinline__ void ln_modulate_body(const typename Store<T>::T* x, 
     float var = block_sum(sq, red) / (float) D;
     float rstd = rsqrtf(var + eps);
     if (active) {
-        float sh[N], sc[N], o[N];
-        Vec<T>::load(shift + batch * modStride + c, sh);
-        Vec<T>::load(scale + batch * modStride + c, sc);
+        float o[N];
         for (int k = 0; k < N; k++) {
             float ln = Store<T>::round((v[k] - mean) * rstd);
             float s1 = Store<T>::round(sc[k] + 1.0f);
@@ -601,51 +603,144 @@ FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
 // The result goes to token s + tokenOffset of an [B, Sout, H, D] buffer (the joint text+image
 // sequence), whose RoPE table row is the same joint position. One warp per row; D <= 256, even.
 
+// Two adjacent values (a pair of the rotation) in one load or store where the address allows it:
+// 4 bytes for 16-bit storage, 8 for float32 (the caller says whether the pair's address is
+// aligned; every pair of a row is, when the row's start is).
+template <int T> struct Pair;
+template <> struct Pair<0> {
+    enum { ALIGN = 8 };
+    static __device__ __forceinline__ void load(const float* p, bool aligned, float& a, float& b) {
+        if (aligned) {
+            float2 v = *reinterpret_cast<const float2*>(p);
+            a = v.x;
+            b = v.y;
+        } else {
+            a = p[0];
+            b = p[1];
+        }
+    }
+    static __device__ __forceinline__ void store(float* p, bool aligned, float a, float b) {
+        if (aligned) {
+            *reinterpret_cast<float2*>(p) = make_float2(a, b);
+        } else {
+            p[0] = a;
+            p[1] = b;
+        }
+    }
+};
+template <int T> struct Pair16 {
+    enum { ALIGN = 4 };
+    static __device__ __forceinline__ void load(const u16* p, bool aligned, float& a, float& b) {
+        if (aligned) {
+            u32 v = *reinterpret_cast<const u32*>(p);
+            a = Store<T>::load((u16) (v & 0xFFFFu));
+            b = Store<T>::load((u16) (v >> 16));
+        } else {
+            a = Store<T>::load(p[0]);
+            b = Store<T>::load(p[1]);
+        }
+    }
+    static __device__ __forceinline__ void store(u16* p, bool aligned, float a, float b) {
+        if (aligned) {
+            *reinterpret_cast<u32*>(p) = (u32) Store<T>::make(a) | ((u32) Store<T>::make(b) << 16);
+        } else {
+            p[0] = Store<T>::make(a);
+            p[1] = Store<T>::make(b);
+        }
+    }
+};
+template <> struct Pair<1> : Pair16<1> {};
+template <> struct Pair<2> : Pair16<2> {};
+
+__device__ __forceinline__ bool aligned_to(const void* p, int bytes) {
+    return ((unsigned long long) p & (unsigned long long) (bytes - 1)) == 0;
+}
+
+// What one lane holds between the two phases of a row: its values (pairs p = lane + 32 k, k < 4),
+// their share of the sum of squares, and the RMSNorm weights they need (loaded with the values,
+// before the warp's reduction). The RoPE tables are read in the second phase: holding them too
+// would cost 16 more registers a lane, and half the warps an SM can keep (they come from L2).
+struct RmsRopeLane {
+    float v[8], w[8];
+    float sq;
+};
+
+// Phase 1 of row `row`, for one lane; false if the row is past the end (the whole warp leaves).
 template <int T>
-__device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, const typename Store<T>::T* weight,
-        const float* cosT, const float* sinT, typename Store<T>::T* out, i64 rows, int S, int H, int D,
-        int Sout, int tokenOffset, float eps, i64 xTokenStride, i64 xBatchStride) {
-    int lane = threadIdx.x & 31;
-    i64 row = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+__device__ __forceinline__ bool rms_rope_begin(const typename Store<T>::T* x, const typename Store<T>::T* weight,
+        i64 rows, int S, int H, int D, i64 xTokenStride, i64 xBatchStride, i64 row, int lane, RmsRopeLane& l) {
     if (row >= rows) {
-        return;
+        return false;
     }
     int h = (int) (row % H);
     i64 bs = row / H;
     int s = (int) (bs % S);
     i64 b = bs / S;
     const typename Store<T>::T* xr = x + b * xBatchStride + (i64) s * xTokenStride + (i64) h * D;
-    float v[8];
+    bool xa = aligned_to(xr, Pair<T>::ALIGN), wa = aligned_to(weight, Pair<T>::ALIGN);
     int pairs = D / 2;
-    float sq = 0.0f;
+    l.sq = 0.0f;
 #pragma unroll
     for (int k = 0; k < 4; k++) {
         int p = lane + 32 * k;
-        float a = p < pairs ? Store<T>::load(xr[2 * p]) : 0.0f;
-        float c = p < pairs ? Store<T>::load(xr[2 * p + 1]) : 0.0f;
-        v[2 * k] = a;
-        v[2 * k + 1] = c;
-        sq += a * a;
-        sq += c * c;
+        float a = 0.0f, c = 0.0f;
+        if (p < pairs) {
+            Pair<T>::load(xr + 2 * p, xa, a, c);
+            Pair<T>::load(weight + 2 * p, wa, l.w[2 * k], l.w[2 * k + 1]);
+        }
+        l.v[2 * k] = a;
+        l.v[2 * k + 1] = c;
+        l.sq += a * a;
+        l.sq += c * c;
     }
-    sq = warp_sum(sq);
-    float rstd = rsqrtf(sq / (float) D + eps);
+    return true;
+}
+
+// Phase 2 of row `row`, for one lane, with the row's rstd from the warp's sum: normalise, weight,
+// rotate with the float32 tables of the row's joint position, write.
+template <int T>
+__device__ __forceinline__ void rms_rope_end(const float* cosT, const float* sinT, typename Store<T>::T* out, int S,
+        int H, int D, int Sout, int tokenOffset, i64 row, int lane, const RmsRopeLane& l, float rstd) {
+    int h = (int) (row % H);
+    i64 bs = row / H;
+    int s = (int) (bs % S);
+    i64 b = bs / S;
     int pos = s + tokenOffset;
     const float* cr = cosT + (i64) pos * D;
     const float* sr = sinT + (i64) pos * D;
+    bool ca = aligned_to(cr, 8) && aligned_to(sr, 8);
     typename Store<T>::T* o = out + (((b * Sout + pos) * H) + h) * D;
+    bool oa = aligned_to(o, Pair<T>::ALIGN);
+    int pairs = D / 2;
 #pragma unroll
     for (int k = 0; k < 4; k++) {
         int p = lane + 32 * k;
         if (p < pairs) {
-            float e = Store<T>::round((v[2 * k] * rstd) * Store<T>::load(weight[2 * p]));
-            float d = Store<T>::round((v[2 * k + 1] * rstd) * Store<T>::load(weight[2 * p + 1]));
-            float re = e * cr[2 * p] + (-d) * sr[2 * p];
-            float im = d * cr[2 * p + 1] + e * sr[2 * p + 1];
-            o[2 * p] = Store<T>::make(re);
-            o[2 * p + 1] = Store<T>::make(im);
+            float c0, c1, s0, s1;
+            Pair<0>::load(cr + 2 * p, ca, c0, c1);
+            Pair<0>::load(sr + 2 * p, ca, s0, s1);
+            float e = Store<T>::round((l.v[2 * k] * rstd) * l.w[2 * k]);
+            float d = Store<T>::round((l.v[2 * k + 1] * rstd) * l.w[2 * k + 1]);
+            float re = e * c0 + (-d) * s0;
+            float im = d * c1 + e * s1;
+            Pair<T>::store(o + 2 * p, oa, re, im);
         }
     }
+}
+
+template <int T>
+__device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, const typename Store<T>::T* weight,
+        const float* cosT, const float* sinT, typename Store<T>::T* out, i64 rows, int S, int H, int D,
+        int Sout, int tokenOffset, float eps, i64 xTokenStride, i64 xBatchStride) {
+    int lane = threadIdx.x & 31;
+    i64 row = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    RmsRopeLane l;
+    if (!rms_rope_begin<T>(x, weight, rows, S, H, D, xTokenStride, xBatchStride, row, lane, l)) {
+        return;
+    }
+    float sq = warp_sum(l.sq);
+    float rstd = rsqrtf(sq / (float) D + eps);
+    rms_rope_end<T>(cosT, sinT, out, S, H, D, Sout, tokenOffset, row, lane, l, rstd);
 }
 
 #define FLUX_RMS_ROPE(K) \
