@@ -43,10 +43,13 @@ final class DoubleStreamBlock {
         this.ops = new FluxOps(w.expansion().kernels());
     }
 
-    /** Returns {img, txt}: {@code img [B, Simg, h]}, {@code txt [B, Stxt, h]}. */
-    Tensor[] forward(Tensor img, Tensor txt, Tensor vec, EmbedNd.Rope pe) {
-        Modulation.Out[] im = imgMod.forward(vec);
-        Modulation.Out[] tm = txtMod.forward(vec);
+    /**
+     * Returns {img, txt}: {@code img [B, Simg, h]}, {@code txt [B, Stxt, h]}; {@code siluVec} is
+     * {@code silu(vec)}, the modulations' input.
+     */
+    Tensor[] forward(Tensor img, Tensor txt, Tensor siluVec, EmbedNd.Rope pe) {
+        Modulation.Out[] im = imgMod.forward(siluVec);
+        Modulation.Out[] tm = txtMod.forward(siluVec);
 
         Tensor img0 = img;
         Tensor txt0 = txt;

@@ -1,6 +1,5 @@
 package io.github.flux4j.core.transformer;
 
-import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.binding.WeightPath;
 import org.bytedeco.pytorch.Tensor;
@@ -26,9 +25,12 @@ final class LastLayer {
         this.ops = new FluxOps(w.expansion().kernels());
     }
 
-    /** The modulated, normalized image tokens {@code [B, Simg, h]} (diffusers' {@code norm_out} output). */
-    Tensor norm(Tensor x, Tensor vec) {
-        TensorVector mod = adaLnModulation.forward(Functional.silu(vec)).chunk(2, 1);
+    /**
+     * The modulated, normalized image tokens {@code [B, Simg, h]} (diffusers' {@code norm_out}
+     * output); {@code siluVec} is {@code silu(vec)}.
+     */
+    Tensor norm(Tensor x, Tensor siluVec) {
+        TensorVector mod = adaLnModulation.forward(siluVec).chunk(2, 1);
         return ops.modulatedLayerNorm(x, mod.get(0), mod.get(1));
     }
 

@@ -1,6 +1,5 @@
 package io.github.flux4j.core.transformer;
 
-import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.function.BiConsumer;
@@ -25,9 +24,12 @@ final class Modulation {
         this.lin = w.linear("lin", 3L * groups * hidden, hidden);
     }
 
-    /** The groups for conditioning vector {@code vec [B, hidden]}. */
-    Out[] forward(Tensor vec) {
-        TensorVector c = lin.forward(Functional.silu(vec)).chunk(3L * groups, 1);
+    /**
+     * The groups for {@code siluVec = silu(vec) [B, hidden]}: every block's modulation reads the
+     * same {@code silu(vec)}, so the forward computes it once, not once per block.
+     */
+    Out[] forward(Tensor siluVec) {
+        TensorVector c = lin.forward(siluVec).chunk(3L * groups, 1);
         Out[] out = new Out[groups];
         for (int g = 0; g < groups; g++) {
             out[g] = new Out(c.get(3L * g), c.get(3L * g + 1), c.get(3L * g + 2));

@@ -47,9 +47,9 @@ final class SingleStreamBlock {
         this.ops = new FluxOps(w.expansion().kernels());
     }
 
-    /** {@code x [B, Stxt + Simg, h]} to the same shape. */
-    Tensor forward(Tensor x, Tensor vec, EmbedNd.Rope pe) {
-        Modulation.Out mod = modulation.forward(vec)[0];
+    /** {@code x [B, Stxt + Simg, h]} to the same shape; {@code siluVec} is {@code silu(vec)}. */
+    Tensor forward(Tensor x, Tensor siluVec, EmbedNd.Rope pe) {
+        Modulation.Out mod = modulation.forward(siluVec)[0];
         // Everything but linear2's input is freed before linear2 runs (an inner scope): linear1's
         // 7h-wide output alone is 198 MB at 1024x1024, and with q, k and the attention output it
         // would otherwise sit beside linear2's expanded weight, the peak of the whole forward.
