@@ -290,7 +290,12 @@ public final class TransformerBenchmark implements Callable<Integer> {
             }
             if (cuda) {
                 result.put("cuda_kernels", io.github.flux4j.core.cuda.CudaKernels.status(dev.index()));
-                System.out.println("CUDA kernels: " + io.github.flux4j.core.cuda.CudaKernels.status(dev.index()));
+                // the kernels' tuning (same bits at every setting, not the same speed)
+                result.put("matvec_depth", io.github.flux4j.core.cuda.CudaKernels.matvecDepth());
+                result.put("dequant_tiles", io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
+                System.out.println("CUDA kernels: " + io.github.flux4j.core.cuda.CudaKernels.status(dev.index())
+                        + "; matvec depth " + io.github.flux4j.core.cuda.CudaKernels.matvecDepth()
+                        + ", dequantization tiles " + io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
             }
         } finally {
             firstOutputs.values().forEach(Tensor::close);
