@@ -4,7 +4,8 @@
 #   1. flux-core's kernel and transformer CUDA tests (bit-exactness, every tuning depth/tile count,
 #      fast vs reference path);
 #   2. OpBenchmark at 1024x1024 (per-op GPU time, with a row per matvec depth and dequant tile count);
-#   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast + cached and diffusers'
+#   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast, cached and with the GELU
+#      epilogue (-Dflux4j.cuda.geluEpilogue), and diffusers'
 #      GGUF path back to back, 1024x1024 and 672x496.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,5 +18,5 @@ app=$(cd .gpu/app && pwd)
 "$JAVA" -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0 -cp "$RT_CP:$app/*" \
   io.github.flux4j.examples.bench.OpBenchmark --size 1024x1024 2>&1 | tee "$OUT/ops-1024.txt" | grep "^|"
 for t in ${1:-Q8_0}; do
-  bash "$here/transformer-bench.sh" "$t" fast,cached gguf
+  bash "$here/transformer-bench.sh" "$t" fast,cached,geluepilogue gguf
 done

@@ -270,6 +270,20 @@ public final class CudaKernels {
         return intProperty(MATVEC_DEPTH_PROPERTY, MATVEC_MAX_DEPTH);
     }
 
+    /**
+     * System property: {@code true} runs FLUX's feed-forward input layer on CUDA as one GEMM with
+     * cuBLASLt's GELU epilogue ({@code at::_addmm_activation}) instead of a GEMM and a GELU
+     * kernel. Off by default until measured (docs/cuda-kernels.md).
+     */
+    public static final String GELU_EPILOGUE_PROPERTY = "flux4j.cuda.geluEpilogue";
+
+    /** Whether {@code -Dflux4j.cuda.geluEpilogue=true} is set (read on every call). */
+    public static boolean geluEpilogue() {
+        return "true"
+                .equalsIgnoreCase(
+                        System.getProperty(GELU_EPILOGUE_PROPERTY, "false").trim());
+    }
+
     /** A property of 1 to {@code max}, {@code max} when unset. */
     private static int intProperty(String name, int max) {
         String v = System.getProperty(name);

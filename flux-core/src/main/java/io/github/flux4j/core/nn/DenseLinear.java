@@ -56,6 +56,13 @@ public final class DenseLinear implements LinearOp {
                 () -> torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
     }
 
+    @Override
+    public Tensor forwardGeluTanh(Tensor x) {
+        checkOpen();
+        LinearChecks.checkInput("DenseLinear", x, in, dtype);
+        return Scopes.scoped(() -> Functional.linearGeluTanh(x, weight, bias));
+    }
+
     /** The weight {@code [out, in]}; still owned by this layer (do not close it). */
     public Tensor weight() {
         checkOpen();

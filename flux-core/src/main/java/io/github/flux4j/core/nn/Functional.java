@@ -1,9 +1,12 @@
 package io.github.flux4j.core.nn;
 
+import io.github.flux4j.core.cuda.CudaKernels;
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The generic stateless operations of every network (norms, activations, attention), in one
@@ -49,12 +52,35 @@ public final class Functional {
     /**
      * {@link #geluTanh} written into {@code out} ({@code torch.gelu(x, approximate="tanh", out=out)}):
      * the same kernel and values, no new tensor; {@code out} may be a view (a slice of a larger
-     * buffer) of {@code x}'s shape and dtype.
-     *
-     * @return {@code out}
+     * buffer) of {@code x}'s shape and dtype. Returns nothing on purpose: ATen's {@code gelu_out}
+     * returns a reference to {@code out}, and its Java wrapper would not own a tensor of its own
+     * (a scope that frees {@code out} would leave it dangling).
      */
-    public static Tensor geluTanhInto(Tensor out, Tensor x) {
-        return torch.gelu_out(out, x, "tanh");
+    public static void geluTanhInto(Tensor out, Tensor x) {
+        torch.gelu_out(out, x, "tanh");
+    }
+
+    /**
+     * {@code gelu_tanh(x W^T + b)}, FLUX's feed-forward input layer: {@code at::linear} then the
+     * GELU in place (the values of {@link #geluTanh}, without a second activation tensor), or, on
+     * CUDA with {@code -Dflux4j.cuda.geluEpilogue=true} ({@link CudaKernels#geluEpilogue}) and a bias,
+     * one {@code at::_addmm_activation}: cuBLASLt's GELU epilogue, computed on the float32
+     * accumulator before the one rounding instead of on the rounded GEMM output (the two are
+     * within bf16 rounding of each other).
+     *
+     * @param x {@code [..., in]}; {@code w} {@code [out, in]}; {@code b} {@code [out]} or null
+     */
+    public static Tensor linearGeluTanh(Tensor x, Tensor w, @Nullable Tensor b) {
+        if (b != null && x.is_cuda() && x.dim() >= 2 && CudaKernels.geluEpilogue()) {
+            long[] shape = x.sizes().vec().get();
+            Tensor x2 = x.reshape(-1, x.size(-1));
+            Tensor y = b._addmm_activation(x2, w.t(), new Scalar(1L), new Scalar(1L), true);
+            shape[shape.length - 1] = w.size(0);
+            return y.view(shape);
+        }
+        Tensor h = torch.linear(x, w, b == null ? new TensorOptional() : new TensorOptional(b));
+        geluTanhInto(h, h);
+        return h;
     }
 
     /** {@code F.silu(x)}, applied before every modulation linear. */

@@ -24,6 +24,18 @@ public interface LinearOp extends AutoCloseable {
      */
     Tensor forward(Tensor x);
 
+    /**
+     * {@code gelu_tanh(forward(x))}, FLUX's feed-forward input layer. Implementations whose weight
+     * is a dense tensor at call time run it as {@link Functional#linearGeluTanh} (which may fuse
+     * the GELU into the GEMM on CUDA); this default applies the GELU in place after
+     * {@link #forward}, so a wrapper (a LoRA side branch) keeps the activation after its sum.
+     */
+    default Tensor forwardGeluTanh(Tensor x) {
+        Tensor h = forward(x);
+        Functional.geluTanhInto(h, h);
+        return h;
+    }
+
     /** Input features (the weight's second dimension). */
     long inFeatures();
 

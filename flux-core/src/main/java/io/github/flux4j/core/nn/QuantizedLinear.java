@@ -135,6 +135,22 @@ public final class QuantizedLinear implements LinearOp {
         });
     }
 
+    @Override
+    public Tensor forwardGeluTanh(Tensor x) {
+        checkOpen();
+        LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
+        return Scopes.scoped(() -> {
+            Tensor w = weightForForward();
+            Optional<CudaKernels> mv = expansion.matvecFor(path, rawBlocks, type, x, in);
+            if (mv.isPresent()) {
+                Tensor h = mv.get().matvec(rawBlocks, type, out, in, x, bias, arithmetic);
+                Functional.geluTanhInto(h, h);
+                return h;
+            }
+            return Functional.linearGeluTanh(x, w != null ? w : expand(), bias);
+        });
+    }
+
     /**
      * Chooses the path on the first forward; returns the resident expanded weight (CACHED), or
      * null: the caller then expands (or runs the fused matvec, which needs no expansion).

@@ -1,6 +1,5 @@
 package io.github.flux4j.core.transformer;
 
-import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.function.BiConsumer;
@@ -20,10 +19,9 @@ final class Mlp {
     }
 
     Tensor forward(Tensor x) {
-        Tensor h = layer0.forward(x);
-        // in place: the same kernel and values as geluTanh, without a second 4h-wide activation
-        // beside layer2's expanded weight
-        Functional.geluTanhInto(h, h);
+        // the GELU in place (the same kernel and values as geluTanh, without a second 4h-wide
+        // activation beside layer2's expanded weight), or in the GEMM's epilogue where enabled
+        Tensor h = layer0.forwardGeluTanh(x);
         return layer2.forward(h);
     }
 

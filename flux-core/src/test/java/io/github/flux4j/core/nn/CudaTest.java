@@ -101,6 +101,51 @@ class CudaTest {
     }
 
     @Test
+    void geluEpilogueMatchesLinearThenGelu() {
+        // -Dflux4j.cuda.geluEpilogue=true: one _addmm_activation (cuBLASLt's GELU epilogue on the
+        // float32 accumulator) against the GEMM, rounded, then the GELU kernel
+        GgmlType type = GgmlType.Q8_0;
+        float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
+        long out = w.length / 256;
+        for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
+            try (PointerScope scope = new PointerScope();
+                    QuantizedLinear q = new QuantizedLinear(
+                            type,
+                            uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks")))
+                                    .to(GPU.toTorch(), ScalarType.Byte),
+                            out,
+                            256,
+                            TensorData.floats(QuantizedLinearTest.random(out, 8), out)
+                                    .to(GPU.toTorch(), dt),
+                            dt,
+                            DequantArithmetic.EXACT_FLOAT32)) {
+                Tensor x = TensorData.floats(QuantizedLinearTest.random(2 * 40 * 256, 7), 2, 40, 256)
+                        .to(GPU.toTorch(), dt);
+                Tensor unfused = q.forwardGeluTanh(x);
+                System.setProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY, "true");
+                Tensor fused;
+                try {
+                    fused = q.forwardGeluTanh(x);
+                } finally {
+                    System.clearProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY);
+                }
+                assertThat(fused.sizes().vec().get()).containsExactly(2, 40, out);
+                float[] a = toFloats(fused);
+                float[] b = toFloats(unfused);
+                double num = 0;
+                double den = 0;
+                for (int i = 0; i < a.length; i++) {
+                    num += (a[i] - b[i]) * (double) (a[i] - b[i]);
+                    den += b[i] * (double) b[i];
+                }
+                double rel = Math.sqrt(num / den);
+                System.out.printf("CUDA GELU epilogue vs linear+gelu, %s: %.2e relative%n", dt, rel);
+                assertThat(rel).as(dt.toString()).isLessThan(dt == ScalarType.Float ? 1e-5 : 1e-2);
+            }
+        }
+    }
+
+    @Test
     void forwardsDoNotGrowGpuMemory() {
         GgmlType type = GgmlType.Q6_K;
         try (PointerScope setup = new PointerScope();

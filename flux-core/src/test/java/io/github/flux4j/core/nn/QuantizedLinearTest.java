@@ -65,6 +65,42 @@ class QuantizedLinearTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(names = {"Q8_0", "Q4_K", "Q6_K"})
+    void forwardGeluTanhIsTheGeluOfForwardBitForBit(GgmlType type) {
+        // the feed-forward input layer's fused entry point: on the CPU (and on CUDA without the
+        // epilogue property) the same linear, then the same GELU kernel, in place
+        float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
+        long out = w.length / IN;
+        for (String epilogue : new String[] {"false", "true"}) { // the property is CUDA-only
+            System.setProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY, epilogue);
+            try (PointerScope scope = new PointerScope()) {
+                Tensor xs = TensorData.floats(random(3 * IN, 5), 1, 3, IN);
+                Tensor bias = TensorData.floats(random(out, 6), out);
+                try (QuantizedLinear q = new QuantizedLinear(
+                                type,
+                                uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
+                                out,
+                                IN,
+                                bias,
+                                ScalarType.Float,
+                                DequantArithmetic.EXACT_FLOAT32);
+                        DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
+                    float[] want = toFloats(Functional.geluTanh(q.forward(xs)));
+                    assertThat(bits(toFloats(q.forwardGeluTanh(xs))))
+                            .as("quantized")
+                            .isEqualTo(bits(want));
+                    assertThat(bits(toFloats(d.forwardGeluTanh(xs))))
+                            .as("dense")
+                            .isEqualTo(bits(want));
+                    assertThat(q.forwardGeluTanh(xs).sizes().vec().get()).containsExactly(1, 3, out);
+                }
+            } finally {
+                System.clearProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY);
+            }
+        }
+    }
+
     @Test
     void bf16ComputeExpandsToBf16AndKeepsLeadingDims() {
         GgmlType type = GgmlType.Q8_0;

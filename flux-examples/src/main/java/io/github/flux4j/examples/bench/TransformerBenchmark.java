@@ -1,6 +1,7 @@
 package io.github.flux4j.examples.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.cuda.CudaKernels;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
@@ -115,7 +116,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
             names = "--paths",
             split = ",",
             description = "Weight/element-wise paths, each loaded once: fast (CUDA "
-                    + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident), nomatvec (fast without the fused few-row matvec). "
+                    + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident), nomatvec (fast without the fused few-row matvec), "
+                    + "geluepilogue (fast with the feed-forward GELU in cuBLASLt's GEMM epilogue). "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
 
@@ -203,14 +205,17 @@ public final class TransformerBenchmark implements Callable<Integer> {
             for (DequantArithmetic arithmetic : arithmetics) {
                 for (String path : paths) {
                     LoadOptions opts = new LoadOptions(dev, dtype, arithmetic, true);
+                    // the GELU epilogue is a process-wide switch, read on every feed-forward
+                    System.clearProperty(CudaKernels.GELU_EPILOGUE_PROPERTY);
                     switch (path) {
                         case "fast" -> {}
                         case "reference" -> opts = opts.withCudaKernels(false);
                         case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
                         case "nomatvec" -> opts = opts.withFusedMatvec(false);
+                        case "geluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "true");
                         default ->
-                            throw new IllegalArgumentException(
-                                    "--paths: unknown path '" + path + "' (fast, reference, cached, nomatvec)");
+                            throw new IllegalArgumentException("--paths: unknown path '" + path
+                                    + "' (fast, reference, cached, nomatvec, geluepilogue)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
