@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kernel-verify.sh [TYPES] : one device call that checks and times a change to the CUDA kernels
 # (flux_kernels.cu, CudaKernels), printing what matters to stdout (the host returns few files):
-#   1. flux-core's kernel and transformer CUDA tests (bit-exactness, every tuning depth/tile count,
+#   1. flux-core's kernel, linear and transformer CUDA tests (bit-exactness, every depth/tile count,
 #      fast vs reference path);
 #   2. OpBenchmark at 1024x1024 (per-op GPU time, with a row per matvec depth and dequant tile count);
 #   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast, cached and with the GELU
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . /root/gpuhost/rt/env.sh
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 timeout 300 bash "$here/tests.sh" flux-core io.github.flux4j.core.cuda.CudaKernelsTest \
-  io.github.flux4j.core.transformer.FluxTransformerCudaTest > /dev/null
+  io.github.flux4j.core.transformer.FluxTransformerCudaTest io.github.flux4j.core.nn.CudaTest > /dev/null
 grep -E "tests (successful|failed|skipped|aborted)|\[X\]|✘" "$OUT/tests-flux-core.log" | head -30
 app=$(cd .gpu/app && pwd)
 "$JAVA" -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0 -cp "$RT_CP:$app/*" \
