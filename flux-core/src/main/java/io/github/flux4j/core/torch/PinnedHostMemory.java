@@ -40,6 +40,30 @@ public final class PinnedHostMemory implements AutoCloseable {
     /** Alignment of each tensor in a chunk. */
     private static final long ALIGN = 256;
 
+    /**
+     * Where chunks come from: {@code cudaHostAlloc} in the library; tests on a CPU substitute
+     * memory that is likewise resident from the start (all pages touched), to check how much RAM
+     * pinning holds at its peak.
+     */
+    interface Regions {
+        Pointer allocate(long bytes, String context);
+
+        void free(Pointer region);
+    }
+
+    private static final Regions CUDA = new Regions() {
+        @Override
+        public Pointer allocate(long bytes, String context) {
+            return allocateRegion(bytes, context);
+        }
+
+        @Override
+        public void free(Pointer region) {
+            freeRegion(region);
+        }
+    };
+
+    private final Regions regions;
     private final List<Pointer> chunks = new ArrayList<>();
     private final List<Long> sizes = new ArrayList<>();
     /** The chunk sizes {@link #forTensors} planned; allocated one by one as {@link #copyOf} reaches them. */
@@ -50,7 +74,9 @@ public final class PinnedHostMemory implements AutoCloseable {
     private long total;
     private boolean closed;
 
-    private PinnedHostMemory() {}
+    private PinnedHostMemory(Regions regions) {
+        this.regions = regions;
+    }
 
     /**
      * Room for tensors of these byte sizes, in this order ({@link #copyOf} must then be called for
@@ -63,11 +89,16 @@ public final class PinnedHostMemory implements AutoCloseable {
             throw new IllegalStateException("pinned host memory needs CUDA, which is not available");
         }
         Loader.load(torch_cuda.class);
-        PinnedHostMemory m = new PinnedHostMemory();
+        return forTensors(byteSizes, CUDA, CHUNK_BYTES);
+    }
+
+    /** {@link #forTensors(long[])} with chunks from {@code regions} of at most {@code chunkBytes} (tests). */
+    static PinnedHostMemory forTensors(long[] byteSizes, Regions regions, long chunkBytes) {
+        PinnedHostMemory m = new PinnedHostMemory(regions);
         long chunk = 0;
         for (long b : byteSizes) {
             long a = align(b);
-            if (chunk > 0 && chunk + a > CHUNK_BYTES) {
+            if (chunk > 0 && chunk + a > chunkBytes) {
                 m.planned.add(chunk);
                 chunk = 0;
             }
@@ -80,7 +111,7 @@ public final class PinnedHostMemory implements AutoCloseable {
     }
 
     private void allocate(long bytes) {
-        chunks.add(allocateRegion(bytes, "after " + total + " bytes"));
+        chunks.add(regions.allocate(bytes, "after " + total + " bytes"));
         sizes.add(bytes);
         total += bytes;
     }
@@ -169,7 +200,7 @@ public final class PinnedHostMemory implements AutoCloseable {
         closed = true;
         @Nullable RuntimeException failure = null;
         for (Pointer p : chunks) {
-            failure = Cleanup.attempt(failure, () -> freeRegion(p));
+            failure = Cleanup.attempt(failure, () -> regions.free(p));
         }
         chunks.clear();
         sizes.clear();
