@@ -50,17 +50,21 @@ public final class DenseLinear implements LinearOp {
 
     @Override
     public Tensor forward(Tensor x) {
-        checkOpen();
-        LinearChecks.checkInput("DenseLinear", x, in, dtype);
-        return Scopes.scoped(
-                () -> torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
+        return apply(x, false);
     }
 
     @Override
     public Tensor forwardGeluTanh(Tensor x) {
+        return apply(x, true);
+    }
+
+    /** {@code x W^T + b}, then (if {@code gelu}) the tanh GELU. */
+    private Tensor apply(Tensor x, boolean gelu) {
         checkOpen();
         LinearChecks.checkInput("DenseLinear", x, in, dtype);
-        return Scopes.scoped(() -> Functional.linearGeluTanh(x, weight, bias));
+        return Scopes.scoped(() -> gelu
+                ? Functional.linearGeluTanh(x, weight, bias)
+                : torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
     }
 
     /** The weight {@code [out, in]}; still owned by this layer (do not close it). */

@@ -122,21 +122,16 @@ public final class QuantizedLinear implements LinearOp {
 
     @Override
     public Tensor forward(Tensor x) {
-        checkOpen();
-        LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
-        return Scopes.scoped(() -> {
-            Tensor w = weightForForward();
-            Optional<CudaKernels> mv = expansion.matvecFor(path, rawBlocks, type, x, in);
-            if (mv.isPresent()) {
-                return mv.get().matvec(rawBlocks, type, out, in, x, bias, arithmetic);
-            }
-            return torch.linear(
-                    x, w != null ? w : expand(), bias == null ? new TensorOptional() : new TensorOptional(bias));
-        });
+        return apply(x, false);
     }
 
     @Override
     public Tensor forwardGeluTanh(Tensor x) {
+        return apply(x, true);
+    }
+
+    /** {@code x W^T + b} through this weight's path, then (if {@code gelu}) the tanh GELU. */
+    private Tensor apply(Tensor x, boolean gelu) {
         checkOpen();
         LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
         return Scopes.scoped(() -> {
@@ -144,10 +139,15 @@ public final class QuantizedLinear implements LinearOp {
             Optional<CudaKernels> mv = expansion.matvecFor(path, rawBlocks, type, x, in);
             if (mv.isPresent()) {
                 Tensor h = mv.get().matvec(rawBlocks, type, out, in, x, bias, arithmetic);
-                Functional.geluTanhInto(h, h);
+                if (gelu) {
+                    Functional.geluTanhInto(h, h);
+                }
                 return h;
             }
-            return Functional.linearGeluTanh(x, w != null ? w : expand(), bias);
+            Tensor dense = w != null ? w : expand();
+            return gelu
+                    ? Functional.linearGeluTanh(x, dense, bias)
+                    : torch.linear(x, dense, bias == null ? new TensorOptional() : new TensorOptional(bias));
         });
     }
 
