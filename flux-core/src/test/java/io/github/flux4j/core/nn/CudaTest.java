@@ -130,15 +130,7 @@ class CudaTest {
                     System.clearProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY);
                 }
                 assertThat(fused.sizes().vec().get()).containsExactly(2, 40, out);
-                float[] a = toFloats(fused);
-                float[] b = toFloats(unfused);
-                double num = 0;
-                double den = 0;
-                for (int i = 0; i < a.length; i++) {
-                    num += (a[i] - b[i]) * (double) (a[i] - b[i]);
-                    den += b[i] * (double) b[i];
-                }
-                double rel = Math.sqrt(num / den);
+                double rel = io.github.flux4j.core.testing.TextRefs.relError(fused, unfused);
                 System.out.printf("CUDA GELU epilogue vs linear+gelu, %s: %.2e relative%n", dt, rel);
                 assertThat(rel).as(dt.toString()).isLessThan(dt == ScalarType.Float ? 1e-5 : 1e-2);
             }

@@ -39,14 +39,7 @@ class QuantizedLinearTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor xs = TensorData.floats(x, 3, IN);
             Tensor bias = TensorData.floats(b, out);
-            try (QuantizedLinear q = new QuantizedLinear(
-                            type,
-                            uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
-                            out,
-                            IN,
-                            bias,
-                            ScalarType.Float,
-                            DequantArithmetic.EXACT_FLOAT32);
+            try (QuantizedLinear q = referenceLayer(type, out, bias);
                     DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
                 assertThat(q.quantType()).isEqualTo(type);
                 assertThat(q.outFeatures()).isEqualTo(out);
@@ -77,14 +70,7 @@ class QuantizedLinearTest {
             try (PointerScope scope = new PointerScope()) {
                 Tensor xs = TensorData.floats(random(3 * IN, 5), 1, 3, IN);
                 Tensor bias = TensorData.floats(random(out, 6), out);
-                try (QuantizedLinear q = new QuantizedLinear(
-                                type,
-                                uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
-                                out,
-                                IN,
-                                bias,
-                                ScalarType.Float,
-                                DequantArithmetic.EXACT_FLOAT32);
+                try (QuantizedLinear q = referenceLayer(type, out, bias);
                         DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
                     float[] want = toFloats(Functional.geluTanh(q.forward(xs)));
                     assertThat(bits(toFloats(q.forwardGeluTanh(xs))))
@@ -99,6 +85,18 @@ class QuantizedLinearTest {
                 System.clearProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY);
             }
         }
+    }
+
+    /** flux-gguf's reference blocks of {@code type} as a float32 layer {@code [out, IN]}, on the CPU. */
+    private static QuantizedLinear referenceLayer(GgmlType type, long out, Tensor bias) {
+        return new QuantizedLinear(
+                type,
+                uint8(read(TensorData.GGUF_REFERENCE.resolve(type + ".blocks"))),
+                out,
+                IN,
+                bias,
+                ScalarType.Float,
+                DequantArithmetic.EXACT_FLOAT32);
     }
 
     @Test
