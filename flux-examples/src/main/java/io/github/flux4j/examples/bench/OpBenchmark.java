@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.DoubleOptional;
@@ -154,9 +155,8 @@ public final class OpBenchmark implements Callable<Integer> {
                     "double x2",
                     2 * dbl,
                     () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
-            // the staging depth (chunks each warp copies per round): same bits, the speed measured here
-            for (int depth = 1; depth < CudaKernels.MATVEC_MAX_DEPTH; depth++) {
-                int d = depth;
+            // the other staging depths (chunks each warp copies per round): same bits, the speed measured here
+            for (int d : otherThan(CudaKernels.matvecDepth(), CudaKernels.MATVEC_MAX_DEPTH)) {
                 time(
                         "modulation matvec Q8_0 fused h->6h, depth " + d,
                         "(alt depth)",
@@ -245,14 +245,14 @@ public final class OpBenchmark implements Callable<Integer> {
                         256,
                         new long[] {t.byteSize(n)},
                         new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
-                // the default tiles per CTA first (counted for Q8_0), then the other counts for the
-                // Q8_0 and Q6_K rows (same bits, the speed measured here)
+                // the default tiles per CTA (counted for Q8_0), then, for Q8_0 and Q6_K, the other
+                // counts (same bits, the speed measured here)
                 int dflt = CudaKernels.dequantTiles();
-                for (int tiles = 1; tiles <= CudaKernels.DEQUANT_MAX_TILES; tiles++) {
-                    int tl = tiles == 1 ? dflt : tiles == dflt ? 1 : tiles;
-                    if (tl != dflt && t != GgmlType.Q8_0 && t != GgmlType.Q6_K) {
-                        continue;
-                    }
+                int[] others = t == GgmlType.Q8_0 || t == GgmlType.Q6_K
+                        ? otherThan(dflt, CudaKernels.DEQUANT_MAX_TILES)
+                        : new int[0];
+                for (int tl : IntStream.concat(IntStream.of(dflt), IntStream.of(others))
+                        .toArray()) {
                     double ms = median(() -> k.dequantize(
                             r, t, new long[] {3 * h, h}, ScalarType.BFloat16, DequantArithmetic.EXACT_FLOAT32, tl));
                     double perParam = ms / n;
@@ -278,6 +278,11 @@ public final class OpBenchmark implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "| **sum** | | | | **%.1f** |%n", sum);
         return 0;
+    }
+
+    /** 1 to {@code max} without {@code used}: the tuning values a benchmark compares with the default. */
+    private static int[] otherThan(int used, int max) {
+        return IntStream.rangeClosed(1, max).filter(v -> v != used).toArray();
     }
 
     private void time(String op, String where, int perStep, Supplier<Tensor> f) {
