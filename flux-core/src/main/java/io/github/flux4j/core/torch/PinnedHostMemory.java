@@ -65,7 +65,6 @@ public final class PinnedHostMemory implements AutoCloseable {
 
     private final Regions regions;
     private final List<Pointer> chunks = new ArrayList<>();
-    private final List<Long> sizes = new ArrayList<>();
     /** The chunk sizes {@link #forTensors} planned; allocated one by one as {@link #copyOf} reaches them. */
     private final List<Long> planned = new ArrayList<>();
 
@@ -112,7 +111,6 @@ public final class PinnedHostMemory implements AutoCloseable {
 
     private void allocate(long bytes) {
         chunks.add(regions.allocate(bytes, "after " + total + " bytes"));
-        sizes.add(bytes);
         total += bytes;
     }
 
@@ -169,7 +167,7 @@ public final class PinnedHostMemory implements AutoCloseable {
         }
         long bytes = t.nbytes();
         long a = align(bytes);
-        if (cursor < chunks.size() && used + a > sizes.get(cursor)) {
+        if (cursor < chunks.size() && used + a > planned.get(cursor)) {
             cursor++;
             used = 0;
         }
@@ -203,7 +201,6 @@ public final class PinnedHostMemory implements AutoCloseable {
             failure = Cleanup.attempt(failure, () -> regions.free(p));
         }
         chunks.clear();
-        sizes.clear();
         total = 0;
         if (failure != null) {
             throw failure;
