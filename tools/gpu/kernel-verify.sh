@@ -6,7 +6,7 @@
 #   2. OpBenchmark at 1024x1024 (per-op GPU time, with a row per matvec depth and dequant tile count);
 #   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast, cached and with the GELU
 #      epilogue (-Dflux4j.cuda.geluEpilogue), and diffusers'
-#      GGUF path back to back, 1024x1024 and 672x496.
+#      GGUF path back to back, 1024x1024 and 672x496 (TYPES none: steps 1 and 2 only).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . /root/gpuhost/rt/env.sh
@@ -18,5 +18,6 @@ app=$(cd .gpu/app && pwd)
 "$JAVA" -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0 -cp "$RT_CP:$app/*" \
   io.github.flux4j.examples.bench.OpBenchmark --size 1024x1024 2>&1 | tee "$OUT/ops-1024.txt" | grep "^|"
 for t in ${1:-Q8_0}; do
+  [ "$t" = none ] && break  # tests and OpBenchmark only
   bash "$here/transformer-bench.sh" "$t" fast,cached,geluepilogue gguf
 done

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TorchDequantizer;
+import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.quant.Dequantizer;
@@ -16,7 +17,6 @@ import java.nio.ByteOrder;
 import java.util.EnumSet;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Generator;
@@ -27,7 +27,6 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -191,14 +190,14 @@ class CudaKernelsTest {
                             Tensor got = kernels.matvec(raw, type, out, in, x, bias, a);
                             assertThat(io.github.flux4j.core.torch.Torch.dtype(got))
                                     .isEqualTo(dt.intern());
-                            double relFused = rel(got, exact);
-                            double relUnfused = rel(unfused, exact);
+                            double relFused = TextRefs.relError(got, exact);
+                            double relUnfused = TextRefs.relError(unfused, exact);
                             // both are the exact product rounded once to dt, up to float32 summation order
                             double bound = dt == ScalarType.Float ? 1e-5 : dt == ScalarType.Half ? 2e-3 : 6e-3;
                             assertThat(relFused)
                                     .as("%s %s %s rows %d (unfused: %.2e)", type, a, dt, rows, relUnfused)
                                     .isLessThan(bound);
-                            assertThat(rel(got, unfused))
+                            assertThat(TextRefs.relError(got, unfused))
                                     .as("%s %s %s rows %d vs unfused", type, a, dt, rows)
                                     .isLessThan(2 * bound);
                             // every lane adds its chunks in row order at any staging depth: same bits
@@ -274,7 +273,7 @@ class CudaKernelsTest {
                         torch.layer_norm(x, new long[] {3072}, new TensorOptional(), new TensorOptional(), 1e-6, true);
                 Tensor want = ln.mul(scale.unsqueeze(1).add(new Scalar(1L))).add(shift.unsqueeze(1));
                 Tensor got = kernels.layerNormModulate(x, shift, scale, 1e-6);
-                double rel = rel(got, want);
+                double rel = TextRefs.relError(got, want);
                 double ulps = maxUlps(got, want, dt);
                 System.out.printf("ln+modulate %s: rel %.2e, max %.1f output ulps%n", dt, rel, ulps);
                 // only the float32 statistics' summation order differs: a rare last-bit difference of the
@@ -309,7 +308,7 @@ class CudaKernelsTest {
                 Tensor got = torch.empty(new long[] {b, txt + img, heads, d}, opts(dt), null);
                 kernels.rmsNormRope(qt, wt, cos, sin, got, 0, 1e-6);
                 kernels.rmsNormRope(qi, wi, cos, sin, got, txt, 1e-6);
-                double rel = rel(got, want);
+                double rel = TextRefs.relError(got, want);
                 System.out.printf("rms+rope %s: rel %.2e, max %.1f output ulps%n", dt, rel, maxUlps(got, want, dt));
                 // the same single rounding as LibTorch's CUDA rms_norm: only summation order differs
                 assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
@@ -346,12 +345,6 @@ class CudaKernelsTest {
     private static Tensor rand(ScalarType dt, long seed, long... shape) {
         return torch.randn(shape, new GeneratorOptional(gen(seed)), new TensorOptions(ScalarType.Float))
                 .to(GPU.toTorch(), dt);
-    }
-
-    private static double rel(Tensor a, Tensor e) {
-        Tensor ad = a.to(new Device(DeviceType.CPU), ScalarType.Double);
-        Tensor ed = e.to(new Device(DeviceType.CPU), ScalarType.Double);
-        return torch.norm(ad.sub(ed)).item_double() / torch.norm(ed).item_double();
     }
 
     /** The largest difference in units of the dtype's spacing at each expected value. */

@@ -83,6 +83,10 @@ public final class TextRefs implements AutoCloseable {
     public static double relError(Tensor actual, Tensor expected) {
         Tensor a = actual.to(ScalarType.Double).cpu();
         Tensor e = expected.to(ScalarType.Double).cpu();
+        if (!java.util.Arrays.equals(a.shape(), e.shape())) {
+            throw new AssertionError("shape " + java.util.Arrays.toString(a.shape()) + " != expected "
+                    + java.util.Arrays.toString(e.shape()));
+        }
         return torch.norm(a.sub(e)).item_double() / torch.norm(e).item_double();
     }
 

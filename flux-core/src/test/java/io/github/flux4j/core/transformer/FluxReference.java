@@ -14,7 +14,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -64,13 +63,6 @@ final class FluxReference implements AutoCloseable {
         fb.get(data);
         long[] shape = e.shape();
         return Tensor.create(data, shape.length == 0 ? new long[] {} : shape).to(ScalarType.Float);
-    }
-
-    /** ‖actual − expected‖₂ / ‖expected‖₂, in float64. */
-    static double relError(Tensor actual, Tensor expected) {
-        Tensor a = actual.to(ScalarType.Double).cpu();
-        Tensor e = expected.to(ScalarType.Double).cpu();
-        return torch.norm(a.sub(e)).item_double() / torch.norm(e).item_double();
     }
 
     @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -80,10 +81,10 @@ class FluxTransformerCudaTest {
             try (FluxTransformer m = GgufTransformer.load(file, f32)) {
                 Tensor out = run(m, ref);
                 assertThat(out.is_cuda()).isTrue();
-                e32 = FluxReference.relError(out, ref.get("f32.output"));
+                e32 = TextRefs.relError(out, ref.get("f32.output"));
             }
             try (FluxTransformer m = GgufTransformer.load(file, bf16)) {
-                e16 = FluxReference.relError(run(m, ref), ref.get("bf16.output"));
+                e16 = TextRefs.relError(run(m, ref), ref.get("bf16.output"));
             }
             System.out.printf("CUDA %-24s f32 rel error %.2e, bf16 rel error %.2e%n", v.variantName(), e32, e16);
             assertThat(e32).as(v + " f32").isLessThan(F32_TOL);
@@ -153,9 +154,9 @@ class FluxTransformerCudaTest {
                 try (FluxTransformer m = GgufTransformer.load(file, fast.withFusedMatvec(false))) {
                     outNoMatvec = run(m, ref);
                 }
-                double e = FluxReference.relError(outFast, outRef);
-                double c = FluxReference.relError(outCached, outNoMatvec);
-                double mv = FluxReference.relError(outFast, outNoMatvec);
+                double e = TextRefs.relError(outFast, outRef);
+                double c = TextRefs.relError(outCached, outNoMatvec);
+                double mv = TextRefs.relError(outFast, outNoMatvec);
                 System.out.printf(
                         "CUDA %-24s %s fast vs reference path %.2e, cached vs kernels %.2e, matvec vs expand+GEMM"
                                 + " %.2e (%s)%n",

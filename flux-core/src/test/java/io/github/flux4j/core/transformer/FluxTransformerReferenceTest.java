@@ -3,6 +3,7 @@ package io.github.flux4j.core.transformer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.testing.TinyFluxFiles;
 import io.github.flux4j.core.testing.TinyFluxFiles.Variant;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -115,11 +116,11 @@ class FluxTransformerReferenceTest {
             Map<String, Double> errors = new LinkedHashMap<>();
             Tensor out = run(m, ref, "input.", (name, t) -> {
                 if (intermediates.contains(name)) {
-                    errors.put(name, FluxReference.relError(t, ref.get("f32." + name)));
+                    errors.put(name, TextRefs.relError(t, ref.get("f32." + name)));
                 }
             });
             assertThat(io.github.flux4j.core.torch.Torch.dtype(out)).isEqualTo(ScalarType.Float);
-            errors.put("output", FluxReference.relError(out, ref.get("f32.output")));
+            errors.put("output", TextRefs.relError(out, ref.get("f32.output")));
             Map.Entry<String, Double> worst =
                     errors.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow();
             System.out.printf(
@@ -133,8 +134,8 @@ class FluxTransformerReferenceTest {
                             .isLessThan(BEFORE_CONDITIONING.contains(name) ? F32_EXACT_TOL : F32_TOL));
 
             if (ref.has("rounding.f32.output")) {
-                double err = FluxReference.relError(
-                        run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.f32.output"));
+                double err =
+                        TextRefs.relError(run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.f32.output"));
                 System.out.printf("%-28s f32 rel error: rounding.f32.output %.2e%n", v.variantName(), err);
                 assertThat(err).as(v + " rounding.f32.output").isLessThan(F32_TOL);
             }
@@ -151,15 +152,15 @@ class FluxTransformerReferenceTest {
             try (FluxTransformer m = GgufTransformer.load(FILES.get(v), BF16)) {
                 Tensor out = run(m, ref, "input.", ForwardTrace.NONE);
                 assertThat(io.github.flux4j.core.torch.Torch.dtype(out)).isEqualTo(ScalarType.BFloat16);
-                exact = FluxReference.relError(out, expected);
+                exact = TextRefs.relError(out, expected);
             }
             double likeDiffusers;
             double rounding = Double.NaN;
             try (FluxTransformer m = GgufTransformer.load(FILES.get(v), BF16_LIKE_DIFFUSERS)) {
-                likeDiffusers = FluxReference.relError(run(m, ref, "input.", ForwardTrace.NONE), expected);
+                likeDiffusers = TextRefs.relError(run(m, ref, "input.", ForwardTrace.NONE), expected);
                 if (ref.has("rounding.bf16.output")) {
                     // t = 0.75, g = 3.5: diffusers feeds bf16(750) = 752 and bf16(3500) = 3504
-                    rounding = FluxReference.relError(
+                    rounding = TextRefs.relError(
                             run(m, ref, "rounding.", ForwardTrace.NONE), ref.get("rounding.bf16.output"));
                 }
             }

@@ -3,6 +3,7 @@ package io.github.flux4j.core.vae;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
@@ -77,8 +78,8 @@ class VaeCudaTest {
                         Tensor decoded = vae.decodeLatents(ref.get("input." + c), c.equals("tiled"));
                         assertThat(decoded.device().is_cuda()).isTrue();
                         RgbImage image = VaeImageProcessor.postprocess(decoded).get(0);
-                        double relF32 = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
-                        double relCpu = VaeReference.relError(decoded, ref.get(tag + "." + c + ".decoded"));
+                        double relF32 = TextRefs.relError(decoded, ref.get("f32." + c + ".decoded"));
+                        double relCpu = TextRefs.relError(decoded, ref.get(tag + "." + c + ".decoded"));
                         int[] px = VaeReference.pixelDiffs(image, ref.image(tag + "." + c + ".image"));
                         System.out.printf(
                                 "VAE cuda %s %s: rel vs CPU f32 %.3e, vs CPU %s %.3e, image vs CPU max diff %d,"
@@ -86,7 +87,7 @@ class VaeCudaTest {
                                 tag, c, relF32, tag, relCpu, px[0], px[1]);
                         assertThat(relF32).as(tag + " " + c).isLessThan(dt == ComputeDtype.F32 ? F32_TOL : BF16_TOL);
                         if (gpuRef != null) {
-                            double rel = VaeReference.relError(decoded, gpuRef.get(tag + "." + c + ".decoded"));
+                            double rel = TextRefs.relError(decoded, gpuRef.get(tag + "." + c + ".decoded"));
                             int[] g = VaeReference.pixelDiffs(image, gpuRef.image(tag + "." + c + ".image"));
                             System.out.printf(
                                     "VAE cuda %s %s: vs diffusers on this GPU rel %.3e, max abs %.3e, image max diff"

@@ -2,6 +2,7 @@ package io.github.flux4j.core.vae;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.StageTimings;
@@ -102,19 +103,19 @@ class VaeDecoderReferenceTest {
             Tensor attn = d.midBlock.attentions0.forward(res0);
             Tensor mid = d.midBlock.forward(convIn);
             Tensor up0 = d.upBlocks.get(0).forward(mid);
-            assertThat(VaeReference.relError(convIn, ref.get("f32.square.conv_in")))
+            assertThat(TextRefs.relError(convIn, ref.get("f32.square.conv_in")))
                     .as("conv_in")
                     .isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(res0, ref.get("f32.square.mid_block.resnets.0")))
+            assertThat(TextRefs.relError(res0, ref.get("f32.square.mid_block.resnets.0")))
                     .as("resnets.0")
                     .isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(attn, ref.get("f32.square.mid_block.attentions.0")))
+            assertThat(TextRefs.relError(attn, ref.get("f32.square.mid_block.attentions.0")))
                     .as("attentions.0")
                     .isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(mid, ref.get("f32.square.mid_block")))
+            assertThat(TextRefs.relError(mid, ref.get("f32.square.mid_block")))
                     .as("mid_block")
                     .isLessThan(F32_STAGE_TOL);
-            assertThat(VaeReference.relError(up0, ref.get("f32.square.up_blocks.0")))
+            assertThat(TextRefs.relError(up0, ref.get("f32.square.up_blocks.0")))
                     .as("up_blocks.0")
                     .isLessThan(F32_STAGE_TOL);
         }
@@ -126,7 +127,7 @@ class VaeDecoderReferenceTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor decoded = f32.decodeLatents(ref.get("input." + c), c.equals("tiled"));
             assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.Float);
-            double rel = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
+            double rel = TextRefs.relError(decoded, ref.get("f32." + c + ".decoded"));
             RgbImage image = VaeImageProcessor.postprocess(decoded).get(0);
             RgbImage expected = ref.image("f32." + c + ".image");
             int[] diffs = VaeReference.pixelDiffs(image, expected);
@@ -146,11 +147,11 @@ class VaeDecoderReferenceTest {
         try (PointerScope scope = new PointerScope()) {
             Tensor decoded = bf16.decodeLatents(ref.get("input." + c), c.equals("tiled"));
             assertThat(Torch.dtype(decoded)).isEqualTo(ScalarType.BFloat16);
-            double rel = VaeReference.relError(decoded, ref.get("bf16." + c + ".decoded"));
+            double rel = TextRefs.relError(decoded, ref.get("bf16." + c + ".decoded"));
             RgbImage image = bf16.decodeToImages(ref.get("input." + c), c.equals("tiled"))
                     .get(0);
             int[] diffs = VaeReference.pixelDiffs(image, ref.image("bf16." + c + ".image"));
-            double relF32 = VaeReference.relError(decoded, ref.get("f32." + c + ".decoded"));
+            double relF32 = TextRefs.relError(decoded, ref.get("f32." + c + ".decoded"));
             System.out.printf(
                     "VAE cpu bf16 %s: rel %.3e (vs f32 %.3e), image max diff %d, values differing %d%n",
                     c, rel, relF32, diffs[0], diffs[1]);
@@ -166,8 +167,7 @@ class VaeDecoderReferenceTest {
             // 4x4-latent tiles are far from seamless, so an untiled decode cannot meet the tiled
             // reference: float32DecodeMatchesDiffusers("tiled") does test the tiling.
             Tensor whole = f32.decodeLatents(ref.get("input.tiled"), false);
-            assertThat(VaeReference.relError(whole, ref.get("f32.tiled.decoded")))
-                    .isGreaterThan(0.1);
+            assertThat(TextRefs.relError(whole, ref.get("f32.tiled.decoded"))).isGreaterThan(0.1);
             // Latents within one tile are decoded whole, as diffusers does.
             Tensor z = f32.unscale(ref.get("input.square").narrow(2, 0, 4).narrow(3, 0, 4));
             assertThat(torch.equal(f32.decodeTiled(z), f32.decode(z))).isTrue();
@@ -195,9 +195,9 @@ class VaeDecoderReferenceTest {
             assertThat(both.shape()).containsExactly(2, 3, 64, 64);
             // GroupNorm and attention are per sample, so only the summation order of the batched
             // float32 kernels differs (observed 1.8e-6); mixing samples would be off by O(1).
-            assertThat(VaeReference.relError(both.narrow(0, 0, 1), f32.decodeLatents(a, false)))
+            assertThat(TextRefs.relError(both.narrow(0, 0, 1), f32.decodeLatents(a, false)))
                     .isLessThan(F32_TOL);
-            assertThat(VaeReference.relError(both.narrow(0, 1, 1), f32.decodeLatents(b, false)))
+            assertThat(TextRefs.relError(both.narrow(0, 1, 1), f32.decodeLatents(b, false)))
                     .isLessThan(F32_TOL);
             assertThat(VaeImageProcessor.postprocess(both)).hasSize(2);
         }
@@ -262,7 +262,7 @@ class VaeDecoderReferenceTest {
                 names.add(name);
                 timings.record(name, t);
                 if (refs.containsKey(name)) {
-                    errors.put(name, VaeReference.relError(t, ref.get(refs.get(name))));
+                    errors.put(name, TextRefs.relError(t, ref.get(refs.get(name))));
                 }
             };
             Tensor image = f32.decode(z, trace);

@@ -13,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -81,17 +80,6 @@ final class VaeReference implements AutoCloseable {
         byte[] rgb = new byte[b.remaining()];
         b.get(rgb);
         return new RgbImage((int) e.shape()[1], (int) e.shape()[0], rgb);
-    }
-
-    /** ‖actual − expected‖₂ / ‖expected‖₂, in float64. */
-    static double relError(Tensor actual, Tensor expected) {
-        Tensor a = actual.to(ScalarType.Double).cpu();
-        Tensor e = expected.to(ScalarType.Double).cpu();
-        if (!java.util.Arrays.equals(a.shape(), e.shape())) {
-            throw new AssertionError("shape " + java.util.Arrays.toString(a.shape()) + " != expected "
-                    + java.util.Arrays.toString(e.shape()));
-        }
-        return torch.norm(a.sub(e)).item_double() / torch.norm(e).item_double();
     }
 
     /** max |actual − expected|, in float64. */
