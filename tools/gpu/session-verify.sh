@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# session-verify.sh : the memory-mode pipeline benchmark (issue 9), then flux-core's CUDA test classes,
+# [RUNS=1024x1024:28] session-verify.sh [MODES] [TEST_TIMEOUT_S] : the memory-mode pipeline benchmark (issue 9), then flux-core's CUDA test classes,
 # printing summaries to stdout (the host returns only a few of the files under $OUT).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-bash "$here/pipeline-bench.sh" "${1:-none,model,sequential,8G,4G}"
+bash "$here/pipeline-bench.sh" "${1:-none,model,sequential,8G,4G}" "${RUNS:-1024x1024:28,680x496:60}"
 python3 "$here/../bench/pipeline_summary.py" "$OUT"/pipeline-flux4j-*.json
 timeout "${2:-200}" bash "$here/tests.sh" flux-core io.github.flux4j.core.cuda.CudaKernelsTest \
   io.github.flux4j.core.transformer.FluxTransformerCudaTest io.github.flux4j.core.offload.BlockStreamerCudaTest \
