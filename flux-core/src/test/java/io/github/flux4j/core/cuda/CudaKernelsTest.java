@@ -142,9 +142,11 @@ class CudaKernelsTest {
                             // CTA with fewer tiles than the others, its last tile partly filled)
                             for (int tiles = 1; tiles <= CudaKernels.DEQUANT_MAX_TILES; tiles++) {
                                 Tensor tiled = kernels.dequantize(gpuRaw, type, shape, out, a, tiles);
-                                assertThat(tiled.equal(got))
+                                // bits, not Tensor.equal: float16 arithmetic on random scales makes NaNs
+                                // (inf - inf in Q2_K), and NaN != NaN (this failed on an H200, 2026-12-06)
+                                assertThat(bits(toFloats(tiled)))
                                         .as("%s %s -> %s (%d blocks), %d tiles per CTA", type, a, out, nBlocks, tiles)
-                                        .isTrue();
+                                        .isEqualTo(bits(toFloats(got)));
                             }
                         }
                     }

@@ -20,17 +20,25 @@ class KernelTuningPropertiesTest {
 
     @Test
     void matvecDepth() {
-        check(CudaKernels.MATVEC_DEPTH_PROPERTY, CudaKernels.MATVEC_MAX_DEPTH, CudaKernels::matvecDepth);
+        check(
+                CudaKernels.MATVEC_DEPTH_PROPERTY,
+                CudaKernels.MATVEC_DEFAULT_DEPTH,
+                CudaKernels.MATVEC_MAX_DEPTH,
+                CudaKernels::matvecDepth);
     }
 
     @Test
     void dequantTiles() {
-        check(CudaKernels.DEQUANT_TILES_PROPERTY, CudaKernels.DEQUANT_MAX_TILES, CudaKernels::dequantTiles);
+        check(
+                CudaKernels.DEQUANT_TILES_PROPERTY,
+                CudaKernels.DEQUANT_MAX_TILES,
+                CudaKernels.DEQUANT_MAX_TILES,
+                CudaKernels::dequantTiles);
     }
 
-    private static void check(String property, int max, IntSupplier read) {
+    private static void check(String property, int unset, int max, IntSupplier read) {
         System.clearProperty(property);
-        assertThat(read.getAsInt()).as("default").isEqualTo(max);
+        assertThat(read.getAsInt()).as("default").isEqualTo(unset);
         for (int d = 1; d <= max; d++) {
             System.setProperty(property, " " + d + " ");
             assertThat(read.getAsInt()).isEqualTo(d);
