@@ -95,7 +95,7 @@ class VaeCudaTest {
                                     tag,
                                     c,
                                     rel,
-                                    VaeReference.maxAbs(decoded, gpuRef.get(tag + "." + c + ".decoded")),
+                                    TextRefs.maxAbsError(decoded, gpuRef.get(tag + "." + c + ".decoded")),
                                     g[0],
                                     g[1]);
                             assertThat(rel).as("same GPU " + tag + " " + c).isLessThan(SAME_GPU_TOL);

@@ -86,7 +86,7 @@ class VaeDecoderReferenceTest {
             for (String c : List.of("square", "wide", "tiled")) {
                 // The same two float32 ATen ops on the same inputs: bit-identical.
                 Tensor z = f32.unscale(ref.get("input." + c));
-                assertThat(VaeReference.maxAbs(z, ref.get("f32." + c + ".z")))
+                assertThat(TextRefs.maxAbsError(z, ref.get("f32." + c + ".z")))
                         .as(c)
                         .isZero();
             }
@@ -181,7 +181,7 @@ class VaeDecoderReferenceTest {
             Tensor tiled = bf16.decodeTiled(z, 32, 0.0);
             assertThat(tiled.shape()).containsExactly(1, 3, 48, 80);
             Tensor tile = bf16.decode(z.narrow(2, 4, 2).narrow(3, 4, 4));
-            assertThat(VaeReference.maxAbs(tiled.narrow(2, 32, 16).narrow(3, 32, 32), tile))
+            assertThat(TextRefs.maxAbsError(tiled.narrow(2, 32, 16).narrow(3, 32, 32), tile))
                     .isZero();
         }
     }

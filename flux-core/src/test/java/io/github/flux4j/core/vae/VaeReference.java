@@ -13,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * The committed diffusers reference data of {@code tools/reference/vae_refs.py}
@@ -80,16 +79,6 @@ final class VaeReference implements AutoCloseable {
         byte[] rgb = new byte[b.remaining()];
         b.get(rgb);
         return new RgbImage((int) e.shape()[1], (int) e.shape()[0], rgb);
-    }
-
-    /** max |actual − expected|, in float64. */
-    static double maxAbs(Tensor actual, Tensor expected) {
-        return actual.to(ScalarType.Double)
-                .cpu()
-                .sub(expected.to(ScalarType.Double).cpu())
-                .abs()
-                .max()
-                .item_double();
     }
 
     /** Largest per-channel difference between two images of the same size. */
