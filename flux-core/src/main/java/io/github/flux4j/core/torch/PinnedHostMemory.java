@@ -36,7 +36,8 @@ public final class PinnedHostMemory implements AutoCloseable {
      * copied while the pageable tensors it will hold are still alive, so this is also how far above
      * the model's size host RSS rises while pinning (with 1 GiB chunks, {@code Offload.MODEL} peaked
      * 0.97 GiB above its RSS after the load on an H200, against a 1.1x target with 0.23 GiB of room).
-     * A FLUX.1-dev load then makes about 340 allocations, a few milliseconds each.
+     * A FLUX.1-dev load then makes about 340 allocations (an H200 host pinned its 21 GiB, copies
+     * included, in 16.5 s).
      */
     static final long CHUNK_BYTES = 64L << 20;
     /** Alignment of each tensor in a chunk. */
