@@ -5,7 +5,7 @@ import sys
 
 KEYS = ["totalSeconds", "textSeconds", "denoiseSeconds", "stepSeconds", "decodeSeconds", "modelMoveSeconds",
         "loadSeconds", "peakAllocatedGiB", "peakReservedGiB", "hostPeakRssGiB", "hostRssAfterLoadGiB",
-        "hostPeakRssAfterLoadGiB", "withinBudget"]
+        "hostPeakRssAfterLoadGiB", "hostRssAfterWarmupGiB", "hostPeakRssAfterWarmupGiB", "withinBudget"]
 for path in sys.argv[1:]:
     try:
         d = json.load(open(path))

@@ -4,6 +4,8 @@
  */
 module io.github.flux4j.gguf {
     requires static transitive org.jspecify;
+    // MappedRegions: sun.misc.Unsafe.invokeCleaner, the only unmap Java 17 has.
+    requires jdk.unsupported;
 
     exports io.github.flux4j;
     exports io.github.flux4j.gguf;

@@ -169,7 +169,7 @@ public final class GgufFile implements AutoCloseable {
     /**
      * The bytes of a tensor: a read-only, little-endian view of the mapped file, position 0,
      * limit {@link TensorInfo#byteSize()}. No copy is made; the region is mapped anew on every
-     * call.
+     * call, and a caller done with it may unmap it at once with {@link MappedRegions#unmap}.
      *
      * @throws GgufException if the tensor is not from this file, the file is closed, or the
      *                       tensor is 2 GiB or larger (use {@link #tensorData(TensorInfo, long, int)})
@@ -228,8 +228,9 @@ public final class GgufFile implements AutoCloseable {
 
     private ByteBuffer map(long offset, long size, String tensorName) {
         try {
+            // the mapping itself, read-only already: not a view, so that MappedRegions can unmap it
             MappedByteBuffer buffer = channel.map(FileChannel.MapMode.READ_ONLY, offset, size);
-            return buffer.asReadOnlyBuffer();
+            return buffer;
         } catch (IOException e) {
             throw new GgufException(path + ": cannot map tensor '" + tensorName + "': " + e.getMessage(), e);
         }

@@ -291,6 +291,20 @@ public final class CudaKernels {
                         System.getProperty(GELU_EPILOGUE_PROPERTY, "false").trim());
     }
 
+    /**
+     * System property: {@code false} runs {@link #rmsNormRope} one warp per head vector, each
+     * reading its RoPE rows from global memory, instead of one block per token (for comparison;
+     * same bits).
+     */
+    public static final String RMS_ROPE_PER_TOKEN_PROPERTY = "flux4j.cuda.rmsRopePerToken";
+
+    /** Whether {@link #rmsNormRope} runs one block per token (unless {@code -Dflux4j.cuda.rmsRopePerToken=false}). */
+    public static boolean rmsRopePerToken() {
+        return !"false"
+                .equalsIgnoreCase(
+                        System.getProperty(RMS_ROPE_PER_TOKEN_PROPERTY, "true").trim());
+    }
+
     /** A property of 1 to {@code max}, {@code unset} when unset. */
     private static int intProperty(String name, int unset, int max) {
         String v = System.getProperty(name);
@@ -488,6 +502,24 @@ public final class CudaKernels {
      *               {@code [tokenOffset, tokenOffset + S)} are left as they are
      */
     public void rmsNormRope(Tensor x, Tensor weight, Tensor cos, Tensor sin, Tensor out, long tokenOffset, double eps) {
+        rmsNormRope(x, weight, cos, sin, out, tokenOffset, eps, rmsRopePerToken());
+    }
+
+    /**
+     * {@link #rmsNormRope(Tensor, Tensor, Tensor, Tensor, Tensor, long, double)} with the kernel
+     * chosen: {@code perToken} runs one block per token (the token's RoPE rows read once into
+     * shared memory for all its heads; used where {@code H <= 32}), otherwise one warp per head
+     * vector reading the tables from global memory. Both give the same bits.
+     */
+    public void rmsNormRope(
+            Tensor x,
+            Tensor weight,
+            Tensor cos,
+            Tensor sin,
+            Tensor out,
+            long tokenOffset,
+            double eps,
+            boolean perToken) {
         checkDevice(x, "x");
         int t = sameDtype(x, weight, out);
         long[] s = shape(x);
@@ -541,7 +573,11 @@ public final class CudaKernels {
                 .f32((float) eps)
                 .i64(x.stride(1))
                 .i64(x.stride(0));
-        module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
+        if (perToken && s[2] <= 32) {
+            module.launch("rms_rope_tok_t" + t, s[0] * s[1], (int) (32 * s[2]), 0, stream(x), a);
+        } else {
+            module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
+        }
     }
 
     /**

@@ -6,6 +6,7 @@ import io.github.flux4j.core.weights.source.TableWeightSource;
 import io.github.flux4j.core.weights.source.WeightException;
 import io.github.flux4j.core.weights.source.WeightFormat;
 import io.github.flux4j.core.weights.source.WeightInfo;
+import io.github.flux4j.gguf.MappedRegions;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -232,6 +233,12 @@ final class VaeWeightSource extends TableWeightSource<WeightInfo> {
     @Override
     public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
         return file.data(own(tensor), offsetInTensor, length);
+    }
+
+    /** Unmaps the buffer now: each read maps its region anew, so nothing else uses it. */
+    @Override
+    public boolean release(ByteBuffer buffer) {
+        return MappedRegions.unmap(buffer);
     }
 
     @Override

@@ -243,6 +243,10 @@ public final class PipelineBenchmark implements Callable<Integer> {
                             .maxSequenceLength(GenerationOptions.MAX_SEQUENCE_LENGTH)
                             .build();
                     p.generate(prompt, warm);
+                    // what the first generation adds to the host (library kernels loaded, NVRTC
+                    // compiling, cuDNN plans), apart from what the timed one adds afterwards
+                    row.put("hostRssAfterWarmupGiB", statusBytes("VmRSS:") / GIB);
+                    row.put("hostPeakRssAfterWarmupGiB", hostPeakBytes() / GIB);
                     resetPeak(dev);
                     GenerationOptions opts = GenerationOptions.builder()
                             .size(r[1], r[0])

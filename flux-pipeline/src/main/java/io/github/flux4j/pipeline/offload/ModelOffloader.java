@@ -2,6 +2,7 @@ package io.github.flux4j.pipeline.offload;
 
 import io.github.flux4j.core.torch.DeviceMovable;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.Torch;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -111,11 +112,13 @@ public final class ModelOffloader {
         try {
             long bytes = model.pinHostMemory();
             if (bytes > 0) {
+                // the process's resident set after each model: where host RAM goes while pinning
                 LOG.info(
-                        "{}: {} MiB of weights in page-locked host memory ({} ms)",
+                        "{}: {} MiB of weights in page-locked host memory ({} ms); host RSS now {} MiB",
                         name,
                         bytes >> 20,
-                        (System.nanoTime() - t0) / 1_000_000);
+                        (System.nanoTime() - t0) / 1_000_000,
+                        NativeMemory.rssBytes() >> 20);
             }
         } catch (IllegalStateException e) {
             LOG.warn(

@@ -64,6 +64,9 @@ public final class WeightBinder {
     private final WeightExpansion expansion;
     private final boolean checking;
     private final LoadedWeights loaded;
+    /** Bytes copied out of the source so far (the load run). */
+    private long copiedBytes;
+
     private final List<WeightBindingException.Problem> problems = new ArrayList<>();
     private final Set<String> used = new LinkedHashSet<>();
     /** Requests by name, in order, when the binder only records shapes ({@link #shapes}); null otherwise. */
@@ -155,6 +158,8 @@ public final class WeightBinder {
                 e.addSuppressed(suppressed);
             }
             throw e;
+        } finally {
+            MappedPages.loadEnded(load.copiedBytes); // loaded or not
         }
     }
 
@@ -336,7 +341,11 @@ public final class WeightBinder {
                 typeOf(w), wBytes, out, in, bBytes, b == null ? null : b.type(), device, dtype, arithmetic, expansion);
         long bytes = w.byteSize() + (b == null ? 0 : b.byteSize());
         loaded.add(op, bytes);
-        MappedPages.copied(bytes);
+        // copied into LibTorch-owned memory (Linears never keeps a buffer): unmap now
+        released(wBytes, w.byteSize());
+        if (bBytes != null && b != null) {
+            released(bBytes, b.byteSize());
+        }
         return op;
     }
 
@@ -348,10 +357,22 @@ public final class WeightBinder {
             }
             return new Tensor();
         }
-        Tensor out = Scopes.keep(Linears.tensorFromGguf(typeOf(t), source.read(t), shape, device, dtype));
+        ByteBuffer bytes = source.read(t);
+        Tensor out = Scopes.keep(Linears.tensorFromGguf(typeOf(t), bytes, shape, device, dtype));
         loaded.add(out, t.byteSize());
-        MappedPages.copied(t.byteSize());
+        released(bytes, t.byteSize());
         return out;
+    }
+
+    /**
+     * Gives a copied buffer back to the source, which unmaps it at once where it can; a buffer it
+     * keeps mapped is left to the collections {@link MappedPages} asks for.
+     */
+    private void released(ByteBuffer buffer, long bytes) {
+        copiedBytes += bytes;
+        if (!source.release(buffer)) {
+            MappedPages.copied(bytes);
+        }
     }
 
     /** The empty source {@link #shapes} binds against: it has no tensors, so nothing is ever read. */

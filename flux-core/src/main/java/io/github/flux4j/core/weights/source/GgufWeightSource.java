@@ -2,6 +2,7 @@ package io.github.flux4j.core.weights.source;
 
 import io.github.flux4j.gguf.GgufFile;
 import io.github.flux4j.gguf.GgufMetadata;
+import io.github.flux4j.gguf.MappedRegions;
 import io.github.flux4j.gguf.TensorInfo;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -99,6 +100,12 @@ final class GgufWeightSource implements WeightSource {
     @Override
     public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
         return file.tensorData(own(tensor), offsetInTensor, length);
+    }
+
+    /** Unmaps the buffer now: each read maps its region anew, so nothing else uses it. */
+    @Override
+    public boolean release(ByteBuffer buffer) {
+        return MappedRegions.unmap(buffer);
     }
 
     private TensorInfo own(WeightInfo tensor) {

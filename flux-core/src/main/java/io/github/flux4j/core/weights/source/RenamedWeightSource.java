@@ -129,6 +129,11 @@ public final class RenamedWeightSource extends TableWeightSource<WeightInfo> {
     }
 
     @Override
+    public boolean release(ByteBuffer buffer) {
+        return source.release(buffer);
+    }
+
+    @Override
     protected String owner() {
         return toString();
     }

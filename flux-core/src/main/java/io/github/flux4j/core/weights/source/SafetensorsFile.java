@@ -343,7 +343,8 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /**
      * The bytes of a tensor: a read-only little-endian view of the mapped file, position 0, limit
-     * {@link WeightInfo#byteSize()}. No copy is made.
+     * {@link WeightInfo#byteSize()}. No copy is made; the region is mapped anew on every call, and a
+     * caller done with it may unmap it at once with {@code MappedRegions.unmap}.
      *
      * @throws WeightException if the tensor is not from this file, the file is closed, or the
      *                         tensor is 2 GiB or larger (read it with {@link #data(WeightInfo, long, int)})
@@ -410,7 +411,8 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private ByteBuffer map(long offset, long size, String tensorName) {
         try {
-            return channel.map(FileChannel.MapMode.READ_ONLY, offset, size).asReadOnlyBuffer();
+            // the mapping itself, read-only already: not a view, so that MappedRegions can unmap it
+            return channel.map(FileChannel.MapMode.READ_ONLY, offset, size);
         } catch (IOException e) {
             throw new WeightException(path + ": cannot map tensor '" + tensorName + "': " + e.getMessage(), e);
         }

@@ -1,5 +1,6 @@
 package io.github.flux4j.core.weights.source;
 
+import io.github.flux4j.gguf.MappedRegions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -264,11 +265,19 @@ final class SafetensorsWeightSource extends TableWeightSource<List<SafetensorsWe
             long from = Math.max(offsetInTensor, start);
             long to = Math.min(end, start + p.length());
             if (from < to) {
-                out.put(p.file().data(p.entry(), p.offset() + from - start, (int) (to - from)));
+                ByteBuffer part = p.file().data(p.entry(), p.offset() + from - start, (int) (to - from));
+                out.put(part);
+                MappedRegions.unmap(part); // copied: its pages need not stay resident
             }
             start += p.length();
         }
         return out.flip();
+    }
+
+    /** Unmaps the buffer now: each read maps its region anew, so nothing else uses it. */
+    @Override
+    public boolean release(ByteBuffer buffer) {
+        return MappedRegions.unmap(buffer);
     }
 
     @Override

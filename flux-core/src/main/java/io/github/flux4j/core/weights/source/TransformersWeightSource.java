@@ -1,6 +1,7 @@
 package io.github.flux4j.core.weights.source;
 
 import io.github.flux4j.FluxIoException;
+import io.github.flux4j.gguf.MappedRegions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -121,6 +122,12 @@ public final class TransformersWeightSource extends TableWeightSource<Safetensor
     @Override
     public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
         return own(tensor).data(tensor, offsetInTensor, length);
+    }
+
+    /** Unmaps the buffer now: each read maps its region anew, so nothing else uses it. */
+    @Override
+    public boolean release(ByteBuffer buffer) {
+        return MappedRegions.unmap(buffer);
     }
 
     @Override

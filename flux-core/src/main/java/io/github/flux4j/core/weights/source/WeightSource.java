@@ -109,6 +109,20 @@ public interface WeightSource extends AutoCloseable {
     ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length);
 
     /**
+     * Gives back a buffer that {@link #read} returned and the caller is done with. A source that
+     * maps its file anew on every read (GGUF, safetensors) unmaps it now, so that the file's pages
+     * leave the process's resident memory at once rather than after some later garbage
+     * collection. The buffer must not be read again: after an unmap that would crash the JVM.
+     * This default gives nothing back.
+     *
+     * @return true if the buffer's memory was given back now; false if that is left to the
+     *     garbage collector
+     */
+    default boolean release(ByteBuffer buffer) {
+        return false;
+    }
+
+    /**
      * Closes the underlying files.
      *
      * @throws FluxIoException if the system fails to close one
