@@ -58,6 +58,27 @@ class GgufFileTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"flux_conventions", "prefixed"})
+    void aTensorsMappingCanBeGivenBackAtOnce(String file) throws IOException {
+        float[] expected = floats(resource(file + ".f32"));
+        try (GgufFile gguf = GgufFile.open(resource(file + ".gguf"))) {
+            TensorInfo t = gguf.tensors().get(0);
+            ByteBuffer data = gguf.tensorData(t);
+            // read once (the values gguf-py gives), then unmapped: only the mapping itself can be,
+            // not a view of it or a heap buffer, which are left to the garbage collector
+            float[] ours = Dequantizer.dequantize(t.type(), data, t.name(), t.elementCount());
+            int from = Integer.parseInt(manifest(file, "tensor").get(0)[6]);
+            assertThat(Float.floatToRawIntBits(ours[0])).isEqualTo(Float.floatToRawIntBits(expected[from]));
+            assertThat(MappedRegions.unmap(data.duplicate())).isFalse();
+            assertThat(MappedRegions.unmap(ByteBuffer.allocate(16))).isFalse();
+            assertThat(MappedRegions.unmap(data)).isTrue();
+            // each call maps anew, so the file still reads after one of its mappings is gone
+            float[] again = Dequantizer.dequantize(t.type(), gguf.tensorData(t), t.name(), t.elementCount());
+            assertThat(again).isEqualTo(ours);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"flux_conventions", "prefixed"})
     void tensorsAndDequantizedValuesEqualGgufPy(String file) throws IOException {
         float[] expected = floats(resource(file + ".f32"));
         try (GgufFile gguf = GgufFile.open(resource(file + ".gguf"))) {

@@ -9,6 +9,8 @@ import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
+import io.github.flux4j.core.weights.source.WeightFormat;
+import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.GgufWriter;
@@ -18,6 +20,8 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
@@ -81,6 +85,90 @@ class WeightBinderTest {
                 assertThat(lin).containsExactly(102f, 109f, 116f, 123f);
                 assertThat(values(toy.s())).containsExactly(7f, 8f);
             }
+        }
+    }
+
+    @Test
+    void everyBufferReadIsGivenBackOnceCopied() throws IOException {
+        try (WeightSource file = WeightSource.open(file(false, new long[] {2}))) {
+            Releases src = new Releases(file);
+            Toy toy = WeightBinder.bind(src, STRICT, "a toy", Toy::bind);
+            try (LoadedWeights weights = toy.weights();
+                    PointerScope scope = new PointerScope()) {
+                // 2 weights, 2 biases and s, each read once and unmapped by the GGUF source at once
+                assertThat(src.reads).hasSize(5);
+                assertThat(src.released).hasSize(5);
+                for (int i = 0; i < 5; i++) {
+                    assertThat(src.released.get(i)).isSameAs(src.reads.get(i));
+                }
+                assertThat(src.unmapped).isEqualTo(5);
+                // the weights were copied before their mappings went: the values are the file's
+                Tensor x = Tensor.create(new float[] {1f, 2f}, 1, 2);
+                assertThat(values(toy.lin().forward(x))).containsExactly(102f, 109f, 116f, 123f);
+                assertThat(values(toy.s())).containsExactly(7f, 8f);
+            }
+        }
+    }
+
+    /** Delegates to a source, recording the buffers it reads and those given back. */
+    private static final class Releases implements WeightSource {
+        final WeightSource inner;
+        final List<ByteBuffer> reads = new ArrayList<>();
+        final List<ByteBuffer> released = new ArrayList<>();
+        int unmapped;
+
+        Releases(WeightSource inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public WeightFormat format() {
+            return inner.format();
+        }
+
+        @Override
+        public Path path() {
+            return inner.path();
+        }
+
+        @Override
+        public Map<String, Object> config() {
+            return inner.config();
+        }
+
+        @Override
+        public List<WeightInfo> tensors() {
+            return inner.tensors();
+        }
+
+        @Override
+        public Optional<WeightInfo> find(String name) {
+            return inner.find(name);
+        }
+
+        @Override
+        public ByteBuffer read(WeightInfo tensor) {
+            ByteBuffer b = inner.read(tensor);
+            reads.add(b);
+            return b;
+        }
+
+        @Override
+        public ByteBuffer read(WeightInfo tensor, long offsetInTensor, int length) {
+            throw new AssertionError("the binder reads whole tensors");
+        }
+
+        @Override
+        public boolean release(ByteBuffer buffer) {
+            released.add(buffer);
+            boolean now = inner.release(buffer);
+            unmapped += now ? 1 : 0;
+            return now;
+        }
+
+        @Override
+        public void close() {
+            inner.close();
         }
     }
 
