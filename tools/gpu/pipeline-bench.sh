@@ -19,5 +19,5 @@ fi
 for m in ${modes//,/ }; do
   "${J[@]}" io.github.flux4j.examples.bench.PipelineBenchmark --transformer $w/flux-Q8_0.gguf --base-model $w/base \
     --modes "$m" --runs "$runs" --json "$OUT/pipeline-flux4j-$m.json" > "$OUT/pipeline-flux4j-$m.log" 2>&1
-  echo "rc=$? $m"; grep -E "page-locked|^\|" "$OUT/pipeline-flux4j-$m.log" | tail -4
+  echo "rc=$? $m"; grep -E "page-locked|^\|" "$OUT/pipeline-flux4j-$m.log" | tail -8
 done
