@@ -44,7 +44,8 @@ module io.github.flux4j.core {
 
     // Internals that sibling modules use.
     exports io.github.flux4j.core.cuda to
-            io.github.flux4j.examples;
+            io.github.flux4j.examples,
+            io.github.flux4j.pipeline;
     exports io.github.flux4j.core.json to
             io.github.flux4j.pipeline;
     exports io.github.flux4j.core.offload to

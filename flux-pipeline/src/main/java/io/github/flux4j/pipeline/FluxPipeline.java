@@ -1,6 +1,7 @@
 package io.github.flux4j.pipeline;
 
 import io.github.flux4j.core.clip.ClipTextModel;
+import io.github.flux4j.core.cuda.CudaKernels;
 import io.github.flux4j.core.offload.BlockStreamer;
 import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.quant.DequantArithmetic;
@@ -9,6 +10,7 @@ import io.github.flux4j.core.text.TokenIds;
 import io.github.flux4j.core.torch.CancellationPoints;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
+import io.github.flux4j.core.torch.NativeMemory;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
@@ -956,6 +958,13 @@ public final class FluxPipeline implements AutoCloseable {
             // uses, and the plan moves them.
             boolean planned = vramBudget != null || offload != Offload.NONE;
             FluxDevice loadDevice = planned ? FluxDevice.cpu() : dev;
+            if (dev.isCuda() && transformerModel == null && CudaKernels.enabledByProperty()) {
+                // Compiled (or read from the cache) before the weights fill host RAM, rather than
+                // at the first step: NVRTC's working memory is then never on top of them, and what
+                // it freed goes back to the system here.
+                CudaKernels.forDevice(dev.index());
+                NativeMemory.trim();
+            }
             LoadOptions text = new LoadOptions(loadDevice, dtype, textEncoderArithmetic, true);
             ClipTextModel clip = ClipTextModel.load(base.componentDir(FluxComponent.TEXT_ENCODER), text);
             loaded.add(clip);
