@@ -305,6 +305,19 @@ public final class CudaKernels {
                         System.getProperty(RMS_ROPE_PER_TOKEN_PROPERTY, "true").trim());
     }
 
+    /**
+     * System property: {@code true} runs {@link #layerNormModulate} two rows per block (same bits).
+     * Off by default until timed on a GPU ({@code OpBenchmark} times both).
+     */
+    public static final String LN_MODULATE_PAIRS_PROPERTY = "flux4j.cuda.lnModulatePairs";
+
+    /** Whether {@code -Dflux4j.cuda.lnModulatePairs=true} is set (read on every call). */
+    public static boolean lnModulatePairs() {
+        return "true"
+                .equalsIgnoreCase(
+                        System.getProperty(LN_MODULATE_PAIRS_PROPERTY, "false").trim());
+    }
+
     /** A property of 1 to {@code max}, {@code unset} when unset. */
     private static int intProperty(String name, int unset, int max) {
         String v = System.getProperty(name);
@@ -439,6 +452,15 @@ public final class CudaKernels {
      * @return {@code [B, S, D]}, x's dtype
      */
     public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps) {
+        return layerNormModulate(x, shift, scale, eps, lnModulatePairs());
+    }
+
+    /**
+     * {@link #layerNormModulate(Tensor, Tensor, Tensor, double)} with the kernel chosen:
+     * {@code pairs} runs two rows per block where {@code S} is even (otherwise one), for more bytes
+     * in flight per block; both give the same bits.
+     */
+    public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps, boolean pairs) {
         checkDevice(x, "x");
         int t = sameDtype(x, shift, scale);
         long[] s = shape(x);
@@ -470,7 +492,11 @@ public final class CudaKernels {
                 .i64(s[1])
                 .i64(shift.stride(0))
                 .f32((float) eps);
-        module.launch("ln_modulate_t" + t, s[0] * s[1], threads, 0, stream(x), a);
+        if (pairs && s[1] % 2 == 0) {
+            module.launch("ln_modulate_pair_t" + t, s[0] * s[1] / 2, threads, 0, stream(x), a);
+        } else {
+            module.launch("ln_modulate_t" + t, s[0] * s[1], threads, 0, stream(x), a);
+        }
         return out;
     }
 

@@ -496,6 +496,24 @@ __device__ __forceinline__ float block_sum(float v, float* shared32) {
     return warp_sum(t);
 }
 
+// Two sums over the block at once, each added in block_sum's order (so the same bits), with the
+// barriers of one: shared64 holds 32 partial sums per value.
+__device__ __forceinline__ void block_sum2(float& a, float& b, float* shared64) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    a = warp_sum(a);
+    b = warp_sum(b);
+    __syncthreads();
+    if (lane == 0) {
+        shared64[warp] = a;
+        shared64[32 + warp] = b;
+    }
+    __syncthreads();
+    float ta = lane < warps ? shared64[lane] : 0.0f;
+    float tb = lane < warps ? shared64[32 + lane] : 0.0f;
+    a = warp_sum(ta);
+    b = warp_sum(tb);
+}
+
 // ------------------------------------------------------------------------------------ 16-byte vectors
 //
 // VEC values of storage type T in 16 bytes (4 float32, or 8 float16/bfloat16), loaded and stored
@@ -591,6 +609,72 @@ __device__ __forceinline__ void ln_modulate_body(const typename Store<T>::T* x, 
         ln_modulate_body<K>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
     }
 FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
+
+// The same for two rows per block (rows 2i and 2i + 1, one batch: rowsPerBatch is even), so that
+// a block keeps twice the bytes in flight and pays its barriers once for both rows: one row per
+// block left the memory system idle while each block sat in its reductions. Each row's sums are
+// added in the one-row kernel's order, so the bits are the same.
+template <int T>
+__device__ __forceinline__ void ln_modulate_pair_body(const typename Store<T>::T* x, const typename Store<T>::T* shift,
+        const typename Store<T>::T* scale, typename Store<T>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) {
+    __shared__ float red[64];
+    const int N = Vec<T>::N;
+    i64 row = 2 * (i64) blockIdx.x;
+    i64 batch = row / rowsPerBatch;
+    int c = threadIdx.x * N;
+    bool active = c < D;
+    float v0[N], v1[N], sh[N], sc[N];
+    float s0 = 0.0f, s1 = 0.0f;
+    if (active) {
+        Vec<T>::load(x + row * D + c, v0);
+        Vec<T>::load(x + (row + 1) * D + c, v1);
+        Vec<T>::load(shift + batch * modStride + c, sh);
+        Vec<T>::load(scale + batch * modStride + c, sc);
+        for (int k = 0; k < N; k++) {
+            s0 += v0[k];
+        }
+        for (int k = 0; k < N; k++) {
+            s1 += v1[k];
+        }
+    }
+    block_sum2(s0, s1, red);
+    float mean0 = s0 / (float) D, mean1 = s1 / (float) D;
+    float q0 = 0.0f, q1 = 0.0f;
+    if (active) {
+        for (int k = 0; k < N; k++) {
+            float d = v0[k] - mean0;
+            q0 += d * d;
+        }
+        for (int k = 0; k < N; k++) {
+            float d = v1[k] - mean1;
+            q1 += d * d;
+        }
+    }
+    block_sum2(q0, q1, red);
+    float rstd0 = rsqrtf(q0 / (float) D + eps), rstd1 = rsqrtf(q1 / (float) D + eps);
+    if (active) {
+        float o[N];
+        for (int k = 0; k < N; k++) {
+            float s1k = Store<T>::round(sc[k] + 1.0f);
+            float ln = Store<T>::round((v0[k] - mean0) * rstd0);
+            o[k] = Store<T>::round(ln * s1k) + sh[k];
+        }
+        Vec<T>::store(out + row * D + c, o);
+        for (int k = 0; k < N; k++) {
+            float s1k = Store<T>::round(sc[k] + 1.0f);
+            float ln = Store<T>::round((v1[k] - mean1) * rstd1);
+            o[k] = Store<T>::round(ln * s1k) + sh[k];
+        }
+        Vec<T>::store(out + (row + 1) * D + c, o);
+    }
+}
+
+#define FLUX_LN_MOD_PAIR(K) \
+    extern "C" __global__ void ln_modulate_pair_t##K(const Store<K>::T* x, const Store<K>::T* shift, \
+            const Store<K>::T* scale, Store<K>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) { \
+        ln_modulate_pair_body<K>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
+    }
+FLUX_LN_MOD_PAIR(0) FLUX_LN_MOD_PAIR(1) FLUX_LN_MOD_PAIR(2)
 
 // ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
 //

@@ -285,6 +285,16 @@ class CudaKernelsTest {
                 // normalised value (which the shift can cancel down to a small result, so ulps of the
                 // output overstate it); measured on an H200: 4.7e-6 relative in bf16
                 assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
+                // two rows per block (300 rows per batch: even) add each row's sums in the same order
+                int[] oneRow = bits(toFloats(kernels.layerNormModulate(x, shift, scale, 1e-6, false)));
+                assertThat(bits(toFloats(kernels.layerNormModulate(x, shift, scale, 1e-6, true))))
+                        .as("%s: 2 rows vs 1 row per block", dt)
+                        .isEqualTo(oneRow);
+                // an odd row count runs one row per block whatever is asked
+                Tensor odd = x.narrow(1, 0, 299);
+                assertThat(bits(toFloats(kernels.layerNormModulate(odd, shift, scale, 1e-6, true))))
+                        .as("%s: odd rows", dt)
+                        .isEqualTo(bits(toFloats(kernels.layerNormModulate(odd, shift, scale, 1e-6, false))));
             }
         }
     }

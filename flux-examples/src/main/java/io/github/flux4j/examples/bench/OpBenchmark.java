@@ -204,7 +204,18 @@ public final class OpBenchmark implements Callable<Integer> {
                             .permute(0, 2, 1, 3)
                             .flatten(2, 3));
             // element-wise: fused kernels and the LibTorch chains they replace
-            time("ln+modulate kernel", "img/all", 2 * dbl + sgl, () -> k.layerNormModulate(xAll, shift, scale, 1e-6));
+            boolean pairs = CudaKernels.lnModulatePairs();
+            time(
+                    "ln+modulate kernel, " + (pairs ? "2 rows" : "1 row") + " per block",
+                    "img/all",
+                    2 * dbl + sgl,
+                    () -> k.layerNormModulate(xAll, shift, scale, 1e-6, pairs));
+            // the other launch shape: same bits, the speed measured here
+            time(
+                    "ln+modulate kernel, " + (pairs ? "1 row" : "2 rows") + " per block",
+                    "(alt)",
+                    0,
+                    () -> k.layerNormModulate(xAll, shift, scale, 1e-6, !pairs));
             time(
                     "ln+modulate LibTorch chain",
                     "(reference)",
