@@ -103,12 +103,9 @@ static int matvec_main(char** argv) {
 // QK RMSNorm + RoPE (rms_rope kernels) as one warp runs a row: every lane's first phase, the
 // warp's butterfly sum (__shfl_xor_sync, emulated in its order: lane l adds lane l ^ o's value for
 // o = 16, 8, 4, 2, 1, so every lane ends with the same bits as on the GPU), every lane's second
-// phase. bf16 storage. `rmsropetok` runs the block-per-token kernel's order instead: the token's
-// cos and sin rows copied to a table first (its shared memory), then each head's row read from it.
-// usage:
-// check_host rmsrope|rmsropetok x.bin w.bin cos.bin sin.bin out.bin B S H D Sout tokenOffset tokenStride eps
+// phase. bf16 storage. usage:
+// check_host rmsrope x.bin w.bin cos.bin sin.bin out.bin B S H D Sout tokenOffset tokenStride eps
 static int rmsrope_main(char** argv) {
-    bool perToken = std::string(argv[1]) == "rmsropetok";
     std::vector<u8> x = slurp(argv[2]), w = slurp(argv[3]), c = slurp(argv[4]), s = slurp(argv[5]);
     int B = std::atoi(argv[7]), S = std::atoi(argv[8]), H = std::atoi(argv[9]), D = std::atoi(argv[10]);
     int Sout = std::atoi(argv[11]), off = std::atoi(argv[12]);
@@ -133,19 +130,8 @@ static int rmsrope_main(char** argv) {
         }
         for (int lane = 0; lane < 32; lane++) {
             float rstd = rsqrtf(v[lane] / (float) D + eps);
-            if (perToken) {
-                // the block's table: the cos row, then the sin row, of the token's joint position
-                i64 pos = (row / H) % S + off;
-                std::vector<float> tab(2 * D);
-                for (int i = 0; i < 2 * D; i++) {
-                    tab[i] = i < D ? ((const float*) c.data())[pos * D + i] : ((const float*) s.data())[pos * D + i - D];
-                }
-                rms_rope_end_at<2>(tab.data(), tab.data() + D, (u16*) out.data(), S, H, D, Sout, off, row, lane,
-                        l[lane], rstd);
-            } else {
-                rms_rope_end<2>((const float*) c.data(), (const float*) s.data(), (u16*) out.data(), S, H, D, Sout,
-                        off, row, lane, l[lane], rstd);
-            }
+            rms_rope_end<2>((const float*) c.data(), (const float*) s.data(), (u16*) out.data(), S, H, D, Sout, off,
+                    row, lane, l[lane], rstd);
         }
     }
     FILE* f = std::fopen(argv[6], "wb");
@@ -165,9 +151,7 @@ template <template <int> class Q> static void dispatch(int a, int out, const u8*
 
 int main(int argc, char** argv) {
     if (argc == 12 && std::string(argv[1]) == "matvec") return matvec_main(argv);
-    if (argc == 15 && (std::string(argv[1]) == "rmsrope" || std::string(argv[1]) == "rmsropetok")) {
-        return rmsrope_main(argv);
-    }
+    if (argc == 15 && std::string(argv[1]) == "rmsrope") return rmsrope_main(argv);
     if (argc != 7 && argc != 8) { std::fprintf(stderr, "usage\n"); return 2; }
     int tiles = argc == 8 ? std::atoi(argv[7]) : 1;
     std::string t = argv[1];

@@ -103,13 +103,9 @@ for B, S, H, D, stride_extra in [(2, 5, 3, 128, 0), (1, 7, 2, 66, 1)]:
         w.view(torch.int16).numpy().tofile(fw)
         cos.numpy().tofile(fc)
         sin.numpy().tofile(fs)
-        outs = []
-        for mode in ("rmsrope", "rmsropetok"):  # warp per head, block per token: the same bits
-            subprocess.run(["/tmp/check_host", mode, fx, fw, fc, fs, fo, str(B), str(S), str(H), str(D), str(Sout),
-                            str(off), str(stride), str(eps)], check=True)
-            outs.append(torch.from_numpy(np.fromfile(fo, dtype=np.int16)).view(torch.bfloat16).reshape(B, Sout, H, D))
-        got = outs[0]
-        same_kernels = torch.equal(outs[0].view(torch.int16), outs[1].view(torch.int16))
+        subprocess.run(["/tmp/check_host", "rmsrope", fx, fw, fc, fs, fo, str(B), str(S), str(H), str(D), str(Sout),
+                        str(off), str(stride), str(eps)], check=True)
+        got = torch.from_numpy(np.fromfile(fo, dtype=np.int16)).view(torch.bfloat16).reshape(B, Sout, H, D)
     x = xs.reshape(B, S, stride)[:, :, :H * D].reshape(B, S, H, D).float()
     rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
     y = ((x * rstd) * w.float()).to(torch.bfloat16).float()
@@ -122,10 +118,9 @@ for B, S, H, D, stride_extra in [(2, 5, 3, 128, 0), (1, 7, 2, 66, 1)]:
     rel = ((region.float() - want.float()).norm() / want.float().norm()).item()
     same = (region == want).float().mean().item()
     untouched = bool((got[:, :off] == 0).all())
-    ok = rel < 2e-3 and same > 0.99 and untouched and same_kernels
+    ok = rel < 2e-3 and same > 0.99 and untouched
     bad += 0 if ok else 1
     print(f"rms_rope B={B} S={S} H={H} D={D} stride {stride}: rel {rel:.2e}, {same:.4f} identical"
-          f"{'' if untouched else ', rows outside the slot written'}"
-          f"{'' if same_kernels else ', block-per-token bits differ'} {'ok' if ok else 'FAIL'}")
+          f"{'' if untouched else ', rows outside the slot written'} {'ok' if ok else 'FAIL'}")
 print("FAILURES" if bad else "all checks passed")
 sys.exit(1 if bad else 0)

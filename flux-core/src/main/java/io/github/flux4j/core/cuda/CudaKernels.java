@@ -292,30 +292,20 @@ public final class CudaKernels {
     }
 
     /**
-     * System property: {@code false} runs {@link #rmsNormRope} one warp per head vector, each
-     * reading its RoPE rows from global memory, instead of one block per token (for comparison;
-     * same bits).
-     */
-    public static final String RMS_ROPE_PER_TOKEN_PROPERTY = "flux4j.cuda.rmsRopePerToken";
-
-    /** Whether {@link #rmsNormRope} runs one block per token (unless {@code -Dflux4j.cuda.rmsRopePerToken=false}). */
-    public static boolean rmsRopePerToken() {
-        return !"false"
-                .equalsIgnoreCase(
-                        System.getProperty(RMS_ROPE_PER_TOKEN_PROPERTY, "true").trim());
-    }
-
-    /**
-     * System property: {@code true} runs {@link #layerNormModulate} two rows per block (same bits).
-     * Off by default until timed on a GPU ({@code OpBenchmark} times both).
+     * System property: {@code false} runs {@link #layerNormModulate} one row per block instead of
+     * two (same bits; two measured faster: 0.039 against 0.043 ms for {@code [4608, 3072]} bf16 on
+     * an H100, 2026-12-06; {@code OpBenchmark} times both).
      */
     public static final String LN_MODULATE_PAIRS_PROPERTY = "flux4j.cuda.lnModulatePairs";
 
-    /** Whether {@code -Dflux4j.cuda.lnModulatePairs=true} is set (read on every call). */
+    /**
+     * Whether {@link #layerNormModulate} runs two rows per block (unless
+     * {@code -Dflux4j.cuda.lnModulatePairs=false}; read on every call).
+     */
     public static boolean lnModulatePairs() {
-        return "true"
+        return !"false"
                 .equalsIgnoreCase(
-                        System.getProperty(LN_MODULATE_PAIRS_PROPERTY, "false").trim());
+                        System.getProperty(LN_MODULATE_PAIRS_PROPERTY, "true").trim());
     }
 
     /** A property of 1 to {@code max}, {@code unset} when unset. */
@@ -528,24 +518,6 @@ public final class CudaKernels {
      *               {@code [tokenOffset, tokenOffset + S)} are left as they are
      */
     public void rmsNormRope(Tensor x, Tensor weight, Tensor cos, Tensor sin, Tensor out, long tokenOffset, double eps) {
-        rmsNormRope(x, weight, cos, sin, out, tokenOffset, eps, rmsRopePerToken());
-    }
-
-    /**
-     * {@link #rmsNormRope(Tensor, Tensor, Tensor, Tensor, Tensor, long, double)} with the kernel
-     * chosen: {@code perToken} runs one block per token (the token's RoPE rows read once into
-     * shared memory for all its heads; used where {@code H <= 32}), otherwise one warp per head
-     * vector reading the tables from global memory. Both give the same bits.
-     */
-    public void rmsNormRope(
-            Tensor x,
-            Tensor weight,
-            Tensor cos,
-            Tensor sin,
-            Tensor out,
-            long tokenOffset,
-            double eps,
-            boolean perToken) {
         checkDevice(x, "x");
         int t = sameDtype(x, weight, out);
         long[] s = shape(x);
@@ -599,11 +571,7 @@ public final class CudaKernels {
                 .f32((float) eps)
                 .i64(x.stride(1))
                 .i64(x.stride(0));
-        if (perToken && s[2] <= 32) {
-            module.launch("rms_rope_tok_t" + t, s[0] * s[1], (int) (32 * s[2]), 0, stream(x), a);
-        } else {
-            module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
-        }
+        module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
     }
 
     /**

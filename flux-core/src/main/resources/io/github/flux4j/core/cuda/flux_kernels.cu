@@ -781,15 +781,17 @@ __device__ __forceinline__ bool rms_rope_begin(const typename Store<T>::T* x, co
 }
 
 // Phase 2 of row `row`, for one lane, with the row's rstd from the warp's sum: normalise, weight,
-// rotate with the float32 table rows `cr` / `sr` of the row's joint position, write.
+// rotate with the float32 tables of the row's joint position, write.
 template <int T>
-__device__ __forceinline__ void rms_rope_end_at(const float* cr, const float* sr, typename Store<T>::T* out, int S,
+__device__ __forceinline__ void rms_rope_end(const float* cosT, const float* sinT, typename Store<T>::T* out, int S,
         int H, int D, int Sout, int tokenOffset, i64 row, int lane, const RmsRopeLane& l, float rstd) {
     int h = (int) (row % H);
     i64 bs = row / H;
     int s = (int) (bs % S);
     i64 b = bs / S;
     int pos = s + tokenOffset;
+    const float* cr = cosT + (i64) pos * D;
+    const float* sr = sinT + (i64) pos * D;
     bool ca = aligned_to(cr, 8) && aligned_to(sr, 8);
     typename Store<T>::T* o = out + (((b * Sout + pos) * H) + h) * D;
     bool oa = aligned_to(o, Pair<T>::ALIGN);
@@ -808,15 +810,6 @@ __device__ __forceinline__ void rms_rope_end_at(const float* cr, const float* sr
             Pair<T>::store(o + 2 * p, oa, re, im);
         }
     }
-}
-
-// Phase 2 reading the tables from global memory (L2): one row per warp, any H.
-template <int T>
-__device__ __forceinline__ void rms_rope_end(const float* cosT, const float* sinT, typename Store<T>::T* out, int S,
-        int H, int D, int Sout, int tokenOffset, i64 row, int lane, const RmsRopeLane& l, float rstd) {
-    int s = (int) ((row / H) % S);
-    i64 pos = s + tokenOffset;
-    rms_rope_end_at<T>(cosT + pos * D, sinT + pos * D, out, S, H, D, Sout, tokenOffset, row, lane, l, rstd);
 }
 
 template <int T>
@@ -841,49 +834,6 @@ __device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, con
         rms_rope_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps, xTokenStride, xBatchStride); \
     }
 FLUX_RMS_ROPE(0) FLUX_RMS_ROPE(1) FLUX_RMS_ROPE(2)
-
-// The same per row, one block per token: warp w takes head w (blockDim = 32 H, H <= 32), and the
-// token's cos and sin rows are read once into shared memory instead of once per head. The
-// per-row kernel reads them for every head from L2: 1 KiB of tables against 512 bytes of q or k
-// per row at D = 128, which made it L2-bound (about 1 TB/s of q/k traffic on an H200). Same
-// arithmetic in the same order, so the same bits.
-template <int T>
-__device__ __forceinline__ void rms_rope_tok_body(const typename Store<T>::T* x, const typename Store<T>::T* weight,
-        const float* cosT, const float* sinT, typename Store<T>::T* out, i64 rows, int S, int H, int D,
-        int Sout, int tokenOffset, float eps, i64 xTokenStride, i64 xBatchStride) {
-    // the token's cos row, then its sin row (D <= 256); float2 for the 8-byte alignment of Pair<0> loads
-    __shared__ float2 tab2[256];
-    float* tab = reinterpret_cast<float*>(tab2);
-    int lane = threadIdx.x & 31;
-    i64 token = blockIdx.x;  // b * S + s
-    i64 pos = (i64) (token % S) + tokenOffset;
-    for (int i = threadIdx.x; i < 2 * D; i += blockDim.x) {
-        tab[i] = i < D ? cosT[pos * D + i] : sinT[pos * D + (i - D)];
-    }
-    i64 row = token * H + (threadIdx.x >> 5);
-    RmsRopeLane l;
-    // the row's loads are issued before the barrier, so the table fill overlaps them
-    bool live = (threadIdx.x >> 5) < H && rms_rope_begin<T>(x, weight, rows, S, H, D, xTokenStride, xBatchStride,
-            row, lane, l);
-    float rstd = 0.0f;
-    if (live) {
-        float sq = warp_sum(l.sq);
-        rstd = rsqrtf(sq / (float) D + eps);
-    }
-    __syncthreads();
-    if (live) {
-        rms_rope_end_at<T>(tab, tab + D, out, S, H, D, Sout, tokenOffset, row, lane, l, rstd);
-    }
-}
-
-#define FLUX_RMS_ROPE_TOK(K) \
-    extern "C" __global__ void rms_rope_tok_t##K(const Store<K>::T* x, const Store<K>::T* weight, const float* cosT, \
-            const float* sinT, Store<K>::T* out, i64 rows, int S, int H, int D, int Sout, int tokenOffset, float eps, \
-            i64 xTokenStride, i64 xBatchStride) { \
-        rms_rope_tok_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps, xTokenStride, \
-                xBatchStride); \
-    }
-FLUX_RMS_ROPE_TOK(0) FLUX_RMS_ROPE_TOK(1) FLUX_RMS_ROPE_TOK(2)
 
 // ------------------------------------------------------------------------------------ gated residual
 //

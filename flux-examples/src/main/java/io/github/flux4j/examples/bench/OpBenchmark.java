@@ -223,18 +223,8 @@ public final class OpBenchmark implements Callable<Integer> {
                     () -> torch.layer_norm(xAll, new long[] {h}, new TensorOptional(), new TensorOptional(), 1e-6, true)
                             .mul(scale.unsqueeze(1).add(new Scalar(1L)))
                             .add(shift.unsqueeze(1)));
-            boolean perToken = CudaKernels.rmsRopePerToken();
-            time(
-                    "rms+rope kernel (q or k), " + (perToken ? "block per token" : "warp per head"),
-                    "all",
-                    2 * (dbl + sgl),
-                    () -> {
-                        k.rmsNormRope(q, w128, cos, sin, qOut, 0, 1e-6, perToken);
-                        return qOut;
-                    });
-            // the other launch shape: same bits, the speed measured here
-            time("rms+rope kernel (q or k), " + (perToken ? "warp per head" : "block per token"), "(alt)", 0, () -> {
-                k.rmsNormRope(q, w128, cos, sin, qOut, 0, 1e-6, !perToken);
+            time("rms+rope kernel (q or k)", "all", 2 * (dbl + sgl), () -> {
+                k.rmsNormRope(q, w128, cos, sin, qOut, 0, 1e-6);
                 return qOut;
             });
             time("gated residual kernel", "all", 2 * dbl + sgl, () -> k.gatedResidual(xAll, shift, attnOut));
