@@ -99,6 +99,14 @@ final class KernelModule {
             }
         }
         if (cubin == null) {
+            // said before, not only after: the first compile of the whole file takes tens of
+            // seconds (32 s on an H100 host, 2026-12-06), which a user would otherwise take for a hang
+            LOG.info(
+                    "compiling flux4j's CUDA kernels for {} with NVRTC {}.{} (once: {}; about 30 s)",
+                    arch,
+                    vMajor[0],
+                    vMinor[0],
+                    cacheFile == null ? "the cache is off" : "the CUBIN is then kept in " + cacheFile.getParent());
             cubin = compile(source, options);
             if (cacheFile != null) {
                 store(cacheFile, cubin);
