@@ -8,18 +8,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.github.flux4j.core.clip.ClipTextModel;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.t5.T5EncoderModel;
+import io.github.flux4j.core.testing.ForwardingWeightSource;
 import io.github.flux4j.core.text.TextEncoderWeights;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.vae.VaeDecoder;
 import io.github.flux4j.core.weights.LoadOptions;
-import io.github.flux4j.core.weights.source.WeightFormat;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.examples.tools.SyntheticFluxBase.Spec;
 import io.github.flux4j.examples.tools.SyntheticFluxBase.Tensor;
 import io.github.flux4j.gguf.GgmlType;
-import io.github.flux4j.gguf.GgufMetadata;
 import io.github.flux4j.pipeline.FluxPipeline;
 import io.github.flux4j.pipeline.GenerationOptions;
 import io.github.flux4j.pipeline.GenerationResult;
@@ -31,8 +30,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -202,35 +199,9 @@ class SyntheticFluxBaseTest {
     }
 
     /** A source that lists its tensors but never reads them. */
-    record NoReads(WeightSource inner) implements WeightSource {
-        @Override
-        public WeightFormat format() {
-            return inner.format();
-        }
-
-        @Override
-        public Path path() {
-            return inner.path();
-        }
-
-        @Override
-        public GgufMetadata metadata() {
-            return inner.metadata();
-        }
-
-        @Override
-        public Map<String, Object> config() {
-            return inner.config();
-        }
-
-        @Override
-        public List<WeightInfo> tensors() {
-            return inner.tensors();
-        }
-
-        @Override
-        public Optional<WeightInfo> find(String name) {
-            return inner.find(name);
+    static final class NoReads extends ForwardingWeightSource {
+        NoReads(WeightSource inner) {
+            super(inner);
         }
 
         @Override

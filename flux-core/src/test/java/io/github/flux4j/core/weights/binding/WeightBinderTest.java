@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.quant.DequantArithmetic;
+import io.github.flux4j.core.testing.ForwardingWeightSource;
 import io.github.flux4j.core.torch.ComputeDtype;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.core.weights.WeightBindingException;
-import io.github.flux4j.core.weights.source.WeightFormat;
 import io.github.flux4j.core.weights.source.WeightInfo;
 import io.github.flux4j.core.weights.source.WeightSource;
 import io.github.flux4j.gguf.GgmlType;
@@ -20,8 +20,6 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
@@ -111,39 +109,13 @@ class WeightBinderTest {
     }
 
     /** Delegates to a source, recording the buffers it reads and those given back. */
-    private static final class Releases implements WeightSource {
-        final WeightSource inner;
+    private static final class Releases extends ForwardingWeightSource {
         final List<ByteBuffer> reads = new ArrayList<>();
         final List<ByteBuffer> released = new ArrayList<>();
         int unmapped;
 
         Releases(WeightSource inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public WeightFormat format() {
-            return inner.format();
-        }
-
-        @Override
-        public Path path() {
-            return inner.path();
-        }
-
-        @Override
-        public Map<String, Object> config() {
-            return inner.config();
-        }
-
-        @Override
-        public List<WeightInfo> tensors() {
-            return inner.tensors();
-        }
-
-        @Override
-        public Optional<WeightInfo> find(String name) {
-            return inner.find(name);
+            super(inner);
         }
 
         @Override
@@ -164,11 +136,6 @@ class WeightBinderTest {
             boolean now = inner.release(buffer);
             unmapped += now ? 1 : 0;
             return now;
-        }
-
-        @Override
-        public void close() {
-            inner.close();
         }
     }
 
