@@ -140,6 +140,94 @@ static int rmsrope_main(char** argv) {
     return 0;
 }
 
+// The vectorised rms_rope (rms_rope_vec kernels) as its warps run: for each warp of each block of
+// 256 threads, every lane's first phase, the butterfly over each group of G = D / 8 lanes (lane l
+// adds lane l ^ o's value for o = G/2 .. 1, as __shfl_xor_sync does), every lane's second phase.
+// Same arguments as rmsrope; x's rows must be 16-byte aligned (D and the stride multiples of 8).
+static int rmsropevec_main(char** argv) {
+    std::vector<u8> x = slurp(argv[2]), w = slurp(argv[3]), c = slurp(argv[4]), s = slurp(argv[5]);
+    int B = std::atoi(argv[7]), S = std::atoi(argv[8]), H = std::atoi(argv[9]), D = std::atoi(argv[10]);
+    int Sout = std::atoi(argv[11]), off = std::atoi(argv[12]);
+    i64 tokenStride = std::atoll(argv[13]);
+    float eps = (float) std::atof(argv[14]);
+    std::vector<u8> out((size_t) B * Sout * H * D * 2, 0);
+    i64 rows = (i64) B * S * H;
+    int G = D / 8;
+    i64 perBlock = 8LL * (32 / G) * RRV_ROWS;
+    blockDim.x = 256;
+    for (i64 blk = 0; blk * perBlock < rows; blk++) {
+        blockIdx.x = (unsigned) blk;
+        for (int warp = 0; warp < 8; warp++) {
+            RmsRopeVecLane l[32];
+            for (int lane = 0; lane < 32; lane++) {
+                threadIdx.x = warp * 32 + lane;
+                rrv_begin<2>((const u16*) x.data(), (const u16*) w.data(), rows, S, H, D, tokenStride,
+                        (i64) S * tokenStride, G, lane, l[lane]);
+            }
+            float sq[32][RRV_ROWS];
+            for (int r = 0; r < RRV_ROWS; r++) {
+                float v[32];
+                for (int lane = 0; lane < 32; lane++) v[lane] = l[lane].sq[r];
+                for (int o = G / 2; o > 0; o >>= 1) {
+                    float n[32];
+                    for (int lane = 0; lane < 32; lane++) n[lane] = v[lane] + v[lane ^ o];
+                    for (int lane = 0; lane < 32; lane++) v[lane] = n[lane];
+                }
+                for (int lane = 0; lane < 32; lane++) sq[lane][r] = v[lane];
+            }
+            for (int lane = 0; lane < 32; lane++) {
+                threadIdx.x = warp * 32 + lane;
+                rrv_end<2>((const float*) c.data(), (const float*) s.data(), (u16*) out.data(), rows, S, H, D, Sout,
+                        off, eps, G, lane, l[lane], sq[lane]);
+            }
+        }
+    }
+    FILE* f = std::fopen(argv[6], "wb");
+    std::fwrite(out.data(), 1, out.size(), f);
+    std::fclose(f);
+    return 0;
+}
+
+// LayerNorm + modulation one warp per row (ln_modulate_warp kernels), bf16: every lane's phase,
+// then the warp's butterfly (o = 16 .. 1), for each of the three phases. usage:
+// check_host lnwarp x.bin shift.bin scale.bin out.bin rows D rowsPerBatch eps   (shift/scale [B, D])
+static float host_warp_sum(float* v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float n[32];
+        for (int lane = 0; lane < 32; lane++) n[lane] = v[lane] + v[lane ^ o];
+        for (int lane = 0; lane < 32; lane++) v[lane] = n[lane];
+    }
+    return v[0];
+}
+
+static int lnwarp_main(char** argv) {
+    std::vector<u8> x = slurp(argv[2]), sh = slurp(argv[3]), sc = slurp(argv[4]);
+    i64 rows = std::atoll(argv[6]);
+    int D = std::atoi(argv[7]);
+    i64 perBatch = std::atoll(argv[8]);
+    float eps = (float) std::atof(argv[9]);
+    std::vector<u8> out((size_t) rows * D * 2, 0);
+    const u16* xp = (const u16*) x.data();
+    for (i64 row = 0; row < rows; row++) {
+        i64 batch = row / perBatch;
+        static LnWarpLane l[32];
+        float v[32];
+        for (int lane = 0; lane < 32; lane++) v[lane] = lnw_begin<2>(xp + row * D, D, lane, l[lane]);
+        float mean = host_warp_sum(v) / (float) D;
+        for (int lane = 0; lane < 32; lane++) v[lane] = lnw_squares<2>(l[lane], D, lane, mean);
+        float var = host_warp_sum(v) / (float) D;
+        float rstd = rsqrtf(var + eps);
+        for (int lane = 0; lane < 32; lane++) {
+            lnw_end<2>(l[lane], (const u16*) sh.data() + batch * D, (const u16*) sc.data() + batch * D,
+                    (u16*) out.data() + row * D, D, lane, mean, rstd);
+        }
+    }
+    FILE* f = std::fopen(argv[5], "wb");
+    std::fwrite(out.data(), 1, out.size(), f);
+    std::fclose(f);
+    return 0;
+}
+
 template <template <int> class Q> static void dispatch(int a, int out, const u8* src, void* dst, i64 n, int k) {
     if (a == 0 && out == 0) run<Q<0>, 0>(src, dst, n, k);
     if (a == 0 && out == 1) run<Q<0>, 1>(src, dst, n, k);
@@ -152,6 +240,8 @@ template <template <int> class Q> static void dispatch(int a, int out, const u8*
 int main(int argc, char** argv) {
     if (argc == 12 && std::string(argv[1]) == "matvec") return matvec_main(argv);
     if (argc == 15 && std::string(argv[1]) == "rmsrope") return rmsrope_main(argv);
+    if (argc == 15 && std::string(argv[1]) == "rmsropevec") return rmsropevec_main(argv);
+    if (argc == 10 && std::string(argv[1]) == "lnwarp") return lnwarp_main(argv);
     if (argc != 7 && argc != 8) { std::fprintf(stderr, "usage\n"); return 2; }
     int tiles = argc == 8 ? std::atoi(argv[7]) : 1;
     std::string t = argv[1];

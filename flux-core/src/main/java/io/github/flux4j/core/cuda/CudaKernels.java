@@ -73,6 +73,12 @@ public final class CudaKernels {
             GgmlType.IQ4_XS);
 
     private static final int THREADS = 256;
+    /** Rows (warps) per block of {@code ln_modulate_warp}, and its widest row (LNW_VECS x 32 x 8). */
+    private static final int LN_WARP_ROWS = 8;
+
+    private static final long LN_WARP_MAX_WIDTH = 3072;
+    /** Rows per group of lanes in {@code rms_rope_vec} (RRV_ROWS). */
+    private static final int RRV_ROWS = 2;
 
     private final KernelModule module;
 
@@ -292,20 +298,47 @@ public final class CudaKernels {
     }
 
     /**
-     * System property: {@code false} runs {@link #layerNormModulate} one row per block instead of
-     * two (same bits; two measured faster: 0.039 against 0.043 ms for {@code [4608, 3072]} bf16 on
-     * an H100, 2026-12-06; {@code OpBenchmark} times both).
+     * System property choosing {@link #layerNormModulate}'s kernel: {@code warp} (the default: one
+     * warp per row, 16-bit rows of at most 3072 values), {@code pair} (two rows per block) or
+     * {@code row} (one row per block). {@code pair} and {@code row} give the same bits; {@code warp}
+     * adds the float32 statistics in another order. {@code OpBenchmark} times all three.
      */
-    public static final String LN_MODULATE_PAIRS_PROPERTY = "flux4j.cuda.lnModulatePairs";
+    public static final String LN_MODULATE_PROPERTY = "flux4j.cuda.lnModulate";
+
+    /** The kernels of {@link #layerNormModulate}. */
+    public enum LnModulateKernel {
+        /** One warp per row, the row held in registers: no block barriers (16-bit, width at most 3072). */
+        WARP,
+        /** Two rows per block (an even row count; one row otherwise), block-wide sums. */
+        PAIR,
+        /** One row per block, block-wide sums. */
+        ROW
+    }
+
+    /** The kernel {@code -Dflux4j.cuda.lnModulate} asks for (read on every call; {@code WARP} when unset). */
+    public static LnModulateKernel lnModulateKernel() {
+        String v = System.getProperty(LN_MODULATE_PROPERTY, "warp").trim();
+        for (LnModulateKernel k : LnModulateKernel.values()) {
+            if (k.name().equalsIgnoreCase(v)) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException(
+                "-D" + LN_MODULATE_PROPERTY + " must be warp, pair or row, got '" + v + "'");
+    }
 
     /**
-     * Whether {@link #layerNormModulate} runs two rows per block (unless
-     * {@code -Dflux4j.cuda.lnModulatePairs=false}; read on every call).
+     * System property: {@code false} runs {@link #rmsNormRope} with one warp per row and 4-byte
+     * accesses instead of 16-byte vectors (which need 16-bit storage, a head dim of 8 times a power
+     * of two up to 256 and 16-byte aligned rows; other inputs take the per-warp kernel anyway).
      */
-    public static boolean lnModulatePairs() {
+    public static final String RMS_ROPE_VECTORS_PROPERTY = "flux4j.cuda.rmsRopeVectors";
+
+    /** Whether {@link #rmsNormRope} may use its 16-byte-vector kernel (read on every call). */
+    public static boolean rmsRopeVectors() {
         return !"false"
                 .equalsIgnoreCase(
-                        System.getProperty(LN_MODULATE_PAIRS_PROPERTY, "true").trim());
+                        System.getProperty(RMS_ROPE_VECTORS_PROPERTY, "true").trim());
     }
 
     /** A property of 1 to {@code max}, {@code unset} when unset. */
@@ -442,15 +475,15 @@ public final class CudaKernels {
      * @return {@code [B, S, D]}, x's dtype
      */
     public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps) {
-        return layerNormModulate(x, shift, scale, eps, lnModulatePairs());
+        return layerNormModulate(x, shift, scale, eps, lnModulateKernel());
     }
 
     /**
      * {@link #layerNormModulate(Tensor, Tensor, Tensor, double)} with the kernel chosen:
-     * {@code pairs} runs two rows per block where {@code S} is even (otherwise one), for more bytes
-     * in flight per block; both give the same bits.
+     * {@code WARP} where the dtype is 16-bit and the width at most 3072 (otherwise {@code PAIR}),
+     * {@code PAIR} where {@code S} is even (otherwise {@code ROW}).
      */
-    public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps, boolean pairs) {
+    public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps, LnModulateKernel kernel) {
         checkDevice(x, "x");
         int t = sameDtype(x, shift, scale);
         long[] s = shape(x);
@@ -472,6 +505,22 @@ public final class CudaKernels {
         Tensor xc = x.contiguous();
         Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
         checkAligned(xc, "x");
+        long rows = s[0] * s[1];
+        if (kernel == LnModulateKernel.WARP && t != 0 && d <= LN_WARP_MAX_WIDTH) {
+            KernelModule.LaunchArgs a = module.args()
+                    .ptr(address(xc))
+                    .ptr(address(shift))
+                    .ptr(address(scale))
+                    .ptr(address(out))
+                    .i32((int) d)
+                    .i64(rows)
+                    .i64(s[1])
+                    .i64(shift.stride(0))
+                    .f32((float) eps);
+            module.launch("ln_modulate_warp_t" + t, (rows + LN_WARP_ROWS - 1) / LN_WARP_ROWS, LN_WARP_ROWS * 32, 0,
+                    stream(x), a);
+            return out;
+        }
         int threads = (int) ((d / vec + 31) / 32 * 32);
         KernelModule.LaunchArgs a = module.args()
                 .ptr(address(xc))
@@ -482,10 +531,10 @@ public final class CudaKernels {
                 .i64(s[1])
                 .i64(shift.stride(0))
                 .f32((float) eps);
-        if (pairs && s[1] % 2 == 0) {
-            module.launch("ln_modulate_pair_t" + t, s[0] * s[1] / 2, threads, 0, stream(x), a);
+        if (kernel != LnModulateKernel.ROW && s[1] % 2 == 0) {
+            module.launch("ln_modulate_pair_t" + t, rows / 2, threads, 0, stream(x), a);
         } else {
-            module.launch("ln_modulate_t" + t, s[0] * s[1], threads, 0, stream(x), a);
+            module.launch("ln_modulate_t" + t, rows, threads, 0, stream(x), a);
         }
         return out;
     }
@@ -518,6 +567,17 @@ public final class CudaKernels {
      *               {@code [tokenOffset, tokenOffset + S)} are left as they are
      */
     public void rmsNormRope(Tensor x, Tensor weight, Tensor cos, Tensor sin, Tensor out, long tokenOffset, double eps) {
+        rmsNormRope(x, weight, cos, sin, out, tokenOffset, eps, rmsRopeVectors());
+    }
+
+    /**
+     * {@link #rmsNormRope(Tensor, Tensor, Tensor, Tensor, Tensor, long, double)} with the kernel
+     * chosen: {@code vectors} takes the 16-byte-vector kernel where the input allows it (16-bit
+     * storage, head dim 8 times a power of two up to 256, 16-byte aligned rows), the per-warp one
+     * otherwise; the two differ only in the order of the float32 sum of squares.
+     */
+    public void rmsNormRope(
+            Tensor x, Tensor weight, Tensor cos, Tensor sin, Tensor out, long tokenOffset, double eps, boolean vectors) {
         checkDevice(x, "x");
         int t = sameDtype(x, weight, out);
         long[] s = shape(x);
@@ -555,6 +615,38 @@ public final class CudaKernels {
         }
         Tensor w = weight.contiguous();
         long rows = s[0] * s[1] * s[2];
+        long lanesPerRow = d / 8;
+        if (t != 0
+                && vectors
+                && d % 8 == 0
+                && Long.bitCount(lanesPerRow) == 1
+                && lanesPerRow <= 32
+                && x.stride(1) % 8 == 0
+                && x.stride(0) % 8 == 0
+                && address(x) % 16 == 0
+                && address(w) % 16 == 0
+                && address(out) % 16 == 0
+                && address(cos) % 16 == 0
+                && address(sin) % 16 == 0) {
+            long rowsPerBlock = THREADS / lanesPerRow * RRV_ROWS;
+            KernelModule.LaunchArgs a = module.args()
+                    .ptr(address(x))
+                    .ptr(address(w))
+                    .ptr(address(cos))
+                    .ptr(address(sin))
+                    .ptr(address(out))
+                    .i64(rows)
+                    .i32((int) s[1])
+                    .i32((int) s[2])
+                    .i32((int) d)
+                    .i32((int) o[1])
+                    .i32((int) tokenOffset)
+                    .f32((float) eps)
+                    .i64(x.stride(1))
+                    .i64(x.stride(0));
+            module.launch("rms_rope_vec_t" + t, (rows + rowsPerBlock - 1) / rowsPerBlock, THREADS, 0, stream(x), a);
+            return;
+        }
         int warps = THREADS / 32;
         KernelModule.LaunchArgs a = module.args()
                 .ptr(address(x))

@@ -530,15 +530,20 @@ template <> struct Vec<0> {
         *reinterpret_cast<float4*>(p) = make_float4(f[0], f[1], f[2], f[3]);
     }
 };
+// The 8 values of 16-bit type T in a 16-byte vector's raw bits.
+template <int T>
+__device__ __forceinline__ void unpack8(uint4 v, float* f) {
+    u32 w[4] = {v.x, v.y, v.z, v.w};
+    for (int i = 0; i < 4; i++) {
+        f[2 * i] = Store<T>::load((u16) (w[i] & 0xFFFFu));
+        f[2 * i + 1] = Store<T>::load((u16) (w[i] >> 16));
+    }
+}
+
 template <int T> struct Vec16 {
     enum { N = 8 };
     static __device__ __forceinline__ void load(const u16* p, float* f) {
-        uint4 v = *reinterpret_cast<const uint4*>(p);
-        u32 w[4] = {v.x, v.y, v.z, v.w};
-        for (int i = 0; i < 4; i++) {
-            f[2 * i] = Store<T>::load((u16) (w[i] & 0xFFFFu));
-            f[2 * i + 1] = Store<T>::load((u16) (w[i] >> 16));
-        }
+        unpack8<T>(*reinterpret_cast<const uint4*>(p), f);
     }
     static __device__ __forceinline__ void store(u16* p, const float* f) {
         u32 w[4];
@@ -675,6 +680,106 @@ __device__ __forceinline__ void ln_modulate_pair_body(const typename Store<T>::T
         ln_modulate_pair_body<K>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
     }
 FLUX_LN_MOD_PAIR(0) FLUX_LN_MOD_PAIR(1) FLUX_LN_MOD_PAIR(2)
+
+// One warp per row, for 16-bit storage and rows of at most 32 * LNW_VECS * 8 values (3072, FLUX's
+// hidden size): lane l holds vectors l, l + 32, ... of the row as raw bits, loaded all at once;
+// the statistics are warp sums (no block barriers), and shift/scale are read in the last phase
+// (the same rows for every token: from L1/L2). One or two rows per block kept too few bytes in
+// flight while each block sat in its barriers (about 1.2 TB/s on an H200). Only the order of the
+// float32 sums differs from the block kernels (each lane adds its own values first).
+#define LNW_VECS 12
+#define LNW_WARPS 8
+
+struct LnWarpLane {
+    uint4 raw[LNW_VECS];
+};
+
+// Phase 1: the lane's vectors and their sum.
+template <int T>
+__device__ __forceinline__ float lnw_begin(const u16* xr, int D, int lane, LnWarpLane& l) {
+#pragma unroll
+    for (int i = 0; i < LNW_VECS; i++) {
+        int c = (lane + 32 * i) * 8;
+        l.raw[i] = c < D ? *reinterpret_cast<const uint4*>(xr + c) : make_uint4(0u, 0u, 0u, 0u);
+    }
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < LNW_VECS; i++) {
+        if ((lane + 32 * i) * 8 < D) {
+            float f[8];
+            unpack8<T>(l.raw[i], f);
+            for (int k = 0; k < 8; k++) {
+                s += f[k];
+            }
+        }
+    }
+    return s;
+}
+
+// Phase 2: the lane's sum of squared deviations from the row's mean.
+template <int T>
+__device__ __forceinline__ float lnw_squares(const LnWarpLane& l, int D, int lane, float mean) {
+    float q = 0.0f;
+#pragma unroll
+    for (int i = 0; i < LNW_VECS; i++) {
+        if ((lane + 32 * i) * 8 < D) {
+            float f[8];
+            unpack8<T>(l.raw[i], f);
+            for (int k = 0; k < 8; k++) {
+                float d = f[k] - mean;
+                q += d * d;
+            }
+        }
+    }
+    return q;
+}
+
+// Phase 3: normalise, modulate (rounded as ln_modulate_body rounds), write.
+template <int T>
+__device__ __forceinline__ void lnw_end(const LnWarpLane& l, const u16* shift, const u16* scale, u16* outRow, int D,
+        int lane, float mean, float rstd) {
+#pragma unroll
+    for (int i = 0; i < LNW_VECS; i++) {
+        int c = (lane + 32 * i) * 8;
+        if (c < D) {
+            float v[8], sh[8], sc[8], o[8];
+            unpack8<T>(l.raw[i], v);
+            Vec<T>::load(shift + c, sh);
+            Vec<T>::load(scale + c, sc);
+            for (int k = 0; k < 8; k++) {
+                float ln = Store<T>::round((v[k] - mean) * rstd);
+                float s1 = Store<T>::round(sc[k] + 1.0f);
+                float m = Store<T>::round(ln * s1);
+                o[k] = m + sh[k];
+            }
+            Vec<T>::store(outRow + c, o);
+        }
+    }
+}
+
+template <int T>
+__device__ __forceinline__ void ln_modulate_warp_body(const u16* x, const u16* shift, const u16* scale, u16* out,
+        int D, i64 rows, i64 rowsPerBatch, i64 modStride, float eps) {
+    int lane = threadIdx.x & 31;
+    i64 row = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) {
+        return; // the whole warp: a row is one warp's
+    }
+    i64 batch = row / rowsPerBatch;
+    LnWarpLane l;
+    float mean = warp_sum(lnw_begin<T>(x + row * D, D, lane, l)) / (float) D;
+    float var = warp_sum(lnw_squares<T>(l, D, lane, mean)) / (float) D;
+    float rstd = rsqrtf(var + eps);
+    lnw_end<T>(l, shift + batch * modStride, scale + batch * modStride, out + row * D, D, lane, mean, rstd);
+}
+
+#define FLUX_LN_MOD_WARP(K) \
+    extern "C" __global__ void __launch_bounds__(LNW_WARPS * 32) ln_modulate_warp_t##K(const u16* x, \
+            const u16* shift, const u16* scale, u16* out, int D, i64 rows, i64 rowsPerBatch, i64 modStride, \
+            float eps) { \
+        ln_modulate_warp_body<K>(x, shift, scale, out, D, rows, rowsPerBatch, modStride, eps); \
+    }
+FLUX_LN_MOD_WARP(1) FLUX_LN_MOD_WARP(2)
 
 // ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
 //
@@ -834,6 +939,118 @@ __device__ __forceinline__ void rms_rope_body(const typename Store<T>::T* x, con
         rms_rope_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps, xTokenStride, xBatchStride); \
     }
 FLUX_RMS_ROPE(0) FLUX_RMS_ROPE(1) FLUX_RMS_ROPE(2)
+
+// The same for 16-bit storage in 16-byte vectors: a group of G = D / 8 lanes (a power of two, at
+// most 32) holds one head row, 8 values a lane; each group does RRV_ROWS rows, their loads issued
+// before any is used, and a warp's groups take adjacent rows, so a warp reads and writes whole
+// 512-byte runs. The per-lane kernel above moved 4 bytes per load and one 256-byte row per warp,
+// which kept too few bytes in flight (about 1 TB/s on an H200). Only the order in which the
+// float32 sum of squares is added differs from it (lane l holds values 8l .. 8l + 7 here).
+#define RRV_ROWS 2
+
+struct RmsRopeVecLane {
+    uint4 raw[RRV_ROWS];
+    float w[8];
+    float sq[RRV_ROWS];
+};
+
+// Row r of the group's RRV_ROWS (for the launch's row numbering; G lanes per row).
+__device__ __forceinline__ i64 rrv_row(int G, int lane, int r) {
+    int groups = 32 / G;
+    i64 warp = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    return warp * groups * RRV_ROWS + (i64) r * groups + lane / G;
+}
+
+// Phase 1: load the lane's 8 values of each row and the matching weights; partial sums of squares.
+template <int T>
+__device__ __forceinline__ void rrv_begin(const u16* x, const u16* weight, i64 rows, int S, int H, int D,
+        i64 xTokenStride, i64 xBatchStride, int G, int lane, RmsRopeVecLane& l) {
+    int c = (lane % G) * 8;
+#pragma unroll
+    for (int r = 0; r < RRV_ROWS; r++) {
+        i64 row = rrv_row(G, lane, r);
+        l.raw[r] = make_uint4(0u, 0u, 0u, 0u);
+        if (row < rows) {
+            int h = (int) (row % H);
+            i64 bs = row / H;
+            int s = (int) (bs % S);
+            i64 b = bs / S;
+            l.raw[r] = *reinterpret_cast<const uint4*>(x + b * xBatchStride + (i64) s * xTokenStride + (i64) h * D + c);
+        }
+    }
+    Vec<T>::load(weight + c, l.w);
+#pragma unroll
+    for (int r = 0; r < RRV_ROWS; r++) {
+        float f[8];
+        unpack8<T>(l.raw[r], f);
+        float q = 0.0f;
+        for (int k = 0; k < 8; k++) {
+            q += f[k] * f[k];
+        }
+        l.sq[r] = q;
+    }
+}
+
+// Phase 2, with each row's sum of squares over its group: normalise, weight, rotate, write.
+template <int T>
+__device__ __forceinline__ void rrv_end(const float* cosT, const float* sinT, u16* out, i64 rows, int S, int H,
+        int D, int Sout, int tokenOffset, float eps, int G, int lane, const RmsRopeVecLane& l, const float* sq) {
+    int c = (lane % G) * 8;
+#pragma unroll
+    for (int r = 0; r < RRV_ROWS; r++) {
+        i64 row = rrv_row(G, lane, r);
+        if (row >= rows) {
+            continue;
+        }
+        int h = (int) (row % H);
+        i64 bs = row / H;
+        int s = (int) (bs % S);
+        i64 b = bs / S;
+        int pos = s + tokenOffset;
+        float rstd = rsqrtf(sq[r] / (float) D + eps);
+        float v[8], cs[8], sn[8], o[8];
+        unpack8<T>(l.raw[r], v);
+        Vec<0>::load(cosT + (i64) pos * D + c, cs);
+        Vec<0>::load(cosT + (i64) pos * D + c + 4, cs + 4);
+        Vec<0>::load(sinT + (i64) pos * D + c, sn);
+        Vec<0>::load(sinT + (i64) pos * D + c + 4, sn + 4);
+        for (int m = 0; m < 4; m++) {
+            float e = Store<T>::round((v[2 * m] * rstd) * l.w[2 * m]);
+            float d = Store<T>::round((v[2 * m + 1] * rstd) * l.w[2 * m + 1]);
+            o[2 * m] = e * cs[2 * m] + (-d) * sn[2 * m];
+            o[2 * m + 1] = d * cs[2 * m + 1] + e * sn[2 * m + 1];
+        }
+        Vec<T>::store(out + (((b * Sout + pos) * H) + h) * D + c, o);
+    }
+}
+
+template <int T>
+__device__ __forceinline__ void rms_rope_vec_body(const u16* x, const u16* weight, const float* cosT,
+        const float* sinT, u16* out, i64 rows, int S, int H, int D, int Sout, int tokenOffset, float eps,
+        i64 xTokenStride, i64 xBatchStride) {
+    int lane = threadIdx.x & 31, G = D / 8;
+    RmsRopeVecLane l;
+    rrv_begin<T>(x, weight, rows, S, H, D, xTokenStride, xBatchStride, G, lane, l);
+    float sq[RRV_ROWS];
+#pragma unroll
+    for (int r = 0; r < RRV_ROWS; r++) {
+        float v = l.sq[r];
+        for (int o = G / 2; o > 0; o >>= 1) {
+            v += __shfl_xor_sync(0xffffffffu, v, o);
+        }
+        sq[r] = v;
+    }
+    rrv_end<T>(cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps, G, lane, l, sq);
+}
+
+#define FLUX_RMS_ROPE_VEC(K) \
+    extern "C" __global__ void rms_rope_vec_t##K(const u16* x, const u16* weight, const float* cosT, \
+            const float* sinT, u16* out, i64 rows, int S, int H, int D, int Sout, int tokenOffset, float eps, \
+            i64 xTokenStride, i64 xBatchStride) { \
+        rms_rope_vec_body<K>(x, weight, cosT, sinT, out, rows, S, H, D, Sout, tokenOffset, eps, xTokenStride, \
+                xBatchStride); \
+    }
+FLUX_RMS_ROPE_VEC(1) FLUX_RMS_ROPE_VEC(2)
 
 // ------------------------------------------------------------------------------------ gated residual
 //

@@ -3,6 +3,9 @@ package io.github.flux4j.core.cuda;
 import static io.github.flux4j.core.quant.TensorData.bits;
 import static io.github.flux4j.core.quant.TensorData.toFloats;
 import static io.github.flux4j.core.quant.TensorData.uint8;
+import static io.github.flux4j.core.cuda.CudaKernels.LnModulateKernel.PAIR;
+import static io.github.flux4j.core.cuda.CudaKernels.LnModulateKernel.ROW;
+import static io.github.flux4j.core.cuda.CudaKernels.LnModulateKernel.WARP;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -277,24 +280,37 @@ class CudaKernelsTest {
                 Tensor ln =
                         torch.layer_norm(x, new long[] {3072}, new TensorOptional(), new TensorOptional(), 1e-6, true);
                 Tensor want = ln.mul(scale.unsqueeze(1).add(new Scalar(1L))).add(shift.unsqueeze(1));
-                Tensor got = kernels.layerNormModulate(x, shift, scale, 1e-6);
-                double rel = TextRefs.relError(got, want);
-                double ulps = maxUlps(got, want, dt);
-                System.out.printf("ln+modulate %s: rel %.2e, max %.1f output ulps%n", dt, rel, ulps);
-                // only the float32 statistics' summation order differs: a rare last-bit difference of the
-                // normalised value (which the shift can cancel down to a small result, so ulps of the
-                // output overstate it); measured on an H200: 4.7e-6 relative in bf16
-                assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
+                for (CudaKernels.LnModulateKernel kind : CudaKernels.LnModulateKernel.values()) {
+                    Tensor got = kernels.layerNormModulate(x, shift, scale, 1e-6, kind);
+                    double rel = TextRefs.relError(got, want);
+                    double ulps = maxUlps(got, want, dt);
+                    System.out.printf("ln+modulate %s %s: rel %.2e, max %.1f output ulps%n", kind, dt, rel, ulps);
+                    // only the float32 statistics' summation order differs: a rare last-bit difference of
+                    // the normalised value (which the shift can cancel down to a small result, so ulps of
+                    // the output overstate it); measured on an H200: 4.7e-6 relative in bf16 (one row per block)
+                    assertThat(rel).as("%s %s", kind, dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
+                }
                 // two rows per block (300 rows per batch: even) add each row's sums in the same order
-                int[] oneRow = bits(toFloats(kernels.layerNormModulate(x, shift, scale, 1e-6, false)));
-                assertThat(bits(toFloats(kernels.layerNormModulate(x, shift, scale, 1e-6, true))))
+                int[] oneRow = bits(toFloats(kernels.layerNormModulate(x, shift, scale, 1e-6, ROW)));
+                assertThat(bits(toFloats(kernels.layerNormModulate(x, shift, scale, 1e-6, PAIR))))
                         .as("%s: 2 rows vs 1 row per block", dt)
                         .isEqualTo(oneRow);
                 // an odd row count runs one row per block whatever is asked
                 Tensor odd = x.narrow(1, 0, 299);
-                assertThat(bits(toFloats(kernels.layerNormModulate(odd, shift, scale, 1e-6, true))))
+                assertThat(bits(toFloats(kernels.layerNormModulate(odd, shift, scale, 1e-6, PAIR))))
                         .as("%s: odd rows", dt)
-                        .isEqualTo(bits(toFloats(kernels.layerNormModulate(odd, shift, scale, 1e-6, false))));
+                        .isEqualTo(bits(toFloats(kernels.layerNormModulate(odd, shift, scale, 1e-6, ROW))));
+                // a row count that leaves the last block's warps partly idle, and a narrow row
+                Tensor narrow = x.narrow(1, 0, 299).narrow(2, 0, 200).contiguous();
+                Tensor nShift = shift.narrow(1, 0, 200).contiguous();
+                Tensor nScale = scale.narrow(1, 0, 200).contiguous();
+                Tensor nWant = torch.layer_norm(
+                                narrow, new long[] {200}, new TensorOptional(), new TensorOptional(), 1e-6, true)
+                        .mul(nScale.unsqueeze(1).add(new Scalar(1L)))
+                        .add(nShift.unsqueeze(1));
+                assertThat(TextRefs.relError(kernels.layerNormModulate(narrow, nShift, nScale, 1e-6, WARP), nWant))
+                        .as("%s: 200 wide, 299 rows", dt)
+                        .isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
             }
         }
     }
@@ -320,13 +336,20 @@ class CudaKernelsTest {
                 Tensor cos = angles.cos();
                 Tensor sin = angles.sin();
                 Tensor want = rope(torch.cat(new TensorVector(rms(qt, wt), rms(qi, wi)), 1), cos, sin);
-                Tensor got = torch.empty(new long[] {b, txt + img, heads, d}, opts(dt), null);
-                kernels.rmsNormRope(qt, wt, cos, sin, got, 0, 1e-6);
-                kernels.rmsNormRope(qi, wi, cos, sin, got, txt, 1e-6);
-                double rel = TextRefs.relError(got, want);
-                System.out.printf("rms+rope %s: rel %.2e, max %.1f output ulps%n", dt, rel, maxUlps(got, want, dt));
-                // the same single rounding as LibTorch's CUDA rms_norm: only summation order differs
-                assertThat(rel).as("%s", dt).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
+                for (boolean vectors : new boolean[] {true, false}) {
+                    Tensor got = torch.empty(new long[] {b, txt + img, heads, d}, opts(dt), null);
+                    kernels.rmsNormRope(qt, wt, cos, sin, got, 0, 1e-6, vectors);
+                    kernels.rmsNormRope(qi, wi, cos, sin, got, txt, 1e-6, vectors);
+                    double rel = TextRefs.relError(got, want);
+                    System.out.printf(
+                            "rms+rope %s%s: rel %.2e, max %.1f output ulps%n",
+                            dt,
+                            vectors ? " (16-byte vectors)" : "",
+                            rel,
+                            maxUlps(got, want, dt));
+                    // the same single rounding as LibTorch's CUDA rms_norm: only summation order differs
+                    assertThat(rel).as("%s vectors=%s", dt, vectors).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
+                }
             }
         }
     }

@@ -100,6 +100,10 @@ public final class OpBenchmark implements Callable<Integer> {
             Tensor shift = mod.narrow(1, 0, h);
             Tensor scale = mod.narrow(1, h, h);
             Tensor q = torch.randn(new long[] {1, all, heads, 128}, bf);
+            // rms_rope's input as the model has it: a column slice of the fused qkv projection
+            Tensor qSlice = torch.randn(new long[] {1, all, 3 * h}, bf)
+                    .narrow(-1, 0, h)
+                    .unflatten(-1, heads, 128);
             Tensor kk = torch.randn(new long[] {1, all, heads, 128}, bf);
             Tensor v = torch.randn(new long[] {1, all, heads, 128}, bf);
             Tensor w128 = torch.ones(new long[] {128}, bf);
@@ -204,18 +208,15 @@ public final class OpBenchmark implements Callable<Integer> {
                             .permute(0, 2, 1, 3)
                             .flatten(2, 3));
             // element-wise: fused kernels and the LibTorch chains they replace
-            boolean pairs = CudaKernels.lnModulatePairs();
-            time(
-                    "ln+modulate kernel, " + (pairs ? "2 rows" : "1 row") + " per block",
-                    "img/all",
-                    2 * dbl + sgl,
-                    () -> k.layerNormModulate(xAll, shift, scale, 1e-6, pairs));
-            // the other launch shape: same bits, the speed measured here
-            time(
-                    "ln+modulate kernel, " + (pairs ? "1 row" : "2 rows") + " per block",
-                    "(alt)",
-                    0,
-                    () -> k.layerNormModulate(xAll, shift, scale, 1e-6, !pairs));
+            CudaKernels.LnModulateKernel ln = CudaKernels.lnModulateKernel();
+            for (CudaKernels.LnModulateKernel kind : CudaKernels.LnModulateKernel.values()) {
+                // every launch shape; the one in use counts toward the step
+                time(
+                        "ln+modulate kernel, " + kind.name().toLowerCase(Locale.ROOT),
+                        kind == ln ? "img/all" : "(alt)",
+                        kind == ln ? 2 * dbl + sgl : 0,
+                        () -> k.layerNormModulate(xAll, shift, scale, 1e-6, kind));
+            }
             time(
                     "ln+modulate LibTorch chain",
                     "(reference)",
@@ -223,10 +224,17 @@ public final class OpBenchmark implements Callable<Integer> {
                     () -> torch.layer_norm(xAll, new long[] {h}, new TensorOptional(), new TensorOptional(), 1e-6, true)
                             .mul(scale.unsqueeze(1).add(new Scalar(1L)))
                             .add(shift.unsqueeze(1)));
-            time("rms+rope kernel (q or k)", "all", 2 * (dbl + sgl), () -> {
-                k.rmsNormRope(q, w128, cos, sin, qOut, 0, 1e-6);
-                return qOut;
-            });
+            boolean vectors = CudaKernels.rmsRopeVectors();
+            for (boolean vectorKernel : new boolean[] {vectors, !vectors}) {
+                time(
+                        "rms+rope kernel (q or k), " + (vectorKernel ? "16-byte vectors" : "warp per row"),
+                        vectorKernel == vectors ? "all" : "(alt)",
+                        vectorKernel == vectors ? 2 * (dbl + sgl) : 0,
+                        () -> {
+                            k.rmsNormRope(qSlice, w128, cos, sin, qOut, 0, 1e-6, vectorKernel);
+                            return qOut;
+                        });
+            }
             time("gated residual kernel", "all", 2 * dbl + sgl, () -> k.gatedResidual(xAll, shift, attnOut));
             time(
                     "gated residual LibTorch",
