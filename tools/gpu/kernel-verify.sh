@@ -5,7 +5,7 @@
 #      fast vs reference path);
 #   2. OpBenchmark at 1024x1024 (per-op GPU time, with a row per matvec depth and dequant tile count);
 #   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast, cached and with the GELU
-#      epilogue (-Dflux4j.cuda.geluEpilogue), and diffusers'
+#      epilogue (-Dflux4j.cuda.geluEpilogue) or split single-block linears, and diffusers'
 #      GGUF path back to back, 1024x1024 and 672x496 (TYPES none: steps 1 and 2 only).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,5 +21,5 @@ app=$(cd .gpu/app && pwd)
   io.github.flux4j.examples.bench.OpBenchmark --size 1024x1024 2>&1 | tee "$OUT/ops-1024.txt" | grep "^|"
 for t in ${1:-Q8_0}; do
   [ "$t" = none ] && break  # tests and OpBenchmark only
-  bash "$here/transformer-bench.sh" "$t" "${PATHS:-fast,cached,geluepilogue}" gguf
+  bash "$here/transformer-bench.sh" "$t" "${PATHS:-fast,reference,cached,nosplit,nogeluepilogue}" gguf
 done

@@ -36,16 +36,40 @@ template <class Q, int T> static void mv_run(const u8* W, const void* xv, void* 
     typedef typename Store<T>::T E;
     const E* x = (const E*) xv;
     E* y = (E*) yv;
-    alignas(16) static u32 stage[MV_MAX_DEPTH * MV_CHUNK_WORDS];
+    alignas(16) static u32 stage[2][MV_MAX_DEPTH * MV_CHUNK_WORDS];
+    const bool pipelined = depth < 0;  // matvec_pipelined_body's schedule: two stages, the next round staged first
+    if (pipelined) depth = -depth;
     const int rowBlocks = K / Q::QK, roundBlocks = mv_round_blocks<Q>(depth);
     for (int n = 0; n < N; n++) {
         const u8* row = W + (i64) n * rowBlocks * Q::TS;
         float acc[32][MV_MAX_ROWS] = {};
-        for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
-            int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
-            for (int lane = 0; lane < 32; lane++) mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, stage, lane);
-            for (int lane = 0; lane < 32; lane++)
-                mv_accumulate_round<Q, T>(stage, blk, blocks, lane, x, K, B, acc[lane]);
+        if (!pipelined) {
+            for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
+                int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
+                for (int lane = 0; lane < 32; lane++) mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, stage[0], lane);
+                for (int lane = 0; lane < 32; lane++)
+                    mv_accumulate_round<Q, T>(stage[0], blk, blocks, lane, x, K, B, acc[lane]);
+            }
+        } else {
+            // the kernel's buffer choice and round bounds; the host's copies land at once, so the
+            // stage of round r + 1 is poisoned first to catch a round read from the wrong half
+            int first = rowBlocks < roundBlocks ? rowBlocks : roundBlocks;
+            for (int lane = 0; lane < 32; lane++) mv_stage_async(row, first * Q::TS, stage[0], lane);
+            int r = 0;
+            for (int blk = 0; blk < rowBlocks; r++) {
+                int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
+                int next = blk + blocks;
+                u32* cur = (r & 1) ? stage[1] : stage[0];
+                u32* nxt = (r & 1) ? stage[0] : stage[1];
+                if (next < rowBlocks) {
+                    int nb = rowBlocks - next < roundBlocks ? rowBlocks - next : roundBlocks;
+                    std::memset(nxt, 0xFF, sizeof(stage[0]));
+                    for (int lane = 0; lane < 32; lane++) mv_stage_async(row + (i64) next * Q::TS, nb * Q::TS, nxt, lane);
+                }
+                for (int lane = 0; lane < 32; lane++)
+                    mv_accumulate_round<Q, T>(cur, blk, blocks, lane, x, K, B, acc[lane]);
+                blk = next;
+            }
         }
         for (int b = 0; b < B; b++) {
             float s = 0;
@@ -73,7 +97,7 @@ static std::vector<u8> slurp(const char* path) {
     return in;
 }
 
-// usage: check_host matvec TYPE ARITH T w.bin x.bin y.bin N K B DEPTH
+// usage: check_host matvec TYPE ARITH T w.bin x.bin y.bin N K B DEPTH   (a negative DEPTH: the pipelined kernel)
 static int matvec_main(char** argv) {
     std::string t = argv[2];
     int a = std::atoi(argv[3]), et = std::atoi(argv[4]);

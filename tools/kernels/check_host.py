@@ -69,7 +69,7 @@ for name in types:
     x = torch.randn(B, K).to(torch.bfloat16)
     want = (x.double() @ w.double().T)
     first = None
-    for depth in (1, 2, 3, 4):
+    for depth in (1, 2, 3, 4, -1, -2, -3, -4):  # negative: the double-buffered (pipelined) schedule
         with tempfile.TemporaryDirectory() as tmp:
             fw, fx, fy = (os.path.join(tmp, n) for n in ("w", "x", "y"))
             raw.tofile(fw)

@@ -3,8 +3,8 @@
  * built from GGUF or safetensors weights, and the LibTorch bridge they share
  * ({@code io.github.flux4j.core.torch}: devices, compute dtypes, tensors from and to Java arrays).
  *
- * <p>Not API: the networks' building blocks ({@code core.nn}) and the weight binding
- * ({@code core.weights.binding}: the models' load path), not exported, and block streaming
+ * <p>Not API: the weight binding ({@code core.weights.binding}: the models' load path), not
+ * exported, and the networks' building blocks ({@code core.nn}), block streaming
  * ({@code core.offload}), the CUDA kernels ({@code core.cuda}) and the JSON configuration reader
  * ({@code core.json}), exported only to the flux4j modules that use them. The packages whose
  * configuration records Jackson binds (through private {@code @JsonCreator} factories) are open to
@@ -46,6 +46,9 @@ module io.github.flux4j.core {
     exports io.github.flux4j.core.cuda to
             io.github.flux4j.examples,
             io.github.flux4j.pipeline;
+    // Functional's GEMM forms (OpBenchmark times the ones the blocks run).
+    exports io.github.flux4j.core.nn to
+            io.github.flux4j.examples;
     exports io.github.flux4j.core.json to
             io.github.flux4j.pipeline;
     exports io.github.flux4j.core.offload to

@@ -284,17 +284,49 @@ public final class CudaKernels {
     }
 
     /**
-     * System property: {@code true} runs FLUX's feed-forward input layer on CUDA as one GEMM with
-     * cuBLASLt's GELU epilogue ({@code at::_addmm_activation}) instead of a GEMM and a GELU
-     * kernel. Off by default until measured (docs/cuda-kernels.md).
+     * System property: {@code false} runs {@link #matvec} round by round (copy a round into shared
+     * memory, wait, decode) instead of double-buffered, the next round's copies in flight while the
+     * current one is decoded (the default; the same bits; {@code OpBenchmark} times both).
+     */
+    public static final String MATVEC_PIPELINED_PROPERTY = "flux4j.cuda.matvecPipelined";
+
+    /** Whether {@link #matvec} double-buffers its rounds (unless {@code -Dflux4j.cuda.matvecPipelined=false}). */
+    public static boolean matvecPipelined() {
+        return !"false"
+                .equalsIgnoreCase(
+                        System.getProperty(MATVEC_PIPELINED_PROPERTY, "true").trim());
+    }
+
+    /**
+     * System property: {@code false} runs FLUX's feed-forward input layers on CUDA as a GEMM and a
+     * GELU kernel instead of one GEMM with cuBLASLt's GELU epilogue ({@code at::_addmm_activation},
+     * the default: the GELU on the float32 accumulator before the one rounding; 10.0 against 10.9 ms
+     * per step for the double blocks' {@code mlp.0} on an H200, tools/bench/gemm_ceiling.py).
      */
     public static final String GELU_EPILOGUE_PROPERTY = "flux4j.cuda.geluEpilogue";
 
-    /** Whether {@code -Dflux4j.cuda.geluEpilogue=true} is set (read on every call). */
+    /** Whether the GELU epilogue is on (unless {@code -Dflux4j.cuda.geluEpilogue=false}; read on every call). */
     public static boolean geluEpilogue() {
-        return "true"
+        return !"false"
                 .equalsIgnoreCase(
-                        System.getProperty(GELU_EPILOGUE_PROPERTY, "false").trim());
+                        System.getProperty(GELU_EPILOGUE_PROPERTY, "true").trim());
+    }
+
+    /**
+     * System property: {@code false} runs a single block's fused path with one {@code linear1} GEMM
+     * whose 7h-wide output is sliced (the GELU a kernel over the slice) and {@code linear2} over the
+     * concatenation {@code [attention | gelu(mlp)]}, instead of the default: {@code linear1} as two
+     * GEMMs (q, k, v; and the feed-forward input with the GELU in the epilogue) and {@code linear2}
+     * as two GEMMs over the parts, added into one output, so the concatenation is never written
+     * ({@link io.github.flux4j.core.nn.LinearOp#forwardSplit}, {@code forwardJoined}).
+     */
+    public static final String SPLIT_SINGLE_LINEARS_PROPERTY = "flux4j.cuda.splitSingleLinears";
+
+    /** Whether single blocks split their linears (unless {@code -Dflux4j.cuda.splitSingleLinears=false}). */
+    public static boolean splitSingleLinears() {
+        return !"false"
+                .equalsIgnoreCase(
+                        System.getProperty(SPLIT_SINGLE_LINEARS_PROPERTY, "true").trim());
     }
 
     /**
@@ -409,6 +441,24 @@ public final class CudaKernels {
             @Nullable Tensor bias,
             DequantArithmetic arithmetic,
             int depth) {
+        return matvec(raw, type, out, in, x, bias, arithmetic, depth, matvecPipelined());
+    }
+
+    /**
+     * {@link #matvec(Tensor, GgmlType, long, long, Tensor, Tensor, DequantArithmetic, int)} with the
+     * schedule chosen: {@code pipelined} copies each warp's next round asynchronously into a second
+     * stage while it decodes the current one (cp.async on sm_80 and later); the same bits either way.
+     */
+    public Tensor matvec(
+            Tensor raw,
+            GgmlType type,
+            long out,
+            long in,
+            Tensor x,
+            @Nullable Tensor bias,
+            DequantArithmetic arithmetic,
+            int depth,
+            boolean pipelined) {
         if (depth < 1 || depth > MATVEC_MAX_DEPTH) {
             throw new IllegalArgumentException("matvec depth must be 1 to " + MATVEC_MAX_DEPTH + ", got " + depth);
         }
@@ -458,7 +508,8 @@ public final class CudaKernels {
                 .i32((int) out)
                 .i32((int) in)
                 .i32((int) rows)
-                .i32(depth);
+                .i32(depth)
+                .i32(pipelined ? 1 : 0);
         module.launch(name, (out + MATVEC_WARPS - 1) / MATVEC_WARPS, MATVEC_WARPS * 32, 0, stream(x), a);
         return y;
     }

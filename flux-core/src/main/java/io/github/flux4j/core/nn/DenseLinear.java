@@ -67,6 +67,26 @@ public final class DenseLinear implements LinearOp {
                 : torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
     }
 
+    /** One GEMM per column group ({@link Functional#linearSplit}). */
+    @Override
+    public Tensor[] forwardSplit(Tensor x, long[] widths, boolean[] gelu) {
+        checkOpen();
+        LinearChecks.checkInput("DenseLinear", x, in, dtype);
+        LinearChecks.checkSplit(widths, gelu, out);
+        return Scopes.scopedAll(() -> Functional.linearSplit(x, weight, bias, widths, gelu));
+    }
+
+    /** One GEMM per part, added into one output ({@link Functional#linearJoined}). */
+    @Override
+    public Tensor forwardJoined(Tensor... parts) {
+        checkOpen();
+        LinearChecks.checkJoined(parts, in);
+        for (Tensor p : parts) {
+            LinearChecks.checkDtype("DenseLinear", p, dtype);
+        }
+        return Scopes.scoped(() -> Functional.linearJoined(parts, weight, bias));
+    }
+
     /** The weight {@code [out, in]}; still owned by this layer (do not close it). */
     public Tensor weight() {
         checkOpen();

@@ -63,7 +63,7 @@ public final class Functional {
     /**
      * {@code gelu_tanh(x W^T + b)}, FLUX's feed-forward input layer: {@code at::linear} then the
      * GELU in place (the values of {@link #geluTanh}, without a second activation tensor), or, on
-     * CUDA with {@code -Dflux4j.cuda.geluEpilogue=true} ({@link CudaKernels#geluEpilogue}) and a bias,
+     * CUDA with a bias (unless {@code -Dflux4j.cuda.geluEpilogue=false}, {@link CudaKernels#geluEpilogue}),
      * one {@code at::_addmm_activation}: cuBLASLt's GELU epilogue, computed on the float32
      * accumulator before the one rounding instead of on the rounded GEMM output (the two are
      * within bf16 rounding of each other).
@@ -81,6 +81,51 @@ public final class Functional {
         Tensor h = torch.linear(x, w, b == null ? new TensorOptional() : new TensorOptional(b));
         geluTanhInto(h, h);
         return h;
+    }
+
+    /**
+     * {@code x W^T + b} cut into column groups (see {@link LinearOp#forwardSplit}): one GEMM per group
+     * over rows {@code [o_i, o_i + widths[i])} of W, a GELU group through {@link #linearGeluTanh}.
+     * The same dot products as one GEMM; each group is a contiguous tensor.
+     */
+    public static Tensor[] linearSplit(Tensor x, Tensor w, @Nullable Tensor b, long[] widths, boolean[] gelu) {
+        Tensor[] out = new Tensor[widths.length];
+        long offset = 0;
+        for (int i = 0; i < widths.length; i++) {
+            Tensor wi = w.narrow(0, offset, widths[i]);
+            Tensor bi = b == null ? null : b.narrow(0, offset, widths[i]);
+            out[i] = gelu[i] ? linearGeluTanh(x, wi, bi) : torch.linear(x, wi, optional(bi));
+            offset += widths[i];
+        }
+        return out;
+    }
+
+    /**
+     * {@code cat(parts, -1) W^T + b} without the concatenation (see {@link LinearOp#forwardJoined}):
+     * the first part's GEMM over columns {@code [0, k_0)} of W with the bias, then each further
+     * part's GEMM added into the same output in place ({@code addmm_}, cuBLAS's beta = 1). The
+     * column slices of W are strided views (leading dimension {@code in}): nothing is copied. Each
+     * partial sum is rounded to the output dtype before the next is added, one rounding per part
+     * more than one GEMM over the concatenation (within the output dtype's rounding).
+     */
+    public static Tensor linearJoined(Tensor[] parts, Tensor w, @Nullable Tensor b) {
+        long[] shape = parts[0].sizes().vec().get();
+        shape[shape.length - 1] = w.size(0);
+        long k0 = parts[0].size(-1);
+        Tensor first = parts[0].reshape(-1, k0);
+        Tensor w0 = w.narrow(1, 0, k0).t();
+        Tensor acc = b != null ? torch.addmm(b, first, w0) : first.mm(w0);
+        long offset = k0;
+        for (int i = 1; i < parts.length; i++) {
+            long k = parts[i].size(-1);
+            acc.addmm_(parts[i].reshape(-1, k), w.narrow(1, offset, k).t());
+            offset += k;
+        }
+        return acc.view(shape);
+    }
+
+    private static TensorOptional optional(@Nullable Tensor t) {
+        return t == null ? new TensorOptional() : new TensorOptional(t);
     }
 
     /** {@code F.silu(x)}, applied before every modulation linear. */

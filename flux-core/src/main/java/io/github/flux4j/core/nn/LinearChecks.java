@@ -24,6 +24,57 @@ final class LinearChecks {
         }
     }
 
+    static void checkDtype(String layer, Tensor x, ScalarType dtype) {
+        ScalarType t = Torch.dtype(x);
+        if (t != dtype) {
+            throw new IllegalArgumentException(layer + ": input dtype " + t + " differs from the layer's " + dtype);
+        }
+    }
+
+    /** Column groups of {@link LinearOp#forwardSplit}: positive widths adding up to {@code out}. */
+    static void checkSplit(long[] widths, boolean[] gelu, long out) {
+        if (widths.length == 0 || widths.length != gelu.length) {
+            throw new IllegalArgumentException("forwardSplit: " + widths.length + " widths and " + gelu.length
+                    + " GELU flags (need as many, at least one)");
+        }
+        long sum = 0;
+        for (long w : widths) {
+            if (w <= 0) {
+                throw new IllegalArgumentException("forwardSplit: widths must be positive, got " + Arrays.toString(widths));
+            }
+            sum += w;
+        }
+        if (sum != out) {
+            throw new IllegalArgumentException(
+                    "forwardSplit: widths " + Arrays.toString(widths) + " add up to " + sum + ", not outFeatures " + out);
+        }
+    }
+
+    /** Parts of {@link LinearOp#forwardJoined}: same leading dimensions, widths adding up to {@code in}. */
+    static void checkJoined(Tensor[] parts, long in) {
+        if (parts.length == 0) {
+            throw new IllegalArgumentException("forwardJoined: no parts");
+        }
+        long sum = 0;
+        long[] lead = null;
+        for (Tensor p : parts) {
+            if (p.isNull() || p.dim() < 1) {
+                throw new IllegalArgumentException("forwardJoined: a part is freed or a scalar");
+            }
+            long[] s = p.sizes().vec().get();
+            long[] l = Arrays.copyOf(s, s.length - 1);
+            if (lead != null && !Arrays.equals(lead, l)) {
+                throw new IllegalArgumentException("forwardJoined: parts of shapes " + Arrays.toString(lead)
+                        + "[..] and " + shape(p) + " differ before the last dimension");
+            }
+            lead = l;
+            sum += s[s.length - 1];
+        }
+        if (sum != in) {
+            throw new IllegalArgumentException("forwardJoined: the parts' widths add up to " + sum + ", not inFeatures " + in);
+        }
+    }
+
     static String shape(Tensor t) {
         return Arrays.toString(t.sizes().vec().get());
     }

@@ -3,6 +3,8 @@ package io.github.flux4j.core.nn;
 import io.github.flux4j.gguf.GgmlType;
 import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -34,6 +36,48 @@ public interface LinearOp extends AutoCloseable {
         Tensor h = forward(x);
         Functional.geluTanhInto(h, h);
         return h;
+    }
+
+    /**
+     * {@code forward(x)} cut into column groups of the given widths (which add up to
+     * {@link #outFeatures()}), group {@code i} through the tanh GELU where {@code gelu[i]}: FLUX's
+     * single block, whose one input linear yields q, k, v and the feed-forward input. Implementations
+     * whose weight is dense at call time run one GEMM per group over the matching rows of W
+     * ({@link Functional#linearSplit}: each group its own contiguous tensor, a GELU group through
+     * {@link Functional#linearGeluTanh}); this default slices one {@link #forward} and applies the
+     * GELU in place, so a wrapper (a LoRA side branch) keeps the activation after its sum.
+     *
+     * @return one tensor {@code [..., widths[i]]} per group (views of one tensor in this default)
+     * @throws IllegalArgumentException if the widths do not add up or the arrays differ in length
+     */
+    default Tensor[] forwardSplit(Tensor x, long[] widths, boolean[] gelu) {
+        LinearChecks.checkSplit(widths, gelu, outFeatures());
+        Tensor h = forward(x);
+        Tensor[] out = new Tensor[widths.length];
+        long offset = 0;
+        for (int i = 0; i < widths.length; i++) {
+            out[i] = h.narrow(-1, offset, widths[i]);
+            if (gelu[i]) {
+                Functional.geluTanhInto(out[i], out[i]);
+            }
+            offset += widths[i];
+        }
+        return out;
+    }
+
+    /**
+     * {@code forward(cat(parts, -1))}: FLUX's single-block output linear over
+     * {@code [attention | gelu(mlp)]}. Implementations whose weight is dense at call time run one
+     * GEMM per part over the matching columns of W, each adding into the one output
+     * ({@link Functional#linearJoined}), so the concatenation is never written; this default
+     * concatenates and calls {@link #forward}.
+     *
+     * @param parts {@code [..., k_i]} with the same leading dimensions, {@code sum k_i == inFeatures()}
+     * @throws IllegalArgumentException if the parts do not fit the weight
+     */
+    default Tensor forwardJoined(Tensor... parts) {
+        LinearChecks.checkJoined(parts, inFeatures());
+        return forward(torch.cat(new TensorVector(parts), -1));
     }
 
     /** Input features (the weight's second dimension). */

@@ -152,6 +152,40 @@ public final class QuantizedLinear implements LinearOp {
     }
 
     /**
+     * One GEMM per column group over the expanded (or resident) weight ({@link Functional#linearSplit});
+     * inputs of a few rows, which take the fused matvec, are split after it.
+     */
+    @Override
+    public Tensor[] forwardSplit(Tensor x, long[] widths, boolean[] gelu) {
+        checkOpen();
+        LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
+        LinearChecks.checkSplit(widths, gelu, out);
+        Tensor w = weightForForward();
+        if (w == null && expansion.matvecFor(path, rawBlocks, type, x, in).isPresent()) {
+            return LinearOp.super.forwardSplit(x, widths, gelu);
+        }
+        return Scopes.scopedAll(() -> Functional.linearSplit(x, w != null ? w : expand(), bias, widths, gelu));
+    }
+
+    /**
+     * One GEMM per part over the columns of the expanded (or resident) weight, added into one output
+     * ({@link Functional#linearJoined}); inputs of a few rows take the fused matvec over the concatenation.
+     */
+    @Override
+    public Tensor forwardJoined(Tensor... parts) {
+        checkOpen();
+        LinearChecks.checkJoined(parts, in);
+        for (Tensor p : parts) {
+            LinearChecks.checkDtype("QuantizedLinear(" + type + ")", p, computeDtype);
+        }
+        Tensor w = weightForForward();
+        if (w == null && expansion.matvecFor(path, rawBlocks, type, parts[0], parts[0].size(-1)).isPresent()) {
+            return LinearOp.super.forwardJoined(parts);
+        }
+        return Scopes.scoped(() -> Functional.linearJoined(parts, w != null ? w : expand(), bias));
+    }
+
+    /**
      * Chooses the path on the first forward; returns the resident expanded weight (CACHED), or
      * null: the caller then expands (or runs the fused matvec, which needs no expansion).
      */

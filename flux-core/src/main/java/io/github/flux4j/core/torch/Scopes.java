@@ -38,6 +38,24 @@ public final class Scopes {
     }
 
     /**
+     * {@link #scoped} for a body with several results: every tensor of the array survives the inner
+     * scope and is handed to the enclosing one.
+     */
+    public static Tensor[] scopedAll(Supplier<Tensor[]> body) {
+        Tensor[] result;
+        try (PointerScope inner = new PointerScope()) {
+            result = body.get();
+            for (Tensor t : result) {
+                t.retainReference();
+            }
+        }
+        for (Tensor t : result) {
+            handOver(t);
+        }
+        return result;
+    }
+
+    /**
      * Runs {@code body} in a fresh inner scope, frees every native object it created except its
      * result, and returns the result owned by the caller alone (in no scope, one reference): the
      * caller must {@code close()} it, store it in a {@link TensorSlot} or pass it to

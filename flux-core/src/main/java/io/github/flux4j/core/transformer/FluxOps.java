@@ -26,6 +26,14 @@ final class FluxOps {
         return kernels && t.is_cuda() ? CudaKernels.forTensor(t) : Optional.empty();
     }
 
+    /**
+     * Whether a single block on {@code x}'s device runs its linears split (the fast path on CUDA,
+     * {@link CudaKernels#splitSingleLinears}); the reference path keeps one GEMM each and the cat.
+     */
+    boolean splitsSingleLinears(Tensor x) {
+        return kernels && x.is_cuda() && CudaKernels.splitSingleLinears();
+    }
+
     /** {@code LN(x) * (1 + scale) + shift} for {@code x [B, S, D]}, shift/scale {@code [B, D]}. */
     Tensor modulatedLayerNorm(Tensor x, Tensor shift, Tensor scale) {
         Optional<CudaKernels> k = kernelsFor(x);

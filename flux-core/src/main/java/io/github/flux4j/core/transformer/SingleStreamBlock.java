@@ -21,6 +21,11 @@ import org.bytedeco.pytorch.global.torch;
  * a = SDPA(rope(norm_q(q)), rope(norm_k(k)), v)
  * x = x + gate * linear2(cat(a, gelu_tanh(mlp)))   // the cat filled in place
  * </pre>
+ *
+ * <p>On the fast CUDA path linear1 runs as two GEMMs ({@code [q|k|v]}, and {@code mlp} with the
+ * GELU in its epilogue) and linear2 as two GEMMs over {@code a} and {@code gelu(mlp)} added into
+ * one output: the same dot products, without the GELU pass and the 5h-wide concatenation
+ * ({@link io.github.flux4j.core.cuda.CudaKernels#splitSingleLinears}).
  */
 final class SingleStreamBlock {
     private final LinearOp linear1; // linear1 [3h + mlp, h]: one GEMM; q, k, v, mlp are its column slices
@@ -50,6 +55,9 @@ final class SingleStreamBlock {
     /** {@code x [B, Stxt + Simg, h]} to the same shape; {@code siluVec} is {@code silu(vec)}. */
     Tensor forward(Tensor x, Tensor siluVec, EmbedNd.Rope pe) {
         Modulation.Out mod = modulation.forward(siluVec)[0];
+        if (ops.splitsSingleLinears(x)) {
+            return finish(x, mod, linear2.forwardJoined(splitParts(x, mod, pe)));
+        }
         // Everything but linear2's input is freed before linear2 runs (an inner scope): linear1's
         // 7h-wide output alone is 198 MB at 1024x1024, and with q, k and the attention output it
         // would otherwise sit beside linear2's expanded weight, the peak of the whole forward.
@@ -73,7 +81,36 @@ final class SingleStreamBlock {
             in2.narrow(-1, 0, hidden).copy_(FluxMath.attention(q, k, v));
             return in2;
         });
-        Tensor out = ops.gatedAdd(x, mod.gate(), linear2.forward(joint));
+        return finish(x, mod, linear2.forward(joint));
+    }
+
+    /**
+     * The fast path's linear2 inputs {@code [attention, gelu(mlp)]}, never concatenated: linear1 as
+     * two GEMMs (q, k, v; the feed-forward input with its GELU in the GEMM epilogue where cuBLASLt
+     * has it), so neither the GELU pass over a 4h-wide slice nor the copy of the attention output into
+     * a 5h-wide buffer is run. Freed on return: everything else (an inner scope, as above).
+     */
+    private Tensor[] splitParts(Tensor x, Modulation.Out mod, EmbedNd.Rope pe) {
+        return Scopes.scopedAll(() -> {
+            Tensor xm = ops.modulatedLayerNorm(x, mod.shift(), mod.scale());
+            Tensor[] y = linear1.forwardSplit(xm, new long[] {3 * hidden, mlpHidden}, new boolean[] {false, true});
+            Tensor qkv = y[0];
+            Tensor q = ops.normRopeJoint(
+                    new Tensor[] {qkv.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
+                    new Tensor[] {norm.queryScale()},
+                    pe);
+            Tensor k = ops.normRopeJoint(
+                    new Tensor[] {qkv.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
+                    new Tensor[] {norm.keyScale()},
+                    pe);
+            Tensor v = qkv.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
+            return new Tensor[] {FluxMath.attention(q, k, v), y[1]};
+        });
+    }
+
+    /** {@code x + gate * out}, clipped to float16's range for float16 compute. */
+    private Tensor finish(Tensor x, Modulation.Out mod, Tensor linear2Out) {
+        Tensor out = ops.gatedAdd(x, mod.gate(), linear2Out);
         if (clipF16) {
             out = out.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));
         }

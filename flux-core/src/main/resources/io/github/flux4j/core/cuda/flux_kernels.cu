@@ -1109,6 +1109,7 @@ FLUX_GATED(0) FLUX_GATED(1) FLUX_GATED(2)
 #define MV_MAX_DEPTH 4
 #define MV_MAX_ROWS 8
 #define MV_CHUNK_WORDS 72  // 288 bytes >= the largest chunk (8 x 34 bytes of Q8_0)
+#define MV_STAGE_VECS (MV_MAX_DEPTH * MV_CHUNK_WORDS / 4)  // one round's stage in 16-byte vectors
 
 template <int T> __device__ __forceinline__ void load8(const typename Store<T>::T* p, float* f);
 template <> __device__ __forceinline__ void load8<0>(const float* p, float* f) {
@@ -1149,6 +1150,68 @@ __device__ __forceinline__ void mv_stage(const u8* src, int bytes, u32* stage, i
                 reinterpret_cast<const uint4*>(src), reinterpret_cast<uint4*>(stage), bytes / 16, lane);
     } else if (((a | (unsigned long long) bytes) & 3ull) == 0) {
         mv_copy<(MV_MAX_DEPTH * MV_CHUNK_WORDS + 31) / 32>(reinterpret_cast<const u32*>(src), stage, bytes / 4, lane);
+    } else {
+        for (int i = lane; i < bytes; i += 32) {
+            reinterpret_cast<u8*>(stage)[i] = __ldg(src + i);
+        }
+    }
+}
+
+// Asynchronous copies from global to shared memory (cp.async, sm_80 and later): nothing is held in
+// registers while the bytes are in flight, so a warp can have the next round's bytes on their way
+// while it decodes the current round. Older cards (and the host emulation) copy synchronously.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define FLUX_CP_ASYNC 1
+__device__ __forceinline__ unsigned smem_address(const void* p) {
+    unsigned r;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+    return r;
+}
+#endif
+
+__device__ __forceinline__ void async_copy16(void* dst, const void* src) {
+#ifdef FLUX_CP_ASYNC
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_address(dst)), "l"(src) : "memory");
+#else
+    *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+#endif
+}
+
+__device__ __forceinline__ void async_copy4(void* dst, const void* src) {
+#ifdef FLUX_CP_ASYNC
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(smem_address(dst)), "l"(src) : "memory");
+#else
+    *reinterpret_cast<u32*>(dst) = *reinterpret_cast<const u32*>(src);
+#endif
+}
+
+// Closes the lane's group of copies issued since the last commit.
+__device__ __forceinline__ void async_commit() {
+#ifdef FLUX_CP_ASYNC
+    asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
+// Waits until at most N of the lane's committed groups are still in flight (then __syncwarp makes
+// every lane's copies visible to the warp).
+template <int N> __device__ __forceinline__ void async_wait() {
+#ifdef FLUX_CP_ASYNC
+    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
+#endif
+}
+
+// mv_stage with asynchronous copies (16 or 4 bytes where the address and size allow; a byte-aligned
+// round, which only Q6_K rounds of one block are, is copied synchronously).
+__device__ __forceinline__ void mv_stage_async(const u8* src, int bytes, u32* stage, int lane) {
+    unsigned long long a = (unsigned long long) src;
+    if (((a | (unsigned long long) bytes) & 15ull) == 0) {
+        for (int i = lane; i < bytes / 16; i += 32) {
+            async_copy16(reinterpret_cast<uint4*>(stage) + i, reinterpret_cast<const uint4*>(src) + i);
+        }
+    } else if (((a | (unsigned long long) bytes) & 3ull) == 0) {
+        for (int i = lane; i < bytes / 4; i += 32) {
+            async_copy4(stage + i, reinterpret_cast<const u32*>(src) + i);
+        }
     } else {
         for (int i = lane; i < bytes; i += 32) {
             reinterpret_cast<u8*>(stage)[i] = __ldg(src + i);
@@ -1203,10 +1266,24 @@ template <class Q> __device__ __forceinline__ int mv_round_blocks(int depth) {
     return (256 / Q::QK) * (depth < 1 || depth > MV_MAX_DEPTH ? 1 : depth);
 }
 
+// The warp's sums, plus the bias in float32, rounded once to T by lane 0.
+template <int T>
+__device__ __forceinline__ void mv_finish(const float* acc, const typename Store<T>::T* bias, typename Store<T>::T* y,
+        int N, int B, i64 n, int lane) {
+    for (int b = 0; b < MV_MAX_ROWS; b++) {
+        if (b < B) {
+            float s = warp_sum(acc[b]);
+            if (lane == 0) {
+                float v = bias ? s + Store<T>::load(bias[n]) : s;
+                y[(i64) b * N + n] = Store<T>::make(v);
+            }
+        }
+    }
+}
+
 template <class Q, int T>
 __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>::T* x, const typename Store<T>::T* bias,
-        typename Store<T>::T* y, int N, int K, int B, int depth) {
-    __shared__ uint4 stage[MV_WARPS][MV_MAX_DEPTH * MV_CHUNK_WORDS / 4]; // uint4: 16-byte aligned slices
+        typename Store<T>::T* y, int N, int K, int B, int depth, u32* mine) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     i64 n = (i64) blockIdx.x * MV_WARPS + warp;
     if (n >= N) {
@@ -1219,7 +1296,6 @@ __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>
     for (int b = 0; b < MV_MAX_ROWS; b++) {
         acc[b] = 0.0f;
     }
-    u32* mine = reinterpret_cast<u32*>(stage[warp]);
     for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
         int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
         mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, mine, lane);
@@ -1227,24 +1303,69 @@ __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>
         mv_accumulate_round<Q, T>(mine, blk, blocks, lane, x, K, B, acc);
         __syncwarp();
     }
-    for (int b = 0; b < MV_MAX_ROWS; b++) {
-        if (b < B) {
-            float s = warp_sum(acc[b]);
-            if (lane == 0) {
-                float v = bias ? s + Store<T>::load(bias[n]) : s;
-                y[(i64) b * N + n] = Store<T>::make(v);
-            }
-        }
+    mv_finish<T>(acc, bias, y, N, B, n, lane);
+}
+
+// The same rounds, double-buffered: round r + 1's bytes are copied asynchronously into the other
+// half of the warp's stage while round r is decoded, so the memory system always has a round of
+// every warp in flight instead of waiting for each decode. The chunks are added in the same order:
+// the same bits as matvec_body at every depth.
+template <class Q, int T>
+__device__ __forceinline__ void matvec_pipelined_body(const u8* W, const typename Store<T>::T* x,
+        const typename Store<T>::T* bias, typename Store<T>::T* y, int N, int K, int B, int depth, u32* buf0, u32* buf1) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    i64 n = (i64) blockIdx.x * MV_WARPS + warp;
+    if (n >= N) {
+        return;
     }
+    const int rowBlocks = K / Q::QK;
+    const int roundBlocks = mv_round_blocks<Q>(depth);
+    const u8* row = W + n * rowBlocks * Q::TS;
+    float acc[MV_MAX_ROWS];
+    for (int b = 0; b < MV_MAX_ROWS; b++) {
+        acc[b] = 0.0f;
+    }
+    int first = rowBlocks < roundBlocks ? rowBlocks : roundBlocks;
+    mv_stage_async(row, first * Q::TS, buf0, lane);
+    async_commit();
+    int r = 0;
+    for (int blk = 0; blk < rowBlocks; r++) {
+        int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
+        int next = blk + blocks;
+        if (next < rowBlocks) {
+            // the other buffer was last read in round r - 1, before its closing __syncwarp
+            int nb = rowBlocks - next < roundBlocks ? rowBlocks - next : roundBlocks;
+            mv_stage_async(row + (i64) next * Q::TS, nb * Q::TS, (r & 1) ? buf0 : buf1, lane);
+            async_commit();
+            async_wait<1>();
+        } else {
+            async_wait<0>();
+        }
+        __syncwarp();
+        mv_accumulate_round<Q, T>((r & 1) ? buf1 : buf0, blk, blocks, lane, x, K, B, acc);
+        __syncwarp();
+        blk = next;
+    }
+    mv_finish<T>(acc, bias, y, N, B, n, lane);
 }
 
 // launched with MV_WARPS * 32 threads per CTA and ceil(N / MV_WARPS) CTAs; bias may be null. At
 // most 64 registers a thread, so that four CTAs (32 warps, each with a round in flight) fit an SM.
+// `pipelined` 1 runs matvec_pipelined_body (the same bits; one kernel per type for both, so that
+// NVRTC compiles no more instantiations than before). Each warp owns two round-sized halves of the
+// stage (the synchronous body uses the first): 18 KB a CTA.
 #define FLUX_MATVEC(NAME, A, E)                                                                       \
     extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, 4)                                   \
     matvec_##NAME##_a##A##_t##E(const u8* W, const Store<E>::T* x,                                   \
-            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B, int depth) {                \
-        matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth);                                       \
+            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B, int depth, int pipelined) { \
+        __shared__ uint4 stage[MV_WARPS][2][MV_STAGE_VECS];                                          \
+        u32* b0 = reinterpret_cast<u32*>(stage[threadIdx.x >> 5][0]);                                 \
+        u32* b1 = reinterpret_cast<u32*>(stage[threadIdx.x >> 5][1]);                                 \
+        if (pipelined) {                                                                              \
+            matvec_pipelined_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth, b0, b1);                 \
+        } else {                                                                                      \
+            matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth, b0);                               \
+        }                                                                                             \
     }
 
 #define FLUX_MATVEC_ALL(NAME) \

@@ -209,11 +209,15 @@ class CudaKernelsTest {
                             // every lane adds its chunks in row order at any staging depth: same bits
                             // (compared as bits, as the tile counts above: Tensor.equal is false on NaNs)
                             int[] gotBits = bits(toFloats(got));
+                            // and with the rounds double-buffered (cp.async) or one after the other
                             for (int depth = 1; depth <= CudaKernels.MATVEC_MAX_DEPTH; depth++) {
-                                Tensor atDepth = kernels.matvec(raw, type, out, in, x, bias, a, depth);
-                                assertThat(bits(toFloats(atDepth)))
-                                        .as("%s %s %s rows %d depth %d vs default depth", type, a, dt, rows, depth)
-                                        .isEqualTo(gotBits);
+                                for (boolean pipelined : new boolean[] {true, false}) {
+                                    Tensor atDepth = kernels.matvec(raw, type, out, in, x, bias, a, depth, pipelined);
+                                    assertThat(bits(toFloats(atDepth)))
+                                            .as("%s %s %s rows %d depth %d pipelined %s vs default", type, a, dt, rows,
+                                                    depth, pipelined)
+                                            .isEqualTo(gotBits);
+                                }
                             }
                         }
                     }

@@ -102,7 +102,7 @@ class CudaTest {
 
     @Test
     void geluEpilogueMatchesLinearThenGelu() {
-        // -Dflux4j.cuda.geluEpilogue=true: one _addmm_activation (cuBLASLt's GELU epilogue on the
+        // the default (-Dflux4j.cuda.geluEpilogue unset or true): one _addmm_activation (cuBLASLt's GELU epilogue on the
         // float32 accumulator) against the GEMM, rounded, then the GELU kernel
         GgmlType type = GgmlType.Q8_0;
         float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
@@ -121,10 +121,12 @@ class CudaTest {
                             DequantArithmetic.EXACT_FLOAT32)) {
                 Tensor x = TensorData.floats(QuantizedLinearTest.random(2 * 40 * 256, 7), 2, 40, 256)
                         .to(GPU.toTorch(), dt);
-                Tensor unfused = q.forwardGeluTanh(x);
-                System.setProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY, "true");
+                Tensor unfused;
                 Tensor fused;
                 try {
+                    System.setProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
+                    unfused = q.forwardGeluTanh(x);
+                    System.setProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY, "true");
                     fused = q.forwardGeluTanh(x);
                 } finally {
                     System.clearProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY);

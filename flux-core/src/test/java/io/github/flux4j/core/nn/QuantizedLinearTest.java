@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.quant.TensorData;
+import io.github.flux4j.core.testing.TextRefs;
 import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
 import io.github.flux4j.gguf.UnsupportedGgufTypeException;
@@ -85,6 +86,85 @@ class QuantizedLinearTest {
                 System.clearProperty(io.github.flux4j.core.cuda.CudaKernels.GELU_EPILOGUE_PROPERTY);
             }
         }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q8_0", "Q4_K"})
+    void splitAndJoinedForwardsAreForwardsColumnGroupsAndConcatenation(GgmlType type) {
+        // the single block's fast path: linear1 as one GEMM per column group (GELU on the second),
+        // linear2 as one GEMM per part of its input added into one output; against forward itself
+        float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
+        long out = w.length / IN;
+        long[] widths = {out - 24, 24};
+        boolean[] gelu = {false, true};
+        try (PointerScope scope = new PointerScope()) {
+            Tensor xs = TensorData.floats(random(3 * IN, 7), 1, 3, IN);
+            Tensor bias = TensorData.floats(random(out, 8), out);
+            try (QuantizedLinear q = referenceLayer(type, out, bias);
+                    DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
+                Tensor full = q.forward(xs);
+                Tensor[] wantSplit = {full.narrow(-1, 0, out - 24), Functional.geluTanh(full.narrow(-1, out - 24, 24))};
+                for (LinearOp layer : new LinearOp[] {q, d}) {
+                    Tensor[] got = layer.forwardSplit(xs, widths, gelu);
+                    assertThat(got).hasSize(2);
+                    for (int i = 0; i < 2; i++) {
+                        assertThat(got[i].sizes().vec().get()).containsExactly(1, 3, widths[i]);
+                        assertThat(TextRefs.relError(got[i], wantSplit[i])).as("%s group %d", layer, i).isLessThan(1e-6);
+                    }
+                    // linear2's shape: [a | m] W^T + b from the parts, against forward over the concatenation
+                    Tensor a = xs.narrow(-1, 0, 100).contiguous();
+                    Tensor m = xs.narrow(-1, 100, IN - 100).contiguous();
+                    assertThat(TextRefs.relError(layer.forwardJoined(a, m), full)).as("%s joined", layer).isLessThan(1e-6);
+                    assertThat(layer.forwardJoined(xs).sizes().vec().get()).containsExactly(1, 3, out);
+                    // the defaults a wrapper (LoRA) would inherit give the same values
+                    LinearOp wrapper = forwardingOnly(layer);
+                    assertThat(TextRefs.relError(wrapper.forwardSplit(xs, widths, gelu)[1], wantSplit[1])).isLessThan(1e-6);
+                    assertThat(TextRefs.relError(wrapper.forwardJoined(a, m), full)).isLessThan(1e-6);
+
+                    assertThatThrownBy(() -> layer.forwardSplit(xs, new long[] {out - 1, 2}, gelu))
+                            .isInstanceOf(IllegalArgumentException.class)
+                            .hasMessageContaining("add up to " + (out + 1))
+                            .hasMessageContaining("outFeatures " + out);
+                    assertThatThrownBy(() -> layer.forwardSplit(xs, widths, new boolean[] {false}))
+                            .isInstanceOf(IllegalArgumentException.class)
+                            .hasMessageContaining("2 widths and 1 GELU flags");
+                    assertThatThrownBy(() -> layer.forwardJoined(a, a))
+                            .isInstanceOf(IllegalArgumentException.class)
+                            .hasMessageContaining("add up to 200, not inFeatures " + IN);
+                    assertThatThrownBy(() -> layer.forwardJoined(a, m.narrow(1, 0, 2)))
+                            .isInstanceOf(IllegalArgumentException.class)
+                            .hasMessageContaining("differ before the last dimension");
+                }
+            }
+        }
+    }
+
+    /** A LinearOp that only forwards {@code forward}: what the interface's defaults do for wrappers. */
+    private static LinearOp forwardingOnly(LinearOp base) {
+        return new LinearOp() {
+            @Override
+            public Tensor forward(Tensor x) {
+                return base.forward(x);
+            }
+
+            @Override
+            public long inFeatures() {
+                return base.inFeatures();
+            }
+
+            @Override
+            public long outFeatures() {
+                return base.outFeatures();
+            }
+
+            @Override
+            public GgmlType quantType() {
+                return base.quantType();
+            }
+
+            @Override
+            public void close() {}
+        };
     }
 
     /** flux-gguf's reference blocks of {@code type} as a float32 layer {@code [out, IN]}, on the CPU. */

@@ -1,6 +1,7 @@
 package io.github.flux4j.examples.bench;
 
 import io.github.flux4j.core.cuda.CudaKernels;
+import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Torch;
@@ -114,35 +115,60 @@ public final class OpBenchmark implements Callable<Integer> {
             Tensor big = torch.randn(new long[] {1, all, mlp}, bf);
             Tensor attnOut = torch.randn(new long[] {1, all, h}, bf);
 
-            // GEMMs, per their count in one forward (double: img + txt streams; single: the joint one)
-            time(
-                    "linear qkv split (3 x h->h)",
-                    "double img",
-                    3 * dbl,
-                    () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
-            time(
-                    "linear qkv fused (h->3h)",
-                    "double img (alt)",
-                    0,
-                    () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
-            time(
-                    "linear qkv split (3 x h->h)",
-                    "double txt",
-                    3 * dbl,
-                    () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
+            // GEMMs, per their count in one forward (double: img + txt streams; single: the joint one),
+            // as the model runs them with the current switches; the alternatives are timed with count 0
+            boolean epilogue = CudaKernels.geluEpilogue();
+            boolean split = CudaKernels.splitSingleLinears();
+            time("linear qkv fused (h->3h)", "double img", dbl, () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
+            time("linear qkv fused (h->3h)", "double txt", dbl, () -> torch.linear(xTxt, wQkv, new TensorOptional(bQkv)));
             time("linear proj h->h", "double img", dbl, () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
             time("linear proj h->h", "double txt", dbl, () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
-            time("linear mlp0 h->4h", "double img", dbl, () -> torch.linear(xImg, wMlp0, new TensorOptional(bMlp)));
-            time("linear mlp0 h->4h", "double txt", dbl, () -> torch.linear(xTxt, wMlp0, new TensorOptional(bMlp)));
+            // Functional.linearGeluTanh: the GELU in cuBLASLt's epilogue, or GEMM then the GELU row below
+            time(
+                    "linear mlp0 h->4h" + (epilogue ? " + GELU epilogue" : ""),
+                    "double img",
+                    dbl,
+                    () -> Functional.linearGeluTanh(xImg, wMlp0, bMlp));
+            time(
+                    "linear mlp0 h->4h" + (epilogue ? " + GELU epilogue" : ""),
+                    "double txt",
+                    dbl,
+                    () -> Functional.linearGeluTanh(xTxt, wMlp0, bMlp));
+            time("linear mlp0 h->4h, no GELU", "(alt)", 0, () -> torch.linear(xImg, wMlp0, new TensorOptional(bMlp)));
             Tensor bigImg = big.narrow(1, 0, img).contiguous();
             Tensor bigTxt = big.narrow(1, 0, txt).contiguous();
             time("linear mlp2 4h->h", "double img", dbl, () -> torch.linear(bigImg, wMlp2, new TensorOptional(bH)));
             time("linear mlp2 4h->h", "double txt", dbl, () -> torch.linear(bigTxt, wMlp2, new TensorOptional(bH)));
-            time("linear1 split (3 x h->h)", "single", 3 * sgl, () -> torch.linear(xAll, wHH, new TensorOptional(bH)));
-            time("linear1 split (h->4h)", "single", sgl, () -> torch.linear(xAll, wMlp0, new TensorOptional(bMlp)));
-            time("linear1 fused (h->7h)", "single (alt)", 0, () -> torch.linear(xAll, wL1, new TensorOptional(bL1)));
+            // single blocks: linear1 as [q|k|v] + [mlp (GELU)] and linear2 over the two parts (split),
+            // or one 7h-wide GEMM and linear2 over the concatenation
+            Tensor bQkvL1 = bL1.narrow(0, 0, 3 * h);
+            Tensor bMlpL1 = bL1.narrow(0, 3 * h, mlp);
+            time(
+                    "linear1 split: qkv h->3h",
+                    split ? "single" : "(alt)",
+                    split ? sgl : 0,
+                    () -> torch.linear(xAll, wL1.narrow(0, 0, 3 * h), new TensorOptional(bQkvL1)));
+            time(
+                    "linear1 split: mlp h->4h" + (epilogue ? " + GELU epilogue" : ""),
+                    split ? "single" : "(alt)",
+                    split ? sgl : 0,
+                    () -> Functional.linearGeluTanh(xAll, wL1.narrow(0, 3 * h, mlp), bMlpL1));
+            time(
+                    "linear1 fused (h->7h)",
+                    split ? "(alt)" : "single",
+                    split ? 0 : sgl,
+                    () -> torch.linear(xAll, wL1, new TensorOptional(bL1)));
+            time(
+                    "linear2 joined (h->h + 4h->h, one output)",
+                    split ? "single" : "(alt)",
+                    split ? sgl : 0,
+                    () -> Functional.linearJoined(new Tensor[] {attnOut, big}, wL2, bH));
             Tensor catIn = torch.randn(new long[] {1, all, h + mlp}, bf);
-            time("linear2 5h->h", "single", sgl, () -> torch.linear(catIn, wL2, new TensorOptional(bH)));
+            time(
+                    "linear2 5h->h over the concatenation",
+                    split ? "(alt)" : "single",
+                    split ? 0 : sgl,
+                    () -> torch.linear(catIn, wL2, new TensorOptional(bH)));
             time(
                     "modulation GEMV h->6h (dense bf16)",
                     "(cached path)",
@@ -155,17 +181,30 @@ public final class OpBenchmark implements Callable<Integer> {
                     new long[] {GgmlType.Q8_0.byteSize(6 * h * h)},
                     new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
             time(
-                    "modulation matvec Q8_0 fused h->6h, depth " + CudaKernels.matvecDepth(),
+                    "modulation matvec Q8_0 fused h->6h, depth " + CudaKernels.matvecDepth()
+                            + (CudaKernels.matvecPipelined() ? ", pipelined" : ""),
                     "double x2",
                     2 * dbl,
                     () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
             // the other staging depths (chunks each warp copies per round): same bits, the speed measured here
+            boolean pipelined = CudaKernels.matvecPipelined();
             for (int d : otherThan(CudaKernels.matvecDepth(), CudaKernels.MATVEC_MAX_DEPTH)) {
                 time(
                         "modulation matvec Q8_0 fused h->6h, depth " + d,
                         "(alt depth)",
                         0,
-                        () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, d));
+                        () -> k.matvec(
+                                rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, d, pipelined));
+            }
+            // the other schedule (double-buffered rounds or one after the other) at every depth
+            for (int d = 1; d <= CudaKernels.MATVEC_MAX_DEPTH; d++) {
+                int depth = d;
+                time(
+                        "modulation matvec Q8_0 fused h->6h, depth " + d + (pipelined ? ", rounds in turn" : ", pipelined"),
+                        "(alt schedule)",
+                        0,
+                        () -> k.matvec(
+                                rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, depth, !pipelined));
             }
             time(
                     "modulation matvec Q8_0 fused h->3h",
@@ -241,8 +280,14 @@ public final class OpBenchmark implements Callable<Integer> {
                     "(reference)",
                     0,
                     () -> xAll.add(shift.unsqueeze(1).mul(attnOut)));
-            time("gelu tanh (4h wide)", "all", dbl + sgl, () -> torch.gelu(big, "tanh"));
-            time("cat attn|mlp (5h wide)", "single", sgl, () -> torch.cat(new TensorVector(attnOut, big), 2));
+            // GELU passes: none with the epilogue; the single blocks' without it only where not split
+            int geluCount = epilogue ? 0 : dbl + sgl;
+            time("gelu tanh (4h wide)", geluCount > 0 ? "all" : "(alt)", geluCount, () -> torch.gelu(big, "tanh"));
+            time(
+                    "attention output into the 5h-wide linear2 input",
+                    split ? "(alt)" : "single",
+                    split ? 0 : sgl,
+                    () -> catIn.narrow(2, 0, h).copy_(attnOut));
             time(
                     "cat v (txt|img)",
                     "double",

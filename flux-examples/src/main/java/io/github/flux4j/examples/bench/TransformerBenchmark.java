@@ -117,7 +117,9 @@ public final class TransformerBenchmark implements Callable<Integer> {
             split = ",",
             description = "Weight/element-wise paths, each loaded once: fast (CUDA "
                     + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident), nomatvec (fast without the fused few-row matvec), "
-                    + "geluepilogue (fast with the feed-forward GELU in cuBLASLt's GEMM epilogue). "
+                    + "nogeluepilogue (fast with the feed-forward GELU as a kernel after the GEMM), "
+                    + "nosplit (fast with one GEMM per single-block linear and the 5h-wide concatenation). "
+                    + "reference also turns the GELU epilogue off. "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
 
@@ -201,21 +203,29 @@ public final class TransformerBenchmark implements Callable<Integer> {
             result.put("sdpa_default_order", defaultOrder.toString());
             System.out.println("SDPA order after LibTorch's first CUDA call: " + defaultOrder);
         }
+        String geluEpilogueProperty = System.getProperty(CudaKernels.GELU_EPILOGUE_PROPERTY);
+        String splitProperty = System.getProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY);
         try {
             for (DequantArithmetic arithmetic : arithmetics) {
                 for (String path : paths) {
                     LoadOptions opts = new LoadOptions(dev, dtype, arithmetic, true);
-                    // the GELU epilogue is a process-wide switch, read on every feed-forward
-                    System.clearProperty(CudaKernels.GELU_EPILOGUE_PROPERTY);
+                    // the GELU epilogue and the single blocks' split are process-wide switches, read on
+                    // every forward: back to what the command line said, then the path's own setting
+                    restore(CudaKernels.GELU_EPILOGUE_PROPERTY, geluEpilogueProperty);
+                    restore(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, splitProperty);
                     switch (path) {
                         case "fast" -> {}
-                        case "reference" -> opts = opts.withCudaKernels(false);
+                        case "reference" -> {
+                            opts = opts.withCudaKernels(false);
+                            System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
+                        }
                         case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
                         case "nomatvec" -> opts = opts.withFusedMatvec(false);
-                        case "geluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "true");
+                        case "nogeluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
+                        case "nosplit" -> System.setProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, "false");
                         default ->
                             throw new IllegalArgumentException("--paths: unknown path '" + path
-                                    + "' (fast, reference, cached, nomatvec, geluepilogue)");
+                                    + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
@@ -298,11 +308,18 @@ public final class TransformerBenchmark implements Callable<Integer> {
                 // the kernels' tuning (same bits at every setting, not the same speed)
                 result.put("matvec_depth", io.github.flux4j.core.cuda.CudaKernels.matvecDepth());
                 result.put("dequant_tiles", io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
+                result.put("ln_modulate_kernel", CudaKernels.lnModulateKernel().name());
+                result.put("rms_rope_vectors", CudaKernels.rmsRopeVectors());
+                result.put("matvec_pipelined", CudaKernels.matvecPipelined());
+                result.put("gelu_epilogue", CudaKernels.geluEpilogue());
+                result.put("split_single_linears", CudaKernels.splitSingleLinears());
                 System.out.println("CUDA kernels: " + io.github.flux4j.core.cuda.CudaKernels.status(dev.index())
                         + "; matvec depth " + io.github.flux4j.core.cuda.CudaKernels.matvecDepth()
                         + ", dequantization tiles " + io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
             }
         } finally {
+            restore(CudaKernels.GELU_EPILOGUE_PROPERTY, geluEpilogueProperty);
+            restore(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, splitProperty);
             firstOutputs.values().forEach(Tensor::close);
             if (generated && !keep) {
                 Files.deleteIfExists(gguf);
@@ -437,6 +454,15 @@ public final class TransformerBenchmark implements Callable<Integer> {
     }
 
     /** Triggers LibTorch's first-CUDA-SDPA-call order rewrite and returns the order it leaves. */
+    /** Sets a system property back to {@code value}, or clears it where it was unset. */
+    private static void restore(String name, @Nullable String value) {
+        if (value == null) {
+            System.clearProperty(name);
+        } else {
+            System.setProperty(name, value);
+        }
+    }
+
     private static List<SdpaBackend> firstCallOrder(FluxDevice dev) {
         try (PointerScope scope = new PointerScope()) {
             TensorOptions opts = new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(dev.toTorch()));
