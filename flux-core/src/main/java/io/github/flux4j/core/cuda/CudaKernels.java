@@ -325,8 +325,8 @@ public final class CudaKernels {
     /** Whether single blocks split their linears (unless {@code -Dflux4j.cuda.splitSingleLinears=false}). */
     public static boolean splitSingleLinears() {
         return !"false"
-                .equalsIgnoreCase(
-                        System.getProperty(SPLIT_SINGLE_LINEARS_PROPERTY, "true").trim());
+                .equalsIgnoreCase(System.getProperty(SPLIT_SINGLE_LINEARS_PROPERTY, "true")
+                        .trim());
     }
 
     /**
@@ -355,8 +355,7 @@ public final class CudaKernels {
                 return k;
             }
         }
-        throw new IllegalArgumentException(
-                "-D" + LN_MODULATE_PROPERTY + " must be warp, pair or row, got '" + v + "'");
+        throw new IllegalArgumentException("-D" + LN_MODULATE_PROPERTY + " must be warp, pair or row, got '" + v + "'");
     }
 
     /**
@@ -568,8 +567,13 @@ public final class CudaKernels {
                     .i64(s[1])
                     .i64(shift.stride(0))
                     .f32((float) eps);
-            module.launch("ln_modulate_warp_t" + t, (rows + LN_WARP_ROWS - 1) / LN_WARP_ROWS, LN_WARP_ROWS * 32, 0,
-                    stream(x), a);
+            module.launch(
+                    "ln_modulate_warp_t" + t,
+                    (rows + LN_WARP_ROWS - 1) / LN_WARP_ROWS,
+                    LN_WARP_ROWS * 32,
+                    0,
+                    stream(x),
+                    a);
             return out;
         }
         int threads = (int) ((d / vec + 31) / 32 * 32);
@@ -628,7 +632,14 @@ public final class CudaKernels {
      * otherwise; the two differ only in the order of the float32 sum of squares.
      */
     public void rmsNormRope(
-            Tensor x, Tensor weight, Tensor cos, Tensor sin, Tensor out, long tokenOffset, double eps, boolean vectors) {
+            Tensor x,
+            Tensor weight,
+            Tensor cos,
+            Tensor sin,
+            Tensor out,
+            long tokenOffset,
+            double eps,
+            boolean vectors) {
         checkDevice(x, "x");
         int t = sameDtype(x, weight, out);
         long[] s = shape(x);

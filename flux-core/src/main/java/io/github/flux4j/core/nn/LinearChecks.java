@@ -40,13 +40,14 @@ final class LinearChecks {
         long sum = 0;
         for (long w : widths) {
             if (w <= 0) {
-                throw new IllegalArgumentException("forwardSplit: widths must be positive, got " + Arrays.toString(widths));
+                throw new IllegalArgumentException(
+                        "forwardSplit: widths must be positive, got " + Arrays.toString(widths));
             }
             sum += w;
         }
         if (sum != out) {
-            throw new IllegalArgumentException(
-                    "forwardSplit: widths " + Arrays.toString(widths) + " add up to " + sum + ", not outFeatures " + out);
+            throw new IllegalArgumentException("forwardSplit: widths " + Arrays.toString(widths) + " add up to " + sum
+                    + ", not outFeatures " + out);
         }
     }
 
@@ -71,7 +72,8 @@ final class LinearChecks {
             sum += s[s.length - 1];
         }
         if (sum != in) {
-            throw new IllegalArgumentException("forwardJoined: the parts' widths add up to " + sum + ", not inFeatures " + in);
+            throw new IllegalArgumentException(
+                    "forwardJoined: the parts' widths add up to " + sum + ", not inFeatures " + in);
         }
     }
 

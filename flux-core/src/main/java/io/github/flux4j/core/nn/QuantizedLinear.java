@@ -179,7 +179,10 @@ public final class QuantizedLinear implements LinearOp {
             LinearChecks.checkDtype("QuantizedLinear(" + type + ")", p, computeDtype);
         }
         Tensor w = weightForForward();
-        if (w == null && expansion.matvecFor(path, rawBlocks, type, parts[0], parts[0].size(-1)).isPresent()) {
+        if (w == null
+                && expansion
+                        .matvecFor(path, rawBlocks, type, parts[0], parts[0].size(-1))
+                        .isPresent()) {
             return LinearOp.super.forwardJoined(parts);
         }
         return Scopes.scoped(() -> Functional.linearJoined(parts, w != null ? w : expand(), bias));

@@ -1,11 +1,11 @@
 package io.github.flux4j.core.cuda;
 
-import static io.github.flux4j.core.quant.TensorData.bits;
-import static io.github.flux4j.core.quant.TensorData.toFloats;
-import static io.github.flux4j.core.quant.TensorData.uint8;
 import static io.github.flux4j.core.cuda.CudaKernels.LnModulateKernel.PAIR;
 import static io.github.flux4j.core.cuda.CudaKernels.LnModulateKernel.ROW;
 import static io.github.flux4j.core.cuda.CudaKernels.LnModulateKernel.WARP;
+import static io.github.flux4j.core.quant.TensorData.bits;
+import static io.github.flux4j.core.quant.TensorData.toFloats;
+import static io.github.flux4j.core.quant.TensorData.uint8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -214,8 +214,9 @@ class CudaKernelsTest {
                                 for (boolean pipelined : new boolean[] {true, false}) {
                                     Tensor atDepth = kernels.matvec(raw, type, out, in, x, bias, a, depth, pipelined);
                                     assertThat(bits(toFloats(atDepth)))
-                                            .as("%s %s %s rows %d depth %d pipelined %s vs default", type, a, dt, rows,
-                                                    depth, pipelined)
+                                            .as(
+                                                    "%s %s %s rows %d depth %d pipelined %s vs default",
+                                                    type, a, dt, rows, depth, pipelined)
                                             .isEqualTo(gotBits);
                                 }
                             }
@@ -347,10 +348,7 @@ class CudaKernelsTest {
                     double rel = TextRefs.relError(got, want);
                     System.out.printf(
                             "rms+rope %s%s: rel %.2e, max %.1f output ulps%n",
-                            dt,
-                            vectors ? " (16-byte vectors)" : "",
-                            rel,
-                            maxUlps(got, want, dt));
+                            dt, vectors ? " (16-byte vectors)" : "", rel, maxUlps(got, want, dt));
                     // the same single rounding as LibTorch's CUDA rms_norm: only summation order differs
                     assertThat(rel).as("%s vectors=%s", dt, vectors).isLessThan(dt == ScalarType.Float ? 1e-6 : 1e-4);
                 }

@@ -109,17 +109,23 @@ class QuantizedLinearTest {
                     assertThat(got).hasSize(2);
                     for (int i = 0; i < 2; i++) {
                         assertThat(got[i].sizes().vec().get()).containsExactly(1, 3, widths[i]);
-                        assertThat(TextRefs.relError(got[i], wantSplit[i])).as("%s group %d", layer, i).isLessThan(1e-6);
+                        assertThat(TextRefs.relError(got[i], wantSplit[i]))
+                                .as("%s group %d", layer, i)
+                                .isLessThan(1e-6);
                     }
                     // linear2's shape: [a | m] W^T + b from the parts, against forward over the concatenation
                     Tensor a = xs.narrow(-1, 0, 100).contiguous();
                     Tensor m = xs.narrow(-1, 100, IN - 100).contiguous();
-                    assertThat(TextRefs.relError(layer.forwardJoined(a, m), full)).as("%s joined", layer).isLessThan(1e-6);
+                    assertThat(TextRefs.relError(layer.forwardJoined(a, m), full))
+                            .as("%s joined", layer)
+                            .isLessThan(1e-6);
                     assertThat(layer.forwardJoined(xs).sizes().vec().get()).containsExactly(1, 3, out);
                     // the defaults a wrapper (LoRA) would inherit give the same values
                     LinearOp wrapper = forwardingOnly(layer);
-                    assertThat(TextRefs.relError(wrapper.forwardSplit(xs, widths, gelu)[1], wantSplit[1])).isLessThan(1e-6);
-                    assertThat(TextRefs.relError(wrapper.forwardJoined(a, m), full)).isLessThan(1e-6);
+                    assertThat(TextRefs.relError(wrapper.forwardSplit(xs, widths, gelu)[1], wantSplit[1]))
+                            .isLessThan(1e-6);
+                    assertThat(TextRefs.relError(wrapper.forwardJoined(a, m), full))
+                            .isLessThan(1e-6);
 
                     assertThatThrownBy(() -> layer.forwardSplit(xs, new long[] {out - 1, 2}, gelu))
                             .isInstanceOf(IllegalArgumentException.class)

@@ -102,9 +102,8 @@ public final class OpBenchmark implements Callable<Integer> {
             Tensor scale = mod.narrow(1, h, h);
             Tensor q = torch.randn(new long[] {1, all, heads, 128}, bf);
             // rms_rope's input as the model has it: a column slice of the fused qkv projection
-            Tensor qSlice = torch.randn(new long[] {1, all, 3 * h}, bf)
-                    .narrow(-1, 0, h)
-                    .unflatten(-1, heads, 128);
+            Tensor qSlice =
+                    torch.randn(new long[] {1, all, 3 * h}, bf).narrow(-1, 0, h).unflatten(-1, heads, 128);
             Tensor kk = torch.randn(new long[] {1, all, heads, 128}, bf);
             Tensor v = torch.randn(new long[] {1, all, heads, 128}, bf);
             Tensor w128 = torch.ones(new long[] {128}, bf);
@@ -119,8 +118,16 @@ public final class OpBenchmark implements Callable<Integer> {
             // as the model runs them with the current switches; the alternatives are timed with count 0
             boolean epilogue = CudaKernels.geluEpilogue();
             boolean split = CudaKernels.splitSingleLinears();
-            time("linear qkv fused (h->3h)", "double img", dbl, () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
-            time("linear qkv fused (h->3h)", "double txt", dbl, () -> torch.linear(xTxt, wQkv, new TensorOptional(bQkv)));
+            time(
+                    "linear qkv fused (h->3h)",
+                    "double img",
+                    dbl,
+                    () -> torch.linear(xImg, wQkv, new TensorOptional(bQkv)));
+            time(
+                    "linear qkv fused (h->3h)",
+                    "double txt",
+                    dbl,
+                    () -> torch.linear(xTxt, wQkv, new TensorOptional(bQkv)));
             time("linear proj h->h", "double img", dbl, () -> torch.linear(xImg, wHH, new TensorOptional(bH)));
             time("linear proj h->h", "double txt", dbl, () -> torch.linear(xTxt, wHH, new TensorOptional(bH)));
             // Functional.linearGeluTanh: the GELU in cuBLASLt's epilogue, or GEMM then the GELU row below
@@ -194,17 +201,34 @@ public final class OpBenchmark implements Callable<Integer> {
                         "(alt depth)",
                         0,
                         () -> k.matvec(
-                                rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, d, pipelined));
+                                rawMod,
+                                GgmlType.Q8_0,
+                                6 * h,
+                                h,
+                                vec,
+                                null,
+                                DequantArithmetic.EXACT_FLOAT32,
+                                d,
+                                pipelined));
             }
             // the other schedule (double-buffered rounds or one after the other) at every depth
             for (int d = 1; d <= CudaKernels.MATVEC_MAX_DEPTH; d++) {
                 int depth = d;
                 time(
-                        "modulation matvec Q8_0 fused h->6h, depth " + d + (pipelined ? ", rounds in turn" : ", pipelined"),
+                        "modulation matvec Q8_0 fused h->6h, depth " + d
+                                + (pipelined ? ", rounds in turn" : ", pipelined"),
                         "(alt schedule)",
                         0,
                         () -> k.matvec(
-                                rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, depth, !pipelined));
+                                rawMod,
+                                GgmlType.Q8_0,
+                                6 * h,
+                                h,
+                                vec,
+                                null,
+                                DequantArithmetic.EXACT_FLOAT32,
+                                depth,
+                                !pipelined));
             }
             time(
                     "modulation matvec Q8_0 fused h->3h",
