@@ -8,7 +8,8 @@ set -uo pipefail
 type=$1; paths=$2; dmodes=$3; sizes=${4:-1024x1024,672x496}
 app=$(cd .gpu/app && pwd)
 f=/dev/shm/flux-dev-$type.gguf
-J=("$JAVA" -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0 -cp "$RT_CP:$app/*")
+# FLUX4J_OPTS: extra -D flags for flux4j's JVMs (kernel choices measured earlier in the same call)
+J=("$JAVA" -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0 ${FLUX4J_OPTS:-} -cp "$RT_CP:$app/*")
 "${J[@]}" io.github.flux4j.examples.tools.SyntheticFluxGguf --type "$type" "$f" 2>&1 | tail -1
 "${J[@]}" io.github.flux4j.examples.bench.TransformerBenchmark --file "$f" --sizes "$sizes" --sdpa cudnn \
   --paths "$paths" --warmup 3 --iters 10 --json "$OUT/flux4j-$type.json" 2>&1 | grep -v "^\s*$" | tail -25
