@@ -185,7 +185,7 @@ final class KernelModule {
         try {
             return compile(source, split);
         } catch (CudaException e) {
-            if (!e.getMessage().contains("NVRTC_ERROR_INVALID_OPTION")) {
+            if (!String.valueOf(e.getMessage()).contains("NVRTC_ERROR_INVALID_OPTION")) {
                 throw e;
             }
             LOG.debug("NVRTC has no --split-compile; compiling on one thread");
