@@ -36,40 +36,16 @@ template <class Q, int T> static void mv_run(const u8* W, const void* xv, void* 
     typedef typename Store<T>::T E;
     const E* x = (const E*) xv;
     E* y = (E*) yv;
-    alignas(16) static u32 stage[2][MV_MAX_DEPTH * MV_CHUNK_WORDS];
-    const bool pipelined = depth < 0;  // matvec_pipelined_body's schedule: two stages, the next round staged first
-    if (pipelined) depth = -depth;
+    alignas(16) static u32 stage[MV_MAX_DEPTH * MV_CHUNK_WORDS];
     const int rowBlocks = K / Q::QK, roundBlocks = mv_round_blocks<Q>(depth);
     for (int n = 0; n < N; n++) {
         const u8* row = W + (i64) n * rowBlocks * Q::TS;
         float acc[32][MV_MAX_ROWS] = {};
-        if (!pipelined) {
-            for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
-                int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
-                for (int lane = 0; lane < 32; lane++) mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, stage[0], lane);
-                for (int lane = 0; lane < 32; lane++)
-                    mv_accumulate_round<Q, T>(stage[0], blk, blocks, lane, x, K, B, acc[lane]);
-            }
-        } else {
-            // the kernel's buffer choice and round bounds; the host's copies land at once, so the
-            // stage of round r + 1 is poisoned first to catch a round read from the wrong half
-            int first = rowBlocks < roundBlocks ? rowBlocks : roundBlocks;
-            for (int lane = 0; lane < 32; lane++) mv_stage_async(row, first * Q::TS, stage[0], lane);
-            int r = 0;
-            for (int blk = 0; blk < rowBlocks; r++) {
-                int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
-                int next = blk + blocks;
-                u32* cur = (r & 1) ? stage[1] : stage[0];
-                u32* nxt = (r & 1) ? stage[0] : stage[1];
-                if (next < rowBlocks) {
-                    int nb = rowBlocks - next < roundBlocks ? rowBlocks - next : roundBlocks;
-                    std::memset(nxt, 0xFF, sizeof(stage[0]));
-                    for (int lane = 0; lane < 32; lane++) mv_stage_async(row + (i64) next * Q::TS, nb * Q::TS, nxt, lane);
-                }
-                for (int lane = 0; lane < 32; lane++)
-                    mv_accumulate_round<Q, T>(cur, blk, blocks, lane, x, K, B, acc[lane]);
-                blk = next;
-            }
+        for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
+            int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
+            for (int lane = 0; lane < 32; lane++) mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, stage, lane);
+            for (int lane = 0; lane < 32; lane++)
+                mv_accumulate_round<Q, T>(stage, blk, blocks, lane, x, K, B, acc[lane]);
         }
         for (int b = 0; b < B; b++) {
             float s = 0;
@@ -97,7 +73,7 @@ static std::vector<u8> slurp(const char* path) {
     return in;
 }
 
-// usage: check_host matvec TYPE ARITH T w.bin x.bin y.bin N K B DEPTH   (a negative DEPTH: the pipelined kernel)
+// usage: check_host matvec TYPE ARITH T w.bin x.bin y.bin N K B DEPTH
 static int matvec_main(char** argv) {
     std::string t = argv[2];
     int a = std::atoi(argv[3]), et = std::atoi(argv[4]);
@@ -212,46 +188,6 @@ static int rmsropevec_main(char** argv) {
     return 0;
 }
 
-// LayerNorm + modulation one warp per row (ln_modulate_warp kernels), bf16: every lane's phase,
-// then the warp's butterfly (o = 16 .. 1), for each of the three phases. usage:
-// check_host lnwarp x.bin shift.bin scale.bin out.bin rows D rowsPerBatch eps   (shift/scale [B, D])
-static float host_warp_sum(float* v) {
-    for (int o = 16; o > 0; o >>= 1) {
-        float n[32];
-        for (int lane = 0; lane < 32; lane++) n[lane] = v[lane] + v[lane ^ o];
-        for (int lane = 0; lane < 32; lane++) v[lane] = n[lane];
-    }
-    return v[0];
-}
-
-static int lnwarp_main(char** argv) {
-    std::vector<u8> x = slurp(argv[2]), sh = slurp(argv[3]), sc = slurp(argv[4]);
-    i64 rows = std::atoll(argv[6]);
-    int D = std::atoi(argv[7]);
-    i64 perBatch = std::atoll(argv[8]);
-    float eps = (float) std::atof(argv[9]);
-    std::vector<u8> out((size_t) rows * D * 2, 0);
-    const u16* xp = (const u16*) x.data();
-    for (i64 row = 0; row < rows; row++) {
-        i64 batch = row / perBatch;
-        static LnWarpLane l[32];
-        float v[32];
-        for (int lane = 0; lane < 32; lane++) v[lane] = lnw_begin<2>(xp + row * D, D, lane, l[lane]);
-        float mean = host_warp_sum(v) / (float) D;
-        for (int lane = 0; lane < 32; lane++) v[lane] = lnw_squares<2>(l[lane], D, lane, mean);
-        float var = host_warp_sum(v) / (float) D;
-        float rstd = rsqrtf(var + eps);
-        for (int lane = 0; lane < 32; lane++) {
-            lnw_end<2>(l[lane], (const u16*) sh.data() + batch * D, (const u16*) sc.data() + batch * D,
-                    (u16*) out.data() + row * D, D, lane, mean, rstd);
-        }
-    }
-    FILE* f = std::fopen(argv[5], "wb");
-    std::fwrite(out.data(), 1, out.size(), f);
-    std::fclose(f);
-    return 0;
-}
-
 template <template <int> class Q> static void dispatch(int a, int out, const u8* src, void* dst, i64 n, int k) {
     if (a == 0 && out == 0) run<Q<0>, 0>(src, dst, n, k);
     if (a == 0 && out == 1) run<Q<0>, 1>(src, dst, n, k);
@@ -265,7 +201,6 @@ int main(int argc, char** argv) {
     if (argc == 12 && std::string(argv[1]) == "matvec") return matvec_main(argv);
     if (argc == 15 && std::string(argv[1]) == "rmsrope") return rmsrope_main(argv);
     if (argc == 15 && std::string(argv[1]) == "rmsropevec") return rmsropevec_main(argv);
-    if (argc == 10 && std::string(argv[1]) == "lnwarp") return lnwarp_main(argv);
     if (argc != 7 && argc != 8) { std::fprintf(stderr, "usage\n"); return 2; }
     int tiles = argc == 8 ? std::atoi(argv[7]) : 1;
     std::string t = argv[1];

@@ -69,7 +69,7 @@ for name in types:
     x = torch.randn(B, K).to(torch.bfloat16)
     want = (x.double() @ w.double().T)
     first = None
-    for depth in (1, 2, 3, 4, -1, -2, -3, -4):  # negative: the double-buffered (pipelined) schedule
+    for depth in (1, 2, 3, 4):
         with tempfile.TemporaryDirectory() as tmp:
             fw, fx, fy = (os.path.join(tmp, n) for n in ("w", "x", "y"))
             raw.tofile(fw)
@@ -126,35 +126,5 @@ for kernel, B, S, H, D, stride_extra in CASES:
     bad += 0 if ok else 1
     print(f"{kernel} B={B} S={S} H={H} D={D} stride {stride}: rel {rel:.2e}, {same:.4f} identical"
           f"{'' if untouched else ', rows outside the slot written'} {'ok' if ok else 'FAIL'}")
-# LayerNorm + modulation one warp per row (ln_modulate_warp), bf16: against torch's float32 statistics
-# and the same roundings (ln, 1 + scale, the product, each to bf16; the shift added in float32 and
-# rounded); only the statistics' summation order may differ. FLUX's width and a narrow one that
-# leaves lanes idle.
-for rows, D, per_batch in [(2 * 37, 3072, 37), (5, 200, 5), (3, 1024, 1)]:
-    nb = rows // per_batch
-    x = (torch.randn(rows, D) * 3 + 0.5).to(torch.bfloat16)
-    sh = torch.randn(nb, D).to(torch.bfloat16)
-    sc = (torch.randn(nb, D) * 0.5).to(torch.bfloat16)
-    eps = 1e-6
-    with tempfile.TemporaryDirectory() as tmp:
-        fx, fh, fc, fo = (os.path.join(tmp, n) for n in ("x", "h", "c", "o"))
-        x.view(torch.int16).numpy().tofile(fx)
-        sh.view(torch.int16).numpy().tofile(fh)
-        sc.view(torch.int16).numpy().tofile(fc)
-        subprocess.run(["/tmp/check_host", "lnwarp", fx, fh, fc, fo, str(rows), str(D), str(per_batch), str(eps)],
-                       check=True)
-        got = torch.from_numpy(np.fromfile(fo, dtype=np.int16)).view(torch.bfloat16).reshape(rows, D)
-    xf = x.float()
-    mean = xf.mean(-1, keepdim=True)
-    var = (xf - mean).pow(2).mean(-1, keepdim=True)
-    lnv = ((xf - mean) * torch.rsqrt(var + eps)).to(torch.bfloat16).float()
-    bi = torch.arange(rows) // per_batch
-    s1 = (sc.float() + 1).to(torch.bfloat16).float()[bi]
-    want = ((lnv * s1).to(torch.bfloat16).float() + sh.float()[bi]).to(torch.bfloat16)
-    rel = ((got.float() - want.float()).norm() / want.float().norm()).item()
-    same = (got == want).float().mean().item()
-    ok = rel < 2e-3 and same > 0.99
-    bad += 0 if ok else 1
-    print(f"lnwarp rows={rows} D={D}: rel {rel:.2e}, {same:.4f} identical {'ok' if ok else 'FAIL'}")
 print("FAILURES" if bad else "all checks passed")
 sys.exit(1 if bad else 0)

@@ -73,10 +73,6 @@ public final class CudaKernels {
             GgmlType.IQ4_XS);
 
     private static final int THREADS = 256;
-    /** Rows (warps) per block of {@code ln_modulate_warp}, and its widest row (LNW_VECS x 32 x 8). */
-    private static final int LN_WARP_ROWS = 8;
-
-    private static final long LN_WARP_MAX_WIDTH = 3072;
     /** Rows per group of lanes in {@code rms_rope_vec} (RRV_ROWS). */
     private static final int RRV_ROWS = 2;
 
@@ -284,20 +280,6 @@ public final class CudaKernels {
     }
 
     /**
-     * System property: {@code false} runs {@link #matvec} round by round (copy a round into shared
-     * memory, wait, decode) instead of double-buffered, the next round's copies in flight while the
-     * current one is decoded (the default; the same bits; {@code OpBenchmark} times both).
-     */
-    public static final String MATVEC_PIPELINED_PROPERTY = "flux4j.cuda.matvecPipelined";
-
-    /** Whether {@link #matvec} double-buffers its rounds (unless {@code -Dflux4j.cuda.matvecPipelined=false}). */
-    public static boolean matvecPipelined() {
-        return !"false"
-                .equalsIgnoreCase(
-                        System.getProperty(MATVEC_PIPELINED_PROPERTY, "true").trim());
-    }
-
-    /**
      * System property: {@code false} runs FLUX's feed-forward input layers on CUDA as a GEMM and a
      * GELU kernel instead of one GEMM with cuBLASLt's GELU epilogue ({@code at::_addmm_activation},
      * the default: the GELU on the float32 accumulator before the one rounding; 10.0 against 10.9 ms
@@ -330,32 +312,30 @@ public final class CudaKernels {
     }
 
     /**
-     * System property choosing {@link #layerNormModulate}'s kernel: {@code warp} (the default: one
-     * warp per row, 16-bit rows of at most 3072 values), {@code pair} (two rows per block) or
-     * {@code row} (one row per block). {@code pair} and {@code row} give the same bits; {@code warp}
-     * adds the float32 statistics in another order. {@code OpBenchmark} times all three.
+     * System property choosing {@link #layerNormModulate}'s kernel: {@code pair} (the default: two
+     * rows per block) or {@code row} (one row per block); both give the same bits. {@code OpBenchmark}
+     * times both (H100, 2026-12-06: 0.031 against 0.033 ms for {@code [4608, 3072]} bf16; a variant
+     * with one warp per row, tried the same day, took 0.034 ms and was removed).
      */
     public static final String LN_MODULATE_PROPERTY = "flux4j.cuda.lnModulate";
 
     /** The kernels of {@link #layerNormModulate}. */
     public enum LnModulateKernel {
-        /** One warp per row, the row held in registers: no block barriers (16-bit, width at most 3072). */
-        WARP,
-        /** Two rows per block (an even row count; one row otherwise), block-wide sums. */
+        /** Two rows per block (an even row count; one row otherwise), both rows' sums under one set of barriers. */
         PAIR,
-        /** One row per block, block-wide sums. */
+        /** One row per block. */
         ROW
     }
 
-    /** The kernel {@code -Dflux4j.cuda.lnModulate} asks for (read on every call; {@code WARP} when unset). */
+    /** The kernel {@code -Dflux4j.cuda.lnModulate} asks for (read on every call; {@code PAIR} when unset). */
     public static LnModulateKernel lnModulateKernel() {
-        String v = System.getProperty(LN_MODULATE_PROPERTY, "warp").trim();
+        String v = System.getProperty(LN_MODULATE_PROPERTY, "pair").trim();
         for (LnModulateKernel k : LnModulateKernel.values()) {
             if (k.name().equalsIgnoreCase(v)) {
                 return k;
             }
         }
-        throw new IllegalArgumentException("-D" + LN_MODULATE_PROPERTY + " must be warp, pair or row, got '" + v + "'");
+        throw new IllegalArgumentException("-D" + LN_MODULATE_PROPERTY + " must be pair or row, got '" + v + "'");
     }
 
     /**
@@ -440,24 +420,6 @@ public final class CudaKernels {
             @Nullable Tensor bias,
             DequantArithmetic arithmetic,
             int depth) {
-        return matvec(raw, type, out, in, x, bias, arithmetic, depth, matvecPipelined());
-    }
-
-    /**
-     * {@link #matvec(Tensor, GgmlType, long, long, Tensor, Tensor, DequantArithmetic, int)} with the
-     * schedule chosen: {@code pipelined} copies each warp's next round asynchronously into a second
-     * stage while it decodes the current one (cp.async on sm_80 and later); the same bits either way.
-     */
-    public Tensor matvec(
-            Tensor raw,
-            GgmlType type,
-            long out,
-            long in,
-            Tensor x,
-            @Nullable Tensor bias,
-            DequantArithmetic arithmetic,
-            int depth,
-            boolean pipelined) {
         if (depth < 1 || depth > MATVEC_MAX_DEPTH) {
             throw new IllegalArgumentException("matvec depth must be 1 to " + MATVEC_MAX_DEPTH + ", got " + depth);
         }
@@ -507,8 +469,7 @@ public final class CudaKernels {
                 .i32((int) out)
                 .i32((int) in)
                 .i32((int) rows)
-                .i32(depth)
-                .i32(pipelined ? 1 : 0);
+                .i32(depth);
         module.launch(name, (out + MATVEC_WARPS - 1) / MATVEC_WARPS, MATVEC_WARPS * 32, 0, stream(x), a);
         return y;
     }
@@ -529,9 +490,8 @@ public final class CudaKernels {
     }
 
     /**
-     * {@link #layerNormModulate(Tensor, Tensor, Tensor, double)} with the kernel chosen:
-     * {@code WARP} where the dtype is 16-bit and the width at most 3072 (otherwise {@code PAIR}),
-     * {@code PAIR} where {@code S} is even (otherwise {@code ROW}).
+     * {@link #layerNormModulate(Tensor, Tensor, Tensor, double)} with the kernel chosen: {@code PAIR}
+     * where {@code S} is even (otherwise {@code ROW}); both give the same bits.
      */
     public Tensor layerNormModulate(Tensor x, Tensor shift, Tensor scale, double eps, LnModulateKernel kernel) {
         checkDevice(x, "x");
@@ -556,26 +516,6 @@ public final class CudaKernels {
         Tensor out = torch.empty(s, options(Torch.dtype(x), x), null);
         checkAligned(xc, "x");
         long rows = s[0] * s[1];
-        if (kernel == LnModulateKernel.WARP && t != 0 && d <= LN_WARP_MAX_WIDTH) {
-            KernelModule.LaunchArgs a = module.args()
-                    .ptr(address(xc))
-                    .ptr(address(shift))
-                    .ptr(address(scale))
-                    .ptr(address(out))
-                    .i32((int) d)
-                    .i64(rows)
-                    .i64(s[1])
-                    .i64(shift.stride(0))
-                    .f32((float) eps);
-            module.launch(
-                    "ln_modulate_warp_t" + t,
-                    (rows + LN_WARP_ROWS - 1) / LN_WARP_ROWS,
-                    LN_WARP_ROWS * 32,
-                    0,
-                    stream(x),
-                    a);
-            return out;
-        }
         int threads = (int) ((d / vec + 31) / 32 * 32);
         KernelModule.LaunchArgs a = module.args()
                 .ptr(address(xc))

@@ -702,106 +702,6 @@ __device__ __forceinline__ void ln_modulate_pair_body(const typename Store<T>::T
     }
 FLUX_LN_MOD_PAIR(0) FLUX_LN_MOD_PAIR(1) FLUX_LN_MOD_PAIR(2)
 
-// One warp per row, for 16-bit storage and rows of at most 32 * LNW_VECS * 8 values (3072, FLUX's
-// hidden size): lane l holds vectors l, l + 32, ... of the row as raw bits, loaded all at once;
-// the statistics are warp sums (no block barriers), and shift/scale are read in the last phase
-// (the same rows for every token: from L1/L2). One or two rows per block kept too few bytes in
-// flight while each block sat in its barriers (about 1.2 TB/s on an H200). Only the order of the
-// float32 sums differs from the block kernels (each lane adds its own values first).
-#define LNW_VECS 12
-#define LNW_WARPS 8
-
-struct LnWarpLane {
-    uint4 raw[LNW_VECS];
-};
-
-// Phase 1: the lane's vectors and their sum.
-template <int T>
-__device__ __forceinline__ float lnw_begin(const u16* xr, int D, int lane, LnWarpLane& l) {
-#pragma unroll
-    for (int i = 0; i < LNW_VECS; i++) {
-        int c = (lane + 32 * i) * 8;
-        l.raw[i] = c < D ? *reinterpret_cast<const uint4*>(xr + c) : make_uint4(0u, 0u, 0u, 0u);
-    }
-    float s = 0.0f;
-#pragma unroll
-    for (int i = 0; i < LNW_VECS; i++) {
-        if ((lane + 32 * i) * 8 < D) {
-            float f[8];
-            unpack8<T>(l.raw[i], f);
-            for (int k = 0; k < 8; k++) {
-                s += f[k];
-            }
-        }
-    }
-    return s;
-}
-
-// Phase 2: the lane's sum of squared deviations from the row's mean.
-template <int T>
-__device__ __forceinline__ float lnw_squares(const LnWarpLane& l, int D, int lane, float mean) {
-    float q = 0.0f;
-#pragma unroll
-    for (int i = 0; i < LNW_VECS; i++) {
-        if ((lane + 32 * i) * 8 < D) {
-            float f[8];
-            unpack8<T>(l.raw[i], f);
-            for (int k = 0; k < 8; k++) {
-                float d = f[k] - mean;
-                q += d * d;
-            }
-        }
-    }
-    return q;
-}
-
-// Phase 3: normalise, modulate (rounded as ln_modulate_body rounds), write.
-template <int T>
-__device__ __forceinline__ void lnw_end(const LnWarpLane& l, const u16* shift, const u16* scale, u16* outRow, int D,
-        int lane, float mean, float rstd) {
-#pragma unroll
-    for (int i = 0; i < LNW_VECS; i++) {
-        int c = (lane + 32 * i) * 8;
-        if (c < D) {
-            float v[8], sh[8], sc[8], o[8];
-            unpack8<T>(l.raw[i], v);
-            Vec<T>::load(shift + c, sh);
-            Vec<T>::load(scale + c, sc);
-            for (int k = 0; k < 8; k++) {
-                float ln = Store<T>::round((v[k] - mean) * rstd);
-                float s1 = Store<T>::round(sc[k] + 1.0f);
-                float m = Store<T>::round(ln * s1);
-                o[k] = m + sh[k];
-            }
-            Vec<T>::store(outRow + c, o);
-        }
-    }
-}
-
-template <int T>
-__device__ __forceinline__ void ln_modulate_warp_body(const u16* x, const u16* shift, const u16* scale, u16* out,
-        int D, i64 rows, i64 rowsPerBatch, i64 modStride, float eps) {
-    int lane = threadIdx.x & 31;
-    i64 row = (i64) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) {
-        return; // the whole warp: a row is one warp's
-    }
-    i64 batch = row / rowsPerBatch;
-    LnWarpLane l;
-    float mean = warp_sum(lnw_begin<T>(x + row * D, D, lane, l)) / (float) D;
-    float var = warp_sum(lnw_squares<T>(l, D, lane, mean)) / (float) D;
-    float rstd = rsqrtf(var + eps);
-    lnw_end<T>(l, shift + batch * modStride, scale + batch * modStride, out + row * D, D, lane, mean, rstd);
-}
-
-#define FLUX_LN_MOD_WARP(K) \
-    extern "C" __global__ void __launch_bounds__(LNW_WARPS * 32) ln_modulate_warp_t##K(const u16* x, \
-            const u16* shift, const u16* scale, u16* out, int D, i64 rows, i64 rowsPerBatch, i64 modStride, \
-            float eps) { \
-        ln_modulate_warp_body<K>(x, shift, scale, out, D, rows, rowsPerBatch, modStride, eps); \
-    }
-FLUX_LN_MOD_WARP(1) FLUX_LN_MOD_WARP(2)
-
 // ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
 //
 // For q or k of one stream, [B, S, H, D] (head vectors contiguous, tokens xTokenStride elements
@@ -1178,68 +1078,6 @@ __device__ __forceinline__ void mv_stage(const u8* src, int bytes, u32* stage, i
     }
 }
 
-// Asynchronous copies from global to shared memory (cp.async, sm_80 and later): nothing is held in
-// registers while the bytes are in flight, so a warp can have the next round's bytes on their way
-// while it decodes the current round. Older cards (and the host emulation) copy synchronously.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-#define FLUX_CP_ASYNC 1
-__device__ __forceinline__ unsigned smem_address(const void* p) {
-    unsigned r;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
-    return r;
-}
-#endif
-
-__device__ __forceinline__ void async_copy16(void* dst, const void* src) {
-#ifdef FLUX_CP_ASYNC
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_address(dst)), "l"(src) : "memory");
-#else
-    *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
-#endif
-}
-
-__device__ __forceinline__ void async_copy4(void* dst, const void* src) {
-#ifdef FLUX_CP_ASYNC
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(smem_address(dst)), "l"(src) : "memory");
-#else
-    *reinterpret_cast<u32*>(dst) = *reinterpret_cast<const u32*>(src);
-#endif
-}
-
-// Closes the lane's group of copies issued since the last commit.
-__device__ __forceinline__ void async_commit() {
-#ifdef FLUX_CP_ASYNC
-    asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
-}
-
-// Waits until at most N of the lane's committed groups are still in flight (then __syncwarp makes
-// every lane's copies visible to the warp).
-template <int N> __device__ __forceinline__ void async_wait() {
-#ifdef FLUX_CP_ASYNC
-    asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
-#endif
-}
-
-// mv_stage with asynchronous copies (16 or 4 bytes where the address and size allow; a byte-aligned
-// round, which only Q6_K rounds of one block are, is copied synchronously).
-__device__ __forceinline__ void mv_stage_async(const u8* src, int bytes, u32* stage, int lane) {
-    unsigned long long a = (unsigned long long) src;
-    if (((a | (unsigned long long) bytes) & 15ull) == 0) {
-        for (int i = lane; i < bytes / 16; i += 32) {
-            async_copy16(reinterpret_cast<uint4*>(stage) + i, reinterpret_cast<const uint4*>(src) + i);
-        }
-    } else if (((a | (unsigned long long) bytes) & 3ull) == 0) {
-        for (int i = lane; i < bytes / 4; i += 32) {
-            async_copy4(stage + i, reinterpret_cast<const u32*>(src) + i);
-        }
-    } else {
-        for (int i = lane; i < bytes; i += 32) {
-            reinterpret_cast<u8*>(stage)[i] = __ldg(src + i);
-        }
-    }
-}
-
 // Phase 2, per chunk of the round, for one lane: decodes octet `lane` of the staged chunk (if the
 // chunk has it) and adds its 8 products to acc[b] for every input row b.
 template <class Q, int T>
@@ -1304,7 +1142,8 @@ __device__ __forceinline__ void mv_finish(const float* acc, const typename Store
 
 template <class Q, int T>
 __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>::T* x, const typename Store<T>::T* bias,
-        typename Store<T>::T* y, int N, int K, int B, int depth, u32* mine) {
+        typename Store<T>::T* y, int N, int K, int B, int depth) {
+    __shared__ uint4 stage[MV_WARPS][MV_STAGE_VECS]; // uint4: 16-byte aligned slices
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     i64 n = (i64) blockIdx.x * MV_WARPS + warp;
     if (n >= N) {
@@ -1317,6 +1156,7 @@ __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>
     for (int b = 0; b < MV_MAX_ROWS; b++) {
         acc[b] = 0.0f;
     }
+    u32* mine = reinterpret_cast<u32*>(stage[warp]);
     for (int blk = 0; blk < rowBlocks; blk += roundBlocks) {
         int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
         mv_stage(row + (i64) blk * Q::TS, blocks * Q::TS, mine, lane);
@@ -1327,66 +1167,13 @@ __device__ __forceinline__ void matvec_body(const u8* W, const typename Store<T>
     mv_finish<T>(acc, bias, y, N, B, n, lane);
 }
 
-// The same rounds, double-buffered: round r + 1's bytes are copied asynchronously into the other
-// half of the warp's stage while round r is decoded, so the memory system always has a round of
-// every warp in flight instead of waiting for each decode. The chunks are added in the same order:
-// the same bits as matvec_body at every depth.
-template <class Q, int T>
-__device__ __forceinline__ void matvec_pipelined_body(const u8* W, const typename Store<T>::T* x,
-        const typename Store<T>::T* bias, typename Store<T>::T* y, int N, int K, int B, int depth, u32* buf0, u32* buf1) {
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    i64 n = (i64) blockIdx.x * MV_WARPS + warp;
-    if (n >= N) {
-        return;
-    }
-    const int rowBlocks = K / Q::QK;
-    const int roundBlocks = mv_round_blocks<Q>(depth);
-    const u8* row = W + n * rowBlocks * Q::TS;
-    float acc[MV_MAX_ROWS];
-    for (int b = 0; b < MV_MAX_ROWS; b++) {
-        acc[b] = 0.0f;
-    }
-    int first = rowBlocks < roundBlocks ? rowBlocks : roundBlocks;
-    mv_stage_async(row, first * Q::TS, buf0, lane);
-    async_commit();
-    int r = 0;
-    for (int blk = 0; blk < rowBlocks; r++) {
-        int blocks = rowBlocks - blk < roundBlocks ? rowBlocks - blk : roundBlocks;
-        int next = blk + blocks;
-        if (next < rowBlocks) {
-            // the other buffer was last read in round r - 1, before its closing __syncwarp
-            int nb = rowBlocks - next < roundBlocks ? rowBlocks - next : roundBlocks;
-            mv_stage_async(row + (i64) next * Q::TS, nb * Q::TS, (r & 1) ? buf0 : buf1, lane);
-            async_commit();
-            async_wait<1>();
-        } else {
-            async_wait<0>();
-        }
-        __syncwarp();
-        mv_accumulate_round<Q, T>((r & 1) ? buf1 : buf0, blk, blocks, lane, x, K, B, acc);
-        __syncwarp();
-        blk = next;
-    }
-    mv_finish<T>(acc, bias, y, N, B, n, lane);
-}
-
 // launched with MV_WARPS * 32 threads per CTA and ceil(N / MV_WARPS) CTAs; bias may be null. At
 // most 64 registers a thread, so that four CTAs (32 warps, each with a round in flight) fit an SM.
-// `pipelined` 1 runs matvec_pipelined_body (the same bits; one kernel per type for both, so that
-// NVRTC compiles no more instantiations than before). Each warp owns two round-sized halves of the
-// stage (the synchronous body uses the first): 18 KB a CTA.
 #define FLUX_MATVEC(NAME, A, E)                                                                       \
     extern "C" __global__ void __launch_bounds__(MV_WARPS * 32, 4)                                   \
     matvec_##NAME##_a##A##_t##E(const u8* W, const Store<E>::T* x,                                   \
-            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B, int depth, int pipelined) { \
-        __shared__ uint4 stage[MV_WARPS][2][MV_STAGE_VECS];                                          \
-        u32* b0 = reinterpret_cast<u32*>(stage[threadIdx.x >> 5][0]);                                 \
-        u32* b1 = reinterpret_cast<u32*>(stage[threadIdx.x >> 5][1]);                                 \
-        if (pipelined) {                                                                              \
-            matvec_pipelined_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth, b0, b1);                 \
-        } else {                                                                                      \
-            matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth, b0);                               \
-        }                                                                                             \
+            const Store<E>::T* bias, Store<E>::T* y, int N, int K, int B, int depth) {                \
+        matvec_body<NAME<A>, E>(W, x, bias, y, N, K, B, depth);                                       \
     }
 
 #define FLUX_MATVEC_ALL(NAME) \

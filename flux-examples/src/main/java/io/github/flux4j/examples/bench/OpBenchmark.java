@@ -188,47 +188,17 @@ public final class OpBenchmark implements Callable<Integer> {
                     new long[] {GgmlType.Q8_0.byteSize(6 * h * h)},
                     new TensorOptions(ScalarType.Byte).device(new DeviceOptional(dev.toTorch())));
             time(
-                    "modulation matvec Q8_0 fused h->6h, depth " + CudaKernels.matvecDepth()
-                            + (CudaKernels.matvecPipelined() ? ", pipelined" : ""),
+                    "modulation matvec Q8_0 fused h->6h, depth " + CudaKernels.matvecDepth(),
                     "double x2",
                     2 * dbl,
                     () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32));
             // the other staging depths (chunks each warp copies per round): same bits, the speed measured here
-            boolean pipelined = CudaKernels.matvecPipelined();
             for (int d : otherThan(CudaKernels.matvecDepth(), CudaKernels.MATVEC_MAX_DEPTH)) {
                 time(
                         "modulation matvec Q8_0 fused h->6h, depth " + d,
                         "(alt depth)",
                         0,
-                        () -> k.matvec(
-                                rawMod,
-                                GgmlType.Q8_0,
-                                6 * h,
-                                h,
-                                vec,
-                                null,
-                                DequantArithmetic.EXACT_FLOAT32,
-                                d,
-                                pipelined));
-            }
-            // the other schedule (double-buffered rounds or one after the other) at every depth
-            for (int d = 1; d <= CudaKernels.MATVEC_MAX_DEPTH; d++) {
-                int depth = d;
-                time(
-                        "modulation matvec Q8_0 fused h->6h, depth " + d
-                                + (pipelined ? ", rounds in turn" : ", pipelined"),
-                        "(alt schedule)",
-                        0,
-                        () -> k.matvec(
-                                rawMod,
-                                GgmlType.Q8_0,
-                                6 * h,
-                                h,
-                                vec,
-                                null,
-                                DequantArithmetic.EXACT_FLOAT32,
-                                depth,
-                                !pipelined));
+                        () -> k.matvec(rawMod, GgmlType.Q8_0, 6 * h, h, vec, null, DequantArithmetic.EXACT_FLOAT32, d));
             }
             time(
                     "modulation matvec Q8_0 fused h->3h",

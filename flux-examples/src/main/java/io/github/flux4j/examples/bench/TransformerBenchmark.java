@@ -310,7 +310,6 @@ public final class TransformerBenchmark implements Callable<Integer> {
                 result.put("dequant_tiles", io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
                 result.put("ln_modulate_kernel", CudaKernels.lnModulateKernel().name());
                 result.put("rms_rope_vectors", CudaKernels.rmsRopeVectors());
-                result.put("matvec_pipelined", CudaKernels.matvecPipelined());
                 result.put("gelu_epilogue", CudaKernels.geluEpilogue());
                 result.put("split_single_linears", CudaKernels.splitSingleLinears());
                 System.out.println("CUDA kernels: " + io.github.flux4j.core.cuda.CudaKernels.status(dev.index())
