@@ -100,10 +100,11 @@ final class KernelModule {
             }
         }
         if (cubin == null) {
-            // said before, not only after: the first compile of the whole file takes tens of
-            // seconds (32 s on an H100 host, 2026-12-06), which a user would otherwise take for a hang
+            // said before, not only after: the first compile of the whole file takes seconds to
+            // tens of seconds (10-12 s on a 16-core H100 host with --split-compile, 2026-12-06; more
+            // with fewer cores), which a user would otherwise take for a hang
             LOG.info(
-                    "compiling flux4j's CUDA kernels for {} with NVRTC {}.{} (once: {}; about 30 s)",
+                    "compiling flux4j's CUDA kernels for {} with NVRTC {}.{} (once: {}; 10 s or more)",
                     arch,
                     vMajor[0],
                     vMinor[0],
