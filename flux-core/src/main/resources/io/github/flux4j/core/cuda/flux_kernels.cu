@@ -504,35 +504,27 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
-__device__ __forceinline__ float block_sum(float v, float* shared32) {
+// R sums over the block at once (blockDim.x a multiple of 32, at most 1024; every thread gets the
+// results): each value's warp butterfly, then the warps' partial sums in a second butterfly, so each
+// sum is added in the same order whatever R is; the R values share one pair of barriers. `shared`
+// holds 32 partial sums per value.
+template <int R>
+__device__ __forceinline__ void block_sums(float* v, float* shared) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = warp_sum(v);
-    __syncthreads();
-    if (lane == 0) {
-        shared32[warp] = v;
+    for (int r = 0; r < R; r++) {
+        v[r] = warp_sum(v[r]);
     }
     __syncthreads();
-    float t = lane < warps ? shared32[lane] : 0.0f;
-    return warp_sum(t);
-}
-
-// Two sums over the block at once, each added in block_sum's order (so the same bits), with the
-// barriers of one: shared64 holds 32 partial sums per value.
-__device__ __forceinline__ void block_sum2(float& a, float& b, float* shared64) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    a = warp_sum(a);
-    b = warp_sum(b);
-    __syncthreads();
     if (lane == 0) {
-        shared64[warp] = a;
-        shared64[32 + warp] = b;
+        for (int r = 0; r < R; r++) {
+            shared[32 * r + warp] = v[r];
+        }
     }
     __syncthreads();
-    float ta = lane < warps ? shared64[lane] : 0.0f;
-    float tb = lane < warps ? shared64[32 + lane] : 0.0f;
-    a = warp_sum(ta);
-    b = warp_sum(tb);
+    for (int r = 0; r < R; r++) {
+        float t = lane < warps ? shared[32 * r + lane] : 0.0f;
+        v[r] = warp_sum(t);
+    }
 }
 
 // ------------------------------------------------------------------------------------ 16-byte vectors
@@ -581,126 +573,81 @@ template <> struct Vec<2> : Vec16<2> {};
 //
 // out = ((LN(x) * (1 + scale)) + shift), FluxMath.layerNorm then FluxMath.modulate: LayerNorm
 // without affine (eps 1e-6, statistics in float32), each of the three element-wise ops rounded to T
-// as LibTorch rounds them. One block per row of D values, one 16-byte vector per thread
+// as LibTorch rounds them. A block does R consecutive rows of D values (R = 1, or 2 where the rows
+// per batch are even: all R rows of one batch), one 16-byte vector of each row per thread
 // (blockDim = D / VEC rounded up to a warp; D a multiple of VEC, at most 1024 vectors); shift/scale
 // rows are [B, D] views whose rows are `modStride` elements apart; a row of x belongs to batch
-// row / rowsPerBatch.
-
-template <int T>
-__device__ __forceinline__ void ln_modulate_body(const typename Store<T>::T* x, const typename Store<T>::T* shift,
+// row / rowsPerBatch. Two rows per block keep twice the bytes in flight and pay the reductions'
+// barriers once for both (one row per block left HBM idle while each block sat in them); each
+// row's sums are added in the same order for any R, so the bits are the same.
+template <int T, int R>
+__device__ __forceinline__ void ln_modulate_rows(const typename Store<T>::T* x, const typename Store<T>::T* shift,
         const typename Store<T>::T* scale, typename Store<T>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) {
-    __shared__ float red[32];
+    __shared__ float red[32 * R];
     const int N = Vec<T>::N;
-    i64 row = blockIdx.x;
+    i64 row = (i64) R * blockIdx.x;
     i64 batch = row / rowsPerBatch;
     int c = threadIdx.x * N;
     bool active = c < D;
-    float v[N], sh[N], sc[N];
-    float s = 0.0f;
+    float v[R][N], sh[N], sc[N];
+    float s[R], q[R];
+    for (int r = 0; r < R; r++) {
+        s[r] = 0.0f;
+        q[r] = 0.0f;
+    }
     if (active) {
         // shift and scale do not depend on the statistics: loaded with x, before the reductions'
-        // barriers, so that the row costs one memory latency instead of two
-        Vec<T>::load(x + row * D + c, v);
+        // barriers, so that a row costs one memory latency instead of two
+        for (int r = 0; r < R; r++) {
+            Vec<T>::load(x + (row + r) * D + c, v[r]);
+        }
         Vec<T>::load(shift + batch * modStride + c, sh);
         Vec<T>::load(scale + batch * modStride + c, sc);
-        for (int k = 0; k < N; k++) {
-            s += v[k];
+        for (int r = 0; r < R; r++) {
+            for (int k = 0; k < N; k++) {
+                s[r] += v[r][k];
+            }
         }
     }
-    float mean = block_sum(s, red) / (float) D;
-    float sq = 0.0f;
+    block_sums<R>(s, red);
+    float mean[R];
+    for (int r = 0; r < R; r++) {
+        mean[r] = s[r] / (float) D;
+    }
     if (active) {
-        for (int k = 0; k < N; k++) {
-            float d = v[k] - mean;
-            sq += d * d;
+        for (int r = 0; r < R; r++) {
+            for (int k = 0; k < N; k++) {
+                float d = v[r][k] - mean[r];
+                q[r] += d * d;
+            }
         }
     }
-    float var = block_sum(sq, red) / (float) D;
-    float rstd = rsqrtf(var + eps);
+    block_sums<R>(q, red);
     if (active) {
-        float o[N];
-        for (int k = 0; k < N; k++) {
-            float ln = Store<T>::round((v[k] - mean) * rstd);
-            float s1 = Store<T>::round(sc[k] + 1.0f);
-            float m = Store<T>::round(ln * s1);
-            o[k] = m + sh[k];
+        for (int r = 0; r < R; r++) {
+            float rstd = rsqrtf(q[r] / (float) D + eps);
+            float o[N];
+            for (int k = 0; k < N; k++) {
+                float ln = Store<T>::round((v[r][k] - mean[r]) * rstd);
+                float s1 = Store<T>::round(sc[k] + 1.0f);
+                float m = Store<T>::round(ln * s1);
+                o[k] = m + sh[k];
+            }
+            Vec<T>::store(out + (row + r) * D + c, o);
         }
-        Vec<T>::store(out + row * D + c, o);
     }
 }
 
 #define FLUX_LN_MOD(K) \
     extern "C" __global__ void ln_modulate_t##K(const Store<K>::T* x, const Store<K>::T* shift, const Store<K>::T* scale, \
             Store<K>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) { \
-        ln_modulate_body<K>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
-    }
-FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
-
-// The same for two rows per block (rows 2i and 2i + 1, one batch: rowsPerBatch is even), so that
-// a block keeps twice the bytes in flight and pays its barriers once for both rows: one row per
-// block left the memory system idle while each block sat in its reductions. Each row's sums are
-// added in the one-row kernel's order, so the bits are the same.
-template <int T>
-__device__ __forceinline__ void ln_modulate_pair_body(const typename Store<T>::T* x, const typename Store<T>::T* shift,
-        const typename Store<T>::T* scale, typename Store<T>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) {
-    __shared__ float red[64];
-    const int N = Vec<T>::N;
-    i64 row = 2 * (i64) blockIdx.x;
-    i64 batch = row / rowsPerBatch;
-    int c = threadIdx.x * N;
-    bool active = c < D;
-    float v0[N], v1[N], sh[N], sc[N];
-    float s0 = 0.0f, s1 = 0.0f;
-    if (active) {
-        Vec<T>::load(x + row * D + c, v0);
-        Vec<T>::load(x + (row + 1) * D + c, v1);
-        Vec<T>::load(shift + batch * modStride + c, sh);
-        Vec<T>::load(scale + batch * modStride + c, sc);
-        for (int k = 0; k < N; k++) {
-            s0 += v0[k];
-        }
-        for (int k = 0; k < N; k++) {
-            s1 += v1[k];
-        }
-    }
-    block_sum2(s0, s1, red);
-    float mean0 = s0 / (float) D, mean1 = s1 / (float) D;
-    float q0 = 0.0f, q1 = 0.0f;
-    if (active) {
-        for (int k = 0; k < N; k++) {
-            float d = v0[k] - mean0;
-            q0 += d * d;
-        }
-        for (int k = 0; k < N; k++) {
-            float d = v1[k] - mean1;
-            q1 += d * d;
-        }
-    }
-    block_sum2(q0, q1, red);
-    float rstd0 = rsqrtf(q0 / (float) D + eps), rstd1 = rsqrtf(q1 / (float) D + eps);
-    if (active) {
-        float o[N];
-        for (int k = 0; k < N; k++) {
-            float s1k = Store<T>::round(sc[k] + 1.0f);
-            float ln = Store<T>::round((v0[k] - mean0) * rstd0);
-            o[k] = Store<T>::round(ln * s1k) + sh[k];
-        }
-        Vec<T>::store(out + row * D + c, o);
-        for (int k = 0; k < N; k++) {
-            float s1k = Store<T>::round(sc[k] + 1.0f);
-            float ln = Store<T>::round((v1[k] - mean1) * rstd1);
-            o[k] = Store<T>::round(ln * s1k) + sh[k];
-        }
-        Vec<T>::store(out + (row + 1) * D + c, o);
-    }
-}
-
-#define FLUX_LN_MOD_PAIR(K) \
+        ln_modulate_rows<K, 1>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
+    } \
     extern "C" __global__ void ln_modulate_pair_t##K(const Store<K>::T* x, const Store<K>::T* shift, \
             const Store<K>::T* scale, Store<K>::T* out, int D, i64 rowsPerBatch, i64 modStride, float eps) { \
-        ln_modulate_pair_body<K>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
+        ln_modulate_rows<K, 2>(x, shift, scale, out, D, rowsPerBatch, modStride, eps); \
     }
-FLUX_LN_MOD_PAIR(0) FLUX_LN_MOD_PAIR(1) FLUX_LN_MOD_PAIR(2)
+FLUX_LN_MOD(0) FLUX_LN_MOD(1) FLUX_LN_MOD(2)
 
 // ------------------------------------------------------------------------------------ QK RMSNorm + RoPE
 //
