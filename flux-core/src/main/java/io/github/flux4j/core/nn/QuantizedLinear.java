@@ -179,10 +179,9 @@ public final class QuantizedLinear implements LinearOp {
             LinearChecks.checkDtype("QuantizedLinear(" + type + ")", p, computeDtype);
         }
         Tensor w = weightForForward();
-        if (w == null
-                && expansion
-                        .matvecFor(path, rawBlocks, type, parts[0], parts[0].size(-1))
-                        .isPresent()) {
+        // a few rows: forward over the (then small) concatenation, which takes the fused matvec
+        // where it applies (its checks need the whole input width)
+        if (w == null && parts[0].numel() <= CudaKernels.MATVEC_MAX_ROWS * parts[0].size(-1)) {
             return LinearOp.super.forwardJoined(parts);
         }
         return Scopes.scoped(() -> Functional.linearJoined(parts, w != null ? w : expand(), bias));

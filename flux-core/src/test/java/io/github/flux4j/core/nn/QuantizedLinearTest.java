@@ -97,49 +97,54 @@ class QuantizedLinearTest {
         long out = w.length / IN;
         long[] widths = {out - 24, 24};
         boolean[] gelu = {false, true};
-        try (PointerScope scope = new PointerScope()) {
-            Tensor xs = TensorData.floats(random(3 * IN, 7), 1, 3, IN);
-            Tensor bias = TensorData.floats(random(out, 8), out);
-            try (QuantizedLinear q = referenceLayer(type, out, bias);
-                    DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
-                Tensor full = q.forward(xs);
-                Tensor[] wantSplit = {full.narrow(-1, 0, out - 24), Functional.geluTanh(full.narrow(-1, out - 24, 24))};
-                for (LinearOp layer : new LinearOp[] {q, d}) {
-                    Tensor[] got = layer.forwardSplit(xs, widths, gelu);
-                    assertThat(got).hasSize(2);
-                    for (int i = 0; i < 2; i++) {
-                        assertThat(got[i].sizes().vec().get()).containsExactly(1, 3, widths[i]);
-                        assertThat(TextRefs.relError(got[i], wantSplit[i]))
-                                .as("%s group %d", layer, i)
+        // 12 rows take the per-group / per-part GEMMs; 3 rows (a modulation-sized input) the defaults
+        for (int rows : new int[] {12, 3}) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor xs = TensorData.floats(random(rows * IN, 7), 1, rows, IN);
+                Tensor bias = TensorData.floats(random(out, 8), out);
+                try (QuantizedLinear q = referenceLayer(type, out, bias);
+                        DenseLinear d = new DenseLinear(TensorData.floats(w, out, IN), bias)) {
+                    Tensor full = q.forward(xs);
+                    Tensor[] wantSplit = {
+                        full.narrow(-1, 0, out - 24), Functional.geluTanh(full.narrow(-1, out - 24, 24))
+                    };
+                    for (LinearOp layer : new LinearOp[] {q, d}) {
+                        Tensor[] got = layer.forwardSplit(xs, widths, gelu);
+                        assertThat(got).hasSize(2);
+                        for (int i = 0; i < 2; i++) {
+                            assertThat(got[i].sizes().vec().get()).containsExactly(1, rows, widths[i]);
+                            assertThat(TextRefs.relError(got[i], wantSplit[i]))
+                                    .as("%s group %d", layer, i)
+                                    .isLessThan(1e-6);
+                        }
+                        // linear2's shape: [a | m] W^T + b from the parts, against forward over the concatenation
+                        Tensor a = xs.narrow(-1, 0, 100).contiguous();
+                        Tensor m = xs.narrow(-1, 100, IN - 100).contiguous();
+                        assertThat(TextRefs.relError(layer.forwardJoined(a, m), full))
+                                .as("%s joined", layer)
                                 .isLessThan(1e-6);
-                    }
-                    // linear2's shape: [a | m] W^T + b from the parts, against forward over the concatenation
-                    Tensor a = xs.narrow(-1, 0, 100).contiguous();
-                    Tensor m = xs.narrow(-1, 100, IN - 100).contiguous();
-                    assertThat(TextRefs.relError(layer.forwardJoined(a, m), full))
-                            .as("%s joined", layer)
-                            .isLessThan(1e-6);
-                    assertThat(layer.forwardJoined(xs).sizes().vec().get()).containsExactly(1, 3, out);
-                    // the defaults a wrapper (LoRA) would inherit give the same values
-                    LinearOp wrapper = forwardingOnly(layer);
-                    assertThat(TextRefs.relError(wrapper.forwardSplit(xs, widths, gelu)[1], wantSplit[1]))
-                            .isLessThan(1e-6);
-                    assertThat(TextRefs.relError(wrapper.forwardJoined(a, m), full))
-                            .isLessThan(1e-6);
+                        assertThat(layer.forwardJoined(xs).sizes().vec().get()).containsExactly(1, rows, out);
+                        // the defaults a wrapper (LoRA) would inherit give the same values
+                        LinearOp wrapper = forwardingOnly(layer);
+                        assertThat(TextRefs.relError(wrapper.forwardSplit(xs, widths, gelu)[1], wantSplit[1]))
+                                .isLessThan(1e-6);
+                        assertThat(TextRefs.relError(wrapper.forwardJoined(a, m), full))
+                                .isLessThan(1e-6);
 
-                    assertThatThrownBy(() -> layer.forwardSplit(xs, new long[] {out - 1, 2}, gelu))
-                            .isInstanceOf(IllegalArgumentException.class)
-                            .hasMessageContaining("add up to " + (out + 1))
-                            .hasMessageContaining("outFeatures " + out);
-                    assertThatThrownBy(() -> layer.forwardSplit(xs, widths, new boolean[] {false}))
-                            .isInstanceOf(IllegalArgumentException.class)
-                            .hasMessageContaining("2 widths and 1 GELU flags");
-                    assertThatThrownBy(() -> layer.forwardJoined(a, a))
-                            .isInstanceOf(IllegalArgumentException.class)
-                            .hasMessageContaining("add up to 200, not inFeatures " + IN);
-                    assertThatThrownBy(() -> layer.forwardJoined(a, m.narrow(1, 0, 2)))
-                            .isInstanceOf(IllegalArgumentException.class)
-                            .hasMessageContaining("differ before the last dimension");
+                        assertThatThrownBy(() -> layer.forwardSplit(xs, new long[] {out - 1, 2}, gelu))
+                                .isInstanceOf(IllegalArgumentException.class)
+                                .hasMessageContaining("add up to " + (out + 1))
+                                .hasMessageContaining("outFeatures " + out);
+                        assertThatThrownBy(() -> layer.forwardSplit(xs, widths, new boolean[] {false}))
+                                .isInstanceOf(IllegalArgumentException.class)
+                                .hasMessageContaining("2 widths and 1 GELU flags");
+                        assertThatThrownBy(() -> layer.forwardJoined(a, a))
+                                .isInstanceOf(IllegalArgumentException.class)
+                                .hasMessageContaining("add up to 200, not inFeatures " + IN);
+                        assertThatThrownBy(() -> layer.forwardJoined(a, m.narrow(1, 0, 2)))
+                                .isInstanceOf(IllegalArgumentException.class)
+                                .hasMessageContaining("differ before the last dimension");
+                    }
                 }
             }
         }
