@@ -4,8 +4,8 @@
 #   1. flux-core's kernel, linear and transformer CUDA tests (bit-exactness, every depth/tile count,
 #      fast vs reference path);
 #   2. OpBenchmark at 1024x1024 (per-op GPU time, with a row per matvec depth and dequant tile count);
-#   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast, cached and with the GELU
-#      epilogue (-Dflux4j.cuda.geluEpilogue) or split single-block linears, and diffusers'
+#   3. transformer-bench.sh for each of TYPES (default Q8_0): flux4j fast, reference, cached, and without the GELU
+#      epilogue or the split single-block linears (paths nogeluepilogue, nosplit), and diffusers'
 #      GGUF path back to back, 1024x1024 and 672x496 (TYPES none: steps 1 and 2 only).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

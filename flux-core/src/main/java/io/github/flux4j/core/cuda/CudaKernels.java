@@ -321,7 +321,10 @@ public final class CudaKernels {
 
     /** The kernels of {@link #layerNormModulate}. */
     public enum LnModulateKernel {
-        /** Two rows per block (an even row count; one row otherwise), both rows' sums under one set of barriers. */
+        /**
+         * Two rows per block where the rows per batch ({@code S}) are even, one row otherwise; both
+         * rows' sums under one set of barriers.
+         */
         PAIR,
         /** One row per block. */
         ROW

@@ -175,10 +175,11 @@ final class KernelModule {
     }
 
     /**
-     * Compiles with NVRTC's {@code --split-compile=0} (its optimisation passes on every core: 33 s
-     * down to 19 s on two cores for this file); an NVRTC that does not know the option compiles
-     * without it. The option changes how long the compile takes, not the code, so it is not part
-     * of the cache key.
+     * Compiles with NVRTC's {@code --split-compile=0} (its optimisation passes on every core: nvcc
+     * took 33 s single-threaded and 19 s split on two cores for this file; 9-12 s on a 16-core H100
+     * host); an NVRTC that does not know the option compiles without it. The option may change the
+     * machine code's scheduling but not the arithmetic (fixed by the source and {@code --fmad=false}:
+     * the bit-exact tests ran on split-compiled code), so it is not part of the cache key.
      */
     private static byte[] compileParallel(String source, String[] options) {
         String[] split = Arrays.copyOf(options, options.length + 1);

@@ -33,6 +33,9 @@ final class LinearChecks {
 
     /** Column groups of {@link LinearOp#forwardSplit}: positive widths adding up to {@code out}. */
     static void checkSplit(long[] widths, boolean[] gelu, long out) {
+        if (widths == null || gelu == null) {
+            throw new IllegalArgumentException("forwardSplit: widths and GELU flags must not be null");
+        }
         if (widths.length == 0 || widths.length != gelu.length) {
             throw new IllegalArgumentException("forwardSplit: " + widths.length + " widths and " + gelu.length
                     + " GELU flags (need as many, at least one)");
@@ -53,14 +56,18 @@ final class LinearChecks {
 
     /** Parts of {@link LinearOp#forwardJoined}: same leading dimensions, widths adding up to {@code in}. */
     static void checkJoined(Tensor[] parts, long in) {
-        if (parts.length == 0) {
+        if (parts == null || parts.length == 0) {
             throw new IllegalArgumentException("forwardJoined: no parts");
         }
         long sum = 0;
         long[] lead = null;
-        for (Tensor p : parts) {
-            if (p.isNull() || p.dim() < 1) {
-                throw new IllegalArgumentException("forwardJoined: a part is freed or a scalar");
+        for (int i = 0; i < parts.length; i++) {
+            Tensor p = parts[i];
+            if (p == null || p.isNull() || p.dim() < 1) {
+                throw new IllegalArgumentException("forwardJoined: part " + i + " is null, freed or a scalar");
+            }
+            if (p.size(-1) <= 0) {
+                throw new IllegalArgumentException("forwardJoined: part " + i + " has no columns: " + shape(p));
             }
             long[] s = p.sizes().vec().get();
             long[] l = Arrays.copyOf(s, s.length - 1);

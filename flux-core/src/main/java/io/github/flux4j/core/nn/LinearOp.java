@@ -47,7 +47,8 @@ public interface LinearOp extends AutoCloseable {
      * {@link Functional#linearGeluTanh}); this default slices one {@link #forward} and applies the
      * GELU in place, so a wrapper (a LoRA side branch) keeps the activation after its sum.
      *
-     * @return one tensor {@code [..., widths[i]]} per group (views of one tensor in this default)
+     * @return one tensor {@code [..., widths[i]]} per group (in this default, views of one tensor:
+     *     each keeps the whole output alive)
      * @throws IllegalArgumentException if the widths do not add up or the arrays differ in length
      */
     default Tensor[] forwardSplit(Tensor x, long[] widths, boolean[] gelu) {

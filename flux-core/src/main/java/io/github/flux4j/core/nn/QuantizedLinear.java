@@ -153,7 +153,8 @@ public final class QuantizedLinear implements LinearOp {
 
     /**
      * One GEMM per column group over the expanded (or resident) weight ({@link Functional#linearSplit});
-     * inputs of a few rows, which take the fused matvec, are split after it.
+     * inputs of a few rows go through {@link #forward} (the fused matvec where it applies) and are
+     * split after it.
      */
     @Override
     public Tensor[] forwardSplit(Tensor x, long[] widths, boolean[] gelu) {
@@ -161,7 +162,8 @@ public final class QuantizedLinear implements LinearOp {
         LinearChecks.checkInput("QuantizedLinear(" + type + ")", x, in, computeDtype);
         LinearChecks.checkSplit(widths, gelu, out);
         Tensor w = weightForForward();
-        if (w == null && expansion.matvecFor(path, rawBlocks, type, x, in).isPresent()) {
+        // a few rows: forward (which takes the fused matvec where it applies), then slices
+        if (w == null && fewRows(x)) {
             return LinearOp.super.forwardSplit(x, widths, gelu);
         }
         return Scopes.scopedAll(() -> Functional.linearSplit(x, w != null ? w : expand(), bias, widths, gelu));
@@ -180,11 +182,20 @@ public final class QuantizedLinear implements LinearOp {
         }
         Tensor w = weightForForward();
         // a few rows: forward over the (then small) concatenation, which takes the fused matvec
-        // where it applies (its checks need the whole input width)
-        if (w == null && parts[0].numel() <= CudaKernels.MATVEC_MAX_ROWS * parts[0].size(-1)) {
+        // where it applies
+        if (w == null && fewRows(parts[0])) {
             return LinearOp.super.forwardJoined(parts);
         }
         return Scopes.scoped(() -> Functional.linearJoined(parts, w != null ? w : expand(), bias));
+    }
+
+    /**
+     * Whether {@code x} has so few rows that the fused matvec may take it (then the split and joined
+     * forms go through {@link #forward}, one decision for both; the cost of their slicing or
+     * concatenation is negligible at that size).
+     */
+    private static boolean fewRows(Tensor x) {
+        return x.numel() <= CudaKernels.MATVEC_MAX_ROWS * x.size(-1);
     }
 
     /**

@@ -76,11 +76,11 @@ final class DoubleStreamBlock {
 
         img = ops.gatedAdd(img, im[0].gate(), imgAttn.proj(imgAttnOut));
         img = ops.gatedAdd(
-                img, im[1].gate(), imgMlp.forward(ops.modulatedLayerNorm(img, im[1].shift(), im[1].scale())));
+                img, im[1].gate(), imgMlp.forward(ops.modulatedLayerNorm(img, im[1].shift(), im[1].scale()), ops));
 
         txt = ops.gatedAdd(txt, tm[0].gate(), txtAttn.proj(txtAttnOut));
         txt = ops.gatedAdd(
-                txt, tm[1].gate(), txtMlp.forward(ops.modulatedLayerNorm(txt, tm[1].shift(), tm[1].scale())));
+                txt, tm[1].gate(), txtMlp.forward(ops.modulatedLayerNorm(txt, tm[1].shift(), tm[1].scale()), ops));
         if (clipF16) {
             // diffusers clips the text stream of fp16 runs to the finite fp16 range
             txt = txt.clamp(new ScalarOptional(new Scalar(-65504.0)), new ScalarOptional(new Scalar(65504.0)));

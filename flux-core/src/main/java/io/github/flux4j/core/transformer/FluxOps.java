@@ -27,6 +27,15 @@ final class FluxOps {
     }
 
     /**
+     * Whether a feed-forward input layer on {@code x}'s device may fuse its GELU into the GEMM
+     * ({@link io.github.flux4j.core.nn.LinearOp#forwardGeluTanh}: cuBLASLt's epilogue unless
+     * {@link CudaKernels#geluEpilogue} is off); the reference path runs the GEMM, then the GELU.
+     */
+    boolean fusesGelu(Tensor x) {
+        return kernels && x.is_cuda();
+    }
+
+    /**
      * Whether a single block on {@code x}'s device runs its linears split (the fast path on CUDA,
      * {@link CudaKernels#splitSingleLinears}); the reference path keeps one GEMM each and the cat.
      */

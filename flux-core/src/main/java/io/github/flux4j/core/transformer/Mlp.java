@@ -1,5 +1,6 @@
 package io.github.flux4j.core.transformer;
 
+import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.weights.binding.WeightPath;
 import java.util.function.BiConsumer;
@@ -18,10 +19,17 @@ final class Mlp {
         this.layer2 = w.linear("2", c.hiddenSize(), c.mlpHidden());
     }
 
-    Tensor forward(Tensor x) {
-        // the GELU in place (the same kernel and values as geluTanh, without a second 4h-wide
-        // activation beside layer2's expanded weight), or in the GEMM's epilogue where enabled
-        Tensor h = layer0.forwardGeluTanh(x);
+    /** {@code layer2(gelu_tanh(layer0(x)))}; the GELU in the GEMM's epilogue only on the fast path. */
+    Tensor forward(Tensor x, FluxOps ops) {
+        Tensor h;
+        if (ops.fusesGelu(x)) {
+            h = layer0.forwardGeluTanh(x);
+        } else {
+            // the GELU in place (the same kernel and values as geluTanh, without a second 4h-wide
+            // activation beside layer2's expanded weight)
+            h = layer0.forward(x);
+            Functional.geluTanhInto(h, h);
+        }
         return layer2.forward(h);
     }
 

@@ -102,9 +102,8 @@ class CudaTest {
 
     @Test
     void geluEpilogueMatchesLinearThenGelu() {
-        // the default (-Dflux4j.cuda.geluEpilogue unset or true): one _addmm_activation (cuBLASLt's GELU epilogue on
-        // the
-        // float32 accumulator) against the GEMM, rounded, then the GELU kernel
+        // the default (-Dflux4j.cuda.geluEpilogue unset or true): one _addmm_activation, cuBLASLt's
+        // GELU epilogue on the float32 accumulator, against the GEMM, rounded, then the GELU kernel
         GgmlType type = GgmlType.Q8_0;
         float[] w = TensorData.readFloats(TensorData.GGUF_REFERENCE.resolve(type + ".f32"));
         long out = w.length / 256;

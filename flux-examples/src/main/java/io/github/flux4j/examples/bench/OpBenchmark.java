@@ -274,8 +274,9 @@ public final class OpBenchmark implements Callable<Integer> {
                     "(reference)",
                     0,
                     () -> xAll.add(shift.unsqueeze(1).mul(attnOut)));
-            // GELU passes: none with the epilogue; the single blocks' without it only where not split
-            int geluCount = epilogue ? 0 : dbl + sgl;
+            // GELU passes of their own: only the single blocks' unsplit linear1 (elsewhere the GELU is
+            // in the linearGeluTanh rows above, in the epilogue or right after the GEMM)
+            int geluCount = split ? 0 : sgl;
             time("gelu tanh (4h wide)", geluCount > 0 ? "all" : "(alt)", geluCount, () -> torch.gelu(big, "tanh"));
             time(
                     "attention output into the 5h-wide linear2 input",
