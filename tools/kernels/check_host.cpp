@@ -100,18 +100,23 @@ static int matvec_main(char** argv) {
     return 0;
 }
 
-// QK RMSNorm + RoPE (rms_rope kernels) as one warp runs a row: every lane's first phase, the
-// warp's butterfly sum (__shfl_xor_sync, emulated in its order: lane l adds lane l ^ o's value for
-// o = 16, 8, 4, 2, 1, so every lane ends with the same bits as on the GPU), every lane's second
-// phase. bf16 storage. usage:
-// check_host rmsrope x.bin w.bin cos.bin sin.bin out.bin B S H D Sout tokenOffset tokenStride eps
-static int rmsrope_main(char** argv) {
-    std::vector<u8> x = slurp(argv[2]), w = slurp(argv[3]), c = slurp(argv[4]), s = slurp(argv[5]);
-    int B = std::atoi(argv[7]), S = std::atoi(argv[8]), H = std::atoi(argv[9]), D = std::atoi(argv[10]);
-    int Sout = std::atoi(argv[11]), off = std::atoi(argv[12]);
-    i64 tokenStride = std::atoll(argv[13]);
-    float eps = (float) std::atof(argv[14]);
-    std::vector<u8> out((size_t) B * Sout * H * D * 2, 0);
+// QK RMSNorm + RoPE, bf16 storage. usage (both kernels):
+// check_host rmsrope|rmsropevec x.bin w.bin cos.bin sin.bin out.bin B S H D Sout tokenOffset tokenStride eps
+struct RopeCase {
+    std::vector<u8> x, w, c, s;
+    int B, S, H, D, Sout, off;
+    i64 tokenStride;
+    float eps;
+};
+
+// rms_rope as one warp runs a row: every lane's first phase, the warp's butterfly sum
+// (__shfl_xor_sync, emulated in its order: lane l adds lane l ^ o's value for o = 16, 8, 4, 2, 1,
+// so every lane ends with the same bits as on the GPU), every lane's second phase.
+static void rmsrope_warps(const RopeCase& k, std::vector<u8>& out) {
+    int B = k.B, S = k.S, H = k.H, D = k.D, Sout = k.Sout, off = k.off;
+    i64 tokenStride = k.tokenStride;
+    float eps = k.eps;
+    const std::vector<u8>&w = k.w, &c = k.c, &s = k.s, &x = k.x;
     // x is given from its first element; a row's start may be off a 4-byte boundary (odd strides)
     const u16* xp = (const u16*) x.data();
     i64 rows = (i64) B * S * H;
@@ -134,23 +139,17 @@ static int rmsrope_main(char** argv) {
                     row, lane, l[lane], rstd);
         }
     }
-    FILE* f = std::fopen(argv[6], "wb");
-    std::fwrite(out.data(), 1, out.size(), f);
-    std::fclose(f);
-    return 0;
 }
 
-// The vectorised rms_rope (rms_rope_vec kernels) as its warps run: for each warp of each block of
-// 256 threads, every lane's first phase, the butterfly over each group of G = D / 8 lanes (lane l
-// adds lane l ^ o's value for o = G/2 .. 1, as __shfl_xor_sync does), every lane's second phase.
-// Same arguments as rmsrope; x's rows must be 16-byte aligned (D and the stride multiples of 8).
-static int rmsropevec_main(char** argv) {
-    std::vector<u8> x = slurp(argv[2]), w = slurp(argv[3]), c = slurp(argv[4]), s = slurp(argv[5]);
-    int B = std::atoi(argv[7]), S = std::atoi(argv[8]), H = std::atoi(argv[9]), D = std::atoi(argv[10]);
-    int Sout = std::atoi(argv[11]), off = std::atoi(argv[12]);
-    i64 tokenStride = std::atoll(argv[13]);
-    float eps = (float) std::atof(argv[14]);
-    std::vector<u8> out((size_t) B * Sout * H * D * 2, 0);
+// rms_rope_vec as its warps run: for each warp of each block of 256 threads, every lane's first
+// phase, the butterfly over each group of G = D / 8 lanes (lane l adds lane l ^ o's value for
+// o = G/2 .. 1, as __shfl_xor_sync does), every lane's second phase. x's rows must be 16-byte
+// aligned (D and the stride multiples of 8).
+static void rmsrope_vectors(const RopeCase& k, std::vector<u8>& out) {
+    int B = k.B, S = k.S, H = k.H, D = k.D, Sout = k.Sout, off = k.off;
+    i64 tokenStride = k.tokenStride;
+    float eps = k.eps;
+    const std::vector<u8>&w = k.w, &c = k.c, &s = k.s, &x = k.x;
     i64 rows = (i64) B * S * H;
     int G = D / 8;
     i64 perBlock = 8LL * (32 / G) * RRV_ROWS;
@@ -182,6 +181,18 @@ static int rmsropevec_main(char** argv) {
             }
         }
     }
+}
+
+static int rmsrope_main(char** argv, bool vectors) {
+    RopeCase k{slurp(argv[2]), slurp(argv[3]), slurp(argv[4]), slurp(argv[5]), std::atoi(argv[7]),
+            std::atoi(argv[8]), std::atoi(argv[9]), std::atoi(argv[10]), std::atoi(argv[11]),
+            std::atoi(argv[12]), std::atoll(argv[13]), (float) std::atof(argv[14])};
+    std::vector<u8> out((size_t) k.B * k.Sout * k.H * k.D * 2, 0);
+    if (vectors) {
+        rmsrope_vectors(k, out);
+    } else {
+        rmsrope_warps(k, out);
+    }
     FILE* f = std::fopen(argv[6], "wb");
     std::fwrite(out.data(), 1, out.size(), f);
     std::fclose(f);
@@ -199,8 +210,8 @@ template <template <int> class Q> static void dispatch(int a, int out, const u8*
 
 int main(int argc, char** argv) {
     if (argc == 12 && std::string(argv[1]) == "matvec") return matvec_main(argv);
-    if (argc == 15 && std::string(argv[1]) == "rmsrope") return rmsrope_main(argv);
-    if (argc == 15 && std::string(argv[1]) == "rmsropevec") return rmsropevec_main(argv);
+    if (argc == 15 && std::string(argv[1]) == "rmsrope") return rmsrope_main(argv, false);
+    if (argc == 15 && std::string(argv[1]) == "rmsropevec") return rmsrope_main(argv, true);
     if (argc != 7 && argc != 8) { std::fprintf(stderr, "usage\n"); return 2; }
     int tiles = argc == 8 ? std::atoi(argv[7]) : 1;
     std::string t = argv[1];

@@ -621,7 +621,7 @@ public final class CudaKernels {
         Tensor w = weight.contiguous();
         long rows = s[0] * s[1] * s[2];
         long lanesPerRow = d / 8;
-        if (t != 0
+        boolean vec = t != 0
                 && vectors
                 && d % 8 == 0
                 && Long.bitCount(lanesPerRow) == 1
@@ -632,27 +632,10 @@ public final class CudaKernels {
                 && address(w) % 16 == 0
                 && address(out) % 16 == 0
                 && address(cos) % 16 == 0
-                && address(sin) % 16 == 0) {
-            long rowsPerBlock = THREADS / lanesPerRow * RRV_ROWS;
-            KernelModule.LaunchArgs a = module.args()
-                    .ptr(address(x))
-                    .ptr(address(w))
-                    .ptr(address(cos))
-                    .ptr(address(sin))
-                    .ptr(address(out))
-                    .i64(rows)
-                    .i32((int) s[1])
-                    .i32((int) s[2])
-                    .i32((int) d)
-                    .i32((int) o[1])
-                    .i32((int) tokenOffset)
-                    .f32((float) eps)
-                    .i64(x.stride(1))
-                    .i64(x.stride(0));
-            module.launch("rms_rope_vec_t" + t, (rows + rowsPerBlock - 1) / rowsPerBlock, THREADS, 0, stream(x), a);
-            return;
-        }
-        int warps = THREADS / 32;
+                && address(sin) % 16 == 0;
+        // both kernels take the same arguments; a CTA of THREADS threads does one row per warp, or
+        // RRV_ROWS rows per group of D / 8 lanes
+        long rowsPerBlock = vec ? THREADS / lanesPerRow * RRV_ROWS : THREADS / 32;
         KernelModule.LaunchArgs a = module.args()
                 .ptr(address(x))
                 .ptr(address(w))
@@ -668,7 +651,13 @@ public final class CudaKernels {
                 .f32((float) eps)
                 .i64(x.stride(1))
                 .i64(x.stride(0));
-        module.launch("rms_rope_t" + t, (rows + warps - 1) / warps, THREADS, 0, stream(x), a);
+        module.launch(
+                (vec ? "rms_rope_vec_t" : "rms_rope_t") + t,
+                (rows + rowsPerBlock - 1) / rowsPerBlock,
+                THREADS,
+                0,
+                stream(x),
+                a);
     }
 
     /**

@@ -69,16 +69,7 @@ final class SingleStreamBlock {
             // a full read and write of the 5h-wide activations per block (same values as cat).
             Tensor in2 = torch.empty(new long[] {y.size(0), y.size(1), hidden + mlpHidden}, y.options(), null);
             Functional.geluTanhInto(in2.narrow(-1, hidden, mlpHidden), y.narrow(-1, 3 * hidden, mlpHidden));
-            Tensor q = ops.normRopeJoint(
-                    new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
-                    new Tensor[] {norm.queryScale()},
-                    pe);
-            Tensor k = ops.normRopeJoint(
-                    new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
-                    new Tensor[] {norm.keyScale()},
-                    pe);
-            Tensor v = y.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
-            in2.narrow(-1, 0, hidden).copy_(FluxMath.attention(q, k, v));
+            in2.narrow(-1, 0, hidden).copy_(attend(y, pe));
             return in2;
         });
         return finish(x, mod, linear2.forward(joint));
@@ -94,18 +85,26 @@ final class SingleStreamBlock {
         return Scopes.scopedAll(() -> {
             Tensor xm = ops.modulatedLayerNorm(x, mod.shift(), mod.scale());
             Tensor[] y = linear1.forwardSplit(xm, new long[] {3 * hidden, mlpHidden}, new boolean[] {false, true});
-            Tensor qkv = y[0];
-            Tensor q = ops.normRopeJoint(
-                    new Tensor[] {qkv.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
-                    new Tensor[] {norm.queryScale()},
-                    pe);
-            Tensor k = ops.normRopeJoint(
-                    new Tensor[] {qkv.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
-                    new Tensor[] {norm.keyScale()},
-                    pe);
-            Tensor v = qkv.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
-            return new Tensor[] {FluxMath.attention(q, k, v), y[1]};
+            return new Tensor[] {attend(y[0], pe), y[1]};
         });
+    }
+
+    /**
+     * Attention over the joint sequence from {@code y}'s first 3h columns {@code [q | k | v]} (the
+     * whole of the split path's qkv GEMM, or a slice of linear1's 7h-wide output): QK norm + RoPE,
+     * then SDPA; {@code [B, S, h]}.
+     */
+    private Tensor attend(Tensor y, EmbedNd.Rope pe) {
+        Tensor q = ops.normRopeJoint(
+                new Tensor[] {y.narrow(-1, 0, hidden).unflatten(-1, numHeads, -1)},
+                new Tensor[] {norm.queryScale()},
+                pe);
+        Tensor k = ops.normRopeJoint(
+                new Tensor[] {y.narrow(-1, hidden, hidden).unflatten(-1, numHeads, -1)},
+                new Tensor[] {norm.keyScale()},
+                pe);
+        Tensor v = y.narrow(-1, 2 * hidden, hidden).unflatten(-1, numHeads, -1);
+        return FluxMath.attention(q, k, v);
     }
 
     /** {@code x + gate * out}, clipped to float16's range for float16 compute. */
