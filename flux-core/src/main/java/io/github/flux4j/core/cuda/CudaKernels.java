@@ -108,8 +108,12 @@ public final class CudaKernels {
 
     /** Whether {@code -Dflux4j.cuda.kernels=false} is absent. */
     public static boolean enabledByProperty() {
-        return !"false"
-                .equalsIgnoreCase(System.getProperty(ENABLED_PROPERTY, "true").trim());
+        return onUnlessFalse(ENABLED_PROPERTY);
+    }
+
+    /** A switch that is on unless its system property says {@code false} (read on every call). */
+    private static boolean onUnlessFalse(String property) {
+        return !"false".equalsIgnoreCase(System.getProperty(property, "true").trim());
     }
 
     private static Optional<CudaKernels> create(int index) {
@@ -289,9 +293,7 @@ public final class CudaKernels {
 
     /** Whether the GELU epilogue is on (unless {@code -Dflux4j.cuda.geluEpilogue=false}; read on every call). */
     public static boolean geluEpilogue() {
-        return !"false"
-                .equalsIgnoreCase(
-                        System.getProperty(GELU_EPILOGUE_PROPERTY, "true").trim());
+        return onUnlessFalse(GELU_EPILOGUE_PROPERTY);
     }
 
     /**
@@ -306,9 +308,7 @@ public final class CudaKernels {
 
     /** Whether single blocks split their linears (unless {@code -Dflux4j.cuda.splitSingleLinears=false}). */
     public static boolean splitSingleLinears() {
-        return !"false"
-                .equalsIgnoreCase(System.getProperty(SPLIT_SINGLE_LINEARS_PROPERTY, "true")
-                        .trim());
+        return onUnlessFalse(SPLIT_SINGLE_LINEARS_PROPERTY);
     }
 
     /**
@@ -350,9 +350,7 @@ public final class CudaKernels {
 
     /** Whether {@link #rmsNormRope} may use its 16-byte-vector kernel (read on every call). */
     public static boolean rmsRopeVectors() {
-        return !"false"
-                .equalsIgnoreCase(
-                        System.getProperty(RMS_ROPE_VECTORS_PROPERTY, "true").trim());
+        return onUnlessFalse(RMS_ROPE_VECTORS_PROPERTY);
     }
 
     /** A property of 1 to {@code max}, {@code unset} when unset. */

@@ -80,10 +80,7 @@ public final class DenseLinear implements LinearOp {
     @Override
     public Tensor forwardJoined(Tensor... parts) {
         checkOpen();
-        LinearChecks.checkJoined(parts, in);
-        for (Tensor p : parts) {
-            LinearChecks.checkDtype("DenseLinear", p, dtype);
-        }
+        LinearChecks.checkJoined("DenseLinear", parts, in, dtype);
         return Scopes.scoped(() -> Functional.linearJoined(parts, weight, bias));
     }
 

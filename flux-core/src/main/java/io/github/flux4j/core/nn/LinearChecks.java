@@ -18,10 +18,7 @@ final class LinearChecks {
             throw new IllegalArgumentException(
                     layer + ": input of shape " + shape(x) + " does not end in " + "inFeatures " + in);
         }
-        ScalarType t = Torch.dtype(x);
-        if (t != dtype) {
-            throw new IllegalArgumentException(layer + ": input dtype " + t + " differs from the layer's " + dtype);
-        }
+        checkDtype(layer, x, dtype);
     }
 
     static void checkDtype(String layer, Tensor x, ScalarType dtype) {
@@ -51,6 +48,14 @@ final class LinearChecks {
         if (sum != out) {
             throw new IllegalArgumentException("forwardSplit: widths " + Arrays.toString(widths) + " add up to " + sum
                     + ", not outFeatures " + out);
+        }
+    }
+
+    /** {@link #checkJoined(Tensor[], long)}, and every part in the layer's compute dtype. */
+    static void checkJoined(String layer, Tensor[] parts, long in, ScalarType dtype) {
+        checkJoined(parts, in);
+        for (Tensor p : parts) {
+            checkDtype(layer, p, dtype);
         }
     }
 

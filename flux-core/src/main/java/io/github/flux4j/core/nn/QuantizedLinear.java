@@ -176,10 +176,7 @@ public final class QuantizedLinear implements LinearOp {
     @Override
     public Tensor forwardJoined(Tensor... parts) {
         checkOpen();
-        LinearChecks.checkJoined(parts, in);
-        for (Tensor p : parts) {
-            LinearChecks.checkDtype("QuantizedLinear(" + type + ")", p, computeDtype);
-        }
+        LinearChecks.checkJoined("QuantizedLinear(" + type + ")", parts, in, computeDtype);
         Tensor w = weightForForward();
         // a few rows: forward over the (then small) concatenation, which takes the fused matvec
         // where it applies
