@@ -25,6 +25,8 @@ p.add_argument("--warmup", type=int, default=3)
 p.add_argument("--iters", type=int, default=10)
 p.add_argument("--dense", action="store_true", help="dequantize every GGUF weight once (plain bf16 linears)")
 p.add_argument("--json", default=None)
+p.add_argument("--count-kernels", action="store_true",
+               help="after the timed forwards, one more under torch.profiler: kernels per step (memcpy/memset apart)")
 p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 args = p.parse_args()
 
@@ -41,6 +43,30 @@ def sync():
         torch.cuda.synchronize()
 
 
+
+
+def count_kernels(fwd):
+    """One forward under torch.profiler (CUDA activity = CUPTI's kernel records, as flux4j's KernelTrace)."""
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fwd()
+        sync()
+    kernels, copies, kernel_us, by_name = 0, 0, 0.0, {}
+    for e in prof.events():
+        if e.device_type != torch.autograd.DeviceType.CUDA:
+            continue
+        if e.name.startswith(("Memcpy", "Memset")):
+            copies += 1
+            continue
+        kernels += 1
+        us = e.time_range.elapsed_us()
+        kernel_us += us
+        c = by_name.setdefault(e.name[:90], [0, 0.0])
+        c[0] += 1
+        c[1] += us
+    top = sorted(by_name.items(), key=lambda kv: -kv[1][1])[:25]
+    return {"kernels": kernels, "memcpy_memset": copies, "kernel_ms": round(kernel_us / 1e3, 2),
+            "top_kernels": [{"name": n, "count": c, "ms": round(us / 1e3, 3)} for n, (c, us) in top]}
 
 
 def write_config(gguf_path):
@@ -139,6 +165,11 @@ for size in args.sizes.split(","):
     if cuda:
         run["peak_alloc_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
         run["peak_reserved_gib"] = round(torch.cuda.max_memory_reserved() / 2**30, 3)
+    if cuda and args.count_kernels:
+        run["kernel_trace"] = count_kernels(fwd)
+        kt = run["kernel_trace"]
+        print(f"{run['size']:9s} kernels per forward: {kt['kernels']} (+{kt['memcpy_memset']} memcpy/memset), "
+              f"{kt['kernel_ms']} ms of kernel time", flush=True)
     result["runs"].append(run)
     print(f"{run['size']:9s} {seq}+{args.txt_tokens} tokens: median {run['median_ms']} ms, p90 {run['p90_ms']} ms, "
           f"peak alloc {run.get('peak_alloc_gib')} GiB, reserved {run.get('peak_reserved_gib')} GiB", flush=True)

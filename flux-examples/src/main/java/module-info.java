@@ -12,5 +12,6 @@ open module io.github.flux4j.examples {
     requires info.picocli;
     requires me.tongfei.progressbar;
     requires jmh.core;
+    requires org.bytedeco.cuda; // CUPTI, for the benchmarks' kernel counts (KernelTrace)
     requires static org.jspecify;
 }

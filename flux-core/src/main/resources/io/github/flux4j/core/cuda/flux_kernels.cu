@@ -713,6 +713,18 @@ __device__ __forceinline__ bool aligned_to(const void* p, int bytes) {
     return ((unsigned long long) p & (unsigned long long) (bytes - 1)) == 0;
 }
 
+// A launch numbers the head rows of q or k batch-major: row = (b * S + s) * H + h.
+struct HeadRow {
+    i64 b;
+    int s, h;
+    __device__ __forceinline__ HeadRow(i64 row, int S, int H) {
+        h = (int) (row % H);
+        i64 bs = row / H;
+        s = (int) (bs % S);
+        b = bs / S;
+    }
+};
+
 // What one lane holds between the two phases of a row: its values (pairs p = lane + 32 k, k < 4),
 // their share of the sum of squares, and the RMSNorm weights they need (loaded with the values,
 // before the warp's reduction). The RoPE tables are read in the second phase: holding them too
@@ -729,10 +741,9 @@ __device__ __forceinline__ bool rms_rope_begin(const typename Store<T>::T* x, co
     if (row >= rows) {
         return false;
     }
-    int h = (int) (row % H);
-    i64 bs = row / H;
-    int s = (int) (bs % S);
-    i64 b = bs / S;
+    HeadRow hr(row, S, H);
+    i64 b = hr.b;
+    int s = hr.s, h = hr.h;
     const typename Store<T>::T* xr = x + b * xBatchStride + (i64) s * xTokenStride + (i64) h * D;
     bool xa = aligned_to(xr, Pair<T>::ALIGN), wa = aligned_to(weight, Pair<T>::ALIGN);
     int pairs = D / 2;
@@ -758,10 +769,9 @@ __device__ __forceinline__ bool rms_rope_begin(const typename Store<T>::T* x, co
 template <int T>
 __device__ __forceinline__ void rms_rope_end(const float* cosT, const float* sinT, typename Store<T>::T* out, int S,
         int H, int D, int Sout, int tokenOffset, i64 row, int lane, const RmsRopeLane& l, float rstd) {
-    int h = (int) (row % H);
-    i64 bs = row / H;
-    int s = (int) (bs % S);
-    i64 b = bs / S;
+    HeadRow hr(row, S, H);
+    i64 b = hr.b;
+    int s = hr.s, h = hr.h;
     int pos = s + tokenOffset;
     const float* cr = cosT + (i64) pos * D;
     const float* sr = sinT + (i64) pos * D;
@@ -839,11 +849,9 @@ __device__ __forceinline__ void rrv_begin(const u16* x, const u16* weight, i64 r
         i64 row = rrv_row(G, lane, r);
         l.raw[r] = make_uint4(0u, 0u, 0u, 0u);
         if (row < rows) {
-            int h = (int) (row % H);
-            i64 bs = row / H;
-            int s = (int) (bs % S);
-            i64 b = bs / S;
-            l.raw[r] = *reinterpret_cast<const uint4*>(x + b * xBatchStride + (i64) s * xTokenStride + (i64) h * D + c);
+            HeadRow hr(row, S, H);
+            l.raw[r] = *reinterpret_cast<const uint4*>(
+                    x + hr.b * xBatchStride + (i64) hr.s * xTokenStride + (i64) hr.h * D + c);
         }
     }
     Vec<T>::load(weight + c, l.w);
@@ -870,10 +878,9 @@ __device__ __forceinline__ void rrv_end(const float* cosT, const float* sinT, u1
         if (row >= rows) {
             continue;
         }
-        int h = (int) (row % H);
-        i64 bs = row / H;
-        int s = (int) (bs % S);
-        i64 b = bs / S;
+        HeadRow hr(row, S, H);
+        i64 b = hr.b;
+        int s = hr.s, h = hr.h;
         int pos = s + tokenOffset;
         float rstd = rsqrtf(sq[r] / (float) D + eps);
         float v[8], cs[8], sn[8], o[8];

@@ -129,6 +129,12 @@ public final class TransformerBenchmark implements Callable<Integer> {
     @Option(names = "--iters", description = "Timed forwards per configuration (default 10).", defaultValue = "10")
     private int iters = 10;
 
+    @Option(
+            names = "--count-kernels",
+            description = "After the timed forwards of each configuration, one more forward with CUPTI's kernel "
+                    + "records on (CUDA): kernels per step, their summed GPU time, the span, the largest by name.")
+    private boolean countKernels;
+
     @Option(names = "--threads", description = "LibTorch intra-op threads (CPU).")
     private @Nullable Integer threads;
 
@@ -385,6 +391,9 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     }
                 }
             }
+            if (cuda && countKernels) {
+                run.put("kernel_trace", traceKernels(model, in, dev));
+            }
             Stats s = Stats.of(times);
             Stats q = Stats.of(enqueue);
             run.put("host_enqueue_median_ms", round(q.median(), 2));
@@ -447,6 +456,28 @@ public final class TransformerBenchmark implements Callable<Integer> {
             sync(dev);
         }
         return (System.nanoTime() - t0) / 1e6;
+    }
+
+    /** One more forward under {@link KernelTrace}; a CUPTI failure is reported, not thrown. */
+    private static Map<String, Object> traceKernels(FluxTransformer model, FluxInputs in, FluxDevice dev) {
+        try {
+            KernelTrace.Result r = KernelTrace.trace(() -> timeForward(model, in, dev));
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-9s kernels per forward: %d, %.1f ms of kernel time over a span of %.1f ms%n",
+                    in.size(),
+                    r.kernels(),
+                    r.kernelMs(),
+                    r.spanMs());
+            for (KernelTrace.Group g :
+                    r.groups().subList(0, Math.min(12, r.groups().size()))) {
+                System.out.printf(Locale.ROOT, "    %5d x %8.3f ms  %s%n", g.count(), g.totalMs(), g.name());
+            }
+            return r.toMap(25);
+        } catch (RuntimeException | LinkageError e) {
+            System.out.println("kernel trace failed: " + e);
+            return Map.of("error", String.valueOf(e));
+        }
     }
 
     /** Sets a system property back to {@code value}, or clears it where it was unset. */

@@ -1,0 +1,153 @@
+package io.github.flux4j.examples.bench;
+
+import static org.bytedeco.cuda.global.cupti.CUPTI_ACTIVITY_FLAG_FLUSH_FORCED;
+import static org.bytedeco.cuda.global.cupti.CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL;
+import static org.bytedeco.cuda.global.cupti.CUPTI_ERROR_MAX_LIMIT_REACHED;
+import static org.bytedeco.cuda.global.cupti.CUPTI_SUCCESS;
+import static org.bytedeco.cuda.global.cupti.cuptiActivityDisable;
+import static org.bytedeco.cuda.global.cupti.cuptiActivityEnable;
+import static org.bytedeco.cuda.global.cupti.cuptiActivityFlushAll;
+import static org.bytedeco.cuda.global.cupti.cuptiActivityGetNextRecord;
+import static org.bytedeco.cuda.global.cupti.cuptiActivityRegisterCallbacks;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.cuda.cudart.CUctx_st;
+import org.bytedeco.cuda.cupti.CUpti_ActivityKernel11;
+import org.bytedeco.cuda.cupti.CUpti_BuffersCallbackCompleteFunc;
+import org.bytedeco.cuda.cupti.CUpti_BuffersCallbackRequestFunc;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.javacpp.SizeTPointer;
+
+/**
+ * Counts the GPU kernels of a piece of work with CUPTI's activity records (concurrent-kernel kind,
+ * which does not serialise kernels): how many ran, the sum of their durations, the span from the
+ * first start to the last end, and the kernels grouped by name. Used by {@link TransformerBenchmark}
+ * ({@code --count-kernels}) after its timed forwards, so tracing never touches the timings.
+ *
+ * <p>One trace at a time per process (CUPTI's callbacks are process-wide). The names are CUPTI's
+ * (mangled for C++ kernels), shortened for the report.
+ */
+final class KernelTrace {
+    /** One group of kernels with the same name. */
+    record Group(String name, int count, double totalMs) {}
+
+    /** What one trace saw. */
+    record Result(int kernels, double kernelMs, double spanMs, List<Group> groups) {
+        /** The result as JSON-ready values, with the {@code top} largest groups by total time. */
+        Map<String, Object> toMap(int top) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("kernels", kernels);
+            m.put("kernel_ms", TransformerBenchmark.round(kernelMs, 2));
+            m.put("span_ms", TransformerBenchmark.round(spanMs, 2));
+            List<Map<String, Object>> g = new ArrayList<>();
+            for (Group x : groups.subList(0, Math.min(top, groups.size()))) {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("name", x.name());
+                e.put("count", x.count());
+                e.put("ms", TransformerBenchmark.round(x.totalMs(), 3));
+                g.add(e);
+            }
+            m.put("top_kernels", g);
+            return m;
+        }
+    }
+
+    private static final long BUFFER_BYTES = 8L << 20;
+
+    private final List<BytePointer> buffers = new ArrayList<>();
+    private final Map<String, double[]> byName = new LinkedHashMap<>();
+    private int kernels;
+    private double kernelNs;
+    private long firstStart = Long.MAX_VALUE;
+    private long lastEnd = Long.MIN_VALUE;
+
+    // kept in fields: CUPTI calls them from its own thread, they must outlive the trace
+    private final CUpti_BuffersCallbackRequestFunc request = new CUpti_BuffersCallbackRequestFunc() {
+        @Override
+        public void call(PointerPointer buffer, SizeTPointer size, SizeTPointer maxNumRecords) {
+            BytePointer b = new BytePointer(BUFFER_BYTES); // malloc: aligned as CUPTI needs (8 bytes)
+            synchronized (buffers) {
+                buffers.add(b);
+            }
+            buffer.put(0, b);
+            size.put(BUFFER_BYTES);
+            maxNumRecords.put(0L);
+        }
+    };
+
+    private final CUpti_BuffersCallbackCompleteFunc complete = new CUpti_BuffersCallbackCompleteFunc() {
+        @Override
+        public void call(CUctx_st ctx, int streamId, BytePointer buffer, long size, long validSize) {
+            PointerPointer<Pointer> record = new PointerPointer<>(1);
+            record.put(0, (Pointer) null);
+            synchronized (byName) {
+                while (cuptiActivityGetNextRecord(buffer, validSize, record) == CUPTI_SUCCESS) {
+                    CUpti_ActivityKernel11 k = new CUpti_ActivityKernel11(record.get(0));
+                    if (k.kind() != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) {
+                        continue;
+                    }
+                    long start = k.start();
+                    long end = k.end();
+                    kernels++;
+                    kernelNs += end - start;
+                    firstStart = Math.min(firstStart, start);
+                    lastEnd = Math.max(lastEnd, end);
+                    BytePointer n = k.name();
+                    String name = n == null || n.isNull() ? "?" : shorten(n.getString());
+                    double[] acc = byName.computeIfAbsent(name, x -> new double[2]);
+                    acc[0]++;
+                    acc[1] += end - start;
+                }
+            }
+            record.close();
+        }
+    };
+
+    /**
+     * Runs {@code work} with kernel records on and returns what they say. {@code work} must end with
+     * a device synchronisation, so that every kernel it launched has finished.
+     *
+     * @throws IllegalStateException where CUPTI refuses (no CUPTI library, another profiler attached)
+     */
+    static Result trace(Runnable work) {
+        KernelTrace t = new KernelTrace();
+        check("cuptiActivityRegisterCallbacks", cuptiActivityRegisterCallbacks(t.request, t.complete));
+        check("cuptiActivityEnable", cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL));
+        try {
+            work.run();
+        } finally {
+            cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+            cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+            cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
+        }
+        synchronized (t.byName) {
+            List<Group> groups = new ArrayList<>();
+            t.byName.forEach((name, acc) -> groups.add(new Group(name, (int) acc[0], acc[1] / 1e6)));
+            groups.sort(Comparator.comparingDouble(Group::totalMs).reversed());
+            double span = t.kernels == 0 ? 0 : (t.lastEnd - t.firstStart) / 1e6;
+            Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups);
+            synchronized (t.buffers) {
+                t.buffers.forEach(BytePointer::close);
+                t.buffers.clear();
+            }
+            return r;
+        }
+    }
+
+    private static void check(String call, int status) {
+        if (status != CUPTI_SUCCESS && status != CUPTI_ERROR_MAX_LIMIT_REACHED) {
+            throw new IllegalStateException(call + " failed with CUPTI status " + status);
+        }
+    }
+
+    /** Mangled C++ names are long; the first 90 characters tell the kernels apart well enough. */
+    private static String shorten(String name) {
+        return name.length() <= 90 ? name : name.substring(0, 90) + "...";
+    }
+}
