@@ -2,6 +2,7 @@ package io.github.flux4j.examples.bench;
 
 import static org.bytedeco.cuda.global.cupti.CUPTI_ACTIVITY_FLAG_FLUSH_FORCED;
 import static org.bytedeco.cuda.global.cupti.CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL;
+import static org.bytedeco.cuda.global.cupti.CUPTI_API_VERSION;
 import static org.bytedeco.cuda.global.cupti.CUPTI_ERROR_MAX_LIMIT_REACHED;
 import static org.bytedeco.cuda.global.cupti.CUPTI_SUCCESS;
 import static org.bytedeco.cuda.global.cupti.cuptiActivityDisable;
@@ -9,6 +10,7 @@ import static org.bytedeco.cuda.global.cupti.cuptiActivityEnable;
 import static org.bytedeco.cuda.global.cupti.cuptiActivityFlushAll;
 import static org.bytedeco.cuda.global.cupti.cuptiActivityGetNextRecord;
 import static org.bytedeco.cuda.global.cupti.cuptiActivityRegisterCallbacks;
+import static org.bytedeco.cuda.global.cupti.cuptiGetVersion;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -22,6 +24,7 @@ import org.bytedeco.cuda.cupti.CUpti_BuffersCallbackRequestFunc;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.javacpp.SizeTPointer;
 
 /**
@@ -60,10 +63,15 @@ final class KernelTrace {
 
     private static final long BUFFER_BYTES = 8L << 20;
 
-    private final List<BytePointer> buffers = new ArrayList<>();
+    // raw malloc'd buffers: a JavaCPP allocation made in the callback would join the calling
+    // thread's innermost PointerScope (the traced forward's) and be freed while CUPTI still fills it
+    private final List<Pointer> buffers = new ArrayList<>();
     private final Map<String, double[]> byName = new LinkedHashMap<>();
     private int kernels;
     private double kernelNs;
+    // the record's start/end sit where every CUPTI version puts them; the name pointer is read only
+    // where the library is the version these bindings were made for (the layout after it moves)
+    private final boolean namesReadable = runtimeVersion() == CUPTI_API_VERSION;
     private long firstStart = Long.MAX_VALUE;
     private long lastEnd = Long.MIN_VALUE;
 
@@ -71,12 +79,14 @@ final class KernelTrace {
     private final CUpti_BuffersCallbackRequestFunc request = new CUpti_BuffersCallbackRequestFunc() {
         @Override
         public void call(PointerPointer buffer, SizeTPointer size, SizeTPointer maxNumRecords) {
-            BytePointer b = new BytePointer(BUFFER_BYTES); // malloc: aligned as CUPTI needs (8 bytes)
-            synchronized (buffers) {
-                buffers.add(b);
+            Pointer b = Pointer.malloc(BUFFER_BYTES); // malloc: aligned as CUPTI needs (8 bytes)
+            if (!b.isNull()) {
+                synchronized (buffers) {
+                    buffers.add(b);
+                }
             }
-            buffer.put(0, b);
-            size.put(BUFFER_BYTES);
+            buffer.put(0, b); // a null buffer tells CUPTI to drop records rather than fail
+            size.put(b.isNull() ? 0L : BUFFER_BYTES);
             maxNumRecords.put(0L);
         }
     };
@@ -84,30 +94,38 @@ final class KernelTrace {
     private final CUpti_BuffersCallbackCompleteFunc complete = new CUpti_BuffersCallbackCompleteFunc() {
         @Override
         public void call(CUctx_st ctx, int streamId, BytePointer buffer, long size, long validSize) {
-            PointerPointer<Pointer> record = new PointerPointer<>(1);
-            record.put(0, (Pointer) null);
             synchronized (byName) {
-                while (cuptiActivityGetNextRecord(buffer, validSize, record) == CUPTI_SUCCESS) {
-                    CUpti_ActivityKernel11 k = new CUpti_ActivityKernel11(record.get(0));
-                    if (k.kind() != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) {
-                        continue;
-                    }
-                    long start = k.start();
-                    long end = k.end();
-                    kernels++;
-                    kernelNs += end - start;
-                    firstStart = Math.min(firstStart, start);
-                    lastEnd = Math.max(lastEnd, end);
-                    BytePointer n = k.name();
-                    String name = n == null || n.isNull() ? "?" : shorten(n.getString());
-                    double[] acc = byName.computeIfAbsent(name, x -> new double[2]);
-                    acc[0]++;
-                    acc[1] += end - start;
+                try (PointerScope scope = new PointerScope()) {
+                    collect(buffer, validSize);
                 }
             }
-            record.close();
         }
     };
+
+    private void collect(BytePointer buffer, long validSize) {
+        PointerPointer<Pointer> record = new PointerPointer<>(1);
+        record.put(0, (Pointer) null);
+        while (cuptiActivityGetNextRecord(buffer, validSize, record) == CUPTI_SUCCESS) {
+            CUpti_ActivityKernel11 k = new CUpti_ActivityKernel11(record.get(0));
+            if (k.kind() != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) {
+                continue;
+            }
+            long start = k.start();
+            long end = k.end();
+            kernels++;
+            kernelNs += end - start;
+            firstStart = Math.min(firstStart, start);
+            lastEnd = Math.max(lastEnd, end);
+            String name = "?";
+            if (namesReadable) {
+                BytePointer n = k.name();
+                name = n == null || n.isNull() ? "?" : shorten(n.getString());
+            }
+            double[] acc = byName.computeIfAbsent(name, x -> new double[2]);
+            acc[0]++;
+            acc[1] += end - start;
+        }
+    }
 
     /**
      * Runs {@code work} with kernel records on and returns what they say. {@code work} must end with
@@ -133,11 +151,16 @@ final class KernelTrace {
             double span = t.kernels == 0 ? 0 : (t.lastEnd - t.firstStart) / 1e6;
             Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups);
             synchronized (t.buffers) {
-                t.buffers.forEach(BytePointer::close);
+                t.buffers.forEach(Pointer::free);
                 t.buffers.clear();
             }
             return r;
         }
+    }
+
+    private static int runtimeVersion() {
+        int[] v = new int[1];
+        return cuptiGetVersion(v) == CUPTI_SUCCESS ? v[0] : -1;
     }
 
     private static void check(String call, int status) {
