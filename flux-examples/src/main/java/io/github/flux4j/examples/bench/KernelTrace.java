@@ -41,13 +41,14 @@ final class KernelTrace {
     record Group(String name, int count, double totalMs) {}
 
     /** What one trace saw. */
-    record Result(int kernels, double kernelMs, double spanMs, List<Group> groups) {
+    record Result(int kernels, double kernelMs, double spanMs, List<Group> groups, String names) {
         /** The result as JSON-ready values, with the {@code top} largest groups by total time. */
         Map<String, Object> toMap(int top) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("kernels", kernels);
             m.put("kernel_ms", TransformerBenchmark.round(kernelMs, 2));
             m.put("span_ms", TransformerBenchmark.round(spanMs, 2));
+            m.put("names", names);
             List<Map<String, Object>> g = new ArrayList<>();
             for (Group x : groups.subList(0, Math.min(top, groups.size()))) {
                 Map<String, Object> e = new LinkedHashMap<>();
@@ -149,7 +150,11 @@ final class KernelTrace {
             t.byName.forEach((name, acc) -> groups.add(new Group(name, (int) acc[0], acc[1] / 1e6)));
             groups.sort(Comparator.comparingDouble(Group::totalMs).reversed());
             double span = t.kernels == 0 ? 0 : (t.lastEnd - t.firstStart) / 1e6;
-            Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups);
+            int v = runtimeVersion();
+            String names = t.namesReadable
+                    ? "read"
+                    : "not read: CUPTI API " + v + " here, the bindings were made for " + CUPTI_API_VERSION;
+            Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups, names);
             synchronized (t.buffers) {
                 t.buffers.forEach(Pointer::free);
                 t.buffers.clear();

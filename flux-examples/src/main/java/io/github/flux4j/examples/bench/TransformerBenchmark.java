@@ -464,11 +464,12 @@ public final class TransformerBenchmark implements Callable<Integer> {
             KernelTrace.Result r = KernelTrace.trace(() -> timeForward(model, in, dev));
             System.out.printf(
                     Locale.ROOT,
-                    "%-9s kernels per forward: %d, %.1f ms of kernel time over a span of %.1f ms%n",
+                    "%-9s kernels per forward: %d, %.1f ms of kernel time over a span of %.1f ms (names %s)%n",
                     in.size(),
                     r.kernels(),
                     r.kernelMs(),
-                    r.spanMs());
+                    r.spanMs(),
+                    r.names());
             for (KernelTrace.Group g :
                     r.groups().subList(0, Math.min(12, r.groups().size()))) {
                 System.out.printf(Locale.ROOT, "    %5d x %8.3f ms  %s%n", g.count(), g.totalMs(), g.name());
