@@ -70,6 +70,13 @@ public final class FluxTransformer extends LoadedModel {
     private final LastLayer finalLayer; // final_layer.{adaLN_modulation.1, linear}
     private volatile @Nullable BlockHook blockHook; // block streaming; null: weights stay where they are
     private final StreamableBlocks streamable = new Streamable();
+    private final RopeCache ropeCache = new RopeCache();
+
+    /**
+     * System property that turns off the reuse of the RoPE tables while the same position-id
+     * tensors come back ({@code false}; read on every forward).
+     */
+    public static final String ROPE_CACHE_PROPERTY = RopeCache.PROPERTY;
 
     /** Binds every weight under {@code w} (BFL names). Only the binding (its {@code LOADER}) calls this. */
     FluxTransformer(FluxConfig config, WeightPath w) {
@@ -205,8 +212,6 @@ public final class FluxTransformer extends LoadedModel {
             ForwardTrace trace) {
         Device dev = device().toTorch();
         ScalarType act = dtype().scalarType();
-        Tensor imgIds = flattenIds(imgIds0).to(dev, ScalarType.Float);
-        Tensor txtIds = flattenIds(txtIds0).to(dev, ScalarType.Float);
 
         Tensor img = imgIn.forward(img0.to(dev, act));
         trace.record("x_embedder", img);
@@ -234,7 +239,12 @@ public final class FluxTransformer extends LoadedModel {
         Tensor txt = txtIn.forward(txt0.to(dev, act));
         trace.record("context_embedder", txt);
 
-        EmbedNd.Rope pe = peEmbedder.forward(torch.cat(new TensorVector(txtIds, imgIds), 0));
+        // the same ids on every step of a denoising loop: the tables of the last forward are reused
+        EmbedNd.Rope pe = ropeCache.get(txtIds0, imgIds0, dev, () -> {
+            Tensor imgIds = flattenIds(imgIds0).to(dev, ScalarType.Float);
+            Tensor txtIds = flattenIds(txtIds0).to(dev, ScalarType.Float);
+            return peEmbedder.forward(torch.cat(new TensorVector(txtIds, imgIds), 0));
+        });
         trace.record("rope_cos", pe.cos());
         trace.record("rope_sin", pe.sin());
 
@@ -360,6 +370,13 @@ public final class FluxTransformer extends LoadedModel {
     /** Bytes read from the weight file (quantized size for quantized tensors). */
     public long weightBytes() {
         return sourceBytes();
+    }
+
+    /** Frees the weights and the kept RoPE tables. */
+    @Override
+    public void close() {
+        ropeCache.close();
+        super.close();
     }
 
     @Override

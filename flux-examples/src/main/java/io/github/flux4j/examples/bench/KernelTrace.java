@@ -40,8 +40,16 @@ final class KernelTrace {
     /** One group of kernels with the same name. */
     record Group(String name, int count, double totalMs) {}
 
+    /**
+     * Where the GPU waited inside the traced span: the gaps between one kernel's end and the next
+     * one's start (kernels in start order), in total, before the 100th kernel (a forward's prologue:
+     * embedders and modulations, small kernels the host issues more slowly than the GPU runs them),
+     * and the largest few with the index of the kernel that ended each.
+     */
+    record Idle(double totalMs, double first100Ms, List<String> largest) {}
+
     /** What one trace saw. */
-    record Result(int kernels, double kernelMs, double spanMs, List<Group> groups, String names) {
+    record Result(int kernels, double kernelMs, double spanMs, List<Group> groups, String names, Idle idle) {
         /** The result as JSON-ready values, with the {@code top} largest groups by total time. */
         Map<String, Object> toMap(int top) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -49,6 +57,9 @@ final class KernelTrace {
             m.put("kernel_ms", TransformerBenchmark.round(kernelMs, 2));
             m.put("span_ms", TransformerBenchmark.round(spanMs, 2));
             m.put("names", names);
+            m.put("idle_ms", TransformerBenchmark.round(idle.totalMs(), 3));
+            m.put("idle_first_100_kernels_ms", TransformerBenchmark.round(idle.first100Ms(), 3));
+            m.put("largest_gaps", idle.largest());
             List<Map<String, Object>> g = new ArrayList<>();
             for (Group x : groups.subList(0, Math.min(top, groups.size()))) {
                 Map<String, Object> e = new LinkedHashMap<>();
@@ -68,6 +79,7 @@ final class KernelTrace {
     // thread's innermost PointerScope (the traced forward's) and be freed while CUPTI still fills it
     private final List<Pointer> buffers = new ArrayList<>();
     private final Map<String, double[]> byName = new LinkedHashMap<>();
+    private final List<long[]> spans = new ArrayList<>();
     private int kernels;
     private double kernelNs;
     // the record's start/end sit where every CUPTI version puts them; the name pointer is read only
@@ -115,6 +127,7 @@ final class KernelTrace {
             long end = k.end();
             kernels++;
             kernelNs += end - start;
+            spans.add(new long[] {start, end});
             firstStart = Math.min(firstStart, start);
             lastEnd = Math.max(lastEnd, end);
             String name = "?";
@@ -154,13 +167,39 @@ final class KernelTrace {
             String names = t.namesReadable
                     ? "read"
                     : "not read: CUPTI API " + v + " here, the bindings were made for " + CUPTI_API_VERSION;
-            Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups, names);
+            Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups, names, t.idle());
             synchronized (t.buffers) {
                 t.buffers.forEach(Pointer::free);
                 t.buffers.clear();
             }
             return r;
         }
+    }
+
+    private Idle idle() {
+        spans.sort(Comparator.comparingLong(x -> x[0]));
+        double total = 0;
+        double first = 0;
+        List<double[]> gaps = new ArrayList<>(); // {ms, index of the kernel before the gap}
+        long lastEnd = spans.isEmpty() ? 0 : spans.get(0)[1];
+        for (int i = 1; i < spans.size(); i++) {
+            long gap = spans.get(i)[0] - lastEnd;
+            if (gap > 0) {
+                double ms = gap / 1e6;
+                total += ms;
+                if (i < 100) {
+                    first += ms;
+                }
+                gaps.add(new double[] {ms, i - 1});
+            }
+            lastEnd = Math.max(lastEnd, spans.get(i)[1]);
+        }
+        gaps.sort(Comparator.comparingDouble((double[] g) -> g[0]).reversed());
+        List<String> largest = new ArrayList<>();
+        for (double[] g : gaps.subList(0, Math.min(8, gaps.size()))) {
+            largest.add(String.format(java.util.Locale.ROOT, "%.3f ms after kernel %d", g[0], (int) g[1]));
+        }
+        return new Idle(total, first, largest);
     }
 
     private static int runtimeVersion() {

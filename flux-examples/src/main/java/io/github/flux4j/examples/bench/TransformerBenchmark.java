@@ -118,7 +118,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
             description = "Weight/element-wise paths, each loaded once: fast (CUDA "
                     + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident), nomatvec (fast without the fused few-row matvec), "
                     + "nogeluepilogue (fast with the feed-forward GELU as a kernel after the GEMM), "
-                    + "nosplit (fast with one GEMM per single-block linear and the 5h-wide concatenation). "
+                    + "nosplit (fast with one GEMM per single-block linear and the 5h-wide concatenation), "
+                    + "noropecache (fast with the RoPE tables computed on every forward). "
                     + "reference runs without kernels, GELU epilogue or split linears. "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
@@ -147,6 +148,9 @@ public final class TransformerBenchmark implements Callable<Integer> {
     }
 
     private static final double GIB = 1024.0 * 1024 * 1024;
+
+    /** FluxTransformer's switch for its RoPE-table cache (read on every forward). */
+    private static final String ROPE_CACHE_PROPERTY = FluxTransformer.ROPE_CACHE_PROPERTY;
 
     @Override
     public Integer call() throws Exception {
@@ -211,6 +215,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
         }
         String geluEpilogueProperty = System.getProperty(CudaKernels.GELU_EPILOGUE_PROPERTY);
         String splitProperty = System.getProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY);
+        String ropeProperty = System.getProperty(ROPE_CACHE_PROPERTY);
         try {
             for (DequantArithmetic arithmetic : arithmetics) {
                 for (String path : paths) {
@@ -219,6 +224,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     // every forward: back to what the command line said, then the path's own setting
                     restore(CudaKernels.GELU_EPILOGUE_PROPERTY, geluEpilogueProperty);
                     restore(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, splitProperty);
+                    restore(ROPE_CACHE_PROPERTY, ropeProperty);
                     switch (path) {
                         case "fast" -> {}
                         case "reference" -> opts = opts.withCudaKernels(false);
@@ -226,9 +232,10 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         case "nomatvec" -> opts = opts.withFusedMatvec(false);
                         case "nogeluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
                         case "nosplit" -> System.setProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, "false");
+                        case "noropecache" -> System.setProperty(ROPE_CACHE_PROPERTY, "false");
                         default ->
                             throw new IllegalArgumentException("--paths: unknown path '" + path
-                                    + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit)");
+                                    + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit, noropecache)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
@@ -322,6 +329,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
         } finally {
             restore(CudaKernels.GELU_EPILOGUE_PROPERTY, geluEpilogueProperty);
             restore(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, splitProperty);
+            restore(ROPE_CACHE_PROPERTY, ropeProperty);
             firstOutputs.values().forEach(Tensor::close);
             if (generated && !keep) {
                 Files.deleteIfExists(gguf);
@@ -470,8 +478,16 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     r.kernelMs(),
                     r.spanMs(),
                     r.names());
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-9s GPU idle inside the span: %.2f ms (%.2f ms before the 100th kernel); largest gaps %s%n",
+                    in.size(),
+                    r.idle().totalMs(),
+                    r.idle().first100Ms(),
+                    r.idle().largest());
+            int named = r.names().equals("read") ? 12 : 0; // without names the groups say nothing
             for (KernelTrace.Group g :
-                    r.groups().subList(0, Math.min(12, r.groups().size()))) {
+                    r.groups().subList(0, Math.min(named, r.groups().size()))) {
                 System.out.printf(Locale.ROOT, "    %5d x %8.3f ms  %s%n", g.count(), g.totalMs(), g.name());
             }
             return r.toMap(25);
