@@ -3,13 +3,11 @@ package io.github.flux4j.core.transformer;
 import io.github.flux4j.core.nn.Functional;
 import io.github.flux4j.core.torch.Tensors;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.DeviceType;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -46,17 +44,44 @@ final class FluxMath {
      * diffusers' {@code get_timestep_embedding(t, 256, flip_sin_to_cos=True,
      * downscale_freq_shift=0)} for {@code t [B]} (any device, any float dtype: its values are read
      * as float32, as diffusers' {@code timesteps.float()}): float32 {@code [B, 256]}
-     * {@code [cos(arg) | sin(arg)]} on t's device, computed on the host by {@link #sinusoid}.
+     * {@code [cos(arg) | sin(arg)]} on t's device. On the CPU by {@link #sinusoid}; on a GPU by
+     * {@link #sinusoidOnDevice}, without reading t back to the host (which would stop the host until
+     * the GPU got there and leave the GPU idle while the host computed and copied the table).
      */
     static Tensor timestepEmbedding(Tensor t) {
-        Tensor host = t.to(new Device(DeviceType.CPU), ScalarType.Float).contiguous();
+        if (t.is_cuda()) {
+            return sinusoidOnDevice(t);
+        }
+        Tensor host = t.to(ScalarType.Float).contiguous();
         float[] ts = new float[(int) host.numel()];
         host.data_ptr_float().get(ts);
         float[] table = sinusoid(ts);
         FloatPointer data = new FloatPointer(table);
         Tensor cpu = torch.from_blob(data, new long[] {ts.length, TIME_EMBED_DIM}, new TensorOptions(ScalarType.Float));
-        // the one copy into LibTorch-owned memory (then `data` may be freed with the scope)
-        return t.is_cuda() ? cpu.to(t.device(), ScalarType.Float) : cpu.clone();
+        return cpu.clone(); // the one copy into LibTorch-owned memory (then `data` may be freed with the scope)
+    }
+
+    /** The 128 frequencies as a float32 tensor per CUDA device (made once: a copy from the host waits for the GPU). */
+    private static final java.util.concurrent.ConcurrentHashMap<Long, Tensor> DEVICE_FREQS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * {@link #sinusoid}'s table computed on t's device: {@code arg = float32(t * freq_k)} (one
+     * float32 product, as on the host), then cos and sin of arg in float64 rounded to float32, as
+     * the host's {@code (float) StrictMath.cos(arg)}. Both float64 functions are within an ulp or two
+     * of the exact value, so the float32 results are the same except where the exact value lies that
+     * close to a float32 rounding boundary (about one value in 10^8; {@code FluxMathTest} compares
+     * the two tables on the GPU).
+     */
+    static Tensor sinusoidOnDevice(Tensor t) {
+        Tensor freqs = DEVICE_FREQS.computeIfAbsent((long) t.device().index(), d -> {
+            try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
+                return io.github.flux4j.core.torch.Scopes.keep(
+                        Tensors.fromFloats(FREQS.clone(), TIME_EMBED_DIM / 2).to(t.device(), ScalarType.Float));
+            }
+        });
+        Tensor arg = t.to(ScalarType.Float).reshape(-1, 1).mul(freqs).to(ScalarType.Double);
+        return torch.cat(new TensorVector(arg.cos(), arg.sin()), 1).to(ScalarType.Float);
     }
 
     /** {@code float32(-ln(10000))}: torch casts the Python float to the tensor's dtype. */

@@ -65,4 +65,47 @@ class FluxMathTest {
             assertThat(got).containsExactly(FluxMath.sinusoid(new float[] {500f, 752f}));
         }
     }
+
+    /**
+     * On a GPU the table is computed there (no read-back of t): every bfloat16 timestep in [0, 1000]
+     * (what the pipeline passes, times 1000), guidance values and random floats, against the host's
+     * table. Skipped without CUDA.
+     */
+    @Test
+    void deviceTableMatchesTheHostTable() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(io.github.flux4j.core.torch.FluxDevice.cudaAvailable(), "no CUDA");
+        java.util.List<Float> values = new java.util.ArrayList<>();
+        for (int bits = 0; bits < 0x7F80; bits++) { // bfloat16 values from 0 up to 1000 (and guidance x 1000)
+            float v = Float.intBitsToFloat(bits << 16);
+            if (v <= 1000f || v == 3500f || v == 7000f) {
+                values.add(v);
+            }
+        }
+        java.util.Random r = new java.util.Random(7);
+        for (int i = 0; i < 20000; i++) {
+            values.add(r.nextFloat() * 1000f);
+        }
+        float[] ts = new float[values.size()];
+        for (int i = 0; i < ts.length; i++) {
+            ts[i] = values.get(i);
+        }
+        float[] host = FluxMath.sinusoid(ts);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = Tensors.fromFloats(ts, ts.length)
+                    .to(io.github.flux4j.core.torch.FluxDevice.cuda(0).toTorch(), ScalarType.Float);
+            Tensor dev =
+                    FluxMath.timestepEmbedding(t).to(ScalarType.Float).cpu().contiguous();
+            float[] got = new float[host.length];
+            dev.data_ptr_float().get(got);
+            int differ = 0;
+            for (int i = 0; i < host.length; i++) {
+                if (Float.floatToIntBits(got[i]) != Float.floatToIntBits(host[i])) {
+                    differ++;
+                    assertThat(Math.abs(got[i] - host[i])).as("value %d", i).isLessThanOrEqualTo(Math.ulp(host[i]));
+                }
+            }
+            System.out.printf(
+                    "device sinusoid: %d of %d values differ from the host table (by one ulp)%n", differ, host.length);
+        }
+    }
 }
