@@ -1,8 +1,11 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.nn.Functional;
+import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.Tensors;
+import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -62,8 +65,7 @@ final class FluxMath {
     }
 
     /** The 128 frequencies as a float32 tensor per CUDA device (made once: a copy from the host waits for the GPU). */
-    private static final java.util.concurrent.ConcurrentHashMap<Long, Tensor> DEVICE_FREQS =
-            new java.util.concurrent.ConcurrentHashMap<>();
+    private static final ConcurrentHashMap<Long, Tensor> DEVICE_FREQS = new ConcurrentHashMap<>();
 
     /**
      * {@link #sinusoid}'s table computed on t's device: {@code arg = float32(t * freq_k)} (one
@@ -75,8 +77,8 @@ final class FluxMath {
      */
     static Tensor sinusoidOnDevice(Tensor t) {
         Tensor freqs = DEVICE_FREQS.computeIfAbsent((long) t.device().index(), d -> {
-            try (org.bytedeco.javacpp.PointerScope scope = new org.bytedeco.javacpp.PointerScope()) {
-                return io.github.flux4j.core.torch.Scopes.keep(
+            try (PointerScope scope = new PointerScope()) {
+                return Scopes.keep(
                         Tensors.fromFloats(FREQS.clone(), TIME_EMBED_DIM / 2).to(t.device(), ScalarType.Float));
             }
         });

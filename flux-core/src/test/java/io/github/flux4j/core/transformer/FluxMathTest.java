@@ -2,11 +2,16 @@ package io.github.flux4j.core.transformer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.torch.Torch;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /** The host-side sinusoidal timestep embedding ({@link FluxMath#sinusoid}). */
@@ -73,15 +78,15 @@ class FluxMathTest {
      */
     @Test
     void deviceTableMatchesTheHostTable() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(io.github.flux4j.core.torch.FluxDevice.cudaAvailable(), "no CUDA");
-        java.util.List<Float> values = new java.util.ArrayList<>();
+        Assumptions.assumeTrue(FluxDevice.cudaAvailable(), "no CUDA");
+        List<Float> values = new ArrayList<>();
         for (int bits = 0; bits < 0x7F80; bits++) { // bfloat16 values from 0 up to 1000 (and guidance x 1000)
             float v = Float.intBitsToFloat(bits << 16);
             if (v <= 1000f || v == 3500f || v == 7000f) {
                 values.add(v);
             }
         }
-        java.util.Random r = new java.util.Random(7);
+        Random r = new Random(7);
         for (int i = 0; i < 20000; i++) {
             values.add(r.nextFloat() * 1000f);
         }
@@ -91,8 +96,7 @@ class FluxMathTest {
         }
         float[] host = FluxMath.sinusoid(ts);
         try (PointerScope scope = new PointerScope()) {
-            Tensor t = Tensors.fromFloats(ts, ts.length)
-                    .to(io.github.flux4j.core.torch.FluxDevice.cuda(0).toTorch(), ScalarType.Float);
+            Tensor t = Tensors.fromFloats(ts, ts.length).to(FluxDevice.cuda(0).toTorch(), ScalarType.Float);
             Tensor dev =
                     FluxMath.timestepEmbedding(t).to(ScalarType.Float).cpu().contiguous();
             float[] got = new float[host.length];
