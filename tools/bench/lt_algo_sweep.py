@@ -97,9 +97,12 @@ def sweep(name, m, n, k, gelu, beta, count):
     ok(lt.cublasLtMatmulDescCreate(ctypes.byref(desc), COMPUTE_32F, R_32F), "cublasLtMatmulDescCreate")
     set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_TRANSA, OP_T, ctypes.c_int32)
     set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_TRANSB, OP_N, ctypes.c_int32)
-    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_EPILOGUE, EPI_GELU_BIAS if gelu else EPI_BIAS, ctypes.c_int32)
-    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_BIAS_POINTER, b.data_ptr(), ctypes.c_void_p)
-    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_BIAS_DATA_TYPE, R_16BF, ctypes.c_int32)
+    # the accumulating GEMM (beta 1, the joined linear2's second part) adds no bias, as flux4j's addmm_
+    epilogue = EPI_DEFAULT if beta else (EPI_GELU_BIAS if gelu else EPI_BIAS)
+    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_EPILOGUE, epilogue, ctypes.c_int32)
+    if epilogue != EPI_DEFAULT:
+        set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_BIAS_POINTER, b.data_ptr(), ctypes.c_void_p)
+        set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_BIAS_DATA_TYPE, R_16BF, ctypes.c_int32)
     a_l, b_l, c_l = layout(k, n, k), layout(k, m, k), layout(n, m, n)
     pref = vp()
     ok(lt.cublasLtMatmulPreferenceCreate(ctypes.byref(pref)), "cublasLtMatmulPreferenceCreate")
@@ -132,16 +135,22 @@ def sweep(name, m, n, k, gelu, beta, count):
     else:
         ref = lambda: torch.nn.functional.linear(x, w, b)
     t_torch = time_cuda(ref, args.iters)
+    for l in (a_l, b_l, c_l):
+        lt.cublasLtMatrixLayoutDestroy(l)
+    lt.cublasLtMatmulPreferenceDestroy(pref)
+    lt.cublasLtMatmulDescDestroy(desc)
     flop = 2.0 * m * n * k
     valid = [t for t in times if t[1] == t[1]]
     first = valid[0][1] if valid else float("nan")
     best = min(valid, key=lambda t: t[1]) if valid else (None, float("nan"), 0)
     print(f"{name:34s} m={m:5d} n={n:5d} k={k:5d}: torch {t_torch:.4f} ms, heuristic #0 {first:.4f} ms, "
           f"best #{best[0]} {best[1]:.4f} ms ({flop / best[1] / 1e9:.0f} TFLOP/s), {len(valid)} algos, "
-          f"gain {100 * (1 - best[1] / min(first, t_torch)):.1f} %", flush=True)
+          f"best vs #0 {100 * (1 - best[1] / first):.1f} %, best vs torch {100 * (1 - best[1] / t_torch):.1f} %",
+          flush=True)
+    num = lambda v: None if v != v else v  # NaN (an algorithm that failed) is not JSON
     return {"name": name, "m": m, "n": n, "k": k, "gelu": gelu, "beta": beta, "torch_ms": t_torch,
-            "first_ms": first, "best_index": best[0], "best_ms": best[1],
-            "all": [{"index": i, "ms": t, "waves": wv} for i, t, wv in times]}
+            "first_ms": num(first), "best_index": best[0], "best_ms": num(best[1]),
+            "all": [{"index": i, "ms": num(t), "waves": wv} for i, t, wv in times]}
 
 
 h = 3072
@@ -163,10 +172,12 @@ for name, m, n, k, gelu, beta, per_step in shapes:
     r["per_step"] = per_step
     out.append(r)
     tot_torch += per_step * r["torch_ms"]
-    tot_first += per_step * r["first_ms"]
-    tot_best += per_step * r["best_ms"]
+    tot_first += per_step * (r["first_ms"] if r["first_ms"] is not None else float("nan"))
+    tot_best += per_step * (r["best_ms"] if r["best_ms"] is not None else float("nan"))
 print(f"per 1024x1024 step: torch {tot_torch:.1f} ms, heuristic #0 {tot_first:.1f} ms, best {tot_best:.1f} ms")
 if args.json:
     with open(args.json, "w") as f:
-        json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "shapes": out,
+        json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "cublaslt": lt_path,
+                   "algos_requested": args.algos, "iters": args.iters, "workspace_mib": args.workspace_mib,
+                   "cublaslt_workspace_size_env": os.environ.get("CUBLASLT_WORKSPACE_SIZE"), "shapes": out,
                    "per_step_ms": {"torch": tot_torch, "first": tot_first, "best": tot_best}}, f, indent=1)

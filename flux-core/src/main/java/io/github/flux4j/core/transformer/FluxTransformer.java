@@ -5,6 +5,7 @@ import io.github.flux4j.core.nn.LinearOp;
 import io.github.flux4j.core.offload.BlockHook;
 import io.github.flux4j.core.offload.StreamableBlocks;
 import io.github.flux4j.core.torch.CancellationPoints;
+import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Scopes;
 import io.github.flux4j.core.torch.TensorSlot;
 import io.github.flux4j.core.torch.Tensors;
@@ -377,6 +378,12 @@ public final class FluxTransformer extends LoadedModel {
     public void close() {
         ropeCache.close();
         super.close();
+    }
+
+    /** The kept RoPE tables stay behind on the old device otherwise (until the next forward). */
+    @Override
+    protected void afterMove(FluxDevice target) {
+        ropeCache.clear();
     }
 
     @Override

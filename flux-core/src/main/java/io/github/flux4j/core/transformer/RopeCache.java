@@ -15,7 +15,9 @@ import org.jspecify.annotations.Nullable;
  * tensors ({@code is_same}: the cache holds them, so their identity cannot be reused), unchanged
  * (their version counters), and the same device; anything else computes the tables again and
  * replaces the entry. Tensors without a version counter (made in inference mode) are never cached.
- * {@code -Dflux4j.ropeCache=false} turns the cache off (read on every forward).
+ * {@code -Dflux4j.ropeCache=false} turns the cache off (read on every forward). The entry holds a
+ * reference to the last ids, so those stay allocated after their owner closes them, until the
+ * model's next forward with other ids, a device move or {@code close()}.
  *
  * <p>Each call returns its own references to the tables, owned by the caller's scope, so a call
  * with other ids (another thread's forward) that replaces the entry frees nothing a forward still
@@ -30,23 +32,23 @@ final class RopeCache implements AutoCloseable {
     private long txtVersion;
     private long imgVersion;
     private EmbedNd.@Nullable Rope rope;
+    private boolean closed; // a forward racing close() must not store tables nothing would free
 
     /**
      * The tables for {@code txtIds} and {@code imgIds} on {@code device}: the cached ones where they
      * were computed for the same tensors, else {@code compute}'s (kept until the ids change).
      */
     synchronized EmbedNd.Rope get(Tensor txtIds, Tensor imgIds, Device device, Supplier<EmbedNd.Rope> compute) {
-        if ("false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim())) {
+        if (closed
+                || "false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim())) {
+            clear();
             return compute.get();
         }
-        long tv;
-        long iv;
-        try {
-            tv = txtIds._version();
-            iv = imgIds._version();
-        } catch (RuntimeException e) { // inference tensors track no version: nothing to key on
+        if (txtIds.is_inference() || imgIds.is_inference()) { // no version counter: nothing to key on
             return compute.get();
         }
+        long tv = txtIds._version();
+        long iv = imgIds._version();
         EmbedNd.@Nullable Rope r = rope;
         if (r != null
                 && txtKey != null
@@ -58,7 +60,7 @@ final class RopeCache implements AutoCloseable {
                 && r.cos().device().str().getString().equals(device.str().getString())) {
             return share(r);
         }
-        close();
+        clear();
         try (PointerScope scope = new PointerScope()) {
             EmbedNd.Rope fresh = compute.get();
             rope = new EmbedNd.Rope(Scopes.keep(fresh.cos()), Scopes.keep(fresh.sin()));
@@ -75,9 +77,15 @@ final class RopeCache implements AutoCloseable {
         return new EmbedNd.Rope(new Tensor(r.cos()), new Tensor(r.sin()));
     }
 
-    /** Frees the kept tables and keys. */
+    /** Frees the kept tables and keys, for good: later calls compute without keeping. */
     @Override
     public synchronized void close() {
+        closed = true;
+        clear();
+    }
+
+    /** Frees the kept tables and keys (a device move, other ids); the next call computes again. */
+    synchronized void clear() {
         EmbedNd.@Nullable Rope r = rope;
         if (r != null) {
             Scopes.release(r.cos());

@@ -86,7 +86,15 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
         checkOpen();
         weights.moveTo(target, keepHostCopy);
         device = target;
+        afterMove(target);
     }
+
+    /**
+     * Called at the end of {@link #moveTo}, the weights already on {@code target}: a model that
+     * keeps device tensors of its own beside the weights (tables, caches) drops or moves them here.
+     * Does nothing by default.
+     */
+    protected void afterMove(FluxDevice target) {}
 
     /**
      * Puts the weights on the CPU in page-locked memory ({@code LoadedWeights.pinHostMemory()}).
