@@ -64,7 +64,11 @@ final class FluxMath {
         return cpu.clone(); // the one copy into LibTorch-owned memory (then `data` may be freed with the scope)
     }
 
-    /** The 128 frequencies as a float32 tensor per CUDA device (made once: a copy from the host waits for the GPU). */
+    /**
+     * The 128 frequencies as a float32 tensor per CUDA device, made on the first forward there (a
+     * copy from the host, which waits for the GPU once) and never freed: 512 bytes per device for
+     * the life of the process.
+     */
     private static final ConcurrentHashMap<Long, Tensor> DEVICE_FREQS = new ConcurrentHashMap<>();
 
     /**
