@@ -3,7 +3,8 @@
  * io.github.flux4j.core.transformer.FluxTransformer} ({@code Flux}) built from {@code EmbedNd},
  * {@code MlpEmbedder}, {@code Modulation}, {@code QkNorm}, {@code SelfAttention}, {@code Mlp},
  * {@code DoubleStreamBlock}, {@code SingleStreamBlock} and {@code LastLayer}, with the FLUX-specific
- * stateless math in {@code FluxMath} (the generic ops are {@link io.github.flux4j.core.nn.Functional}'s).
+ * stateless math in {@code FluxMath} (the generic ops are {@link io.github.flux4j.core.nn.Functional}'s)
+ * and {@code RopeCache}, which keeps the RoPE tables while a denoising loop passes the same ids.
  *
  * <p>Mirrors BFL's reference implementation
  * (<a href="https://github.com/black-forest-labs/flux/blob/main/src/flux/model.py">flux/model.py</a>,
