@@ -6,6 +6,7 @@ weight contiguous (lda = its own width), and one GEMM over the 5h-wide concatena
   python3 tools/bench/joined_gemm_probe.py
 """
 import torch
+from cuda_timing import mean_ms  # tools/bench/cuda_timing.py (the script's own folder)
 
 h, m, iters = 3072, 4608, 50
 dt = torch.bfloat16
@@ -18,15 +19,7 @@ cat = torch.cat([a, g], 1)
 
 
 def t(fn):
-    for _ in range(5):
-        fn()
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    s.record()
-    for _ in range(iters):
-        fn()
-    e.record()
-    torch.cuda.synchronize()
-    return s.elapsed_time(e) / iters
+    return mean_ms(fn, iters, warmup=5)
 
 
 def joined_slices():

@@ -11,6 +11,7 @@ warm-up) and prints, per shape, the first result's time, the best one's, and tor
 """
 import argparse, ctypes, ctypes.util, glob, json, os, sys
 import torch
+from cuda_timing import mean_ms  # tools/bench/cuda_timing.py (the script's own folder)
 
 p = argparse.ArgumentParser()
 p.add_argument("--algos", type=int, default=16)
@@ -74,18 +75,6 @@ def layout(rows, cols, ld):
     return l
 
 
-def time_cuda(fn, iters):
-    for _ in range(3):
-        fn()
-    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    s.record()
-    for _ in range(iters):
-        fn()
-    e.record()
-    torch.cuda.synchronize()
-    return s.elapsed_time(e) / iters
-
-
 def sweep(name, m, n, k, gelu, beta, count):
     """y[m, n] = x[m, k] W[n, k]^T + b (+ beta * y), as cuBLASLt column-major: C[n, m] = W^T' x'."""
     x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
@@ -125,7 +114,7 @@ def sweep(name, m, n, k, gelu, beta, count):
                                  ctypes.byref(h.algo), vp(ws.data_ptr()), ctypes.c_size_t(ws.numel()), stream),
                "cublasLtMatmul")
         try:
-            times.append((i, time_cuda(run, args.iters), h.wavesCount))
+            times.append((i, mean_ms(run, args.iters), h.wavesCount))
         except RuntimeError as e:
             times.append((i, float("nan"), h.wavesCount))
     if gelu:
@@ -134,7 +123,7 @@ def sweep(name, m, n, k, gelu, beta, count):
         ref = lambda: torch.addmm(y, x, w.t(), out=y)  # accumulate into y (the joined linear2's second part)
     else:
         ref = lambda: torch.nn.functional.linear(x, w, b)
-    t_torch = time_cuda(ref, args.iters)
+    t_torch = mean_ms(ref, args.iters)
     for l in (a_l, b_l, c_l):
         lt.cublasLtMatrixLayoutDestroy(l)
     lt.cublasLtMatmulPreferenceDestroy(pref)

@@ -85,14 +85,14 @@ final class KernelTrace {
     // thread's innermost PointerScope (the traced forward's) and be freed while CUPTI still fills it
     private final List<Pointer> buffers = new ArrayList<>();
     private final Map<String, double[]> byName = new LinkedHashMap<>();
-    private final List<long[]> spans = new ArrayList<>();
-    private int kernels;
-    private double kernelNs;
+    private final List<long[]> spans = new ArrayList<>(); // {start, end} ns of every kernel
+
+    /** The CUPTI library's API version, read once. */
+    private static final int RUNTIME_VERSION = runtimeVersion();
+
     // the record's start/end sit where every CUPTI version puts them; the name pointer is read only
     // where the library is the version these bindings were made for (the layout after it moves)
-    private final boolean namesReadable = runtimeVersion() == CUPTI_API_VERSION;
-    private long firstStart = Long.MAX_VALUE;
-    private long lastEnd = Long.MIN_VALUE;
+    private static final boolean NAMES_READABLE = RUNTIME_VERSION == CUPTI_API_VERSION;
 
     /** The trace the callbacks fill (null between traces: records then are dropped). */
     private static volatile @Nullable KernelTrace current;
@@ -150,13 +150,9 @@ final class KernelTrace {
             }
             long start = k.start();
             long end = k.end();
-            kernels++;
-            kernelNs += end - start;
             spans.add(new long[] {start, end});
-            firstStart = Math.min(firstStart, start);
-            lastEnd = Math.max(lastEnd, end);
             String name = "?";
-            if (namesReadable) {
+            if (NAMES_READABLE) {
                 BytePointer n = k.name();
                 name = n == null || n.isNull() ? "?" : shorten(n.getString());
             }
@@ -207,12 +203,20 @@ final class KernelTrace {
             List<Group> groups = new ArrayList<>();
             t.byName.forEach((name, acc) -> groups.add(new Group(name, (int) acc[0], acc[1] / 1e6)));
             groups.sort(Comparator.comparingDouble(Group::totalMs).reversed());
-            double span = t.kernels == 0 ? 0 : (t.lastEnd - t.firstStart) / 1e6;
-            int v = runtimeVersion();
-            String names = t.namesReadable
+            long kernelNs = 0;
+            long first = Long.MAX_VALUE;
+            long last = Long.MIN_VALUE;
+            for (long[] k : t.spans) {
+                kernelNs += k[1] - k[0];
+                first = Math.min(first, k[0]);
+                last = Math.max(last, k[1]);
+            }
+            double span = t.spans.isEmpty() ? 0 : (last - first) / 1e6;
+            String names = NAMES_READABLE
                     ? "read"
-                    : "not read: CUPTI API " + v + " here, the bindings were made for " + CUPTI_API_VERSION;
-            Result r = new Result(t.kernels, t.kernelNs / 1e6, span, groups, names, t.idle());
+                    : "not read: CUPTI API " + RUNTIME_VERSION + " here, the bindings were made for "
+                            + CUPTI_API_VERSION;
+            Result r = new Result(t.spans.size(), kernelNs / 1e6, span, groups, names, t.idle());
             synchronized (t.buffers) {
                 t.buffers.forEach(Pointer::free); // all flushed back: CUPTI holds none of them now
                 t.buffers.clear();

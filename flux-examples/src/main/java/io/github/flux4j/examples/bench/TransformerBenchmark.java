@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -149,8 +150,14 @@ public final class TransformerBenchmark implements Callable<Integer> {
 
     private static final double GIB = 1024.0 * 1024 * 1024;
 
-    /** FluxTransformer's switch for its RoPE-table cache (read on every forward). */
-    private static final String ROPE_CACHE_PROPERTY = FluxTransformer.ROPE_CACHE_PROPERTY;
+    /**
+     * The process-wide switches the paths set (read on every forward): put back to what the command
+     * line said before each path and at the end.
+     */
+    private static final List<String> PATH_PROPERTIES = List.of(
+            CudaKernels.GELU_EPILOGUE_PROPERTY,
+            CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY,
+            FluxTransformer.ROPE_CACHE_PROPERTY);
 
     @Override
     public Integer call() throws Exception {
@@ -213,18 +220,15 @@ public final class TransformerBenchmark implements Callable<Integer> {
             result.put("sdpa_default_order", defaultOrder.toString());
             System.out.println("SDPA order after LibTorch's first CUDA call: " + defaultOrder);
         }
-        String geluEpilogueProperty = System.getProperty(CudaKernels.GELU_EPILOGUE_PROPERTY);
-        String splitProperty = System.getProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY);
-        String ropeProperty = System.getProperty(ROPE_CACHE_PROPERTY);
+        Map<String, @Nullable String> given = new HashMap<>();
+        PATH_PROPERTIES.forEach(p -> given.put(p, System.getProperty(p)));
         try {
             for (DequantArithmetic arithmetic : arithmetics) {
                 for (String path : paths) {
                     LoadOptions opts = new LoadOptions(dev, dtype, arithmetic, true);
-                    // the GELU epilogue and the single blocks' split are process-wide switches, read on
-                    // every forward: back to what the command line said, then the path's own setting
-                    restore(CudaKernels.GELU_EPILOGUE_PROPERTY, geluEpilogueProperty);
-                    restore(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, splitProperty);
-                    restore(ROPE_CACHE_PROPERTY, ropeProperty);
+                    // the PATH_PROPERTIES are process-wide switches, read on every forward: back to what
+                    // the command line said, then the path's own setting
+                    restore(given);
                     switch (path) {
                         case "fast" -> {}
                         case "reference" -> opts = opts.withCudaKernels(false);
@@ -232,7 +236,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         case "nomatvec" -> opts = opts.withFusedMatvec(false);
                         case "nogeluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
                         case "nosplit" -> System.setProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, "false");
-                        case "noropecache" -> System.setProperty(ROPE_CACHE_PROPERTY, "false");
+                        case "noropecache" -> System.setProperty(FluxTransformer.ROPE_CACHE_PROPERTY, "false");
                         default ->
                             throw new IllegalArgumentException("--paths: unknown path '" + path
                                     + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit, noropecache)");
@@ -327,9 +331,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         + ", dequantization tiles " + io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
             }
         } finally {
-            restore(CudaKernels.GELU_EPILOGUE_PROPERTY, geluEpilogueProperty);
-            restore(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, splitProperty);
-            restore(ROPE_CACHE_PROPERTY, ropeProperty);
+            restore(given);
             firstOutputs.values().forEach(Tensor::close);
             if (generated && !keep) {
                 Files.deleteIfExists(gguf);
@@ -497,13 +499,15 @@ public final class TransformerBenchmark implements Callable<Integer> {
         }
     }
 
-    /** Sets a system property back to {@code value}, or clears it where it was unset. */
-    private static void restore(String name, @Nullable String value) {
-        if (value == null) {
-            System.clearProperty(name);
-        } else {
-            System.setProperty(name, value);
-        }
+    /** Sets each system property back to its value in {@code given}, or clears it where it was unset. */
+    private static void restore(Map<String, @Nullable String> given) {
+        given.forEach((name, value) -> {
+            if (value == null) {
+                System.clearProperty(name);
+            } else {
+                System.setProperty(name, value);
+            }
+        });
     }
 
     /** Triggers LibTorch's first-CUDA-SDPA-call order rewrite and returns the order it leaves. */
