@@ -9,9 +9,11 @@ warm-up) and prints, per shape, the first result's time, the best one's, and tor
 
   python3 tools/bench/lt_algo_sweep.py [--algos 16] [--iters 20] [--json out.json]
 """
-import argparse, ctypes, ctypes.util, glob, json, os, sys
+import argparse, json, os
 import torch
-from cuda_timing import mean_ms  # tools/bench/cuda_timing.py (the script's own folder)
+import cublaslt  # tools/bench/cublaslt.py (the script's own folder)
+from cublaslt import EPI_DEFAULT, EPI_BIAS, EPI_GELU_BIAS
+from cuda_timing import mean_ms  # tools/bench/cuda_timing.py
 
 p = argparse.ArgumentParser()
 p.add_argument("--algos", type=int, default=16)
@@ -20,59 +22,8 @@ p.add_argument("--workspace-mib", type=int, default=32)
 p.add_argument("--json", default=None)
 args = p.parse_args()
 
-# enum values (cublasLt.h, CUDA 13; the same as org.bytedeco.cuda.global.cublas)
-COMPUTE_32F, R_32F, R_16BF = 68, 0, 14
-OP_N, OP_T = 0, 1
-DESC_TRANSA, DESC_TRANSB, DESC_EPILOGUE, DESC_BIAS_POINTER, DESC_BIAS_DATA_TYPE = 3, 4, 7, 8, 26
-EPI_DEFAULT, EPI_BIAS, EPI_GELU_BIAS = 1, 4, 36
-PREF_MAX_WORKSPACE = 1
-
-
-def load_lt():
-    cands = []
-    for d in sys.path:
-        cands += glob.glob(os.path.join(d, "nvidia", "cu13", "lib", "libcublasLt.so*"))
-        cands += glob.glob(os.path.join(d, "nvidia", "cublas", "lib", "libcublasLt.so*"))
-    found = ctypes.util.find_library("cublasLt")
-    if found:
-        cands.append(found)
-    torch.zeros(1, device="cuda") @ torch.zeros(1, 1, device="cuda")  # loads torch's own cuBLAS first
-    for c in cands:
-        try:
-            return ctypes.CDLL(c), c
-        except OSError:
-            pass
-    raise SystemExit("no libcublasLt found")
-
-
-lt, lt_path = load_lt()
-vp = ctypes.c_void_p
-
-
-def ok(rc, what):
-    if rc != 0:
-        raise RuntimeError(f"{what} failed: cublasStatus {rc}")
-
-
-handle = vp()
-ok(lt.cublasLtCreate(ctypes.byref(handle)), "cublasLtCreate")
-
-
-class Heuristic(ctypes.Structure):
-    _fields_ = [("algo", ctypes.c_uint64 * 8), ("workspaceSize", ctypes.c_size_t), ("state", ctypes.c_int),
-                ("wavesCount", ctypes.c_float), ("reserved", ctypes.c_int * 4)]
-
-
-def set_attr(fn, obj, attr, value, ctype):
-    v = ctype(value)
-    ok(fn(obj, attr, ctypes.byref(v), ctypes.sizeof(v)), f"set attribute {attr}")
-
-
-def layout(rows, cols, ld):
-    l = vp()
-    ok(lt.cublasLtMatrixLayoutCreate(ctypes.byref(l), R_16BF, ctypes.c_uint64(rows), ctypes.c_uint64(cols),
-                                     ctypes.c_int64(ld)), "cublasLtMatrixLayoutCreate")
-    return l
+lt = cublaslt.Lt(args.workspace_mib)
+lt_path = lt.path
 
 
 def sweep(name, m, n, k, gelu, beta, count):
@@ -81,41 +32,16 @@ def sweep(name, m, n, k, gelu, beta, count):
     w = torch.randn(n, k, device="cuda", dtype=torch.bfloat16) * (k ** -0.5)
     b = torch.randn(n, device="cuda", dtype=torch.bfloat16)
     y = torch.zeros(m, n, device="cuda", dtype=torch.bfloat16)
-    ws = torch.empty(args.workspace_mib << 20, device="cuda", dtype=torch.uint8)
-    desc = vp()
-    ok(lt.cublasLtMatmulDescCreate(ctypes.byref(desc), COMPUTE_32F, R_32F), "cublasLtMatmulDescCreate")
-    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_TRANSA, OP_T, ctypes.c_int32)
-    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_TRANSB, OP_N, ctypes.c_int32)
     # the accumulating GEMM (beta 1, the joined linear2's second part) adds no bias, as flux4j's addmm_
     epilogue = EPI_DEFAULT if beta else (EPI_GELU_BIAS if gelu else EPI_BIAS)
-    set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_EPILOGUE, epilogue, ctypes.c_int32)
-    if epilogue != EPI_DEFAULT:
-        set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_BIAS_POINTER, b.data_ptr(), ctypes.c_void_p)
-        set_attr(lt.cublasLtMatmulDescSetAttribute, desc, DESC_BIAS_DATA_TYPE, R_16BF, ctypes.c_int32)
-    a_l, b_l, c_l = layout(k, n, k), layout(k, m, k), layout(n, m, n)
-    pref = vp()
-    ok(lt.cublasLtMatmulPreferenceCreate(ctypes.byref(pref)), "cublasLtMatmulPreferenceCreate")
-    set_attr(lt.cublasLtMatmulPreferenceSetAttribute, pref, PREF_MAX_WORKSPACE, ws.numel(), ctypes.c_uint64)
-    res = (Heuristic * count)()
-    got = ctypes.c_int(0)
-    ok(lt.cublasLtMatmulAlgoGetHeuristic(handle, desc, a_l, b_l, c_l, c_l, pref, count, res, ctypes.byref(got)),
-       "cublasLtMatmulAlgoGetHeuristic")
-    alpha, betav = ctypes.c_float(1.0), ctypes.c_float(beta)
-    stream = vp(torch.cuda.current_stream().cuda_stream)
+    plan = lt.plan(m, n, k, epilogue, count=count)
+    bias = None if epilogue == EPI_DEFAULT else b
     times = []
-    for i in range(got.value):
-        h = res[i]
-        if h.state != 0:
-            continue
-
-        def run(h=h):
-            ok(lt.cublasLtMatmul(handle, desc, ctypes.byref(alpha), vp(w.data_ptr()), a_l, vp(x.data_ptr()), b_l,
-                                 ctypes.byref(betav), vp(y.data_ptr()), c_l, vp(y.data_ptr()), c_l,
-                                 ctypes.byref(h.algo), vp(ws.data_ptr()), ctypes.c_size_t(ws.numel()), stream),
-               "cublasLtMatmul")
+    for i, h in enumerate(plan.heuristics):
         try:
-            times.append((i, mean_ms(run, args.iters), h.wavesCount))
-        except RuntimeError as e:
+            times.append((i, mean_ms(lambda i=i: plan.run(w, x, y, 1.0, beta, bias=bias, index=i), args.iters),
+                          h.wavesCount))
+        except RuntimeError:
             times.append((i, float("nan"), h.wavesCount))
     if gelu:
         ref = lambda: torch._addmm_activation(b, x, w.t(), use_gelu=True)
@@ -124,10 +50,7 @@ def sweep(name, m, n, k, gelu, beta, count):
     else:
         ref = lambda: torch.nn.functional.linear(x, w, b)
     t_torch = mean_ms(ref, args.iters)
-    for l in (a_l, b_l, c_l):
-        lt.cublasLtMatrixLayoutDestroy(l)
-    lt.cublasLtMatmulPreferenceDestroy(pref)
-    lt.cublasLtMatmulDescDestroy(desc)
+    plan.close()
     flop = 2.0 * m * n * k
     valid = [t for t in times if t[1] == t[1]]
     first = valid[0][1] if valid else float("nan")

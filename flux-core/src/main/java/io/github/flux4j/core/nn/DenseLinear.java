@@ -5,8 +5,6 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.gguf.GgmlType;
 import java.util.function.BiConsumer;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.jspecify.annotations.Nullable;
 
@@ -62,9 +60,8 @@ public final class DenseLinear implements LinearOp {
     private Tensor apply(Tensor x, boolean gelu) {
         checkOpen();
         LinearChecks.checkInput("DenseLinear", x, in, dtype);
-        return Scopes.scoped(() -> gelu
-                ? Functional.linearGeluTanh(x, weight, bias)
-                : torch.linear(x, weight, bias == null ? new TensorOptional() : new TensorOptional(bias)));
+        return Scopes.scoped(
+                () -> gelu ? Functional.linearGeluTanh(x, weight, bias) : Functional.linear(x, weight, bias));
     }
 
     /** One GEMM per column group ({@link Functional#linearSplit}). */

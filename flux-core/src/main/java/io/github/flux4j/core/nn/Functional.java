@@ -1,6 +1,8 @@
 package io.github.flux4j.core.nn;
 
+import io.github.flux4j.core.cuda.CublasLt;
 import io.github.flux4j.core.cuda.CudaKernels;
+import java.util.Optional;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -61,32 +63,65 @@ public final class Functional {
     }
 
     /**
+     * {@code x W^T + b}: {@code at::linear}, or on CUDA for 16-bit inputs of at least
+     * {@link CublasLt#MIN_ROWS} rows one cuBLASLt GEMM with the bias in its epilogue
+     * ({@link CublasLt}, unless {@code -Dflux4j.cuda.cublasLt=false}): the same arithmetic (float32
+     * accumulation, one rounding), possibly another algorithm and so another summation order.
+     *
+     * @param x {@code [..., in]}; {@code w} {@code [out, in]} (rows may be strided); {@code b} {@code [out]} or null
+     */
+    public static Tensor linear(Tensor x, Tensor w, @Nullable Tensor b) {
+        Tensor y = ltLinear(x, w, b, false);
+        return y != null ? y : torch.linear(x, w, optional(b));
+    }
+
+    /** {@link CublasLt#linear} over {@code x} as a matrix, reshaped back; null where that path does not run. */
+    private static @Nullable Tensor ltLinear(Tensor x, Tensor w, @Nullable Tensor b, boolean gelu) {
+        if (!x.is_cuda() || x.dim() < 2 || !CublasLt.enabled()) {
+            return null;
+        }
+        Tensor x2 = x.reshape(-1, x.size(-1));
+        Optional<CublasLt> lt = CublasLt.forGemm(x2, w);
+        Tensor y = lt.isPresent() ? lt.get().linear(x2, w, b, gelu) : null;
+        return y == null ? null : y.view(outShape(x, w.size(0)));
+    }
+
+    private static long[] outShape(Tensor x, long out) {
+        long[] shape = x.sizes().vec().get();
+        shape[shape.length - 1] = out;
+        return shape;
+    }
+
+    /**
      * {@code gelu_tanh(x W^T + b)}, FLUX's feed-forward input layer: {@code at::linear} then the
      * GELU in place (the values of {@link #geluTanh}, without a second activation tensor), or, on
      * CUDA with a bias (unless {@code -Dflux4j.cuda.geluEpilogue=false}, {@link CudaKernels#geluEpilogue}),
-     * one {@code at::_addmm_activation}: cuBLASLt's GELU epilogue, computed on the float32
-     * accumulator before the one rounding instead of on the rounded GEMM output (the two are
-     * within bf16 rounding of each other).
+     * one GEMM with cuBLASLt's GELU-bias epilogue (through {@link CublasLt}, else
+     * {@code at::_addmm_activation}, which asks cuBLASLt for the same epilogue), computed on the
+     * float32 accumulator before the one rounding instead of on the rounded GEMM output (the two
+     * are within bf16 rounding of each other).
      *
      * @param x {@code [..., in]}; {@code w} {@code [out, in]}; {@code b} {@code [out]} or null
      */
     public static Tensor linearGeluTanh(Tensor x, Tensor w, @Nullable Tensor b) {
         if (b != null && x.is_cuda() && x.dim() >= 2 && CudaKernels.geluEpilogue()) {
-            long[] shape = x.sizes().vec().get();
+            Tensor lt = ltLinear(x, w, b, true);
+            if (lt != null) {
+                return lt;
+            }
             Tensor x2 = x.reshape(-1, x.size(-1));
             Tensor y = b._addmm_activation(x2, w.t(), new Scalar(1L), new Scalar(1L), true);
-            shape[shape.length - 1] = w.size(0);
-            return y.view(shape);
+            return y.view(outShape(x, w.size(0)));
         }
-        Tensor h = torch.linear(x, w, b == null ? new TensorOptional() : new TensorOptional(b));
+        Tensor h = torch.linear(x, w, optional(b));
         geluTanhInto(h, h);
         return h;
     }
 
     /**
      * {@code x W^T + b} cut into column groups (see {@link LinearOp#forwardSplit}): one GEMM per group
-     * over rows {@code [o_i, o_i + widths[i])} of W, a GELU group through {@link #linearGeluTanh}.
-     * The same dot products as one GEMM; each group is a contiguous tensor.
+     * over rows {@code [o_i, o_i + widths[i])} of W ({@link #linear}), a GELU group through
+     * {@link #linearGeluTanh}. The same dot products as one GEMM; each group is a contiguous tensor.
      */
     public static Tensor[] linearSplit(Tensor x, Tensor w, @Nullable Tensor b, long[] widths, boolean[] gelu) {
         Tensor[] out = new Tensor[widths.length];
@@ -94,7 +129,7 @@ public final class Functional {
         for (int i = 0; i < widths.length; i++) {
             Tensor wi = w.narrow(0, offset, widths[i]);
             Tensor bi = b == null ? null : b.narrow(0, offset, widths[i]);
-            out[i] = gelu[i] ? linearGeluTanh(x, wi, bi) : torch.linear(x, wi, optional(bi));
+            out[i] = gelu[i] ? linearGeluTanh(x, wi, bi) : linear(x, wi, bi);
             offset += widths[i];
         }
         return out;
@@ -103,25 +138,28 @@ public final class Functional {
     /**
      * {@code cat(parts, -1) W^T + b} without the concatenation (see {@link LinearOp#forwardJoined}):
      * the first part's GEMM over columns {@code [0, k_0)} of W with the bias, then each further
-     * part's GEMM added into the same output in place ({@code addmm_}, cuBLAS's beta = 1). The
-     * column slices of W are strided views (leading dimension {@code in}): nothing is copied. Each
-     * partial sum is rounded to the output dtype before the next is added, one rounding per part
-     * more than one GEMM over the concatenation (within the output dtype's rounding).
+     * part's GEMM added into the same output in place (beta = 1: {@link CublasLt#addLinear} where
+     * {@link #linear} took cuBLASLt, else {@code addmm_}). The column slices of W are strided views
+     * (leading dimension {@code in}): nothing is copied. Each partial sum is rounded to the output
+     * dtype before the next is added, one rounding per part more than one GEMM over the
+     * concatenation (within the output dtype's rounding).
      */
     public static Tensor linearJoined(Tensor[] parts, Tensor w, @Nullable Tensor b) {
-        long[] shape = parts[0].sizes().vec().get();
-        shape[shape.length - 1] = w.size(0);
         long k0 = parts[0].size(-1);
         Tensor first = parts[0].reshape(-1, k0);
-        Tensor w0 = w.narrow(1, 0, k0).t();
-        Tensor acc = b != null ? torch.addmm(b, first, w0) : first.mm(w0);
+        Tensor acc = linear(first, w.narrow(1, 0, k0), b);
         long offset = k0;
         for (int i = 1; i < parts.length; i++) {
             long k = parts[i].size(-1);
-            acc.addmm_(parts[i].reshape(-1, k), w.narrow(1, offset, k).t());
+            Tensor xi = parts[i].reshape(-1, k);
+            Tensor wi = w.narrow(1, offset, k);
+            Optional<CublasLt> lt = CublasLt.forGemm(xi, wi);
+            if (lt.isEmpty() || !lt.get().addLinear(acc, xi, wi)) {
+                acc.addmm_(xi, wi.t());
+            }
             offset += k;
         }
-        return acc.view(shape);
+        return acc.view(outShape(parts[0], w.size(0)));
     }
 
     private static TensorOptional optional(@Nullable Tensor t) {

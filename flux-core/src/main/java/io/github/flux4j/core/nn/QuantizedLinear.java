@@ -11,8 +11,6 @@ import java.util.Optional;
 import java.util.function.BiConsumer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.jspecify.annotations.Nullable;
 
@@ -145,9 +143,7 @@ public final class QuantizedLinear implements LinearOp {
                 return h;
             }
             Tensor dense = w != null ? w : expand();
-            return gelu
-                    ? Functional.linearGeluTanh(x, dense, bias)
-                    : torch.linear(x, dense, bias == null ? new TensorOptional() : new TensorOptional(bias));
+            return gelu ? Functional.linearGeluTanh(x, dense, bias) : Functional.linear(x, dense, bias);
         });
     }
 

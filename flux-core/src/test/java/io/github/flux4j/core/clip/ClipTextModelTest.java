@@ -46,10 +46,14 @@ class ClipTextModelTest {
     /**
      * bf16 against transformers' bf16 forward: again the same ops, but a kernel that sums in a
      * different order now changes bf16 roundings (1 ulp = 0.4 %) that propagate; observed values
-     * are listed in docs/text-encoders.md. bf16 versus float32 differ by ~0.6 %, so a real
-     * mistake (wrong op order, missing cast) would show up well above this bound.
+     * are listed in docs/text-encoders.md. The references were made where oneDNN's bf16 matmul ran
+     * its AVX512_CORE_BF16 kernels; on a CPU with AMX (and with ONEDNN_MAX_CPU_ISA=AVX2) it sums
+     * in another order and the pooled output (2 x 64 values) moves by 3.0e-3, about one bf16 ulp
+     * (0 on the same machine with ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16, 2026-12-06). bf16 versus
+     * float32 differ by ~0.6 %, so a real mistake (wrong op order, missing cast) would still show
+     * up above this bound.
      */
-    static final double BF16_TOL = 2e-3;
+    static final double BF16_TOL = 4.5e-3;
 
     static final LoadOptions F32 = LoadOptions.defaults().withDtype(ComputeDtype.F32);
     static final LoadOptions BF16 = LoadOptions.defaults();

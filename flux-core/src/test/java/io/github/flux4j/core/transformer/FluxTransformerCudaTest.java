@@ -120,8 +120,8 @@ class FluxTransformerCudaTest {
     }
 
     /**
-     * The fast path (CUDA dequantization kernels, fused LayerNorm+modulation, QK norm+RoPE and
-     * gated residuals) against the LibTorch-ops reference path on the same weights and inputs, and
+     * The fast path (CUDA dequantization kernels, fused LayerNorm+modulation, QK norm+RoPE, gated
+     * residuals, cuBLASLt GEMMs) against the LibTorch-ops reference path on the same weights and inputs, and
      * the resident cache of expanded weights against the per-forward kernels (same bits expected).
      */
     @ParameterizedTest
@@ -140,8 +140,12 @@ class FluxTransformerCudaTest {
                 try (FluxTransformer m = GgufTransformer.load(file, fast)) {
                     outFast = run(m, ref);
                 }
+                // the reference: LibTorch ops and LibTorch's own GEMM calls (no cuBLASLt plans of ours)
                 try (FluxTransformer m = GgufTransformer.load(file, fast.withCudaKernels(false))) {
+                    System.setProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY, "false");
                     outRef = run(m, ref);
+                } finally {
+                    System.clearProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY);
                 }
                 try (FluxTransformer m = GgufTransformer.load(file, fast.withDequantizedCacheBytes(1L << 30))) {
                     run(m, ref);

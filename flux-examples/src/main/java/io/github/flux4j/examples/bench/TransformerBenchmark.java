@@ -1,6 +1,7 @@
 package io.github.flux4j.examples.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.github.flux4j.core.cuda.CublasLt;
 import io.github.flux4j.core.cuda.CudaKernels;
 import io.github.flux4j.core.quant.DequantArithmetic;
 import io.github.flux4j.core.torch.ComputeDtype;
@@ -120,8 +121,9 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     + "kernels, the default), reference (LibTorch ops only), cached (fast + every expanded weight resident), nomatvec (fast without the fused few-row matvec), "
                     + "nogeluepilogue (fast with the feed-forward GELU as a kernel after the GEMM), "
                     + "nosplit (fast with one GEMM per single-block linear and the 5h-wide concatenation), "
-                    + "noropecache (fast with the RoPE tables computed on every forward). "
-                    + "reference runs without kernels, GELU epilogue or split linears. "
+                    + "noropecache (fast with the RoPE tables computed on every forward), "
+                    + "nolt (fast with LibTorch's GEMM calls instead of cuBLASLt's own). "
+                    + "reference runs without kernels, cuBLASLt calls, GELU epilogue or split linears. "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
 
@@ -157,7 +159,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
     private static final List<String> PATH_PROPERTIES = List.of(
             CudaKernels.GELU_EPILOGUE_PROPERTY,
             CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY,
-            FluxTransformer.ROPE_CACHE_PROPERTY);
+            FluxTransformer.ROPE_CACHE_PROPERTY,
+            CublasLt.PROPERTY);
 
     @Override
     public Integer call() throws Exception {
@@ -231,15 +234,20 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     restore(given);
                     switch (path) {
                         case "fast" -> {}
-                        case "reference" -> opts = opts.withCudaKernels(false);
+                        case "reference" -> {
+                            opts = opts.withCudaKernels(false);
+                            System.setProperty(CublasLt.PROPERTY, "false");
+                        }
                         case "cached" -> opts = opts.withDequantizedCacheBytes(Long.MAX_VALUE / 2);
                         case "nomatvec" -> opts = opts.withFusedMatvec(false);
                         case "nogeluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
                         case "nosplit" -> System.setProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, "false");
                         case "noropecache" -> System.setProperty(FluxTransformer.ROPE_CACHE_PROPERTY, "false");
+                        case "nolt" -> System.setProperty(CublasLt.PROPERTY, "false");
                         default ->
                             throw new IllegalArgumentException("--paths: unknown path '" + path
-                                    + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit, noropecache)");
+                                    + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit, noropecache,"
+                                    + " nolt)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
@@ -319,6 +327,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
             }
             if (cuda) {
                 result.put("cuda_kernels", io.github.flux4j.core.cuda.CudaKernels.status(dev.index()));
+                result.put("gemms", CublasLt.status(dev.index()));
                 // the kernels' tuning (same bits at every setting, not the same speed)
                 result.put("matvec_depth", io.github.flux4j.core.cuda.CudaKernels.matvecDepth());
                 result.put("dequant_tiles", io.github.flux4j.core.cuda.CudaKernels.dequantTiles());
