@@ -9,6 +9,10 @@
  * compile failure, {@code -Dflux4j.cuda.kernels=false}), and callers then keep the LibTorch-ops path.
  * The kernel source is {@code flux_kernels.cu} next to this package in the resources; it is
  * checked bit for bit against gguf-py on the CPU by {@code tools/kernels/check_host.py}.
+ *
+ * <p>{@link io.github.flux4j.core.cuda.CublasLt} runs the forward's many-row GEMMs through
+ * cuBLASLt directly (one plan per shape, bias and GELU-bias epilogues), falling back to LibTorch's
+ * GEMM calls where it cannot.
  */
 @NullMarked
 package io.github.flux4j.core.cuda;
