@@ -75,15 +75,24 @@ import org.slf4j.LoggerFactory;
  * enqueues one {@code cublasLtMatmul} on LibTorch's current stream, with a workspace of
  * {@value #WORKSPACE_MIB} MiB per stream (held for the life of the process, like LibTorch's own).
  *
- * <p>On by default on CUDA; {@code -Dflux4j.cuda.cublasLt=false} sends every GEMM back to
- * {@code at::linear} / {@code at::addmm}. Where cuBLASLt cannot be loaded, or has no algorithm for
+ * <p>Switched by {@code -Dflux4j.cuda.cublasLt=true|false} (default {@link #ON_BY_DEFAULT}); off,
+ * every GEMM runs through {@code at::linear} / {@code at::addmm}. Where cuBLASLt cannot be loaded, or has no algorithm for
  * a shape, the caller falls back to LibTorch's call (see {@link #status}).
  */
 public final class CublasLt {
     private static final Logger LOG = LoggerFactory.getLogger(CublasLt.class);
 
-    /** System property: {@code false} runs every GEMM through LibTorch's {@code at::linear}/{@code addmm}. */
+    /**
+     * System property: {@code true} sends the many-row GEMMs through this class, {@code false} through
+     * LibTorch's {@code at::linear}/{@code addmm}; unset: {@link #ON_BY_DEFAULT}.
+     */
     public static final String PROPERTY = "flux4j.cuda.cublasLt";
+
+    /**
+     * The path's default: off until a GPU run of the Java path has confirmed the probes' gain
+     * (docs/cuda-kernels.md, "GEMMs through cuBLASLt").
+     */
+    public static final boolean ON_BY_DEFAULT = false;
 
     /** Workspace per stream, in MiB (what the probes measured with). */
     public static final int WORKSPACE_MIB = 32;
@@ -108,14 +117,20 @@ public final class CublasLt {
         this.handle = handle;
     }
 
-    /** Whether {@code -Dflux4j.cuda.cublasLt=false} is absent (read on every call). */
+    /**
+     * Whether the path is on: {@code -Dflux4j.cuda.cublasLt=true|false} (read on every call), else
+     * {@link #ON_BY_DEFAULT}.
+     */
     public static boolean enabled() {
-        return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim());
+        String v = System.getProperty(PROPERTY);
+        return v == null ? ON_BY_DEFAULT : "true".equalsIgnoreCase(v.trim());
     }
 
     /** What the path is on {@code device} ("cuBLASLt 130100, 32 MiB workspace per stream") or why it is not used. */
     public static String status(int device) {
-        return STATUS.getOrDefault(device, enabled() ? "not requested yet" : "disabled by -D" + PROPERTY + "=false");
+        return STATUS.getOrDefault(
+                device,
+                enabled() ? "not requested yet" : "off (LibTorch's GEMM calls; -D" + PROPERTY + "=true turns it on)");
     }
 
     /**

@@ -65,7 +65,7 @@ public final class Functional {
     /**
      * {@code x W^T + b}: {@code at::linear}, or on CUDA for 16-bit inputs of at least
      * {@link CublasLt#MIN_ROWS} rows one cuBLASLt GEMM with the bias in its epilogue
-     * ({@link CublasLt}, unless {@code -Dflux4j.cuda.cublasLt=false}): the same arithmetic (float32
+     * ({@link CublasLt}, where {@link CublasLt#enabled}): the same arithmetic (float32
      * accumulation, one rounding), possibly another algorithm and so another summation order.
      *
      * @param x {@code [..., in]}; {@code w} {@code [out, in]} (rows may be strided); {@code b} {@code [out]} or null

@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +33,12 @@ class CublasLtTest {
     @BeforeAll
     static void needsCuda() {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device / GPU natives");
+        System.setProperty(CublasLt.PROPERTY, "true"); // whatever the default, this class tests the path
+    }
+
+    @AfterAll
+    static void restoreDefault() {
+        System.clearProperty(CublasLt.PROPERTY);
     }
 
     /** Normal values with standard deviation {@code sd}, as {@code dtype} on the GPU. */
@@ -134,7 +141,7 @@ class CublasLtTest {
                 off = Functional.linear(x, w, b);
                 assertThat(CublasLt.forGemm(x, w)).isEmpty();
             } finally {
-                System.clearProperty(CublasLt.PROPERTY);
+                System.setProperty(CublasLt.PROPERTY, "true");
             }
             assertThat(bits(toFloats(off))).isEqualTo(bits(toFloats(torch.linear(x, w, new TensorOptional(b)))));
             // a sliver of rows stays on LibTorch's call too

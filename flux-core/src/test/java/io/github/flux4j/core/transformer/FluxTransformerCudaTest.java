@@ -137,15 +137,13 @@ class FluxTransformerCudaTest {
                 Tensor outFast;
                 Tensor outRef;
                 Tensor outCached;
+                // the fast path with the cuBLASLt GEMMs on (whatever their default), the reference with
+                // LibTorch ops and LibTorch's own GEMM calls
                 try (FluxTransformer m = GgufTransformer.load(file, fast)) {
-                    outFast = run(m, ref);
+                    outFast = withCublasLt(true, () -> run(m, ref));
                 }
-                // the reference: LibTorch ops and LibTorch's own GEMM calls (no cuBLASLt plans of ours)
                 try (FluxTransformer m = GgufTransformer.load(file, fast.withCudaKernels(false))) {
-                    System.setProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY, "false");
-                    outRef = run(m, ref);
-                } finally {
-                    System.clearProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY);
+                    outRef = withCublasLt(false, () -> run(m, ref));
                 }
                 try (FluxTransformer m = GgufTransformer.load(file, fast.withDequantizedCacheBytes(1L << 30))) {
                     run(m, ref);
@@ -168,6 +166,21 @@ class FluxTransformerCudaTest {
                 assertThat(e).as(v + " " + dtype).isLessThan(dtype == ComputeDtype.F32 ? 1e-5 : 1e-2);
                 assertThat(c).as(v + " " + dtype + " cached").isEqualTo(0.0);
                 assertThat(mv).as(v + " " + dtype + " matvec").isLessThan(dtype == ComputeDtype.F32 ? 1e-5 : 1e-2);
+            }
+        }
+    }
+
+    /** Runs {@code body} with {@code -Dflux4j.cuda.cublasLt} set to {@code on}, then restores it. */
+    private static Tensor withCublasLt(boolean on, java.util.function.Supplier<Tensor> body) {
+        String before = System.getProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY);
+        System.setProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY, Boolean.toString(on));
+        try {
+            return body.get();
+        } finally {
+            if (before == null) {
+                System.clearProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY);
+            } else {
+                System.setProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY, before);
             }
         }
     }

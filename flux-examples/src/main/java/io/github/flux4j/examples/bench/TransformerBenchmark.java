@@ -122,7 +122,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     + "nogeluepilogue (fast with the feed-forward GELU as a kernel after the GEMM), "
                     + "nosplit (fast with one GEMM per single-block linear and the 5h-wide concatenation), "
                     + "noropecache (fast with the RoPE tables computed on every forward), "
-                    + "nolt (fast with LibTorch's GEMM calls instead of cuBLASLt's own). "
+                    + "lt / nolt (fast with the many-row GEMMs through flux4j's cuBLASLt plans / LibTorch's GEMM calls;"
+                    + " fast itself takes -Dflux4j.cuda.cublasLt's default). "
                     + "reference runs without kernels, cuBLASLt calls, GELU epilogue or split linears. "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
@@ -243,11 +244,12 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         case "nogeluepilogue" -> System.setProperty(CudaKernels.GELU_EPILOGUE_PROPERTY, "false");
                         case "nosplit" -> System.setProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, "false");
                         case "noropecache" -> System.setProperty(FluxTransformer.ROPE_CACHE_PROPERTY, "false");
+                        case "lt" -> System.setProperty(CublasLt.PROPERTY, "true");
                         case "nolt" -> System.setProperty(CublasLt.PROPERTY, "false");
                         default ->
                             throw new IllegalArgumentException("--paths: unknown path '" + path
                                     + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit, noropecache,"
-                                    + " nolt)");
+                                    + " lt, nolt)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
