@@ -7,7 +7,7 @@ bash "$here/tests.sh" flux-core io.github.flux4j.core.cuda.CudaKernelsTest \
   io.github.flux4j.core.transformer.FluxTransformerCudaTest io.github.flux4j.core.offload.BlockStreamerCudaTest \
   io.github.flux4j.core.nn.CudaTest io.github.flux4j.core.text.TextEncoderCudaTest io.github.flux4j.core.vae.VaeCudaTest \
   io.github.flux4j.core.weights.binding.DeviceMoveTest io.github.flux4j.core.torch.FluxDeviceTest \
-  io.github.flux4j.core.transformer.FluxMathTest io.github.flux4j.core.cuda.CublasLtTest > /dev/null
+  io.github.flux4j.core.transformer.FluxMathTest io.github.flux4j.core.cuda.CublasLtTest io.github.flux4j.core.cuda.CudaGraphTest > /dev/null
 bash "$here/tests.sh" flux-pipeline io.github.flux4j.pipeline.FluxPipelineOffloadTest \
   io.github.flux4j.pipeline.FluxPipelineOutOfMemoryTest io.github.flux4j.pipeline.FluxPipelineBuildTest > /dev/null
 bash "$here/tests.sh" flux-examples io.github.flux4j.examples.tools.FullWidthMemoryModesCudaTest \

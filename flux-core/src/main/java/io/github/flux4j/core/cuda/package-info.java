@@ -12,7 +12,8 @@
  *
  * <p>{@link io.github.flux4j.core.cuda.CublasLt} runs the forward's many-row GEMMs through
  * cuBLASLt directly (one plan per shape, bias and GELU-bias epilogues), falling back to LibTorch's
- * GEMM calls where it cannot.
+ * GEMM calls where it cannot. {@link io.github.flux4j.core.cuda.CudaGraph} captures work on LibTorch
+ * ops into a CUDA graph with a private memory pool of the caching allocator, for replay.
  */
 @NullMarked
 package io.github.flux4j.core.cuda;

@@ -5,6 +5,8 @@
  * {@code DoubleStreamBlock}, {@code SingleStreamBlock} and {@code LastLayer}, with the FLUX-specific
  * stateless math in {@code FluxMath} (the generic ops are {@link io.github.flux4j.core.nn.Functional}'s)
  * and {@code RopeCache}, which keeps the RoPE tables while a denoising loop passes the same ids.
+ * {@link io.github.flux4j.core.transformer.GraphedForward} replays a resident model's forward from
+ * a CUDA graph per input shape.
  *
  * <p>Mirrors BFL's reference implementation
  * (<a href="https://github.com/black-forest-labs/flux/blob/main/src/flux/model.py">flux/model.py</a>,

@@ -27,6 +27,7 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
     private volatile FluxDevice device; // changed only by moveTo
     private final ComputeDtype dtype;
     private volatile boolean closed;
+    private long generation; // see weightsGeneration(); guarded by this
 
     /**
      * Takes ownership of the weights of the binding whose factory runs this constructor, and its
@@ -86,7 +87,17 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
         checkOpen();
         weights.moveTo(target, keepHostCopy);
         device = target;
+        generation++;
         afterMove(target);
+    }
+
+    /**
+     * A number that changes whenever the weights' memory may have changed (a {@link #moveTo}, a
+     * {@link #pinHostMemory}, {@link #close}): whoever keeps device addresses of the weights (a
+     * captured CUDA graph) compares it before using them.
+     */
+    public final synchronized long weightsGeneration() {
+        return closed ? -1 : generation;
     }
 
     /**
@@ -105,6 +116,7 @@ public abstract class LoadedModel implements DeviceMovable, AutoCloseable {
     @Override
     public final synchronized long pinHostMemory() {
         checkOpen();
+        generation++;
         return weights.pinHostMemory();
     }
 

@@ -170,6 +170,61 @@ class FluxTransformerCudaTest {
         }
     }
 
+    /**
+     * {@link GraphedForward}: the first forward of a shape eager, the second captured and replayed,
+     * the third replayed over a new timestep; each equals the eager forward on the same inputs, one
+     * graph is kept, and moving the model drops it.
+     */
+    @ParameterizedTest
+    @EnumSource(
+            value = Variant.class,
+            names = {"DEV_F32", "DEV_Q8_0", "DEV_Q4_K", "SCHNELL_Q8_0"})
+    void graphedForwardReplaysTheEagerForward(Variant v) throws IOException {
+        Path file = TinyFluxFiles.write(v, dir);
+        for (ComputeDtype dtype : new ComputeDtype[] {ComputeDtype.F32, ComputeDtype.BF16}) {
+            LoadOptions opts = LoadOptions.defaults().withDevice(GPU).withDtype(dtype);
+            try (FluxReference ref = FluxReference.of(v);
+                    PointerScope scope = new PointerScope();
+                    FluxTransformer m = GgufTransformer.load(file, opts);
+                    GraphedForward graphs = new GraphedForward(m)) {
+                Tensor[] in = new Tensor[7];
+                String[] names = {
+                    "input.hidden_states",
+                    "input.img_ids",
+                    "input.encoder_hidden_states",
+                    "input.txt_ids",
+                    "input.timestep",
+                    "input.pooled_projections",
+                    "input.guidance"
+                };
+                for (int i = 0; i < in.length; i++) {
+                    Tensor t = ref.get(names[i]);
+                    in[i] = t.to(GPU.toTorch(), t.scalar_type());
+                }
+                Tensor guidance = m.config().guidanceEmbed() ? in[6] : null;
+                for (int call = 0; call < 3; call++) {
+                    if (call == 2) {
+                        in[4].mul_(new org.bytedeco.pytorch.Scalar(0.5)); // a later step's timestep
+                    }
+                    Tensor out = graphs.forward(in[0], in[1], in[2], in[3], in[4], in[5], guidance);
+                    Tensor eager = m.forward(in[0], in[1], in[2], in[3], in[4], in[5], guidance);
+                    double e = TextRefs.relError(out, eager);
+                    System.out.printf("CUDA graph %-24s %s call %d: %.2e vs eager%n", v.variantName(), dtype, call, e);
+                    assertThat(e)
+                            .as(v + " " + dtype + " call " + call)
+                            .isLessThan(dtype == ComputeDtype.F32 ? 1e-6 : 1e-3);
+                }
+                assertThat(graphs.graphs()).isEqualTo(1);
+                m.moveTo(FluxDevice.cpu(), false);
+                m.moveTo(GPU, false);
+                Tensor after = graphs.forward(in[0], in[1], in[2], in[3], in[4], in[5], guidance);
+                assertThat(graphs.graphs()).as("a move drops the graphs").isZero();
+                assertThat(TextRefs.relError(after, m.forward(in[0], in[1], in[2], in[3], in[4], in[5], guidance)))
+                        .isLessThan(dtype == ComputeDtype.F32 ? 1e-6 : 1e-3);
+            }
+        }
+    }
+
     /** Runs {@code body} with {@code -Dflux4j.cuda.cublasLt} set to {@code on}, then restores it. */
     private static Tensor withCublasLt(boolean on, java.util.function.Supplier<Tensor> body) {
         String before = System.getProperty(io.github.flux4j.core.cuda.CublasLt.PROPERTY);

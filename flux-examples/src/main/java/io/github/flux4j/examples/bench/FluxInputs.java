@@ -5,6 +5,7 @@ import io.github.flux4j.core.torch.FluxDevice;
 import io.github.flux4j.core.torch.Tensors;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
+import io.github.flux4j.core.transformer.GraphedForward;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
@@ -79,6 +80,12 @@ final class FluxInputs implements AutoCloseable {
     /** One forward; the result belongs to the caller's scope. */
     Tensor forward(FluxTransformer model) {
         return model.forward(
+                img, imgIds, txt, txtIds, timestep, y, model.config().guidanceEmbed() ? guidance : null);
+    }
+
+    /** One forward through {@code graphs} (a CUDA graph per shape); the result belongs to the caller's scope. */
+    Tensor forward(GraphedForward graphs, FluxTransformer model) {
+        return graphs.forward(
                 img, imgIds, txt, txtIds, timestep, y, model.config().guidanceEmbed() ? guidance : null);
     }
 

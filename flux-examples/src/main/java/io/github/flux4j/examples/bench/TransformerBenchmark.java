@@ -11,6 +11,7 @@ import io.github.flux4j.core.torch.Torch;
 import io.github.flux4j.core.transformer.FluxConfig;
 import io.github.flux4j.core.transformer.FluxTransformer;
 import io.github.flux4j.core.transformer.GgufTransformer;
+import io.github.flux4j.core.transformer.GraphedForward;
 import io.github.flux4j.core.weights.LoadOptions;
 import io.github.flux4j.examples.tools.SyntheticFluxGguf;
 import io.github.flux4j.gguf.GgmlType;
@@ -123,7 +124,8 @@ public final class TransformerBenchmark implements Callable<Integer> {
                     + "nosplit (fast with one GEMM per single-block linear and the 5h-wide concatenation), "
                     + "noropecache (fast with the RoPE tables computed on every forward), "
                     + "lt / nolt (fast with the many-row GEMMs through flux4j's cuBLASLt plans / LibTorch's GEMM calls;"
-                    + " fast itself takes -Dflux4j.cuda.cublasLt's default). "
+                    + " fast itself takes -Dflux4j.cuda.cublasLt's default), graph (fast, replayed from a CUDA graph"
+                    + " per size: GraphedForward). "
                     + "reference runs without kernels, cuBLASLt calls, GELU epilogue or split linears. "
                     + "The output of each is compared with the first path's at the same size.")
     private List<String> paths = List.of("fast");
@@ -245,11 +247,12 @@ public final class TransformerBenchmark implements Callable<Integer> {
                         case "nosplit" -> System.setProperty(CudaKernels.SPLIT_SINGLE_LINEARS_PROPERTY, "false");
                         case "noropecache" -> System.setProperty(FluxTransformer.ROPE_CACHE_PROPERTY, "false");
                         case "lt" -> System.setProperty(CublasLt.PROPERTY, "true");
+                        case "graph" -> {} // fast, replayed from a CUDA graph per size (runOne)
                         case "nolt" -> System.setProperty(CublasLt.PROPERTY, "false");
                         default ->
                             throw new IllegalArgumentException("--paths: unknown path '" + path
                                     + "' (fast, reference, cached, nomatvec, nogeluepilogue, nosplit, noropecache,"
-                                    + " lt, nolt)");
+                                    + " lt, nolt, graph)");
                     }
                     if (cuda) {
                         Torch.emptyCudaCache();
@@ -360,6 +363,9 @@ public final class TransformerBenchmark implements Callable<Integer> {
         return 0;
     }
 
+    /** The CUDA graphs of the {@code graph} path's current run, else null. */
+    private @Nullable GraphedForward graphed;
+
     /** The first path's output per size and SDPA mode: what later paths are compared with. */
     private final Map<String, Tensor> firstOutputs = new LinkedHashMap<>();
 
@@ -376,6 +382,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
         int h = Integer.parseInt(wh[1].strip());
         boolean cuda = dev.isCuda();
         Map<String, Object> run = new LinkedHashMap<>();
+        graphed = "graph".equals(path) && cuda ? new GraphedForward(model) : null;
         try (FluxInputs in = new FluxInputs(model.config(), dev, w, h, txtTokens, 42)) {
             if (cuda) {
                 sync(dev);
@@ -394,7 +401,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
             for (int i = 0; i < iters; i++) {
                 long t0 = System.nanoTime();
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor out = in.forward(model);
+                    Tensor out = forwardOnce(model, in);
                     // the host's share: the forward has returned, the GPU may still be working
                     enqueue[i] = (System.nanoTime() - t0) / 1e6;
                     sync(dev);
@@ -466,21 +473,34 @@ public final class TransformerBenchmark implements Callable<Integer> {
                             ? ""
                             : String.format(Locale.ROOT, ", rel diff vs %s %.2e", paths.get(0), relToFirst),
                     finite ? "" : "  OUTPUT NOT FINITE");
+        } finally {
+            GraphedForward g = graphed;
+            if (g != null) {
+                run.put("cuda_graphs", g.graphs());
+                g.close();
+                graphed = null;
+            }
         }
         return run;
     }
 
-    private static double timeForward(FluxTransformer model, FluxInputs in, FluxDevice dev) {
+    /** One forward of {@code in}: from the {@code graph} path's graphs where that path runs. */
+    private Tensor forwardOnce(FluxTransformer model, FluxInputs in) {
+        GraphedForward g = graphed;
+        return g != null ? in.forward(g, model) : in.forward(model);
+    }
+
+    private double timeForward(FluxTransformer model, FluxInputs in, FluxDevice dev) {
         long t0 = System.nanoTime();
         try (PointerScope scope = new PointerScope()) {
-            in.forward(model);
+            var unused = forwardOnce(model, in);
             sync(dev);
         }
         return (System.nanoTime() - t0) / 1e6;
     }
 
     /** One more forward under {@link KernelTrace}; a CUPTI failure is reported, not thrown. */
-    private static Map<String, Object> traceKernels(FluxTransformer model, FluxInputs in, FluxDevice dev) {
+    private Map<String, Object> traceKernels(FluxTransformer model, FluxInputs in, FluxDevice dev) {
         try {
             KernelTrace.Result r = KernelTrace.trace(() -> timeForward(model, in, dev));
             System.out.printf(

@@ -1,0 +1,220 @@
+package io.github.flux4j.core.transformer;
+
+import io.github.flux4j.core.cuda.CudaGraph;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * {@link FluxTransformer#forward} replayed from CUDA graphs: one graph per input shape, captured on
+ * the second forward of that shape (the first runs eagerly and makes everything the forward creates
+ * lazily), then each call copies its inputs into the graph's own input tensors and launches the
+ * graph once, so the host no longer issues the step's ~1,100 kernels one by one.
+ *
+ * <p>For a model resident on one CUDA device (no block streaming or offloading, which move weights
+ * during the forward). Inputs may be on the host or the device; the graph reads copies on the
+ * device. The position ids must be the very same tensors, unchanged, on every call of a shape (as a
+ * denoising loop passes them, and as {@link FluxTransformer}'s RoPE cache already expects): their
+ * RoPE tables are part of the graph; other ids make a new graph. A move or close of
+ * the model drops every graph ({@code LoadedModel.weightsGeneration}).
+ *
+ * <p>The result is a new tensor in the caller's scope (a copy of the graph's output). Same values
+ * as the eager forward on the same stream's kernels. <b>Not yet run on a GPU</b> (written
+ * 2026-12-06, when none could be leased); {@code TransformerBenchmark --paths graph} measures it.
+ */
+public final class GraphedForward implements AutoCloseable {
+    /** Graphs kept at most (each holds the forward's activation memory). */
+    public static final int MAX_GRAPHS = 2;
+
+    private final FluxTransformer model;
+    private final Map<Key, Entry> entries = new LinkedHashMap<>();
+    private long generation;
+    private boolean closed;
+
+    /**
+     * @throws IllegalArgumentException if the model is not on a CUDA device
+     */
+    public GraphedForward(FluxTransformer model) {
+        if (!model.device().isCuda()) {
+            throw new IllegalArgumentException("GraphedForward needs a model on a CUDA device, got " + model.device());
+        }
+        this.model = model;
+        this.generation = model.weightsGeneration();
+    }
+
+    /**
+     * As {@link FluxTransformer#forward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)}.
+     *
+     * @throws IllegalStateException if this or the model is closed
+     */
+    public synchronized Tensor forward(
+            Tensor img,
+            Tensor imgIds,
+            Tensor txt,
+            Tensor txtIds,
+            Tensor timestep,
+            Tensor y,
+            @Nullable Tensor guidance) {
+        if (closed) {
+            throw new IllegalStateException("GraphedForward is closed");
+        }
+        long g = model.weightsGeneration();
+        if (g != generation) {
+            dropAll();
+            generation = g;
+        }
+        if (!model.device().isCuda()) {
+            return model.forward(img, imgIds, txt, txtIds, timestep, y, guidance);
+        }
+        Key key = Key.of(img, imgIds, txt, txtIds, timestep, y, guidance);
+        Entry e = entries.get(key);
+        if (e == null) {
+            // first forward of this shape: eager, which also makes the lazily created state
+            entries.put(key, new Entry());
+            evictBeyond(MAX_GRAPHS);
+            return model.forward(img, imgIds, txt, txtIds, timestep, y, guidance);
+        }
+        CudaGraph graph = e.graph != null ? e.graph : e.capture(model, img, imgIds, txt, txtIds, timestep, y, guidance);
+        e.load(img, txt, timestep, y, guidance);
+        graph.replay();
+        return graph.output().clone();
+    }
+
+    /** Graphs held now. */
+    public synchronized int graphs() {
+        return (int) entries.values().stream().filter(x -> x.graph != null).count();
+    }
+
+    /** Frees every graph and its memory; the model stays open. Idempotent. */
+    @Override
+    public synchronized void close() {
+        closed = true;
+        dropAll();
+    }
+
+    private void dropAll() {
+        entries.values().forEach(Entry::close);
+        entries.clear();
+    }
+
+    private void evictBeyond(int max) {
+        Iterator<Entry> it = entries.values().iterator();
+        while (entries.size() > max && it.hasNext()) {
+            it.next().close();
+            it.remove();
+        }
+    }
+
+    /** What a graph is valid for: shapes, dtypes, the ids tensors by identity and version. */
+    private record Key(String shapes, long imgIdsAddress, long imgIdsVersion, long txtIdsAddress, long txtIdsVersion) {
+        static Key of(
+                Tensor img,
+                Tensor imgIds,
+                Tensor txt,
+                Tensor txtIds,
+                Tensor timestep,
+                Tensor y,
+                @Nullable Tensor guidance) {
+            StringBuilder s = new StringBuilder();
+            for (Tensor t : new Tensor[] {img, txt, timestep, y, guidance}) {
+                s.append(t == null ? "-" : Arrays.toString(t.sizes().vec().get()) + t.scalar_type())
+                        .append(';');
+            }
+            return new Key(
+                    s.toString(),
+                    imgIds.data_ptr().address(),
+                    imgIds.is_inference() ? -1 : imgIds._version(),
+                    txtIds.data_ptr().address(),
+                    txtIds.is_inference() ? -1 : txtIds._version());
+        }
+    }
+
+    /** One shape's graph and its input tensors (the graph reads these addresses). */
+    private static final class Entry {
+        private @Nullable CudaGraph graph;
+        private Tensor @Nullable [] inputs; // img, txt, timestep, y, guidance (or null), imgIds, txtIds
+
+        CudaGraph capture(
+                FluxTransformer model,
+                Tensor img,
+                Tensor imgIds,
+                Tensor txt,
+                Tensor txtIds,
+                Tensor timestep,
+                Tensor y,
+                @Nullable Tensor guidance) {
+            // the graph's own inputs, on the model's device (the ids too: their RoPE tables are
+            // made in the warm-up and found again in the capture, by these tensors' identity)
+            Device dev = model.device().toTorch();
+            Tensor[] in = {
+                onDevice(img, dev),
+                onDevice(txt, dev),
+                onDevice(timestep, dev),
+                onDevice(y, dev),
+                guidance == null ? null : onDevice(guidance, dev),
+                onDevice(imgIds, dev),
+                onDevice(txtIds, dev)
+            };
+            for (Tensor t : in) {
+                if (t != null) {
+                    t.retainReference();
+                }
+            }
+            CudaGraph g;
+            try {
+                g = CudaGraph.capture(
+                        (int) dev.index(), 1, () -> model.forward(in[0], in[5], in[1], in[6], in[2], in[3], in[4]));
+            } catch (RuntimeException | Error ex) {
+                release(in);
+                throw ex;
+            }
+            graph = g;
+            inputs = in;
+            return g;
+        }
+
+        /** A copy of {@code t} on {@code dev} (never {@code t} itself). */
+        private static Tensor onDevice(Tensor t, Device dev) {
+            Tensor d = torch.empty(t.sizes().vec().get(), t.options().device(new DeviceOptional(dev)), null);
+            return d.copy_(t);
+        }
+
+        void load(Tensor img, Tensor txt, Tensor timestep, Tensor y, @Nullable Tensor guidance) {
+            Tensor[] in = inputs;
+            if (in == null) {
+                throw new IllegalStateException("no graph captured for these inputs");
+            }
+            Tensor[] given = {img, txt, timestep, y, guidance};
+            for (int i = 0; i < given.length; i++) {
+                if (given[i] != null && in[i] != null) {
+                    in[i].copy_(given[i]);
+                }
+            }
+        }
+
+        void close() {
+            if (graph != null) {
+                graph.close();
+                graph = null;
+            }
+            if (inputs != null) {
+                release(inputs);
+                inputs = null;
+            }
+        }
+
+        private static void release(Tensor[] in) {
+            for (Tensor t : in) {
+                if (t != null) {
+                    t.releaseReference();
+                }
+            }
+        }
+    }
+}
