@@ -19,9 +19,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>For a model resident on one CUDA device (no block streaming or offloading, which move weights
  * during the forward). Inputs may be on the host or the device; the graph reads copies on the
- * device. The position ids must be the very same tensors, unchanged, on every call of a shape (as a
- * denoising loop passes them, and as {@link FluxTransformer}'s RoPE cache already expects): their
- * RoPE tables are part of the graph; other ids make a new graph. A move or close of
+ * device, all seven copied in before each replay. The RoPE tables are computed inside the graph
+ * from its own ids tensors (the model's RoPE cache is bypassed while it is captured: a graph must
+ * not hold the addresses of tables that cache frees when other ids come). A move or close of
  * the model drops every graph ({@code LoadedModel.weightsGeneration}).
  *
  * <p>The result is a new tensor in the caller's scope (a copy of the graph's output). Same values
@@ -72,7 +72,7 @@ public final class GraphedForward implements AutoCloseable {
         if (!model.device().isCuda()) {
             return model.forward(img, imgIds, txt, txtIds, timestep, y, guidance);
         }
-        Key key = Key.of(img, imgIds, txt, txtIds, timestep, y, guidance);
+        Key key = Key.of(img, txt, timestep, y, guidance, imgIds, txtIds);
         Entry e = entries.get(key);
         if (e == null) {
             // first forward of this shape: eager, which also makes the lazily created state
@@ -81,7 +81,7 @@ public final class GraphedForward implements AutoCloseable {
             return model.forward(img, imgIds, txt, txtIds, timestep, y, guidance);
         }
         CudaGraph graph = e.graph != null ? e.graph : e.capture(model, img, imgIds, txt, txtIds, timestep, y, guidance);
-        e.load(img, txt, timestep, y, guidance);
+        e.load(img, txt, timestep, y, guidance, imgIds, txtIds);
         graph.replay();
         return graph.output().clone();
     }
@@ -111,27 +111,15 @@ public final class GraphedForward implements AutoCloseable {
         }
     }
 
-    /** What a graph is valid for: shapes, dtypes, the ids tensors by identity and version. */
-    private record Key(String shapes, long imgIdsAddress, long imgIdsVersion, long txtIdsAddress, long txtIdsVersion) {
-        static Key of(
-                Tensor img,
-                Tensor imgIds,
-                Tensor txt,
-                Tensor txtIds,
-                Tensor timestep,
-                Tensor y,
-                @Nullable Tensor guidance) {
+    /** What a graph is valid for: the inputs' shapes and dtypes (their values are copied in). */
+    private record Key(String shapes) {
+        static Key of(@Nullable Tensor... inputs) {
             StringBuilder s = new StringBuilder();
-            for (Tensor t : new Tensor[] {img, txt, timestep, y, guidance}) {
+            for (Tensor t : inputs) {
                 s.append(t == null ? "-" : Arrays.toString(t.sizes().vec().get()) + t.scalar_type())
                         .append(';');
             }
-            return new Key(
-                    s.toString(),
-                    imgIds.data_ptr().address(),
-                    imgIds.is_inference() ? -1 : imgIds._version(),
-                    txtIds.data_ptr().address(),
-                    txtIds.is_inference() ? -1 : txtIds._version());
+            return new Key(s.toString());
         }
     }
 
@@ -149,8 +137,8 @@ public final class GraphedForward implements AutoCloseable {
                 Tensor timestep,
                 Tensor y,
                 @Nullable Tensor guidance) {
-            // the graph's own inputs, on the model's device (the ids too: their RoPE tables are
-            // made in the warm-up and found again in the capture, by these tensors' identity)
+            // the graph's own inputs, on the model's device; the RoPE tables are computed inside the
+            // graph from its own ids (RopeCache.bypassed), so every replay uses the ids copied in
             Device dev = model.device().toTorch();
             Tensor[] in = {
                 onDevice(img, dev),
@@ -169,7 +157,9 @@ public final class GraphedForward implements AutoCloseable {
             CudaGraph g;
             try {
                 g = CudaGraph.capture(
-                        (int) dev.index(), 1, () -> model.forward(in[0], in[5], in[1], in[6], in[2], in[3], in[4]));
+                        (int) dev.index(),
+                        1,
+                        () -> RopeCache.bypassed(() -> model.forward(in[0], in[5], in[1], in[6], in[2], in[3], in[4])));
             } catch (RuntimeException | Error ex) {
                 release(in);
                 throw ex;
@@ -185,12 +175,19 @@ public final class GraphedForward implements AutoCloseable {
             return d.copy_(t);
         }
 
-        void load(Tensor img, Tensor txt, Tensor timestep, Tensor y, @Nullable Tensor guidance) {
+        void load(
+                Tensor img,
+                Tensor txt,
+                Tensor timestep,
+                Tensor y,
+                @Nullable Tensor guidance,
+                Tensor imgIds,
+                Tensor txtIds) {
             Tensor[] in = inputs;
             if (in == null) {
                 throw new IllegalStateException("no graph captured for these inputs");
             }
-            Tensor[] given = {img, txt, timestep, y, guidance};
+            Tensor[] given = {img, txt, timestep, y, guidance, imgIds, txtIds};
             for (int i = 0; i < given.length; i++) {
                 if (given[i] != null && in[i] != null) {
                     in[i].copy_(given[i]);

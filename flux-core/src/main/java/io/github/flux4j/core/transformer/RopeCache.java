@@ -27,6 +27,9 @@ final class RopeCache implements AutoCloseable {
     /** System property that turns the cache off ({@code false}). */
     static final String PROPERTY = "flux4j.ropeCache";
 
+    /** Set on a thread capturing a CUDA graph: see {@link #bypassed}. */
+    private static final ThreadLocal<Boolean> BYPASS = ThreadLocal.withInitial(() -> false);
+
     private @Nullable Tensor txtKey;
     private @Nullable Tensor imgKey;
     private long txtVersion;
@@ -35,10 +38,29 @@ final class RopeCache implements AutoCloseable {
     private boolean closed; // a forward racing close() must not store tables nothing would free
 
     /**
+     * Runs {@code body} with every cache of this kind bypassed on this thread: forwards compute their
+     * tables from the ids they are given and keep nothing. For {@link GraphedForward}'s warm-up and
+     * capture: a graph must own its tables (computed in it from its own ids tensors on every replay),
+     * not hold addresses of tables a cache may free when other ids come.
+     */
+    static <T> T bypassed(Supplier<T> body) {
+        boolean before = BYPASS.get();
+        BYPASS.set(true);
+        try {
+            return body.get();
+        } finally {
+            BYPASS.set(before);
+        }
+    }
+
+    /**
      * The tables for {@code txtIds} and {@code imgIds} on {@code device}: the cached ones where they
      * were computed for the same tensors, else {@code compute}'s (kept until the ids change).
      */
     synchronized EmbedNd.Rope get(Tensor txtIds, Tensor imgIds, Device device, Supplier<EmbedNd.Rope> compute) {
+        if (BYPASS.get()) { // a CUDA graph's own tables, computed inside it (and the cache left as it is)
+            return compute.get();
+        }
         if (closed
                 || "false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").trim())) {
             clear();
