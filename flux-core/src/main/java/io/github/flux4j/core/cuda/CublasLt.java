@@ -165,7 +165,9 @@ public final class CublasLt {
         if (!enabled() || !t.is_cuda() || (s != ScalarType.BFloat16 && s != ScalarType.Half)) {
             return Optional.empty();
         }
-        return BY_DEVICE.computeIfAbsent((int) t.device().index(), CublasLt::create);
+        // a tensor on "cuda" without an index is on the current device
+        int index = t.device().has_index() ? t.device().index() : torch_cuda.current_device();
+        return BY_DEVICE.computeIfAbsent(index, CublasLt::create);
     }
 
     private static Optional<CublasLt> create(int index) {
@@ -178,7 +180,11 @@ public final class CublasLt {
             LOG.info("GEMMs: {}", s);
             return Optional.of(new CublasLt(index, h));
         } catch (LinkageError | RuntimeException e) {
-            STATUS.put(index, "unavailable (" + e + "): LibTorch's GEMM calls are used");
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            STATUS.put(
+                    index,
+                    "unavailable (" + e + (cause != e ? ", caused by " + cause : "")
+                            + "): LibTorch's GEMM calls are used");
             LOG.info("GEMMs on cuda:{}: {}", index, STATUS.get(index));
             return Optional.empty();
         }

@@ -34,6 +34,12 @@ class CublasLtTest {
     static void needsCuda() {
         assumeTrue(FluxDevice.cudaAvailable(), "no CUDA device / GPU natives");
         System.setProperty(CublasLt.PROPERTY, "true"); // whatever the default, this class tests the path
+        try (PointerScope scope = new PointerScope()) {
+            Tensor probe = random(0, 1, ScalarType.BFloat16, 16, 16);
+            boolean available = CublasLt.forDevice(probe).isPresent();
+            // why, where it cannot run: in the log of a GPU run
+            System.out.println("cuBLASLt on cuda:0: " + CublasLt.status(0) + " (available: " + available + ")");
+        }
     }
 
     @AfterAll
