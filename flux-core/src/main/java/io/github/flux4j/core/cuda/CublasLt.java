@@ -32,6 +32,8 @@ import static org.bytedeco.cuda.global.cudart.CUDA_R_16BF;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_16F;
 import static org.bytedeco.cuda.global.cudart.CUDA_R_32F;
 
+import io.github.flux4j.core.torch.Tensors;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -141,7 +143,9 @@ public final class CublasLt {
      * @param x2 the input as a matrix (rows {@code x2.stride(0)} apart)
      */
     public static Optional<CublasLt> forGemm(Tensor x2, Tensor w) {
-        if (x2.dim() != 2 || w.dim() != 2) {
+        // the path's own conditions first: with it off (the default) nothing else is asked
+        Optional<CublasLt> lt = forDevice(x2);
+        if (lt.isEmpty() || x2.dim() != 2 || w.dim() != 2) {
             return Optional.empty();
         }
         if (w.scalar_type() != x2.scalar_type()
@@ -153,7 +157,7 @@ public final class CublasLt {
                 || w.device().index() != x2.device().index()) {
             return Optional.empty();
         }
-        return forDevice(x2);
+        return lt;
     }
 
     /**
@@ -221,9 +225,8 @@ public final class CublasLt {
 
     private static void checkOperands(Tensor x2, Tensor w, @Nullable Tensor b) {
         if (x2.dim() != 2 || w.dim() != 2 || x2.size(1) != w.size(1)) {
-            throw new IllegalArgumentException("cuBLASLt GEMM: x "
-                    + java.util.Arrays.toString(x2.sizes().vec().get()) + " does not fit W "
-                    + java.util.Arrays.toString(w.sizes().vec().get()));
+            throw new IllegalArgumentException("cuBLASLt GEMM: x " + Arrays.toString(Tensors.shape(x2))
+                    + " does not fit W " + Arrays.toString(Tensors.shape(w)));
         }
         if (x2.scalar_type() != w.scalar_type() || (b != null && b.scalar_type() != w.scalar_type())) {
             throw new IllegalArgumentException("cuBLASLt GEMM: dtypes differ (x " + x2.scalar_type() + ", W "
@@ -243,7 +246,7 @@ public final class CublasLt {
                 || d.scalar_type() != x2.scalar_type()) {
             throw new IllegalArgumentException("cuBLASLt GEMM: output must be a row-major [" + x2.size(0) + ", "
                     + w.size(0) + "] " + x2.scalar_type() + ", got "
-                    + java.util.Arrays.toString(d.sizes().vec().get()) + " " + d.scalar_type());
+                    + Arrays.toString(Tensors.shape(d)) + " " + d.scalar_type());
         }
     }
 

@@ -8,6 +8,9 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture;
 import static org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal;
 import static org.bytedeco.cuda.global.cudart.cudaStreamEndCapture;
 
+import io.github.flux4j.core.torch.CudaRuntime;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
@@ -48,6 +51,21 @@ public final class CudaGraph implements AutoCloseable {
     /** Pool ids of our own: far above LibTorch's counters (it uses {uid, 0} and {0, uid}). */
     private static final AtomicLong NEXT_POOL = new AtomicLong(1L << 48);
 
+    /** The streams being captured now (their {@code cudaStream_t} addresses). */
+    private static final Set<Long> CAPTURING = ConcurrentHashMap.newKeySet();
+
+    /**
+     * The allocator's filter during every capture: allocations on a capturing stream go to its
+     * graph's pool. One instance for the process, because JavaCPP has a few callback slots per
+     * callback class and a filter per graph would use one up for good.
+     */
+    private static final StreamFilter ON_CAPTURING_STREAM = new StreamFilter() {
+        @Override
+        public boolean call(Pointer s) {
+            return s != null && CAPTURING.contains(s.address());
+        }
+    }.retainReference();
+
     private final byte device;
     private final LongPointer poolIdMemory;
     private final DeviceAssertionsDataVectorCUDAKernelLaunchInfoVectorPair poolId;
@@ -79,7 +97,8 @@ public final class CudaGraph implements AutoCloseable {
      *
      * @param body the computation; every tensor it reads must stay alive while the graph is used
      * @return the graph, whose {@link #output} is the tensor {@code body} returned
-     * @throws CudaException if a capture or instantiation call fails (the pool is released then)
+     * @throws IllegalStateException if a capture or instantiation call fails ({@link CudaRuntime#check};
+     *     the pool is released then)
      */
     public static CudaGraph capture(int device, int warmups, Supplier<Tensor> body) {
         byte dev = (byte) device;
@@ -87,22 +106,16 @@ public final class CudaGraph implements AutoCloseable {
         CUDAStream previous = torch_cuda.getCurrentCUDAStream(dev);
         CUDAStream stream = torch_cuda.getStreamFromPool(false, dev);
         CUstream_st raw = stream.stream();
-        long captureStream = raw.address();
         LongPointer idMemory = new LongPointer(2)
                 .put(0, NEXT_POOL.getAndIncrement())
                 .put(1, 0L)
                 .retainReference();
         DeviceAssertionsDataVectorCUDAKernelLaunchInfoVectorPair id =
                 new DeviceAssertionsDataVectorCUDAKernelLaunchInfoVectorPair(idMemory);
-        StreamFilter onCaptureStream = new StreamFilter() {
-            @Override
-            public boolean call(Pointer s) {
-                return s != null && s.address() == captureStream;
-            }
-        };
         CUgraph_st graph = new CUgraph_st();
         CUgraphExec_st exec = new CUgraphExec_st();
         Tensor out;
+        boolean pooled = false;
         boolean ok = false;
         torch_cuda.setCurrentCUDAStream(stream);
         try {
@@ -112,16 +125,13 @@ public final class CudaGraph implements AutoCloseable {
                 }
             }
             torch_cuda.device_synchronize();
-        } catch (RuntimeException | Error e) {
-            torch_cuda.setCurrentCUDAStream(previous);
-            idMemory.releaseReference();
-            throw e;
-        }
-        torch_cuda.createOrIncrefPool(dev, id);
-        try {
-            torch_cuda.beginAllocateToPool(dev, id, onCaptureStream);
+            torch_cuda.createOrIncrefPool(dev, id);
+            pooled = true;
+            CAPTURING.add(raw.address());
+            torch_cuda.beginAllocateToPool(dev, id, ON_CAPTURING_STREAM);
             try {
-                check(cudaStreamBeginCapture(raw, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+                CudaRuntime.check(
+                        cudaStreamBeginCapture(raw, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
                 Tensor result = null;
                 try (PointerScope scope = new PointerScope()) {
                     // the intermediates are freed when this scope closes, back into the private pool
@@ -131,14 +141,15 @@ public final class CudaGraph implements AutoCloseable {
                     // end the capture whatever happened, or the stream stays unusable
                     int rc = cudaStreamEndCapture(raw, graph);
                     if (result != null) {
-                        check(rc, "cudaStreamEndCapture");
+                        CudaRuntime.check(rc, "cudaStreamEndCapture");
                     }
                 }
                 out = result;
             } finally {
                 torch_cuda.endAllocateToPool(dev, id);
+                CAPTURING.remove(raw.address());
             }
-            check(cudaGraphInstantiate(exec, graph, 0L), "cudaGraphInstantiate");
+            CudaRuntime.check(cudaGraphInstantiate(exec, graph, 0L), "cudaGraphInstantiate");
             ok = true;
         } finally {
             torch_cuda.setCurrentCUDAStream(previous);
@@ -146,13 +157,14 @@ public final class CudaGraph implements AutoCloseable {
                 if (!graph.isNull()) {
                     cudaGraphDestroy(graph);
                 }
-                torch_cuda.getAllocator().releasePool(dev, id);
+                if (pooled) {
+                    torch_cuda.getAllocator().releasePool(dev, id);
+                }
                 idMemory.releaseReference();
             }
         }
         graph.retainReference();
         exec.retainReference();
-        onCaptureStream.retainReference();
         return new CudaGraph(dev, idMemory, id, graph, exec, out);
     }
 
@@ -163,7 +175,7 @@ public final class CudaGraph implements AutoCloseable {
     public void replay() {
         checkOpen();
         CUstream_st s = torch_cuda.getCurrentCUDAStream(device).stream();
-        check(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
+        CudaRuntime.check(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
     }
 
     /** The captured computation's result, rewritten by every {@link #replay}; owned by this graph. */
@@ -190,12 +202,6 @@ public final class CudaGraph implements AutoCloseable {
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("CudaGraph is closed");
-        }
-    }
-
-    private static void check(int status, String what) {
-        if (status != 0) {
-            throw new CudaException(what + " failed: cudaError_t " + status);
         }
     }
 }

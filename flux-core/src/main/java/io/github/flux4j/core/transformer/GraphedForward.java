@@ -1,6 +1,7 @@
 package io.github.flux4j.core.transformer;
 
 import io.github.flux4j.core.cuda.CudaGraph;
+import io.github.flux4j.core.torch.Tensors;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -117,7 +118,7 @@ public final class GraphedForward implements AutoCloseable {
         static Key of(@Nullable Tensor... inputs) {
             StringBuilder s = new StringBuilder();
             for (Tensor t : inputs) {
-                s.append(t == null ? "-" : Arrays.toString(t.sizes().vec().get()) + t.scalar_type())
+                s.append(t == null ? "-" : Arrays.toString(Tensors.shape(t)) + t.scalar_type())
                         .append(';');
             }
             return new Key(s.toString());
@@ -172,7 +173,7 @@ public final class GraphedForward implements AutoCloseable {
 
         /** A copy of {@code t} on {@code dev} (never {@code t} itself). */
         private static Tensor onDevice(Tensor t, Device dev) {
-            Tensor d = torch.empty(t.sizes().vec().get(), t.options().device(new DeviceOptional(dev)), null);
+            Tensor d = torch.empty(Tensors.shape(t), t.options().device(new DeviceOptional(dev)), null);
             return d.copy_(t);
         }
 

@@ -14,6 +14,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Random transformer inputs of the pipeline's shapes for an image of {@code width x height}
@@ -79,14 +80,18 @@ final class FluxInputs implements AutoCloseable {
 
     /** One forward; the result belongs to the caller's scope. */
     Tensor forward(FluxTransformer model) {
-        return model.forward(
-                img, imgIds, txt, txtIds, timestep, y, model.config().guidanceEmbed() ? guidance : null);
+        return forward(model, null);
     }
 
-    /** One forward through {@code graphs} (a CUDA graph per shape); the result belongs to the caller's scope. */
-    Tensor forward(GraphedForward graphs, FluxTransformer model) {
-        return graphs.forward(
-                img, imgIds, txt, txtIds, timestep, y, model.config().guidanceEmbed() ? guidance : null);
+    /**
+     * One forward, through {@code graphs} (a CUDA graph per shape) where given; the result belongs
+     * to the caller's scope.
+     */
+    Tensor forward(FluxTransformer model, @Nullable GraphedForward graphs) {
+        Tensor g = model.config().guidanceEmbed() ? guidance : null;
+        return graphs != null
+                ? graphs.forward(img, imgIds, txt, txtIds, timestep, y, g)
+                : model.forward(img, imgIds, txt, txtIds, timestep, y, g);
     }
 
     String size() {

@@ -486,8 +486,7 @@ public final class TransformerBenchmark implements Callable<Integer> {
 
     /** One forward of {@code in}: from the {@code graph} path's graphs where that path runs. */
     private Tensor forwardOnce(FluxTransformer model, FluxInputs in) {
-        GraphedForward g = graphed;
-        return g != null ? in.forward(g, model) : in.forward(model);
+        return in.forward(model, graphed);
     }
 
     private double timeForward(FluxTransformer model, FluxInputs in, FluxDevice dev) {
